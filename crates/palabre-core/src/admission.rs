@@ -1,0 +1,346 @@
+//! Admission: whether one checked event may be appended to one authority's log, given
+//! what the record already holds. One function, [`admit`], used by the node's API, by
+//! federation sync and by the auditor's replay, so that the rule is written once.
+//!
+//! The record is a read-only view ([`Record`]) that the store implements on disk and
+//! [`crate::ledger::Ledger`] implements in memory. Time is a parameter ([`Clock`]).
+//! Stateless checks (canonical form, limits, keys, signature) happened earlier, when the
+//! bytes became a [`SignedEvent`].
+
+use crate::crypto::PublicKey;
+use crate::event::{Body, ConsultationBody, Kind, SignedEvent};
+use crate::ids::{EventId, Hash};
+use crate::limits::MAX_CLOCK_SKEW_MS;
+use crate::rejection::Rejection;
+use crate::tally::{self, Method, Tally};
+
+/// A resident across key replacements: the first key an authority certified for them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct VoterId {
+    pub issuer: PublicKey,
+    pub first_key: PublicKey,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CredentialStatus {
+    Active,
+    Revoked,
+    /// A newer credential names this key in `replaces`.
+    Replaced,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CredentialState {
+    pub voter: VoterId,
+    pub status: CredentialStatus,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConsultationView {
+    pub id: EventId,
+    pub organiser: PublicKey,
+    pub body: ConsultationBody,
+}
+
+impl ConsultationView {
+    pub fn participates(&self, authority: &PublicKey) -> bool {
+        self.body.authorities.binary_search(authority).is_ok()
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProposalView {
+    pub id: EventId,
+    pub author: PublicKey,
+    pub consultation: EventId,
+    pub cost: Option<u64>,
+}
+
+/// What admission needs to know of the record. Lookups by id see every log the record
+/// holds (the node's own and its replicas); credentials are per issuing authority.
+pub trait Record {
+    /// Whether an event with this id is already recorded in any log.
+    fn contains(&self, id: &EventId) -> bool;
+    /// Whether `authority`'s log holds its `authority` event.
+    fn is_declared(&self, authority: &PublicKey) -> bool;
+    fn consultation(&self, id: &EventId) -> Option<ConsultationView>;
+    fn proposal(&self, id: &EventId) -> Option<ProposalView>;
+    /// The kind of a recorded event and, for proposals and arguments, its consultation.
+    fn target(&self, id: &EventId) -> Option<(Kind, Option<EventId>)>;
+    fn credential(&self, issuer: &PublicKey, subject: &PublicKey) -> Option<CredentialState>;
+    /// The closing checkpoint `authority` recorded for `consultation`, if any.
+    fn closing(&self, authority: &PublicKey, consultation: &EventId) -> Option<(u64, Hash)>;
+    fn has_result(&self, consultation: &EventId) -> bool;
+    fn log_size(&self, authority: &PublicKey) -> u64;
+    /// The Merkle root of the first `size` entries of `authority`'s log.
+    fn root_at(&self, authority: &PublicKey, size: u64) -> Option<Hash>;
+}
+
+/// The time admission judges by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Clock {
+    /// A node admitting fresh input: the event's claimed time must be within
+    /// `MAX_CLOCK_SKEW_MS` of `now_ms`.
+    Live { now_ms: u64 },
+    /// Replaying a recorded log (audit, replication): the claimed time is taken as is,
+    /// and windows are judged by it; the closing checkpoint bounds what counts.
+    Replay,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verdict {
+    Accept,
+    Reject(Rejection),
+}
+
+impl Verdict {
+    pub fn into_result(self) -> Result<(), Rejection> {
+        match self {
+            Verdict::Accept => Ok(()),
+            Verdict::Reject(r) => Err(r),
+        }
+    }
+}
+
+/// Decides whether `event` may be appended to the log of authority `log`.
+pub fn admit(record: &impl Record, log: &PublicKey, event: &SignedEvent, clock: Clock) -> Verdict {
+    match check(record, log, event, clock) {
+        Ok(()) => Verdict::Accept,
+        Err(r) => Verdict::Reject(r),
+    }
+}
+
+fn check(
+    record: &impl Record,
+    log: &PublicKey,
+    event: &SignedEvent,
+    clock: Clock,
+) -> Result<(), Rejection> {
+    let at = event.created_at_ms();
+    if let Clock::Live { now_ms } = clock
+        && at.abs_diff(now_ms) > MAX_CLOCK_SKEW_MS
+    {
+        return Err(Rejection::ClockSkew);
+    }
+    if record.contains(&event.id()) {
+        return Err(Rejection::Duplicate);
+    }
+    if event.kind() != Kind::Authority && !record.is_declared(log) {
+        return Err(Rejection::UnknownAuthority);
+    }
+    let author = event.author();
+    let by_log = || -> Result<(), Rejection> {
+        if author == log {
+            Ok(())
+        } else {
+            Err(Rejection::WrongAuthor {
+                expected: "the authority whose log this is",
+            })
+        }
+    };
+    match event.body() {
+        Body::Authority(_) => by_log(),
+        Body::Credential(b) => {
+            by_log()?;
+            if b.subject == *log || record.credential(log, &b.subject).is_some() {
+                return Err(Rejection::AlreadyCredentialed);
+            }
+            if let Some(old) = &b.replaces {
+                match record.credential(log, old) {
+                    None => return Err(Rejection::NotCredentialed),
+                    Some(s) if s.status != CredentialStatus::Active => {
+                        return Err(Rejection::AlreadyRevoked);
+                    }
+                    Some(_) => {}
+                }
+            }
+            Ok(())
+        }
+        Body::Revocation(b) => {
+            by_log()?;
+            match record.credential(log, &b.subject) {
+                None => Err(Rejection::NotCredentialed),
+                Some(s) if s.status != CredentialStatus::Active => Err(Rejection::AlreadyRevoked),
+                Some(_) => Ok(()),
+            }
+        }
+        Body::Consultation(b) => {
+            by_log()?;
+            check_consultation(log, b)
+        }
+        Body::Proposal(b) => {
+            let c = record
+                .consultation(&b.consultation)
+                .ok_or(Rejection::UnknownConsultation)?;
+            participant(&c, log)?;
+            may_speak(record, log, author)?;
+            within(at, c.body.proposals_open_ms, c.body.proposals_close_ms)?;
+            match (&c.body.method, b.cost) {
+                (Method::Budget { budget, .. }, Some(cost)) if cost >= 1 && cost <= *budget => {
+                    Ok(())
+                }
+                (Method::Budget { .. }, _) | (_, Some(_)) => Err(Rejection::BadCost),
+                (_, None) => Ok(()),
+            }
+        }
+        Body::Argument(b) => {
+            let p = record
+                .proposal(&b.proposal)
+                .ok_or(Rejection::UnknownProposal)?;
+            let c = record
+                .consultation(&p.consultation)
+                .ok_or(Rejection::UnknownConsultation)?;
+            participant(&c, log)?;
+            may_speak(record, log, author)?;
+            within(at, c.body.proposals_open_ms, c.body.vote_close_ms)
+        }
+        Body::Ballot(b) => {
+            let c = record
+                .consultation(&b.consultation)
+                .ok_or(Rejection::UnknownConsultation)?;
+            participant(&c, log)?;
+            active_credential(record, log, author)?;
+            within(at, c.body.vote_open_ms, c.body.vote_close_ms)?;
+            if record.closing(log, &b.consultation).is_some() {
+                return Err(Rejection::AlreadyClosed);
+            }
+            let is_candidate = |id: &EventId| {
+                record
+                    .proposal(id)
+                    .is_some_and(|p| p.consultation == b.consultation)
+            };
+            tally::validate_choice(&c.body.method, is_candidate, &b.choice)
+                .map_err(Rejection::InvalidChoice)
+        }
+        Body::Moderation(b) => {
+            by_log()?;
+            let (kind, consultation) = record.target(&b.target).ok_or(Rejection::UnknownTarget)?;
+            if !matches!(kind, Kind::Proposal | Kind::Argument) {
+                return Err(Rejection::NotModeratable);
+            }
+            let c = consultation
+                .and_then(|id| record.consultation(&id))
+                .ok_or(Rejection::UnknownConsultation)?;
+            participant(&c, log)
+        }
+        Body::Checkpoint(b) => {
+            by_log()?;
+            let c = record
+                .consultation(&b.consultation)
+                .ok_or(Rejection::UnknownConsultation)?;
+            participant(&c, log)?;
+            if at < c.body.vote_close_ms {
+                return Err(Rejection::NotClosed);
+            }
+            if record.closing(log, &b.consultation).is_some() {
+                return Err(Rejection::AlreadyClosed);
+            }
+            if b.size > record.log_size(log) || record.root_at(log, b.size) != Some(b.root) {
+                return Err(Rejection::CheckpointMismatch);
+            }
+            Ok(())
+        }
+        Body::Result(b) => {
+            let c = record
+                .consultation(&b.consultation)
+                .ok_or(Rejection::UnknownConsultation)?;
+            if author != log || *author != c.organiser {
+                return Err(Rejection::WrongAuthor {
+                    expected: "the consultation's organiser, in its own log",
+                });
+            }
+            if at < c.body.vote_close_ms {
+                return Err(Rejection::NotClosed);
+            }
+            if record.has_result(&b.consultation) {
+                return Err(Rejection::AlreadyClosed);
+            }
+            let named: Vec<&PublicKey> = b.checkpoints.iter().map(|k| &k.authority).collect();
+            let expected: Vec<&PublicKey> = c.body.authorities.iter().collect();
+            if named != expected || !tally_matches_method(&b.tally, &c.body.method) {
+                return Err(Rejection::ResultMismatch);
+            }
+            for closed in &b.checkpoints {
+                if record.closing(&closed.authority, &b.consultation)
+                    != Some((closed.size, closed.root))
+                {
+                    return Err(Rejection::ResultMismatch);
+                }
+            }
+            Ok(())
+        }
+    }
+}
+
+fn check_consultation(log: &PublicKey, b: &ConsultationBody) -> Result<(), Rejection> {
+    let ascending = b.authorities.windows(2).all(|w| w[0] < w[1]);
+    if b.authorities.is_empty() || !ascending || b.authorities.binary_search(log).is_err() {
+        return Err(Rejection::BadParticipants);
+    }
+    let ordered = b.proposals_open_ms < b.proposals_close_ms
+        && b.vote_open_ms < b.vote_close_ms
+        && b.proposals_open_ms <= b.vote_open_ms
+        && b.proposals_close_ms <= b.vote_close_ms;
+    if !ordered {
+        return Err(Rejection::BadWindows);
+    }
+    tally::validate_method(&b.method).map_err(Rejection::InvalidMethod)
+}
+
+fn participant(c: &ConsultationView, log: &PublicKey) -> Result<(), Rejection> {
+    if c.participates(log) {
+        Ok(())
+    } else {
+        Err(Rejection::NotParticipating)
+    }
+}
+
+fn within(at_ms: u64, opens_at_ms: u64, closes_at_ms: u64) -> Result<(), Rejection> {
+    if (opens_at_ms..closes_at_ms).contains(&at_ms) {
+        Ok(())
+    } else {
+        Err(Rejection::OutsideWindow {
+            opens_at_ms,
+            closes_at_ms,
+        })
+    }
+}
+
+/// Proposals and arguments come from the log's authority itself or its residents.
+fn may_speak(record: &impl Record, log: &PublicKey, author: &PublicKey) -> Result<(), Rejection> {
+    if author == log {
+        Ok(())
+    } else {
+        active_credential(record, log, author)
+    }
+}
+
+fn active_credential(
+    record: &impl Record,
+    log: &PublicKey,
+    author: &PublicKey,
+) -> Result<(), Rejection> {
+    match record.credential(log, author) {
+        None => Err(Rejection::NotEligible),
+        Some(s) => match s.status {
+            CredentialStatus::Active => Ok(()),
+            CredentialStatus::Revoked => Err(Rejection::RevokedKey),
+            CredentialStatus::Replaced => Err(Rejection::ReplacedKey),
+        },
+    }
+}
+
+/// Whether a tally is of the consultation's method (its numbers are the auditor's job).
+pub fn tally_matches_method(t: &Tally, m: &Method) -> bool {
+    matches!(
+        (t, m),
+        (Tally::Support { .. }, Method::Support { .. })
+            | (Tally::YesNoAbstain { .. }, Method::YesNoAbstain {})
+            | (Tally::Approval { .. }, Method::Approval { .. })
+            | (Tally::Budget { .. }, Method::Budget { .. })
+            | (
+                Tally::MajorityJudgment { .. },
+                Method::MajorityJudgment { .. }
+            )
+    )
+}

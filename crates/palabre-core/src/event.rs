@@ -1,0 +1,592 @@
+//! Signed events: the record's only facts. This file decodes and checks one event on its
+//! own — size, canonical form, schema, limits, keys, signature — and builds and signs new
+//! ones. Whether an event fits the record (eligibility, windows, references) is
+//! `admission`'s business.
+//!
+//! Wire shape (PROTOCOL.md, "Events"): one JSON object, canonical per RFC 8785, with
+//! exactly the members `author`, `body`, `created_at_ms`, `kind`, `sig`, `v`.
+//! The signature covers `"palabre/v1/event\n"` followed by the canonical bytes of the same
+//! object without `sig`; the id is SHA-256 of the exact signed bytes.
+
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use crate::canonical::{self, CanonicalError};
+use crate::crypto::{Domain, KeyError, PublicKey, SecretKey, Signature};
+use crate::ids::{EventId, Hash};
+use crate::limits::*;
+use crate::rejection::Rejection;
+use crate::tally::{Choice, Method, Tally};
+
+/// The only protocol version this code speaks.
+pub const PROTOCOL_VERSION: u64 = 1;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Kind {
+    Authority,
+    Credential,
+    Revocation,
+    Consultation,
+    Proposal,
+    Argument,
+    Ballot,
+    Moderation,
+    Checkpoint,
+    Result,
+}
+
+impl Kind {
+    pub const ALL: [Kind; 10] = [
+        Kind::Authority,
+        Kind::Credential,
+        Kind::Revocation,
+        Kind::Consultation,
+        Kind::Proposal,
+        Kind::Argument,
+        Kind::Ballot,
+        Kind::Moderation,
+        Kind::Checkpoint,
+        Kind::Result,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Authority => "authority",
+            Kind::Credential => "credential",
+            Kind::Revocation => "revocation",
+            Kind::Consultation => "consultation",
+            Kind::Proposal => "proposal",
+            Kind::Argument => "argument",
+            Kind::Ballot => "ballot",
+            Kind::Moderation => "moderation",
+            Kind::Checkpoint => "checkpoint",
+            Kind::Result => "result",
+        }
+    }
+
+    fn parse(text: &str) -> Option<Kind> {
+        Kind::ALL.into_iter().find(|k| k.as_str() == text)
+    }
+}
+
+/// A municipality declares itself; always the first entry of its own log.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuthorityBody {
+    pub name: String,
+    /// Official code (the INSEE code in France); may be empty.
+    pub code: String,
+    /// Where its node can be reached (URLs, multiaddrs).
+    pub addresses: Vec<String>,
+}
+
+/// An authority certifies that `subject` is an eligible resident's key.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CredentialBody {
+    pub subject: PublicKey,
+    /// The resident's previous key, which stops counting: the voter stays the same.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replaces: Option<PublicKey>,
+}
+
+/// An authority withdraws a credential (the voter's ballots stop counting).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RevocationBody {
+    pub subject: PublicKey,
+    pub reason: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConsultationBody {
+    pub title: String,
+    pub description: String,
+    /// Participating authorities, the organiser included, in strictly ascending order.
+    pub authorities: Vec<PublicKey>,
+    pub proposals_open_ms: u64,
+    pub proposals_close_ms: u64,
+    pub vote_open_ms: u64,
+    pub vote_close_ms: u64,
+    pub method: Method,
+    /// Whether the tally may be shown while the vote is open.
+    pub show_running_results: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProposalBody {
+    pub consultation: EventId,
+    pub title: String,
+    pub body: String,
+    /// Cost in whole currency units; present exactly for budget consultations.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cost: Option<u64>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Stance {
+    Pro,
+    Con,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ArgumentBody {
+    pub proposal: EventId,
+    pub stance: Stance,
+    pub body: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BallotBody {
+    pub consultation: EventId,
+    pub choice: Choice,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ModerationAction {
+    Hide,
+    Restore,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModerationBody {
+    pub target: EventId,
+    pub action: ModerationAction,
+    pub reason: String,
+}
+
+/// An authority's closing tree head for one consultation: the ballots of its log that
+/// count are those among its first `size` entries.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CheckpointBody {
+    pub consultation: EventId,
+    pub size: u64,
+    pub root: Hash,
+}
+
+/// One participating log's closing head, as named in a result.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClosedLog {
+    pub authority: PublicKey,
+    pub size: u64,
+    pub root: Hash,
+}
+
+/// The organiser's signed tally.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ResultBody {
+    pub consultation: EventId,
+    /// One closing head per participating authority, ascending by authority key.
+    pub checkpoints: Vec<ClosedLog>,
+    pub tally: Tally,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Body {
+    Authority(AuthorityBody),
+    Credential(CredentialBody),
+    Revocation(RevocationBody),
+    /// Boxed: by far the largest body, and rare.
+    Consultation(Box<ConsultationBody>),
+    Proposal(ProposalBody),
+    Argument(ArgumentBody),
+    Ballot(BallotBody),
+    Moderation(ModerationBody),
+    Checkpoint(CheckpointBody),
+    /// Boxed: large, and one per consultation.
+    Result(Box<ResultBody>),
+}
+
+impl Body {
+    pub fn kind(&self) -> Kind {
+        match self {
+            Body::Authority(_) => Kind::Authority,
+            Body::Credential(_) => Kind::Credential,
+            Body::Revocation(_) => Kind::Revocation,
+            Body::Consultation(_) => Kind::Consultation,
+            Body::Proposal(_) => Kind::Proposal,
+            Body::Argument(_) => Kind::Argument,
+            Body::Ballot(_) => Kind::Ballot,
+            Body::Moderation(_) => Kind::Moderation,
+            Body::Checkpoint(_) => Kind::Checkpoint,
+            Body::Result(_) => Kind::Result,
+        }
+    }
+
+    fn to_json(&self) -> Result<Value, serde_json::Error> {
+        match self {
+            Body::Authority(b) => serde_json::to_value(b),
+            Body::Credential(b) => serde_json::to_value(b),
+            Body::Revocation(b) => serde_json::to_value(b),
+            Body::Consultation(b) => serde_json::to_value(b),
+            Body::Proposal(b) => serde_json::to_value(b),
+            Body::Argument(b) => serde_json::to_value(b),
+            Body::Ballot(b) => serde_json::to_value(b),
+            Body::Moderation(b) => serde_json::to_value(b),
+            Body::Checkpoint(b) => serde_json::to_value(b),
+            Body::Result(b) => serde_json::to_value(b),
+        }
+    }
+
+    fn from_json(kind: Kind, json: Value) -> Result<Body, Rejection> {
+        fn de<T: DeserializeOwned>(json: Value) -> Result<T, Rejection> {
+            serde_json::from_value(json).map_err(|e| Rejection::Malformed(format!("body: {e}")))
+        }
+        Ok(match kind {
+            Kind::Authority => Body::Authority(de(json)?),
+            Kind::Credential => Body::Credential(de(json)?),
+            Kind::Revocation => Body::Revocation(de(json)?),
+            Kind::Consultation => Body::Consultation(de(json)?),
+            Kind::Proposal => Body::Proposal(de(json)?),
+            Kind::Argument => Body::Argument(de(json)?),
+            Kind::Ballot => Body::Ballot(de(json)?),
+            Kind::Moderation => Body::Moderation(de(json)?),
+            Kind::Checkpoint => Body::Checkpoint(de(json)?),
+            Kind::Result => Body::Result(de(json)?),
+        })
+    }
+}
+
+/// An event's content, before or apart from its signature.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Event {
+    pub author: PublicKey,
+    /// When the author says it made the event (ms since 1970-01-01T00:00:00Z).
+    pub created_at_ms: u64,
+    pub body: Body,
+}
+
+impl Event {
+    pub fn kind(&self) -> Kind {
+        self.body.kind()
+    }
+
+    /// The canonical bytes that the signature covers (without `sig`).
+    pub fn unsigned_bytes(&self) -> Result<Vec<u8>, Rejection> {
+        canonical::encode(&Value::Object(self.unsigned_object()?)).map_err(from_canonical)
+    }
+
+    fn unsigned_object(&self) -> Result<Map<String, Value>, Rejection> {
+        let body = self
+            .body
+            .to_json()
+            .map_err(|e| Rejection::Malformed(e.to_string()))?;
+        let mut map = Map::new();
+        map.insert("author".into(), Value::String(self.author.to_hex()));
+        map.insert("body".into(), body);
+        map.insert("created_at_ms".into(), Value::from(self.created_at_ms));
+        map.insert("kind".into(), Value::String(self.kind().as_str().into()));
+        map.insert("v".into(), Value::from(PROTOCOL_VERSION));
+        Ok(map)
+    }
+
+    /// Signs the event with `key`, which must be the author's. The result goes through
+    /// the same checks as any received event, so nothing invalid can be built here.
+    pub fn sign(self, key: &SecretKey) -> Result<SignedEvent, Rejection> {
+        if key.public_key() != self.author {
+            return Err(Rejection::BadSignature);
+        }
+        let mut map = self.unsigned_object()?;
+        let unsigned = canonical::encode(&Value::Object(map.clone())).map_err(from_canonical)?;
+        let sig = key.sign(Domain::Event, &unsigned);
+        map.insert("sig".into(), Value::String(sig.to_hex()));
+        let bytes = canonical::to_canonical(&Value::Object(map)).map_err(from_canonical)?;
+        SignedEvent::from_bytes(bytes)
+    }
+}
+
+/// A checked event together with the exact bytes it arrived as.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SignedEvent {
+    bytes: Vec<u8>,
+    id: EventId,
+    event: Event,
+    sig: Signature,
+}
+
+/// A decoded event whose signature has not been checked yet (for batch verification).
+#[derive(Debug, Clone)]
+pub struct UnverifiedEvent {
+    pub bytes: Vec<u8>,
+    pub event: Event,
+    pub sig: Signature,
+    /// The tag followed by the unsigned canonical bytes: what `sig` must cover.
+    pub message: Vec<u8>,
+}
+
+impl UnverifiedEvent {
+    /// Accepts the event once its signature is known to be valid (by a batch check that
+    /// fell back to strict verification, see `crypto::verify_many`).
+    pub fn into_verified_unchecked(self) -> SignedEvent {
+        SignedEvent {
+            id: EventId::of_signed_bytes(&self.bytes),
+            bytes: self.bytes,
+            event: self.event,
+            sig: self.sig,
+        }
+    }
+
+    pub fn verify(self) -> Result<SignedEvent, Rejection> {
+        self.event
+            .author
+            .verify_message(&self.message, &self.sig)
+            .map_err(|_| Rejection::BadSignature)?;
+        Ok(self.into_verified_unchecked())
+    }
+}
+
+impl SignedEvent {
+    /// Decodes and fully checks one received event: everything that does not depend on
+    /// the record. The bytes are kept exactly as received.
+    pub fn from_bytes(bytes: Vec<u8>) -> Result<SignedEvent, Rejection> {
+        decode(bytes)?.verify()
+    }
+
+    pub fn bytes(&self) -> &[u8] {
+        &self.bytes
+    }
+
+    pub fn into_bytes(self) -> Vec<u8> {
+        self.bytes
+    }
+
+    pub fn id(&self) -> EventId {
+        self.id
+    }
+
+    pub fn event(&self) -> &Event {
+        &self.event
+    }
+
+    pub fn author(&self) -> &PublicKey {
+        &self.event.author
+    }
+
+    pub fn kind(&self) -> Kind {
+        self.event.kind()
+    }
+
+    pub fn body(&self) -> &Body {
+        &self.event.body
+    }
+
+    pub fn created_at_ms(&self) -> u64 {
+        self.event.created_at_ms
+    }
+
+    pub fn signature(&self) -> &Signature {
+        &self.sig
+    }
+}
+
+/// Every check of one event except its signature.
+pub fn decode(bytes: Vec<u8>) -> Result<UnverifiedEvent, Rejection> {
+    if bytes.len() > MAX_EVENT_BYTES {
+        return Err(Rejection::TooLarge {
+            max_bytes: MAX_EVENT_BYTES,
+        });
+    }
+    let json = canonical::parse_canonical(&bytes).map_err(from_canonical)?;
+    let Value::Object(mut map) = json else {
+        return Err(Rejection::Malformed("an event is a JSON object".into()));
+    };
+    const MEMBERS: [&str; 6] = ["author", "body", "created_at_ms", "kind", "sig", "v"];
+    if map.len() != MEMBERS.len() || !MEMBERS.iter().all(|m| map.contains_key(*m)) {
+        return Err(Rejection::Malformed(
+            "an event has exactly the members author, body, created_at_ms, kind, sig, v".into(),
+        ));
+    }
+    let version = map.get("v").and_then(Value::as_u64);
+    if version != Some(PROTOCOL_VERSION) {
+        return Err(match version {
+            Some(v) => Rejection::UnsupportedVersion(v),
+            None => Rejection::Malformed("`v` is an integer".into()),
+        });
+    }
+    let kind_text = map
+        .get("kind")
+        .and_then(Value::as_str)
+        .ok_or_else(|| Rejection::Malformed("`kind` is a string".into()))?;
+    let kind = Kind::parse(kind_text).ok_or_else(|| Rejection::UnknownKind(kind_text.into()))?;
+    let author = parse_key("author", map.get("author"))?;
+    let created_at_ms = map
+        .get("created_at_ms")
+        .and_then(Value::as_u64)
+        .ok_or_else(|| Rejection::Malformed("`created_at_ms` is a non-negative integer".into()))?;
+    let sig: Signature = map
+        .get("sig")
+        .and_then(Value::as_str)
+        .ok_or_else(|| Rejection::Malformed("`sig` is a string".into()))?
+        .parse()
+        .map_err(|_| Rejection::Malformed("`sig` is 128 lowercase hex characters".into()))?;
+    map.remove("sig");
+    let body_json = map
+        .remove("body")
+        .ok_or_else(|| Rejection::Malformed("`body` is missing".into()))?;
+    check_keys_in_body(kind, &body_json)?;
+    let body = Body::from_json(kind, body_json.clone())?;
+    check_limits(&body)?;
+    map.insert("body".into(), body_json);
+    let unsigned = canonical::encode(&Value::Object(map)).map_err(from_canonical)?;
+    Ok(UnverifiedEvent {
+        message: Domain::Event.message(&unsigned),
+        bytes,
+        event: Event {
+            author,
+            created_at_ms,
+            body,
+        },
+        sig,
+    })
+}
+
+fn parse_key(field: &'static str, json: Option<&Value>) -> Result<PublicKey, Rejection> {
+    let text = json
+        .and_then(Value::as_str)
+        .ok_or(Rejection::BadKey { field })?;
+    text.parse().map_err(|e| key_rejection(field, e))
+}
+
+fn key_rejection(field: &'static str, e: KeyError) -> Rejection {
+    match e {
+        KeyError::Weak => Rejection::WeakKey { field },
+        _ => Rejection::BadKey { field },
+    }
+}
+
+/// Gives keys inside bodies their precise rejection (weak vs malformed) before serde
+/// would fold them into a generic `malformed`.
+fn check_keys_in_body(kind: Kind, body: &Value) -> Result<(), Rejection> {
+    let check = |field: &'static str| -> Result<(), Rejection> {
+        match body.get(field) {
+            Some(v) => parse_key(field, Some(v)).map(|_| ()),
+            None => Ok(()),
+        }
+    };
+    match kind {
+        Kind::Credential => {
+            check("subject")?;
+            check("replaces")
+        }
+        Kind::Revocation => check("subject"),
+        Kind::Consultation => match body.get("authorities") {
+            Some(Value::Array(keys)) => keys
+                .iter()
+                .try_for_each(|k| parse_key("authorities", Some(k)).map(|_| ())),
+            _ => Ok(()),
+        },
+        _ => Ok(()),
+    }
+}
+
+pub(crate) fn from_canonical(e: CanonicalError) -> Rejection {
+    match e {
+        CanonicalError::Malformed(m) => Rejection::Malformed(m),
+        CanonicalError::NotAnInteger => Rejection::NotAnInteger,
+        CanonicalError::Null => Rejection::NullValue,
+        CanonicalError::TooDeep => Rejection::TooDeep,
+        CanonicalError::NotCanonical => Rejection::NotCanonical,
+    }
+}
+
+/// Checks a text field: length in characters, not blank when required, and no control
+/// characters other than line feeds in multi-line fields.
+fn text(
+    field: &'static str,
+    value: &str,
+    max_chars: usize,
+    rule: TextRule,
+) -> Result<(), Rejection> {
+    if value.chars().count() > max_chars {
+        return Err(Rejection::OverLimit {
+            field,
+            max: max_chars,
+        });
+    }
+    let blank = value.trim().is_empty();
+    let bad_char = value
+        .chars()
+        .any(|c| c.is_control() && !(c == '\n' && rule == TextRule::MultiLine));
+    if bad_char || (blank && rule != TextRule::MayBeEmpty) {
+        return Err(Rejection::InvalidText { field });
+    }
+    Ok(())
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum TextRule {
+    OneLine,
+    MultiLine,
+    MayBeEmpty,
+}
+
+fn count(field: &'static str, n: usize, max: usize) -> Result<(), Rejection> {
+    if n > max {
+        Err(Rejection::OverLimit { field, max })
+    } else {
+        Ok(())
+    }
+}
+
+fn check_limits(body: &Body) -> Result<(), Rejection> {
+    use TextRule::*;
+    match body {
+        Body::Authority(b) => {
+            text("name", &b.name, MAX_AUTHORITY_NAME_CHARS, OneLine)?;
+            text("code", &b.code, MAX_AUTHORITY_CODE_CHARS, MayBeEmpty)?;
+            count("addresses", b.addresses.len(), MAX_AUTHORITY_ADDRESSES)?;
+            b.addresses
+                .iter()
+                .try_for_each(|a| text("addresses", a, MAX_ADDRESS_CHARS, OneLine))
+        }
+        Body::Credential(_) => Ok(()),
+        Body::Revocation(b) => text("reason", &b.reason, MAX_REASON_CHARS, MultiLine),
+        Body::Consultation(b) => {
+            text("title", &b.title, MAX_TITLE_CHARS, OneLine)?;
+            text(
+                "description",
+                &b.description,
+                MAX_DESCRIPTION_CHARS,
+                MultiLine,
+            )?;
+            count("authorities", b.authorities.len(), MAX_PARTICIPANTS)
+        }
+        Body::Proposal(b) => {
+            text("title", &b.title, MAX_TITLE_CHARS, OneLine)?;
+            text("body", &b.body, MAX_PROPOSAL_BODY_CHARS, MultiLine)
+        }
+        Body::Argument(b) => text("body", &b.body, MAX_ARGUMENT_BODY_CHARS, MultiLine),
+        Body::Ballot(b) => {
+            let n = match &b.choice {
+                Choice::Approve(ids) => ids.len(),
+                Choice::Answers(map) => map.len(),
+                Choice::Grades(map) => map.len(),
+            };
+            count("choice", n, MAX_BALLOT_ENTRIES)
+        }
+        Body::Moderation(b) => text("reason", &b.reason, MAX_REASON_CHARS, MultiLine),
+        Body::Checkpoint(_) => Ok(()),
+        Body::Result(b) => count("checkpoints", b.checkpoints.len(), MAX_PARTICIPANTS),
+    }
+}
+
+/// Convenience for tests and tools: the proposals a ballot's choice names.
+pub fn choice_proposals(choice: &Choice) -> Vec<EventId> {
+    match choice {
+        Choice::Approve(ids) => ids.clone(),
+        Choice::Answers(map) => map.keys().copied().collect(),
+        Choice::Grades(map) => map.keys().copied().collect(),
+    }
+}

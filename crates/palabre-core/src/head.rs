@@ -1,0 +1,186 @@
+//! Signed tree heads, witness cosignatures, receipts and the closing quorum rule.
+//!
+//! A tree head says "the log of `authority` held `size` entries with Merkle root `root` at
+//! `timestamp_ms`", signed by that authority. Another authority (a witness) cosigns a head
+//! once it has checked it is consistent with every earlier head it saw. A receipt is the
+//! authority's signed promise that an event sits at an index under a signed head. Each is
+//! signed over its domain tag followed by the RFC 8785 bytes of its unsigned object; these
+//! objects have fixed schemas, so their canonical bytes are unique.
+
+use serde::{Deserialize, Serialize};
+
+use crate::canonical::to_canonical;
+use crate::crypto::{Domain, KeyError, PublicKey, SecretKey, Signature};
+use crate::ids::{EventId, Hash};
+
+/// How long after a vote closes the witnesses have to cosign a closing head.
+pub const CLOSE_GRACE_MS: u64 = 24 * 60 * 60 * 1000;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TreeHead {
+    pub authority: PublicKey,
+    pub size: u64,
+    pub root: Hash,
+    pub timestamp_ms: u64,
+}
+
+impl TreeHead {
+    fn canonical(&self) -> Vec<u8> {
+        to_canonical(self).expect("a tree head holds only keys, hashes and safe integers")
+    }
+
+    pub fn sign(self, key: &SecretKey) -> SignedTreeHead {
+        SignedTreeHead {
+            sig: key.sign(Domain::TreeHead, &self.canonical()),
+            head: self,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SignedTreeHead {
+    pub head: TreeHead,
+    pub sig: Signature,
+}
+
+impl SignedTreeHead {
+    /// Checks the authority's signature.
+    pub fn verify(&self) -> Result<(), KeyError> {
+        self.head
+            .authority
+            .verify(Domain::TreeHead, &self.head.canonical(), &self.sig)
+    }
+}
+
+/// The part of a cosignature that is signed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CosignedHead {
+    pub head: TreeHead,
+    pub witness: PublicKey,
+    /// When the witness cosigned (its own clock).
+    pub timestamp_ms: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Cosignature {
+    pub cosigned: CosignedHead,
+    pub sig: Signature,
+}
+
+impl CosignedHead {
+    pub fn sign(self, witness_key: &SecretKey) -> Cosignature {
+        let bytes =
+            to_canonical(&self).expect("a cosigned head holds only keys, hashes and integers");
+        Cosignature {
+            sig: witness_key.sign(Domain::Cosignature, &bytes),
+            cosigned: self,
+        }
+    }
+}
+
+impl Cosignature {
+    pub fn verify(&self) -> Result<(), KeyError> {
+        let bytes = to_canonical(&self.cosigned)
+            .expect("a cosigned head holds only keys, hashes and integers");
+        self.cosigned
+            .witness
+            .verify(Domain::Cosignature, &bytes, &self.sig)
+    }
+}
+
+/// The signed part of a receipt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReceiptBody {
+    pub event_id: EventId,
+    pub index: u64,
+    pub tree_head: SignedTreeHead,
+}
+
+/// What a resident keeps after a submission: the authority promises that `event_id` is
+/// entry `index` of its log, under a signed head that covers it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Receipt {
+    pub receipt: ReceiptBody,
+    pub sig: Signature,
+}
+
+/// Why a receipt does not hold on its own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum ReceiptError {
+    #[error("the receipt's signature does not verify")]
+    BadReceiptSignature,
+    #[error("the tree head's signature does not verify")]
+    BadHeadSignature,
+    #[error("the index is not covered by the tree head")]
+    IndexBeyondHead,
+}
+
+impl ReceiptBody {
+    pub fn sign(self, authority_key: &SecretKey) -> Receipt {
+        let bytes = to_canonical(&self).expect("a receipt holds only ids, keys and integers");
+        Receipt {
+            sig: authority_key.sign(Domain::Receipt, &bytes),
+            receipt: self,
+        }
+    }
+}
+
+impl Receipt {
+    /// Checks the signatures and that the head covers the index. Inclusion itself is
+    /// checked against a node with an inclusion proof (`merkle::verify_inclusion`).
+    pub fn verify(&self) -> Result<(), ReceiptError> {
+        let head = &self.receipt.tree_head;
+        head.verify().map_err(|_| ReceiptError::BadHeadSignature)?;
+        let bytes =
+            to_canonical(&self.receipt).expect("a receipt holds only ids, keys and integers");
+        head.head
+            .authority
+            .verify(Domain::Receipt, &bytes, &self.sig)
+            .map_err(|_| ReceiptError::BadReceiptSignature)?;
+        if self.receipt.index >= head.head.size {
+            return Err(ReceiptError::IndexBeyondHead);
+        }
+        Ok(())
+    }
+}
+
+/// Signatures a closing head needs among `n_participants` authorities: a strict majority,
+/// the log's own authority counting as one (PROTOCOL.md, "Closing quorum").
+pub fn closing_quorum(n_participants: usize) -> usize {
+    n_participants / 2 + 1
+}
+
+/// The distinct participating witnesses (other than the log's authority) whose valid
+/// cosignatures vouch for `authority`'s closing head `(size, root)` in time.
+pub fn closing_witnesses<'a>(
+    authority: &PublicKey,
+    size: u64,
+    root: &Hash,
+    participants: &[PublicKey],
+    vote_close_ms: u64,
+    cosignatures: impl IntoIterator<Item = &'a Cosignature>,
+) -> Vec<PublicKey> {
+    let mut witnesses: Vec<PublicKey> = cosignatures
+        .into_iter()
+        .filter(|c| {
+            let h = &c.cosigned.head;
+            h.authority == *authority
+                && h.size == size
+                && h.root == *root
+                && c.cosigned.witness != *authority
+                && participants.contains(&c.cosigned.witness)
+                && c.cosigned.timestamp_ms <= vote_close_ms.saturating_add(CLOSE_GRACE_MS)
+                && c.verify().is_ok()
+        })
+        .map(|c| c.cosigned.witness)
+        .collect();
+    witnesses.sort();
+    witnesses.dedup();
+    witnesses
+}

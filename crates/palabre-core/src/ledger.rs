@@ -1,0 +1,287 @@
+//! An in-memory record of several authorities' logs: the reference implementation of
+//! [`Record`], used by core's tests, by the auditor's replay, and as the store's
+//! in-memory backend. It appends only what [`admit`] accepts (or, for replays of logs
+//! whose history is fixed, what the caller chooses to apply).
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+
+use crate::admission::{
+    Clock, ConsultationView, CredentialState, CredentialStatus, ProposalView, Record, VoterId,
+    admit,
+};
+use crate::counting::{self, Counted, LogPrefix};
+use crate::crypto::PublicKey;
+use crate::event::{Body, Kind, SignedEvent};
+use crate::ids::{EventId, Hash};
+use crate::merkle::{self, MemoryTree};
+use crate::rejection::Rejection;
+
+/// One authority's log.
+#[derive(Debug, Default)]
+pub struct Log {
+    pub entries: Vec<SignedEvent>,
+    pub tree: MemoryTree,
+}
+
+/// Where an event sits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Position {
+    pub log: PublicKey,
+    pub index: u64,
+}
+
+/// Consultations, proposals and targets known from elsewhere (for replays that must
+/// resolve references into logs not replayed yet).
+#[derive(Debug, Default)]
+pub struct References {
+    pub consultations: HashMap<EventId, ConsultationView>,
+    pub proposals: HashMap<EventId, ProposalView>,
+    pub targets: HashMap<EventId, (Kind, Option<EventId>)>,
+}
+
+impl References {
+    pub fn note(&mut self, event: &SignedEvent) {
+        let id = event.id();
+        match event.body() {
+            Body::Consultation(b) => {
+                self.consultations.insert(
+                    id,
+                    ConsultationView {
+                        id,
+                        organiser: *event.author(),
+                        body: (**b).clone(),
+                    },
+                );
+            }
+            Body::Proposal(b) => {
+                self.proposals.insert(
+                    id,
+                    ProposalView {
+                        id,
+                        author: *event.author(),
+                        consultation: b.consultation,
+                        cost: b.cost,
+                    },
+                );
+                self.targets
+                    .insert(id, (Kind::Proposal, Some(b.consultation)));
+            }
+            Body::Argument(b) => {
+                let consultation = self.proposals.get(&b.proposal).map(|p| p.consultation);
+                self.targets.insert(id, (Kind::Argument, consultation));
+            }
+            _ => {
+                self.targets.insert(id, (event.kind(), None));
+            }
+        }
+    }
+}
+
+#[derive(Debug, Default)]
+pub struct Ledger {
+    logs: BTreeMap<PublicKey, Log>,
+    positions: HashMap<EventId, Position>,
+    refs: References,
+    /// Read-only references from outside (see [`Ledger::with_references`]).
+    outside: Option<Arc<References>>,
+    credentials: HashMap<(PublicKey, PublicKey), CredentialState>,
+    closings: HashMap<(PublicKey, EventId), (u64, Hash)>,
+    results: HashMap<EventId, EventId>,
+    declared: std::collections::HashSet<PublicKey>,
+}
+
+impl Ledger {
+    pub fn new() -> Ledger {
+        Ledger::default()
+    }
+
+    /// A ledger that also resolves consultations, proposals and moderation targets from
+    /// `outside` (duplicates, credentials and log contents still come from what was
+    /// applied to this ledger).
+    pub fn with_references(outside: Arc<References>) -> Ledger {
+        Ledger {
+            outside: Some(outside),
+            ..Ledger::default()
+        }
+    }
+
+    /// Admits `event` into `log` and appends it; returns its index.
+    pub fn append(
+        &mut self,
+        log: &PublicKey,
+        event: SignedEvent,
+        clock: Clock,
+    ) -> Result<u64, Rejection> {
+        admit(self, log, &event, clock).into_result()?;
+        Ok(self.apply(log, event))
+    }
+
+    /// Appends without admission (the caller has admitted it, or replays a fixed history
+    /// and reports rejections itself). Returns the index.
+    pub fn apply(&mut self, log: &PublicKey, event: SignedEvent) -> u64 {
+        let id = event.id();
+        let l = self.logs.entry(*log).or_default();
+        let index = l.entries.len() as u64;
+        l.tree.push(merkle::leaf_hash(event.bytes()));
+        self.positions.insert(id, Position { log: *log, index });
+        self.refs.note(&event);
+        let from_log = event.author() == log;
+        match event.body() {
+            Body::Authority(_) if from_log => {
+                self.declared.insert(*log);
+            }
+            Body::Credential(b) if from_log => {
+                let voter = match b
+                    .replaces
+                    .and_then(|old| self.credentials.get_mut(&(*log, old)))
+                {
+                    Some(old) => {
+                        old.status = CredentialStatus::Replaced;
+                        old.voter
+                    }
+                    None => VoterId {
+                        issuer: *log,
+                        first_key: b.subject,
+                    },
+                };
+                self.credentials.insert(
+                    (*log, b.subject),
+                    CredentialState {
+                        voter,
+                        status: CredentialStatus::Active,
+                    },
+                );
+            }
+            Body::Revocation(b) if from_log => {
+                if let Some(state) = self.credentials.get_mut(&(*log, b.subject))
+                    && state.status == CredentialStatus::Active
+                {
+                    state.status = CredentialStatus::Revoked;
+                }
+            }
+            Body::Checkpoint(b) if from_log => {
+                self.closings
+                    .entry((*log, b.consultation))
+                    .or_insert((b.size, b.root));
+            }
+            Body::Result(b) => {
+                self.results.entry(b.consultation).or_insert(id);
+            }
+            _ => {}
+        }
+        let l = self.logs.get_mut(log).expect("the log was created above");
+        l.entries.push(event);
+        index
+    }
+
+    pub fn log(&self, authority: &PublicKey) -> Option<&Log> {
+        self.logs.get(authority)
+    }
+
+    pub fn logs(&self) -> impl Iterator<Item = (&PublicKey, &Log)> {
+        self.logs.iter()
+    }
+
+    pub fn position(&self, id: &EventId) -> Option<Position> {
+        self.positions.get(id).copied()
+    }
+
+    pub fn event(&self, id: &EventId) -> Option<&SignedEvent> {
+        let p = self.positions.get(id)?;
+        self.logs.get(&p.log)?.entries.get(p.index as usize)
+    }
+
+    /// The first result recorded for a consultation (later ones are refused).
+    pub fn first_result(&self, consultation: &EventId) -> Option<EventId> {
+        self.results.get(consultation).copied()
+    }
+
+    pub fn consultations(&self) -> impl Iterator<Item = &ConsultationView> {
+        self.refs.consultations.values()
+    }
+
+    /// Counts a consultation: over each log's closing checkpoint prefix when there is
+    /// one, over the whole log otherwise (a running count).
+    pub fn count(&self, consultation: &EventId) -> Option<(ConsultationView, Counted)> {
+        let c = self.consultation(consultation)?;
+        let prefixes: Vec<LogPrefix<'_>> = c
+            .body
+            .authorities
+            .iter()
+            .filter_map(|a| {
+                let log = self.logs.get(a)?;
+                let size = self
+                    .closings
+                    .get(&(*a, *consultation))
+                    .map_or(log.entries.len(), |(size, _)| *size as usize);
+                Some(LogPrefix {
+                    authority: *a,
+                    entries: &log.entries[..size.min(log.entries.len())],
+                })
+            })
+            .collect();
+        let counted = counting::count(&c, &prefixes);
+        Some((c, counted))
+    }
+}
+
+impl Record for Ledger {
+    fn contains(&self, id: &EventId) -> bool {
+        self.positions.contains_key(id)
+    }
+
+    fn is_declared(&self, authority: &PublicKey) -> bool {
+        self.declared.contains(authority)
+    }
+
+    fn consultation(&self, id: &EventId) -> Option<ConsultationView> {
+        self.refs
+            .consultations
+            .get(id)
+            .or_else(|| self.outside.as_ref()?.consultations.get(id))
+            .cloned()
+    }
+
+    fn proposal(&self, id: &EventId) -> Option<ProposalView> {
+        self.refs
+            .proposals
+            .get(id)
+            .or_else(|| self.outside.as_ref()?.proposals.get(id))
+            .cloned()
+    }
+
+    fn target(&self, id: &EventId) -> Option<(Kind, Option<EventId>)> {
+        self.refs
+            .targets
+            .get(id)
+            .or_else(|| self.outside.as_ref()?.targets.get(id))
+            .copied()
+    }
+
+    fn credential(&self, issuer: &PublicKey, subject: &PublicKey) -> Option<CredentialState> {
+        self.credentials.get(&(*issuer, *subject)).copied()
+    }
+
+    fn closing(&self, authority: &PublicKey, consultation: &EventId) -> Option<(u64, Hash)> {
+        self.closings.get(&(*authority, *consultation)).copied()
+    }
+
+    fn has_result(&self, consultation: &EventId) -> bool {
+        self.results.contains_key(consultation)
+    }
+
+    fn log_size(&self, authority: &PublicKey) -> u64 {
+        self.logs
+            .get(authority)
+            .map_or(0, |l| l.entries.len() as u64)
+    }
+
+    fn root_at(&self, authority: &PublicKey, size: u64) -> Option<Hash> {
+        let log = self.logs.get(authority)?;
+        if size > log.tree.size() {
+            return None;
+        }
+        merkle::root_at(&log.tree, size).ok()
+    }
+}

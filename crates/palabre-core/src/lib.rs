@@ -1,0 +1,21 @@
+//! Palabre's pure heart: what a valid event is, how it is signed and hashed, how a log
+//! proves what it holds, and what the result of a consultation is.
+//!
+//! Nothing here does IO: no clock, no randomness, no storage, no network. Time arrives as
+//! a `now_ms` parameter, randomness as seed bytes, and storage as the read-only
+//! [`admission::Record`] view that the store implements.
+
+pub mod admission;
+pub mod audit;
+pub mod canonical;
+pub mod counting;
+pub mod crypto;
+pub mod event;
+pub mod head;
+pub mod ids;
+pub mod invitation;
+pub mod ledger;
+pub mod limits;
+pub mod merkle;
+pub mod rejection;
+pub mod tally;

@@ -1,0 +1,37 @@
+//! Every bound of the signed formats in one place (PROTOCOL.md, "Limits", repeats them).
+//!
+//! An event over a limit is refused with `over_limit` and the name of the field; it is
+//! never truncated. Lengths of text are counted in Unicode scalar values (what people call
+//! characters), not bytes, except `MAX_EVENT_BYTES`, which bounds the whole signed JSON.
+
+/// The largest signed event accepted, in bytes of canonical JSON.
+pub const MAX_EVENT_BYTES: usize = 64 * 1024;
+/// Deepest JSON nesting accepted in an event (objects and arrays).
+pub const MAX_JSON_DEPTH: usize = 8;
+/// Largest integer allowed anywhere in signed content: 2^53 − 1, the largest integer an
+/// IEEE-754 double (and so RFC 8785) represents exactly.
+pub const MAX_SAFE_INTEGER: u64 = (1 << 53) - 1;
+
+/// How far an event's claimed `created_at_ms` may be from the admitting node's clock.
+pub const MAX_CLOCK_SKEW_MS: u64 = 5 * 60 * 1000;
+
+pub const MAX_AUTHORITY_NAME_CHARS: usize = 120;
+pub const MAX_AUTHORITY_CODE_CHARS: usize = 16;
+pub const MAX_AUTHORITY_ADDRESSES: usize = 8;
+pub const MAX_ADDRESS_CHARS: usize = 256;
+
+pub const MAX_TITLE_CHARS: usize = 200;
+pub const MAX_DESCRIPTION_CHARS: usize = 20_000;
+pub const MAX_PROPOSAL_BODY_CHARS: usize = 10_000;
+pub const MAX_ARGUMENT_BODY_CHARS: usize = 2_000;
+pub const MAX_REASON_CHARS: usize = 1_000;
+
+/// Participating authorities of one consultation.
+pub const MAX_PARTICIPANTS: usize = 64;
+/// Proposals a ballot may name (approve list, answers, grades).
+pub const MAX_BALLOT_ENTRIES: usize = 500;
+/// Proposals and checkpoints a `result` may carry.
+pub const MAX_RESULT_ROWS: usize = 2_000;
+
+/// Leaves a single entries page, proof or batch may carry (used by the API and sync).
+pub const MAX_PAGE_ENTRIES: u64 = 1_000;

@@ -1,0 +1,179 @@
+//! Why an event was refused: one value per reason, each with a stable machine code
+//! (`code()`, used by the API, metrics and peers) and a plain-language message.
+//!
+//! Codes are part of the protocol: PROTOCOL.md lists them, and they never change meaning.
+
+use crate::tally::ChoiceError;
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Rejection {
+    #[error("the event is larger than {max_bytes} bytes")]
+    TooLarge { max_bytes: usize },
+    #[error("the event is not well-formed: {0}")]
+    Malformed(String),
+    #[error("the event is not in RFC 8785 canonical form")]
+    NotCanonical,
+    #[error("numbers in signed content must be integers of at most 2^53 − 1")]
+    NotAnInteger,
+    #[error("null is not allowed in signed content")]
+    NullValue,
+    #[error("the event is nested too deeply")]
+    TooDeep,
+    #[error("protocol version {0} is not supported (this node speaks version 1)")]
+    UnsupportedVersion(u64),
+    #[error("unknown event kind {0:?}")]
+    UnknownKind(String),
+    #[error("the key in `{field}` is not a canonical Ed25519 public key")]
+    BadKey { field: &'static str },
+    #[error("the key in `{field}` is a weak (small-order or mixed-order) key")]
+    WeakKey { field: &'static str },
+    #[error("the signature does not verify")]
+    BadSignature,
+    #[error("`{field}` is over its limit of {max}")]
+    OverLimit { field: &'static str, max: usize },
+    #[error("`{field}` is empty or contains control characters")]
+    InvalidText { field: &'static str },
+    #[error("this event is already recorded")]
+    Duplicate,
+    #[error("the authority of this log has not declared itself yet")]
+    UnknownAuthority,
+    #[error("this kind of event must be signed by {expected}")]
+    WrongAuthor { expected: &'static str },
+    #[error("unknown consultation")]
+    UnknownConsultation,
+    #[error("unknown proposal")]
+    UnknownProposal,
+    #[error("the event this refers to is unknown")]
+    UnknownTarget,
+    #[error(
+        "outside the window: it opens at {opens_at_ms} and closes at {closes_at_ms} (ms since 1970)"
+    )]
+    OutsideWindow { opens_at_ms: u64, closes_at_ms: u64 },
+    #[error("the event's time is more than 5 minutes away from the node's clock")]
+    ClockSkew,
+    #[error("the author holds no credential from this log's authority")]
+    NotEligible,
+    #[error("the author's credential has been revoked")]
+    RevokedKey,
+    #[error("the author's key has been replaced by a newer one")]
+    ReplacedKey,
+    #[error("this log's authority does not take part in the consultation")]
+    NotParticipating,
+    #[error("invalid choice: {0}")]
+    InvalidChoice(ChoiceError),
+    #[error("invalid method: {0}")]
+    InvalidMethod(ChoiceError),
+    #[error("the consultation's windows are not in order")]
+    BadWindows,
+    #[error("the consultation's list of authorities is invalid")]
+    BadParticipants,
+    #[error("this key already holds a credential from this authority")]
+    AlreadyCredentialed,
+    #[error("this key holds no credential from this authority")]
+    NotCredentialed,
+    #[error("this credential is already revoked or replaced")]
+    AlreadyRevoked,
+    #[error("only proposals and arguments can be moderated")]
+    NotModeratable,
+    #[error(
+        "a proposal needs a cost for a budget consultation, and no cost otherwise; the cost must fit the budget"
+    )]
+    BadCost,
+    #[error("the checkpoint does not match this log")]
+    CheckpointMismatch,
+    #[error("this consultation is already closed on this log")]
+    AlreadyClosed,
+    #[error("the consultation's vote has not closed yet")]
+    NotClosed,
+    #[error("the result does not match the consultation's method or its checkpoints")]
+    ResultMismatch,
+}
+
+impl Rejection {
+    /// The stable machine code (PROTOCOL.md, "Rejection codes").
+    pub fn code(&self) -> &'static str {
+        use Rejection::*;
+        match self {
+            TooLarge { .. } => "too_large",
+            Malformed(_) => "malformed",
+            NotCanonical => "not_canonical",
+            NotAnInteger => "not_an_integer",
+            NullValue => "null_value",
+            TooDeep => "too_deep",
+            UnsupportedVersion(_) => "unsupported_version",
+            UnknownKind(_) => "unknown_kind",
+            BadKey { .. } => "bad_key",
+            WeakKey { .. } => "weak_key",
+            BadSignature => "bad_signature",
+            OverLimit { .. } => "over_limit",
+            InvalidText { .. } => "invalid_text",
+            Duplicate => "duplicate",
+            UnknownAuthority => "unknown_authority",
+            WrongAuthor { .. } => "wrong_author",
+            UnknownConsultation => "unknown_consultation",
+            UnknownProposal => "unknown_proposal",
+            UnknownTarget => "unknown_target",
+            OutsideWindow { .. } => "outside_window",
+            ClockSkew => "clock_skew",
+            NotEligible => "not_eligible",
+            RevokedKey => "revoked_key",
+            ReplacedKey => "replaced_key",
+            NotParticipating => "not_participating",
+            InvalidChoice(_) => "invalid_choice",
+            InvalidMethod(_) => "invalid_method",
+            BadWindows => "bad_windows",
+            BadParticipants => "bad_participants",
+            AlreadyCredentialed => "already_credentialed",
+            NotCredentialed => "not_credentialed",
+            AlreadyRevoked => "already_revoked",
+            NotModeratable => "not_moderatable",
+            BadCost => "bad_cost",
+            CheckpointMismatch => "checkpoint_mismatch",
+            AlreadyClosed => "already_closed",
+            NotClosed => "not_closed",
+            ResultMismatch => "result_mismatch",
+        }
+    }
+
+    /// Every code, for documentation and metrics (kept in the order of the enum).
+    pub const ALL_CODES: &'static [&'static str] = &[
+        "too_large",
+        "malformed",
+        "not_canonical",
+        "not_an_integer",
+        "null_value",
+        "too_deep",
+        "unsupported_version",
+        "unknown_kind",
+        "bad_key",
+        "weak_key",
+        "bad_signature",
+        "over_limit",
+        "invalid_text",
+        "duplicate",
+        "unknown_authority",
+        "wrong_author",
+        "unknown_consultation",
+        "unknown_proposal",
+        "unknown_target",
+        "outside_window",
+        "clock_skew",
+        "not_eligible",
+        "revoked_key",
+        "replaced_key",
+        "not_participating",
+        "invalid_choice",
+        "invalid_method",
+        "bad_windows",
+        "bad_participants",
+        "already_credentialed",
+        "not_credentialed",
+        "already_revoked",
+        "not_moderatable",
+        "bad_cost",
+        "checkpoint_mismatch",
+        "already_closed",
+        "not_closed",
+        "result_mismatch",
+    ];
+}

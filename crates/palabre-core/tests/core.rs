@@ -1,0 +1,11 @@
+//! All of palabre-core's integration tests, in one binary (one link on a 2-core machine).
+
+mod core {
+    pub mod audit;
+    pub mod deps;
+    pub mod keys;
+    pub mod properties;
+    pub mod rejections;
+    pub mod vectors;
+    pub mod world;
+}
