@@ -184,3 +184,102 @@ pub fn closing_witnesses<'a>(
     witnesses.dedup();
     witnesses
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(n: u8) -> SecretKey {
+        SecretKey::from_seed(&[n; 32])
+    }
+
+    fn head(size: u64) -> TreeHead {
+        TreeHead {
+            authority: key(1).public_key(),
+            size,
+            root: Hash([9; 32]),
+            timestamp_ms: 1_000,
+        }
+    }
+
+    #[test]
+    fn receipts_verify_and_tampering_fails() {
+        let town = key(1);
+        let sth = head(10).sign(&town);
+        let receipt = ReceiptBody {
+            event_id: EventId(Hash([3; 32])),
+            index: 9,
+            tree_head: sth,
+        }
+        .sign(&town);
+        assert_eq!(receipt.verify(), Ok(()));
+
+        let mut moved = receipt;
+        moved.receipt.index = 8;
+        assert_eq!(moved.verify(), Err(ReceiptError::BadReceiptSignature));
+
+        let mut bigger = receipt;
+        bigger.receipt.tree_head.head.size = 11;
+        assert_eq!(bigger.verify(), Err(ReceiptError::BadHeadSignature));
+
+        let beyond = ReceiptBody {
+            event_id: EventId(Hash([3; 32])),
+            index: 10,
+            tree_head: sth,
+        }
+        .sign(&town);
+        assert_eq!(beyond.verify(), Err(ReceiptError::IndexBeyondHead));
+
+        let by_stranger = ReceiptBody {
+            event_id: EventId(Hash([3; 32])),
+            index: 9,
+            tree_head: sth,
+        }
+        .sign(&key(2));
+        assert_eq!(by_stranger.verify(), Err(ReceiptError::BadReceiptSignature));
+    }
+
+    #[test]
+    fn quorum_is_a_strict_majority() {
+        for (n, q) in [(1, 1), (2, 2), (3, 2), (4, 3), (5, 3), (64, 33)] {
+            assert_eq!(closing_quorum(n), q, "{n} participants");
+        }
+    }
+
+    #[test]
+    fn only_timely_valid_participating_cosignatures_count() {
+        let (town, w1, w2, outsider) = (key(1), key(2), key(3), key(4));
+        let mut participants = vec![town.public_key(), w1.public_key(), w2.public_key()];
+        participants.sort();
+        let close = 1_000;
+        let h = head(5);
+        let cosign = |k: &SecretKey, h: TreeHead, at: u64| {
+            CosignedHead {
+                head: h,
+                witness: k.public_key(),
+                timestamp_ms: at,
+            }
+            .sign(k)
+        };
+        let mut forged = cosign(&w2, h, close + 1);
+        forged.sig.0[0] ^= 1;
+        let cosignatures = [
+            cosign(&w1, h, close + 1),
+            cosign(&w1, h, close + 2),       // same witness twice: one
+            cosign(&outsider, h, close + 1), // not participating
+            cosign(&town, h, close + 1),     // the log's own authority
+            cosign(&w2, h, close + CLOSE_GRACE_MS + 1), // too late
+            cosign(&w2, head(6), close + 1), // another head
+            forged,                          // bad signature
+        ];
+        let got = closing_witnesses(
+            &town.public_key(),
+            5,
+            &h.root,
+            &participants,
+            close,
+            &cosignatures,
+        );
+        assert_eq!(got, vec![w1.public_key()]);
+    }
+}

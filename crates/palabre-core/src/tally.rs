@@ -23,8 +23,8 @@ use serde::{Deserialize, Serialize};
 use crate::ids::EventId;
 
 /// Most proposals one ballot may name (approve list, answers or grades), and the largest
-/// `max_choices` of an approval method. Same value as `limits::MAX_BALLOT_ENTRIES`.
-pub const MAX_CHOICE_ENTRIES: usize = 500;
+/// `max_choices` of an approval method.
+pub const MAX_CHOICE_ENTRIES: usize = crate::limits::MAX_BALLOT_ENTRIES;
 /// Fewest grades of a majority judgment.
 pub const MIN_GRADES: usize = 2;
 /// Most grades of a majority judgment.
@@ -39,8 +39,7 @@ pub const MAX_GRADE_LABEL_CHARS: usize = 40;
 /// voters approving twenty projects each needed about 1 600.
 pub const MAX_ADD1_RUNS: u64 = 10_000;
 
-/// Largest integer allowed in signed content (2^53 − 1; same as `limits::MAX_SAFE_INTEGER`).
-const MAX_SAFE_INTEGER: u64 = (1 << 53) - 1;
+use crate::limits::MAX_SAFE_INTEGER;
 
 /// How a consultation's ballots are expressed and counted. Part of the signed protocol.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
