@@ -1,0 +1,173 @@
+//! Palabre's storage: the per-authority logs, their Merkle nodes, signed heads, the
+//! indexes admission needs, and invitation code hashes.
+//!
+//! [`Storage`] is what the node uses; it extends core's read-only
+//! [`palabre_core::admission::Record`] with durable commits and the reads the API serves.
+//! [`SledStorage`] keeps everything in sled on disk; [`MemoryStorage`] wraps core's
+//! in-memory `Ledger` for tests. Deciding what is valid stays in core: `commit` calls
+//! `admission::admit` for every item and writes only what it accepts.
+
+mod memory;
+mod sled_storage;
+
+use palabre_core::admission::{Clock, ConsultationView, Record};
+use palabre_core::counting::{self, Counted, LogPrefix};
+use palabre_core::crypto::PublicKey;
+use palabre_core::event::{SignedEvent, decode};
+use palabre_core::head::{SignedTreeHead, TreeHead};
+use palabre_core::ids::{EventId, Hash};
+use palabre_core::merkle::MerkleError;
+use palabre_core::rejection::Rejection;
+
+pub use memory::MemoryStorage;
+pub use sled_storage::{SledStorage, StoreConfig};
+
+/// Failures of the storage itself (never of the input: those are [`CommitRejection`]s).
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("sled: {0}")]
+    Sled(#[from] sled::Error),
+    #[error("the store holds data it cannot read: {0}")]
+    Corrupt(String),
+    #[error("merkle: {0}")]
+    Merkle(#[from] MerkleError),
+}
+
+/// One event to append to `log`, optionally consuming an invitation code hash in the
+/// same atomic write (a redeemed invitation and its credential go together).
+#[derive(Debug, Clone)]
+pub struct CommitItem {
+    pub log: PublicKey,
+    pub event: SignedEvent,
+    pub consume_invitation: Option<Hash>,
+}
+
+/// Why one item of a commit was refused. Nothing of a refused item is written.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CommitRejection {
+    #[error("{0}")]
+    Event(Rejection),
+    #[error("this invitation code is unknown")]
+    UnknownInvitation,
+    #[error("this invitation code has already been used")]
+    UsedInvitation,
+}
+
+impl CommitRejection {
+    /// The stable machine code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            CommitRejection::Event(r) => r.code(),
+            CommitRejection::UnknownInvitation => "unknown_invitation",
+            CommitRejection::UsedInvitation => "used_invitation",
+        }
+    }
+}
+
+/// Where an accepted item was appended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Appended {
+    pub id: EventId,
+    pub log: PublicKey,
+    pub index: u64,
+}
+
+/// What a commit did: one result per item, in order, and the new head of every log
+/// that grew.
+#[derive(Debug, Clone)]
+pub struct CommitOutcome {
+    pub results: Vec<Result<Appended, CommitRejection>>,
+    pub heads: Vec<SignedTreeHead>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InvitationStatus {
+    Unused,
+    Used,
+}
+
+/// The node's storage.
+pub trait Storage: Record + Send + Sync {
+    /// Admits every item in order — each one seeing the accepted items before it — and
+    /// durably writes the accepted ones with their indexes, consumed invitations and a
+    /// newly signed head per grown log. Returns only once the write is on disk.
+    fn commit(
+        &self,
+        items: Vec<CommitItem>,
+        clock: Clock,
+        sign_head: &dyn Fn(TreeHead) -> SignedTreeHead,
+    ) -> Result<CommitOutcome, StoreError>;
+
+    /// The exact bytes of entry `index` of `log`.
+    fn entry(&self, log: &PublicKey, index: u64) -> Result<Option<Vec<u8>>, StoreError>;
+    /// Entries `start..end` of `log` (fewer if the log is shorter).
+    fn entries(&self, log: &PublicKey, start: u64, end: u64) -> Result<Vec<Vec<u8>>, StoreError>;
+    /// Where an event is: its log and index.
+    fn position(&self, id: &EventId) -> Result<Option<(PublicKey, u64)>, StoreError>;
+    fn latest_head(&self, log: &PublicKey) -> Result<Option<SignedTreeHead>, StoreError>;
+    fn inclusion_proof(
+        &self,
+        log: &PublicKey,
+        index: u64,
+        size: u64,
+    ) -> Result<Vec<Hash>, StoreError>;
+    fn consistency_proof(
+        &self,
+        log: &PublicKey,
+        from: u64,
+        to: u64,
+    ) -> Result<Vec<Hash>, StoreError>;
+
+    /// Stores invitation code hashes (never codes); returns how many were new.
+    fn add_invitations(&self, hashes: &[Hash]) -> Result<u64, StoreError>;
+    fn invitation_status(&self, hash: &Hash) -> Result<Option<InvitationStatus>, StoreError>;
+    /// (issued, redeemed).
+    fn invitation_counts(&self) -> Result<(u64, u64), StoreError>;
+
+    /// Flushes anything buffered to disk.
+    fn flush(&self) -> Result<(), StoreError>;
+
+    /// Counts a consultation over each participating log up to its closing checkpoint
+    /// (the whole log while it is open), with core's `counting::count`.
+    fn count(
+        &self,
+        consultation: &EventId,
+    ) -> Result<Option<(ConsultationView, Counted)>, StoreError> {
+        let Some(view) = self.consultation(consultation) else {
+            return Ok(None);
+        };
+        let mut logs: Vec<(PublicKey, Vec<SignedEvent>)> = Vec::new();
+        for authority in &view.body.authorities {
+            let size = self
+                .closing(authority, consultation)
+                .map_or_else(|| self.log_size(authority), |(size, _)| size);
+            let mut events = Vec::new();
+            let mut start = 0;
+            while start < size {
+                let end = size.min(start + 1_000);
+                for bytes in self.entries(authority, start, end)? {
+                    events.push(stored_event(bytes)?);
+                }
+                start = end;
+            }
+            logs.push((*authority, events));
+        }
+        let prefixes: Vec<LogPrefix<'_>> = logs
+            .iter()
+            .map(|(authority, entries)| LogPrefix {
+                authority: *authority,
+                entries,
+            })
+            .collect();
+        let counted = counting::count(&view, &prefixes);
+        Ok(Some((view, counted)))
+    }
+}
+
+/// Reads back an event this store wrote: it passed every check when it was admitted, so
+/// only its decoding is repeated (a damaged disk shows up as `Corrupt`).
+pub fn stored_event(bytes: Vec<u8>) -> Result<SignedEvent, StoreError> {
+    decode(bytes)
+        .map(|u| u.into_verified_unchecked())
+        .map_err(|r| StoreError::Corrupt(format!("a stored event does not decode: {r}")))
+}

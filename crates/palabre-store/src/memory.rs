@@ -1,0 +1,235 @@
+//! The in-memory storage, for tests: core's `Ledger` plus invitations and heads, behind
+//! a mutex. It answers exactly as the sled storage does, which the shared test suite
+//! checks; nothing survives the process.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Mutex, MutexGuard};
+
+use palabre_core::admission::{
+    Clock, ConsultationView, CredentialState, ProposalView, Record, admit,
+};
+use palabre_core::crypto::PublicKey;
+use palabre_core::event::Kind;
+use palabre_core::head::{SignedTreeHead, TreeHead};
+use palabre_core::ids::{EventId, Hash};
+use palabre_core::ledger::Ledger;
+use palabre_core::merkle;
+
+use crate::{
+    Appended, CommitItem, CommitOutcome, CommitRejection, InvitationStatus, Storage, StoreError,
+};
+
+#[derive(Debug, Default)]
+struct Inner {
+    ledger: Ledger,
+    invitations: HashMap<Hash, InvitationStatus>,
+    heads: BTreeMap<PublicKey, SignedTreeHead>,
+}
+
+#[derive(Debug, Default)]
+pub struct MemoryStorage {
+    inner: Mutex<Inner>,
+}
+
+impl MemoryStorage {
+    pub fn new() -> MemoryStorage {
+        MemoryStorage::default()
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        // A panic while holding the lock leaves consistent data (every write is one
+        // `Ledger::apply`), so a poisoned lock is still usable.
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+impl Record for MemoryStorage {
+    fn contains(&self, id: &EventId) -> bool {
+        self.lock().ledger.contains(id)
+    }
+    fn is_declared(&self, authority: &PublicKey) -> bool {
+        self.lock().ledger.is_declared(authority)
+    }
+    fn consultation(&self, id: &EventId) -> Option<ConsultationView> {
+        self.lock().ledger.consultation(id)
+    }
+    fn proposal(&self, id: &EventId) -> Option<ProposalView> {
+        self.lock().ledger.proposal(id)
+    }
+    fn target(&self, id: &EventId) -> Option<(Kind, Option<EventId>)> {
+        self.lock().ledger.target(id)
+    }
+    fn credential(&self, issuer: &PublicKey, subject: &PublicKey) -> Option<CredentialState> {
+        self.lock().ledger.credential(issuer, subject)
+    }
+    fn closing(&self, authority: &PublicKey, consultation: &EventId) -> Option<(u64, Hash)> {
+        self.lock().ledger.closing(authority, consultation)
+    }
+    fn has_result(&self, consultation: &EventId) -> bool {
+        self.lock().ledger.has_result(consultation)
+    }
+    fn log_size(&self, authority: &PublicKey) -> u64 {
+        self.lock().ledger.log_size(authority)
+    }
+    fn root_at(&self, authority: &PublicKey, size: u64) -> Option<Hash> {
+        self.lock().ledger.root_at(authority, size)
+    }
+}
+
+impl Storage for MemoryStorage {
+    fn commit(
+        &self,
+        items: Vec<CommitItem>,
+        clock: Clock,
+        sign_head: &dyn Fn(TreeHead) -> SignedTreeHead,
+    ) -> Result<CommitOutcome, StoreError> {
+        let mut inner = self.lock();
+        let mut results = Vec::with_capacity(items.len());
+        let mut grown: BTreeMap<PublicKey, ()> = BTreeMap::new();
+        for item in items {
+            let invitation = match item.consume_invitation {
+                None => Ok(()),
+                Some(h) => match inner.invitations.get(&h) {
+                    None => Err(CommitRejection::UnknownInvitation),
+                    Some(InvitationStatus::Used) => Err(CommitRejection::UsedInvitation),
+                    Some(InvitationStatus::Unused) => Ok(()),
+                },
+            };
+            let verdict = invitation.and_then(|()| {
+                admit(&inner.ledger, &item.log, &item.event, clock)
+                    .into_result()
+                    .map_err(CommitRejection::Event)
+            });
+            results.push(verdict.map(|()| {
+                if let Some(h) = item.consume_invitation {
+                    inner.invitations.insert(h, InvitationStatus::Used);
+                }
+                let id = item.event.id();
+                let index = inner.ledger.apply(&item.log, item.event);
+                grown.insert(item.log, ());
+                Appended {
+                    id,
+                    log: item.log,
+                    index,
+                }
+            }));
+        }
+        let now_ms = match clock {
+            Clock::Live { now_ms } => now_ms,
+            Clock::Replay => 0,
+        };
+        let mut heads = Vec::new();
+        for log in grown.keys() {
+            let size = inner.ledger.log_size(log);
+            let root = inner
+                .ledger
+                .root_at(log, size)
+                .ok_or_else(|| StoreError::Corrupt("a grown log has no root".into()))?;
+            let head = sign_head(TreeHead {
+                authority: *log,
+                size,
+                root,
+                timestamp_ms: now_ms,
+            });
+            inner.heads.insert(*log, head);
+            heads.push(head);
+        }
+        Ok(CommitOutcome { results, heads })
+    }
+
+    fn entry(&self, log: &PublicKey, index: u64) -> Result<Option<Vec<u8>>, StoreError> {
+        let inner = self.lock();
+        Ok(inner
+            .ledger
+            .log(log)
+            .and_then(|l| l.entries.get(usize::try_from(index).ok()?))
+            .map(|e| e.bytes().to_vec()))
+    }
+
+    fn entries(&self, log: &PublicKey, start: u64, end: u64) -> Result<Vec<Vec<u8>>, StoreError> {
+        let inner = self.lock();
+        let Some(l) = inner.ledger.log(log) else {
+            return Ok(Vec::new());
+        };
+        let len = l.entries.len() as u64;
+        let (start, end) = (start.min(len) as usize, end.min(len) as usize);
+        Ok(l.entries[start..end.max(start)]
+            .iter()
+            .map(|e| e.bytes().to_vec())
+            .collect())
+    }
+
+    fn position(&self, id: &EventId) -> Result<Option<(PublicKey, u64)>, StoreError> {
+        Ok(self.lock().ledger.position(id).map(|p| (p.log, p.index)))
+    }
+
+    fn latest_head(&self, log: &PublicKey) -> Result<Option<SignedTreeHead>, StoreError> {
+        Ok(self.lock().heads.get(log).copied())
+    }
+
+    fn inclusion_proof(
+        &self,
+        log: &PublicKey,
+        index: u64,
+        size: u64,
+    ) -> Result<Vec<Hash>, StoreError> {
+        let inner = self.lock();
+        let tree = inner
+            .ledger
+            .log(log)
+            .map(|l| &l.tree)
+            .ok_or(StoreError::Merkle(merkle::MerkleError::IndexOutOfRange {
+                index,
+                size,
+            }))?;
+        Ok(merkle::inclusion_proof(tree, index, size)?)
+    }
+
+    fn consistency_proof(
+        &self,
+        log: &PublicKey,
+        from: u64,
+        to: u64,
+    ) -> Result<Vec<Hash>, StoreError> {
+        let inner = self.lock();
+        let tree = inner
+            .ledger
+            .log(log)
+            .map(|l| &l.tree)
+            .ok_or(StoreError::Merkle(merkle::MerkleError::BadSizes {
+                old: from,
+                new: to,
+            }))?;
+        Ok(merkle::consistency_proof(tree, from, to)?)
+    }
+
+    fn add_invitations(&self, hashes: &[Hash]) -> Result<u64, StoreError> {
+        let mut inner = self.lock();
+        let mut added = 0;
+        for h in hashes {
+            if !inner.invitations.contains_key(h) {
+                inner.invitations.insert(*h, InvitationStatus::Unused);
+                added += 1;
+            }
+        }
+        Ok(added)
+    }
+
+    fn invitation_status(&self, hash: &Hash) -> Result<Option<InvitationStatus>, StoreError> {
+        Ok(self.lock().invitations.get(hash).copied())
+    }
+
+    fn invitation_counts(&self) -> Result<(u64, u64), StoreError> {
+        let inner = self.lock();
+        let used = inner
+            .invitations
+            .values()
+            .filter(|s| **s == InvitationStatus::Used)
+            .count() as u64;
+        Ok((inner.invitations.len() as u64, used))
+    }
+
+    fn flush(&self) -> Result<(), StoreError> {
+        Ok(())
+    }
+}

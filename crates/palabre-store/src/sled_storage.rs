@@ -1,0 +1,773 @@
+//! The sled storage. All trees are declared in [`Trees`], with their key layouts; integers
+//! in keys are big-endian so that scans run in order.
+//!
+//! A commit first admits its items against a [`View`]: the stored record with the
+//! batch's pending writes layered on top, so each item sees the ones accepted before it.
+//! Then every pending write of every tree goes to disk in one sled transaction, followed
+//! by one `flush()`; only then does `commit` return. sled's background flush is never
+//! relied on for durability.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::path::Path;
+use std::sync::Mutex;
+
+use palabre_core::admission::{
+    Clock, ConsultationView, CredentialState, CredentialStatus, ProposalView, Record, VoterId,
+    admit,
+};
+use palabre_core::crypto::PublicKey;
+use palabre_core::event::{Body, ConsultationBody, Kind, SignedEvent};
+use palabre_core::head::{SignedTreeHead, TreeHead};
+use palabre_core::ids::{EventId, Hash};
+use palabre_core::merkle::{self, Nodes};
+use sled::Transactional;
+use sled::transaction::{ConflictableTransactionError, TransactionError};
+
+use crate::{
+    Appended, CommitItem, CommitOutcome, CommitRejection, InvitationStatus, Storage, StoreError,
+};
+
+/// Tuning of the sled database.
+#[derive(Debug, Clone, Copy)]
+pub struct StoreConfig {
+    /// sled's page cache. Its default is 1 GiB; a town-hall node needs far less.
+    pub cache_capacity_bytes: u64,
+}
+
+impl Default for StoreConfig {
+    fn default() -> Self {
+        StoreConfig {
+            cache_capacity_bytes: 16 * 1024 * 1024,
+        }
+    }
+}
+
+/// Every tree, in one place. Keys: `A` = authority key (32 bytes), `I` = index (u64 BE),
+/// `E` = event id (32), `K` = resident key (32), `H` = hash (32).
+#[derive(Debug, Clone)]
+struct Trees {
+    logidx_event: sled::Tree,             // A ‖ I → exact signed event bytes
+    node_hash: sled::Tree, // A ‖ level (u8) ‖ I → perfect-subtree hash (level 0: leaf hash)
+    logsize_head: sled::Tree, // A ‖ size (u64 BE) → signed tree head (JSON)
+    eventid_position: sled::Tree, // E → A ‖ I
+    authority_declared: sled::Tree, // A → [] (its `authority` event is in its log)
+    consultationid_view: sled::Tree, // E → organiser A ‖ consultation body (JSON)
+    proposalid_view: sled::Tree, // E → author K ‖ consultation E ‖ cost (0, or 1 ‖ u64 BE)
+    eventid_target: sled::Tree, // E → kind (u8) ‖ consultation E (proposals, arguments)
+    issuersubject_credential: sled::Tree, // A ‖ K → voter's first key K ‖ status (u8)
+    authorityconsultation_closing: sled::Tree, // A ‖ E → size (u64 BE) ‖ root H
+    consultationid_result: sled::Tree, // E → the first result's id E
+    codehash_status: sled::Tree, // H → 0 unused, 1 used
+}
+
+const N_TREES: usize = 12;
+
+impl Trees {
+    fn open(db: &sled::Db) -> Result<Trees, sled::Error> {
+        Ok(Trees {
+            logidx_event: db.open_tree("logidx_event")?,
+            node_hash: db.open_tree("node_hash")?,
+            logsize_head: db.open_tree("logsize_head")?,
+            eventid_position: db.open_tree("eventid_position")?,
+            authority_declared: db.open_tree("authority_declared")?,
+            consultationid_view: db.open_tree("consultationid_view")?,
+            proposalid_view: db.open_tree("proposalid_view")?,
+            eventid_target: db.open_tree("eventid_target")?,
+            issuersubject_credential: db.open_tree("issuersubject_credential")?,
+            authorityconsultation_closing: db.open_tree("authorityconsultation_closing")?,
+            consultationid_result: db.open_tree("consultationid_result")?,
+            codehash_status: db.open_tree("codehash_status")?,
+        })
+    }
+
+    /// In the order of [`T`]'s constants.
+    fn all(&self) -> [sled::Tree; N_TREES] {
+        [
+            self.logidx_event.clone(),
+            self.node_hash.clone(),
+            self.logsize_head.clone(),
+            self.eventid_position.clone(),
+            self.authority_declared.clone(),
+            self.consultationid_view.clone(),
+            self.proposalid_view.clone(),
+            self.eventid_target.clone(),
+            self.issuersubject_credential.clone(),
+            self.authorityconsultation_closing.clone(),
+            self.consultationid_result.clone(),
+            self.codehash_status.clone(),
+        ]
+    }
+}
+
+/// Indexes into [`Trees::all`].
+struct T;
+impl T {
+    const EVENT: usize = 0;
+    const NODE: usize = 1;
+    const HEAD: usize = 2;
+    const POSITION: usize = 3;
+    const DECLARED: usize = 4;
+    const CONSULTATION: usize = 5;
+    const PROPOSAL: usize = 6;
+    const TARGET: usize = 7;
+    const CREDENTIAL: usize = 8;
+    const CLOSING: usize = 9;
+    const RESULT: usize = 10;
+    const CODE: usize = 11;
+}
+
+const ACTIVE: u8 = 0;
+const REVOKED: u8 = 1;
+const REPLACED: u8 = 2;
+
+fn cat(parts: &[&[u8]]) -> Vec<u8> {
+    parts.concat()
+}
+
+fn log_key(log: &PublicKey, index: u64) -> Vec<u8> {
+    cat(&[log.as_bytes(), &index.to_be_bytes()])
+}
+
+fn node_key(log: &PublicKey, level: u32, index: u64) -> Vec<u8> {
+    cat(&[log.as_bytes(), &[level as u8], &index.to_be_bytes()])
+}
+
+fn kind_byte(kind: Kind) -> u8 {
+    Kind::ALL.iter().position(|k| *k == kind).unwrap_or(0) as u8
+}
+
+fn corrupt(what: &str) -> StoreError {
+    StoreError::Corrupt(what.to_owned())
+}
+
+fn key32(bytes: &[u8]) -> Option<[u8; 32]> {
+    bytes.get(..32)?.try_into().ok()
+}
+
+fn read_u64(bytes: &[u8]) -> Option<u64> {
+    Some(u64::from_be_bytes(bytes.get(..8)?.try_into().ok()?))
+}
+
+/// The writes of a commit not yet on disk.
+#[derive(Debug, Default)]
+struct Pending {
+    writes: [BTreeMap<Vec<u8>, Vec<u8>>; N_TREES],
+    sizes: HashMap<PublicKey, u64>,
+}
+
+/// The stored record, with pending writes layered over it.
+struct View<'a> {
+    trees: [sled::Tree; N_TREES],
+    pending: &'a Pending,
+    sizes: &'a Mutex<HashMap<PublicKey, u64>>,
+}
+
+impl View<'_> {
+    fn get(&self, tree: usize, key: &[u8]) -> Option<Vec<u8>> {
+        if let Some(v) = self.pending.writes[tree].get(key) {
+            return Some(v.clone());
+        }
+        // A read error is reported as "absent"; the commit that follows hits the same
+        // disk and fails loudly, so nothing is acknowledged on a failing store.
+        self.trees[tree].get(key).ok().flatten().map(|v| v.to_vec())
+    }
+
+    fn size(&self, log: &PublicKey) -> u64 {
+        if let Some(n) = self.pending.sizes.get(log) {
+            return *n;
+        }
+        let cached = self
+            .sizes
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(log)
+            .copied();
+        if let Some(n) = cached {
+            return n;
+        }
+        let n = self.trees[T::EVENT]
+            .scan_prefix(log.as_bytes())
+            .next_back()
+            .and_then(|r| r.ok())
+            .and_then(|(k, _)| read_u64(&k[32..]))
+            .map_or(0, |last| last + 1);
+        self.sizes
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(*log, n);
+        n
+    }
+
+    fn nodes(&self, log: PublicKey) -> LogNodes<'_> {
+        LogNodes {
+            view: self,
+            log,
+            size: self.size(&log),
+        }
+    }
+}
+
+struct LogNodes<'a> {
+    view: &'a View<'a>,
+    log: PublicKey,
+    size: u64,
+}
+
+impl Nodes for LogNodes<'_> {
+    fn size(&self) -> u64 {
+        self.size
+    }
+
+    fn node(&self, level: u32, index: u64) -> Hash {
+        self.view
+            .get(T::NODE, &node_key(&self.log, level, index))
+            .and_then(|v| key32(&v))
+            .map(Hash)
+            .unwrap_or_default()
+    }
+}
+
+impl Record for View<'_> {
+    fn contains(&self, id: &EventId) -> bool {
+        self.get(T::POSITION, id.0.as_bytes()).is_some()
+    }
+
+    fn is_declared(&self, authority: &PublicKey) -> bool {
+        self.get(T::DECLARED, authority.as_bytes()).is_some()
+    }
+
+    fn consultation(&self, id: &EventId) -> Option<ConsultationView> {
+        let v = self.get(T::CONSULTATION, id.0.as_bytes())?;
+        let organiser = PublicKey::from_bytes(&key32(&v)?).ok()?;
+        let body: ConsultationBody = serde_json::from_slice(&v[32..]).ok()?;
+        Some(ConsultationView {
+            id: *id,
+            organiser,
+            body,
+        })
+    }
+
+    fn proposal(&self, id: &EventId) -> Option<ProposalView> {
+        let v = self.get(T::PROPOSAL, id.0.as_bytes())?;
+        let author = PublicKey::from_bytes(&key32(&v)?).ok()?;
+        let consultation = EventId(Hash(key32(v.get(32..)?)?));
+        let cost = match v.get(64)? {
+            1 => Some(read_u64(v.get(65..)?)?),
+            _ => None,
+        };
+        Some(ProposalView {
+            id: *id,
+            author,
+            consultation,
+            cost,
+        })
+    }
+
+    fn target(&self, id: &EventId) -> Option<(Kind, Option<EventId>)> {
+        let v = self.get(T::TARGET, id.0.as_bytes())?;
+        let kind = *Kind::ALL.get(*v.first()? as usize)?;
+        let consultation = v.get(1..).and_then(key32).map(|b| EventId(Hash(b)));
+        Some((kind, consultation))
+    }
+
+    fn credential(&self, issuer: &PublicKey, subject: &PublicKey) -> Option<CredentialState> {
+        let v = self.get(
+            T::CREDENTIAL,
+            &cat(&[issuer.as_bytes(), subject.as_bytes()]),
+        )?;
+        let first_key = PublicKey::from_bytes(&key32(&v)?).ok()?;
+        let status = match *v.get(32)? {
+            REVOKED => CredentialStatus::Revoked,
+            REPLACED => CredentialStatus::Replaced,
+            _ => CredentialStatus::Active,
+        };
+        Some(CredentialState {
+            voter: VoterId {
+                issuer: *issuer,
+                first_key,
+            },
+            status,
+        })
+    }
+
+    fn closing(&self, authority: &PublicKey, consultation: &EventId) -> Option<(u64, Hash)> {
+        let v = self.get(
+            T::CLOSING,
+            &cat(&[authority.as_bytes(), consultation.0.as_bytes()]),
+        )?;
+        Some((read_u64(&v)?, Hash(key32(v.get(8..)?)?)))
+    }
+
+    fn has_result(&self, consultation: &EventId) -> bool {
+        self.get(T::RESULT, consultation.0.as_bytes()).is_some()
+    }
+
+    fn log_size(&self, authority: &PublicKey) -> u64 {
+        self.size(authority)
+    }
+
+    fn root_at(&self, authority: &PublicKey, size: u64) -> Option<Hash> {
+        merkle::root_at(&self.nodes(*authority), size).ok()
+    }
+}
+
+impl Pending {
+    fn put(&mut self, tree: usize, key: Vec<u8>, value: Vec<u8>) {
+        self.writes[tree].insert(key, value);
+    }
+}
+
+/// Records an admitted event in `pending`: the entry, its Merkle nodes, and the indexes
+/// (the same effects as core's `Ledger::apply`).
+fn append(
+    view_trees: &[sled::Tree; N_TREES],
+    sizes: &Mutex<HashMap<PublicKey, u64>>,
+    pending: &mut Pending,
+    log: &PublicKey,
+    event: &SignedEvent,
+) -> u64 {
+    let (index, leaf_levels) = {
+        let view = View {
+            trees: view_trees.clone(),
+            pending,
+            sizes,
+        };
+        let index = view.size(log);
+        // Climb from the new leaf while it completes a perfect subtree.
+        let mut nodes = vec![(0u32, index, merkle::leaf_hash(event.bytes()))];
+        let (mut level, mut i, mut h) = (0u32, index, merkle::leaf_hash(event.bytes()));
+        while i % 2 == 1 {
+            let sibling = view
+                .get(T::NODE, &node_key(log, level, i - 1))
+                .and_then(|v| key32(&v))
+                .map(Hash)
+                .unwrap_or_default();
+            h = merkle::node_hash(&sibling, &h);
+            level += 1;
+            i /= 2;
+            nodes.push((level, i, h));
+        }
+        (index, nodes)
+    };
+    let id = event.id();
+    pending.put(T::EVENT, log_key(log, index), event.bytes().to_vec());
+    for (level, i, h) in leaf_levels {
+        pending.put(T::NODE, node_key(log, level, i), h.0.to_vec());
+    }
+    pending.put(T::POSITION, id.0.as_bytes().to_vec(), log_key(log, index));
+    pending.sizes.insert(*log, index + 1);
+    let from_log = event.author() == log;
+    let target = |kind: Kind, consultation: Option<EventId>| {
+        let mut v = vec![kind_byte(kind)];
+        if let Some(c) = consultation {
+            v.extend_from_slice(c.0.as_bytes());
+        }
+        v
+    };
+    match event.body() {
+        Body::Authority(_) if from_log => {
+            pending.put(T::DECLARED, log.as_bytes().to_vec(), Vec::new());
+        }
+        Body::Credential(b) if from_log => {
+            let mut first_key = b.subject;
+            if let Some(old) = b.replaces {
+                let key = cat(&[log.as_bytes(), old.as_bytes()]);
+                let view = View {
+                    trees: view_trees.clone(),
+                    pending,
+                    sizes,
+                };
+                if let Some(state) = view.credential(log, &old) {
+                    first_key = state.voter.first_key;
+                    pending.put(
+                        T::CREDENTIAL,
+                        key,
+                        cat(&[first_key.as_bytes(), &[REPLACED]]),
+                    );
+                }
+            }
+            pending.put(
+                T::CREDENTIAL,
+                cat(&[log.as_bytes(), b.subject.as_bytes()]),
+                cat(&[first_key.as_bytes(), &[ACTIVE]]),
+            );
+        }
+        Body::Revocation(b) if from_log => {
+            let view = View {
+                trees: view_trees.clone(),
+                pending,
+                sizes,
+            };
+            if let Some(state) = view.credential(log, &b.subject)
+                && state.status == CredentialStatus::Active
+            {
+                let v = cat(&[state.voter.first_key.as_bytes(), &[REVOKED]]);
+                pending.put(
+                    T::CREDENTIAL,
+                    cat(&[log.as_bytes(), b.subject.as_bytes()]),
+                    v,
+                );
+            }
+        }
+        Body::Consultation(b) => {
+            let json = serde_json::to_vec(&**b).expect("a consultation body serializes to JSON");
+            pending.put(
+                T::CONSULTATION,
+                id.0.as_bytes().to_vec(),
+                cat(&[event.author().as_bytes(), &json]),
+            );
+        }
+        Body::Proposal(b) => {
+            let cost = match b.cost {
+                Some(c) => cat(&[&[1], &c.to_be_bytes()]),
+                None => vec![0],
+            };
+            pending.put(
+                T::PROPOSAL,
+                id.0.as_bytes().to_vec(),
+                cat(&[
+                    event.author().as_bytes(),
+                    b.consultation.0.as_bytes(),
+                    &cost,
+                ]),
+            );
+            pending.put(
+                T::TARGET,
+                id.0.as_bytes().to_vec(),
+                target(Kind::Proposal, Some(b.consultation)),
+            );
+        }
+        Body::Argument(b) => {
+            let view = View {
+                trees: view_trees.clone(),
+                pending,
+                sizes,
+            };
+            let consultation = view.proposal(&b.proposal).map(|p| p.consultation);
+            pending.put(
+                T::TARGET,
+                id.0.as_bytes().to_vec(),
+                target(Kind::Argument, consultation),
+            );
+        }
+        Body::Checkpoint(b) if from_log => {
+            let key = cat(&[log.as_bytes(), b.consultation.0.as_bytes()]);
+            let view = View {
+                trees: view_trees.clone(),
+                pending,
+                sizes,
+            };
+            if view.closing(log, &b.consultation).is_none() {
+                pending.put(
+                    T::CLOSING,
+                    key,
+                    cat(&[&b.size.to_be_bytes(), b.root.as_bytes()]),
+                );
+            }
+        }
+        Body::Result(b) => {
+            let view = View {
+                trees: view_trees.clone(),
+                pending,
+                sizes,
+            };
+            if !view.has_result(&b.consultation) {
+                pending.put(
+                    T::RESULT,
+                    b.consultation.0.as_bytes().to_vec(),
+                    id.0.as_bytes().to_vec(),
+                );
+            }
+        }
+        _ => {}
+    }
+    if !matches!(event.kind(), Kind::Proposal | Kind::Argument) {
+        pending.put(
+            T::TARGET,
+            id.0.as_bytes().to_vec(),
+            target(event.kind(), None),
+        );
+    }
+    index
+}
+
+/// The sled-backed storage.
+#[derive(Debug)]
+pub struct SledStorage {
+    db: sled::Db,
+    trees: Trees,
+    /// Log sizes read so far (updated after each commit).
+    sizes: Mutex<HashMap<PublicKey, u64>>,
+    /// One commit at a time: admission must see every earlier commit.
+    commit_lock: Mutex<()>,
+}
+
+impl SledStorage {
+    pub fn open(path: &Path, config: StoreConfig) -> Result<SledStorage, StoreError> {
+        let db = sled::Config::new()
+            .path(path)
+            .cache_capacity(config.cache_capacity_bytes)
+            // Durability comes from the explicit flush of each commit; no background
+            // flusher thread (which would also keep the database locked after close).
+            .flush_every_ms(None)
+            .open()?;
+        let trees = Trees::open(&db)?;
+        Ok(SledStorage {
+            db,
+            trees,
+            sizes: Mutex::new(HashMap::new()),
+            commit_lock: Mutex::new(()),
+        })
+    }
+
+    fn view<'a>(&'a self, pending: &'a Pending) -> View<'a> {
+        View {
+            trees: self.trees.all(),
+            pending,
+            sizes: &self.sizes,
+        }
+    }
+
+    fn with_view<R>(&self, f: impl FnOnce(&View<'_>) -> R) -> R {
+        let empty = Pending::default();
+        let view = View {
+            trees: self.trees.all(),
+            pending: &empty,
+            sizes: &self.sizes,
+        };
+        f(&view)
+    }
+}
+
+impl Record for SledStorage {
+    fn contains(&self, id: &EventId) -> bool {
+        self.with_view(|v| v.contains(id))
+    }
+    fn is_declared(&self, authority: &PublicKey) -> bool {
+        self.with_view(|v| v.is_declared(authority))
+    }
+    fn consultation(&self, id: &EventId) -> Option<ConsultationView> {
+        self.with_view(|v| v.consultation(id))
+    }
+    fn proposal(&self, id: &EventId) -> Option<ProposalView> {
+        self.with_view(|v| v.proposal(id))
+    }
+    fn target(&self, id: &EventId) -> Option<(Kind, Option<EventId>)> {
+        self.with_view(|v| v.target(id))
+    }
+    fn credential(&self, issuer: &PublicKey, subject: &PublicKey) -> Option<CredentialState> {
+        self.with_view(|v| v.credential(issuer, subject))
+    }
+    fn closing(&self, authority: &PublicKey, consultation: &EventId) -> Option<(u64, Hash)> {
+        self.with_view(|v| v.closing(authority, consultation))
+    }
+    fn has_result(&self, consultation: &EventId) -> bool {
+        self.with_view(|v| v.has_result(consultation))
+    }
+    fn log_size(&self, authority: &PublicKey) -> u64 {
+        self.with_view(|v| v.log_size(authority))
+    }
+    fn root_at(&self, authority: &PublicKey, size: u64) -> Option<Hash> {
+        self.with_view(|v| v.root_at(authority, size))
+    }
+}
+
+impl Storage for SledStorage {
+    fn commit(
+        &self,
+        items: Vec<CommitItem>,
+        clock: Clock,
+        sign_head: &dyn Fn(TreeHead) -> SignedTreeHead,
+    ) -> Result<CommitOutcome, StoreError> {
+        let _one_at_a_time = self.commit_lock.lock().unwrap_or_else(|e| e.into_inner());
+        let trees = self.trees.all();
+        let mut pending = Pending::default();
+        let mut used_codes: BTreeSet<Hash> = BTreeSet::new();
+        let mut results = Vec::with_capacity(items.len());
+        let mut grown: BTreeSet<PublicKey> = BTreeSet::new();
+        for item in items {
+            let verdict = {
+                let view = self.view(&pending);
+                let invitation = match item.consume_invitation {
+                    None => Ok(()),
+                    Some(h) if used_codes.contains(&h) => Err(CommitRejection::UsedInvitation),
+                    Some(h) => match view.get(T::CODE, h.as_bytes()).as_deref() {
+                        None => Err(CommitRejection::UnknownInvitation),
+                        Some([1]) => Err(CommitRejection::UsedInvitation),
+                        Some(_) => Ok(()),
+                    },
+                };
+                invitation.and_then(|()| {
+                    admit(&view, &item.log, &item.event, clock)
+                        .into_result()
+                        .map_err(CommitRejection::Event)
+                })
+            };
+            results.push(verdict.map(|()| {
+                if let Some(h) = item.consume_invitation {
+                    used_codes.insert(h);
+                    pending.put(T::CODE, h.0.to_vec(), vec![1]);
+                }
+                let index = append(&trees, &self.sizes, &mut pending, &item.log, &item.event);
+                grown.insert(item.log);
+                Appended {
+                    id: item.event.id(),
+                    log: item.log,
+                    index,
+                }
+            }));
+        }
+        let now_ms = match clock {
+            Clock::Live { now_ms } => now_ms,
+            Clock::Replay => 0,
+        };
+        let mut heads = Vec::new();
+        for log in &grown {
+            let view = self.view(&pending);
+            let size = view.size(log);
+            let root = merkle::root_at(&view.nodes(*log), size)?;
+            let head = sign_head(TreeHead {
+                authority: *log,
+                size,
+                root,
+                timestamp_ms: now_ms,
+            });
+            heads.push(head);
+        }
+        for head in &heads {
+            let json = serde_json::to_vec(head).map_err(|e| corrupt(&e.to_string()))?;
+            pending.put(T::HEAD, log_key(&head.head.authority, head.head.size), json);
+        }
+        if !pending.writes.iter().all(BTreeMap::is_empty) {
+            let writes = &pending.writes;
+            trees
+                .as_slice()
+                .transaction(|txs| {
+                    for (tree, map) in txs.iter().zip(writes.iter()) {
+                        for (k, v) in map {
+                            tree.insert(k.as_slice(), v.as_slice())?;
+                        }
+                    }
+                    Ok::<(), ConflictableTransactionError<()>>(())
+                })
+                .map_err(|e| match e {
+                    TransactionError::Storage(e) => StoreError::Sled(e),
+                    TransactionError::Abort(()) => corrupt("transaction aborted"),
+                })?;
+            self.db.flush()?;
+        }
+        let mut sizes = self.sizes.lock().unwrap_or_else(|e| e.into_inner());
+        for (log, size) in pending.sizes {
+            sizes.insert(log, size);
+        }
+        Ok(CommitOutcome { results, heads })
+    }
+
+    fn entry(&self, log: &PublicKey, index: u64) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self
+            .trees
+            .logidx_event
+            .get(log_key(log, index))?
+            .map(|v| v.to_vec()))
+    }
+
+    fn entries(&self, log: &PublicKey, start: u64, end: u64) -> Result<Vec<Vec<u8>>, StoreError> {
+        if start >= end {
+            return Ok(Vec::new());
+        }
+        self.trees
+            .logidx_event
+            .range(log_key(log, start)..log_key(log, end))
+            .map(|r| r.map(|(_, v)| v.to_vec()).map_err(StoreError::from))
+            .collect()
+    }
+
+    fn position(&self, id: &EventId) -> Result<Option<(PublicKey, u64)>, StoreError> {
+        let Some(v) = self.trees.eventid_position.get(id.0.as_bytes())? else {
+            return Ok(None);
+        };
+        let log = key32(&v)
+            .and_then(|b| PublicKey::from_bytes(&b).ok())
+            .ok_or_else(|| corrupt("position key"))?;
+        let index = read_u64(&v[32..]).ok_or_else(|| corrupt("position index"))?;
+        Ok(Some((log, index)))
+    }
+
+    fn latest_head(&self, log: &PublicKey) -> Result<Option<SignedTreeHead>, StoreError> {
+        let Some(last) = self
+            .trees
+            .logsize_head
+            .scan_prefix(log.as_bytes())
+            .next_back()
+        else {
+            return Ok(None);
+        };
+        let (_, v) = last?;
+        serde_json::from_slice(&v)
+            .map(Some)
+            .map_err(|e| corrupt(&format!("stored head: {e}")))
+    }
+
+    fn inclusion_proof(
+        &self,
+        log: &PublicKey,
+        index: u64,
+        size: u64,
+    ) -> Result<Vec<Hash>, StoreError> {
+        self.with_view(|v| merkle::inclusion_proof(&v.nodes(*log), index, size))
+            .map_err(StoreError::from)
+    }
+
+    fn consistency_proof(
+        &self,
+        log: &PublicKey,
+        from: u64,
+        to: u64,
+    ) -> Result<Vec<Hash>, StoreError> {
+        self.with_view(|v| merkle::consistency_proof(&v.nodes(*log), from, to))
+            .map_err(StoreError::from)
+    }
+
+    fn add_invitations(&self, hashes: &[Hash]) -> Result<u64, StoreError> {
+        let _one_at_a_time = self.commit_lock.lock().unwrap_or_else(|e| e.into_inner());
+        let mut batch = sled::Batch::default();
+        let mut added = 0;
+        for h in hashes {
+            if !self.trees.codehash_status.contains_key(h.as_bytes())? {
+                batch.insert(h.as_bytes().as_slice(), &[0u8]);
+                added += 1;
+            }
+        }
+        self.trees.codehash_status.apply_batch(batch)?;
+        self.db.flush()?;
+        Ok(added)
+    }
+
+    fn invitation_status(&self, hash: &Hash) -> Result<Option<InvitationStatus>, StoreError> {
+        Ok(self.trees.codehash_status.get(hash.as_bytes())?.map(|v| {
+            if v.as_ref() == [1] {
+                InvitationStatus::Used
+            } else {
+                InvitationStatus::Unused
+            }
+        }))
+    }
+
+    fn invitation_counts(&self) -> Result<(u64, u64), StoreError> {
+        let mut issued = 0;
+        let mut used = 0;
+        for r in self.trees.codehash_status.iter() {
+            let (_, v) = r?;
+            issued += 1;
+            if v.as_ref() == [1] {
+                used += 1;
+            }
+        }
+        Ok((issued, used))
+    }
+
+    fn flush(&self) -> Result<(), StoreError> {
+        self.db.flush()?;
+        Ok(())
+    }
+}

@@ -1,0 +1,459 @@
+//! The store's test suite, run against both storages: the in-memory one and sled on a
+//! temporary directory. One binary for the crate.
+
+use std::sync::Arc;
+
+use palabre_core::admission::{Clock, Record};
+use palabre_core::crypto::{PublicKey, SecretKey};
+use palabre_core::event::*;
+use palabre_core::head::{SignedTreeHead, TreeHead};
+use palabre_core::ids::{EventId, Hash};
+use palabre_core::ledger::Ledger;
+use palabre_core::merkle;
+use palabre_core::tally::{Choice, Method};
+use palabre_store::{
+    CommitItem, InvitationStatus, MemoryStorage, SledStorage, Storage, StoreConfig,
+};
+
+const T0: u64 = 1_900_000_000_000;
+const DAY: u64 = 86_400_000;
+
+fn key(n: u8) -> SecretKey {
+    SecretKey::from_seed(&[n; 32])
+}
+
+fn resident(n: u16) -> SecretKey {
+    let mut seed = [7u8; 32];
+    seed[..2].copy_from_slice(&n.to_le_bytes());
+    SecretKey::from_seed(&seed)
+}
+
+fn sign(k: &SecretKey, at: u64, body: Body) -> SignedEvent {
+    Event {
+        author: k.public_key(),
+        created_at_ms: at,
+        body,
+    }
+    .sign(k)
+    .expect("valid test event")
+}
+
+fn town() -> SecretKey {
+    key(100)
+}
+
+fn signer() -> impl Fn(TreeHead) -> SignedTreeHead {
+    let k = town();
+    move |h: TreeHead| h.sign(&k)
+}
+
+fn item(event: SignedEvent) -> CommitItem {
+    CommitItem {
+        log: town().public_key(),
+        event,
+        consume_invitation: None,
+    }
+}
+
+fn live(now_ms: u64) -> Clock {
+    Clock::Live { now_ms }
+}
+
+fn authority() -> SignedEvent {
+    sign(
+        &town(),
+        T0,
+        Body::Authority(AuthorityBody {
+            name: "Ville".into(),
+            code: "01001".into(),
+            addresses: vec![],
+        }),
+    )
+}
+
+fn credential(n: u16) -> SignedEvent {
+    sign(
+        &town(),
+        T0,
+        Body::Credential(CredentialBody {
+            subject: resident(n).public_key(),
+            replaces: None,
+        }),
+    )
+}
+
+fn consultation() -> SignedEvent {
+    sign(
+        &town(),
+        T0,
+        Body::Consultation(Box::new(ConsultationBody {
+            title: "Le parc".into(),
+            description: "Que planter ?".into(),
+            authorities: vec![town().public_key()],
+            proposals_open_ms: T0,
+            proposals_close_ms: T0 + DAY,
+            vote_open_ms: T0 + DAY,
+            vote_close_ms: T0 + 2 * DAY,
+            method: Method::Approval { max_choices: 2 },
+            show_running_results: true,
+        })),
+    )
+}
+
+fn proposal(c: EventId, n: u16, title: &str) -> SignedEvent {
+    sign(
+        &resident(n),
+        T0 + 1,
+        Body::Proposal(ProposalBody {
+            consultation: c,
+            title: title.into(),
+            body: "…".into(),
+            cost: None,
+        }),
+    )
+}
+
+fn ballot(c: EventId, n: u16, at: u64, approve: Vec<EventId>) -> SignedEvent {
+    sign(
+        &resident(n),
+        at,
+        Body::Ballot(BallotBody {
+            consultation: c,
+            choice: Choice::Approve(approve),
+        }),
+    )
+}
+
+/// A town with `n` residents (at least the two who propose), a consultation and two
+/// proposals, committed in one batch.
+fn seed<S: Storage>(s: &S, n: u16) -> (EventId, Vec<EventId>) {
+    let c = consultation();
+    let cid = c.id();
+    let mut items = vec![item(authority())];
+    items.extend((0..n.max(2)).map(|i| item(credential(i))));
+    items.push(item(c));
+    let p1 = proposal(cid, 0, "Des tilleuls");
+    let p2 = proposal(cid, 1, "Des cerisiers");
+    let mut ps = vec![p1.id(), p2.id()];
+    ps.sort();
+    items.push(item(p1));
+    items.push(item(p2));
+    let out = s.commit(items, live(T0 + 1), &signer()).expect("commit");
+    assert!(out.results.iter().all(Result::is_ok), "{:?}", out.results);
+    (cid, ps)
+}
+
+fn appends_and_reads_back<S: Storage>(s: &S) {
+    let (cid, ps) = seed(s, 3);
+    let t = town().public_key();
+    assert_eq!(s.log_size(&t), 7);
+    assert!(s.is_declared(&t));
+    assert_eq!(s.consultation(&cid).expect("consultation").organiser, t);
+    assert_eq!(s.proposal(&ps[0]).expect("proposal").consultation, cid);
+    let head = s.latest_head(&t).expect("read").expect("a head");
+    assert!(head.verify().is_ok());
+    assert_eq!(head.head.size, 7);
+    assert_eq!(Some(head.head.root), s.root_at(&t, 7));
+    let entries = s.entries(&t, 0, 100).expect("entries");
+    assert_eq!(entries.len(), 7);
+    let mut leaves = Vec::new();
+    for (i, bytes) in entries.iter().enumerate() {
+        let e = SignedEvent::from_bytes(bytes.clone()).expect("stored bytes are a valid event");
+        assert_eq!(s.position(&e.id()).expect("read"), Some((t, i as u64)));
+        assert_eq!(s.entry(&t, i as u64).expect("read").as_ref(), Some(bytes));
+        leaves.push(merkle::leaf_hash(bytes));
+    }
+    assert_eq!(merkle::root_of_leaves(&leaves), head.head.root);
+    assert_eq!(s.entries(&t, 5, 100).expect("entries").len(), 2);
+    assert!(s.entries(&t, 5, 5).expect("entries").is_empty());
+}
+
+fn a_batch_sees_its_own_earlier_items<S: Storage>(s: &S) {
+    let (cid, ps) = seed(s, 1);
+    let t = town().public_key();
+    let b = ballot(cid, 50, T0 + DAY, vec![ps[0]]);
+    let out = s
+        .commit(
+            vec![
+                item(ballot(cid, 51, T0 + DAY, vec![ps[0]])), // no credential yet
+                item(credential_at(50, T0 + DAY)),
+                item(b.clone()),
+                item(b), // the same bytes again
+                item(ballot(cid, 50, T0 + DAY + 1, ps.clone())),
+            ],
+            live(T0 + DAY + 1),
+            &signer(),
+        )
+        .expect("commit");
+    let codes: Vec<&str> = out
+        .results
+        .iter()
+        .map(|r| r.as_ref().map_or_else(|e| e.code(), |_| "ok"))
+        .collect();
+    assert_eq!(codes, vec!["not_eligible", "ok", "ok", "duplicate", "ok"]);
+    assert_eq!(
+        s.log_size(&t),
+        6 + 3,
+        "only the accepted items were written"
+    );
+    assert_eq!(out.heads.len(), 1);
+    let (_, counted) = s.count(&cid).expect("count").expect("consultation");
+    assert_eq!(
+        counted.ballots.len(),
+        1,
+        "the voter's latest ballot counts once"
+    );
+    let (_, (_, choice)) = counted.ballots.iter().next().expect("one ballot");
+    assert_eq!(choice, &Choice::Approve(ps));
+}
+
+fn refused_batches_write_nothing<S: Storage>(s: &S) {
+    seed(s, 1);
+    let t = town().public_key();
+    let before = (s.log_size(&t), s.latest_head(&t).expect("read"));
+    let out = s
+        .commit(
+            vec![item(authority()), item(credential(0))],
+            live(T0),
+            &signer(),
+        )
+        .expect("commit");
+    assert!(out.results.iter().all(Result::is_err));
+    assert!(out.heads.is_empty());
+    assert_eq!((s.log_size(&t), s.latest_head(&t).expect("read")), before);
+}
+
+fn invitations_are_used_once<S: Storage>(s: &S) {
+    seed(s, 0);
+    let codes: Vec<Hash> = (0..3u8).map(|i| Hash([i; 32])).collect();
+    assert_eq!(s.add_invitations(&codes).expect("add"), 3);
+    assert_eq!(s.add_invitations(&codes[..1]).expect("add"), 0);
+    let redeem = |n: u16, code: Hash| CommitItem {
+        consume_invitation: Some(code),
+        ..item(credential(n))
+    };
+    let out = s
+        .commit(
+            vec![
+                redeem(10, codes[0]),
+                redeem(11, codes[0]),
+                redeem(12, Hash([9; 32])),
+                redeem(13, codes[1]),
+            ],
+            live(T0),
+            &signer(),
+        )
+        .expect("commit");
+    let codes_seen: Vec<&str> = out
+        .results
+        .iter()
+        .map(|r| r.as_ref().map_or_else(|e| e.code(), |_| "ok"))
+        .collect();
+    assert_eq!(
+        codes_seen,
+        vec!["ok", "used_invitation", "unknown_invitation", "ok"]
+    );
+    let again = s
+        .commit(vec![redeem(14, codes[1])], live(T0), &signer())
+        .expect("commit");
+    assert_eq!(
+        again.results[0].as_ref().map_err(|e| e.code()).err(),
+        Some("used_invitation")
+    );
+    assert_eq!(
+        s.invitation_status(&codes[0]).expect("read"),
+        Some(InvitationStatus::Used)
+    );
+    assert_eq!(
+        s.invitation_status(&codes[2]).expect("read"),
+        Some(InvitationStatus::Unused)
+    );
+    assert_eq!(s.invitation_counts().expect("counts"), (3, 2));
+    // A refused credential does not use up its code.
+    let again_10 = CommitItem {
+        consume_invitation: Some(codes[2]),
+        ..item(credential_at(10, T0 + 1))
+    };
+    let dup = s
+        .commit(vec![again_10], live(T0), &signer())
+        .expect("commit");
+    assert_eq!(
+        dup.results[0].as_ref().map_err(|e| e.code()).err(),
+        Some("already_credentialed")
+    );
+    assert_eq!(
+        s.invitation_status(&codes[2]).expect("read"),
+        Some(InvitationStatus::Unused)
+    );
+}
+
+fn proofs_verify_across_commits<S: Storage>(s: &S) {
+    seed(s, 0);
+    let t = town().public_key();
+    let mut heads = vec![s.latest_head(&t).expect("read").expect("head")];
+    for batch in 0..12u16 {
+        let items = (0..(batch % 5 + 1))
+            .map(|i| item(credential(100 + batch * 10 + i)))
+            .collect();
+        let out = s.commit(items, live(T0), &signer()).expect("commit");
+        heads.extend(out.heads);
+    }
+    let last = heads.last().expect("head").head;
+    let entries = s.entries(&t, 0, last.size).expect("entries");
+    for h in &heads {
+        let h = h.head;
+        for index in (0..h.size).step_by(3) {
+            let proof = s.inclusion_proof(&t, index, h.size).expect("proof");
+            let leaf = merkle::leaf_hash(&entries[index as usize]);
+            assert_eq!(
+                merkle::verify_inclusion(&leaf, index, h.size, &proof, &h.root),
+                Ok(())
+            );
+        }
+        let proof = s.consistency_proof(&t, h.size, last.size).expect("proof");
+        assert_eq!(
+            merkle::verify_consistency(h.size, last.size, &h.root, &last.root, &proof),
+            Ok(())
+        );
+    }
+    assert!(s.inclusion_proof(&t, last.size, last.size).is_err());
+}
+
+fn counts_like_core<S: Storage>(s: &S) {
+    let (cid, ps) = seed(s, 6);
+    let mut ledger = Ledger::new();
+    let t = town().public_key();
+    for bytes in s.entries(&t, 0, 100).expect("entries") {
+        ledger
+            .append(
+                &t,
+                SignedEvent::from_bytes(bytes).expect("valid"),
+                Clock::Replay,
+            )
+            .expect("admitted");
+    }
+    let votes = (0..6u16).map(|n| {
+        item(ballot(
+            cid,
+            n,
+            T0 + DAY + u64::from(n),
+            ps[..(n as usize % 2 + 1)].to_vec(),
+        ))
+    });
+    let items: Vec<CommitItem> = votes.collect();
+    for it in &items {
+        ledger
+            .append(&t, it.event.clone(), Clock::Replay)
+            .expect("ballot");
+    }
+    s.commit(items, live(T0 + DAY + 3), &signer())
+        .expect("commit");
+    let (view, counted) = s.count(&cid).expect("count").expect("consultation");
+    let (lview, lcounted) = ledger.count(&cid).expect("count");
+    assert_eq!(counted.tally(&view), lcounted.tally(&lview));
+    assert_eq!(counted.ballots.len(), 6);
+}
+
+macro_rules! suite {
+    ($($name:ident),*) => {
+        mod memory {
+            $(#[test] fn $name() { super::$name(&palabre_store::MemoryStorage::new()); })*
+        }
+        mod sled {
+            $(#[test] fn $name() {
+                let dir = tempfile::tempdir().expect("temp dir");
+                let s = palabre_store::SledStorage::open(dir.path(), palabre_store::StoreConfig::default()).expect("open");
+                super::$name(&s);
+            })*
+        }
+    };
+}
+
+suite!(
+    appends_and_reads_back,
+    a_batch_sees_its_own_earlier_items,
+    refused_batches_write_nothing,
+    invitations_are_used_once,
+    proofs_verify_across_commits,
+    counts_like_core
+);
+
+#[test]
+fn sled_keeps_everything_across_reopen() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let t = town().public_key();
+    let (cid, root) = {
+        let s = SledStorage::open(dir.path(), StoreConfig::default()).expect("open");
+        let (cid, _) = seed(&s, 4);
+        s.add_invitations(&[Hash([5; 32])]).expect("add");
+        (cid, s.root_at(&t, 7).expect("root"))
+    };
+    let s = SledStorage::open(dir.path(), StoreConfig::default()).expect("reopen");
+    assert_eq!(s.log_size(&t), 8);
+    assert_eq!(s.root_at(&t, 7), Some(root));
+    assert!(s.consultation(&cid).is_some());
+    assert!(s.credential(&t, &resident(3).public_key()).is_some());
+    assert_eq!(
+        s.invitation_status(&Hash([5; 32])).expect("read"),
+        Some(InvitationStatus::Unused)
+    );
+    assert_eq!(s.latest_head(&t).expect("read").expect("head").head.size, 8);
+    // Appending after a reopen continues the same tree.
+    let out = s
+        .commit(vec![item(credential(40))], live(T0), &signer())
+        .expect("commit");
+    assert!(out.results[0].is_ok());
+    let mem = MemoryStorage::new();
+    for bytes in s.entries(&t, 0, 100).expect("entries") {
+        mem.commit(
+            vec![item(SignedEvent::from_bytes(bytes).expect("valid"))],
+            Clock::Replay,
+            &signer(),
+        )
+        .expect("commit");
+    }
+    assert_eq!(mem.root_at(&t, 9), s.root_at(&t, 9));
+}
+
+#[test]
+fn concurrent_commits_all_land() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let s = Arc::new(SledStorage::open(dir.path(), StoreConfig::default()).expect("open"));
+    seed(&*s, 0);
+    let handles: Vec<_> = (0..4u16)
+        .map(|thread| {
+            let s = Arc::clone(&s);
+            std::thread::spawn(move || {
+                for i in 0..20u16 {
+                    let out = s
+                        .commit(
+                            vec![item(credential(1000 + thread * 100 + i))],
+                            live(T0),
+                            &signer(),
+                        )
+                        .expect("commit");
+                    assert!(out.results[0].is_ok());
+                }
+            })
+        })
+        .collect();
+    for h in handles {
+        h.join().expect("no panic");
+    }
+    let t: PublicKey = town().public_key();
+    assert_eq!(s.log_size(&t), 6 + 80);
+    let head = s.latest_head(&t).expect("read").expect("head");
+    assert_eq!(head.head.size, 86);
+    assert_eq!(s.root_at(&t, 86), Some(head.head.root));
+}
+
+fn credential_at(n: u16, at: u64) -> SignedEvent {
+    sign(
+        &town(),
+        at,
+        Body::Credential(CredentialBody {
+            subject: resident(n).public_key(),
+            replaces: None,
+        }),
+    )
+}
