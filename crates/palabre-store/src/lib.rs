@@ -9,6 +9,7 @@
 
 mod memory;
 mod sled_storage;
+mod writer;
 
 use palabre_core::admission::{Clock, ConsultationView, Record};
 use palabre_core::counting::{self, Counted, LogPrefix};
@@ -21,6 +22,9 @@ use palabre_core::rejection::Rejection;
 
 pub use memory::MemoryStorage;
 pub use sled_storage::{SledStorage, StoreConfig};
+pub use writer::{
+    Committed, GROUP_BUCKETS, GroupStats, MAX_GROUP_ITEMS, MAX_QUEUED_REQUESTS, Ticket, Writer,
+};
 
 /// Failures of the storage itself (never of the input: those are [`CommitRejection`]s).
 #[derive(Debug, thiserror::Error)]
@@ -31,6 +35,8 @@ pub enum StoreError {
     Corrupt(String),
     #[error("merkle: {0}")]
     Merkle(#[from] MerkleError),
+    #[error("group commit: {0}")]
+    Writer(String),
 }
 
 /// One event to append to `log`, optionally consuming an invitation code hash in the

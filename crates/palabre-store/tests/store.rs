@@ -457,3 +457,85 @@ fn credential_at(n: u16, at: u64) -> SignedEvent {
         }),
     )
 }
+
+fn writer_for<S: Storage + 'static>(s: Arc<S>) -> palabre_store::Writer {
+    let k = town();
+    palabre_store::Writer::new(s, Box::new(move |h: TreeHead| h.sign(&k)), Box::new(|| T0))
+}
+
+#[test]
+fn queued_requests_are_committed_as_one_group() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let s = Arc::new(SledStorage::open(dir.path(), StoreConfig::default()).expect("open"));
+    seed(&*s, 0);
+    let writer = writer_for(Arc::clone(&s));
+    let tickets: Vec<_> = (0..10u16)
+        .map(|i| {
+            writer
+                .enqueue(vec![item(credential(200 + i))])
+                .expect("queued")
+        })
+        .collect();
+    // A duplicate in the same group is refused without harming the others.
+    let dup = writer.enqueue(vec![item(credential(200))]).expect("queued");
+    let writer = writer.start();
+    for t in tickets {
+        let c = t.wait().expect("committed");
+        assert!(c.results[0].is_ok());
+        assert_eq!(c.heads.len(), 1);
+    }
+    let refused = dup.wait().expect("answered");
+    assert_eq!(
+        refused.results[0].as_ref().map_err(|e| e.code()).err(),
+        Some("duplicate")
+    );
+    let stats = writer.stats();
+    assert_eq!(
+        stats.n_commits.load(std::sync::atomic::Ordering::Relaxed),
+        1
+    );
+    assert_eq!(stats.n_items.load(std::sync::atomic::Ordering::Relaxed), 11);
+    assert_eq!(s.log_size(&town().public_key()), 6 + 10);
+}
+
+#[test]
+fn many_submitters_through_the_writer() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let s = Arc::new(SledStorage::open(dir.path(), StoreConfig::default()).expect("open"));
+    seed(&*s, 0);
+    let writer = Arc::new(writer_for(Arc::clone(&s)).start());
+    let handles: Vec<_> = (0..8u16)
+        .map(|thread| {
+            let writer = Arc::clone(&writer);
+            std::thread::spawn(move || {
+                (0..25u16)
+                    .map(|i| {
+                        let c = writer
+                            .submit(vec![item(credential(300 + thread * 100 + i))])
+                            .expect("committed");
+                        c.results[0].as_ref().expect("accepted").index
+                    })
+                    .collect::<Vec<u64>>()
+            })
+        })
+        .collect();
+    let mut indexes: Vec<u64> = handles
+        .into_iter()
+        .flat_map(|h| h.join().expect("no panic"))
+        .collect();
+    indexes.sort();
+    assert_eq!(
+        indexes,
+        (6..206).collect::<Vec<u64>>(),
+        "every acknowledged item has its own index"
+    );
+    let t = town().public_key();
+    for i in [6u64, 100, 205] {
+        assert!(s.entry(&t, i).expect("read").is_some());
+    }
+    let stats = writer.stats();
+    assert_eq!(
+        stats.n_items.load(std::sync::atomic::Ordering::Relaxed),
+        200
+    );
+}
