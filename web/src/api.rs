@@ -1,0 +1,525 @@
+//! The routes of the JSON API and their handlers: decode, call the backend, answer.
+//!
+//! Signed events are verified over the exact bytes received: a single event is the raw
+//! request body; a batch is a JSON array whose elements are taken as raw JSON text
+//! (`RawValue`), byte for byte.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, Path, Query, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use palabre_core::admission::ConsultationView;
+use palabre_core::crypto::{PublicKey, Signature};
+use palabre_core::event::SignedEvent;
+use palabre_core::ids::EventId;
+use palabre_core::invitation::{KeyPossession, code_hash, normalize_code};
+use palabre_core::limits::MAX_PAGE_ENTRIES;
+use palabre_core::rejection::Rejection;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use serde_json::value::RawValue;
+
+use crate::backend::{Backend, Refusal};
+use crate::error::{ApiError, error_body};
+
+/// Limits of the HTTP layer.
+#[derive(Debug, Clone, Copy)]
+pub struct ApiConfig {
+    /// Largest request body (a batch of events).
+    pub max_body_bytes: usize,
+    /// Most events in one batch.
+    pub max_batch_events: usize,
+}
+
+impl Default for ApiConfig {
+    fn default() -> Self {
+        ApiConfig {
+            max_body_bytes: 4 * 1024 * 1024,
+            max_batch_events: MAX_PAGE_ENTRIES as usize,
+        }
+    }
+}
+
+/// Counters for `/metrics`, kept by the API itself.
+#[derive(Debug, Default)]
+struct Counters {
+    admitted_by_kind: BTreeMap<&'static str, u64>,
+    rejected_by_code: BTreeMap<String, u64>,
+}
+
+struct AppState<B> {
+    backend: Arc<B>,
+    config: ApiConfig,
+    counters: Mutex<Counters>,
+}
+
+type Shared<B> = Arc<AppState<B>>;
+
+/// The API's router over `backend`.
+pub fn app<B: Backend>(backend: Arc<B>, config: ApiConfig) -> Router {
+    let mut counters = Counters::default();
+    for code in Rejection::ALL_CODES {
+        counters.rejected_by_code.insert((*code).to_owned(), 0);
+    }
+    let state: Shared<B> = Arc::new(AppState {
+        backend,
+        config,
+        counters: Mutex::new(counters),
+    });
+    Router::new()
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/metrics", get(metrics::<B>))
+        .route("/api/v1/events", post(submit::<B>))
+        .route("/api/v1/events/{id}", get(event::<B>))
+        .route("/api/v1/authority", get(authority::<B>))
+        .route("/api/v1/logs/{authority}/checkpoint", get(checkpoint::<B>))
+        .route("/api/v1/logs/{authority}/entries", get(entries::<B>))
+        .route(
+            "/api/v1/logs/{authority}/proof/inclusion",
+            get(inclusion::<B>),
+        )
+        .route(
+            "/api/v1/logs/{authority}/proof/consistency",
+            get(consistency::<B>),
+        )
+        .route("/api/v1/credentials/redeem", post(redeem::<B>))
+        .route("/api/v1/consultations", get(consultations::<B>))
+        .route("/api/v1/consultations/{id}/tally", get(tally::<B>))
+        .fallback(|| async { ApiError::not_found("route") })
+        .layer(DefaultBodyLimit::max(config.max_body_bytes))
+        .with_state(state)
+}
+
+fn lock<B>(state: &AppState<B>) -> std::sync::MutexGuard<'_, Counters> {
+    state.counters.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+fn parse_key(text: &str) -> Result<PublicKey, ApiError> {
+    text.parse().map_err(|_| {
+        ApiError::refused(
+            "bad_key",
+            "an authority is 64 lowercase hex characters of a valid key",
+        )
+    })
+}
+
+fn parse_id(text: &str) -> Result<EventId, ApiError> {
+    text.parse()
+        .map_err(|_| ApiError::refused("bad_id", "an id is 64 lowercase hexadecimal characters"))
+}
+
+fn raw(bytes: Vec<u8>) -> Result<Box<RawValue>, ApiError> {
+    let text = String::from_utf8(bytes).map_err(|e| {
+        ApiError::Internal(crate::BackendError(format!(
+            "stored event is not UTF-8: {e}"
+        )))
+    })?;
+    RawValue::from_string(text).map_err(|e| {
+        ApiError::Internal(crate::BackendError(format!(
+            "stored event is not JSON: {e}"
+        )))
+    })
+}
+
+fn rejection_refusal(r: &Rejection) -> Refusal {
+    Refusal {
+        code: r.code().to_owned(),
+        message: r.to_string(),
+    }
+}
+
+/// `POST /api/v1/events`: one event (an object) → 201 with its receipt, or a batch (an
+/// array) → 200 with one result per event.
+async fn submit<B: Backend>(
+    State(state): State<Shared<B>>,
+    body: Result<Bytes, axum::extract::rejection::BytesRejection>,
+) -> Result<Response, ApiError> {
+    let body = body.map_err(|e| {
+        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::refused(
+                "body_too_large",
+                format!("the body is over {} bytes", state.config.max_body_bytes),
+            )
+        } else {
+            ApiError::refused("malformed", e.body_text())
+        }
+    })?;
+    let first = body.iter().find(|b| !b.is_ascii_whitespace()).copied();
+    let batch = first == Some(b'[');
+    let raws: Vec<Vec<u8>> = if batch {
+        let items: Vec<&RawValue> = serde_json::from_slice(&body).map_err(|e| {
+            ApiError::refused(
+                "malformed",
+                format!("a batch is a JSON array of events: {e}"),
+            )
+        })?;
+        if items.len() > state.config.max_batch_events {
+            return Err(ApiError::refused(
+                "bad_request",
+                format!(
+                    "a batch holds at most {} events",
+                    state.config.max_batch_events
+                ),
+            ));
+        }
+        items.iter().map(|r| r.get().as_bytes().to_vec()).collect()
+    } else {
+        vec![body.to_vec()]
+    };
+    // Decode every event; only valid ones go to the backend, in order.
+    let decoded: Vec<Result<SignedEvent, Refusal>> = raws
+        .into_iter()
+        .map(|bytes| SignedEvent::from_bytes(bytes).map_err(|r| rejection_refusal(&r)))
+        .collect();
+    let kinds: Vec<Option<&'static str>> = decoded
+        .iter()
+        .map(|d| d.as_ref().ok().map(|e| e.kind().as_str()))
+        .collect();
+    let valid: Vec<SignedEvent> = decoded
+        .iter()
+        .filter_map(|d| d.as_ref().ok().cloned())
+        .collect();
+    let mut answers = state.backend.submit(valid).await?.into_iter();
+    let mut results: Vec<Result<palabre_core::head::Receipt, Refusal>> =
+        Vec::with_capacity(decoded.len());
+    for d in decoded {
+        match d {
+            Err(refusal) => results.push(Err(refusal)),
+            Ok(_) => results.push(answers.next().unwrap_or_else(|| {
+                Err(Refusal {
+                    code: "internal".into(),
+                    message: "the node gave no answer for this event".into(),
+                })
+            })),
+        }
+    }
+    {
+        let mut c = lock(&state);
+        for (r, kind) in results.iter().zip(kinds) {
+            match (r, kind) {
+                (Ok(_), Some(kind)) => *c.admitted_by_kind.entry(kind).or_default() += 1,
+                (Err(refusal), _) => {
+                    *c.rejected_by_code.entry(refusal.code.clone()).or_default() += 1
+                }
+                (Ok(_), None) => {}
+            }
+        }
+    }
+    if batch {
+        let items: Vec<serde_json::Value> = results
+            .iter()
+            .map(|r| match r {
+                Ok(receipt) => json!({"receipt": receipt}),
+                Err(f) => error_body(&f.code, &f.message),
+            })
+            .collect();
+        return Ok((StatusCode::OK, Json(json!({"results": items}))).into_response());
+    }
+    match results.into_iter().next() {
+        Some(Ok(receipt)) => {
+            Ok((StatusCode::CREATED, Json(json!({"receipt": receipt}))).into_response())
+        }
+        Some(Err(refusal)) => Err(refusal.into()),
+        None => Err(ApiError::refused("malformed", "empty request")),
+    }
+}
+
+#[derive(Serialize)]
+struct EventAnswer {
+    log: PublicKey,
+    index: u64,
+    event: Box<RawValue>,
+}
+
+async fn event<B: Backend>(
+    State(state): State<Shared<B>>,
+    Path(id): Path<String>,
+) -> Result<Json<EventAnswer>, ApiError> {
+    let id = parse_id(&id)?;
+    let stored = state
+        .backend
+        .event(&id)?
+        .ok_or_else(|| ApiError::not_found("event"))?;
+    Ok(Json(EventAnswer {
+        log: stored.log,
+        index: stored.index,
+        event: raw(stored.bytes)?,
+    }))
+}
+
+#[derive(Serialize)]
+struct AuthorityAnswer {
+    key: PublicKey,
+    event: Option<Box<RawValue>>,
+}
+
+async fn authority<B: Backend>(
+    State(state): State<Shared<B>>,
+) -> Result<Json<AuthorityAnswer>, ApiError> {
+    let info = state.backend.authority();
+    Ok(Json(AuthorityAnswer {
+        key: info.key,
+        event: info.event.map(raw).transpose()?,
+    }))
+}
+
+async fn checkpoint<B: Backend>(
+    State(state): State<Shared<B>>,
+    Path(authority): Path<String>,
+) -> Result<Response, ApiError> {
+    let log = parse_key(&authority)?;
+    let head = state
+        .backend
+        .latest_head(&log)?
+        .ok_or_else(|| ApiError::not_found("log"))?;
+    Ok(Json(head).into_response())
+}
+
+#[derive(Deserialize)]
+struct Range {
+    start: u64,
+    end: u64,
+}
+
+#[derive(Serialize)]
+struct EntriesAnswer {
+    start: u64,
+    entries: Vec<Box<RawValue>>,
+}
+
+async fn entries<B: Backend>(
+    State(state): State<Shared<B>>,
+    Path(authority): Path<String>,
+    query: Result<Query<Range>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<EntriesAnswer>, ApiError> {
+    let log = parse_key(&authority)?;
+    let Query(Range { start, end }) = query.map_err(|_| {
+        ApiError::refused(
+            "bad_range",
+            "give start and end as integers (end exclusive)",
+        )
+    })?;
+    let size = state.backend.log_size(&log)?;
+    if start >= end || end > size || end - start > MAX_PAGE_ENTRIES {
+        return Err(ApiError::refused(
+            "bad_range",
+            format!(
+                "need start < end ≤ {size} (the log size) and at most {MAX_PAGE_ENTRIES} entries"
+            ),
+        ));
+    }
+    let entries = state
+        .backend
+        .entries(&log, start, end)?
+        .into_iter()
+        .map(raw)
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(Json(EntriesAnswer { start, entries }))
+}
+
+#[derive(Deserialize)]
+struct InclusionQuery {
+    index: u64,
+    size: u64,
+}
+
+async fn inclusion<B: Backend>(
+    State(state): State<Shared<B>>,
+    Path(authority): Path<String>,
+    query: Result<Query<InclusionQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Response, ApiError> {
+    let log = parse_key(&authority)?;
+    let Query(q) =
+        query.map_err(|_| ApiError::refused("bad_range", "give index and size as integers"))?;
+    let proof = state
+        .backend
+        .inclusion_proof(&log, q.index, q.size)?
+        .ok_or_else(|| ApiError::refused("bad_range", "need index < size ≤ the log size"))?;
+    Ok(Json(json!({"index": q.index, "size": q.size, "proof": proof})).into_response())
+}
+
+#[derive(Deserialize)]
+struct ConsistencyQuery {
+    from: u64,
+    to: u64,
+}
+
+async fn consistency<B: Backend>(
+    State(state): State<Shared<B>>,
+    Path(authority): Path<String>,
+    query: Result<Query<ConsistencyQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Response, ApiError> {
+    let log = parse_key(&authority)?;
+    let Query(q) =
+        query.map_err(|_| ApiError::refused("bad_range", "give from and to as integers"))?;
+    let proof = state
+        .backend
+        .consistency_proof(&log, q.from, q.to)?
+        .ok_or_else(|| ApiError::refused("bad_range", "need 0 < from ≤ to ≤ the log size"))?;
+    Ok(Json(json!({"from": q.from, "to": q.to, "proof": proof})).into_response())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RedeemRequest {
+    code: String,
+    key: String,
+    proof: String,
+}
+
+async fn redeem<B: Backend>(
+    State(state): State<Shared<B>>,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    // Parsed whatever the Content-Type: curl users and old browsers forget it.
+    let r: RedeemRequest = serde_json::from_slice(&body).map_err(|e| {
+        ApiError::refused(
+            "malformed",
+            format!("expected {{\"code\", \"key\", \"proof\"}}: {e}"),
+        )
+    })?;
+    let code = normalize_code(&r.code).ok_or_else(|| {
+        ApiError::refused(
+            "bad_code",
+            "an invitation code is 12 letters and digits, as printed on the letter",
+        )
+    })?;
+    let subject: PublicKey = r
+        .key
+        .parse()
+        .map_err(|_| ApiError::refused("bad_key", "the key is not a valid Ed25519 public key"))?;
+    let proof: Signature = r.proof.parse().map_err(|_| {
+        ApiError::refused(
+            "bad_proof",
+            "the proof is 128 lowercase hexadecimal characters",
+        )
+    })?;
+    let authority = state.backend.authority().key;
+    let invitation = code_hash(&authority, &code);
+    KeyPossession {
+        authority,
+        invitation,
+        subject,
+    }
+    .verify(&proof)
+    .map_err(|_| ApiError::refused("bad_proof", "the proof of key possession does not verify"))?;
+    let (credential, receipt) = state.backend.redeem(invitation, subject).await??;
+    lock(&state)
+        .admitted_by_kind
+        .entry("credential")
+        .and_modify(|n| *n += 1)
+        .or_insert(1);
+    let body = json!({"credential": raw(credential.bytes().to_vec())?, "receipt": receipt});
+    Ok((StatusCode::CREATED, Json(body)).into_response())
+}
+
+#[derive(Serialize)]
+struct ConsultationSummary {
+    id: EventId,
+    title: String,
+    organiser: PublicKey,
+    authorities: Vec<PublicKey>,
+    proposals_open_ms: u64,
+    proposals_close_ms: u64,
+    vote_open_ms: u64,
+    vote_close_ms: u64,
+    method: palabre_core::tally::Method,
+    show_running_results: bool,
+    status: &'static str,
+}
+
+fn status(c: &ConsultationView, now_ms: u64) -> &'static str {
+    let b = &c.body;
+    if now_ms < b.proposals_open_ms {
+        "upcoming"
+    } else if now_ms >= b.vote_close_ms {
+        "closed"
+    } else if now_ms >= b.vote_open_ms {
+        "voting"
+    } else {
+        "proposals"
+    }
+}
+
+async fn consultations<B: Backend>(State(state): State<Shared<B>>) -> Result<Response, ApiError> {
+    let now = state.backend.now_ms();
+    let mut list: Vec<ConsultationSummary> = state
+        .backend
+        .consultations()?
+        .into_iter()
+        .map(|c| ConsultationSummary {
+            status: status(&c, now),
+            id: c.id,
+            title: c.body.title,
+            organiser: c.organiser,
+            authorities: c.body.authorities,
+            proposals_open_ms: c.body.proposals_open_ms,
+            proposals_close_ms: c.body.proposals_close_ms,
+            vote_open_ms: c.body.vote_open_ms,
+            vote_close_ms: c.body.vote_close_ms,
+            method: c.body.method,
+            show_running_results: c.body.show_running_results,
+        })
+        .collect();
+    list.sort_by(|a, b| b.vote_close_ms.cmp(&a.vote_close_ms).then(a.id.cmp(&b.id)));
+    Ok(Json(json!({"consultations": list})).into_response())
+}
+
+async fn tally<B: Backend>(
+    State(state): State<Shared<B>>,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let id = parse_id(&id)?;
+    let (view, counted) = state
+        .backend
+        .count(&id)?
+        .ok_or_else(|| ApiError::not_found("consultation"))?;
+    let closed = state.backend.now_ms() >= view.body.vote_close_ms;
+    if !closed && !view.body.show_running_results {
+        return Err(ApiError::refused(
+            "results_hidden",
+            "this consultation shows its results only after the vote closes",
+        ));
+    }
+    let body = json!({
+        "tally": counted.tally(&view),
+        "n_ballots_counted": counted.ballots.len(),
+        "closed": closed,
+    });
+    Ok(Json(body).into_response())
+}
+
+async fn metrics<B: Backend>(State(state): State<Shared<B>>) -> Response {
+    let mut out = String::new();
+    out.push_str(
+        "# HELP palabre_events_admitted_total Events admitted through the API, by kind.\n",
+    );
+    out.push_str("# TYPE palabre_events_admitted_total counter\n");
+    let c = lock(&state);
+    for kind in palabre_core::event::Kind::ALL {
+        let n = c.admitted_by_kind.get(kind.as_str()).copied().unwrap_or(0);
+        out.push_str(&format!(
+            "palabre_events_admitted_total{{kind=\"{}\"}} {n}\n",
+            kind.as_str()
+        ));
+    }
+    out.push_str("# HELP palabre_events_rejected_total Events refused through the API, by code.\n");
+    out.push_str("# TYPE palabre_events_rejected_total counter\n");
+    for (code, n) in &c.rejected_by_code {
+        let code: String = code
+            .chars()
+            .filter(|ch| ch.is_ascii_alphanumeric() || *ch == '_')
+            .collect();
+        out.push_str(&format!(
+            "palabre_events_rejected_total{{code=\"{code}\"}} {n}\n"
+        ));
+    }
+    drop(c);
+    out.push_str(&state.backend.metrics());
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], out).into_response()
+}

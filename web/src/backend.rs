@@ -1,0 +1,88 @@
+//! The one thing the web layer needs from a node: [`Backend`]. The `palabre` binary
+//! implements it on top of the store and its group-commit writer; the tests implement it
+//! on core's in-memory `Ledger`. The web crate never sees the store.
+
+use std::future::Future;
+
+use palabre_core::admission::ConsultationView;
+use palabre_core::counting::Counted;
+use palabre_core::crypto::PublicKey;
+use palabre_core::event::SignedEvent;
+use palabre_core::head::{Receipt, SignedTreeHead};
+use palabre_core::ids::{EventId, Hash};
+
+/// This node's authority.
+#[derive(Debug, Clone)]
+pub struct AuthorityInfo {
+    pub key: PublicKey,
+    /// The exact bytes of its `authority` event, once declared.
+    pub event: Option<Vec<u8>>,
+}
+
+/// A refused submission: a stable machine code and a plain-language message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refusal {
+    pub code: String,
+    pub message: String,
+}
+
+/// An event and where it sits.
+#[derive(Debug, Clone)]
+pub struct StoredEvent {
+    pub log: PublicKey,
+    pub index: u64,
+    pub bytes: Vec<u8>,
+}
+
+/// A failure of the node itself (disk, writer): answered with a 500 that names nothing.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct BackendError(pub String);
+
+pub trait Backend: Send + Sync + 'static {
+    fn authority(&self) -> AuthorityInfo;
+
+    /// Admits and durably appends each event to this node's log (in order; each sees the
+    /// ones before it). Resolves once they are on disk.
+    fn submit(
+        &self,
+        events: Vec<SignedEvent>,
+    ) -> impl Future<Output = Result<Vec<Result<Receipt, Refusal>>, BackendError>> + Send;
+
+    /// Issues a credential for `subject`, consuming the invitation whose hash is given,
+    /// atomically with the append.
+    fn redeem(
+        &self,
+        invitation: Hash,
+        subject: PublicKey,
+    ) -> impl Future<Output = Result<Result<(SignedEvent, Receipt), Refusal>, BackendError>> + Send;
+
+    fn event(&self, id: &EventId) -> Result<Option<StoredEvent>, BackendError>;
+    fn latest_head(&self, log: &PublicKey) -> Result<Option<SignedTreeHead>, BackendError>;
+    /// Entries `start..end` (the caller bounds the range by the log size and page size).
+    fn entries(&self, log: &PublicKey, start: u64, end: u64) -> Result<Vec<Vec<u8>>, BackendError>;
+    /// `None` when the index or size is out of range.
+    fn inclusion_proof(
+        &self,
+        log: &PublicKey,
+        index: u64,
+        size: u64,
+    ) -> Result<Option<Vec<Hash>>, BackendError>;
+    /// `None` when the sizes are out of range.
+    fn consistency_proof(
+        &self,
+        log: &PublicKey,
+        from: u64,
+        to: u64,
+    ) -> Result<Option<Vec<Hash>>, BackendError>;
+    fn log_size(&self, log: &PublicKey) -> Result<u64, BackendError>;
+    fn consultations(&self) -> Result<Vec<ConsultationView>, BackendError>;
+    fn count(
+        &self,
+        consultation: &EventId,
+    ) -> Result<Option<(ConsultationView, Counted)>, BackendError>;
+    /// The node's clock, in ms since 1970.
+    fn now_ms(&self) -> u64;
+    /// Lines of Prometheus text the node adds to `/metrics` (log sizes, group commits).
+    fn metrics(&self) -> String;
+}

@@ -1,0 +1,13 @@
+//! Palabre's HTTP layer: the JSON API under `/api/v1`, `/healthz` and `/metrics`.
+//!
+//! It depends on `palabre-core` only and reaches the node through the [`Backend`]
+//! trait. Every check of signed content is core's; this crate decodes requests, calls
+//! the backend, and turns refusals into stable error codes.
+
+pub mod api;
+pub mod backend;
+pub mod error;
+
+pub use api::{ApiConfig, app};
+pub use backend::{AuthorityInfo, Backend, BackendError, Refusal, StoredEvent};
+pub use error::ApiError;

@@ -1,0 +1,738 @@
+//! The API through the real router (`tower::ServiceExt::oneshot`), against a backend
+//! built on core's in-memory `Ledger`. One binary for the crate.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use axum::body::Body as HttpBody;
+use axum::http::{Request, StatusCode};
+use http_body_util::BodyExt;
+use palabre_core::admission::{Clock, ConsultationView, Record};
+use palabre_core::counting::Counted;
+use palabre_core::crypto::{PublicKey, SecretKey};
+use palabre_core::event::*;
+use palabre_core::head::{Receipt, ReceiptBody, SignedTreeHead, TreeHead};
+use palabre_core::ids::{EventId, Hash};
+use palabre_core::invitation::{KeyPossession, code_hash, normalize_code};
+use palabre_core::ledger::Ledger;
+use palabre_core::merkle;
+use palabre_core::tally::{Choice, Method};
+use palabre_web::{ApiConfig, AuthorityInfo, Backend, BackendError, Refusal, StoredEvent, app};
+use serde_json::{Value, json};
+use tower::ServiceExt;
+
+const T0: u64 = 1_900_000_000_000;
+const DAY: u64 = 86_400_000;
+
+struct TestBackend {
+    key: SecretKey,
+    ledger: Mutex<Ledger>,
+    invitations: Mutex<HashMap<Hash, bool>>,
+    now_ms: AtomicU64,
+}
+
+impl TestBackend {
+    fn new() -> TestBackend {
+        TestBackend {
+            key: SecretKey::from_seed(&[100; 32]),
+            ledger: Mutex::new(Ledger::new()),
+            invitations: Mutex::new(HashMap::new()),
+            now_ms: AtomicU64::new(T0),
+        }
+    }
+
+    fn pk(&self) -> PublicKey {
+        self.key.public_key()
+    }
+
+    fn append(&self, event: SignedEvent) -> Result<Receipt, Refusal> {
+        let mut ledger = self.ledger.lock().expect("lock");
+        let log = self.pk();
+        let id = event.id();
+        let index = ledger
+            .append(
+                &log,
+                event,
+                Clock::Live {
+                    now_ms: self.now_ms(),
+                },
+            )
+            .map_err(|r| Refusal {
+                code: r.code().into(),
+                message: r.to_string(),
+            })?;
+        let size = ledger.log_size(&log);
+        let root = ledger.root_at(&log, size).expect("root");
+        let head = TreeHead {
+            authority: log,
+            size,
+            root,
+            timestamp_ms: self.now_ms(),
+        }
+        .sign(&self.key);
+        Ok(ReceiptBody {
+            event_id: id,
+            index,
+            tree_head: head,
+        }
+        .sign(&self.key))
+    }
+}
+
+impl Backend for TestBackend {
+    fn authority(&self) -> AuthorityInfo {
+        let ledger = self.ledger.lock().expect("lock");
+        let event = ledger
+            .log(&self.pk())
+            .and_then(|l| l.entries.first())
+            .map(|e| e.bytes().to_vec());
+        AuthorityInfo {
+            key: self.pk(),
+            event,
+        }
+    }
+
+    async fn submit(
+        &self,
+        events: Vec<SignedEvent>,
+    ) -> Result<Vec<Result<Receipt, Refusal>>, BackendError> {
+        Ok(events.into_iter().map(|e| self.append(e)).collect())
+    }
+
+    async fn redeem(
+        &self,
+        invitation: Hash,
+        subject: PublicKey,
+    ) -> Result<Result<(SignedEvent, Receipt), Refusal>, BackendError> {
+        let refuse = |code: &str| {
+            Ok(Err(Refusal {
+                code: code.into(),
+                message: code.replace('_', " "),
+            }))
+        };
+        match self.invitations.lock().expect("lock").get(&invitation) {
+            None => return refuse("unknown_invitation"),
+            Some(true) => return refuse("used_invitation"),
+            Some(false) => {}
+        }
+        let credential = Event {
+            author: self.pk(),
+            created_at_ms: self.now_ms(),
+            body: Body::Credential(CredentialBody {
+                subject,
+                replaces: None,
+            }),
+        }
+        .sign(&self.key)
+        .expect("valid");
+        match self.append(credential.clone()) {
+            Ok(receipt) => {
+                self.invitations
+                    .lock()
+                    .expect("lock")
+                    .insert(invitation, true);
+                Ok(Ok((credential, receipt)))
+            }
+            Err(r) => Ok(Err(r)),
+        }
+    }
+
+    fn event(&self, id: &EventId) -> Result<Option<StoredEvent>, BackendError> {
+        let ledger = self.ledger.lock().expect("lock");
+        Ok(ledger.position(id).and_then(|p| {
+            let e = ledger.event(id)?;
+            Some(StoredEvent {
+                log: p.log,
+                index: p.index,
+                bytes: e.bytes().to_vec(),
+            })
+        }))
+    }
+
+    fn latest_head(&self, log: &PublicKey) -> Result<Option<SignedTreeHead>, BackendError> {
+        let ledger = self.ledger.lock().expect("lock");
+        let size = ledger.log_size(log);
+        if size == 0 {
+            return Ok(None);
+        }
+        let root = ledger.root_at(log, size).expect("root");
+        Ok(Some(
+            TreeHead {
+                authority: *log,
+                size,
+                root,
+                timestamp_ms: self.now_ms(),
+            }
+            .sign(&self.key),
+        ))
+    }
+
+    fn entries(&self, log: &PublicKey, start: u64, end: u64) -> Result<Vec<Vec<u8>>, BackendError> {
+        let ledger = self.ledger.lock().expect("lock");
+        Ok(ledger
+            .log(log)
+            .map(|l| {
+                l.entries[start as usize..end as usize]
+                    .iter()
+                    .map(|e| e.bytes().to_vec())
+                    .collect()
+            })
+            .unwrap_or_default())
+    }
+
+    fn inclusion_proof(
+        &self,
+        log: &PublicKey,
+        index: u64,
+        size: u64,
+    ) -> Result<Option<Vec<Hash>>, BackendError> {
+        let ledger = self.ledger.lock().expect("lock");
+        Ok(ledger
+            .log(log)
+            .and_then(|l| merkle::inclusion_proof(&l.tree, index, size).ok()))
+    }
+
+    fn consistency_proof(
+        &self,
+        log: &PublicKey,
+        from: u64,
+        to: u64,
+    ) -> Result<Option<Vec<Hash>>, BackendError> {
+        let ledger = self.ledger.lock().expect("lock");
+        Ok(ledger
+            .log(log)
+            .and_then(|l| merkle::consistency_proof(&l.tree, from, to).ok()))
+    }
+
+    fn log_size(&self, log: &PublicKey) -> Result<u64, BackendError> {
+        Ok(self.ledger.lock().expect("lock").log_size(log))
+    }
+
+    fn consultations(&self) -> Result<Vec<ConsultationView>, BackendError> {
+        Ok(self
+            .ledger
+            .lock()
+            .expect("lock")
+            .consultations()
+            .cloned()
+            .collect())
+    }
+
+    fn count(
+        &self,
+        consultation: &EventId,
+    ) -> Result<Option<(ConsultationView, Counted)>, BackendError> {
+        Ok(self.ledger.lock().expect("lock").count(consultation))
+    }
+
+    fn now_ms(&self) -> u64 {
+        self.now_ms.load(Ordering::SeqCst)
+    }
+
+    fn metrics(&self) -> String {
+        format!(
+            "palabre_log_size {}\n",
+            self.ledger.lock().expect("lock").log_size(&self.pk())
+        )
+    }
+}
+
+fn sign(k: &SecretKey, at: u64, body: Body) -> SignedEvent {
+    Event {
+        author: k.public_key(),
+        created_at_ms: at,
+        body,
+    }
+    .sign(k)
+    .expect("valid test event")
+}
+
+fn resident(n: u8) -> SecretKey {
+    SecretKey::from_seed(&[n; 32])
+}
+
+/// A backend with the town declared, residents 1..=3 credentialed, and an approval
+/// consultation with one proposal; the clock in the vote window.
+fn world() -> (Arc<TestBackend>, EventId, EventId) {
+    let b = Arc::new(TestBackend::new());
+    b.append(sign(
+        &b.key,
+        T0,
+        Body::Authority(AuthorityBody {
+            name: "Ville".into(),
+            code: String::new(),
+            addresses: vec![],
+        }),
+    ))
+    .expect("authority");
+    for n in 1..=3 {
+        b.append(sign(
+            &b.key,
+            T0,
+            Body::Credential(CredentialBody {
+                subject: resident(n).public_key(),
+                replaces: None,
+            }),
+        ))
+        .expect("credential");
+    }
+    let c = sign(
+        &b.key,
+        T0,
+        Body::Consultation(Box::new(ConsultationBody {
+            title: "Le lavoir".into(),
+            description: "Restaurer le lavoir ?".into(),
+            authorities: vec![b.pk()],
+            proposals_open_ms: T0,
+            proposals_close_ms: T0 + DAY,
+            vote_open_ms: T0 + DAY,
+            vote_close_ms: T0 + 2 * DAY,
+            method: Method::Approval { max_choices: 1 },
+            show_running_results: false,
+        })),
+    );
+    let cid = c.id();
+    b.append(c).expect("consultation");
+    let p = sign(
+        &resident(1),
+        T0,
+        Body::Proposal(ProposalBody {
+            consultation: cid,
+            title: "Oui".into(),
+            body: "Restaurons.".into(),
+            cost: None,
+        }),
+    );
+    let pid = p.id();
+    b.append(p).expect("proposal");
+    b.now_ms.store(T0 + DAY, Ordering::SeqCst);
+    (b, cid, pid)
+}
+
+fn ballot(n: u8, at: u64, cid: EventId, pid: EventId) -> SignedEvent {
+    sign(
+        &resident(n),
+        at,
+        Body::Ballot(BallotBody {
+            consultation: cid,
+            choice: Choice::Approve(vec![pid]),
+        }),
+    )
+}
+
+async fn call(b: &Arc<TestBackend>, method: &str, uri: &str, body: Vec<u8>) -> (StatusCode, Value) {
+    let request = Request::builder()
+        .method(method)
+        .uri(uri)
+        .body(HttpBody::from(body))
+        .expect("request");
+    let response = app(
+        Arc::clone(b),
+        ApiConfig {
+            max_body_bytes: 256 * 1024,
+            max_batch_events: 100,
+        },
+    )
+    .oneshot(request)
+    .await
+    .expect("the router answers");
+    let status = response.status();
+    let bytes = response
+        .into_body()
+        .collect()
+        .await
+        .expect("body")
+        .to_bytes();
+    let value = serde_json::from_slice(&bytes)
+        .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into()));
+    (status, value)
+}
+
+fn code(v: &Value) -> &str {
+    v["error"]["code"].as_str().unwrap_or("(no code)")
+}
+
+#[tokio::test]
+async fn health_and_authority() {
+    let (b, _, _) = world();
+    let (s, v) = call(&b, "GET", "/healthz", vec![]).await;
+    assert_eq!((s, v), (StatusCode::OK, Value::String("ok".into())));
+    let (s, v) = call(&b, "GET", "/api/v1/authority", vec![]).await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(v["key"], json!(b.pk().to_hex()));
+    assert_eq!(v["event"]["kind"], json!("authority"));
+    let (s, v) = call(&b, "GET", "/api/v1/nowhere", vec![]).await;
+    assert_eq!((s, code(&v)), (StatusCode::NOT_FOUND, "not_found"));
+}
+
+#[tokio::test]
+async fn a_ballot_gets_a_receipt_that_checks_out() {
+    let (b, cid, pid) = world();
+    let e = ballot(2, T0 + DAY, cid, pid);
+    let (s, v) = call(&b, "POST", "/api/v1/events", e.bytes().to_vec()).await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    let receipt: Receipt = serde_json::from_value(v["receipt"].clone()).expect("a receipt");
+    assert_eq!(receipt.verify(), Ok(()));
+    assert_eq!(receipt.receipt.event_id, e.id());
+
+    let (s, v) = call(&b, "GET", &format!("/api/v1/events/{}", e.id()), vec![]).await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(
+        serde_json::to_vec(&v["event"]).expect("json"),
+        e.bytes(),
+        "served byte for byte"
+    );
+    assert_eq!(v["index"], json!(receipt.receipt.index));
+
+    let log = b.pk();
+    let (s, head) = call(&b, "GET", &format!("/api/v1/logs/{log}/checkpoint"), vec![]).await;
+    assert_eq!(s, StatusCode::OK);
+    let head: SignedTreeHead = serde_json::from_value(head).expect("a head");
+    assert!(head.verify().is_ok());
+    let uri = format!(
+        "/api/v1/logs/{log}/proof/inclusion?index={}&size={}",
+        receipt.receipt.index, head.head.size
+    );
+    let (s, v) = call(&b, "GET", &uri, vec![]).await;
+    assert_eq!(s, StatusCode::OK);
+    let proof: Vec<Hash> = serde_json::from_value(v["proof"].clone()).expect("hashes");
+    let leaf = merkle::leaf_hash(e.bytes());
+    assert_eq!(
+        merkle::verify_inclusion(
+            &leaf,
+            receipt.receipt.index,
+            head.head.size,
+            &proof,
+            &head.head.root
+        ),
+        Ok(())
+    );
+
+    let uri = format!(
+        "/api/v1/logs/{log}/proof/consistency?from=3&to={}",
+        head.head.size
+    );
+    let (s, v) = call(&b, "GET", &uri, vec![]).await;
+    assert_eq!(s, StatusCode::OK);
+    let proof: Vec<Hash> = serde_json::from_value(v["proof"].clone()).expect("hashes");
+    let old_root = b
+        .ledger
+        .lock()
+        .expect("lock")
+        .root_at(&log, 3)
+        .expect("root");
+    assert_eq!(
+        merkle::verify_consistency(3, head.head.size, &old_root, &head.head.root, &proof),
+        Ok(())
+    );
+
+    let (s, v) = call(
+        &b,
+        "GET",
+        &format!("/api/v1/logs/{log}/entries?start=0&end={}", head.head.size),
+        vec![],
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(
+        v["entries"].as_array().map(Vec::len),
+        Some(head.head.size as usize)
+    );
+}
+
+#[tokio::test]
+async fn bad_events_are_refused_with_their_code_and_change_nothing() {
+    let (b, cid, pid) = world();
+    let size = b.ledger.lock().expect("lock").log_size(&b.pk());
+    let good = ballot(2, T0 + DAY, cid, pid);
+    let mut spaced = good.bytes().to_vec();
+    spaced.insert(1, b' ');
+    let mut flipped = good.bytes().to_vec();
+    let at = flipped.len() - 20;
+    flipped[at] = if flipped[at] == b'a' { b'b' } else { b'a' };
+    let cases: Vec<(Vec<u8>, StatusCode, &str)> = vec![
+        (b"{not json".to_vec(), StatusCode::BAD_REQUEST, "malformed"),
+        (spaced, StatusCode::BAD_REQUEST, "not_canonical"),
+        (flipped, StatusCode::BAD_REQUEST, "bad_signature"),
+        (
+            ballot(2, T0 + 2 * DAY, cid, pid).bytes().to_vec(),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "clock_skew",
+        ),
+        (
+            ballot(2, T0, cid, pid).bytes().to_vec(),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "clock_skew",
+        ),
+        (
+            ballot(9, T0 + DAY, cid, pid).bytes().to_vec(),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "not_eligible",
+        ),
+        (
+            ballot(2, T0 + DAY, EventId(Hash([1; 32])), pid)
+                .bytes()
+                .to_vec(),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "unknown_consultation",
+        ),
+        (
+            vec![b' '; 300 * 1024],
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "body_too_large",
+        ),
+    ];
+    for (body, status, expected) in cases {
+        let (s, v) = call(&b, "POST", "/api/v1/events", body).await;
+        assert_eq!((s, code(&v)), (status, expected), "{v}");
+        assert!(
+            v["error"]["message"]
+                .as_str()
+                .is_some_and(|m| !m.is_empty())
+        );
+    }
+    assert_eq!(
+        b.ledger.lock().expect("lock").log_size(&b.pk()),
+        size,
+        "nothing was written"
+    );
+
+    // Outside the window, judged by the node's clock too.
+    b.now_ms.store(T0 + 2 * DAY, Ordering::SeqCst);
+    let late = ballot(2, T0 + 2 * DAY, cid, pid);
+    let (s, v) = call(&b, "POST", "/api/v1/events", late.bytes().to_vec()).await;
+    assert_eq!(
+        (s, code(&v)),
+        (StatusCode::UNPROCESSABLE_ENTITY, "outside_window")
+    );
+
+    // A replay is a conflict.
+    b.now_ms.store(T0 + DAY, Ordering::SeqCst);
+    let (s, _) = call(&b, "POST", "/api/v1/events", good.bytes().to_vec()).await;
+    assert_eq!(s, StatusCode::CREATED);
+    let (s, v) = call(&b, "POST", "/api/v1/events", good.bytes().to_vec()).await;
+    assert_eq!((s, code(&v)), (StatusCode::CONFLICT, "duplicate"));
+}
+
+#[tokio::test]
+async fn a_batch_answers_each_event() {
+    let (b, cid, pid) = world();
+    let one = ballot(1, T0 + DAY, cid, pid);
+    let two = ballot(2, T0 + DAY, cid, pid);
+    let body = format!(
+        "[{}, {}, {}, {{\"v\":1}}]",
+        String::from_utf8_lossy(one.bytes()),
+        String::from_utf8_lossy(two.bytes()),
+        String::from_utf8_lossy(one.bytes())
+    );
+    let (s, v) = call(&b, "POST", "/api/v1/events", body.into_bytes()).await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    let results = v["results"].as_array().expect("results");
+    assert!(results[0]["receipt"].is_object());
+    assert!(results[1]["receipt"].is_object());
+    assert_eq!(code(&results[2]), "duplicate");
+    assert_eq!(code(&results[3]), "malformed");
+    let (s, v) = call(&b, "POST", "/api/v1/events", b"[1,".to_vec()).await;
+    assert_eq!((s, code(&v)), (StatusCode::BAD_REQUEST, "malformed"));
+}
+
+#[tokio::test]
+async fn invitations_redeem_once() {
+    let (b, _, _) = world();
+    let code_text = "ACDE-FGHJ-KMNP";
+    let invitation = code_hash(&b.pk(), &normalize_code(code_text).expect("well formed"));
+    b.invitations
+        .lock()
+        .expect("lock")
+        .insert(invitation, false);
+    let fresh = resident(50);
+    let proof = KeyPossession {
+        authority: b.pk(),
+        invitation,
+        subject: fresh.public_key(),
+    }
+    .sign(&fresh);
+    let request = |code: &str, key: &SecretKey, proof: String| {
+        serde_json::to_vec(&json!({"code": code, "key": key.public_key().to_hex(), "proof": proof}))
+            .expect("json")
+    };
+    let (s, v) = call(
+        &b,
+        "POST",
+        "/api/v1/credentials/redeem",
+        request("acde fghj kmnp", &fresh, proof.to_hex()),
+    )
+    .await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    assert_eq!(
+        v["credential"]["body"]["subject"],
+        json!(fresh.public_key().to_hex())
+    );
+    let receipt: Receipt = serde_json::from_value(v["receipt"].clone()).expect("receipt");
+    assert_eq!(receipt.verify(), Ok(()));
+
+    let other = resident(51);
+    let other_proof = KeyPossession {
+        authority: b.pk(),
+        invitation,
+        subject: other.public_key(),
+    }
+    .sign(&other);
+    let (s, v) = call(
+        &b,
+        "POST",
+        "/api/v1/credentials/redeem",
+        request(code_text, &other, other_proof.to_hex()),
+    )
+    .await;
+    assert_eq!((s, code(&v)), (StatusCode::CONFLICT, "used_invitation"));
+
+    let unknown = "QRTW-XY23-4567";
+    let unknown_hash = code_hash(&b.pk(), &normalize_code(unknown).expect("well formed"));
+    let p = KeyPossession {
+        authority: b.pk(),
+        invitation: unknown_hash,
+        subject: other.public_key(),
+    }
+    .sign(&other);
+    let (s, v) = call(
+        &b,
+        "POST",
+        "/api/v1/credentials/redeem",
+        request(unknown, &other, p.to_hex()),
+    )
+    .await;
+    assert_eq!(
+        (s, code(&v)),
+        (StatusCode::UNPROCESSABLE_ENTITY, "unknown_invitation")
+    );
+
+    let (s, v) = call(
+        &b,
+        "POST",
+        "/api/v1/credentials/redeem",
+        request(unknown, &other, proof.to_hex()),
+    )
+    .await;
+    assert_eq!((s, code(&v)), (StatusCode::BAD_REQUEST, "bad_proof"));
+    let (s, v) = call(
+        &b,
+        "POST",
+        "/api/v1/credentials/redeem",
+        request("OOPS", &other, proof.to_hex()),
+    )
+    .await;
+    assert_eq!((s, code(&v)), (StatusCode::BAD_REQUEST, "bad_code"));
+    let (s, v) = call(&b, "POST", "/api/v1/credentials/redeem", b"{}".to_vec()).await;
+    assert_eq!((s, code(&v)), (StatusCode::BAD_REQUEST, "malformed"));
+}
+
+#[tokio::test]
+async fn bad_ranges_and_ids() {
+    let (b, _, _) = world();
+    let log = b.pk();
+    for uri in [
+        format!("/api/v1/logs/{log}/entries?start=3&end=3"),
+        format!("/api/v1/logs/{log}/entries?start=0&end=99"),
+        format!("/api/v1/logs/{log}/entries?start=x&end=2"),
+        format!("/api/v1/logs/{log}/proof/inclusion?index=6&size=6"),
+        format!("/api/v1/logs/{log}/proof/consistency?from=0&to=6"),
+        format!("/api/v1/logs/{log}/proof/consistency?from=5&to=60"),
+    ] {
+        let (s, v) = call(&b, "GET", &uri, vec![]).await;
+        assert_eq!(
+            (s, code(&v)),
+            (StatusCode::BAD_REQUEST, "bad_range"),
+            "{uri}"
+        );
+    }
+    let (s, v) = call(&b, "GET", "/api/v1/events/XYZ", vec![]).await;
+    assert_eq!((s, code(&v)), (StatusCode::BAD_REQUEST, "bad_id"));
+    let (s, v) = call(
+        &b,
+        "GET",
+        &format!("/api/v1/events/{}", "ab".repeat(32)),
+        vec![],
+    )
+    .await;
+    assert_eq!((s, code(&v)), (StatusCode::NOT_FOUND, "not_found"));
+    let (s, v) = call(&b, "GET", "/api/v1/logs/zz/checkpoint", vec![]).await;
+    assert_eq!((s, code(&v)), (StatusCode::BAD_REQUEST, "bad_key"));
+}
+
+#[tokio::test]
+async fn results_are_hidden_until_the_close() {
+    let (b, cid, pid) = world();
+    b.append(ballot(2, T0 + DAY, cid, pid)).expect("ballot");
+    let (s, v) = call(&b, "GET", "/api/v1/consultations", vec![]).await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(v["consultations"][0]["status"], json!("voting"));
+    let uri = format!("/api/v1/consultations/{cid}/tally");
+    let (s, v) = call(&b, "GET", &uri, vec![]).await;
+    assert_eq!((s, code(&v)), (StatusCode::FORBIDDEN, "results_hidden"));
+    b.now_ms.store(T0 + 2 * DAY, Ordering::SeqCst);
+    let (s, v) = call(&b, "GET", &uri, vec![]).await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(v["closed"], json!(true));
+    assert_eq!(v["n_ballots_counted"], json!(1));
+    assert_eq!(v["tally"]["rows"][0]["approvals"], json!(1));
+}
+
+#[tokio::test]
+async fn metrics_count_what_happened() {
+    let (b, cid, pid) = world();
+    // Counters live in the router's state: one router for the whole exchange.
+    let router = app(Arc::clone(&b), ApiConfig::default());
+    let post = |bytes: Vec<u8>| {
+        Request::builder()
+            .method("POST")
+            .uri("/api/v1/events")
+            .body(HttpBody::from(bytes))
+            .expect("request")
+    };
+    let other = ballot(3, T0 + DAY, cid, pid);
+    let r1 = router
+        .clone()
+        .oneshot(post(other.bytes().to_vec()))
+        .await
+        .expect("answer");
+    assert_eq!(r1.status(), StatusCode::CREATED);
+    let r2 = router
+        .clone()
+        .oneshot(post(other.bytes().to_vec()))
+        .await
+        .expect("answer");
+    assert_eq!(r2.status(), StatusCode::CONFLICT);
+    let m = router
+        .oneshot(
+            Request::builder()
+                .uri("/metrics")
+                .body(HttpBody::empty())
+                .expect("request"),
+        )
+        .await
+        .expect("answer");
+    let text = String::from_utf8(
+        m.into_body()
+            .collect()
+            .await
+            .expect("body")
+            .to_bytes()
+            .to_vec(),
+    )
+    .expect("utf8");
+    assert!(
+        text.contains("palabre_events_admitted_total{kind=\"ballot\"} 1"),
+        "{text}"
+    );
+    assert!(
+        text.contains("palabre_events_rejected_total{code=\"duplicate\"} 1"),
+        "{text}"
+    );
+    assert!(
+        text.contains("palabre_events_rejected_total{code=\"weak_key\"} 0"),
+        "{text}"
+    );
+    assert!(text.contains("palabre_log_size 7"), "{text}");
+}
