@@ -133,6 +133,9 @@ pub trait Storage: Record + Send + Sync {
     /// Flushes anything buffered to disk.
     fn flush(&self) -> Result<(), StoreError>;
 
+    /// Every consultation recorded in any log.
+    fn consultations(&self) -> Result<Vec<ConsultationView>, StoreError>;
+
     /// Counts a consultation over each participating log up to its closing checkpoint
     /// (the whole log while it is open), with core's `counting::count`.
     fn count(

@@ -232,4 +232,10 @@ impl Storage for MemoryStorage {
     fn flush(&self) -> Result<(), StoreError> {
         Ok(())
     }
+
+    fn consultations(&self) -> Result<Vec<ConsultationView>, StoreError> {
+        let mut list: Vec<ConsultationView> = self.lock().ledger.consultations().cloned().collect();
+        list.sort_by_key(|c| c.id);
+        Ok(list)
+    }
 }

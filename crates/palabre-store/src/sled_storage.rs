@@ -770,4 +770,19 @@ impl Storage for SledStorage {
         self.db.flush()?;
         Ok(())
     }
+
+    fn consultations(&self) -> Result<Vec<ConsultationView>, StoreError> {
+        let mut list = Vec::new();
+        for r in self.trees.consultationid_view.iter() {
+            let (k, _) = r?;
+            let id = key32(&k)
+                .map(|b| EventId(Hash(b)))
+                .ok_or_else(|| corrupt("consultation key"))?;
+            list.push(
+                self.consultation(&id)
+                    .ok_or_else(|| corrupt("consultation view"))?,
+            );
+        }
+        Ok(list)
+    }
 }

@@ -148,6 +148,13 @@ fn appends_and_reads_back<S: Storage>(s: &S) {
     let t = town().public_key();
     assert_eq!(s.log_size(&t), 7);
     assert!(s.is_declared(&t));
+    let listed: Vec<EventId> = s
+        .consultations()
+        .expect("list")
+        .iter()
+        .map(|c| c.id)
+        .collect();
+    assert_eq!(listed, vec![cid]);
     assert_eq!(s.consultation(&cid).expect("consultation").organiser, t);
     assert_eq!(s.proposal(&ps[0]).expect("proposal").consultation, cid);
     let head = s.latest_head(&t).expect("read").expect("a head");

@@ -1,0 +1,252 @@
+//! The node's implementation of the web layer's `Backend`: reads go to the store,
+//! writes go through the group-commit writer (on a blocking thread, since sled blocks),
+//! and receipts are signed with the authority key.
+
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use palabre_core::admission::{ConsultationView, Record};
+use palabre_core::counting::Counted;
+use palabre_core::crypto::{PublicKey, SecretKey};
+use palabre_core::event::{Body, CredentialBody, Event, SignedEvent};
+use palabre_core::head::{Receipt, ReceiptBody, SignedTreeHead};
+use palabre_core::ids::{EventId, Hash};
+use palabre_store::{CommitItem, Committed, GROUP_BUCKETS, SledStorage, Storage, Writer};
+use palabre_web::{AuthorityInfo, Backend, BackendError, Refusal, StoredEvent};
+
+pub fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+pub struct NodeBackend {
+    pub storage: Arc<SledStorage>,
+    pub writer: Arc<Writer>,
+    pub key: Arc<SecretKey>,
+}
+
+fn internal(e: impl std::fmt::Display) -> BackendError {
+    BackendError(e.to_string())
+}
+
+impl NodeBackend {
+    pub fn new(storage: Arc<SledStorage>, key: SecretKey) -> NodeBackend {
+        let key = Arc::new(key);
+        let signer = Arc::clone(&key);
+        let writer = Writer::new(
+            Arc::clone(&storage),
+            Box::new(move |h| h.sign(&signer)),
+            Box::new(now_ms),
+        )
+        .start();
+        NodeBackend {
+            storage,
+            writer: Arc::new(writer),
+            key,
+        }
+    }
+
+    fn me(&self) -> PublicKey {
+        self.key.public_key()
+    }
+
+    async fn commit(&self, items: Vec<CommitItem>) -> Result<Committed, BackendError> {
+        let writer = Arc::clone(&self.writer);
+        tokio::task::spawn_blocking(move || writer.submit(items))
+            .await
+            .map_err(internal)?
+            .map_err(internal)
+    }
+
+    fn receipts(&self, committed: Committed) -> Vec<Result<Receipt, Refusal>> {
+        let me = self.me();
+        let head = committed
+            .heads
+            .iter()
+            .find(|h| h.head.authority == me)
+            .copied();
+        committed
+            .results
+            .into_iter()
+            .map(|r| match (r, head) {
+                (Ok(a), Some(tree_head)) => Ok(ReceiptBody {
+                    event_id: a.id,
+                    index: a.index,
+                    tree_head,
+                }
+                .sign(&self.key)),
+                (Ok(_), None) => Err(Refusal {
+                    code: "internal".into(),
+                    message: "the event was stored but no head was signed".into(),
+                }),
+                (Err(e), _) => Err(Refusal {
+                    code: e.code().into(),
+                    message: e.to_string(),
+                }),
+            })
+            .collect()
+    }
+}
+
+impl Backend for NodeBackend {
+    fn authority(&self) -> AuthorityInfo {
+        AuthorityInfo {
+            key: self.me(),
+            event: self.storage.entry(&self.me(), 0).ok().flatten(),
+        }
+    }
+
+    async fn submit(
+        &self,
+        events: Vec<SignedEvent>,
+    ) -> Result<Vec<Result<Receipt, Refusal>>, BackendError> {
+        if events.is_empty() {
+            return Ok(Vec::new());
+        }
+        let me = self.me();
+        let items = events
+            .into_iter()
+            .map(|event| CommitItem {
+                log: me,
+                event,
+                consume_invitation: None,
+            })
+            .collect();
+        let committed = self.commit(items).await?;
+        Ok(self.receipts(committed))
+    }
+
+    async fn redeem(
+        &self,
+        invitation: Hash,
+        subject: PublicKey,
+    ) -> Result<Result<(SignedEvent, Receipt), Refusal>, BackendError> {
+        let credential = Event {
+            author: self.me(),
+            created_at_ms: now_ms(),
+            body: Body::Credential(CredentialBody {
+                subject,
+                replaces: None,
+            }),
+        }
+        .sign(&self.key)
+        .map_err(internal)?;
+        let item = CommitItem {
+            log: self.me(),
+            event: credential.clone(),
+            consume_invitation: Some(invitation),
+        };
+        let committed = self.commit(vec![item]).await?;
+        Ok(self
+            .receipts(committed)
+            .into_iter()
+            .next()
+            .unwrap_or_else(|| {
+                Err(Refusal {
+                    code: "internal".into(),
+                    message: "no answer".into(),
+                })
+            })
+            .map(|receipt| (credential, receipt)))
+    }
+
+    fn event(&self, id: &EventId) -> Result<Option<StoredEvent>, BackendError> {
+        let Some((log, index)) = self.storage.position(id).map_err(internal)? else {
+            return Ok(None);
+        };
+        let bytes = self.storage.entry(&log, index).map_err(internal)?;
+        Ok(bytes.map(|bytes| StoredEvent { log, index, bytes }))
+    }
+
+    fn latest_head(&self, log: &PublicKey) -> Result<Option<SignedTreeHead>, BackendError> {
+        self.storage.latest_head(log).map_err(internal)
+    }
+
+    fn entries(&self, log: &PublicKey, start: u64, end: u64) -> Result<Vec<Vec<u8>>, BackendError> {
+        self.storage.entries(log, start, end).map_err(internal)
+    }
+
+    fn inclusion_proof(
+        &self,
+        log: &PublicKey,
+        index: u64,
+        size: u64,
+    ) -> Result<Option<Vec<Hash>>, BackendError> {
+        if index >= size || size > self.storage.log_size(log) {
+            return Ok(None);
+        }
+        self.storage
+            .inclusion_proof(log, index, size)
+            .map(Some)
+            .map_err(internal)
+    }
+
+    fn consistency_proof(
+        &self,
+        log: &PublicKey,
+        from: u64,
+        to: u64,
+    ) -> Result<Option<Vec<Hash>>, BackendError> {
+        if from == 0 || from > to || to > self.storage.log_size(log) {
+            return Ok(None);
+        }
+        self.storage
+            .consistency_proof(log, from, to)
+            .map(Some)
+            .map_err(internal)
+    }
+
+    fn log_size(&self, log: &PublicKey) -> Result<u64, BackendError> {
+        Ok(self.storage.log_size(log))
+    }
+
+    fn consultations(&self) -> Result<Vec<ConsultationView>, BackendError> {
+        self.storage.consultations().map_err(internal)
+    }
+
+    fn count(
+        &self,
+        consultation: &EventId,
+    ) -> Result<Option<(ConsultationView, Counted)>, BackendError> {
+        self.storage.count(consultation).map_err(internal)
+    }
+
+    fn now_ms(&self) -> u64 {
+        now_ms()
+    }
+
+    fn metrics(&self) -> String {
+        use std::sync::atomic::Ordering::Relaxed;
+        let stats = self.writer.stats();
+        let mut out = String::new();
+        out.push_str(
+            "# HELP palabre_log_size Entries in this node's log.\n# TYPE palabre_log_size gauge\n",
+        );
+        out.push_str(&format!(
+            "palabre_log_size{{authority=\"{}\"}} {}\n",
+            self.me(),
+            self.storage.log_size(&self.me())
+        ));
+        out.push_str("# HELP palabre_group_commit_size Items per durable commit.\n# TYPE palabre_group_commit_size histogram\n");
+        let mut cumulative = 0;
+        for (bound, n) in GROUP_BUCKETS.iter().zip(stats.buckets.iter()) {
+            cumulative += n.load(Relaxed);
+            out.push_str(&format!(
+                "palabre_group_commit_size_bucket{{le=\"{bound}\"}} {cumulative}\n"
+            ));
+        }
+        out.push_str(&format!(
+            "palabre_group_commit_size_bucket{{le=\"+Inf\"}} {cumulative}\n"
+        ));
+        out.push_str(&format!(
+            "palabre_group_commit_size_sum {}\n",
+            stats.n_items.load(Relaxed)
+        ));
+        out.push_str(&format!(
+            "palabre_group_commit_size_count {}\n",
+            stats.n_commits.load(Relaxed)
+        ));
+        out
+    }
+}

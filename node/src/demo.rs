@@ -1,0 +1,220 @@
+//! `--demo`: a readable, living example — one consultation per ballot method, with
+//! proposals and arguments from a few demo residents — so that a newcomer sees the site
+//! at work at once. Everything goes through the same admission as real input.
+
+use palabre_core::admission::Clock;
+use palabre_core::crypto::{PublicKey, SecretKey};
+use palabre_core::event::*;
+use palabre_core::tally::{BudgetRule, Method};
+use palabre_store::{CommitItem, SledStorage, Storage};
+
+use crate::backend::now_ms;
+
+/// A demo proposal: title, text, cost (budgets only).
+type DemoProposal = (&'static str, &'static str, Option<u64>);
+
+const HOUR: u64 = 60 * 60 * 1000;
+const DAY: u64 = 24 * HOUR;
+
+fn random_key() -> anyhow::Result<SecretKey> {
+    let mut seed = [0u8; 32];
+    getrandom::fill(&mut seed).map_err(|e| anyhow::anyhow!("no randomness: {e}"))?;
+    Ok(SecretKey::from_seed(&seed))
+}
+
+fn signed(key: &SecretKey, at: u64, body: Body) -> anyhow::Result<SignedEvent> {
+    Event {
+        author: key.public_key(),
+        created_at_ms: at,
+        body,
+    }
+    .sign(key)
+    .map_err(|r| anyhow::anyhow!("demo event refused: {r}"))
+}
+
+/// Seeds the demo into `town`'s log unless it already holds consultations.
+pub fn seed(storage: &SledStorage, town: &SecretKey) -> anyhow::Result<bool> {
+    if !storage.consultations()?.is_empty() {
+        return Ok(false);
+    }
+    let me: PublicKey = town.public_key();
+    let now = now_ms();
+    let residents: Vec<SecretKey> = (0..3).map(|_| random_key()).collect::<Result<_, _>>()?;
+    let mut events = Vec::new();
+    for r in &residents {
+        let body = Body::Credential(CredentialBody {
+            subject: r.public_key(),
+            replaces: None,
+        });
+        events.push(signed(town, now, body)?);
+    }
+    let consultation = |title: &str, description: &str, method: Method| {
+        Body::Consultation(Box::new(ConsultationBody {
+            title: title.into(),
+            description: description.into(),
+            authorities: vec![me],
+            proposals_open_ms: now - DAY,
+            proposals_close_ms: now + 14 * DAY,
+            vote_open_ms: now - HOUR,
+            vote_close_ms: now + 14 * DAY,
+            method,
+            show_running_results: true,
+        }))
+    };
+    let plans: Vec<(Body, Vec<DemoProposal>)> = vec![
+        (
+            consultation(
+                "Idées pour le centre-bourg",
+                "Proposez ce qui rendrait le centre-bourg plus agréable. Une idée soutenue par au moins 3 habitants sera étudiée par le conseil municipal.",
+                Method::Support { threshold: 3 },
+            ),
+            vec![
+                (
+                    "Des bancs à l'ombre place de l'Église",
+                    "Trois bancs sous les tilleuls, pour se reposer en allant au marché.",
+                    None,
+                ),
+                (
+                    "Un composteur partagé",
+                    "Près de la salle des fêtes, entretenu par des volontaires.",
+                    None,
+                ),
+            ],
+        ),
+        (
+            consultation(
+                "Rue du Marché piétonne le samedi matin ?",
+                "La rue du Marché serait fermée aux voitures le samedi de 8 h à 13 h.",
+                Method::YesNoAbstain {},
+            ),
+            vec![(
+                "Fermer la rue du Marché aux voitures le samedi matin",
+                "De 8 h à 13 h, livraisons avant 8 h.",
+                None,
+            )],
+        ),
+        (
+            consultation(
+                "Le nom de la nouvelle médiathèque",
+                "Choisissez jusqu'à deux noms parmi les propositions.",
+                Method::Approval { max_choices: 2 },
+            ),
+            vec![
+                ("Médiathèque Simone-Veil", "En hommage à Simone Veil.", None),
+                (
+                    "Médiathèque du Lavoir",
+                    "Elle est bâtie à côté de l'ancien lavoir.",
+                    None,
+                ),
+                ("Médiathèque des Quatre-Vents", "Le nom du quartier.", None),
+            ],
+        ),
+        (
+            consultation(
+                "Budget participatif 2027",
+                "50 000 € pour des projets proposés par les habitants. Approuvez tous les projets que vous soutenez ; le partage se fait selon la méthode des parts égales.",
+                Method::Budget {
+                    budget: 50_000,
+                    rule: BudgetRule::EqualShares,
+                },
+            ),
+            vec![
+                (
+                    "Aire de jeux rénovée",
+                    "Nouveaux jeux et sol souple au square Jean-Moulin.",
+                    Some(30_000),
+                ),
+                (
+                    "Piste cyclable vers le collège",
+                    "800 m de piste séparée de la route.",
+                    Some(25_000),
+                ),
+                (
+                    "Nichoirs et hôtel à insectes",
+                    "Au verger communal, avec l'école.",
+                    Some(2_000),
+                ),
+                ("Boîte à livres", "Devant la mairie.", Some(500)),
+            ],
+        ),
+        (
+            consultation(
+                "Priorités du mandat",
+                "Donnez une mention à chaque priorité : le jugement majoritaire classe les priorités selon leur mention médiane.",
+                Method::MajorityJudgment {
+                    grades: [
+                        "À rejeter",
+                        "Insuffisant",
+                        "Passable",
+                        "Assez bien",
+                        "Bien",
+                        "Très bien",
+                    ]
+                    .map(String::from)
+                    .to_vec(),
+                },
+            ),
+            vec![
+                ("Rénover l'école", "Isolation et cour végétalisée.", None),
+                (
+                    "Plus de transports à la demande",
+                    "Un minibus deux fois par semaine vers la ville.",
+                    None,
+                ),
+                (
+                    "Une maison de santé",
+                    "Accueillir médecins et infirmiers.",
+                    None,
+                ),
+            ],
+        ),
+    ];
+    for (i, (body, proposals)) in plans.into_iter().enumerate() {
+        let c = signed(town, now, body)?;
+        let cid = c.id();
+        events.push(c);
+        for (j, (title, text, cost)) in proposals.into_iter().enumerate() {
+            let author = &residents[(i + j) % residents.len()];
+            let p = signed(
+                author,
+                now,
+                Body::Proposal(ProposalBody {
+                    consultation: cid,
+                    title: title.into(),
+                    body: text.into(),
+                    cost,
+                }),
+            )?;
+            if j == 0 {
+                let pro = Body::Argument(ArgumentBody {
+                    proposal: p.id(),
+                    stance: Stance::Pro,
+                    body: "Bonne idée, ça manque vraiment.".into(),
+                });
+                let con = Body::Argument(ArgumentBody {
+                    proposal: p.id(),
+                    stance: Stance::Con,
+                    body: "Et qui va l'entretenir ?".into(),
+                });
+                events.push(p);
+                events.push(signed(&residents[(i + 1) % residents.len()], now, pro)?);
+                events.push(signed(&residents[(i + 2) % residents.len()], now, con)?);
+            } else {
+                events.push(p);
+            }
+        }
+    }
+    let items = events
+        .into_iter()
+        .map(|event| CommitItem {
+            log: me,
+            event,
+            consume_invitation: None,
+        })
+        .collect();
+    let out = storage.commit(items, Clock::Live { now_ms: now }, &|h| h.sign(town))?;
+    if let Some(Err(e)) = out.results.iter().find(|r| r.is_err()) {
+        anyhow::bail!("the demo was refused: {e}");
+    }
+    Ok(true)
+}

@@ -1,0 +1,143 @@
+//! The node's data directory: created on first start with the authority key (readable by
+//! its owner only), a commented config file, and the store.
+//!
+//! Layout: `authority.key` (hex of the 32-byte seed, mode 0600), `palabre.toml`
+//! (settings; `PALABRE_*` environment variables override them), `store/` (sled).
+
+use std::fs;
+use std::io::Write;
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, bail};
+use palabre_core::crypto::SecretKey;
+use serde::Deserialize;
+
+/// Settings from `palabre.toml`, then the environment.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// Address the HTTP server listens on.
+    pub http: String,
+    /// The municipality's name, in its `authority` event.
+    pub name: String,
+    /// Its official code (INSEE); may be empty.
+    pub code: String,
+    /// Where residents reach this node (printed on letters, in the authority event).
+    pub public_url: String,
+    /// sled page cache, in MiB.
+    pub cache_mib: u64,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            http: "127.0.0.1:8080".into(),
+            name: "Ville de Palabre".into(),
+            code: String::new(),
+            public_url: "http://127.0.0.1:8080".into(),
+            cache_mib: 16,
+        }
+    }
+}
+
+const CONFIG_TEMPLATE: &str = r#"# Palabre node settings. Every line is optional; a PALABRE_<NAME> environment
+# variable (e.g. PALABRE_HTTP) overrides the setting of the same name.
+
+# Address the web server listens on. Use 0.0.0.0:8080 to listen on every interface.
+http = "127.0.0.1:8080"
+
+# The municipality's name and official code (INSEE), as residents will see them.
+name = "Ville de Palabre"
+code = ""
+
+# The address residents type to reach this node (printed on invitation letters).
+public_url = "http://127.0.0.1:8080"
+
+# Memory for the store's page cache, in MiB.
+cache_mib = 16
+"#;
+
+/// A data directory, opened or created.
+#[derive(Debug)]
+pub struct Home {
+    pub dir: PathBuf,
+    pub key: SecretKey,
+    pub config: Config,
+}
+
+impl Home {
+    /// Opens `dir`, creating it, the key and the config file on first start.
+    pub fn open_or_create(dir: &Path) -> anyhow::Result<Home> {
+        fs::create_dir_all(dir)
+            .with_context(|| format!("creating the data directory {}", dir.display()))?;
+        let key_path = dir.join("authority.key");
+        if !key_path.exists() {
+            let mut seed = [0u8; 32];
+            getrandom::fill(&mut seed)
+                .map_err(|e| anyhow::anyhow!("no randomness for the key: {e}"))?;
+            let mut f = fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .open(&key_path)
+                .with_context(|| format!("creating {}", key_path.display()))?;
+            writeln!(f, "{}", hex::encode(seed))?;
+            f.sync_all()?;
+        }
+        let mode = fs::metadata(&key_path)?.permissions().mode() & 0o777;
+        if mode & 0o077 != 0 {
+            bail!(
+                "{} is readable by others (mode {mode:o}); run: chmod 600 {}",
+                key_path.display(),
+                key_path.display()
+            );
+        }
+        let text = fs::read_to_string(&key_path)?;
+        let seed: [u8; 32] = hex::decode(text.trim())
+            .ok()
+            .and_then(|v| v.try_into().ok())
+            .with_context(|| {
+                format!(
+                    "{} does not hold a 64-character hex key",
+                    key_path.display()
+                )
+            })?;
+        let config_path = dir.join("palabre.toml");
+        if !config_path.exists() {
+            fs::write(&config_path, CONFIG_TEMPLATE)?;
+        }
+        let mut config: Config = toml::from_str(&fs::read_to_string(&config_path)?)
+            .with_context(|| format!("reading {}", config_path.display()))?;
+        apply_env(&mut config)?;
+        Ok(Home {
+            dir: dir.to_path_buf(),
+            key: SecretKey::from_seed(&seed),
+            config,
+        })
+    }
+
+    pub fn store_dir(&self) -> PathBuf {
+        self.dir.join("store")
+    }
+}
+
+fn apply_env(config: &mut Config) -> anyhow::Result<()> {
+    let var = |name: &str| std::env::var(format!("PALABRE_{name}")).ok();
+    if let Some(v) = var("HTTP") {
+        config.http = v;
+    }
+    if let Some(v) = var("NAME") {
+        config.name = v;
+    }
+    if let Some(v) = var("CODE") {
+        config.code = v;
+    }
+    if let Some(v) = var("PUBLIC_URL") {
+        config.public_url = v;
+    }
+    if let Some(v) = var("CACHE_MIB") {
+        config.cache_mib = v.parse().context("PALABRE_CACHE_MIB is a number of MiB")?;
+    }
+    Ok(())
+}

@@ -1,0 +1,249 @@
+//! `palabre`: the node binary. It parses the command line, opens the data directory and
+//! wires the store, the writer and the web layer together; every rule lives in
+//! `palabre-core`. `anyhow` is used here, at the edge, and nowhere else.
+
+mod backend;
+mod demo;
+mod home;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use palabre_core::admission::{Clock, Record};
+use palabre_core::event::{AuthorityBody, Body, Event};
+use palabre_core::invitation::{code_from_random, code_hash, normalize_code};
+use palabre_store::{CommitItem, SledStorage, Storage, StoreConfig};
+use palabre_web::ApiConfig;
+
+use crate::backend::{NodeBackend, now_ms};
+use crate::home::Home;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "palabre",
+    version,
+    about = "A civic-consultation node for a municipality"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the node: create the data directory on first start, then serve HTTP.
+    Serve {
+        /// The data directory.
+        #[arg(long, default_value = "palabre-data", env = "PALABRE_DATA")]
+        data: PathBuf,
+        /// Address to listen on (overrides the config file).
+        #[arg(long)]
+        http: Option<String>,
+        /// Seed a demo: one consultation per ballot method, and print invitation codes.
+        #[arg(long)]
+        demo: bool,
+    },
+    /// Create the data directory and declare the municipality.
+    Init {
+        #[arg(long, default_value = "palabre-data", env = "PALABRE_DATA")]
+        data: PathBuf,
+        /// The municipality's name, e.g. "Ville de Saint-Palabre".
+        #[arg(long)]
+        name: String,
+        /// Its official (INSEE) code.
+        #[arg(long, default_value = "")]
+        code: String,
+    },
+    /// Make invitation codes (the node keeps only their hashes); the node must be stopped.
+    Invite {
+        #[arg(long, default_value = "palabre-data", env = "PALABRE_DATA")]
+        data: PathBuf,
+        #[arg(long)]
+        count: u32,
+        /// CSV file for a mail merge (one code per line).
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Show the node's authority, log and invitations.
+    Status {
+        #[arg(long, default_value = "palabre-data", env = "PALABRE_DATA")]
+        data: PathBuf,
+    },
+}
+
+fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("PALABRE_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .init();
+    match Cli::parse().command {
+        Command::Serve { data, http, demo } => serve(data, http, demo),
+        Command::Init { data, name, code } => init(data, name, code),
+        Command::Invite { data, count, out } => invite(data, count, out),
+        Command::Status { data } => status(data),
+    }
+}
+
+fn open(home: &Home) -> anyhow::Result<SledStorage> {
+    let config = StoreConfig {
+        cache_capacity_bytes: home.config.cache_mib * 1024 * 1024,
+    };
+    SledStorage::open(&home.store_dir(), config).with_context(|| {
+        format!(
+            "opening the store in {} (is another palabre running on it?)",
+            home.store_dir().display()
+        )
+    })
+}
+
+/// Appends this town's `authority` event if its log is empty.
+fn declare(storage: &SledStorage, home: &Home, name: &str, code: &str) -> anyhow::Result<()> {
+    let me = home.key.public_key();
+    if storage.log_size(&me) > 0 {
+        return Ok(());
+    }
+    let event = Event {
+        author: me,
+        created_at_ms: now_ms(),
+        body: Body::Authority(AuthorityBody {
+            name: name.into(),
+            code: code.into(),
+            addresses: vec![home.config.public_url.clone()],
+        }),
+    }
+    .sign(&home.key)
+    .map_err(|r| anyhow::anyhow!("the authority declaration is invalid: {r}"))?;
+    let out = storage.commit(
+        vec![CommitItem {
+            log: me,
+            event,
+            consume_invitation: None,
+        }],
+        Clock::Live { now_ms: now_ms() },
+        &|h| h.sign(&home.key),
+    )?;
+    if let Some(Err(e)) = out.results.first() {
+        anyhow::bail!("the authority declaration was refused: {e}");
+    }
+    Ok(())
+}
+
+fn new_codes(storage: &SledStorage, home: &Home, count: u32) -> anyhow::Result<Vec<String>> {
+    let me = home.key.public_key();
+    let mut codes = Vec::new();
+    for _ in 0..count {
+        let mut random = [0u8; 16];
+        getrandom::fill(&mut random).map_err(|e| anyhow::anyhow!("no randomness: {e}"))?;
+        codes.push(code_from_random(&random));
+    }
+    let hashes: Vec<_> = codes
+        .iter()
+        .map(|c| {
+            code_hash(
+                &me,
+                &normalize_code(c).expect("generated codes are well formed"),
+            )
+        })
+        .collect();
+    storage.add_invitations(&hashes)?;
+    Ok(codes)
+}
+
+fn serve(data: PathBuf, http: Option<String>, demo: bool) -> anyhow::Result<()> {
+    let home = Home::open_or_create(&data)?;
+    let storage = Arc::new(open(&home)?);
+    declare(&storage, &home, &home.config.name, &home.config.code)?;
+    if demo {
+        if demo::seed(&storage, &home.key)? {
+            println!("Demo consultations created.");
+        }
+        let codes = new_codes(&storage, &home, 5)?;
+        println!("Unused invitation codes for the demo:");
+        for c in codes {
+            println!("  {c}");
+        }
+    }
+    let addr: SocketAddr = http
+        .unwrap_or_else(|| home.config.http.clone())
+        .parse()
+        .context("the HTTP address is like 127.0.0.1:8080")?;
+    let backend = Arc::new(NodeBackend::new(Arc::clone(&storage), home.key));
+    let runtime = tokio::runtime::Runtime::new()?;
+    runtime.block_on(async move {
+        let listener = tokio::net::TcpListener::bind(addr)
+            .await
+            .with_context(|| format!("listening on {addr}"))?;
+        println!("Palabre is serving on http://{}", listener.local_addr()?);
+        let app = palabre_web::app(Arc::clone(&backend), ApiConfig::default());
+        axum::serve(
+            listener,
+            app.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(shutdown_signal())
+        .await?;
+        tracing::info!("shutting down: flushing the store");
+        backend.storage.flush()?;
+        anyhow::Ok(())
+    })
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        _ = ctrl_c => {},
+        () = term => {},
+    }
+}
+
+fn init(data: PathBuf, name: String, code: String) -> anyhow::Result<()> {
+    let home = Home::open_or_create(&data)?;
+    let storage = open(&home)?;
+    declare(&storage, &home, &name, &code)?;
+    println!("Data directory: {}", data.display());
+    println!("Authority key:  {}", home.key.public_key());
+    Ok(())
+}
+
+fn invite(data: PathBuf, count: u32, out: PathBuf) -> anyhow::Result<()> {
+    let home = Home::open_or_create(&data)?;
+    let storage = open(&home)?;
+    let codes = new_codes(&storage, &home, count)?;
+    let mut csv = String::from("code,url\n");
+    for c in &codes {
+        csv.push_str(&format!("{c},{}\n", home.config.public_url));
+    }
+    std::fs::write(&out, csv).with_context(|| format!("writing {}", out.display()))?;
+    println!(
+        "{count} codes written to {} (the node keeps only their hashes).",
+        out.display()
+    );
+    Ok(())
+}
+
+fn status(data: PathBuf) -> anyhow::Result<()> {
+    let home = Home::open_or_create(&data)?;
+    let storage = open(&home)?;
+    let me = home.key.public_key();
+    println!("Authority:    {me}");
+    println!("Log size:     {}", storage.log_size(&me));
+    if let Some(h) = storage.latest_head(&me)? {
+        println!("Latest head:  size {} root {}", h.head.size, h.head.root);
+    }
+    let (issued, redeemed) = storage.invitation_counts()?;
+    println!("Invitations:  {issued} issued, {redeemed} redeemed");
+    println!("Consultations: {}", storage.consultations()?.len());
+    Ok(())
+}

@@ -1,0 +1,302 @@
+//! The real `palabre` binary: started, used over HTTP on loopback, killed with SIGKILL at
+//! random moments while several clients submit ballots, restarted — and every
+//! acknowledged receipt must still be there, in a log consistent with every head seen
+//! before. One test binary for the crate.
+//!
+//! `PALABRE_CRASH_CYCLES` sets the number of kill cycles (default 20; try 100+ by hand).
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use palabre_core::crypto::{PublicKey, SecretKey};
+use palabre_core::event::{BallotBody, Body, Event};
+use palabre_core::head::{Receipt, SignedTreeHead};
+use palabre_core::ids::{EventId, Hash};
+use palabre_core::invitation::{KeyPossession, code_hash, normalize_code};
+use palabre_core::merkle;
+use palabre_core::tally::Choice;
+use serde_json::{Value, json};
+
+struct Node {
+    child: Child,
+    addr: String,
+    codes: Vec<String>,
+}
+
+/// Starts `palabre serve --demo` on a free port and waits for its "serving" line.
+fn start(data: &std::path::Path) -> Node {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_palabre"))
+        .args(["serve", "--demo", "--http", "127.0.0.1:0", "--data"])
+        .arg(data)
+        .env("PALABRE_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("the palabre binary starts");
+    let stdout = child.stdout.take().expect("piped stdout");
+    // From here on the node is owned by `Node`, whose drop kills it if we panic.
+    let mut node = Node {
+        child,
+        addr: String::new(),
+        codes: Vec::new(),
+    };
+    let mut lines = BufReader::new(stdout).lines();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        assert!(Instant::now() < deadline, "the node did not start in time");
+        let line = lines
+            .next()
+            .expect("the node prints its address")
+            .expect("utf-8 line");
+        let trimmed = line.trim();
+        if trimmed.len() == 14 && normalize_code(trimmed).is_some() {
+            node.codes.push(trimmed.to_owned());
+        }
+        if let Some(url) = line.strip_prefix("Palabre is serving on http://") {
+            node.addr = url.trim().to_owned();
+            return node;
+        }
+    }
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        // A failing test must not leave a node running (it would hold the test's pipes).
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Node {
+    fn kill(mut self) {
+        // SIGKILL: no chance to flush anything.
+        self.child.kill().expect("kill -9");
+        self.child.wait().expect("reaped");
+    }
+}
+
+/// A minimal HTTP/1.1 client (one request per connection).
+fn http(addr: &str, method: &str, path: &str, body: &[u8]) -> Option<(u16, Value)> {
+    let mut s = TcpStream::connect(addr).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(30))).ok()?;
+    let head = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    );
+    s.write_all(head.as_bytes()).ok()?;
+    s.write_all(body).ok()?;
+    let mut raw = Vec::new();
+    s.read_to_end(&mut raw).ok()?;
+    let text = String::from_utf8(raw).ok()?;
+    let (head, body) = text.split_once("\r\n\r\n")?;
+    let status: u16 = head.split_whitespace().nth(1)?.parse().ok()?;
+    Some((status, serde_json::from_str(body).unwrap_or(Value::Null)))
+}
+
+fn authority(addr: &str) -> PublicKey {
+    let (_, v) = http(addr, "GET", "/api/v1/authority", b"").expect("authority");
+    v["key"].as_str().expect("key").parse().expect("valid key")
+}
+
+fn approval_consultation(addr: &str) -> (EventId, Vec<EventId>) {
+    let (_, v) = http(addr, "GET", "/api/v1/consultations", b"").expect("consultations");
+    let c = v["consultations"]
+        .as_array()
+        .expect("list")
+        .iter()
+        .find(|c| c["method"]["type"] == json!("approval"))
+        .expect("the demo has an approval consultation");
+    let id: EventId = c["id"].as_str().expect("id").parse().expect("id");
+    // Proposal ids: read the log and keep the proposals of that consultation.
+    let log = authority(addr);
+    let (_, head) =
+        http(addr, "GET", &format!("/api/v1/logs/{log}/checkpoint"), b"").expect("head");
+    // The demo's proposals are among the first entries of the log.
+    let size = head["head"]["size"].as_u64().expect("size").min(200);
+    let (_, entries) = http(
+        addr,
+        "GET",
+        &format!("/api/v1/logs/{log}/entries?start=0&end={size}"),
+        b"",
+    )
+    .expect("entries");
+    let mut proposals = Vec::new();
+    let Some(list) = entries["entries"].as_array() else {
+        panic!("no entries in {entries} (head {head})");
+    };
+    for e in list {
+        if e["kind"] == json!("proposal") && e["body"]["consultation"] == json!(id.to_string()) {
+            let bytes = serde_json::to_vec(e).expect("json");
+            proposals.push(EventId::of_signed_bytes(&bytes));
+        }
+    }
+    proposals.sort();
+    (id, proposals)
+}
+
+fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("after 1970")
+        .as_millis() as u64
+}
+
+fn redeem(addr: &str, code: &str, key: &SecretKey) -> bool {
+    let authority = authority(addr);
+    let invitation = code_hash(&authority, &normalize_code(code).expect("code"));
+    let proof = KeyPossession {
+        authority,
+        invitation,
+        subject: key.public_key(),
+    }
+    .sign(key);
+    let body = json!({"code": code, "key": key.public_key().to_hex(), "proof": proof.to_hex()});
+    matches!(
+        http(
+            addr,
+            "POST",
+            "/api/v1/credentials/redeem",
+            &serde_json::to_vec(&body).expect("json")
+        ),
+        Some((201, _))
+    )
+}
+
+#[derive(Default)]
+struct Seen {
+    receipts: Vec<Receipt>,
+    heads: Vec<SignedTreeHead>,
+}
+
+#[test]
+fn acknowledged_ballots_survive_kill_9() {
+    let cycles: usize = std::env::var("PALABRE_CRASH_CYCLES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(20);
+    let dir = tempfile::tempdir().expect("temp dir");
+    let seen = Arc::new(Mutex::new(Seen::default()));
+    let mut voters: Vec<SecretKey> = Vec::new();
+    let mut rng_state: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut next = move || {
+        rng_state ^= rng_state << 13;
+        rng_state ^= rng_state >> 7;
+        rng_state ^= rng_state << 17;
+        rng_state
+    };
+    for cycle in 0..cycles {
+        let node = start(dir.path());
+        let addr = node.addr.clone();
+        // Everything acknowledged before is still there, and the log only grew.
+        check_everything_kept(&addr, &seen.lock().expect("lock"));
+        // Register a new voter each cycle from the fresh demo codes.
+        let key = SecretKey::from_seed(&[(cycle % 250) as u8 + 1; 32]);
+        assert!(
+            redeem(&addr, &node.codes[0], &key),
+            "redeeming a fresh code works"
+        );
+        voters.push(key);
+        let (consultation, proposals) = approval_consultation(&addr);
+        // Several clients vote (and re-vote) until the node is killed under them.
+        let clients: Vec<_> = voters
+            .iter()
+            .enumerate()
+            .rev()
+            .take(4)
+            .map(|(v, key)| {
+                let key = SecretKey::from_seed(&key.seed());
+                let addr = addr.clone();
+                let seen = Arc::clone(&seen);
+                let proposals = proposals.clone();
+                std::thread::spawn(move || {
+                    for n in 0u64.. {
+                        let pick = proposals[(n as usize + v) % proposals.len()];
+                        let event = Event {
+                            author: key.public_key(),
+                            created_at_ms: now_ms() + n % 7,
+                            body: Body::Ballot(BallotBody {
+                                consultation,
+                                choice: Choice::Approve(vec![pick]),
+                            }),
+                        }
+                        .sign(&key)
+                        .expect("valid ballot");
+                        match http(&addr, "POST", "/api/v1/events", event.bytes()) {
+                            Some((201, v)) => {
+                                let r: Receipt =
+                                    serde_json::from_value(v["receipt"].clone()).expect("receipt");
+                                assert_eq!(r.verify(), Ok(()));
+                                let mut s = seen.lock().expect("lock");
+                                s.heads.push(r.receipt.tree_head);
+                                s.receipts.push(r);
+                            }
+                            Some((409, _)) => {}
+                            Some((status, v)) => panic!("unexpected answer {status}: {v}"),
+                            None => return, // the node is gone
+                        }
+                    }
+                })
+            })
+            .collect();
+        std::thread::sleep(Duration::from_millis(50 + next() % 400));
+        node.kill();
+        for c in clients {
+            c.join().expect("client threads do not panic");
+        }
+    }
+    let node = start(dir.path());
+    let s = seen.lock().expect("lock");
+    check_everything_kept(&node.addr, &s);
+    assert!(
+        s.receipts.len() >= cycles,
+        "ballots were acknowledged ({} receipts)",
+        s.receipts.len()
+    );
+    node.kill();
+}
+
+fn check_everything_kept(addr: &str, seen: &Seen) {
+    let log = authority(addr);
+    let (_, head) =
+        http(addr, "GET", &format!("/api/v1/logs/{log}/checkpoint"), b"").expect("head");
+    let head: SignedTreeHead = serde_json::from_value(head).expect("a signed head");
+    assert!(head.verify().is_ok());
+    for r in &seen.receipts {
+        let id = r.receipt.event_id;
+        let (status, v) = http(addr, "GET", &format!("/api/v1/events/{id}"), b"").expect("event");
+        assert_eq!(
+            status, 200,
+            "acknowledged event {id} is missing after a crash"
+        );
+        assert_eq!(
+            v["index"],
+            json!(r.receipt.index),
+            "acknowledged event {id} moved"
+        );
+    }
+    for old in &seen.heads {
+        let old = old.head;
+        assert!(old.size <= head.head.size, "the log shrank");
+        let uri = format!(
+            "/api/v1/logs/{log}/proof/consistency?from={}&to={}",
+            old.size, head.head.size
+        );
+        let (status, v) = http(addr, "GET", &uri, b"").expect("proof");
+        assert_eq!(status, 200, "{v}");
+        let proof: Vec<Hash> = serde_json::from_value(v["proof"].clone()).expect("hashes");
+        assert_eq!(
+            merkle::verify_consistency(
+                old.size,
+                head.head.size,
+                &old.root,
+                &head.head.root,
+                &proof
+            ),
+            Ok(()),
+            "a head seen before the crash is not consistent with the head after it"
+        );
+    }
+}
