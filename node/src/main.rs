@@ -3,6 +3,7 @@
 //! `palabre-core`. `anyhow` is used here, at the edge, and nowhere else.
 
 mod backend;
+mod bench;
 mod demo;
 mod home;
 
@@ -67,6 +68,18 @@ enum Command {
         #[arg(long)]
         out: PathBuf,
     },
+    /// Measure signature rates, durable HTTP ingest, memory and disk (BENCHMARKS.md).
+    Bench {
+        /// Voters (one ballot each; half sent one per request, half in batches).
+        #[arg(long, default_value_t = 20_000)]
+        voters: u32,
+        /// Concurrent HTTP clients.
+        #[arg(long, default_value_t = 32)]
+        clients: usize,
+        /// Ballots per batch request.
+        #[arg(long, default_value_t = 100)]
+        batch: usize,
+    },
     /// Show the node's authority, log and invitations.
     Status {
         #[arg(long, default_value = "palabre-data", env = "PALABRE_DATA")]
@@ -86,6 +99,11 @@ fn main() -> anyhow::Result<()> {
         Command::Init { data, name, code } => init(data, name, code),
         Command::Invite { data, count, out } => invite(data, count, out),
         Command::Status { data } => status(data),
+        Command::Bench {
+            voters,
+            clients,
+            batch,
+        } => bench::run(voters, clients, batch),
     }
 }
 
