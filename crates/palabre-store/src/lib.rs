@@ -173,6 +173,24 @@ pub trait Storage: Record + Send + Sync {
     }
 }
 
+/// The time a commit's heads carry: the live clock; heads signed while replaying a
+/// fixed history carry 0 (they say nothing about when).
+pub(crate) fn head_time_ms(clock: Clock) -> u64 {
+    match clock {
+        Clock::Live { now_ms } => now_ms,
+        Clock::Replay => 0,
+    }
+}
+
+/// Whether an invitation in this state may be consumed.
+pub(crate) fn check_invitation(status: Option<InvitationStatus>) -> Result<(), CommitRejection> {
+    match status {
+        None => Err(CommitRejection::UnknownInvitation),
+        Some(InvitationStatus::Used) => Err(CommitRejection::UsedInvitation),
+        Some(InvitationStatus::Unused) => Ok(()),
+    }
+}
+
 /// Reads back an event this store wrote: it passed every check when it was admitted, so
 /// only its decoding is repeated (a damaged disk shows up as `Corrupt`).
 pub fn stored_event(bytes: Vec<u8>) -> Result<SignedEvent, StoreError> {

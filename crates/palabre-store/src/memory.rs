@@ -89,11 +89,7 @@ impl Storage for MemoryStorage {
         for item in items {
             let invitation = match item.consume_invitation {
                 None => Ok(()),
-                Some(h) => match inner.invitations.get(&h) {
-                    None => Err(CommitRejection::UnknownInvitation),
-                    Some(InvitationStatus::Used) => Err(CommitRejection::UsedInvitation),
-                    Some(InvitationStatus::Unused) => Ok(()),
-                },
+                Some(h) => crate::check_invitation(inner.invitations.get(&h).copied()),
             };
             let verdict = invitation.and_then(|()| {
                 admit(&inner.ledger, &item.log, &item.event, clock)
@@ -114,10 +110,7 @@ impl Storage for MemoryStorage {
                 }
             }));
         }
-        let now_ms = match clock {
-            Clock::Live { now_ms } => now_ms,
-            Clock::Replay => 0,
-        };
+        let now_ms = crate::head_time_ms(clock);
         let mut heads = Vec::new();
         for log in grown.keys() {
             let size = inner.ledger.log_size(log);

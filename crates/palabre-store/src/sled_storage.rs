@@ -120,6 +120,14 @@ const ACTIVE: u8 = 0;
 const REVOKED: u8 = 1;
 const REPLACED: u8 = 2;
 
+fn invitation_status(stored: &[u8]) -> InvitationStatus {
+    if stored == [1] {
+        InvitationStatus::Used
+    } else {
+        InvitationStatus::Unused
+    }
+}
+
 fn cat(parts: &[&[u8]]) -> Vec<u8> {
     parts.concat()
 }
@@ -591,11 +599,10 @@ impl Storage for SledStorage {
                 let invitation = match item.consume_invitation {
                     None => Ok(()),
                     Some(h) if used_codes.contains(&h) => Err(CommitRejection::UsedInvitation),
-                    Some(h) => match view.get(T::CODE, h.as_bytes()).as_deref() {
-                        None => Err(CommitRejection::UnknownInvitation),
-                        Some([1]) => Err(CommitRejection::UsedInvitation),
-                        Some(_) => Ok(()),
-                    },
+                    Some(h) => crate::check_invitation(
+                        view.get(T::CODE, h.as_bytes())
+                            .map(|v| invitation_status(&v)),
+                    ),
                 };
                 invitation.and_then(|()| {
                     admit(&view, &item.log, &item.event, clock)
@@ -617,10 +624,7 @@ impl Storage for SledStorage {
                 }
             }));
         }
-        let now_ms = match clock {
-            Clock::Live { now_ms } => now_ms,
-            Clock::Replay => 0,
-        };
+        let now_ms = crate::head_time_ms(clock);
         let mut heads = Vec::new();
         for log in &grown {
             let view = self.view(&pending);
@@ -744,13 +748,11 @@ impl Storage for SledStorage {
     }
 
     fn invitation_status(&self, hash: &Hash) -> Result<Option<InvitationStatus>, StoreError> {
-        Ok(self.trees.codehash_status.get(hash.as_bytes())?.map(|v| {
-            if v.as_ref() == [1] {
-                InvitationStatus::Used
-            } else {
-                InvitationStatus::Unused
-            }
-        }))
+        Ok(self
+            .trees
+            .codehash_status
+            .get(hash.as_bytes())?
+            .map(|v| invitation_status(&v)))
     }
 
     fn invitation_counts(&self) -> Result<(u64, u64), StoreError> {
