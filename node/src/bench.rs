@@ -222,7 +222,15 @@ pub fn run(n_voters: u32, clients: usize, batch: usize) -> anyhow::Result<()> {
     let (single, batched_rate) = rt.block_on(async {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let addr = listener.local_addr()?.to_string();
-        let app = palabre_web::app(Arc::clone(&backend), ApiConfig::default());
+        // The bench is one address sending as fast as it can: no rate limit.
+        let api = ApiConfig {
+            rate: palabre_web::RateLimit {
+                per_second: 1e9,
+                burst: 1e9,
+            },
+            ..ApiConfig::default()
+        };
+        let app = palabre_web::app(Arc::clone(&backend), api);
         tokio::spawn(async move { axum::serve(listener, app).await });
         // One ballot per request, `clients` concurrent keep-alive connections.
         let work: Arc<Vec<Vec<u8>>> = Arc::new(ballots[..half].to_vec());

@@ -27,6 +27,9 @@ pub struct Config {
     pub public_url: String,
     /// sled page cache, in MiB.
     pub cache_mib: u64,
+    /// Requests per second allowed to one client address, and its burst.
+    pub rate_per_second: f64,
+    pub rate_burst: f64,
 }
 
 impl Default for Config {
@@ -37,6 +40,8 @@ impl Default for Config {
             code: String::new(),
             public_url: "http://127.0.0.1:8080".into(),
             cache_mib: 16,
+            rate_per_second: 50.0,
+            rate_burst: 200.0,
         }
     }
 }
@@ -56,6 +61,11 @@ public_url = "http://127.0.0.1:8080"
 
 # Memory for the store's page cache, in MiB.
 cache_mib = 16
+
+# Requests per second one address may make, and how many at once (a town hall's
+# shared Wi-Fi is one address: keep this generous).
+rate_per_second = 50.0
+rate_burst = 200.0
 "#;
 
 /// A data directory, opened or created.
@@ -135,6 +145,12 @@ fn apply_env(config: &mut Config) -> anyhow::Result<()> {
     }
     if let Some(v) = var("PUBLIC_URL") {
         config.public_url = v;
+    }
+    if let Some(v) = var("RATE_PER_SECOND") {
+        config.rate_per_second = v.parse().context("PALABRE_RATE_PER_SECOND is a number")?;
+    }
+    if let Some(v) = var("RATE_BURST") {
+        config.rate_burst = v.parse().context("PALABRE_RATE_BURST is a number")?;
     }
     if let Some(v) = var("CACHE_MIB") {
         config.cache_mib = v.parse().context("PALABRE_CACHE_MIB is a number of MiB")?;

@@ -17,7 +17,7 @@ use palabre_core::admission::{Clock, Record};
 use palabre_core::event::{AuthorityBody, Body, Event};
 use palabre_core::invitation::{code_from_random, code_hash, normalize_code};
 use palabre_store::{CommitItem, SledStorage, Storage, StoreConfig};
-use palabre_web::ApiConfig;
+use palabre_web::{ApiConfig, RateLimit};
 
 use crate::backend::{NodeBackend, now_ms};
 use crate::home::Home;
@@ -190,6 +190,13 @@ fn serve(data: PathBuf, http: Option<String>, demo: bool) -> anyhow::Result<()> 
         .unwrap_or_else(|| home.config.http.clone())
         .parse()
         .context("the HTTP address is like 127.0.0.1:8080")?;
+    let api = ApiConfig {
+        rate: RateLimit {
+            per_second: home.config.rate_per_second,
+            burst: home.config.rate_burst,
+        },
+        ..ApiConfig::default()
+    };
     let backend = Arc::new(NodeBackend::new(Arc::clone(&storage), home.key));
     let runtime = tokio::runtime::Runtime::new()?;
     runtime.block_on(async move {
@@ -197,7 +204,7 @@ fn serve(data: PathBuf, http: Option<String>, demo: bool) -> anyhow::Result<()> 
             .await
             .with_context(|| format!("listening on {addr}"))?;
         println!("Palabre is serving on http://{}", listener.local_addr()?);
-        let app = palabre_web::app(Arc::clone(&backend), ApiConfig::default());
+        let app = palabre_web::app(Arc::clone(&backend), api);
         axum::serve(
             listener,
             app.into_make_service_with_connect_info::<SocketAddr>(),

@@ -32,6 +32,9 @@ fn start(data: &std::path::Path) -> Node {
         .args(["serve", "--demo", "--http", "127.0.0.1:0", "--data"])
         .arg(data)
         .env("PALABRE_LOG", "warn")
+        // Every client of this test is one loopback address.
+        .env("PALABRE_RATE_PER_SECOND", "1000000")
+        .env("PALABRE_RATE_BURST", "1000000")
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
         .spawn()

@@ -6,13 +6,14 @@
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, Path, Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use axum::{Json, Router};
+use axum::{Json, Router, middleware};
 use palabre_core::admission::ConsultationView;
 use palabre_core::crypto::{PublicKey, Signature};
 use palabre_core::event::SignedEvent;
@@ -26,6 +27,7 @@ use serde_json::value::RawValue;
 
 use crate::backend::{Backend, Refusal};
 use crate::error::{ApiError, error_body};
+use crate::limit::{Limiter, RateLimit, rate_limit, time_limit};
 
 /// Limits of the HTTP layer.
 #[derive(Debug, Clone, Copy)]
@@ -34,6 +36,10 @@ pub struct ApiConfig {
     pub max_body_bytes: usize,
     /// Most events in one batch.
     pub max_batch_events: usize,
+    /// Requests per client address.
+    pub rate: RateLimit,
+    /// Longest a request may take before the client gets 503 `timeout`.
+    pub request_timeout: Duration,
 }
 
 impl Default for ApiConfig {
@@ -41,6 +47,11 @@ impl Default for ApiConfig {
         ApiConfig {
             max_body_bytes: 4 * 1024 * 1024,
             max_batch_events: MAX_PAGE_ENTRIES as usize,
+            rate: RateLimit {
+                per_second: 50.0,
+                burst: 200.0,
+            },
+            request_timeout: Duration::from_secs(30),
         }
     }
 }
@@ -66,6 +77,8 @@ pub fn app<B: Backend>(backend: Arc<B>, config: ApiConfig) -> Router {
     for code in Rejection::ALL_CODES {
         counters.rejected_by_code.insert((*code).to_owned(), 0);
     }
+    let limiter = Arc::new(Limiter::new(config.rate));
+    let timeout = config.request_timeout;
     let state: Shared<B> = Arc::new(AppState {
         backend,
         config,
@@ -92,6 +105,12 @@ pub fn app<B: Backend>(backend: Arc<B>, config: ApiConfig) -> Router {
         .route("/api/v1/consultations/{id}/tally", get(tally::<B>))
         .fallback(|| async { ApiError::not_found("route") })
         .layer(DefaultBodyLimit::max(config.max_body_bytes))
+        .layer(middleware::from_fn(move |req, next| {
+            time_limit(timeout, req, next)
+        }))
+        .layer(middleware::from_fn(move |req, next| {
+            rate_limit(Arc::clone(&limiter), req, next)
+        }))
         .with_state(state)
 }
 

@@ -7,7 +7,9 @@
 pub mod api;
 pub mod backend;
 pub mod error;
+pub mod limit;
 
 pub use api::{ApiConfig, app};
 pub use backend::{AuthorityInfo, Backend, BackendError, Refusal, StoredEvent};
 pub use error::ApiError;
+pub use limit::RateLimit;

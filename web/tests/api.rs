@@ -332,6 +332,7 @@ async fn call(b: &Arc<TestBackend>, method: &str, uri: &str, body: Vec<u8>) -> (
         ApiConfig {
             max_body_bytes: 256 * 1024,
             max_batch_events: 100,
+            ..ApiConfig::default()
         },
     )
     .oneshot(request)
@@ -735,4 +736,39 @@ async fn metrics_count_what_happened() {
         "{text}"
     );
     assert!(text.contains("palabre_log_size 7"), "{text}");
+}
+
+#[tokio::test]
+async fn a_client_over_its_rate_is_told_to_wait() {
+    let (b, _, _) = world();
+    let config = ApiConfig {
+        rate: palabre_web::RateLimit {
+            per_second: 0.01,
+            burst: 2.0,
+        },
+        ..ApiConfig::default()
+    };
+    let router = app(Arc::clone(&b), config);
+    let get = || {
+        Request::builder()
+            .uri("/healthz")
+            .body(HttpBody::empty())
+            .expect("request")
+    };
+    for _ in 0..2 {
+        let r = router.clone().oneshot(get()).await.expect("answer");
+        assert_eq!(r.status(), StatusCode::OK);
+    }
+    let r = router.clone().oneshot(get()).await.expect("answer");
+    assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
+    let wait: u64 = r
+        .headers()
+        .get("retry-after")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok())
+        .expect("a Retry-After in seconds");
+    assert!(wait >= 1);
+    let body = r.into_body().collect().await.expect("body").to_bytes();
+    let v: Value = serde_json::from_slice(&body).expect("json");
+    assert_eq!(code(&v), "rate_limited");
 }

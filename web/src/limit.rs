@@ -1,0 +1,154 @@
+//! Per-client rate limiting (a token bucket per client IP) and a time limit per request.
+//!
+//! Buckets live in a bounded map: when it is full, buckets that have refilled (idle
+//! clients) are dropped first, and if none has, the map starts over — a flood of
+//! addresses can cost some fairness, never unbounded memory. Requests without a peer
+//! address (tests, unix sockets) share one bucket.
+
+use std::collections::HashMap;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use axum::Json;
+use axum::extract::{ConnectInfo, Request};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+
+use crate::error::error_body;
+
+/// Most clients tracked at once.
+pub const MAX_TRACKED_CLIENTS: usize = 10_000;
+
+#[derive(Debug, Clone, Copy)]
+pub struct RateLimit {
+    /// Tokens added per second.
+    pub per_second: f64,
+    /// Bucket size: requests allowed in a burst.
+    pub burst: f64,
+}
+
+#[derive(Debug)]
+struct Bucket {
+    tokens: f64,
+    at: Instant,
+}
+
+#[derive(Debug)]
+pub struct Limiter {
+    rule: RateLimit,
+    buckets: Mutex<HashMap<IpAddr, Bucket>>,
+}
+
+impl Limiter {
+    pub fn new(rule: RateLimit) -> Limiter {
+        Limiter {
+            rule,
+            buckets: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Takes a token for `client`; `Err(wait)` when there is none.
+    fn take(&self, client: IpAddr, now: Instant) -> Result<(), Duration> {
+        let mut buckets = self.buckets.lock().unwrap_or_else(|e| e.into_inner());
+        let rule = self.rule;
+        let refill = |b: &Bucket| {
+            (b.tokens + now.saturating_duration_since(b.at).as_secs_f64() * rule.per_second)
+                .min(rule.burst)
+        };
+        if buckets.len() >= MAX_TRACKED_CLIENTS && !buckets.contains_key(&client) {
+            buckets.retain(|_, b| refill(b) < rule.burst);
+            if buckets.len() >= MAX_TRACKED_CLIENTS {
+                buckets.clear();
+            }
+        }
+        let bucket = buckets.entry(client).or_insert(Bucket {
+            tokens: rule.burst,
+            at: now,
+        });
+        bucket.tokens = refill(bucket);
+        bucket.at = now;
+        if bucket.tokens >= 1.0 {
+            bucket.tokens -= 1.0;
+            Ok(())
+        } else {
+            let missing = 1.0 - bucket.tokens;
+            Err(Duration::from_secs_f64(
+                missing / rule.per_second.max(f64::MIN_POSITIVE),
+            ))
+        }
+    }
+}
+
+fn client_of(request: &Request) -> IpAddr {
+    request
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |c| c.0.ip())
+}
+
+/// Middleware: refuses with 429 `rate_limited` and `Retry-After` when a client is over
+/// its rate.
+pub async fn rate_limit(
+    limiter: std::sync::Arc<Limiter>,
+    request: Request,
+    next: Next,
+) -> Response {
+    match limiter.take(client_of(&request), Instant::now()) {
+        Ok(()) => next.run(request).await,
+        Err(wait) => {
+            let body = error_body(
+                "rate_limited",
+                "too many requests from this address; wait a moment and try again",
+            );
+            let mut response = (StatusCode::TOO_MANY_REQUESTS, Json(body)).into_response();
+            let seconds = wait.as_secs().max(1).to_string();
+            if let Ok(v) = HeaderValue::from_str(&seconds) {
+                response.headers_mut().insert(header::RETRY_AFTER, v);
+            }
+            response
+        }
+    }
+}
+
+/// Middleware: answers 503 `timeout` when a request takes longer than `limit`.
+pub async fn time_limit(limit: Duration, request: Request, next: Next) -> Response {
+    match tokio::time::timeout(limit, next.run(request)).await {
+        Ok(response) => response,
+        Err(_) => {
+            let body = error_body("timeout", "the node took too long to answer; try again");
+            (StatusCode::SERVICE_UNAVAILABLE, Json(body)).into_response()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn buckets_refill_and_stay_bounded() {
+        let limiter = Limiter::new(RateLimit {
+            per_second: 2.0,
+            burst: 3.0,
+        });
+        let ip = IpAddr::V4(Ipv4Addr::LOCALHOST);
+        let t0 = Instant::now();
+        for _ in 0..3 {
+            assert!(limiter.take(ip, t0).is_ok());
+        }
+        let wait = limiter.take(ip, t0).expect_err("the burst is spent");
+        assert!(wait <= Duration::from_millis(500));
+        assert!(
+            limiter.take(ip, t0 + Duration::from_millis(500)).is_ok(),
+            "one token back after 0.5 s"
+        );
+        for n in 0..(MAX_TRACKED_CLIENTS as u32 + 10) {
+            let other = IpAddr::V4(Ipv4Addr::from(n));
+            let _ = limiter.take(other, t0);
+        }
+        let tracked = limiter.buckets.lock().expect("lock").len();
+        assert!(tracked <= MAX_TRACKED_CLIENTS, "{tracked} buckets");
+    }
+}
