@@ -395,7 +395,7 @@ fn sled_keeps_everything_across_reopen() {
         s.add_invitations(&[Hash([5; 32])]).expect("add");
         (cid, s.root_at(&t, 7).expect("root"))
     };
-    let s = SledStorage::open(dir.path(), StoreConfig::default()).expect("reopen");
+    let s = reopen(dir.path());
     assert_eq!(s.log_size(&t), 8);
     assert_eq!(s.root_at(&t, 7), Some(root));
     assert!(s.consultation(&cid).is_some());
@@ -545,4 +545,23 @@ fn many_submitters_through_the_writer() {
         stats.n_items.load(std::sync::atomic::Ordering::Relaxed),
         200
     );
+}
+
+/// Opens a database closed a moment ago in this process. sled's own threads may hold
+/// its file lock briefly after the last handle is dropped, so this waits (bounded) for
+/// the lock to be released; any other error fails at once.
+fn reopen(path: &std::path::Path) -> SledStorage {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        match SledStorage::open(path, StoreConfig::default()) {
+            Ok(s) => return s,
+            Err(e)
+                if e.to_string().contains("could not acquire lock")
+                    && std::time::Instant::now() < deadline =>
+            {
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            Err(e) => panic!("reopen: {e}"),
+        }
+    }
 }
