@@ -14,7 +14,7 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router, middleware};
-use palabre_core::admission::ConsultationView;
+use palabre_core::admission::Phase;
 use palabre_core::crypto::{PublicKey, Signature};
 use palabre_core::event::SignedEvent;
 use palabre_core::ids::EventId;
@@ -452,19 +452,6 @@ struct ConsultationSummary {
     status: &'static str,
 }
 
-fn status(c: &ConsultationView, now_ms: u64) -> &'static str {
-    let b = &c.body;
-    if now_ms < b.proposals_open_ms {
-        "upcoming"
-    } else if now_ms >= b.vote_close_ms {
-        "closed"
-    } else if now_ms >= b.vote_open_ms {
-        "voting"
-    } else {
-        "proposals"
-    }
-}
-
 async fn consultations<B: Backend>(State(state): State<Shared<B>>) -> Result<Response, ApiError> {
     let now = state.backend.now_ms();
     let mut list: Vec<ConsultationSummary> = state
@@ -472,7 +459,7 @@ async fn consultations<B: Backend>(State(state): State<Shared<B>>) -> Result<Res
         .consultations()?
         .into_iter()
         .map(|c| ConsultationSummary {
-            status: status(&c, now),
+            status: c.phase(now).as_str(),
             id: c.id,
             title: c.body.title,
             organiser: c.organiser,
@@ -498,8 +485,9 @@ async fn tally<B: Backend>(
         .backend
         .count(&id)?
         .ok_or_else(|| ApiError::not_found("consultation"))?;
-    let closed = state.backend.now_ms() >= view.body.vote_close_ms;
-    if !closed && !view.body.show_running_results {
+    let now = state.backend.now_ms();
+    let closed = view.phase(now) == Phase::Closed;
+    if !view.results_visible(now) {
         return Err(ApiError::refused(
             "results_hidden",
             "this consultation shows its results only after the vote closes",

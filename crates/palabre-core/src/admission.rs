@@ -42,9 +42,48 @@ pub struct ConsultationView {
     pub body: ConsultationBody,
 }
 
+/// Where a consultation stands at a given time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Phase {
+    Upcoming,
+    Proposals,
+    Voting,
+    Closed,
+}
+
+impl Phase {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Phase::Upcoming => "upcoming",
+            Phase::Proposals => "proposals",
+            Phase::Voting => "voting",
+            Phase::Closed => "closed",
+        }
+    }
+}
+
 impl ConsultationView {
     pub fn participates(&self, authority: &PublicKey) -> bool {
         self.body.authorities.binary_search(authority).is_ok()
+    }
+
+    pub fn phase(&self, now_ms: u64) -> Phase {
+        let b = &self.body;
+        if now_ms < b.proposals_open_ms {
+            Phase::Upcoming
+        } else if now_ms >= b.vote_close_ms {
+            Phase::Closed
+        } else if now_ms >= b.vote_open_ms {
+            Phase::Voting
+        } else {
+            Phase::Proposals
+        }
+    }
+
+    /// Whether a tally may be shown: after the close, or before it when the organiser
+    /// chose to show running results.
+    pub fn results_visible(&self, now_ms: u64) -> bool {
+        self.body.show_running_results || now_ms >= self.body.vote_close_ms
     }
 }
 

@@ -192,7 +192,7 @@ pub fn audit(input: &AuditInput, options: AuditOptions) -> AuditReport {
                         None,
                         format!("{} ({})", r, r.code()),
                     );
-                    if r.code() != "duplicate" {
+                    if r != crate::rejection::Rejection::Duplicate {
                         ledger.apply(&log.authority, event.clone());
                     }
                 }

@@ -10,7 +10,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use crate::admission::{ConsultationView, CredentialStatus, VoterId};
+use crate::admission::{ConsultationView, CredentialStatus, Record, VoterId};
 use crate::crypto::PublicKey;
 use crate::event::{Body, ModerationAction, SignedEvent};
 use crate::ids::EventId;
@@ -45,6 +45,18 @@ impl Counted {
             self.ballots.values().map(|(_, c)| c),
         )
     }
+}
+
+/// How many entries of `authority`'s log a count of `consultation` looks at: up to its
+/// closing checkpoint, or the whole log while it has none (a running count).
+pub fn counted_size<R: Record + ?Sized>(
+    record: &R,
+    authority: &PublicKey,
+    consultation: &EventId,
+) -> u64 {
+    record
+        .closing(authority, consultation)
+        .map_or_else(|| record.log_size(authority), |(size, _)| size)
 }
 
 /// Counts a consultation over the given log prefixes (logs of authorities that do not

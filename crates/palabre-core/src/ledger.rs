@@ -211,10 +211,7 @@ impl Ledger {
             .iter()
             .filter_map(|a| {
                 let log = self.logs.get(a)?;
-                let size = self
-                    .closings
-                    .get(&(*a, *consultation))
-                    .map_or(log.entries.len(), |(size, _)| *size as usize);
+                let size = counting::counted_size(self, a, consultation) as usize;
                 Some(LogPrefix {
                     authority: *a,
                     entries: &log.entries[..size.min(log.entries.len())],

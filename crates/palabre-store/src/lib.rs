@@ -147,9 +147,7 @@ pub trait Storage: Record + Send + Sync {
         };
         let mut logs: Vec<(PublicKey, Vec<SignedEvent>)> = Vec::new();
         for authority in &view.body.authorities {
-            let size = self
-                .closing(authority, consultation)
-                .map_or_else(|| self.log_size(authority), |(size, _)| size);
+            let size = counting::counted_size(self, authority, consultation);
             let mut events = Vec::new();
             let mut start = 0;
             while start < size {

@@ -165,7 +165,7 @@ struct Pending {
 
 /// The stored record, with pending writes layered over it.
 struct View<'a> {
-    trees: [sled::Tree; N_TREES],
+    trees: &'a [sled::Tree; N_TREES],
     pending: &'a Pending,
     sizes: &'a Mutex<HashMap<PublicKey, u64>>,
 }
@@ -336,7 +336,7 @@ fn append(
 ) -> u64 {
     let (index, leaf_levels) = {
         let view = View {
-            trees: view_trees.clone(),
+            trees: view_trees,
             pending,
             sizes,
         };
@@ -381,7 +381,7 @@ fn append(
             if let Some(old) = b.replaces {
                 let key = cat(&[log.as_bytes(), old.as_bytes()]);
                 let view = View {
-                    trees: view_trees.clone(),
+                    trees: view_trees,
                     pending,
                     sizes,
                 };
@@ -402,7 +402,7 @@ fn append(
         }
         Body::Revocation(b) if from_log => {
             let view = View {
-                trees: view_trees.clone(),
+                trees: view_trees,
                 pending,
                 sizes,
             };
@@ -447,7 +447,7 @@ fn append(
         }
         Body::Argument(b) => {
             let view = View {
-                trees: view_trees.clone(),
+                trees: view_trees,
                 pending,
                 sizes,
             };
@@ -461,7 +461,7 @@ fn append(
         Body::Checkpoint(b) if from_log => {
             let key = cat(&[log.as_bytes(), b.consultation.0.as_bytes()]);
             let view = View {
-                trees: view_trees.clone(),
+                trees: view_trees,
                 pending,
                 sizes,
             };
@@ -475,7 +475,7 @@ fn append(
         }
         Body::Result(b) => {
             let view = View {
-                trees: view_trees.clone(),
+                trees: view_trees,
                 pending,
                 sizes,
             };
@@ -504,6 +504,8 @@ fn append(
 pub struct SledStorage {
     db: sled::Db,
     trees: Trees,
+    /// The same trees, in [`T`]'s order, for views and transactions.
+    all: [sled::Tree; N_TREES],
     /// Log sizes read so far (updated after each commit).
     sizes: Mutex<HashMap<PublicKey, u64>>,
     /// One commit at a time: admission must see every earlier commit.
@@ -520,9 +522,11 @@ impl SledStorage {
             .flush_every_ms(None)
             .open()?;
         let trees = Trees::open(&db)?;
+        let all = trees.all();
         Ok(SledStorage {
             db,
             trees,
+            all,
             sizes: Mutex::new(HashMap::new()),
             commit_lock: Mutex::new(()),
         })
@@ -530,7 +534,7 @@ impl SledStorage {
 
     fn view<'a>(&'a self, pending: &'a Pending) -> View<'a> {
         View {
-            trees: self.trees.all(),
+            trees: &self.all,
             pending,
             sizes: &self.sizes,
         }
@@ -539,7 +543,7 @@ impl SledStorage {
     fn with_view<R>(&self, f: impl FnOnce(&View<'_>) -> R) -> R {
         let empty = Pending::default();
         let view = View {
-            trees: self.trees.all(),
+            trees: &self.all,
             pending: &empty,
             sizes: &self.sizes,
         };
@@ -588,7 +592,7 @@ impl Storage for SledStorage {
         sign_head: &dyn Fn(TreeHead) -> SignedTreeHead,
     ) -> Result<CommitOutcome, StoreError> {
         let _one_at_a_time = self.commit_lock.lock().unwrap_or_else(|e| e.into_inner());
-        let trees = self.trees.all();
+        let trees = &self.all;
         let mut pending = Pending::default();
         let mut used_codes: BTreeSet<Hash> = BTreeSet::new();
         let mut results = Vec::with_capacity(items.len());
@@ -615,7 +619,7 @@ impl Storage for SledStorage {
                     used_codes.insert(h);
                     pending.put(T::CODE, h.0.to_vec(), vec![1]);
                 }
-                let index = append(&trees, &self.sizes, &mut pending, &item.log, &item.event);
+                let index = append(trees, &self.sizes, &mut pending, &item.log, &item.event);
                 grown.insert(item.log);
                 Appended {
                     id: item.event.id(),
