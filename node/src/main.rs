@@ -12,6 +12,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use anyhow::Context;
+use axum::serve::ListenerExt;
 use clap::{Parser, Subcommand};
 use palabre_core::admission::{Clock, Record};
 use palabre_core::event::{AuthorityBody, Body, Event};
@@ -205,6 +206,12 @@ fn serve(data: PathBuf, http: Option<String>, demo: bool) -> anyhow::Result<()> 
             .with_context(|| format!("listening on {addr}"))?;
         println!("Palabre is serving on http://{}", listener.local_addr()?);
         let app = palabre_web::app(Arc::clone(&backend), api);
+        // Small answers go out at once rather than waiting on Nagle's algorithm.
+        let listener = listener.tap_io(|tcp| {
+            if let Err(e) = tcp.set_nodelay(true) {
+                tracing::debug!("TCP_NODELAY not set: {e}");
+            }
+        });
         axum::serve(
             listener,
             app.into_make_service_with_connect_info::<SocketAddr>(),

@@ -71,9 +71,54 @@ pub struct PublicKey {
     bytes: [u8; 32],
 }
 
+/// Keys that passed every check of [`PublicKey::from_bytes`] lately.
+///
+/// The torsion check is a full scalar multiplication, as dear as verifying a signature,
+/// and the same key comes back again and again: the author of an event, then the
+/// credential and the consultation it names, read back from the store. Direct-mapped and
+/// fixed in size (`SHARDS × SLOTS × 32` bytes, 256 KiB); a slot only ever holds bytes
+/// that were checked in full, so a hit is as good as the check, and a colliding key
+/// merely evicts another.
+mod checked {
+    use std::sync::Mutex;
+
+    const SHARDS: usize = 16;
+    const SLOTS: usize = 512;
+
+    type Shard = Mutex<Vec<Option<[u8; 32]>>>;
+
+    static CACHE: [Shard; SHARDS] = [const { Mutex::new(Vec::new()) }; SHARDS];
+
+    fn place(bytes: &[u8; 32]) -> (usize, usize) {
+        // Keys are points chosen by their holders: any two bytes spread them well, and
+        // an adversary who crowds one slot only slows themselves down.
+        let shard = bytes[0] as usize % SHARDS;
+        let slot = u16::from_le_bytes([bytes[1], bytes[2]]) as usize % SLOTS;
+        (shard, slot)
+    }
+
+    pub fn contains(bytes: &[u8; 32]) -> bool {
+        let (shard, slot) = place(bytes);
+        let guard = CACHE[shard].lock().unwrap_or_else(|e| e.into_inner());
+        guard.get(slot).is_some_and(|s| s.as_ref() == Some(bytes))
+    }
+
+    pub fn insert(bytes: &[u8; 32]) {
+        let (shard, slot) = place(bytes);
+        let mut guard = CACHE[shard].lock().unwrap_or_else(|e| e.into_inner());
+        if guard.is_empty() {
+            guard.resize(SLOTS, None);
+        }
+        guard[slot] = Some(*bytes);
+    }
+}
+
 impl PublicKey {
     /// Parses a key, refusing non-canonical encodings and small-order points.
     pub fn from_bytes(bytes: &[u8; 32]) -> Result<PublicKey, KeyError> {
+        if checked::contains(bytes) {
+            return Ok(PublicKey { bytes: *bytes });
+        }
         let key = VerifyingKey::from_bytes(bytes).map_err(|_| KeyError::NotCanonical)?;
         // curve25519-dalek reduces a y coordinate ≥ p silently and accepts the "negative
         // zero" x sign; re-encoding the point tells whether the bytes were canonical.
@@ -88,6 +133,7 @@ impl PublicKey {
         if !key.to_edwards().is_torsion_free() {
             return Err(KeyError::Weak);
         }
+        checked::insert(bytes);
         Ok(PublicKey { bytes: *bytes })
     }
 

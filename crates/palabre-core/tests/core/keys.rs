@@ -56,6 +56,39 @@ fn mixed_order_keys_are_refused() {
 }
 
 #[test]
+fn the_checked_key_cache_never_admits_a_refused_key() {
+    // Parsing an honest key puts it in the cache of checked keys; its mixed-order
+    // neighbours and a refused key asked for twice must still be refused every time.
+    let honest = key(8).public_key();
+    assert_eq!(PublicKey::from_bytes(honest.as_bytes()), Ok(honest));
+    assert_eq!(PublicKey::from_bytes(honest.as_bytes()), Ok(honest));
+    let point = CompressedEdwardsY(*honest.as_bytes())
+        .decompress()
+        .expect("valid key");
+    for torsion in &EIGHT_TORSION[1..] {
+        let mixed = (point + torsion).compress().to_bytes();
+        for _ in 0..2 {
+            assert_eq!(PublicKey::from_bytes(&mixed), Err(KeyError::Weak));
+        }
+    }
+    // A key that differs from a cached one only in its last byte shares its slot.
+    let mut near = *honest.as_bytes();
+    near[31] ^= 0x01;
+    let fresh = CompressedEdwardsY(near)
+        .decompress()
+        .map(|p| p.is_torsion_free());
+    let expected_ok = fresh == Some(true)
+        && CompressedEdwardsY(near)
+            .decompress()
+            .map(|p| p.compress().to_bytes())
+            == Some(near)
+        && !CompressedEdwardsY(near)
+            .decompress()
+            .is_some_and(|p| p.is_small_order());
+    assert_eq!(PublicKey::from_bytes(&near).is_ok(), expected_ok);
+}
+
+#[test]
 fn the_identity_forgery_is_refused() {
     // Under the identity key, (R = identity, S = 0) satisfies the plain (cofactored or
     // not) equation for every message; ed25519-dalek's plain `verify` accepts it.
