@@ -11,8 +11,8 @@ use palabre_core::crypto::{PublicKey, SecretKey};
 use palabre_core::event::{Body, CredentialBody, Event, SignedEvent};
 use palabre_core::head::{Receipt, ReceiptBody, SignedTreeHead};
 use palabre_core::ids::{EventId, Hash};
-use palabre_store::{CommitItem, Committed, GROUP_BUCKETS, SledStorage, Storage, Writer};
-use palabre_web::{AuthorityInfo, Backend, BackendError, Refusal, StoredEvent};
+use palabre_store::{Answer, CommitItem, Committed, GROUP_BUCKETS, SledStorage, Storage, Writer};
+use palabre_web::{AuthorityInfo, Backend, BackendError, Member, Refusal, StoredEvent};
 
 pub fn now_ms() -> u64 {
     SystemTime::now()
@@ -51,11 +51,29 @@ impl NodeBackend {
         self.key.public_key()
     }
 
+    /// Hands the items to the group-commit writer and waits, without holding a thread,
+    /// for the writer to answer once they are durable.
     async fn commit(&self, items: Vec<CommitItem>) -> Result<Committed, BackendError> {
-        let writer = Arc::clone(&self.writer);
-        tokio::task::spawn_blocking(move || writer.submit(items))
-            .await
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let answer: Answer = Box::new(move |result| {
+            // A client that went away is not an error of the commit.
+            let _ = tx.send(result);
+        });
+        if let Some((items, answer)) = self
+            .writer
+            .try_enqueue_with(items, answer)
             .map_err(internal)?
+        {
+            // The queue is full: waiting for room is real back-pressure, and it must
+            // not stall the runtime's worker threads.
+            let writer = Arc::clone(&self.writer);
+            tokio::task::spawn_blocking(move || writer.enqueue_with(items, answer))
+                .await
+                .map_err(internal)?
+                .map_err(internal)?;
+        }
+        rx.await
+            .map_err(|_| internal("the writer stopped"))?
             .map_err(internal)
     }
 
@@ -203,6 +221,24 @@ impl Backend for NodeBackend {
 
     fn consultations(&self) -> Result<Vec<ConsultationView>, BackendError> {
         self.storage.consultations().map_err(internal)
+    }
+
+    fn discussion(
+        &self,
+        consultation: &EventId,
+    ) -> Result<Option<(ConsultationView, Vec<Member>)>, BackendError> {
+        let Some(view) = self.storage.consultation(consultation) else {
+            return Ok(None);
+        };
+        let mut members = Vec::new();
+        for id in self.storage.members(consultation).map_err(internal)? {
+            let event = self
+                .event(&id)?
+                .ok_or_else(|| internal(format!("indexed event {id} is missing")))?;
+            let moderation = self.storage.moderation(&id).map_err(internal)?;
+            members.push(Member { event, moderation });
+        }
+        Ok(Some((view, members)))
     }
 
     fn count(

@@ -25,7 +25,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use serde_json::value::RawValue;
 
-use crate::backend::{Backend, Refusal};
+use crate::backend::{Backend, Member, Refusal};
 use crate::error::{ApiError, error_body};
 use crate::limit::{Limiter, RateLimit, rate_limit, time_limit};
 
@@ -84,9 +84,16 @@ pub fn app<B: Backend>(backend: Arc<B>, config: ApiConfig) -> Router {
         config,
         counters: Mutex::new(counters),
     });
+    let spec = crate::openapi::spec()
+        .to_json()
+        .expect("the OpenAPI model serializes");
     Router::new()
         .route("/healthz", get(|| async { "ok" }))
         .route("/metrics", get(metrics::<B>))
+        .route(
+            "/api/v1/openapi.json",
+            get(move || async move { ([(header::CONTENT_TYPE, "application/json")], spec) }),
+        )
         .route("/api/v1/events", post(submit::<B>))
         .route("/api/v1/events/{id}", get(event::<B>))
         .route("/api/v1/authority", get(authority::<B>))
@@ -102,6 +109,7 @@ pub fn app<B: Backend>(backend: Arc<B>, config: ApiConfig) -> Router {
         )
         .route("/api/v1/credentials/redeem", post(redeem::<B>))
         .route("/api/v1/consultations", get(consultations::<B>))
+        .route("/api/v1/consultations/{id}", get(consultation::<B>))
         .route("/api/v1/consultations/{id}/tally", get(tally::<B>))
         .fallback(|| async { ApiError::not_found("route") })
         .layer(DefaultBodyLimit::max(config.max_body_bytes))
@@ -474,6 +482,153 @@ async fn consultations<B: Backend>(State(state): State<Shared<B>>) -> Result<Res
         .collect();
     list.sort_by(|a, b| b.vote_close_ms.cmp(&a.vote_close_ms).then(a.id.cmp(&b.id)));
     Ok(Json(json!({"consultations": list})).into_response())
+}
+
+/// How one authority last moderated an item, with its stated reason.
+#[derive(Serialize)]
+struct ModerationNote {
+    by: PublicKey,
+    action: palabre_core::event::ModerationAction,
+    moderation: EventId,
+    reason: String,
+}
+
+/// A proposal or an argument as the detail of a consultation shows it. Hidden items are
+/// still listed, flagged, with the moderation that hid them: moderation is in the open.
+#[derive(Serialize)]
+struct Item {
+    id: EventId,
+    author: PublicKey,
+    created_at_ms: u64,
+    log: PublicKey,
+    index: u64,
+    kind: &'static str,
+    hidden: bool,
+    moderation: Vec<ModerationNote>,
+    /// The event's body as signed (title, body, cost; or proposal, stance, body).
+    body: serde_json::Value,
+    #[serde(skip)]
+    argues: Option<EventId>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    arguments: Option<Vec<Item>>,
+    /// The exact signed event, for anyone who checks the signature.
+    event: Box<RawValue>,
+}
+
+fn item<B: Backend>(
+    backend: &B,
+    view: &palabre_core::admission::ConsultationView,
+    member: Member,
+) -> Result<Item, ApiError> {
+    let event = decode_stored(&member.event.bytes)?;
+    let mut moderation = Vec::new();
+    for m in member.moderation {
+        let reason = backend
+            .event(&m.moderation)?
+            .and_then(|stored| decode_stored(&stored.bytes).ok())
+            .and_then(|e| match e.body() {
+                palabre_core::event::Body::Moderation(b) => Some(b.reason.clone()),
+                _ => None,
+            })
+            .unwrap_or_default();
+        moderation.push(ModerationNote {
+            by: m.by,
+            action: m.action,
+            moderation: m.moderation,
+            reason,
+        });
+    }
+    let hidden = moderation.iter().any(|m| {
+        view.participates(&m.by) && m.action == palabre_core::event::ModerationAction::Hide
+    });
+    let argues = match event.body() {
+        palabre_core::event::Body::Argument(a) => Some(a.proposal),
+        _ => None,
+    };
+    let mut signed: serde_json::Value = serde_json::from_slice(&member.event.bytes)
+        .map_err(|e| ApiError::Internal(crate::BackendError(e.to_string())))?;
+    Ok(Item {
+        id: event.id(),
+        author: *event.author(),
+        created_at_ms: event.created_at_ms(),
+        log: member.event.log,
+        index: member.event.index,
+        kind: event.kind().as_str(),
+        hidden,
+        moderation,
+        body: signed["body"].take(),
+        argues,
+        arguments: argues.is_none().then(Vec::new),
+        event: raw(member.event.bytes)?,
+    })
+}
+
+/// An event this node stored: decoded again, its signature not checked twice.
+fn decode_stored(bytes: &[u8]) -> Result<SignedEvent, ApiError> {
+    palabre_core::event::decode(bytes.to_vec())
+        .map(|u| u.into_verified_unchecked())
+        .map_err(|r| {
+            ApiError::Internal(crate::BackendError(format!(
+                "a stored event does not decode: {r}"
+            )))
+        })
+}
+
+async fn consultation<B: Backend>(
+    State(state): State<Shared<B>>,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let id = parse_id(&id)?;
+    let backend = &*state.backend;
+    let (view, members) = backend
+        .discussion(&id)?
+        .ok_or_else(|| ApiError::not_found("consultation"))?;
+    let mut proposals: Vec<Item> = Vec::new();
+    let mut arguments: Vec<(EventId, Item)> = Vec::new();
+    for member in members {
+        let item = item(backend, &view, member)?;
+        match item.argues {
+            Some(proposal) => arguments.push((proposal, item)),
+            None => proposals.push(item),
+        }
+    }
+    let by_time = |a: &Item, b: &Item| a.created_at_ms.cmp(&b.created_at_ms).then(a.id.cmp(&b.id));
+    arguments.sort_by(|(_, a), (_, b)| by_time(a, b));
+    for (proposal, argument) in arguments {
+        if let Some(list) = proposals
+            .iter_mut()
+            .find(|p| p.id == proposal)
+            .and_then(|p| p.arguments.as_mut())
+        {
+            list.push(argument);
+        }
+    }
+    proposals.sort_by(by_time);
+    let now = backend.now_ms();
+    let event = backend
+        .event(&id)?
+        .map(|stored| raw(stored.bytes))
+        .transpose()?;
+    let body = json!({
+        "consultation": {
+            "id": view.id,
+            "organiser": view.organiser,
+            "status": view.phase(now).as_str(),
+            "results_visible": view.results_visible(now),
+            "title": view.body.title,
+            "description": view.body.description,
+            "authorities": view.body.authorities,
+            "proposals_open_ms": view.body.proposals_open_ms,
+            "proposals_close_ms": view.body.proposals_close_ms,
+            "vote_open_ms": view.body.vote_open_ms,
+            "vote_close_ms": view.body.vote_close_ms,
+            "method": view.body.method,
+            "show_running_results": view.body.show_running_results,
+            "event": event,
+        },
+        "proposals": proposals,
+    });
+    Ok(Json(body).into_response())
 }
 
 async fn tally<B: Backend>(

@@ -10,6 +10,7 @@ use palabre_core::crypto::PublicKey;
 use palabre_core::event::SignedEvent;
 use palabre_core::head::{Receipt, SignedTreeHead};
 use palabre_core::ids::{EventId, Hash};
+use palabre_core::ledger::Moderated;
 
 /// This node's authority.
 #[derive(Debug, Clone)]
@@ -32,6 +33,14 @@ pub struct StoredEvent {
     pub log: PublicKey,
     pub index: u64,
     pub bytes: Vec<u8>,
+}
+
+/// A proposal or an argument of a consultation, with each authority's latest
+/// moderation of it.
+#[derive(Debug, Clone)]
+pub struct Member {
+    pub event: StoredEvent,
+    pub moderation: Vec<Moderated>,
 }
 
 /// A failure of the node itself (disk, writer): answered with a 500 that names nothing.
@@ -77,6 +86,11 @@ pub trait Backend: Send + Sync + 'static {
     ) -> Result<Option<Vec<Hash>>, BackendError>;
     fn log_size(&self, log: &PublicKey) -> Result<u64, BackendError>;
     fn consultations(&self) -> Result<Vec<ConsultationView>, BackendError>;
+    /// A consultation with its proposals and arguments (in no given order).
+    fn discussion(
+        &self,
+        consultation: &EventId,
+    ) -> Result<Option<(ConsultationView, Vec<Member>)>, BackendError>;
     fn count(
         &self,
         consultation: &EventId,

@@ -1,4 +1,5 @@
-//! Palabre's HTTP layer: the JSON API under `/api/v1`, `/healthz` and `/metrics`.
+//! Palabre's HTTP layer: the JSON API under `/api/v1` (described at
+//! `/api/v1/openapi.json`), `/healthz` and `/metrics`.
 //!
 //! It depends on `palabre-core` only and reaches the node through the [`Backend`]
 //! trait. Every check of signed content is core's; this crate decodes requests, calls
@@ -8,8 +9,9 @@ pub mod api;
 pub mod backend;
 pub mod error;
 pub mod limit;
+pub mod openapi;
 
 pub use api::{ApiConfig, app};
-pub use backend::{AuthorityInfo, Backend, BackendError, Refusal, StoredEvent};
+pub use backend::{AuthorityInfo, Backend, BackendError, Member, Refusal, StoredEvent};
 pub use error::ApiError;
 pub use limit::RateLimit;

@@ -18,7 +18,9 @@ use palabre_core::invitation::{KeyPossession, code_hash, normalize_code};
 use palabre_core::ledger::Ledger;
 use palabre_core::merkle;
 use palabre_core::tally::{Choice, Method};
-use palabre_web::{ApiConfig, AuthorityInfo, Backend, BackendError, Refusal, StoredEvent, app};
+use palabre_web::{
+    ApiConfig, AuthorityInfo, Backend, BackendError, Member, Refusal, StoredEvent, app,
+};
 use serde_json::{Value, json};
 use tower::ServiceExt;
 
@@ -217,6 +219,26 @@ impl Backend for TestBackend {
             .consultations()
             .cloned()
             .collect())
+    }
+
+    fn discussion(
+        &self,
+        consultation: &EventId,
+    ) -> Result<Option<(ConsultationView, Vec<Member>)>, BackendError> {
+        let (view, ids) = {
+            let ledger = self.ledger.lock().expect("lock");
+            let Some(view) = ledger.consultation(consultation) else {
+                return Ok(None);
+            };
+            (view, ledger.members(consultation))
+        };
+        let mut members = Vec::new();
+        for id in ids {
+            let event = self.event(&id)?.expect("a member is recorded");
+            let moderation = self.ledger.lock().expect("lock").moderation(&id);
+            members.push(Member { event, moderation });
+        }
+        Ok(Some((view, members)))
     }
 
     fn count(
@@ -660,6 +682,138 @@ async fn bad_ranges_and_ids() {
     assert_eq!((s, code(&v)), (StatusCode::NOT_FOUND, "not_found"));
     let (s, v) = call(&b, "GET", "/api/v1/logs/zz/checkpoint", vec![]).await;
     assert_eq!((s, code(&v)), (StatusCode::BAD_REQUEST, "bad_key"));
+}
+
+#[tokio::test]
+async fn a_consultation_shows_its_proposals_arguments_and_moderation() {
+    let (b, cid, pid) = world();
+    let now = T0 + DAY;
+    let argue = |n: u8, text: &str| {
+        sign(
+            &resident(n),
+            now,
+            Body::Argument(ArgumentBody {
+                proposal: pid,
+                stance: Stance::Con,
+                body: text.into(),
+            }),
+        )
+    };
+    let kept = argue(2, "Trop cher pour la commune.");
+    let rude = argue(3, "Hors sujet.");
+    b.append(kept.clone()).expect("argument");
+    b.append(rude.clone()).expect("argument");
+    let hide = sign(
+        &b.key,
+        now,
+        Body::Moderation(ModerationBody {
+            target: rude.id(),
+            action: ModerationAction::Hide,
+            reason: "sans rapport avec la proposition".into(),
+        }),
+    );
+    b.append(hide.clone()).expect("moderation");
+
+    let (s, v) = call(&b, "GET", &format!("/api/v1/consultations/{cid}"), vec![]).await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    let c = &v["consultation"];
+    assert_eq!(c["title"], json!("Le lavoir"));
+    assert_eq!(c["description"], json!("Restaurer le lavoir ?"));
+    assert_eq!(c["status"], json!("voting"));
+    assert_eq!(c["results_visible"], json!(false));
+    let signed = serde_json::to_vec(&c["event"]).expect("json");
+    assert_eq!(SignedEvent::from_bytes(signed).expect("valid").id(), cid);
+    let proposals = v["proposals"].as_array().expect("list");
+    assert_eq!(proposals.len(), 1);
+    let p = &proposals[0];
+    assert_eq!(p["id"], json!(pid.to_string()));
+    assert_eq!(p["kind"], json!("proposal"));
+    assert_eq!(p["body"]["title"], json!("Oui"));
+    assert_eq!(p["hidden"], json!(false));
+    let args = p["arguments"].as_array().expect("arguments");
+    assert_eq!(args.len(), 2);
+    let shown = args
+        .iter()
+        .find(|a| a["id"] == json!(kept.id().to_string()));
+    let hidden = args
+        .iter()
+        .find(|a| a["id"] == json!(rude.id().to_string()));
+    let (shown, hidden) = (shown.expect("kept"), hidden.expect("hidden"));
+    assert_eq!(shown["hidden"], json!(false));
+    assert_eq!(shown["body"]["stance"], json!("con"));
+    // Moderation is in the open: the hidden argument stays listed, with who hid it and why.
+    assert_eq!(hidden["hidden"], json!(true));
+    assert_eq!(hidden["moderation"][0]["by"], json!(b.pk().to_string()));
+    assert_eq!(hidden["moderation"][0]["action"], json!("hide"));
+    assert_eq!(
+        hidden["moderation"][0]["moderation"],
+        json!(hide.id().to_string())
+    );
+    assert_eq!(
+        hidden["moderation"][0]["reason"],
+        json!("sans rapport avec la proposition")
+    );
+
+    let (s, v) = call(&b, "GET", &format!("/api/v1/consultations/{pid}"), vec![]).await;
+    assert_eq!((s, code(&v)), (StatusCode::NOT_FOUND, "not_found"));
+    let (s, v) = call(&b, "GET", "/api/v1/consultations/xyz", vec![]).await;
+    assert_eq!((s, code(&v)), (StatusCode::BAD_REQUEST, "bad_id"));
+}
+
+#[tokio::test]
+async fn the_openapi_document_lists_every_route_and_each_answers() {
+    let (b, cid, _) = world();
+    let (s, v) = call(&b, "GET", "/api/v1/openapi.json", vec![]).await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(v["openapi"], json!("3.1.0"));
+    let paths = v["paths"].as_object().expect("paths");
+    assert_eq!(paths.len(), palabre_web::openapi::ROUTES.len());
+    for route in palabre_web::openapi::ROUTES {
+        let documented = &paths[route.path][route.method];
+        assert!(
+            documented["summary"].is_string(),
+            "{} {}",
+            route.method,
+            route.path
+        );
+        for (status, _, schema) in route.answers {
+            assert!(documented["responses"][status.to_string()].is_object());
+            if !schema.is_empty() {
+                assert!(v["components"]["schemas"][schema].is_object(), "{schema}");
+            }
+        }
+        // Every documented route is served: filled in, it reaches its handler, never
+        // the router's fallback.
+        let town = b.pk().to_string();
+        let uri = route
+            .path
+            .replace("{id}", &cid.to_string())
+            .replace("{authority}", &town);
+        let query: Vec<String> = route
+            .params
+            .iter()
+            .filter(|(_, place, _, _)| *place == palabre_web::openapi::In::Query)
+            .map(|(name, _, _, _)| format!("{name}=1"))
+            .collect();
+        let uri = if query.is_empty() {
+            uri
+        } else {
+            format!("{uri}?{}", query.join("&"))
+        };
+        let (s, v) = call(&b, &route.method.to_uppercase(), &uri, vec![]).await;
+        assert_ne!(v["error"]["message"], json!("route not found"), "{uri}");
+        assert!(
+            route
+                .answers
+                .iter()
+                .any(|(status, _, _)| *status == s.as_u16()),
+            "{} {uri} answered {s}, which is not documented",
+            route.method
+        );
+    }
+    let (s, v) = call(&b, "GET", "/api/v1/nothing", vec![]).await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    assert_eq!(v["error"]["message"], json!("route not found"));
 }
 
 #[tokio::test]

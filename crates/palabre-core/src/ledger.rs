@@ -12,7 +12,7 @@ use crate::admission::{
 };
 use crate::counting::{self, Counted, LogPrefix};
 use crate::crypto::PublicKey;
-use crate::event::{Body, Kind, SignedEvent};
+use crate::event::{Body, Kind, ModerationAction, SignedEvent};
 use crate::ids::{EventId, Hash};
 use crate::merkle::{self, MemoryTree};
 use crate::rejection::Rejection;
@@ -22,6 +22,15 @@ use crate::rejection::Rejection;
 pub struct Log {
     pub entries: Vec<SignedEvent>,
     pub tree: MemoryTree,
+}
+
+/// One authority's latest moderation of an event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Moderated {
+    pub by: PublicKey,
+    pub action: ModerationAction,
+    /// The `moderation` event, for its reason.
+    pub moderation: EventId,
 }
 
 /// Where an event sits.
@@ -195,6 +204,48 @@ impl Ledger {
     /// The first result recorded for a consultation (later ones are refused).
     pub fn first_result(&self, consultation: &EventId) -> Option<EventId> {
         self.results.get(consultation).copied()
+    }
+
+    /// The proposals of a consultation and the arguments on them, in log order of
+    /// each log.
+    pub fn members(&self, consultation: &EventId) -> Vec<EventId> {
+        let mut ids = Vec::new();
+        for (_, log) in self.logs() {
+            for event in &log.entries {
+                let of = match event.body() {
+                    Body::Proposal(b) => Some(b.consultation),
+                    Body::Argument(b) => self.proposal(&b.proposal).map(|p| p.consultation),
+                    _ => None,
+                };
+                if of == Some(*consultation) {
+                    ids.push(event.id());
+                }
+            }
+        }
+        ids
+    }
+
+    /// The latest moderation of `target` in each log that moderated it itself.
+    pub fn moderation(&self, target: &EventId) -> Vec<Moderated> {
+        let mut latest: BTreeMap<PublicKey, Moderated> = BTreeMap::new();
+        for (authority, log) in self.logs() {
+            for event in &log.entries {
+                if let Body::Moderation(b) = event.body()
+                    && b.target == *target
+                    && event.author() == authority
+                {
+                    latest.insert(
+                        *authority,
+                        Moderated {
+                            by: *authority,
+                            action: b.action,
+                            moderation: event.id(),
+                        },
+                    );
+                }
+            }
+        }
+        latest.into_values().collect()
     }
 
     pub fn consultations(&self) -> impl Iterator<Item = &ConsultationView> {

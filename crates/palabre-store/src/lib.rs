@@ -17,13 +17,15 @@ use palabre_core::crypto::PublicKey;
 use palabre_core::event::{SignedEvent, decode};
 use palabre_core::head::{SignedTreeHead, TreeHead};
 use palabre_core::ids::{EventId, Hash};
+pub use palabre_core::ledger::Moderated;
 use palabre_core::merkle::MerkleError;
 use palabre_core::rejection::Rejection;
 
 pub use memory::MemoryStorage;
 pub use sled_storage::{SledStorage, StoreConfig};
 pub use writer::{
-    Committed, GROUP_BUCKETS, GroupStats, MAX_GROUP_ITEMS, MAX_QUEUED_REQUESTS, Ticket, Writer,
+    Answer, Committed, GROUP_BUCKETS, GroupStats, MAX_GROUP_ITEMS, MAX_QUEUED_REQUESTS, Ticket,
+    Writer,
 };
 
 /// Failures of the storage itself (never of the input: those are [`CommitRejection`]s).
@@ -135,6 +137,12 @@ pub trait Storage: Record + Send + Sync {
 
     /// Every consultation recorded in any log.
     fn consultations(&self) -> Result<Vec<ConsultationView>, StoreError>;
+
+    /// The proposals of a consultation and the arguments on them, in no given order.
+    fn members(&self, consultation: &EventId) -> Result<Vec<EventId>, StoreError>;
+
+    /// The latest moderation of `target` by each authority whose own log moderated it.
+    fn moderation(&self, target: &EventId) -> Result<Vec<Moderated>, StoreError>;
 
     /// Counts a consultation over each participating log up to its closing checkpoint
     /// (the whole log while it is open), with core's `counting::count`.

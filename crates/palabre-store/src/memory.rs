@@ -16,7 +16,8 @@ use palabre_core::ledger::Ledger;
 use palabre_core::merkle;
 
 use crate::{
-    Appended, CommitItem, CommitOutcome, CommitRejection, InvitationStatus, Storage, StoreError,
+    Appended, CommitItem, CommitOutcome, CommitRejection, InvitationStatus, Moderated, Storage,
+    StoreError,
 };
 
 #[derive(Debug, Default)]
@@ -224,6 +225,14 @@ impl Storage for MemoryStorage {
 
     fn flush(&self) -> Result<(), StoreError> {
         Ok(())
+    }
+
+    fn members(&self, consultation: &EventId) -> Result<Vec<EventId>, StoreError> {
+        Ok(self.lock().ledger.members(consultation))
+    }
+
+    fn moderation(&self, target: &EventId) -> Result<Vec<Moderated>, StoreError> {
+        Ok(self.lock().ledger.moderation(target))
     }
 
     fn consultations(&self) -> Result<Vec<ConsultationView>, StoreError> {

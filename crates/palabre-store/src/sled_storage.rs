@@ -16,7 +16,7 @@ use palabre_core::admission::{
     admit,
 };
 use palabre_core::crypto::PublicKey;
-use palabre_core::event::{Body, ConsultationBody, Kind, SignedEvent};
+use palabre_core::event::{Body, ConsultationBody, Kind, ModerationAction, SignedEvent};
 use palabre_core::head::{SignedTreeHead, TreeHead};
 use palabre_core::ids::{EventId, Hash};
 use palabre_core::merkle::{self, Nodes};
@@ -24,7 +24,8 @@ use sled::Transactional;
 use sled::transaction::{ConflictableTransactionError, TransactionError};
 
 use crate::{
-    Appended, CommitItem, CommitOutcome, CommitRejection, InvitationStatus, Storage, StoreError,
+    Appended, CommitItem, CommitOutcome, CommitRejection, InvitationStatus, Moderated, Storage,
+    StoreError,
 };
 
 /// Tuning of the sled database.
@@ -47,7 +48,7 @@ impl Default for StoreConfig {
 #[derive(Debug, Clone)]
 struct Trees {
     logidx_event: sled::Tree,             // A ‖ I → exact signed event bytes
-    node_hash: sled::Tree, // A ‖ level (u8) ‖ I → perfect-subtree hash (level 0: leaf hash)
+    node_hash: sled::Tree, // A ‖ level (u8) ‖ I → perfect-subtree hash, levels ≥ STORED_LEVEL
     logsize_head: sled::Tree, // A ‖ size (u64 BE) → signed tree head (JSON)
     eventid_position: sled::Tree, // E → A ‖ I
     authority_declared: sled::Tree, // A → [] (its `authority` event is in its log)
@@ -58,9 +59,16 @@ struct Trees {
     authorityconsultation_closing: sled::Tree, // A ‖ E → size (u64 BE) ‖ root H
     consultationid_result: sled::Tree, // E → the first result's id E
     codehash_status: sled::Tree, // H → 0 unused, 1 used
+    consultationmember_kind: sled::Tree, // consultation E ‖ proposal or argument E → kind (u8)
+    targetmoderator_action: sled::Tree, // E ‖ A → action (0 hide, 1 restore) ‖ moderation E
 }
 
-const N_TREES: usize = 12;
+const N_TREES: usize = 14;
+
+/// The lowest level of Merkle nodes written to `node_hash`. Below it, a node is
+/// recomputed from the entries it covers (at most 16): storing every leaf hash and small
+/// subtree would cost about 2 × 80 bytes per entry for what a few SHA-256 calls give back.
+const STORED_LEVEL: u32 = 4;
 
 impl Trees {
     fn open(db: &sled::Db) -> Result<Trees, sled::Error> {
@@ -77,6 +85,8 @@ impl Trees {
             authorityconsultation_closing: db.open_tree("authorityconsultation_closing")?,
             consultationid_result: db.open_tree("consultationid_result")?,
             codehash_status: db.open_tree("codehash_status")?,
+            consultationmember_kind: db.open_tree("consultationmember_kind")?,
+            targetmoderator_action: db.open_tree("targetmoderator_action")?,
         })
     }
 
@@ -95,6 +105,8 @@ impl Trees {
             self.authorityconsultation_closing.clone(),
             self.consultationid_result.clone(),
             self.codehash_status.clone(),
+            self.consultationmember_kind.clone(),
+            self.targetmoderator_action.clone(),
         ]
     }
 }
@@ -114,7 +126,12 @@ impl T {
     const CLOSING: usize = 9;
     const RESULT: usize = 10;
     const CODE: usize = 11;
+    const MEMBER: usize = 12;
+    const MODERATION: usize = 13;
 }
+
+const HIDE: u8 = 0;
+const RESTORE: u8 = 1;
 
 const ACTIVE: u8 = 0;
 const REVOKED: u8 = 1;
@@ -206,6 +223,28 @@ impl View<'_> {
         n
     }
 
+    /// The hash of a perfect subtree: stored from [`STORED_LEVEL`] up, recomputed from
+    /// the entries below it (at most `2^STORED_LEVEL` of them).
+    fn node(&self, log: &PublicKey, level: u32, index: u64) -> Hash {
+        if level == 0 {
+            return self
+                .get(T::EVENT, &log_key(log, index))
+                .map(|bytes| merkle::leaf_hash(&bytes))
+                .unwrap_or_default();
+        }
+        if level >= STORED_LEVEL {
+            return self
+                .get(T::NODE, &node_key(log, level, index))
+                .and_then(|v| key32(&v))
+                .map(Hash)
+                .unwrap_or_default();
+        }
+        merkle::node_hash(
+            &self.node(log, level - 1, 2 * index),
+            &self.node(log, level - 1, 2 * index + 1),
+        )
+    }
+
     fn nodes(&self, log: PublicKey) -> LogNodes<'_> {
         LogNodes {
             view: self,
@@ -227,11 +266,7 @@ impl Nodes for LogNodes<'_> {
     }
 
     fn node(&self, level: u32, index: u64) -> Hash {
-        self.view
-            .get(T::NODE, &node_key(&self.log, level, index))
-            .and_then(|v| key32(&v))
-            .map(Hash)
-            .unwrap_or_default()
+        self.view.node(&self.log, level, index)
     }
 }
 
@@ -334,33 +369,32 @@ fn append(
     log: &PublicKey,
     event: &SignedEvent,
 ) -> u64 {
-    let (index, leaf_levels) = {
-        let view = View {
-            trees: view_trees,
-            pending,
-            sizes,
-        };
-        let index = view.size(log);
-        // Climb from the new leaf while it completes a perfect subtree.
-        let mut nodes = vec![(0u32, index, merkle::leaf_hash(event.bytes()))];
-        let (mut level, mut i, mut h) = (0u32, index, merkle::leaf_hash(event.bytes()));
-        while i % 2 == 1 {
-            let sibling = view
-                .get(T::NODE, &node_key(log, level, i - 1))
-                .and_then(|v| key32(&v))
-                .map(Hash)
-                .unwrap_or_default();
-            h = merkle::node_hash(&sibling, &h);
-            level += 1;
-            i /= 2;
-            nodes.push((level, i, h));
-        }
-        (index, nodes)
-    };
+    let index = View {
+        trees: view_trees,
+        pending,
+        sizes,
+    }
+    .size(log);
     let id = event.id();
     pending.put(T::EVENT, log_key(log, index), event.bytes().to_vec());
-    for (level, i, h) in leaf_levels {
-        pending.put(T::NODE, node_key(log, level, i), h.0.to_vec());
+    // Climb from the new leaf while it completes a perfect subtree, storing the ones
+    // high enough to be kept.
+    let (mut level, mut i) = (0u32, index);
+    while i % 2 == 1 {
+        level += 1;
+        i /= 2;
+        if level >= STORED_LEVEL {
+            let view = View {
+                trees: view_trees,
+                pending,
+                sizes,
+            };
+            let h = merkle::node_hash(
+                &view.node(log, level - 1, 2 * i),
+                &view.node(log, level - 1, 2 * i + 1),
+            );
+            pending.put(T::NODE, node_key(log, level, i), h.0.to_vec());
+        }
     }
     pending.put(T::POSITION, id.0.as_bytes().to_vec(), log_key(log, index));
     pending.sizes.insert(*log, index + 1);
@@ -444,6 +478,11 @@ fn append(
                 id.0.as_bytes().to_vec(),
                 target(Kind::Proposal, Some(b.consultation)),
             );
+            pending.put(
+                T::MEMBER,
+                cat(&[b.consultation.0.as_bytes(), id.0.as_bytes()]),
+                vec![kind_byte(Kind::Proposal)],
+            );
         }
         Body::Argument(b) => {
             let view = View {
@@ -456,6 +495,24 @@ fn append(
                 T::TARGET,
                 id.0.as_bytes().to_vec(),
                 target(Kind::Argument, consultation),
+            );
+            if let Some(c) = consultation {
+                pending.put(
+                    T::MEMBER,
+                    cat(&[c.0.as_bytes(), id.0.as_bytes()]),
+                    vec![kind_byte(Kind::Argument)],
+                );
+            }
+        }
+        Body::Moderation(b) if from_log => {
+            let action = match b.action {
+                ModerationAction::Hide => HIDE,
+                ModerationAction::Restore => RESTORE,
+            };
+            pending.put(
+                T::MODERATION,
+                cat(&[b.target.0.as_bytes(), log.as_bytes()]),
+                cat(&[&[action], id.0.as_bytes()]),
             );
         }
         Body::Checkpoint(b) if from_log => {
@@ -775,6 +832,48 @@ impl Storage for SledStorage {
     fn flush(&self) -> Result<(), StoreError> {
         self.db.flush()?;
         Ok(())
+    }
+
+    fn members(&self, consultation: &EventId) -> Result<Vec<EventId>, StoreError> {
+        self.trees
+            .consultationmember_kind
+            .scan_prefix(consultation.0.as_bytes())
+            .map(|r| {
+                let (k, _) = r?;
+                k.get(32..)
+                    .and_then(key32)
+                    .map(|b| EventId(Hash(b)))
+                    .ok_or_else(|| corrupt("member key"))
+            })
+            .collect()
+    }
+
+    fn moderation(&self, target: &EventId) -> Result<Vec<Moderated>, StoreError> {
+        self.trees
+            .targetmoderator_action
+            .scan_prefix(target.0.as_bytes())
+            .map(|r| {
+                let (k, v) = r?;
+                let by = k
+                    .get(32..)
+                    .and_then(key32)
+                    .and_then(|b| PublicKey::from_bytes(&b).ok());
+                let action = match v.first() {
+                    Some(&HIDE) => Some(ModerationAction::Hide),
+                    Some(&RESTORE) => Some(ModerationAction::Restore),
+                    _ => None,
+                };
+                let moderation = v.get(1..).and_then(key32).map(|b| EventId(Hash(b)));
+                match (by, action, moderation) {
+                    (Some(by), Some(action), Some(moderation)) => Ok(Moderated {
+                        by,
+                        action,
+                        moderation,
+                    }),
+                    _ => Err(corrupt("moderation entry")),
+                }
+            })
+            .collect()
     }
 
     fn consultations(&self) -> Result<Vec<ConsultationView>, StoreError> {

@@ -8,7 +8,7 @@
 //! sled is blocking; async callers wait on a ticket from a blocking task.
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::mpsc::{Receiver, SyncSender, TryRecvError, sync_channel};
+use std::sync::mpsc::{Receiver, SyncSender, TryRecvError, TrySendError, sync_channel};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
@@ -33,9 +33,12 @@ pub struct Committed {
 
 type Reply = Result<Committed, String>;
 
+/// Where a request's answer goes: called once, on the writer thread, after the commit.
+pub type Answer = Box<dyn FnOnce(Result<Committed, StoreError>) + Send>;
+
 struct Request {
     items: Vec<CommitItem>,
-    reply: SyncSender<Reply>,
+    answer: Answer,
 }
 
 /// Counters for `/metrics`.
@@ -139,14 +142,46 @@ impl Writer {
 
     /// Queues items; blocks only while the queue is full.
     pub fn enqueue(&self, items: Vec<CommitItem>) -> Result<Ticket, StoreError> {
-        let (reply, rx) = sync_channel(1);
+        let (reply, rx) = sync_channel::<Reply>(1);
+        self.enqueue_with(
+            items,
+            Box::new(move |result| {
+                // A waiter that gave up is not an error of the commit.
+                let _ = reply.send(result.map_err(|e| e.to_string()));
+            }),
+        )?;
+        Ok(Ticket { reply: rx })
+    }
+
+    /// Queues items unless the queue is full; a full queue gives them back.
+    pub fn try_enqueue_with(
+        &self,
+        items: Vec<CommitItem>,
+        answer: Answer,
+    ) -> Result<Option<(Vec<CommitItem>, Answer)>, StoreError> {
         let tx = self
             .tx
             .as_ref()
             .ok_or_else(|| StoreError::Writer("the writer is closed".into()))?;
-        tx.send(Request { items, reply })
-            .map_err(|_| StoreError::Writer("the writer stopped".into()))?;
-        Ok(Ticket { reply: rx })
+        match tx.try_send(Request { items, answer }) {
+            Ok(()) => Ok(None),
+            Err(TrySendError::Full(r)) => Ok(Some((r.items, r.answer))),
+            Err(TrySendError::Disconnected(_)) => {
+                Err(StoreError::Writer("the writer stopped".into()))
+            }
+        }
+    }
+
+    /// Queues items and has `answer` called with their outcome, without a thread
+    /// waiting for it (an async caller hands over the sending half of a channel).
+    /// Blocks only while the queue is full.
+    pub fn enqueue_with(&self, items: Vec<CommitItem>, answer: Answer) -> Result<(), StoreError> {
+        let tx = self
+            .tx
+            .as_ref()
+            .ok_or_else(|| StoreError::Writer("the writer is closed".into()))?;
+        tx.send(Request { items, answer })
+            .map_err(|_| StoreError::Writer("the writer stopped".into()))
     }
 
     /// Queues items and waits until they are committed.
@@ -200,17 +235,16 @@ fn run(
         let mut replies = Vec::with_capacity(group.len());
         for r in group {
             items.extend(r.items);
-            replies.push(r.reply);
+            replies.push(r.answer);
         }
         let clock = Clock::Live { now_ms: now_ms() };
         match storage.commit(items, clock, sign_head) {
             Ok(outcome) => {
                 stats.record(n_items as u64);
                 let mut results = outcome.results.into_iter();
-                for (reply, n) in replies.into_iter().zip(sizes) {
+                for (answer, n) in replies.into_iter().zip(sizes) {
                     let mine = results.by_ref().take(n).collect();
-                    // A waiter that gave up is not an error of the commit.
-                    let _ = reply.send(Ok(Committed {
+                    answer(Ok(Committed {
                         results: mine,
                         heads: outcome.heads.clone(),
                     }));
@@ -218,8 +252,9 @@ fn run(
             }
             Err(e) => {
                 // Every waiter gets the error; the node logs it where it answers them.
-                for reply in replies {
-                    let _ = reply.send(Err(e.to_string()));
+                let message = e.to_string();
+                for answer in replies {
+                    answer(Err(StoreError::Writer(message.clone())));
                 }
             }
         }

@@ -12,7 +12,7 @@ use palabre_core::ledger::Ledger;
 use palabre_core::merkle;
 use palabre_core::tally::{Choice, Method};
 use palabre_store::{
-    CommitItem, InvitationStatus, MemoryStorage, SledStorage, Storage, StoreConfig,
+    CommitItem, InvitationStatus, MemoryStorage, Moderated, SledStorage, Storage, StoreConfig,
 };
 
 const T0: u64 = 1_900_000_000_000;
@@ -298,8 +298,10 @@ fn proofs_verify_across_commits<S: Storage>(s: &S) {
     seed(s, 0);
     let t = town().public_key();
     let mut heads = vec![s.latest_head(&t).expect("read").expect("head")];
-    for batch in 0..12u16 {
-        let items = (0..(batch % 5 + 1))
+    // Past 2 × 64 entries, so that stored nodes of several levels and the subtrees
+    // recomputed below them both take part.
+    for batch in 0..30u16 {
+        let items = (0..(batch % 9 + 1))
             .map(|i| item(credential(100 + batch * 10 + i)))
             .collect();
         let out = s.commit(items, live(T0), &signer()).expect("commit");
@@ -307,8 +309,11 @@ fn proofs_verify_across_commits<S: Storage>(s: &S) {
     }
     let last = heads.last().expect("head").head;
     let entries = s.entries(&t, 0, last.size).expect("entries");
+    assert!(last.size > 128, "{} entries", last.size);
+    let leaves: Vec<_> = entries.iter().map(|e| merkle::leaf_hash(e)).collect();
     for h in &heads {
         let h = h.head;
+        assert_eq!(h.root, merkle::root_of_leaves(&leaves[..h.size as usize]));
         for index in (0..h.size).step_by(3) {
             let proof = s.inclusion_proof(&t, index, h.size).expect("proof");
             let leaf = merkle::leaf_hash(&entries[index as usize]);
@@ -376,7 +381,75 @@ macro_rules! suite {
     };
 }
 
+fn members_and_moderation<S: Storage>(s: &S) {
+    let (cid, ps) = seed(s, 3);
+    let argue = |n: u16, proposal: EventId, text: &str| {
+        sign(
+            &resident(n),
+            T0 + 2,
+            Body::Argument(ArgumentBody {
+                proposal,
+                stance: Stance::Pro,
+                body: text.into(),
+            }),
+        )
+    };
+    let moderate = |at: u64, target: EventId, action: ModerationAction| {
+        sign(
+            &town(),
+            at,
+            Body::Moderation(ModerationBody {
+                target,
+                action,
+                reason: "hors sujet".into(),
+            }),
+        )
+    };
+    let a1 = argue(0, ps[0], "Plus d'ombre");
+    let a2 = argue(2, ps[1], "Moins de bruit");
+    let hide = moderate(T0 + 3, a2.id(), ModerationAction::Hide);
+    let out = s
+        .commit(
+            vec![item(a1.clone()), item(a2.clone()), item(hide.clone())],
+            live(T0 + 3),
+            &signer(),
+        )
+        .expect("commit");
+    assert!(out.results.iter().all(Result::is_ok), "{:?}", out.results);
+    let mut members = s.members(&cid).expect("members");
+    members.sort();
+    let mut expected = vec![ps[0], ps[1], a1.id(), a2.id()];
+    expected.sort();
+    assert_eq!(members, expected);
+    assert_eq!(s.members(&a1.id()).expect("members"), vec![]);
+    let t = town().public_key();
+    assert_eq!(
+        s.moderation(&a2.id()).expect("read"),
+        vec![Moderated {
+            by: t,
+            action: ModerationAction::Hide,
+            moderation: hide.id()
+        }]
+    );
+    assert_eq!(s.moderation(&a1.id()).expect("read"), vec![]);
+    // The latest action of a log is the one that stands.
+    let restore = moderate(T0 + 4, a2.id(), ModerationAction::Restore);
+    let out = s
+        .commit(vec![item(restore.clone())], live(T0 + 4), &signer())
+        .expect("commit");
+    assert!(out.results.iter().all(Result::is_ok), "{:?}", out.results);
+    assert_eq!(
+        s.moderation(&a2.id()).expect("read"),
+        vec![Moderated {
+            by: t,
+            action: ModerationAction::Restore,
+            moderation: restore.id()
+        }]
+    );
+}
+
 suite!(
+    members_and_moderation,
     appends_and_reads_back,
     a_batch_sees_its_own_earlier_items,
     refused_batches_write_nothing,
