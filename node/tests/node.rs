@@ -303,3 +303,6 @@ fn check_everything_kept(addr: &str, seen: &Seen) {
         );
     }
 }
+
+#[path = "node/site.rs"]
+mod site;

@@ -28,6 +28,7 @@ use serde_json::value::RawValue;
 use crate::backend::{Backend, Member, Refusal};
 use crate::error::{ApiError, error_body};
 use crate::limit::{Limiter, RateLimit, rate_limit, time_limit};
+use tower_http::compression::CompressionLayer;
 
 /// Limits of the HTTP layer.
 #[derive(Debug, Clone, Copy)]
@@ -111,6 +112,8 @@ pub fn app<B: Backend>(backend: Arc<B>, config: ApiConfig) -> Router {
         .route("/api/v1/consultations", get(consultations::<B>))
         .route("/api/v1/consultations/{id}", get(consultation::<B>))
         .route("/api/v1/consultations/{id}/tally", get(tally::<B>))
+        .with_state(Arc::clone(&state))
+        .merge(crate::site::routes(Arc::clone(&state.backend)))
         .fallback(|| async { ApiError::not_found("route") })
         .layer(DefaultBodyLimit::max(config.max_body_bytes))
         .layer(middleware::from_fn(move |req, next| {
@@ -119,7 +122,7 @@ pub fn app<B: Backend>(backend: Arc<B>, config: ApiConfig) -> Router {
         .layer(middleware::from_fn(move |req, next| {
             rate_limit(Arc::clone(&limiter), req, next)
         }))
-        .with_state(state)
+        .layer(CompressionLayer::new())
 }
 
 fn lock<B>(state: &AppState<B>) -> std::sync::MutexGuard<'_, Counters> {

@@ -10,6 +10,7 @@ pub mod backend;
 pub mod error;
 pub mod limit;
 pub mod openapi;
+pub mod site;
 
 pub use api::{ApiConfig, app};
 pub use backend::{AuthorityInfo, Backend, BackendError, Member, Refusal, StoredEvent};

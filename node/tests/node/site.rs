@@ -1,0 +1,579 @@
+//! The residents' site in a real headless Chromium, driven over WebDriver (chromedriver
+//! and fantoccini) against the real `palabre serve --demo`: register with a demo code,
+//! vote in every ballot method with the keyboard alone, change a vote, propose, argue,
+//! check every receipt, see results after a close; on every page, the budgets (bytes,
+//! requests, DOM elements, no other origin) and axe-core's accessibility rules; and
+//! every page read with JavaScript off.
+//!
+//! Needs `chromium`, `chromedriver` and axe-core (`scripts/check` installs them; axe-core
+//! goes to `target/axe`, or set `PALABRE_AXE` to its `axe.min.js`).
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use fantoccini::elements::Element;
+use fantoccini::wd::Capabilities;
+use fantoccini::{Client, ClientBuilder, Locator};
+use palabre_core::crypto::SecretKey;
+use palabre_core::event::{Body, ConsultationBody, Event, ProposalBody};
+use palabre_core::tally::Method;
+use serde_json::{Value, json};
+
+use super::{http, start};
+
+const MAX_PAGE_BYTES: u64 = 15 * 1024;
+const MAX_REQUESTS: u64 = 4;
+const MAX_DOM_ELEMENTS: u64 = 400;
+const MAX_SCRIPT_GZIP_BYTES: usize = 8 * 1024;
+const WAIT: Duration = Duration::from_secs(30);
+
+/// chromedriver on a free port, killed when dropped.
+struct Driver {
+    child: Child,
+    url: String,
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn driver() -> Driver {
+    let port = TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port();
+    let child = Command::new("chromedriver")
+        .arg(format!("--port={port}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("chromedriver starts (scripts/check installs chromium-driver)");
+    let driver = Driver {
+        child,
+        url: format!("http://127.0.0.1:{port}"),
+    };
+    let deadline = Instant::now() + WAIT;
+    // Ready once it accepts connections (it keeps them open, so no full request here).
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "chromedriver did not answer");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    driver
+}
+
+async fn browser(driver: &Driver, profile: &Path, javascript: bool) -> Client {
+    let mut args = vec![
+        "--headless".to_owned(),
+        "--no-sandbox".into(),
+        "--disable-gpu".into(),
+        "--disable-background-networking".into(),
+        "--disable-component-update".into(),
+        "--disable-sync".into(),
+        "--disable-quic".into(),
+        "--no-first-run".into(),
+        "--window-size=420,900".into(),
+        format!("--user-data-dir={}", profile.display()),
+    ];
+    if !javascript {
+        args.push("--blink-settings=scriptEnabled=false".into());
+    }
+    let caps: Capabilities = serde_json::from_value(json!({
+        "browserName": "chrome",
+        "goog:chromeOptions": {"binary": "/usr/bin/chromium", "args": args},
+    }))
+    .expect("capabilities");
+    let connector = hyper_util::client::legacy::connect::HttpConnector::new();
+    ClientBuilder::new(connector)
+        .capabilities(caps)
+        .connect(&driver.url)
+        .await
+        .expect("a Chromium session")
+}
+
+fn axe_source() -> String {
+    let path = std::env::var_os("PALABRE_AXE").map_or_else(
+        || {
+            Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("../target/axe/node_modules/axe-core/axe.min.js")
+        },
+        PathBuf::from,
+    );
+    std::fs::read_to_string(&path).unwrap_or_else(|e| {
+        panic!(
+            "axe-core at {} ({e}); scripts/check installs it",
+            path.display()
+        )
+    })
+}
+
+/// Loads `path` and checks what every resident page must meet.
+async fn visit(c: &Client, base: &str, path: &str, axe: &str) {
+    c.goto(&format!("{base}{path}")).await.expect("page loads");
+    c.find(Locator::Css("h1"))
+        .await
+        .unwrap_or_else(|_| panic!("{path} has a heading"));
+    let m = c
+        .execute(
+            r#"const nav = performance.getEntriesByType("navigation")[0];
+               const res = performance.getEntriesByType("resource");
+               // A file the cache served has transferSize 0: count it as if fetched.
+               const size = (e) => Math.max(e.transferSize, e.encodedBodySize + 300);
+               return {
+                 bytes: [nav, ...res].reduce((n, e) => n + size(e), 0),
+                 requests: 1 + res.length,
+                 foreign: res.filter((e) => !e.name.startsWith(location.origin)).length,
+                 dom: document.getElementsByTagName("*").length,
+               };"#,
+            vec![],
+        )
+        .await
+        .expect("measures");
+    let n = |k: &str| m[k].as_u64().unwrap_or(u64::MAX);
+    assert!(n("bytes") <= MAX_PAGE_BYTES, "{path}: {m}");
+    assert!(n("requests") <= MAX_REQUESTS, "{path}: {m}");
+    assert!(n("dom") <= MAX_DOM_ELEMENTS, "{path}: {m}");
+    assert_eq!(n("foreign"), 0, "{path}: {m}");
+    c.execute(&format!("{axe}\nreturn true;"), vec![])
+        .await
+        .expect("axe-core loads");
+    let violations = c
+        .execute_async(
+            r#"const done = arguments[arguments.length - 1];
+               axe.run(document).then(
+                 (r) => done(r.violations.map((v) => v.id + ": " + v.nodes.map((n) => n.target).join(" | "))),
+                 (e) => done(["axe failed: " + e]));"#,
+            vec![],
+        )
+        .await
+        .expect("axe-core runs");
+    assert_eq!(violations, json!([]), "{path}: accessibility violations");
+}
+
+async fn css(c: &Client, selector: &str) -> Element {
+    c.wait()
+        .at_most(WAIT)
+        .for_element(Locator::Css(selector))
+        .await
+        .unwrap_or_else(|e| panic!("{selector}: {e}"))
+}
+
+/// Waits for the form's answer: the script writes it into the form's `.out`.
+async fn answered(c: &Client, form: &str) -> String {
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let out = css(c, &format!("{form} .out")).await;
+        let class = out.attr("class").await.ok().flatten().unwrap_or_default();
+        let text = out.text().await.unwrap_or_default();
+        if class.contains("ok") {
+            return text;
+        }
+        assert!(!class.contains("err"), "{form} was refused: {text}");
+        assert!(Instant::now() < deadline, "{form}: no answer");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+const ENTER: &str = "\u{E007}";
+
+/// Votes on the consultation page with the keyboard: Space on the choices, Enter on the
+/// button. `pick` chooses which input of each group.
+async fn vote(c: &Client, base: &str, id: &str, pick: usize) {
+    c.goto(&format!("{base}/c/{id}")).await.expect("page");
+    let form = "form[data-kind=ballot]";
+    let method = css(c, form)
+        .await
+        .attr("data-method")
+        .await
+        .ok()
+        .flatten()
+        .unwrap_or_default();
+    if method == "approve" {
+        let boxes = c
+            .find_all(Locator::Css(&format!("{form} input[type=checkbox]")))
+            .await
+            .expect("choices");
+        boxes[pick % boxes.len()]
+            .send_keys(" ")
+            .await
+            .expect("space");
+    } else {
+        for set in c
+            .find_all(Locator::Css(&format!("{form} fieldset")))
+            .await
+            .expect("groups")
+        {
+            let radios = set
+                .find_all(Locator::Css("input[type=radio]"))
+                .await
+                .expect("radios");
+            radios[pick % radios.len()]
+                .send_keys(" ")
+                .await
+                .expect("space");
+        }
+    }
+    css(c, &format!("{form} button"))
+        .await
+        .send_keys(ENTER)
+        .await
+        .expect("enter");
+    answered(c, form).await;
+}
+
+fn town_key(data: &Path) -> SecretKey {
+    let text = std::fs::read_to_string(data.join("authority.key")).expect("key file");
+    let seed: [u8; 32] = hex_seed(text.trim());
+    SecretKey::from_seed(&seed)
+}
+
+fn hex_seed(text: &str) -> [u8; 32] {
+    let mut seed = [0u8; 32];
+    for (i, b) in seed.iter_mut().enumerate() {
+        *b = u8::from_str_radix(&text[2 * i..2 * i + 2], 16).expect("hex");
+    }
+    seed
+}
+
+fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("after 1970")
+        .as_millis() as u64
+}
+
+/// A consultation whose vote closes `close_in_ms` from now, with one proposal, posted
+/// by the town itself. Returns its id.
+fn closing_soon(addr: &str, data: &Path, close_in_ms: u64) -> String {
+    let town = town_key(data);
+    let now = now_ms();
+    let sign = |body: Body| {
+        Event {
+            author: town.public_key(),
+            created_at_ms: now_ms(),
+            body,
+        }
+        .sign(&town)
+        .expect("valid event")
+    };
+    let c = sign(Body::Consultation(Box::new(ConsultationBody {
+        title: "Fermeture du test".into(),
+        description: "Une consultation qui ferme vite.".into(),
+        authorities: vec![town.public_key()],
+        proposals_open_ms: now - 1000,
+        proposals_close_ms: now + close_in_ms,
+        vote_open_ms: now - 1000,
+        vote_close_ms: now + close_in_ms,
+        method: Method::Approval { max_choices: 1 },
+        show_running_results: false,
+    })));
+    let p = sign(Body::Proposal(ProposalBody {
+        consultation: c.id(),
+        title: "Garder le lavoir".into(),
+        body: "Le restaurer.".into(),
+        cost: None,
+    }));
+    for e in [&c, &p] {
+        let (status, v) = http(addr, "POST", "/api/v1/events", e.bytes()).expect("post");
+        assert_eq!(status, 201, "{v}");
+    }
+    c.id().to_string()
+}
+
+#[test]
+fn a_resident_takes_part_in_a_real_browser() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let data = dir.path().join("node");
+    let node = start(&data);
+    let base = format!("http://{}", node.addr);
+    let code = node.codes[0].clone();
+    let driver = driver();
+    let axe = axe_source();
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    rt.block_on(async {
+        let c = browser(&driver, &dir.path().join("profile"), true).await;
+        let (_, list) = http(&node.addr, "GET", "/api/v1/consultations", b"").expect("list");
+        let consultations: Vec<Value> = list["consultations"].as_array().expect("list").clone();
+        assert_eq!(consultations.len(), 5, "one demo consultation per method");
+
+        // The signing script itself stays small once compressed.
+        let home = c.goto(&base).await;
+        home.expect("home");
+        let script = c
+            .execute(
+                r#"return document.querySelector("script[type=module]").src;"#,
+                vec![],
+            )
+            .await
+            .expect("script url");
+        let script_path = script.as_str().expect("src").replacen(&base, "", 1);
+        let js = fetch_gzipped(&node.addr, &script_path);
+        assert!(js.len() <= MAX_SCRIPT_GZIP_BYTES, "{} bytes", js.len());
+
+        // Register with the code from the letter.
+        visit(&c, &base, "/register", &axe).await;
+        css(&c, "#code").await.send_keys(&code).await.expect("type");
+        css(&c, "form[data-register] button")
+            .await
+            .send_keys(ENTER)
+            .await
+            .expect("enter");
+        answered(&c, "form[data-register]").await;
+
+        // Every page of every consultation meets the budgets; vote in each method.
+        visit(&c, &base, "/", &axe).await;
+        for cons in &consultations {
+            let id = cons["id"].as_str().expect("id");
+            visit(&c, &base, &format!("/c/{id}"), &axe).await;
+            vote(&c, &base, id, 0).await;
+        }
+        let approval = consultations
+            .iter()
+            .find(|x| x["method"]["type"] == json!("approval"))
+            .expect("approval")["id"]
+            .as_str()
+            .expect("id")
+            .to_owned();
+        // Change my mind: the second ballot replaces the first.
+        vote(&c, &base, &approval, 1).await;
+
+        // Propose.
+        visit(&c, &base, &format!("/c/{approval}/propose"), &axe).await;
+        css(&c, "#p-title")
+            .await
+            .send_keys("Médiathèque des Tilleuls")
+            .await
+            .expect("type");
+        css(&c, "#p-body")
+            .await
+            .send_keys("Du nom de l'allée.")
+            .await
+            .expect("type");
+        css(&c, "form[data-kind=proposal] button")
+            .await
+            .send_keys(ENTER)
+            .await
+            .expect("enter");
+        answered(&c, "form[data-kind=proposal]").await;
+        c.goto(&format!("{base}/c/{approval}")).await.expect("page");
+        let listed = c.source().await.expect("html");
+        assert!(listed.contains("Médiathèque des Tilleuls"));
+
+        // Argue against the first proposal listed.
+        let first = css(&c, "ul.list a").await;
+        let href = first.attr("href").await.ok().flatten().expect("href");
+        visit(&c, &base, &href, &axe).await;
+        css(&c, "input[name=stance][value=con]")
+            .await
+            .send_keys(" ")
+            .await
+            .expect("space");
+        css(&c, "#arg-body")
+            .await
+            .send_keys("Trop proche de l'autre.")
+            .await
+            .expect("type");
+        css(&c, "form[data-kind=argument] button")
+            .await
+            .send_keys(ENTER)
+            .await
+            .expect("enter");
+        answered(&c, "form[data-kind=argument]").await;
+        c.refresh().await.expect("reload");
+        assert!(
+            c.source()
+                .await
+                .expect("html")
+                .contains("Trop proche de l'autre.")
+        );
+
+        // A consultation that closes in a few seconds: results hidden, then shown.
+        let closing = closing_soon(&node.addr, &data, 6_000);
+        vote(&c, &base, &closing, 0).await;
+        let results = format!("/c/{closing}/results");
+        c.goto(&format!("{base}{results}")).await.expect("page");
+        assert!(
+            c.find(Locator::Css("main svg")).await.is_err(),
+            "hidden before the close"
+        );
+        let deadline = Instant::now() + WAIT;
+        while c.find(Locator::Css("main svg")).await.is_err() {
+            assert!(Instant::now() < deadline, "results never shown");
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            c.refresh().await.expect("reload");
+        }
+        visit(&c, &base, &results, &axe).await;
+        let row = css(&c, "tbody tr").await.text().await.expect("row");
+        assert!(
+            row.contains("Garder le lavoir") && row.contains('1'),
+            "{row}"
+        );
+
+        // My participation: every receipt checks out against the node.
+        visit(&c, &base, "/me", &axe).await;
+        let buttons = c
+            .find_all(Locator::Css("#receipts button"))
+            .await
+            .expect("receipts");
+        // 1 credential, 5 ballots, 1 changed ballot, 1 proposal, 1 argument, 1 ballot.
+        assert_eq!(buttons.len(), 10);
+        for b in &buttons {
+            b.send_keys(ENTER).await.expect("enter");
+        }
+        let included = css(&c, "body")
+            .await
+            .attr("data-included")
+            .await
+            .ok()
+            .flatten();
+        let included = included.expect("text");
+        let deadline = Instant::now() + WAIT;
+        loop {
+            let outs = c
+                .find_all(Locator::Css("#receipts span[role=status]"))
+                .await
+                .expect("outs");
+            let mut n_ok = 0;
+            for o in &outs {
+                if o.text().await.unwrap_or_default() == included {
+                    n_ok += 1;
+                }
+            }
+            if n_ok == buttons.len() {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{n_ok} of {} receipts checked",
+                buttons.len()
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+
+        for page in ["/verify", "/about"] {
+            visit(&c, &base, page, &axe).await;
+        }
+        // The other language, by the visible switch (the first came from Accept-Language).
+        let before = css(&c, "html").await.attr("lang").await.ok().flatten();
+        let other = if before.as_deref() == Some("fr") {
+            "en"
+        } else {
+            "fr"
+        };
+        css(&c, "#lang").await.click().await.expect("click");
+        css(&c, &format!("html[lang={other}]")).await;
+        c.goto(&format!("{base}/c/{approval}")).await.expect("page");
+        css(&c, &format!("html[lang={other}]")).await;
+        visit(&c, &base, &format!("/c/{approval}"), &axe).await;
+        save_screenshot(&c).await;
+        c.close().await.expect("close");
+    });
+    drop(node);
+}
+
+/// The body of `path` as the node sends it to a browser that accepts gzip.
+fn fetch_gzipped(addr: &str, path: &str) -> Vec<u8> {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(addr).expect("connect");
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nAccept-Encoding: gzip\r\nConnection: close\r\n\r\n"
+    )
+    .expect("write");
+    let mut raw = Vec::new();
+    s.read_to_end(&mut raw).expect("read");
+    let at = raw
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .expect("a head");
+    let head = String::from_utf8_lossy(&raw[..at]).to_lowercase();
+    assert!(head.contains("content-encoding: gzip"), "{head}");
+    let body = &raw[at + 4..];
+    if !head.contains("transfer-encoding: chunked") {
+        return body.to_vec();
+    }
+    // Chunked: size line in hex, the chunk, CRLF; a zero size ends it.
+    let (mut out, mut rest) = (Vec::new(), body);
+    loop {
+        let line_end = rest
+            .windows(2)
+            .position(|w| w == b"\r\n")
+            .expect("a chunk size");
+        let size_text = String::from_utf8_lossy(&rest[..line_end]).to_string();
+        let size = usize::from_str_radix(size_text.split(';').next().unwrap_or("").trim(), 16)
+            .expect("hex size");
+        if size == 0 {
+            return out;
+        }
+        let start = line_end + 2;
+        out.extend_from_slice(&rest[start..start + size]);
+        rest = &rest[start + size + 2..];
+    }
+}
+
+/// The consultation page as the README shows it: written to `target/`, and to
+/// `docs/screenshots/` when `PALABRE_WRITE_SCREENSHOT=1`.
+async fn save_screenshot(c: &Client) {
+    let png = c.screenshot().await.expect("screenshot");
+    assert!(png.starts_with(b"\x89PNG"));
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let _ = std::fs::create_dir_all(root.join("target"));
+    std::fs::write(root.join("target/consultation.png"), &png).expect("write");
+    if std::env::var("PALABRE_WRITE_SCREENSHOT").as_deref() == Ok("1") {
+        let dir = root.join("docs/screenshots");
+        std::fs::create_dir_all(&dir).expect("mkdir");
+        std::fs::write(dir.join("consultation.png"), &png).expect("write");
+    }
+}
+
+#[test]
+fn every_page_reads_without_javascript() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let node = start(&dir.path().join("node"));
+    let base = format!("http://{}", node.addr);
+    let driver = driver();
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    rt.block_on(async {
+        let c = browser(&driver, &dir.path().join("profile"), false).await;
+        let (_, list) = http(&node.addr, "GET", "/api/v1/consultations", b"").expect("list");
+        let mut pages: Vec<String> = vec!["/".into(), "/register".into(), "/me".into()];
+        pages.extend(["/verify".into(), "/about".into()]);
+        for cons in list["consultations"].as_array().expect("list") {
+            let id = cons["id"].as_str().expect("id");
+            pages.push(format!("/c/{id}"));
+            pages.push(format!("/c/{id}/propose"));
+            pages.push(format!("/c/{id}/results"));
+        }
+        for path in &pages {
+            c.goto(&format!("{base}{path}")).await.expect("page");
+            let h1 = css(&c, "h1").await.text().await.expect("heading");
+            assert!(!h1.is_empty(), "{path}");
+            // A form that signs says, without the script, where to go instead.
+            for form in c.find_all(Locator::Css("form")).await.expect("forms") {
+                let note = form
+                    .find(Locator::Css(".nojs"))
+                    .await
+                    .unwrap_or_else(|_| panic!("{path}: a form without its note"));
+                assert!(note.is_displayed().await.expect("displayed"), "{path}");
+            }
+        }
+        // A proposal page, reached by its link.
+        let first = list["consultations"][0]["id"].as_str().expect("id");
+        c.goto(&format!("{base}/c/{first}")).await.expect("page");
+        let link = css(&c, "ul.list a").await;
+        link.click().await.expect("follow");
+        css(&c, "h1").await;
+        assert!(
+            c.current_url()
+                .await
+                .expect("url")
+                .path()
+                .starts_with("/p/")
+        );
+        c.close().await.expect("close");
+    });
+}

@@ -1,0 +1,315 @@
+//! The site's words, in French and English: one struct, so a missing translation is a
+//! compile error. Plain language: short sentences, the words a town hall uses.
+
+/// A language of the site.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lang {
+    Fr,
+    En,
+}
+
+impl Lang {
+    pub fn code(self) -> &'static str {
+        match self {
+            Lang::Fr => "fr",
+            Lang::En => "en",
+        }
+    }
+
+    pub fn parse(code: &str) -> Option<Lang> {
+        match code {
+            "fr" => Some(Lang::Fr),
+            "en" => Some(Lang::En),
+            _ => None,
+        }
+    }
+
+    /// The first supported language of an `Accept-Language` header, by quality; French
+    /// when none is.
+    pub fn from_accept_language(header: &str) -> Lang {
+        let mut best: Option<(f32, Lang)> = None;
+        for part in header.split(',') {
+            let mut fields = part.trim().split(';');
+            let tag = fields.next().unwrap_or("").trim().to_ascii_lowercase();
+            let q = fields
+                .find_map(|f| f.trim().strip_prefix("q=").and_then(|q| q.parse().ok()))
+                .unwrap_or(1.0f32);
+            let primary = tag.split('-').next().unwrap_or("");
+            if let Some(lang) = Lang::parse(primary)
+                && best.is_none_or(|(bq, _)| q > bq)
+            {
+                best = Some((q, lang));
+            }
+        }
+        best.map_or(Lang::Fr, |(_, l)| l)
+    }
+
+    pub fn other(self) -> Lang {
+        match self {
+            Lang::Fr => Lang::En,
+            Lang::En => Lang::Fr,
+        }
+    }
+
+    pub fn texts(self) -> &'static Texts {
+        match self {
+            Lang::Fr => &FR,
+            Lang::En => &EN,
+        }
+    }
+}
+
+#[derive(Debug)]
+pub struct Texts {
+    pub switch_to: &'static str,
+    pub home: &'static str,
+    pub register: &'static str,
+    pub me: &'static str,
+    pub verify: &'static str,
+    pub about: &'static str,
+    pub open: &'static str,
+    pub upcoming: &'static str,
+    pub closed: &'static str,
+    pub none_yet: &'static str,
+    pub phase_upcoming: &'static str,
+    pub phase_proposals: &'static str,
+    pub phase_voting: &'static str,
+    pub phase_closed: &'static str,
+    pub proposals_window: &'static str,
+    pub vote_window: &'static str,
+    pub method: &'static str,
+    pub trust: &'static str,
+    pub trust_single: &'static str,
+    pub trust_federated: &'static str,
+    pub proposals: &'static str,
+    pub order_note: &'static str,
+    pub propose: &'static str,
+    pub results: &'static str,
+    pub results_hidden: &'static str,
+    pub vote: &'static str,
+    pub vote_note: &'static str,
+    pub cast: &'static str,
+    pub yes: &'static str,
+    pub no: &'static str,
+    pub abstain: &'static str,
+    pub arguments_for: &'static str,
+    pub arguments_against: &'static str,
+    pub add_argument: &'static str,
+    pub stance_for: &'static str,
+    pub stance_against: &'static str,
+    pub your_argument: &'static str,
+    pub title: &'static str,
+    pub text: &'static str,
+    pub cost: &'static str,
+    pub send: &'static str,
+    pub hidden_by: &'static str,
+    pub nojs: &'static str,
+    pub code: &'static str,
+    pub register_intro: &'static str,
+    pub me_intro: &'static str,
+    pub my_key: &'static str,
+    pub no_key: &'static str,
+    pub backup: &'static str,
+    pub restore: &'static str,
+    pub receipts: &'static str,
+    pub ballots: &'static str,
+    pub adopted: &'static str,
+    pub funded: &'static str,
+    pub qualified: &'static str,
+    pub median: &'static str,
+    pub budget: &'static str,
+    pub spent: &'static str,
+    pub verify_text: &'static [&'static str],
+    pub about_text: &'static [&'static str],
+    pub authority: &'static str,
+    pub not_found: &'static str,
+    // For the script (data attributes of <body>).
+    pub js_need_key: &'static str,
+    pub js_done: &'static str,
+    pub js_registered: &'static str,
+    pub js_restored: &'static str,
+    pub js_refused: &'static str,
+    pub js_check: &'static str,
+    pub js_included: &'static str,
+    pub js_not_included: &'static str,
+}
+
+pub static FR: Texts = Texts {
+    switch_to: "English",
+    home: "Consultations",
+    register: "M'inscrire",
+    me: "Ma participation",
+    verify: "Vérifier",
+    about: "À propos",
+    open: "En cours",
+    upcoming: "À venir",
+    closed: "Terminées",
+    none_yet: "Aucune pour l'instant.",
+    phase_upcoming: "à venir",
+    phase_proposals: "propositions ouvertes",
+    phase_voting: "vote ouvert",
+    phase_closed: "terminée",
+    proposals_window: "Propositions",
+    vote_window: "Vote",
+    method: "Mode de vote",
+    trust: "Confiance",
+    trust_single: "Une seule commune tient le registre : elle signe tout, et chacun peut vérifier qu'elle ne réécrit pas l'histoire, mais aucune commune voisine ne la contresigne.",
+    trust_federated: "Plusieurs communes tiennent chacune un registre et contresignent ceux des autres : la clôture compte quand une majorité d'entre elles l'a signée.",
+    proposals: "Propositions",
+    order_note: "Ordre tiré au hasard (graine {seed}), jamais par popularité.",
+    propose: "Faire une proposition",
+    results: "Résultats",
+    results_hidden: "Les résultats seront publiés à la clôture du vote.",
+    vote: "Voter",
+    vote_note: "Vous pouvez changer votre vote jusqu'à la clôture : seul le dernier compte.",
+    cast: "Envoyer mon vote",
+    yes: "Oui",
+    no: "Non",
+    abstain: "Abstention",
+    arguments_for: "Pour",
+    arguments_against: "Contre",
+    add_argument: "Ajouter un argument",
+    stance_for: "pour",
+    stance_against: "contre",
+    your_argument: "Votre argument",
+    title: "Titre",
+    text: "Texte",
+    cost: "Coût (euros)",
+    send: "Envoyer",
+    hidden_by: "Masqué par la modération",
+    nojs: "Ce formulaire signe dans votre navigateur et demande JavaScript. Sans lui, l'accueil de la mairie vous aide à participer.",
+    code: "Code de votre lettre d'invitation",
+    register_intro: "Votre navigateur crée une clé qui reste chez vous ; la mairie la certifie avec le code de votre lettre. Un code ne sert qu'une fois.",
+    me_intro: "Vos reçus restent dans ce navigateur. Chaque reçu prouve que la mairie a inscrit votre contribution au registre ; le bouton le vérifie.",
+    my_key: "Ma clé",
+    no_key: "aucune clé dans ce navigateur",
+    backup: "Sauvegarder ma clé",
+    restore: "Restaurer une clé",
+    receipts: "Mes reçus",
+    ballots: "bulletins",
+    adopted: "adoptée",
+    funded: "financée",
+    qualified: "retenue",
+    median: "mention majoritaire",
+    budget: "Budget",
+    spent: "dépensé",
+    verify_text: &[
+        "Tout ce qui compte est signé et inscrit dans un registre public que chacun peut télécharger : /api/v1/logs/{commune}/entries.",
+        "Chaque tête de registre signée engage la commune ; les preuves d'inclusion et de cohérence (RFC 9162) montrent qu'un événement y figure et que le registre n'a pas été réécrit.",
+        "Un auditeur recompte le résultat à partir des bulletins signés, sans faire confiance au serveur. La description complète des formats est dans PROTOCOL.md.",
+    ],
+    about_text: &[
+        "Palabre est le logiciel de consultation de votre commune. Il ne classe jamais les propositions par popularité pendant le vote.",
+        "La modération est publique : un contenu masqué reste listé, avec la raison.",
+    ],
+    authority: "Clé de la commune",
+    not_found: "Page introuvable.",
+    js_need_key: "Inscrivez-vous d'abord (aucune clé dans ce navigateur).",
+    js_done: "Enregistré. Reçu n°",
+    js_registered: "Inscription faite : votre clé est dans ce navigateur. Pensez à la sauvegarder.",
+    js_restored: "Clé restaurée.",
+    js_refused: "Refusé :",
+    js_check: "Vérifier",
+    js_included: "Inclus au registre : vérifié.",
+    js_not_included: "Non vérifié.",
+};
+
+pub static EN: Texts = Texts {
+    switch_to: "Français",
+    home: "Consultations",
+    register: "Register",
+    me: "My participation",
+    verify: "Verify",
+    about: "About",
+    open: "Open",
+    upcoming: "Upcoming",
+    closed: "Closed",
+    none_yet: "None yet.",
+    phase_upcoming: "upcoming",
+    phase_proposals: "open for proposals",
+    phase_voting: "vote open",
+    phase_closed: "closed",
+    proposals_window: "Proposals",
+    vote_window: "Vote",
+    method: "Voting method",
+    trust: "Trust",
+    trust_single: "One town keeps the record: it signs everything, and anyone can check it never rewrites history, but no neighbouring town countersigns it.",
+    trust_federated: "Several towns each keep a record and countersign the others': the close counts once a majority of them has signed it.",
+    proposals: "Proposals",
+    order_note: "Random order (seed {seed}), never by popularity.",
+    propose: "Make a proposal",
+    results: "Results",
+    results_hidden: "Results are published when the vote closes.",
+    vote: "Vote",
+    vote_note: "You can change your vote until the close: only the last one counts.",
+    cast: "Cast my vote",
+    yes: "Yes",
+    no: "No",
+    abstain: "Abstain",
+    arguments_for: "For",
+    arguments_against: "Against",
+    add_argument: "Add an argument",
+    stance_for: "for",
+    stance_against: "against",
+    your_argument: "Your argument",
+    title: "Title",
+    text: "Text",
+    cost: "Cost (euros)",
+    send: "Send",
+    hidden_by: "Hidden by moderation",
+    nojs: "This form signs in your browser and needs JavaScript. Without it, the town hall desk helps you take part.",
+    code: "Code from your invitation letter",
+    register_intro: "Your browser makes a key that stays with you; the town hall certifies it with the code from your letter. A code works once.",
+    me_intro: "Your receipts stay in this browser. Each proves the town hall put your contribution in its record; the button checks it.",
+    my_key: "My key",
+    no_key: "no key in this browser",
+    backup: "Back up my key",
+    restore: "Restore a key",
+    receipts: "My receipts",
+    ballots: "ballots",
+    adopted: "adopted",
+    funded: "funded",
+    qualified: "qualified",
+    median: "majority grade",
+    budget: "Budget",
+    spent: "spent",
+    verify_text: &[
+        "Everything that counts is signed and written in a public record anyone can download: /api/v1/logs/{town}/entries.",
+        "Each signed tree head binds the town; inclusion and consistency proofs (RFC 9162) show an event is in it and the record was never rewritten.",
+        "An auditor recounts the result from the signed ballots, trusting no server. PROTOCOL.md describes every format.",
+    ],
+    about_text: &[
+        "Palabre is your town's consultation software. It never ranks proposals by popularity while the vote is open.",
+        "Moderation is public: hidden content stays listed, with the reason.",
+    ],
+    authority: "Town key",
+    not_found: "Page not found.",
+    js_need_key: "Register first (no key in this browser).",
+    js_done: "Recorded. Receipt no.",
+    js_registered: "Registered: your key is in this browser. Remember to back it up.",
+    js_restored: "Key restored.",
+    js_refused: "Refused:",
+    js_check: "Check",
+    js_included: "In the record: checked.",
+    js_not_included: "Not checked.",
+};
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn accept_language_picks_the_best_supported() {
+        assert_eq!(
+            Lang::from_accept_language("en-GB,en;q=0.9,fr;q=0.8"),
+            Lang::En
+        );
+        assert_eq!(
+            Lang::from_accept_language("de, fr;q=0.5, en;q=0.4"),
+            Lang::Fr
+        );
+        assert_eq!(Lang::from_accept_language("de"), Lang::Fr);
+        assert_eq!(Lang::from_accept_language(""), Lang::Fr);
+        assert_eq!(Lang::from_accept_language("en;q=0.2, fr;q=0.9"), Lang::Fr);
+    }
+}

@@ -1,0 +1,832 @@
+//! The residents' site: server-rendered pages (askama templates under `web/templates/`),
+//! one stylesheet and one signing script (under `web/static/`, embedded, served under
+//! content-hashed names), in French and English.
+//!
+//! Pages read the node through the same [`Backend`] as the API and never write: what a
+//! resident submits is signed in the browser by `palabre.js` and posted to the API. So
+//! no form here is authenticated by a cookie (the only cookie is the language), and there
+//! is nothing to forge across sites. Charts are SVG drawn here (`charts.rs`).
+
+mod charts;
+pub mod i18n;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use askama::Template;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::routing::get;
+use axum::{Router, middleware};
+use palabre_core::admission::{ConsultationView, Phase};
+use palabre_core::event::{Body, ModerationAction, Stance, decode};
+use palabre_core::ids::{EventId, Hash};
+use palabre_core::limits::{MAX_ARGUMENT_BODY_CHARS, MAX_PROPOSAL_BODY_CHARS, MAX_TITLE_CHARS};
+use palabre_core::tally::Method;
+use serde::Deserialize;
+
+use crate::backend::{Backend, Member};
+use i18n::{Lang, Texts};
+
+/// A file of `web/static/`, embedded, served under a name carrying its content hash.
+#[derive(Debug)]
+pub struct Asset {
+    pub url: String,
+    pub body: &'static [u8],
+    pub content_type: &'static str,
+}
+
+impl Asset {
+    fn new(stem: &str, ext: &str, body: &'static [u8], content_type: &'static str) -> Asset {
+        let hash = Hash::of(body).to_string();
+        Asset {
+            url: format!("/static/{stem}.{}.{ext}", &hash[..12]),
+            body,
+            content_type,
+        }
+    }
+}
+
+#[derive(Debug)]
+pub struct Assets {
+    pub css: Asset,
+    pub js: Asset,
+}
+
+impl Assets {
+    pub fn embedded() -> Assets {
+        Assets {
+            css: Asset::new(
+                "site",
+                "css",
+                include_bytes!("../../static/site.css"),
+                "text/css; charset=utf-8",
+            ),
+            js: Asset::new(
+                "palabre",
+                "js",
+                include_bytes!("../../static/palabre.js"),
+                "text/javascript; charset=utf-8",
+            ),
+        }
+    }
+}
+
+struct Site<B> {
+    backend: Arc<B>,
+    assets: Assets,
+    /// Feeds the random order of proposals when the visitor gives no seed.
+    seeds: AtomicU64,
+}
+
+type Shared<B> = Arc<Site<B>>;
+
+/// The site's routes (merged into the API's router by [`crate::app`]).
+pub fn routes<B: Backend>(backend: Arc<B>) -> Router {
+    let site = Arc::new(Site {
+        backend,
+        assets: Assets::embedded(),
+        seeds: AtomicU64::new(0),
+    });
+    Router::new()
+        .route("/", get(home::<B>))
+        .route("/c/{id}", get(consultation::<B>))
+        .route("/c/{id}/propose", get(propose::<B>))
+        .route("/c/{id}/results", get(results::<B>))
+        .route("/p/{id}", get(proposal::<B>))
+        .route("/register", get(register::<B>))
+        .route("/me", get(me::<B>))
+        .route("/verify", get(verify::<B>))
+        .route("/about", get(about::<B>))
+        .route("/lang/{code}", get(switch_language))
+        .route("/static/{file}", get(asset::<B>))
+        .layer(middleware::from_fn(security_headers))
+        .with_state(site)
+}
+
+/// Headers of every page and file: a strict CSP (the one script is ours, no inline
+/// script or style, nothing from elsewhere), no framing, no referrer, no sniffing.
+async fn security_headers(req: axum::extract::Request, next: middleware::Next) -> Response {
+    let mut res = next.run(req).await;
+    let h = res.headers_mut();
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(
+            "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
+             connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'",
+        ),
+    );
+    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    res
+}
+
+/// What every page's frame needs.
+#[derive(Debug)]
+pub struct Layout {
+    pub lang: &'static str,
+    pub t: &'static Texts,
+    pub title: String,
+    pub other: &'static str,
+    pub here: String,
+    pub css: String,
+    pub js: String,
+    pub authority: String,
+}
+
+fn language(headers: &HeaderMap) -> Lang {
+    let cookie = headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .find_map(|c| c.trim().strip_prefix("lang=").and_then(Lang::parse));
+    cookie.unwrap_or_else(|| {
+        Lang::from_accept_language(
+            headers
+                .get(header::ACCEPT_LANGUAGE)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or(""),
+        )
+    })
+}
+
+impl<B: Backend> Site<B> {
+    fn layout(&self, headers: &HeaderMap, title: &str, here: String) -> Layout {
+        let lang = language(headers);
+        Layout {
+            lang: lang.code(),
+            t: lang.texts(),
+            title: title.to_owned(),
+            other: lang.other().code(),
+            here,
+            css: self.assets.css.url.clone(),
+            js: self.assets.js.url.clone(),
+            authority: self.backend.authority().key.to_string(),
+        }
+    }
+}
+
+fn page(t: impl Template) -> Response {
+    match t.render() {
+        Ok(html) => ([(header::CACHE_CONTROL, "no-cache")], Html(html)).into_response(),
+        Err(e) => {
+            tracing::error!("a page did not render: {e}");
+            StatusCode::INTERNAL_SERVER_ERROR.into_response()
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "message.html")]
+struct MessagePage {
+    page: Layout,
+    text: String,
+}
+
+fn not_found<B: Backend>(site: &Site<B>, headers: &HeaderMap) -> Response {
+    let page_ = site.layout(headers, "404", "/".into());
+    let text = page_.t.not_found.to_owned();
+    let mut res = page(MessagePage { page: page_, text });
+    *res.status_mut() = StatusCode::NOT_FOUND;
+    res
+}
+
+fn internal(e: impl std::fmt::Display) -> Response {
+    Failed(e.to_string()).into_response()
+}
+
+/// A failure of the node while building a page: logged, answered with a bare 500.
+struct Failed(String);
+
+impl IntoResponse for Failed {
+    fn into_response(self) -> Response {
+        tracing::error!("a page failed: {}", self.0);
+        StatusCode::INTERNAL_SERVER_ERROR.into_response()
+    }
+}
+
+/// `YYYY-MM-DD HH:MM UTC` from ms since 1970 (proleptic Gregorian, no time zone base).
+pub fn when(ms: u64) -> String {
+    let secs = ms / 1000;
+    let days = (secs / 86_400) as i64;
+    let (h, m) = ((secs % 86_400) / 3600, (secs % 3600) / 60);
+    // Howard Hinnant's days-to-civil.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let mo = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(mo <= 2);
+    format!("{y:04}-{mo:02}-{d:02} {h:02}:{m:02} UTC")
+}
+
+fn phase_label(t: &Texts, phase: Phase) -> &'static str {
+    match phase {
+        Phase::Upcoming => t.phase_upcoming,
+        Phase::Proposals => t.phase_proposals,
+        Phase::Voting => t.phase_voting,
+        Phase::Closed => t.phase_closed,
+    }
+}
+
+fn method_label(lang: Lang, method: &Method) -> String {
+    let fr = lang == Lang::Fr;
+    match method {
+        Method::Support { threshold } => {
+            if fr {
+                format!("soutien (retenue à partir de {threshold} soutiens)")
+            } else {
+                format!("support (qualifies with {threshold} supports)")
+            }
+        }
+        Method::YesNoAbstain {} => if fr {
+            "oui / non / abstention"
+        } else {
+            "yes / no / abstain"
+        }
+        .into(),
+        Method::Approval { max_choices } => {
+            if fr {
+                format!("approbation (jusqu'à {max_choices} choix)")
+            } else {
+                format!("approval (up to {max_choices} choices)")
+            }
+        }
+        Method::Budget { budget, .. } => {
+            if fr {
+                format!("budget participatif ({budget} €)")
+            } else {
+                format!("participatory budget (€{budget})")
+            }
+        }
+        Method::MajorityJudgment { .. } => if fr {
+            "jugement majoritaire"
+        } else {
+            "majority judgment"
+        }
+        .into(),
+    }
+}
+
+/// A consultation in a list.
+struct Summary {
+    id: String,
+    title: String,
+    phase: &'static str,
+    closes: String,
+}
+
+#[derive(Template)]
+#[template(path = "home.html")]
+struct HomePage {
+    page: Layout,
+    open: Vec<Summary>,
+    upcoming: Vec<Summary>,
+    closed: Vec<Summary>,
+}
+
+async fn home<B: Backend>(State(site): State<Shared<B>>, headers: HeaderMap) -> Response {
+    let layout = site.layout(&headers, "", "/".into());
+    let list = match site.backend.consultations() {
+        Ok(l) => l,
+        Err(e) => return internal(e),
+    };
+    let now = site.backend.now_ms();
+    let (mut open, mut upcoming, mut closed) = (Vec::new(), Vec::new(), Vec::new());
+    let mut list = list;
+    list.sort_by(|a, b| {
+        a.body
+            .vote_close_ms
+            .cmp(&b.body.vote_close_ms)
+            .then(a.id.cmp(&b.id))
+    });
+    for c in list {
+        let phase = c.phase(now);
+        let s = Summary {
+            id: c.id.to_string(),
+            title: c.body.title.clone(),
+            phase: phase_label(layout.t, phase),
+            closes: when(c.body.vote_close_ms),
+        };
+        match phase {
+            Phase::Upcoming => upcoming.push(s),
+            Phase::Proposals | Phase::Voting => open.push(s),
+            Phase::Closed => closed.push(s),
+        }
+    }
+    closed.reverse();
+    page(HomePage {
+        page: layout,
+        open,
+        upcoming,
+        closed,
+    })
+}
+
+/// A proposal as pages show it.
+struct ProposalItem {
+    id: String,
+    title: String,
+    body: String,
+    cost: Option<u64>,
+    hidden: bool,
+    n_for: usize,
+    n_against: usize,
+}
+
+/// An argument as pages show it.
+struct ArgumentItem {
+    body: String,
+    when: String,
+    hidden: bool,
+    reason: String,
+}
+
+/// The consultation and its items, decoded from what the backend stored.
+struct Discussion {
+    view: ConsultationView,
+    proposals: Vec<ProposalItem>,
+    /// (proposal id, argument, stance)
+    arguments: Vec<(EventId, ArgumentItem, Stance)>,
+}
+
+fn hidden(view: &ConsultationView, m: &Member) -> Option<EventId> {
+    m.moderation
+        .iter()
+        .find(|x| view.participates(&x.by) && x.action == ModerationAction::Hide)
+        .map(|x| x.moderation)
+}
+
+impl<B: Backend> Site<B> {
+    fn discussion(&self, id: &EventId) -> Result<Option<Discussion>, Failed> {
+        let Some((view, members)) = self
+            .backend
+            .discussion(id)
+            .map_err(|e| Failed(e.to_string()))?
+        else {
+            return Ok(None);
+        };
+        let mut proposals = Vec::new();
+        let mut arguments = Vec::new();
+        for m in members {
+            let event = decode(m.event.bytes.clone())
+                .map_err(|e| Failed(format!("stored event: {e}")))?
+                .into_verified_unchecked();
+            let hidden_by = hidden(&view, &m);
+            let reason = match hidden_by {
+                Some(mid) => self
+                    .backend
+                    .event(&mid)
+                    .ok()
+                    .flatten()
+                    .and_then(|s| decode(s.bytes).ok())
+                    .and_then(|u| match u.event.body {
+                        Body::Moderation(b) => Some(b.reason),
+                        _ => None,
+                    })
+                    .unwrap_or_default(),
+                None => String::new(),
+            };
+            match event.body() {
+                Body::Proposal(p) => proposals.push(ProposalItem {
+                    id: event.id().to_string(),
+                    title: p.title.clone(),
+                    body: p.body.clone(),
+                    cost: p.cost,
+                    hidden: hidden_by.is_some(),
+                    n_for: 0,
+                    n_against: 0,
+                }),
+                Body::Argument(a) => arguments.push((
+                    a.proposal,
+                    ArgumentItem {
+                        body: a.body.clone(),
+                        when: when(event.created_at_ms()),
+                        hidden: hidden_by.is_some(),
+                        reason,
+                    },
+                    a.stance,
+                )),
+                _ => {}
+            }
+        }
+        for (pid, _, stance) in &arguments {
+            let pid = pid.to_string();
+            if let Some(p) = proposals.iter_mut().find(|p| p.id == pid) {
+                match stance {
+                    Stance::Pro => p.n_for += 1,
+                    Stance::Con => p.n_against += 1,
+                }
+            }
+        }
+        Ok(Some(Discussion {
+            view,
+            proposals,
+            arguments,
+        }))
+    }
+}
+
+#[derive(Deserialize)]
+struct SeedQuery {
+    seed: Option<u64>,
+}
+
+/// How the ballot form asks: which inputs, with what labels.
+enum BallotForm {
+    Approve { max: Option<u32> },
+    Answers,
+    Grades(Vec<(usize, String)>),
+}
+
+#[derive(Template)]
+#[template(path = "consultation.html")]
+struct ConsultationPage {
+    page: Layout,
+    id: String,
+    description: Vec<String>,
+    phase: &'static str,
+    proposals_window: String,
+    vote_window: String,
+    method: String,
+    trust: &'static str,
+    can_propose: bool,
+    can_vote: bool,
+    results_visible: bool,
+    order_note: String,
+    proposals: Vec<ProposalItem>,
+    form: BallotForm,
+    /// How `palabre.js` reads the form: `approve`, `answers` or `grades`.
+    form_kind: &'static str,
+}
+
+fn paragraphs(text: &str) -> Vec<String> {
+    text.split("\n\n")
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+async fn consultation<B: Backend>(
+    State(site): State<Shared<B>>,
+    Path(id): Path<String>,
+    Query(q): Query<SeedQuery>,
+    headers: HeaderMap,
+) -> Response {
+    let Ok(cid) = id.parse::<EventId>() else {
+        return not_found(&site, &headers);
+    };
+    let d = match site.discussion(&cid) {
+        Ok(Some(d)) => d,
+        Ok(None) => return not_found(&site, &headers),
+        Err(r) => return r.into_response(),
+    };
+    let now = site.backend.now_ms();
+    let seed = q.seed.unwrap_or_else(|| {
+        let n = site.seeds.fetch_add(1, Ordering::Relaxed);
+        let h = Hash::of(&[now.to_le_bytes(), n.to_le_bytes()].concat());
+        u64::from_le_bytes(h.0[..8].try_into().expect("8 bytes")) % 1_000_000
+    });
+    let mut proposals = d.proposals;
+    proposals.sort_by_cached_key(|p| Hash::of(format!("{seed}:{}", p.id).as_bytes()));
+    let b = &d.view.body;
+    let mut layout = site.layout(&headers, &b.title, format!("/c/{id}?seed={seed}"));
+    let lang = Lang::parse(layout.lang).unwrap_or(Lang::Fr);
+    let t = layout.t;
+    let form = match &b.method {
+        Method::YesNoAbstain {} => BallotForm::Answers,
+        Method::MajorityJudgment { grades } => {
+            BallotForm::Grades(grades.iter().cloned().enumerate().rev().collect())
+        }
+        Method::Approval { max_choices } => BallotForm::Approve {
+            max: Some(*max_choices),
+        },
+        _ => BallotForm::Approve { max: None },
+    };
+    let phase = d.view.phase(now);
+    layout.title = b.title.clone();
+    page(ConsultationPage {
+        id,
+        description: paragraphs(&b.description),
+        phase: phase_label(t, phase),
+        proposals_window: format!(
+            "{} → {}",
+            when(b.proposals_open_ms),
+            when(b.proposals_close_ms)
+        ),
+        vote_window: format!("{} → {}", when(b.vote_open_ms), when(b.vote_close_ms)),
+        method: method_label(lang, &b.method),
+        trust: if b.authorities.len() > 1 {
+            t.trust_federated
+        } else {
+            t.trust_single
+        },
+        can_propose: (b.proposals_open_ms..b.proposals_close_ms).contains(&now),
+        can_vote: phase == Phase::Voting,
+        results_visible: d.view.results_visible(now),
+        order_note: t.order_note.replace("{seed}", &seed.to_string()),
+        proposals,
+        form_kind: match form {
+            BallotForm::Approve { .. } => "approve",
+            BallotForm::Answers => "answers",
+            BallotForm::Grades(_) => "grades",
+        },
+        form,
+        page: layout,
+    })
+}
+
+#[derive(Template)]
+#[template(path = "proposal.html")]
+struct ProposalPage {
+    page: Layout,
+    consultation: String,
+    consultation_title: String,
+    p: ProposalItem,
+    body: Vec<String>,
+    pro: Vec<ArgumentItem>,
+    con: Vec<ArgumentItem>,
+    can_argue: bool,
+    max_chars: usize,
+}
+
+async fn proposal<B: Backend>(
+    State(site): State<Shared<B>>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    let Ok(pid) = id.parse::<EventId>() else {
+        return not_found(&site, &headers);
+    };
+    let consultation = match site.backend.event(&pid) {
+        Ok(Some(stored)) => match decode(stored.bytes).map(|u| u.event.body) {
+            Ok(Body::Proposal(p)) => p.consultation,
+            _ => return not_found(&site, &headers),
+        },
+        Ok(None) => return not_found(&site, &headers),
+        Err(e) => return internal(e),
+    };
+    let d = match site.discussion(&consultation) {
+        Ok(Some(d)) => d,
+        Ok(None) => return not_found(&site, &headers),
+        Err(r) => return r.into_response(),
+    };
+    let Some(p) = d.proposals.into_iter().find(|p| p.id == id) else {
+        return not_found(&site, &headers);
+    };
+    let (mut pro, mut con) = (Vec::new(), Vec::new());
+    for (target, argument, stance) in d.arguments {
+        if target == pid {
+            match stance {
+                Stance::Pro => pro.push(argument),
+                Stance::Con => con.push(argument),
+            }
+        }
+    }
+    let now = site.backend.now_ms();
+    let b = &d.view.body;
+    page(ProposalPage {
+        page: site.layout(&headers, &p.title, format!("/p/{id}")),
+        consultation: consultation.to_string(),
+        consultation_title: b.title.clone(),
+        body: paragraphs(&p.body),
+        p,
+        pro,
+        con,
+        can_argue: (b.proposals_open_ms..b.vote_close_ms).contains(&now),
+        max_chars: MAX_ARGUMENT_BODY_CHARS,
+    })
+}
+
+#[derive(Template)]
+#[template(path = "propose.html")]
+struct ProposePage {
+    page: Layout,
+    consultation: String,
+    consultation_title: String,
+    budget: bool,
+    open: bool,
+    max_title: usize,
+    max_body: usize,
+}
+
+async fn propose<B: Backend>(
+    State(site): State<Shared<B>>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    let Ok(cid) = id.parse::<EventId>() else {
+        return not_found(&site, &headers);
+    };
+    let view = match site.backend.discussion(&cid) {
+        Ok(Some((view, _))) => view,
+        Ok(None) => return not_found(&site, &headers),
+        Err(e) => return internal(e),
+    };
+    let now = site.backend.now_ms();
+    let layout = site.layout(&headers, "", format!("/c/{id}/propose"));
+    let title = format!("{} · {}", layout.t.propose, view.body.title);
+    let mut layout = layout;
+    layout.title = title;
+    page(ProposePage {
+        page: layout,
+        consultation: id,
+        consultation_title: view.body.title.clone(),
+        budget: matches!(view.body.method, Method::Budget { .. }),
+        open: (view.body.proposals_open_ms..view.body.proposals_close_ms).contains(&now),
+        max_title: MAX_TITLE_CHARS,
+        max_body: MAX_PROPOSAL_BODY_CHARS,
+    })
+}
+
+#[derive(Template)]
+#[template(path = "results.html")]
+struct ResultsPage {
+    page: Layout,
+    consultation: String,
+    visible: bool,
+    n_ballots: u64,
+    chart: String,
+    rows: Vec<(String, String)>,
+}
+
+async fn results<B: Backend>(
+    State(site): State<Shared<B>>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    let Ok(cid) = id.parse::<EventId>() else {
+        return not_found(&site, &headers);
+    };
+    let d = match site.discussion(&cid) {
+        Ok(Some(d)) => d,
+        Ok(None) => return not_found(&site, &headers),
+        Err(r) => return r.into_response(),
+    };
+    let layout = site.layout(&headers, "", format!("/c/{id}/results"));
+    let t = layout.t;
+    let mut layout = layout;
+    layout.title = format!("{} · {}", t.results, d.view.body.title);
+    let now = site.backend.now_ms();
+    if !d.view.results_visible(now) {
+        return page(ResultsPage {
+            page: layout,
+            consultation: id,
+            visible: false,
+            n_ballots: 0,
+            chart: String::new(),
+            rows: Vec::new(),
+        });
+    }
+    let (view, counted) = match site.backend.count(&cid) {
+        Ok(Some(x)) => x,
+        Ok(None) => return not_found(&site, &headers),
+        Err(e) => return internal(e),
+    };
+    let titles: Vec<(String, String)> = d
+        .proposals
+        .iter()
+        .map(|p| (p.id.clone(), p.title.clone()))
+        .collect();
+    let drawn = charts::draw(t, &view.body.method, &counted.tally(&view), &titles);
+    page(ResultsPage {
+        page: layout,
+        consultation: id,
+        visible: true,
+        n_ballots: drawn.n_ballots,
+        chart: drawn.svg,
+        rows: drawn.rows,
+    })
+}
+
+#[derive(Template)]
+#[template(path = "register.html")]
+struct RegisterPage {
+    page: Layout,
+}
+
+async fn register<B: Backend>(State(site): State<Shared<B>>, headers: HeaderMap) -> Response {
+    let mut layout = site.layout(&headers, "", "/register".into());
+    layout.title = layout.t.register.into();
+    page(RegisterPage { page: layout })
+}
+
+#[derive(Template)]
+#[template(path = "me.html")]
+struct MePage {
+    page: Layout,
+}
+
+async fn me<B: Backend>(State(site): State<Shared<B>>, headers: HeaderMap) -> Response {
+    let mut layout = site.layout(&headers, "", "/me".into());
+    layout.title = layout.t.me.into();
+    page(MePage { page: layout })
+}
+
+#[derive(Template)]
+#[template(path = "text.html")]
+struct TextPage {
+    page: Layout,
+    paragraphs: Vec<String>,
+}
+
+async fn verify<B: Backend>(State(site): State<Shared<B>>, headers: HeaderMap) -> Response {
+    let mut layout = site.layout(&headers, "", "/verify".into());
+    let t = layout.t;
+    layout.title = t.verify.into();
+    let paragraphs = t
+        .verify_text
+        .iter()
+        .map(|p| {
+            p.replace("{commune}", &layout.authority)
+                .replace("{town}", &layout.authority)
+        })
+        .collect();
+    page(TextPage {
+        page: layout,
+        paragraphs,
+    })
+}
+
+async fn about<B: Backend>(State(site): State<Shared<B>>, headers: HeaderMap) -> Response {
+    let mut layout = site.layout(&headers, "", "/about".into());
+    let t = layout.t;
+    layout.title = t.about.into();
+    let mut paragraphs: Vec<String> = t.about_text.iter().map(|p| (*p).to_owned()).collect();
+    paragraphs.push(format!("{} : {}", t.authority, layout.authority));
+    paragraphs.push(t.trust_single.into());
+    page(TextPage {
+        page: layout,
+        paragraphs,
+    })
+}
+
+#[derive(Deserialize)]
+struct Back {
+    back: Option<String>,
+}
+
+/// Sets the language cookie and goes back to the page the visitor was on (only ever a
+/// path of this site).
+async fn switch_language(Path(code): Path<String>, Query(q): Query<Back>) -> Response {
+    let lang = Lang::parse(&code).unwrap_or(Lang::Fr);
+    let back = q
+        .back
+        .filter(|b| b.starts_with('/') && !b.starts_with("//") && !b.contains('\\'))
+        .unwrap_or_else(|| "/".into());
+    let mut res = Redirect::to(&back).into_response();
+    if let Ok(v) = HeaderValue::from_str(&format!(
+        "lang={}; Path=/; Max-Age=31536000; SameSite=Lax",
+        lang.code()
+    )) {
+        res.headers_mut().insert(header::SET_COOKIE, v);
+    }
+    res
+}
+
+async fn asset<B: Backend>(
+    State(site): State<Shared<B>>,
+    Path(file): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    let wanted = format!("/static/{file}");
+    let found = [&site.assets.css, &site.assets.js]
+        .into_iter()
+        .find(|a| a.url == wanted);
+    match found {
+        Some(a) => (
+            [
+                (header::CONTENT_TYPE, a.content_type),
+                (header::CACHE_CONTROL, "public, max-age=31536000, immutable"),
+            ],
+            a.body,
+        )
+            .into_response(),
+        None => not_found(&site, &headers),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::when;
+
+    #[test]
+    fn dates_read_as_utc_calendar_dates() {
+        assert_eq!(when(0), "1970-01-01 00:00 UTC");
+        assert_eq!(when(951_782_400_000), "2000-02-29 00:00 UTC");
+        assert_eq!(when(1_899_913_600_000), "2030-03-16 17:46 UTC");
+    }
+}

@@ -1,0 +1,198 @@
+// Palabre's one script. It keeps the resident's Ed25519 key in this browser (WebCrypto,
+// stored in IndexedDB), builds the canonical bytes of what the resident submits exactly
+// as PROTOCOL.md says (RFC 8785 over integers and strings), signs, posts, and keeps the
+// receipts. Every page reads without it; forms that need a signature say so.
+
+const $ = (s, r = document) => r.querySelector(s);
+const $$ = (s, r = document) => [...r.querySelectorAll(s)];
+const enc = new TextEncoder();
+const hex = (b) => [...new Uint8Array(b)].map((x) => x.toString(16).padStart(2, "0")).join("");
+const unhex = (h) => new Uint8Array(h.match(/../g).map((x) => parseInt(x, 16)));
+const cat = (...parts) => {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let i = 0;
+  for (const p of parts) { out.set(p, i); i += p.length; }
+  return out;
+};
+const sha256 = async (b) => new Uint8Array(await crypto.subtle.digest("SHA-256", b));
+const T = document.body.dataset;
+const say = (form, text, ok) => {
+  const out = $(".out", form) || $("#out");
+  out.textContent = text;
+  out.className = "out " + (ok ? "ok" : "err");
+};
+
+// RFC 8785 for Palabre's content: objects with sorted keys, strings, integers, arrays.
+function canon(v) {
+  if (Array.isArray(v)) return "[" + v.map(canon).join(",") + "]";
+  if (v && typeof v === "object") {
+    return "{" + Object.keys(v).sort().map((k) => JSON.stringify(k) + ":" + canon(v[k])).join(",") + "}";
+  }
+  return JSON.stringify(v);
+}
+
+function db() {
+  return new Promise((ok, ko) => {
+    const r = indexedDB.open("palabre", 1);
+    r.onupgradeneeded = () => r.result.createObjectStore("keys");
+    r.onsuccess = () => ok(r.result);
+    r.onerror = () => ko(r.error);
+  });
+}
+async function keyOp(mode, value) {
+  const d = await db();
+  return new Promise((ok, ko) => {
+    const s = d.transaction("keys", mode).objectStore("keys");
+    const r = value === undefined ? s.get("me") : s.put(value, "me");
+    r.onsuccess = () => ok(r.result);
+    r.onerror = () => ko(r.error);
+  });
+}
+const myKey = () => keyOp("readonly");
+
+async function sign(priv, tag, text) {
+  return hex(await crypto.subtle.sign({ name: "Ed25519" }, priv, cat(enc.encode(tag), enc.encode(text))));
+}
+
+function receipts() {
+  try { return JSON.parse(localStorage.getItem("palabre.receipts") || "[]"); } catch { return []; }
+}
+function keep(entry) {
+  const all = receipts();
+  all.push(entry);
+  localStorage.setItem("palabre.receipts", JSON.stringify(all));
+}
+
+async function post(url, body) {
+  const r = await fetch(url, { method: "POST", headers: { "Content-Type": "application/json" }, body });
+  let answer = {};
+  try { answer = await r.json(); } catch { /* an empty or non-JSON answer */ }
+  if (!r.ok) throw new Error((answer.error && answer.error.message) || r.status);
+  return answer;
+}
+
+// What each form becomes: an event body of its kind.
+const bodies = {
+  proposal: (f) => {
+    const b = { consultation: f.consultation.value, title: f.title.value.trim(), body: f.body.value.trim() };
+    if (f.cost) b.cost = parseInt(f.cost.value, 10);
+    return b;
+  },
+  argument: (f) => ({ proposal: f.proposal.value, stance: f.stance.value, body: f.body.value.trim() }),
+  ballot: (f) => {
+    const m = f.dataset.method;
+    let choice;
+    if (m === "answers") {
+      choice = { answers: {} };
+      for (const i of $$("input[type=radio]:checked", f)) choice.answers[i.name.slice(2)] = i.value;
+    } else if (m === "grades") {
+      choice = { grades: {} };
+      for (const i of $$("input[type=radio]:checked", f)) choice.grades[i.name.slice(2)] = parseInt(i.value, 10);
+    } else {
+      choice = { approve: $$("input[name=approve]:checked", f).map((i) => i.value).sort() };
+    }
+    return { consultation: f.consultation.value, choice };
+  },
+};
+
+async function submit(form) {
+  const me = await myKey();
+  if (!me) { say(form, T.needKey, false); return; }
+  const kind = form.dataset.kind;
+  const unsigned = { author: me.pub, body: bodies[kind](form), created_at_ms: Date.now(), kind, v: 1 };
+  const sig = await sign(me.priv, "palabre/v1/event\n", canon(unsigned));
+  const event = canon({ ...unsigned, sig });
+  const answer = await post("/api/v1/events", event);
+  keep({ kind, title: form.dataset.title || "", event, receipt: answer.receipt, at: Date.now() });
+  say(form, T.done + " " + answer.receipt.receipt.index, true);
+}
+
+async function register(form) {
+  const code = form.code.value.replace(/[\s-]/g, "").toUpperCase();
+  const pair = await crypto.subtle.generateKey({ name: "Ed25519" }, true, ["sign", "verify"]);
+  const pub = hex(await crypto.subtle.exportKey("raw", pair.publicKey));
+  const invitation = hex(await sha256(cat(enc.encode("palabre/v1/invitation\n"), unhex(T.authority), enc.encode(code))));
+  const proof = await sign(pair.privateKey, "palabre/v1/key-possession\n", canon({ authority: T.authority, invitation, subject: pub }));
+  const answer = await post("/api/v1/credentials/redeem", JSON.stringify({ code, key: pub, proof }));
+  await keyOp("readwrite", { priv: pair.privateKey, pub });
+  if (navigator.storage && navigator.storage.persist) navigator.storage.persist();
+  keep({ kind: "credential", title: "", event: JSON.stringify(answer.credential), receipt: answer.receipt, at: Date.now() });
+  say(form, T.registered, true);
+}
+
+async function backup() {
+  const me = await myKey();
+  if (!me) return;
+  const jwk = await crypto.subtle.exportKey("jwk", me.priv);
+  const a = document.createElement("a");
+  a.href = URL.createObjectURL(new Blob([JSON.stringify({ palabre_key: jwk, public: me.pub })], { type: "application/json" }));
+  a.download = "palabre-key.json";
+  a.click();
+}
+
+async function restore(file) {
+  const saved = JSON.parse(await file.text());
+  const priv = await crypto.subtle.importKey("jwk", saved.palabre_key, { name: "Ed25519" }, true, ["sign"]);
+  await keyOp("readwrite", { priv, pub: saved.public });
+  say($("#keys"), T.restored, true);
+}
+
+// RFC 9162 inclusion: does `leaf` sit at `index` of the tree of `size` with `root`?
+async function included(leaf, index, size, proof, root) {
+  let [fn, sn, r] = [index, size - 1, leaf];
+  const node = async (a, b) => sha256(cat(new Uint8Array([1]), a, b));
+  for (const p of proof.map(unhex)) {
+    if (sn === 0) return false;
+    if (fn % 2 === 1 || fn === sn) {
+      r = await node(p, r);
+      if (fn % 2 === 0) while (fn % 2 === 0 && fn !== 0) { fn = Math.floor(fn / 2); sn = Math.floor(sn / 2); }
+    } else {
+      r = await node(r, p);
+    }
+    fn = Math.floor(fn / 2); sn = Math.floor(sn / 2);
+  }
+  return sn === 0 && hex(r) === root;
+}
+
+async function check(entry, out) {
+  const { index, tree_head: { head } } = entry.receipt.receipt;
+  const r = await fetch(`/api/v1/logs/${head.authority}/proof/inclusion?index=${index}&size=${head.size}`);
+  const leaf = await sha256(cat(new Uint8Array([0]), enc.encode(entry.event)));
+  const ok = r.ok && (await included(leaf, index, head.size, (await r.json()).proof, head.root));
+  out.textContent = ok ? T.included : T.notIncluded;
+  out.className = "out " + (ok ? "ok" : "err");
+}
+
+function listReceipts() {
+  const list = $("#receipts");
+  if (!list) return;
+  list.textContent = "";
+  for (const entry of receipts().reverse()) {
+    const li = document.createElement("li");
+    const b = document.createElement("button");
+    const out = document.createElement("span");
+    li.textContent = `${new Date(entry.at).toLocaleString()} · ${entry.kind} ${entry.title} · #${entry.receipt.receipt.index} `;
+    b.type = "button";
+    b.textContent = T.check;
+    b.onclick = () => check(entry, out).catch((e) => { out.textContent = e.message; });
+    out.setAttribute("role", "status");
+    li.append(b, " ", out);
+    list.append(li);
+  }
+}
+
+for (const note of $$(".nojs")) note.hidden = true;
+for (const button of $$("form button[disabled]")) button.disabled = false;
+for (const form of $$("form[data-kind], form[data-register]")) {
+  form.addEventListener("submit", (e) => {
+    e.preventDefault();
+    const act = form.dataset.register !== undefined ? register(form) : submit(form);
+    act.catch((err) => say(form, T.refused + " " + err.message, false));
+  });
+}
+const b = $("#backup");
+if (b) b.onclick = backup;
+const r = $("#restore");
+if (r) r.onchange = () => r.files[0] && restore(r.files[0]).catch((e) => say($("#keys"), e.message, false));
+listReceipts();
+myKey().then((me) => { const k = $("#mykey"); if (k && me) k.textContent = me.pub; });
