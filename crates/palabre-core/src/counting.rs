@@ -62,79 +62,156 @@ pub fn counted_size<R: Record + ?Sized>(
 /// Counts a consultation over the given log prefixes (logs of authorities that do not
 /// take part are ignored).
 pub fn count(consultation: &ConsultationView, logs: &[LogPrefix<'_>]) -> Counted {
-    let mut out = Counted::default();
-    let mut proposals: BTreeMap<EventId, Option<u64>> = BTreeMap::new();
-    // (moderator, target) → latest action in that moderator's log
-    let mut moderation: BTreeMap<(PublicKey, EventId), ModerationAction> = BTreeMap::new();
-    let mut ballots: BTreeMap<VoterId, (EventId, Choice)> = BTreeMap::new();
-    for log in logs
-        .iter()
-        .filter(|l| consultation.participates(&l.authority))
-    {
-        let mut credentials: HashMap<PublicKey, (VoterId, CredentialStatus)> = HashMap::new();
-        let mut revoked_voters: BTreeSet<VoterId> = BTreeSet::new();
+    let mut counter = Counter::new(consultation);
+    for log in logs {
+        counter.start_log(log.authority);
         for event in log.entries {
-            let from_log = event.author() == &log.authority;
-            match event.body() {
-                Body::Credential(b) if from_log => {
-                    let voter = b
-                        .replaces
-                        .and_then(|old| credentials.get_mut(&old))
-                        .map(|(voter, status)| {
-                            *status = CredentialStatus::Replaced;
-                            *voter
-                        })
-                        .unwrap_or(VoterId {
-                            issuer: log.authority,
-                            first_key: b.subject,
-                        });
-                    credentials.insert(b.subject, (voter, CredentialStatus::Active));
-                }
-                Body::Revocation(b) if from_log => {
-                    if let Some((voter, status)) = credentials.get_mut(&b.subject)
-                        && *status == CredentialStatus::Active
-                    {
-                        *status = CredentialStatus::Revoked;
-                        revoked_voters.insert(*voter);
-                    }
-                }
-                Body::Proposal(b) if b.consultation == consultation.id => {
-                    proposals.insert(event.id(), b.cost);
-                }
-                Body::Moderation(b) if from_log => {
-                    moderation.insert((log.authority, b.target), b.action);
-                }
-                Body::Ballot(b) if b.consultation == consultation.id => {
-                    out.n_ballots_seen += 1;
-                    if let Some((voter, CredentialStatus::Active)) = credentials.get(event.author())
-                    {
-                        ballots.insert(*voter, (event.id(), b.choice.clone()));
-                    }
-                }
-                _ => {}
-            }
+            counter.push(event);
         }
-        ballots.retain(|voter, _| !revoked_voters.contains(voter));
     }
-    out.hidden = moderation
-        .iter()
-        .filter(|(_, action)| **action == ModerationAction::Hide)
-        .map(|((_, target), _)| *target)
-        .collect();
-    out.candidates = proposals
-        .iter()
-        .filter(|(id, _)| !out.hidden.contains(id))
-        .map(|(id, cost)| Candidate {
-            id: *id,
-            cost: *cost,
-        })
-        .collect();
-    let candidate_ids: BTreeSet<EventId> = out.candidates.iter().map(|c| c.id).collect();
-    out.ballots = ballots
-        .into_iter()
-        .map(|(voter, (id, choice))| (voter, (id, restrict(choice, &candidate_ids))))
-        .collect();
-    out
+    counter.finish()
+}
+
+/// The state of the log a [`Counter`] is reading.
+struct LogState {
+    authority: PublicKey,
+    credentials: HashMap<PublicKey, (VoterId, CredentialStatus)>,
+    revoked_voters: BTreeSet<VoterId>,
+}
+
+/// [`count`] fed one event at a time, so that a store can stream its logs page by page
+/// instead of holding them: it keeps only what the count needs (credentials of the
+/// current log, proposals, moderation, one ballot per voter).
+#[derive(Debug)]
+pub struct Counter<'c> {
+    consultation: &'c ConsultationView,
+    proposals: BTreeMap<EventId, Option<u64>>,
+    /// (moderator, target) → latest action in that moderator's log
+    moderation: BTreeMap<(PublicKey, EventId), ModerationAction>,
+    ballots: BTreeMap<VoterId, (EventId, Choice)>,
+    n_ballots_seen: u64,
+    /// `None` outside a log, or in the log of an authority that does not take part.
+    log: Option<LogState>,
+}
+
+impl std::fmt::Debug for LogState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LogState")
+            .field("authority", &self.authority)
+            .field("n_credentials", &self.credentials.len())
+            .finish()
+    }
+}
+
+impl<'c> Counter<'c> {
+    pub fn new(consultation: &'c ConsultationView) -> Counter<'c> {
+        Counter {
+            consultation,
+            proposals: BTreeMap::new(),
+            moderation: BTreeMap::new(),
+            ballots: BTreeMap::new(),
+            n_ballots_seen: 0,
+            log: None,
+        }
+    }
+
+    /// Ends the current log, if any, and starts reading `authority`'s from its first
+    /// entry.
+    pub fn start_log(&mut self, authority: PublicKey) {
+        self.end_log();
+        self.log = self
+            .consultation
+            .participates(&authority)
+            .then(|| LogState {
+                authority,
+                credentials: HashMap::new(),
+                revoked_voters: BTreeSet::new(),
+            });
+    }
+
+    fn end_log(&mut self) {
+        if let Some(log) = self.log.take() {
+            self.ballots
+                .retain(|voter, _| !log.revoked_voters.contains(voter));
+        }
+    }
+
+    /// The next entry of the current log.
+    pub fn push(&mut self, event: &SignedEvent) {
+        let Some(log) = self.log.as_mut() else {
+            return;
+        };
+        let from_log = event.author() == &log.authority;
+        match event.body() {
+            Body::Credential(b) if from_log => {
+                let voter = b
+                    .replaces
+                    .and_then(|old| log.credentials.get_mut(&old))
+                    .map(|(voter, status)| {
+                        *status = CredentialStatus::Replaced;
+                        *voter
+                    })
+                    .unwrap_or(VoterId {
+                        issuer: log.authority,
+                        first_key: b.subject,
+                    });
+                log.credentials
+                    .insert(b.subject, (voter, CredentialStatus::Active));
+            }
+            Body::Revocation(b) if from_log => {
+                if let Some((voter, status)) = log.credentials.get_mut(&b.subject)
+                    && *status == CredentialStatus::Active
+                {
+                    *status = CredentialStatus::Revoked;
+                    log.revoked_voters.insert(*voter);
+                }
+            }
+            Body::Proposal(b) if b.consultation == self.consultation.id => {
+                self.proposals.insert(event.id(), b.cost);
+            }
+            Body::Moderation(b) if from_log => {
+                self.moderation.insert((log.authority, b.target), b.action);
+            }
+            Body::Ballot(b) if b.consultation == self.consultation.id => {
+                self.n_ballots_seen += 1;
+                if let Some((voter, CredentialStatus::Active)) = log.credentials.get(event.author())
+                {
+                    self.ballots.insert(*voter, (event.id(), b.choice.clone()));
+                }
+            }
+            _ => {}
+        }
+    }
+
+    pub fn finish(mut self) -> Counted {
+        self.end_log();
+        let mut out = Counted {
+            n_ballots_seen: self.n_ballots_seen,
+            ..Counted::default()
+        };
+        out.hidden = self
+            .moderation
+            .iter()
+            .filter(|(_, action)| **action == ModerationAction::Hide)
+            .map(|((_, target), _)| *target)
+            .collect();
+        out.candidates = self
+            .proposals
+            .iter()
+            .filter(|(id, _)| !out.hidden.contains(id))
+            .map(|(id, cost)| Candidate {
+                id: *id,
+                cost: *cost,
+            })
+            .collect();
+        let candidate_ids: BTreeSet<EventId> = out.candidates.iter().map(|c| c.id).collect();
+        out.ballots = self
+            .ballots
+            .into_iter()
+            .map(|(voter, (id, choice))| (voter, (id, restrict(choice, &candidate_ids))))
+            .collect();
+        out
+    }
 }
 
 /// Keeps only the entries of a choice that name candidates.

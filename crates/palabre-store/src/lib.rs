@@ -12,12 +12,13 @@ mod sled_storage;
 mod writer;
 
 use palabre_core::admission::{Clock, ConsultationView, Record};
-use palabre_core::counting::{self, Counted, LogPrefix};
+use palabre_core::counting::{self, Counted, Counter};
 use palabre_core::crypto::PublicKey;
 use palabre_core::event::{SignedEvent, decode};
 use palabre_core::head::{SignedTreeHead, TreeHead};
 use palabre_core::ids::{EventId, Hash};
 pub use palabre_core::ledger::Moderated;
+use palabre_core::limits::MAX_PAGE_ENTRIES;
 use palabre_core::merkle::MerkleError;
 use palabre_core::rejection::Rejection;
 
@@ -153,28 +154,21 @@ pub trait Storage: Record + Send + Sync {
         let Some(view) = self.consultation(consultation) else {
             return Ok(None);
         };
-        let mut logs: Vec<(PublicKey, Vec<SignedEvent>)> = Vec::new();
+        // Streamed a page at a time: a count holds one ballot per voter, never the logs.
+        let mut counter = Counter::new(&view);
         for authority in &view.body.authorities {
             let size = counting::counted_size(self, authority, consultation);
-            let mut events = Vec::new();
+            counter.start_log(*authority);
             let mut start = 0;
             while start < size {
-                let end = size.min(start + 1_000);
+                let end = size.min(start + MAX_PAGE_ENTRIES);
                 for bytes in self.entries(authority, start, end)? {
-                    events.push(stored_event(bytes)?);
+                    counter.push(&stored_event(bytes)?);
                 }
                 start = end;
             }
-            logs.push((*authority, events));
         }
-        let prefixes: Vec<LogPrefix<'_>> = logs
-            .iter()
-            .map(|(authority, entries)| LogPrefix {
-                authority: *authority,
-                entries,
-            })
-            .collect();
-        let counted = counting::count(&view, &prefixes);
+        let counted = counter.finish();
         Ok(Some((view, counted)))
     }
 }
