@@ -138,6 +138,12 @@ async fn visit(c: &Client, base: &str, path: &str, axe: &str) {
     assert!(n("requests") <= MAX_REQUESTS, "{path}: {m}");
     assert!(n("dom") <= MAX_DOM_ELEMENTS, "{path}: {m}");
     assert_eq!(n("foreign"), 0, "{path}: {m}");
+    let score = ecoindex(n("dom"), n("requests"), n("bytes"));
+    assert!(
+        score > 80.0,
+        "{path}: EcoIndex {score:.1} (grade A needs > 80): {m}"
+    );
+    println!("page {path}: {m}, EcoIndex {score:.1}");
     c.execute(&format!("{axe}\nreturn true;"), vec![])
         .await
         .expect("axe-core loads");
@@ -152,6 +158,37 @@ async fn visit(c: &Client, base: &str, path: &str, axe: &str) {
         .await
         .expect("axe-core runs");
     assert_eq!(violations, json!([]), "{path}: accessibility violations");
+}
+
+/// The EcoIndex score (ecoindex.fr's method: each measure placed among the quantiles of
+/// the HTTP Archive, weighted 3 for DOM elements, 2 for requests, 1 for kilobytes). We
+/// take the stricter of its published variants: a position counts from 1, not 0.
+fn ecoindex(dom: u64, requests: u64, bytes: u64) -> f64 {
+    const DOM: [f64; 21] = [
+        0.0, 47.0, 75.0, 159.0, 233.0, 298.0, 358.0, 417.0, 476.0, 537.0, 603.0, 674.0, 753.0,
+        843.0, 949.0, 1076.0, 1237.0, 1459.0, 1801.0, 2479.0, 594601.0,
+    ];
+    const REQUESTS: [f64; 21] = [
+        0.0, 2.0, 15.0, 25.0, 34.0, 42.0, 49.0, 56.0, 63.0, 70.0, 78.0, 86.0, 95.0, 105.0, 117.0,
+        130.0, 147.0, 170.0, 205.0, 281.0, 3920.0,
+    ];
+    const KB: [f64; 21] = [
+        0.0, 1.37, 144.7, 319.53, 479.46, 631.97, 783.38, 937.91, 1098.62, 1265.47, 1448.32,
+        1648.27, 1876.08, 2142.06, 2465.37, 2866.31, 3401.59, 4155.73, 5400.08, 8037.54, 223212.26,
+    ];
+    let position = |table: &[f64; 21], value: f64| {
+        (1..table.len())
+            .find(|&i| value < table[i])
+            .map_or(table.len() as f64, |i| {
+                i as f64 + (value - table[i - 1]) / (table[i] - table[i - 1])
+            })
+    };
+    let (d, r, k) = (
+        position(&DOM, dom as f64),
+        position(&REQUESTS, requests as f64),
+        position(&KB, bytes as f64 / 1024.0),
+    );
+    100.0 - 5.0 * (3.0 * d + 2.0 * r + k) / 6.0
 }
 
 async fn css(c: &Client, selector: &str) -> Element {

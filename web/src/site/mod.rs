@@ -560,6 +560,9 @@ struct ProposalPage {
     pro: Vec<ArgumentItem>,
     con: Vec<ArgumentItem>,
     can_argue: bool,
+    /// A ballot covers every proposal of a consultation (the latest one counts), so the
+    /// vote form lives on the consultation page; a proposal links to it.
+    can_vote: bool,
     max_chars: usize,
 }
 
@@ -607,6 +610,7 @@ async fn proposal<B: Backend>(
         pro,
         con,
         can_argue: (b.proposals_open_ms..b.vote_close_ms).contains(&now),
+        can_vote: d.view.phase(now) == Phase::Voting,
         max_chars: MAX_ARGUMENT_BODY_CHARS,
     })
 }
