@@ -30,6 +30,8 @@ pub struct Config {
     /// Requests per second allowed to one client address, and its burst.
     pub rate_per_second: f64,
     pub rate_burst: f64,
+    /// How long after a vote closes this node waits before closing its log for it.
+    pub close_grace_ms: u64,
 }
 
 impl Default for Config {
@@ -42,6 +44,7 @@ impl Default for Config {
             cache_mib: 16,
             rate_per_second: 50.0,
             rate_burst: 200.0,
+            close_grace_ms: DEFAULT_CLOSE_GRACE_MS,
         }
     }
 }
@@ -66,7 +69,16 @@ cache_mib = 16
 # shared Wi-Fi is one address: keep this generous).
 rate_per_second = 50.0
 rate_burst = 200.0
+
+# After a vote closes, how long (ms) to wait before this node closes its log for it.
+# A ballot dated just before the close may arrive up to 5 minutes later (the clock
+# tolerance) and must still count: keep at least 301000.
+close_grace_ms = 301000
 "#;
+
+/// A ballot dated before the close is admitted up to `MAX_CLOCK_SKEW_MS` after it; the
+/// checkpoint waits that long, and a second more for commits in flight.
+pub const DEFAULT_CLOSE_GRACE_MS: u64 = palabre_core::limits::MAX_CLOCK_SKEW_MS + 1_000;
 
 /// A data directory, opened or created.
 #[derive(Debug)]
@@ -151,6 +163,11 @@ fn apply_env(config: &mut Config) -> anyhow::Result<()> {
     }
     if let Some(v) = var("RATE_BURST") {
         config.rate_burst = v.parse().context("PALABRE_RATE_BURST is a number")?;
+    }
+    if let Some(v) = var("CLOSE_GRACE_MS") {
+        config.close_grace_ms = v
+            .parse()
+            .context("PALABRE_CLOSE_GRACE_MS is a number of milliseconds")?;
     }
     if let Some(v) = var("CACHE_MIB") {
         config.cache_mib = v.parse().context("PALABRE_CACHE_MIB is a number of MiB")?;

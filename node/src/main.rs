@@ -2,8 +2,10 @@
 //! wires the store, the writer and the web layer together; every rule lives in
 //! `palabre-core`. `anyhow` is used here, at the edge, and nowhere else.
 
+mod audit;
 mod backend;
 mod bench;
+mod closer;
 mod demo;
 mod home;
 
@@ -16,6 +18,7 @@ use axum::serve::ListenerExt;
 use clap::{Parser, Subcommand};
 use palabre_core::admission::{Clock, Record};
 use palabre_core::event::{AuthorityBody, Body, Event};
+use palabre_core::ids::EventId;
 use palabre_core::invitation::{code_from_random, code_hash, normalize_code};
 use palabre_store::{CommitItem, SledStorage, Storage, StoreConfig};
 use palabre_web::{ApiConfig, RateLimit};
@@ -81,6 +84,21 @@ enum Command {
         #[arg(long, default_value_t = 100)]
         batch: usize,
     },
+    /// Verify a consultation from the logs that nodes serve, trusting none of them:
+    /// signatures, heads, consistency between nodes, admission of every entry, closing
+    /// checkpoints and their quorum, and the recount against the signed result. Exits
+    /// with 0 only when everything holds.
+    Audit {
+        /// The consultation's id.
+        #[arg(long)]
+        consultation: EventId,
+        /// A node to fetch from, like http://127.0.0.1:8080 (repeat to compare nodes).
+        #[arg(long = "node", required = true)]
+        nodes: Vec<String>,
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Show the node's authority, log and invitations.
     Status {
         #[arg(long, default_value = "palabre-data", env = "PALABRE_DATA")]
@@ -100,6 +118,17 @@ fn main() -> anyhow::Result<()> {
         Command::Init { data, name, code } => init(data, name, code),
         Command::Invite { data, count, out } => invite(data, count, out),
         Command::Status { data } => status(data),
+        Command::Audit {
+            consultation,
+            nodes,
+            json,
+        } => {
+            if audit::run(consultation, &nodes, json)? {
+                Ok(())
+            } else {
+                std::process::exit(1)
+            }
+        }
         Command::Bench {
             voters,
             clients,
@@ -206,6 +235,10 @@ fn serve(data: PathBuf, http: Option<String>, demo: bool) -> anyhow::Result<()> 
             .with_context(|| format!("listening on {addr}"))?;
         println!("Palabre is serving on http://{}", listener.local_addr()?);
         let app = palabre_web::app(Arc::clone(&backend), api);
+        tokio::spawn(close_consultations(
+            Arc::clone(&backend),
+            home.config.close_grace_ms,
+        ));
         // Small answers go out at once rather than waiting on Nagle's algorithm.
         let listener = listener.tap_io(|tcp| {
             if let Err(e) = tcp.set_nodelay(true) {
@@ -222,6 +255,36 @@ fn serve(data: PathBuf, http: Option<String>, demo: bool) -> anyhow::Result<()> 
         backend.storage.flush()?;
         anyhow::Ok(())
     })
+}
+
+/// How often the node looks for consultations whose vote has closed.
+const CLOSE_EVERY: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Appends checkpoints and results as votes close (see `closer.rs`), for as long as the
+/// node serves.
+async fn close_consultations(backend: Arc<NodeBackend>, grace_ms: u64) {
+    let mut every = tokio::time::interval(CLOSE_EVERY);
+    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        every.tick().await;
+        let b = Arc::clone(&backend);
+        let pass = tokio::task::spawn_blocking(move || {
+            closer::close_due(&b.storage, &b.writer, &b.key, now_ms(), grace_ms)
+        })
+        .await;
+        match pass {
+            Ok(Ok(done)) => {
+                for title in done.checkpoints {
+                    tracing::info!("closed this town's part of \"{title}\"");
+                }
+                for title in done.results {
+                    tracing::info!("published the result of \"{title}\"");
+                }
+            }
+            Ok(Err(e)) => tracing::error!("closing consultations: {e:#}"),
+            Err(e) => tracing::error!("closing consultations: {e}"),
+        }
+    }
 }
 
 async fn shutdown_signal() {

@@ -28,9 +28,15 @@ struct Node {
 
 /// Starts `palabre serve --demo` on a free port and waits for its "serving" line.
 fn start(data: &std::path::Path) -> Node {
+    start_with(data, &[])
+}
+
+/// [`start`] with more environment variables for the node.
+fn start_with(data: &std::path::Path, env: &[(&str, &str)]) -> Node {
     let mut child = Command::new(env!("CARGO_BIN_EXE_palabre"))
         .args(["serve", "--demo", "--http", "127.0.0.1:0", "--data"])
         .arg(data)
+        .envs(env.iter().copied())
         .env("PALABRE_LOG", "warn")
         // Every client of this test is one loopback address.
         .env("PALABRE_RATE_PER_SECOND", "1000000")
@@ -306,3 +312,115 @@ fn check_everything_kept(addr: &str, seen: &Seen) {
 
 #[path = "node/site.rs"]
 mod site;
+
+/// After its vote closes, the node closes its log for the consultation and publishes the
+/// result by itself; `palabre audit`, fetching from the node and trusting nothing it
+/// says, then finds every check holds and the same count.
+#[test]
+fn the_node_closes_and_the_audit_passes() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let data = dir.path().join("node");
+    // No grace after the close: this test's only ballot is long acknowledged by then.
+    let node = start_with(&data, &[("PALABRE_CLOSE_GRACE_MS", "0")]);
+    let voter = SecretKey::from_seed(&[42; 32]);
+    assert!(redeem(&node.addr, &node.codes[0], &voter));
+    let cid: EventId = site::closing_soon(&node.addr, &data, 3_000)
+        .parse()
+        .expect("id");
+    let (_, detail) = http(
+        &node.addr,
+        "GET",
+        &format!("/api/v1/consultations/{cid}"),
+        b"",
+    )
+    .expect("detail");
+    let pid: EventId = detail["proposals"][0]["id"]
+        .as_str()
+        .expect("a proposal")
+        .parse()
+        .expect("id");
+    let ballot = Event {
+        author: voter.public_key(),
+        created_at_ms: now_ms(),
+        body: Body::Ballot(BallotBody {
+            consultation: cid,
+            choice: Choice::Approve(vec![pid]),
+        }),
+    }
+    .sign(&voter)
+    .expect("valid");
+    let (status, v) = http(&node.addr, "POST", "/api/v1/events", ballot.bytes()).expect("post");
+    assert_eq!(status, 201, "{v}");
+
+    // Wait for the node's checkpoint and result to be in its log.
+    let me = authority(&node.addr);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let kinds = loop {
+        let (_, head) = http(
+            &node.addr,
+            "GET",
+            &format!("/api/v1/logs/{me}/checkpoint"),
+            b"",
+        )
+        .expect("head");
+        let size = head["head"]["size"].as_u64().expect("size");
+        let (_, page) = http(
+            &node.addr,
+            "GET",
+            &format!(
+                "/api/v1/logs/{me}/entries?start={}&end={size}",
+                size.saturating_sub(2)
+            ),
+            b"",
+        )
+        .expect("entries");
+        let kinds: Vec<String> = page["entries"]
+            .as_array()
+            .expect("entries")
+            .iter()
+            .map(|e| e["kind"].as_str().unwrap_or("").to_owned())
+            .collect();
+        if kinds.iter().any(|k| k == "result") {
+            break kinds;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the node never closed: {kinds:?}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    assert_eq!(kinds, vec!["checkpoint", "result"]);
+
+    let url = format!("http://{}", node.addr);
+    let audit = |extra: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_palabre"))
+            .args(["audit", "--consultation", &cid.to_string(), "--node", &url])
+            .args(extra)
+            .env("PALABRE_LOG", "warn")
+            .output()
+            .expect("palabre audit runs")
+    };
+    let human = audit(&[]);
+    let text = String::from_utf8_lossy(&human.stdout);
+    assert!(human.status.success(), "{text}");
+    assert!(text.contains("PASSED"), "{text}");
+    assert!(text.contains("1 counted"), "{text}");
+    let json = audit(&["--json"]);
+    assert!(json.status.success());
+    let report: Value = serde_json::from_slice(&json.stdout).expect("a JSON report");
+    assert_eq!(report["failures"], json!([]));
+    assert_eq!(report["n_ballots_counted"], json!(1));
+    assert_eq!(report["tally"]["rows"][0]["approvals"], json!(1));
+    assert!(report["result"].is_string());
+
+    // An open consultation is not closed: the audit says so, and exits with 1.
+    let (open, _) = approval_consultation(&node.addr);
+    let open_audit = Command::new(env!("CARGO_BIN_EXE_palabre"))
+        .args(["audit", "--consultation", &open.to_string(), "--node", &url])
+        .env("PALABRE_LOG", "warn")
+        .output()
+        .expect("runs");
+    assert_eq!(open_audit.status.code(), Some(1));
+    let text = String::from_utf8_lossy(&open_audit.stdout);
+    assert!(text.contains("[missing_checkpoint]"), "{text}");
+}

@@ -285,7 +285,7 @@ fn now_ms() -> u64 {
 
 /// A consultation whose vote closes `close_in_ms` from now, with one proposal, posted
 /// by the town itself. Returns its id.
-fn closing_soon(addr: &str, data: &Path, close_in_ms: u64) -> String {
+pub(super) fn closing_soon(addr: &str, data: &Path, close_in_ms: u64) -> String {
     let town = town_key(data);
     let now = now_ms();
     let sign = |body: Body| {

@@ -1,0 +1,214 @@
+//! `palabre audit`: fetch a consultation's logs from one or several nodes and verify
+//! them with core's `audit`, trusting none of the nodes. This file only fetches and
+//! prints; every check is core's.
+//!
+//! It speaks plain HTTP (a node behind HTTPS is reached through its reverse proxy's
+//! plain side, or a bundle, which comes with the auditor's toolkit).
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::time::Duration;
+
+use anyhow::Context;
+use palabre_core::audit::{AuditInput, AuditOptions, AuditReport, LogMaterial, audit};
+use palabre_core::crypto::PublicKey;
+use palabre_core::head::SignedTreeHead;
+use palabre_core::ids::EventId;
+use palabre_core::limits::MAX_PAGE_ENTRIES;
+use serde::Deserialize;
+use serde_json::value::RawValue;
+
+/// A node's base URL, `http://host:port`.
+struct NodeUrl {
+    authority: String,
+    text: String,
+}
+
+impl NodeUrl {
+    fn parse(url: &str) -> anyhow::Result<NodeUrl> {
+        let rest = url
+            .strip_prefix("http://")
+            .with_context(|| format!("{url}: only http:// node addresses are supported"))?;
+        let authority = rest.trim_end_matches('/').to_owned();
+        anyhow::ensure!(
+            !authority.is_empty() && !authority.contains('/'),
+            "{url}: give the node's address without a path, like http://127.0.0.1:8080"
+        );
+        Ok(NodeUrl {
+            authority,
+            text: url.trim_end_matches('/').to_owned(),
+        })
+    }
+
+    /// GET `path`; the body of a 200, or an error naming the node and the status.
+    fn get(&self, path: &str) -> anyhow::Result<Vec<u8>> {
+        let mut s = TcpStream::connect(&self.authority)
+            .with_context(|| format!("connecting to {}", self.text))?;
+        s.set_read_timeout(Some(Duration::from_secs(60)))?;
+        write!(
+            s,
+            "GET {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n\r\n",
+            self.authority
+        )?;
+        let mut raw = Vec::new();
+        s.read_to_end(&mut raw)
+            .with_context(|| format!("reading {}{path}", self.text))?;
+        let at = raw
+            .windows(4)
+            .position(|w| w == b"\r\n\r\n")
+            .with_context(|| format!("{}{path}: not an HTTP answer", self.text))?;
+        let head = String::from_utf8_lossy(&raw[..at]).to_string();
+        let status = head.split_whitespace().nth(1).unwrap_or("");
+        anyhow::ensure!(status == "200", "{}{path}: status {status}", self.text);
+        let body = raw[at + 4..].to_vec();
+        if head
+            .to_ascii_lowercase()
+            .contains("transfer-encoding: chunked")
+        {
+            return dechunk(&body).with_context(|| format!("{}{path}: bad chunks", self.text));
+        }
+        Ok(body)
+    }
+}
+
+fn dechunk(mut rest: &[u8]) -> Option<Vec<u8>> {
+    let mut out = Vec::new();
+    loop {
+        let end = rest.windows(2).position(|w| w == b"\r\n")?;
+        let size_text = std::str::from_utf8(&rest[..end]).ok()?;
+        let size = usize::from_str_radix(size_text.split(';').next()?.trim(), 16).ok()?;
+        if size == 0 {
+            return Some(out);
+        }
+        let start = end + 2;
+        out.extend_from_slice(rest.get(start..start + size)?);
+        rest = rest.get(start + size + 2..)?;
+    }
+}
+
+#[derive(Deserialize)]
+struct Detail {
+    consultation: DetailConsultation,
+}
+
+#[derive(Deserialize)]
+struct DetailConsultation {
+    authorities: Vec<PublicKey>,
+}
+
+#[derive(Deserialize)]
+struct Entries<'a> {
+    #[serde(borrow)]
+    entries: Vec<&'a RawValue>,
+}
+
+/// Everything one node serves of one authority's log: every entry, exactly as served,
+/// and its latest signed head.
+fn fetch_log(node: &NodeUrl, authority: &PublicKey) -> anyhow::Result<LogMaterial> {
+    let head: SignedTreeHead =
+        serde_json::from_slice(&node.get(&format!("/api/v1/logs/{authority}/checkpoint"))?)
+            .with_context(|| format!("{}: the head of {authority}", node.text))?;
+    let mut entries = Vec::with_capacity(head.head.size as usize);
+    while (entries.len() as u64) < head.head.size {
+        let start = entries.len() as u64;
+        let end = head.head.size.min(start + MAX_PAGE_ENTRIES);
+        let body = node.get(&format!(
+            "/api/v1/logs/{authority}/entries?start={start}&end={end}"
+        ))?;
+        let page: Entries<'_> = serde_json::from_slice(&body)
+            .with_context(|| format!("{}: entries of {authority}", node.text))?;
+        anyhow::ensure!(
+            !page.entries.is_empty(),
+            "{}: no entries from {start}",
+            node.text
+        );
+        // Each entry exactly as the node sent it: signatures are checked over these bytes.
+        entries.extend(page.entries.iter().map(|e| e.get().as_bytes().to_vec()));
+    }
+    Ok(LogMaterial {
+        authority: *authority,
+        source: node.text.clone(),
+        entries,
+        heads: vec![head],
+        cosignatures: Vec::new(),
+    })
+}
+
+/// Fetches from every node, verifies, prints; `Ok(true)` when everything holds.
+pub fn run(consultation: EventId, nodes: &[String], json: bool) -> anyhow::Result<bool> {
+    anyhow::ensure!(!nodes.is_empty(), "give at least one --node");
+    let mut logs = Vec::new();
+    for url in nodes {
+        let node = NodeUrl::parse(url)?;
+        let detail: Detail =
+            serde_json::from_slice(&node.get(&format!("/api/v1/consultations/{consultation}"))?)
+                .with_context(|| format!("{url}: the consultation"))?;
+        for authority in &detail.consultation.authorities {
+            logs.push(fetch_log(&node, authority)?);
+        }
+    }
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let report = audit(&AuditInput { consultation, logs }, AuditOptions { threads });
+    if json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        print!("{}", human(&report));
+    }
+    Ok(report.passed())
+}
+
+/// The report as a person reads it.
+pub fn human(r: &AuditReport) -> String {
+    let mut out = String::new();
+    let title = r.title.as_deref().unwrap_or("(unknown consultation)");
+    out.push_str(&format!("Consultation {title}\n  id {}\n", r.consultation));
+    for log in &r.logs {
+        out.push_str(&format!(
+            "  log of {}: {} entries, {} signed head(s), closed at {}, {} witness(es); from {}\n",
+            log.authority,
+            log.n_entries,
+            log.n_heads,
+            log.closing_size
+                .map_or_else(|| "— (not closed)".to_owned(), |s| format!("size {s}")),
+            log.witnesses.len(),
+            log.sources.join(", ")
+        ));
+    }
+    out.push_str(&format!(
+        "  {} events checked; {} ballots seen, {} counted (one per voter)\n",
+        r.n_events, r.n_ballots_seen, r.n_ballots_counted
+    ));
+    match &r.result {
+        Some(id) => out.push_str(&format!("  signed result {id}\n")),
+        None => out.push_str("  no signed result in the logs\n"),
+    }
+    if let Some(tally) = &r.tally {
+        let text = serde_json::to_string(tally).unwrap_or_default();
+        out.push_str(&format!("  recount: {text}\n"));
+    }
+    if r.passed() {
+        out.push_str("PASSED: every check holds.\n");
+    } else {
+        out.push_str(&format!(
+            "FAILED: {} check(s) do not hold.\n",
+            r.failures.len()
+        ));
+        for f in &r.failures {
+            out.push_str(&format!("  [{}] {}", f.rule, f.detail));
+            if let Some(a) = &f.authority {
+                out.push_str(&format!("\n      log {a}"));
+            }
+            if let Some(i) = f.index {
+                out.push_str(&format!(", entry {i}"));
+            }
+            if let Some(e) = &f.event {
+                out.push_str(&format!(", event {e}"));
+            }
+            if let Some(s) = &f.source {
+                out.push_str(&format!(", served by {s}"));
+            }
+            out.push('\n');
+        }
+    }
+    out
+}

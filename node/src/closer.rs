@@ -1,0 +1,110 @@
+//! Closing consultations, without anyone having to remember to: once a consultation's
+//! vote has closed and the grace period has passed (a ballot dated before the close is
+//! admitted up to the clock tolerance after it, and must land inside the closed prefix),
+//! this node appends its `checkpoint` (the size and root of its log then), and, when it is the
+//! organiser and every participating log has closed, the signed `result` — the recount
+//! of core's `count` over the closed prefixes.
+//!
+//! Quorum of witnesses is not waited for here: a single-town consultation needs none,
+//! and witness cosigning comes with federation. Everything decided here is admitted by
+//! core like any other event, through the same group-commit writer.
+
+use palabre_core::admission::Record;
+use palabre_core::crypto::SecretKey;
+use palabre_core::event::{Body, CheckpointBody, ClosedLog, Event, ResultBody, SignedEvent};
+use palabre_store::{CommitItem, SledStorage, Storage, Writer};
+
+/// What one pass did, for the log.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Closed {
+    pub checkpoints: Vec<String>,
+    pub results: Vec<String>,
+}
+
+fn append(writer: &Writer, key: &SecretKey, body: Body, now_ms: u64) -> anyhow::Result<()> {
+    let me = key.public_key();
+    let event: SignedEvent = Event {
+        author: me,
+        created_at_ms: now_ms,
+        body,
+    }
+    .sign(key)
+    .map_err(|r| anyhow::anyhow!("the closing event is invalid: {r}"))?;
+    let committed = writer.submit(vec![CommitItem {
+        log: me,
+        event,
+        consume_invitation: None,
+    }])?;
+    match committed.results.into_iter().next() {
+        Some(Ok(_)) => Ok(()),
+        Some(Err(e)) => anyhow::bail!("refused: {e}"),
+        None => anyhow::bail!("the writer gave no answer"),
+    }
+}
+
+/// One pass over every consultation this node takes part in.
+pub fn close_due(
+    storage: &SledStorage,
+    writer: &Writer,
+    key: &SecretKey,
+    now_ms: u64,
+    grace_ms: u64,
+) -> anyhow::Result<Closed> {
+    let me = key.public_key();
+    let mut done = Closed::default();
+    for view in storage.consultations()? {
+        let b = &view.body;
+        if !view.participates(&me) || now_ms < b.vote_close_ms.saturating_add(grace_ms) {
+            continue;
+        }
+        if storage.closing(&me, &view.id).is_none() {
+            let size = storage.log_size(&me);
+            let root = storage
+                .root_at(&me, size)
+                .ok_or_else(|| anyhow::anyhow!("no root for this log at size {size}"))?;
+            append(
+                writer,
+                key,
+                Body::Checkpoint(CheckpointBody {
+                    consultation: view.id,
+                    size,
+                    root,
+                }),
+                now_ms,
+            )?;
+            done.checkpoints.push(b.title.clone());
+        }
+        if view.organiser != me || storage.has_result(&view.id) {
+            continue;
+        }
+        let closed: Option<Vec<ClosedLog>> = b
+            .authorities
+            .iter()
+            .map(|a| {
+                storage.closing(a, &view.id).map(|(size, root)| ClosedLog {
+                    authority: *a,
+                    size,
+                    root,
+                })
+            })
+            .collect();
+        let Some(checkpoints) = closed else {
+            continue; // another town has not closed yet
+        };
+        let Some((view, counted)) = storage.count(&view.id)? else {
+            continue;
+        };
+        append(
+            writer,
+            key,
+            Body::Result(Box::new(ResultBody {
+                consultation: view.id,
+                checkpoints,
+                tally: counted.tally(&view),
+            })),
+            now_ms,
+        )?;
+        done.results.push(view.body.title.clone());
+    }
+    Ok(done)
+}
