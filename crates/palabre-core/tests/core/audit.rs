@@ -216,3 +216,284 @@ fn a_result_that_differs_from_the_recount_is_caught() {
     let r = rules(&run(&w, materials(&w, &cosigs)));
     assert_eq!(r, vec!["result_mismatch"]);
 }
+
+// ---- One planted fault per test, each named by its rule. ----
+
+/// Signs a new head over `log`'s entries as they now are, so that only the planted
+/// fault (and not a stale head) is what the audit finds.
+fn resign(log: &mut LogMaterial, key: &palabre_core::crypto::SecretKey) {
+    let leaves: Vec<_> = log
+        .entries
+        .iter()
+        .map(|e| palabre_core::merkle::leaf_hash(e))
+        .collect();
+    log.heads = vec![
+        TreeHead {
+            authority: log.authority,
+            size: leaves.len() as u64,
+            root: palabre_core::merkle::root_of_leaves(&leaves),
+            timestamp_ms: VOTE_CLOSE + 5,
+        }
+        .sign(key),
+    ];
+}
+
+/// The honest world's materials with `event` inserted into town `t`'s log at `at`,
+/// that log's head signed again.
+fn with_inserted(t: usize, at: usize, event: &SignedEvent) -> (World, Vec<LogMaterial>) {
+    let (w, cosigs) = closed_world(2);
+    let mut logs = materials(&w, &cosigs);
+    logs[t].entries.insert(at, event.bytes().to_vec());
+    resign(&mut logs[t], &w.towns[t].key);
+    (w, logs)
+}
+
+#[test]
+fn a_flipped_bit_in_a_head_is_named() {
+    let (w, cosigs) = closed_world(2);
+    let mut logs = materials(&w, &cosigs);
+    logs[1].heads[0].head.root.0[3] ^= 0x10;
+    let report = run(&w, logs);
+    let f = report
+        .failures
+        .iter()
+        .find(|f| f.rule == "bad_head_signature")
+        .unwrap_or_else(|| panic!("{:#?}", report.failures));
+    assert_eq!(f.authority, Some(w.towns[1].pk()));
+}
+
+#[test]
+fn a_flipped_bit_in_a_cosignature_is_named() {
+    let (w, cosigs) = closed_world(2);
+    let mut logs = materials(&w, &cosigs);
+    logs[2].cosignatures[0].sig.0[10] ^= 0x01;
+    let r = rules(&run(&w, logs));
+    assert!(r.contains(&"bad_cosignature"), "{r:?}");
+}
+
+#[test]
+fn reordered_entries_are_caught() {
+    let (w, cosigs) = closed_world(2);
+    let mut logs = materials(&w, &cosigs);
+    // Swap a credential and a ballot of town 1: the signed head no longer matches.
+    let n = logs[1].entries.len();
+    logs[1].entries.swap(1, n - 2);
+    let r = rules(&run(&w, logs));
+    assert!(r.contains(&"head_mismatch"), "{r:?}");
+}
+
+#[test]
+fn a_duplicated_entry_is_caught_even_under_a_fresh_head() {
+    let (w, cosigs) = closed_world(2);
+    let ballot = {
+        let logs = materials(&w, &cosigs);
+        let n = logs[1].entries.len();
+        logs[1].entries[n - 2].clone()
+    };
+    let mut logs = materials(&w, &cosigs);
+    let n = logs[1].entries.len();
+    logs[1].entries.insert(n - 1, ballot);
+    resign(&mut logs[1], &w.towns[1].key);
+    let report = run(&w, logs);
+    let f = report
+        .failures
+        .iter()
+        .find(|f| f.rule == "inadmissible")
+        .unwrap_or_else(|| panic!("{:#?}", report.failures));
+    assert_eq!(f.index, Some((n - 1) as u64));
+}
+
+#[test]
+fn a_credential_from_an_authority_outside_the_consultation_is_caught() {
+    let outsider = key(99);
+    let stranger = key(98).public_key();
+    let credential = sign(
+        &outsider,
+        VOTE_OPEN,
+        Body::Credential(CredentialBody {
+            subject: stranger,
+            replaces: None,
+        }),
+    );
+    let (w, logs) = with_inserted(1, 5, &credential);
+    let report = run(&w, logs);
+    assert!(
+        report
+            .failures
+            .iter()
+            .any(|f| f.rule == "inadmissible" && f.index == Some(5)),
+        "{:#?}",
+        report.failures
+    );
+}
+
+#[test]
+fn a_replaced_or_revoked_key_does_not_vote_again() {
+    // Resident 0 of town 1 voted; the town replaces their key and they vote again with
+    // the new one: one voter, one counted ballot. A ballot still signed with the old key
+    // after the replacement is planted: it is refused.
+    let mut w = World::new(3, 3, Method::Approval { max_choices: 2 }, 3);
+    let p = w.proposals.clone();
+    let town = w.towns[1].pk();
+    w.vote(1, 0, VOTE_OPEN + 1, Choice::Approve(vec![p[0]]))
+        .expect("first ballot");
+    let new_key = key(77);
+    let replacement = sign(
+        &w.towns[1].key,
+        VOTE_OPEN + 2,
+        Body::Credential(CredentialBody {
+            subject: new_key.public_key(),
+            replaces: Some(w.towns[1].residents[0].public_key()),
+        }),
+    );
+    w.ledger
+        .append(&town, replacement, Clock::Replay)
+        .expect("replacement");
+    let again = sign(
+        &new_key,
+        VOTE_OPEN + 3,
+        Body::Ballot(BallotBody {
+            consultation: w.consultation,
+            choice: Choice::Approve(vec![p[1]]),
+        }),
+    );
+    w.ledger.append(&town, again, Clock::Replay).expect("vote");
+    let (_, counted) = w.ledger.count(&w.consultation).expect("count");
+    assert_eq!(counted.ballots.len(), 1, "one voter, one ballot");
+    let old_key_ballot = w.ballot(1, 0, VOTE_OPEN + 4, Choice::Approve(vec![p[2]]));
+    assert_eq!(
+        w.ledger
+            .append(&town, old_key_ballot.clone(), Clock::Replay)
+            .map_err(|r| r.code()),
+        Err("replaced_key")
+    );
+    // A revoked resident's ballot is refused too.
+    let revocation = sign(
+        &w.towns[1].key,
+        VOTE_OPEN + 5,
+        Body::Revocation(RevocationBody {
+            subject: w.towns[1].residents[1].public_key(),
+            reason: "a quitté la commune".into(),
+        }),
+    );
+    w.ledger
+        .append(&town, revocation, Clock::Replay)
+        .expect("revocation");
+    let revoked_ballot = w.ballot(1, 1, VOTE_OPEN + 6, Choice::Approve(vec![p[0]]));
+    assert_eq!(
+        w.ledger
+            .append(&town, revoked_ballot.clone(), Clock::Replay)
+            .map_err(|r| r.code()),
+        Err("revoked_key")
+    );
+
+    // Planted in a closed world's log, under a fresh head, the audit refuses them both.
+    for planted in [old_key_ballot, revoked_ballot] {
+        let (w2, cosigs) = closed_world(2);
+        let mut logs = materials(&w2, &cosigs);
+        // Replace town 1's resident 0 key and revoke resident 1 there too, then plant.
+        let replace = sign(
+            &w2.towns[1].key,
+            VOTE_OPEN + 2,
+            Body::Credential(CredentialBody {
+                subject: new_key.public_key(),
+                replaces: Some(w2.towns[1].residents[0].public_key()),
+            }),
+        );
+        let revoke = sign(
+            &w2.towns[1].key,
+            VOTE_OPEN + 5,
+            Body::Revocation(RevocationBody {
+                subject: w2.towns[1].residents[1].public_key(),
+                reason: "a quitté la commune".into(),
+            }),
+        );
+        let n = logs[1].entries.len() - 1; // before the checkpoint
+        for (i, e) in [replace, revoke, planted].iter().enumerate() {
+            logs[1].entries.insert(n + i, e.bytes().to_vec());
+        }
+        resign(&mut logs[1], &w2.towns[1].key);
+        let report = run(&w2, logs);
+        assert!(
+            report
+                .failures
+                .iter()
+                .any(|f| f.rule == "inadmissible" && f.index == Some((n + 2) as u64)),
+            "{:#?}",
+            report.failures
+        );
+    }
+}
+
+#[test]
+fn a_ballot_after_the_closing_checkpoint_does_not_count() {
+    let (w, cosigs) = closed_world(2);
+    let p = w.proposals.clone();
+    let late = w.ballot(2, 0, VOTE_OPEN + 100, Choice::Approve(vec![p[2]]));
+    let mut logs = materials(&w, &cosigs);
+    logs[2].entries.push(late.bytes().to_vec());
+    resign(&mut logs[2], &w.towns[2].key);
+    let report = run(&w, logs);
+    let r = rules(&report);
+    assert!(
+        r.contains(&"ballot_after_checkpoint") || r.contains(&"inadmissible"),
+        "{r:?}"
+    );
+    assert_eq!(report.n_ballots_counted, 9);
+}
+
+#[test]
+fn two_nodes_serving_different_histories_are_named() {
+    let (w, cosigs) = closed_world(2);
+    let honest = materials(&w, &cosigs);
+    let mut forked = honest[1].clone();
+    forked.source = "http://liar.example".into();
+    // The liar serves town 1's log with its last ballot swapped for another one signed
+    // by the same resident (town 1's key signs the forked head: an equivocation).
+    let n = forked.entries.len();
+    let p = w.proposals.clone();
+    let other = w.ballot(1, 2, VOTE_OPEN + 7, Choice::Approve(vec![p[1]]));
+    forked.entries[n - 2] = other.bytes().to_vec();
+    resign(&mut forked, &w.towns[1].key);
+    let mut logs = honest;
+    logs.push(forked);
+    let report = run(&w, logs);
+    let f = report
+        .failures
+        .iter()
+        .find(|f| f.rule == "inconsistent_sources")
+        .unwrap_or_else(|| panic!("{:#?}", report.failures));
+    assert_eq!(f.authority, Some(w.towns[1].pk()));
+}
+
+/// A copy of `signed` whose `author` is replaced by `author_hex`.
+fn with_author(signed: &SignedEvent, author_hex: &str) -> Vec<u8> {
+    let text = String::from_utf8(signed.bytes().to_vec()).expect("utf-8");
+    let old = signed.author().to_hex();
+    text.replacen(&old, author_hex, 1).into_bytes()
+}
+
+#[test]
+fn weak_and_non_canonical_keys_are_refused() {
+    let (w, cosigs) = closed_world(2);
+    let p = w.proposals.clone();
+    let ballot = w.ballot(1, 0, VOTE_OPEN + 9, Choice::Approve(vec![p[0]]));
+    // The identity point (small order), and y = p + 1 (not reduced: not canonical).
+    let identity = format!("01{}", "00".repeat(31));
+    let unreduced = format!("ee{}7f", "ff".repeat(30));
+    for author in [identity, unreduced] {
+        let mut logs = materials(&w, &cosigs);
+        let n = logs[1].entries.len() - 1;
+        logs[1].entries.insert(n, with_author(&ballot, &author));
+        resign(&mut logs[1], &w.towns[1].key);
+        let report = run(&w, logs);
+        assert!(
+            report
+                .failures
+                .iter()
+                .any(|f| f.rule == "entry_invalid" && f.index == Some(n as u64)),
+            "{author}: {:#?}",
+            report.failures
+        );
+    }
+}
