@@ -1,19 +1,27 @@
-//! `palabre audit`: fetch a consultation's logs from one or several nodes and verify
-//! them with core's `audit`, trusting none of the nodes. This file only fetches and
-//! prints; every check is core's.
+//! `palabre audit` and `palabre export`: fetch a consultation's logs from one or several
+//! nodes (or read them from a bundle file) and verify them with core's `audit`,
+//! trusting none of the nodes. This file only fetches, reads, writes and prints; every
+//! check is core's.
 //!
-//! It speaks plain HTTP (a node behind HTTPS is reached through its reverse proxy's
-//! plain side, or a bundle, which comes with the auditor's toolkit).
+//! A bundle is one JSON file: `{"palabre_bundle": 1, "consultation", "logs": [{
+//! "authority", "source", "entries": [each entry exactly as served], "heads",
+//! "cosignatures"}]}` (PROTOCOL.md, "Audit bundle").
+//!
+//! It speaks plain HTTP (a node behind HTTPS is audited from a bundle, which its site
+//! serves at `/api/v1/consultations/{id}/bundle`).
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::Duration;
 
 use anyhow::Context;
-use palabre_core::audit::{AuditInput, AuditOptions, AuditReport, LogMaterial, audit};
+use palabre_core::audit::{
+    AuditInput, AuditOptions, AuditReport, Failure, LogMaterial, ReceiptEvidence, audit, bundle,
+    check_receipt, extends,
+};
 use palabre_core::crypto::PublicKey;
-use palabre_core::head::SignedTreeHead;
-use palabre_core::ids::EventId;
+use palabre_core::head::{Receipt, SignedTreeHead};
+use palabre_core::ids::{EventId, Hash};
 use palabre_core::limits::MAX_PAGE_ENTRIES;
 use serde::Deserialize;
 use serde_json::value::RawValue;
@@ -134,8 +142,8 @@ fn fetch_log(node: &NodeUrl, authority: &PublicKey) -> anyhow::Result<LogMateria
     })
 }
 
-/// Fetches from every node, verifies, prints; `Ok(true)` when everything holds.
-pub fn run(consultation: EventId, nodes: &[String], json: bool) -> anyhow::Result<bool> {
+/// Every participating log of `consultation`, as each node serves it.
+pub fn fetch(consultation: EventId, nodes: &[String]) -> anyhow::Result<AuditInput> {
     anyhow::ensure!(!nodes.is_empty(), "give at least one --node");
     let mut logs = Vec::new();
     for url in nodes {
@@ -147,14 +155,140 @@ pub fn run(consultation: EventId, nodes: &[String], json: bool) -> anyhow::Resul
             logs.push(fetch_log(&node, authority)?);
         }
     }
+    Ok(AuditInput { consultation, logs })
+}
+
+/// Writes `input` as a bundle file.
+pub fn write_bundle(input: &AuditInput, path: &std::path::Path) -> anyhow::Result<()> {
+    let bytes = bundle::to_json(input).map_err(|e| anyhow::anyhow!(e))?;
+    std::fs::write(path, bytes).with_context(|| format!("writing {}", path.display()))
+}
+
+/// Reads a bundle file; each entry keeps the exact bytes it has in the file.
+pub fn read_bundle(path: &std::path::Path) -> anyhow::Result<AuditInput> {
+    let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+    bundle::from_json(&bytes, &path.display().to_string())
+        .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
+}
+
+/// Verifies `input` (and, with `since`, that it only appends to it), prints the report;
+/// `Ok(true)` when everything holds.
+pub fn run(input: &AuditInput, since: Option<&AuditInput>, json: bool) -> anyhow::Result<bool> {
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let report = audit(&AuditInput { consultation, logs }, AuditOptions { threads });
+    let mut report = audit(input, AuditOptions { threads });
+    if let Some(old) = since {
+        report.failures.extend(extends(old, input));
+    }
     if json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
         print!("{}", human(&report));
     }
     Ok(report.passed())
+}
+
+#[derive(Deserialize)]
+struct Proof {
+    proof: Vec<Hash>,
+}
+
+/// A receipt as the site keeps it, or the API's whole answer (`{"receipt": …}`).
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum ReceiptFile {
+    Bare(Receipt),
+    Answer { receipt: Receipt },
+}
+
+/// `palabre check-receipt`: is the receipt's event in the log, as every node serves it?
+pub fn run_check_receipt(path: &std::path::Path, nodes: &[String]) -> anyhow::Result<bool> {
+    let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+    let receipt = match serde_json::from_slice(&bytes)
+        .with_context(|| format!("{} is not a Palabre receipt", path.display()))?
+    {
+        ReceiptFile::Bare(r) | ReceiptFile::Answer { receipt: r } => r,
+    };
+    let body = receipt.receipt;
+    let head = body.tree_head.head;
+    let a = head.authority;
+    let mut evidence = Vec::new();
+    for url in nodes {
+        let node = NodeUrl::parse(url)?;
+        let entry_page = node.get(&format!(
+            "/api/v1/logs/{a}/entries?start={}&end={}",
+            body.index,
+            body.index + 1
+        ))?;
+        let page: Entries<'_> = serde_json::from_slice(&entry_page).context("entries")?;
+        let entry = page
+            .entries
+            .first()
+            .map(|e| e.get().as_bytes().to_vec())
+            .with_context(|| format!("{url}: no entry at index {}", body.index))?;
+        let inclusion: Proof = serde_json::from_slice(&node.get(&format!(
+            "/api/v1/logs/{a}/proof/inclusion?index={}&size={}",
+            body.index, head.size
+        ))?)
+        .context("inclusion proof")?;
+        let latest: SignedTreeHead =
+            serde_json::from_slice(&node.get(&format!("/api/v1/logs/{a}/checkpoint"))?)
+                .context("latest head")?;
+        let consistency = if latest.head.size > head.size {
+            let p: Proof = serde_json::from_slice(&node.get(&format!(
+                "/api/v1/logs/{a}/proof/consistency?from={}&to={}",
+                head.size, latest.head.size
+            ))?)
+            .context("consistency proof")?;
+            p.proof
+        } else {
+            Vec::new()
+        };
+        evidence.push(ReceiptEvidence {
+            source: url.clone(),
+            entry,
+            inclusion: inclusion.proof,
+            latest,
+            consistency,
+        });
+    }
+    let failures = check_receipt(&receipt, &evidence);
+    println!(
+        "Receipt for event {}\n  entry {} of the log of {a}, under a head of size {}",
+        body.event_id, body.index, head.size
+    );
+    print_failures(&failures, nodes);
+    Ok(failures.is_empty())
+}
+
+fn print_failures(failures: &[Failure], nodes: &[String]) {
+    if failures.is_empty() {
+        println!(
+            "PASSED: the receipt is signed, and its event is in the log as {} serve(s) it.",
+            nodes.join(", ")
+        );
+        return;
+    }
+    println!("FAILED: {} check(s) do not hold.", failures.len());
+    for f in failures {
+        println!("  {}", failure_line(f));
+    }
+}
+
+fn failure_line(f: &Failure) -> String {
+    let mut out = format!("[{}] {}", f.rule, f.detail);
+    if let Some(a) = &f.authority {
+        out.push_str(&format!("\n      log {a}"));
+    }
+    if let Some(i) = f.index {
+        out.push_str(&format!(", entry {i}"));
+    }
+    if let Some(e) = &f.event {
+        out.push_str(&format!(", event {e}"));
+    }
+    if let Some(s) = &f.source {
+        out.push_str(&format!(", served by {s}"));
+    }
+    out
 }
 
 /// The report as a person reads it.
@@ -194,20 +328,7 @@ pub fn human(r: &AuditReport) -> String {
             r.failures.len()
         ));
         for f in &r.failures {
-            out.push_str(&format!("  [{}] {}", f.rule, f.detail));
-            if let Some(a) = &f.authority {
-                out.push_str(&format!("\n      log {a}"));
-            }
-            if let Some(i) = f.index {
-                out.push_str(&format!(", entry {i}"));
-            }
-            if let Some(e) = &f.event {
-                out.push_str(&format!(", event {e}"));
-            }
-            if let Some(s) = &f.source {
-                out.push_str(&format!(", served by {s}"));
-            }
-            out.push('\n');
+            out.push_str(&format!("  {}\n", failure_line(f)));
         }
     }
     out

@@ -84,20 +84,50 @@ enum Command {
         #[arg(long, default_value_t = 100)]
         batch: usize,
     },
-    /// Verify a consultation from the logs that nodes serve, trusting none of them:
-    /// signatures, heads, consistency between nodes, admission of every entry, closing
-    /// checkpoints and their quorum, and the recount against the signed result. Exits
-    /// with 0 only when everything holds.
+    /// Verify a consultation from the logs that nodes serve (or a bundle), trusting none
+    /// of them: signatures, heads, consistency between nodes, admission of every entry,
+    /// closing checkpoints and their quorum, and the recount against the signed result.
+    /// Exits with 0 only when everything holds.
     Audit {
-        /// The consultation's id.
-        #[arg(long)]
-        consultation: EventId,
+        /// The consultation's id (with --node).
+        #[arg(long, required_unless_present = "bundle")]
+        consultation: Option<EventId>,
         /// A node to fetch from, like http://127.0.0.1:8080 (repeat to compare nodes).
-        #[arg(long = "node", required = true)]
+        #[arg(
+            long = "node",
+            required_unless_present = "bundle",
+            conflicts_with = "bundle"
+        )]
         nodes: Vec<String>,
+        /// Verify a bundle written by `palabre export`, offline.
+        #[arg(long)]
+        bundle: Option<PathBuf>,
+        /// An older bundle of the same consultation: also prove the new material only
+        /// appends to it.
+        #[arg(long)]
+        since: Option<PathBuf>,
         /// Print the report as JSON.
         #[arg(long)]
         json: bool,
+    },
+    /// Check a receipt kept from the site: its signatures, and that its event is in the
+    /// log, at its index, as every node given serves it. Exits with 0 only if so.
+    CheckReceipt {
+        /// The receipt (JSON), as the site's "my participation" page or the API gave it.
+        receipt: PathBuf,
+        #[arg(long = "node", default_value = "http://127.0.0.1:8080")]
+        nodes: Vec<String>,
+    },
+    /// Write one self-contained audit bundle of a consultation, fetched from nodes.
+    Export {
+        #[arg(long)]
+        consultation: EventId,
+        /// The bundle file to write.
+        #[arg(long)]
+        bundle: PathBuf,
+        /// A node to fetch from (repeat to include several nodes' copies).
+        #[arg(long = "node", default_value = "http://127.0.0.1:8080")]
+        nodes: Vec<String>,
     },
     /// Show the node's authority, log and invitations.
     Status {
@@ -121,13 +151,43 @@ fn main() -> anyhow::Result<()> {
         Command::Audit {
             consultation,
             nodes,
+            bundle,
+            since,
             json,
         } => {
-            if audit::run(consultation, &nodes, json)? {
+            let input = match (bundle, consultation) {
+                (Some(path), _) => audit::read_bundle(&path)?,
+                (None, Some(id)) => audit::fetch(id, &nodes)?,
+                (None, None) => anyhow::bail!("give --consultation and --node, or --bundle"),
+            };
+            let since = since.map(|p| audit::read_bundle(&p)).transpose()?;
+            if audit::run(&input, since.as_ref(), json)? {
                 Ok(())
             } else {
                 std::process::exit(1)
             }
+        }
+        Command::CheckReceipt { receipt, nodes } => {
+            if audit::run_check_receipt(&receipt, &nodes)? {
+                Ok(())
+            } else {
+                std::process::exit(1)
+            }
+        }
+        Command::Export {
+            consultation,
+            bundle,
+            nodes,
+        } => {
+            let input = audit::fetch(consultation, &nodes)?;
+            audit::write_bundle(&input, &bundle)?;
+            println!(
+                "{}: {} log(s), {} entries",
+                bundle.display(),
+                input.logs.len(),
+                input.logs.iter().map(|l| l.entries.len()).sum::<usize>()
+            );
+            Ok(())
         }
         Command::Bench {
             voters,

@@ -105,6 +105,23 @@ fn http(addr: &str, method: &str, path: &str, body: &[u8]) -> Option<(u16, Value
     Some((status, serde_json::from_str(body).unwrap_or(Value::Null)))
 }
 
+/// The body of a GET, byte for byte (no compression asked, so no chunking).
+fn get_raw(addr: &str, path: &str) -> Vec<u8> {
+    let mut s = TcpStream::connect(addr).expect("connect");
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )
+    .expect("write");
+    let mut raw = Vec::new();
+    s.read_to_end(&mut raw).expect("read");
+    let at = raw.windows(4).position(|w| w == b"\r\n\r\n").expect("head");
+    let head = String::from_utf8_lossy(&raw[..at]).to_lowercase();
+    assert!(head.starts_with("http/1.1 200"), "{head}");
+    assert!(!head.contains("chunked"), "{head}");
+    raw[at + 4..].to_vec()
+}
+
 fn authority(addr: &str) -> PublicKey {
     let (_, v) = http(addr, "GET", "/api/v1/authority", b"").expect("authority");
     v["key"].as_str().expect("key").parse().expect("valid key")
@@ -351,6 +368,36 @@ fn the_node_closes_and_the_audit_passes() {
     .expect("valid");
     let (status, v) = http(&node.addr, "POST", "/api/v1/events", ballot.bytes()).expect("post");
     assert_eq!(status, 201, "{v}");
+    let receipt_file = dir.path().join("receipt.json");
+    std::fs::write(&receipt_file, serde_json::to_vec(&v).expect("json")).expect("write");
+    let url = format!("http://{}", node.addr);
+    let palabre = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_palabre"))
+            .args(args)
+            .env("PALABRE_LOG", "warn")
+            .output()
+            .expect("palabre runs")
+    };
+    // A bundle taken while the vote is still open, to compare with the final one.
+    let old_bundle = dir.path().join("old.bundle.json");
+    let cid_text = cid.to_string();
+    let export = |path: &std::path::Path| {
+        let out = palabre(&[
+            "export",
+            "--consultation",
+            &cid_text,
+            "--bundle",
+            path.to_str().expect("utf-8 path"),
+            "--node",
+            &url,
+        ]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    export(&old_bundle);
 
     // Wait for the node's checkpoint and result to be in its log.
     let me = authority(&node.addr);
@@ -391,7 +438,6 @@ fn the_node_closes_and_the_audit_passes() {
     };
     assert_eq!(kinds, vec!["checkpoint", "result"]);
 
-    let url = format!("http://{}", node.addr);
     let audit = |extra: &[&str]| {
         Command::new(env!("CARGO_BIN_EXE_palabre"))
             .args(["audit", "--consultation", &cid.to_string(), "--node", &url])
@@ -412,6 +458,79 @@ fn the_node_closes_and_the_audit_passes() {
     assert_eq!(report["n_ballots_counted"], json!(1));
     assert_eq!(report["tally"]["rows"][0]["approvals"], json!(1));
     assert!(report["result"].is_string());
+
+    // The same, offline, from a bundle; and the final bundle only appends to the old.
+    let bundle = dir.path().join("final.bundle.json");
+    export(&bundle);
+    let b = bundle.to_str().expect("utf-8");
+    let o = old_bundle.to_str().expect("utf-8");
+    let offline = palabre(&["audit", "--bundle", b, "--since", o]);
+    let text = String::from_utf8_lossy(&offline.stdout);
+    assert!(offline.status.success(), "{text}");
+    assert!(
+        text.contains("PASSED") && text.contains("1 counted"),
+        "{text}"
+    );
+    // Backwards, the old one does not extend the new: entries are missing.
+    let backwards = palabre(&["audit", "--bundle", o, "--since", b]);
+    assert_eq!(backwards.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&backwards.stdout).contains("[not_append_only]"));
+    // One changed character in a bundled ballot: named, exit 1.
+    let original = std::fs::read_to_string(&bundle).expect("read");
+    let ballot_text = String::from_utf8(ballot.bytes().to_vec()).expect("utf-8");
+    let tampered_ballot = ballot_text.replacen("\"approve\"", "\"apprové\"", 1);
+    assert_ne!(ballot_text, tampered_ballot);
+    let tampered = dir.path().join("tampered.bundle.json");
+    std::fs::write(
+        &tampered,
+        original.replacen(&ballot_text, &tampered_ballot, 1),
+    )
+    .expect("w");
+    let bad = palabre(&["audit", "--bundle", tampered.to_str().expect("utf-8")]);
+    assert_eq!(bad.status.code(), Some(1));
+    let text = String::from_utf8_lossy(&bad.stdout);
+    assert!(
+        text.contains("[entry_invalid]") || text.contains("[bad_signature]"),
+        "{text}"
+    );
+
+    // The bundle the node itself serves (linked from the site) audits the same.
+    let served = dir.path().join("served.bundle.json");
+    std::fs::write(
+        &served,
+        get_raw(&node.addr, &format!("/api/v1/consultations/{cid}/bundle")),
+    )
+    .expect("write");
+    let from_site = palabre(&["audit", "--bundle", served.to_str().expect("utf-8")]);
+    assert!(
+        from_site.status.success(),
+        "{}",
+        String::from_utf8_lossy(&from_site.stdout)
+    );
+
+    // The resident's receipt checks out against the node; a doctored one does not.
+    let r = receipt_file.to_str().expect("utf-8");
+    let ok = palabre(&["check-receipt", r, "--node", &url]);
+    assert!(
+        ok.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ok.stdout)
+    );
+    let mut doctored = v.clone();
+    let index = doctored["receipt"]["receipt"]["index"]
+        .as_u64()
+        .expect("index");
+    doctored["receipt"]["receipt"]["index"] = json!(index - 1);
+    let doctored_file = dir.path().join("doctored.json");
+    std::fs::write(&doctored_file, serde_json::to_vec(&doctored).expect("json")).expect("w");
+    let bad = palabre(&[
+        "check-receipt",
+        doctored_file.to_str().expect("utf-8"),
+        "--node",
+        &url,
+    ]);
+    assert_eq!(bad.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&bad.stdout).contains("[bad_receipt]"));
 
     // An open consultation is not closed: the audit says so, and exits with 1.
     let (open, _) = approval_consultation(&node.addr);

@@ -112,6 +112,7 @@ pub fn app<B: Backend>(backend: Arc<B>, config: ApiConfig) -> Router {
         .route("/api/v1/consultations", get(consultations::<B>))
         .route("/api/v1/consultations/{id}", get(consultation::<B>))
         .route("/api/v1/consultations/{id}/tally", get(tally::<B>))
+        .route("/api/v1/consultations/{id}/bundle", get(bundle::<B>))
         .with_state(Arc::clone(&state))
         .merge(crate::site::routes(Arc::clone(&state.backend)))
         .fallback(|| async { ApiError::not_found("route") })
@@ -632,6 +633,58 @@ async fn consultation<B: Backend>(
         "proposals": proposals,
     });
     Ok(Json(body).into_response())
+}
+
+/// The audit bundle of a consultation as this node holds it: every participating log it
+/// has, exactly as stored, with its latest signed head (PROTOCOL.md, "Audit bundle").
+async fn bundle<B: Backend>(
+    State(state): State<Shared<B>>,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let id = parse_id(&id)?;
+    let backend = &*state.backend;
+    let (view, _) = backend
+        .discussion(&id)?
+        .ok_or_else(|| ApiError::not_found("consultation"))?;
+    let me = backend.authority().key;
+    let mut logs = Vec::new();
+    for authority in &view.body.authorities {
+        let Some(head) = backend.latest_head(authority)? else {
+            continue;
+        };
+        let mut entries = Vec::with_capacity(head.head.size as usize);
+        while (entries.len() as u64) < head.head.size {
+            let start = entries.len() as u64;
+            let end = head.head.size.min(start + MAX_PAGE_ENTRIES);
+            let page = backend.entries(authority, start, end)?;
+            if page.is_empty() {
+                break;
+            }
+            entries.extend(page);
+        }
+        logs.push(palabre_core::audit::LogMaterial {
+            authority: *authority,
+            source: format!("node of {me}"),
+            entries,
+            heads: vec![head],
+            cosignatures: Vec::new(),
+        });
+    }
+    let input = palabre_core::audit::AuditInput {
+        consultation: id,
+        logs,
+    };
+    let bytes = palabre_core::audit::bundle::to_json(&input)
+        .map_err(|e| ApiError::Internal(crate::BackendError(e)))?;
+    let disposition = format!("attachment; filename=\"palabre-{id}.bundle.json\"");
+    Ok((
+        [
+            (header::CONTENT_TYPE, "application/json".to_owned()),
+            (header::CONTENT_DISPOSITION, disposition),
+        ],
+        bytes,
+    )
+        .into_response())
 }
 
 async fn tally<B: Backend>(

@@ -203,6 +203,14 @@ pub const ROUTES: &[Route] = &[
             MISSING,
         ],
     },
+    Route {
+        method: "get",
+        path: "/api/v1/consultations/{id}/bundle",
+        summary: "The audit bundle: every participating log this node holds, entry by entry exactly as stored, with its latest signed head (PROTOCOL.md, \"Audit bundle\"). Verify it with `palabre audit --bundle`.",
+        params: &[ID],
+        body: None,
+        answers: &[(200, "The bundle.", "Object"), REFUSED, MISSING],
+    },
 ];
 
 fn string(pattern: Option<&str>, description: &str) -> ObjectBuilder {

@@ -20,7 +20,7 @@ use crate::admission::{Clock, Record, admit};
 use crate::counting::{self, LogPrefix};
 use crate::crypto::{PublicKey, SignedMessage, verify_many};
 use crate::event::{self, Body, Kind, SignedEvent, UnverifiedEvent};
-use crate::head::{Cosignature, SignedTreeHead, closing_quorum, closing_witnesses};
+use crate::head::{Cosignature, Receipt, SignedTreeHead, closing_quorum, closing_witnesses};
 use crate::ids::{EventId, Hash};
 use crate::ledger::{Ledger, References};
 use crate::merkle::{self, MemoryTree};
@@ -627,5 +627,293 @@ fn verify_signatures(logs: &mut [CheckedLog], options: AuditOptions, fail: &mut 
                 }
             })
             .collect();
+    }
+}
+
+/// Whether `new` only appends to `old` (Belenios' `verify-diff`): the same consultation,
+/// every log of `old` present in `new` with `old`'s entries as a byte-for-byte prefix,
+/// and every head of `old` still the root of that prefix. Returns what does not hold.
+pub fn extends(old: &AuditInput, new: &AuditInput) -> Vec<Failure> {
+    let mut failures = Vec::new();
+    let mut fail = Fail(&mut failures);
+    if old.consultation != new.consultation {
+        fail.push(
+            "different_consultation",
+            None,
+            None,
+            Some(new.consultation),
+            None,
+            format!(
+                "the old material is of consultation {}, the new of {}",
+                old.consultation, new.consultation
+            ),
+        );
+        return failures;
+    }
+    for before in &old.logs {
+        let Some(after) = new
+            .logs
+            .iter()
+            .filter(|m| m.authority == before.authority)
+            .max_by_key(|m| m.entries.len())
+        else {
+            fail.push(
+                "missing_log",
+                Some(before.authority),
+                None,
+                None,
+                Some(&before.source),
+                "the new material no longer holds this log",
+            );
+            continue;
+        };
+        if let Some(i) =
+            (0..before.entries.len()).find(|&i| after.entries.get(i) != Some(&before.entries[i]))
+        {
+            fail.push(
+                "not_append_only",
+                Some(before.authority),
+                Some(i as u64),
+                None,
+                Some(&after.source),
+                if i < after.entries.len() {
+                    "an entry of the old material was changed in the new one"
+                } else {
+                    "the new material holds fewer entries than the old one"
+                },
+            );
+            continue;
+        }
+        let mut tree = MemoryTree::new();
+        for e in &after.entries {
+            tree.push(merkle::leaf_hash(e));
+        }
+        for h in &before.heads {
+            let root = merkle::root_at(&tree, h.head.size).ok();
+            if root != Some(h.head.root) {
+                fail.push(
+                    "not_append_only",
+                    Some(before.authority),
+                    Some(h.head.size),
+                    None,
+                    Some(&after.source),
+                    format!(
+                        "the new entries do not reach the old signed root {} at size {}",
+                        h.head.root, h.head.size
+                    ),
+                );
+            }
+        }
+    }
+    failures
+}
+
+/// What one node served to check a receipt against: the entry at the receipt's index,
+/// its inclusion proof in the tree of the receipt's size, the node's latest signed head
+/// of that log, and the consistency proof from the receipt's size to that head's.
+#[derive(Debug, Clone)]
+pub struct ReceiptEvidence {
+    pub source: String,
+    pub entry: Vec<u8>,
+    pub inclusion: Vec<Hash>,
+    pub latest: SignedTreeHead,
+    pub consistency: Vec<Hash>,
+}
+
+/// Checks a resident's receipt: its signatures, then against each node that the entry
+/// it names sits at its index under the receipt's signed root, and that the node's
+/// latest head extends that root (so the node cannot have dropped or rewritten it).
+pub fn check_receipt(receipt: &Receipt, evidence: &[ReceiptEvidence]) -> Vec<Failure> {
+    let mut failures = Vec::new();
+    let mut fail = Fail(&mut failures);
+    let body = &receipt.receipt;
+    let head = body.tree_head.head;
+    let authority = Some(head.authority);
+    if let Err(e) = receipt.verify() {
+        fail.push(
+            "bad_receipt",
+            authority,
+            Some(body.index),
+            Some(body.event_id),
+            None,
+            e.to_string(),
+        );
+        return failures;
+    }
+    for ev in evidence {
+        let source = Some(ev.source.as_str());
+        if EventId::of_signed_bytes(&ev.entry) != body.event_id {
+            fail.push(
+                "receipt_entry_mismatch",
+                authority,
+                Some(body.index),
+                Some(body.event_id),
+                source,
+                "the entry served at the receipt's index is another event",
+            );
+            continue;
+        }
+        let leaf = merkle::leaf_hash(&ev.entry);
+        if merkle::verify_inclusion(&leaf, body.index, head.size, &ev.inclusion, &head.root)
+            .is_err()
+        {
+            fail.push(
+                "receipt_not_included",
+                authority,
+                Some(body.index),
+                Some(body.event_id),
+                source,
+                format!(
+                    "no valid inclusion proof under the receipt's root at size {}",
+                    head.size
+                ),
+            );
+            continue;
+        }
+        let latest = ev.latest.head;
+        if latest.authority != head.authority || ev.latest.verify().is_err() {
+            fail.push(
+                "bad_head_signature",
+                authority,
+                Some(latest.size),
+                None,
+                source,
+                "the node's latest head is not validly signed by this log's authority",
+            );
+            continue;
+        }
+        let consistent = if latest.size == head.size {
+            latest.root == head.root
+        } else {
+            latest.size > head.size
+                && merkle::verify_consistency(
+                    head.size,
+                    latest.size,
+                    &head.root,
+                    &latest.root,
+                    &ev.consistency,
+                )
+                .is_ok()
+        };
+        if !consistent {
+            fail.push(
+                "receipt_inconsistent",
+                authority,
+                Some(latest.size),
+                Some(body.event_id),
+                source,
+                format!(
+                    "the node's latest head (size {}) does not extend the receipt's (size {})",
+                    latest.size, head.size
+                ),
+            );
+        }
+    }
+    failures
+}
+
+/// The audit bundle: one JSON file with everything an audit needs (PROTOCOL.md, "Audit
+/// bundle"). Entries are embedded as raw JSON text, byte for byte, and read back as such.
+pub mod bundle {
+    use serde::{Deserialize, Serialize};
+    use serde_json::value::RawValue;
+
+    use super::{AuditInput, LogMaterial};
+    use crate::crypto::PublicKey;
+    use crate::head::{Cosignature, SignedTreeHead};
+    use crate::ids::EventId;
+
+    pub const VERSION: u32 = 1;
+
+    #[derive(Serialize)]
+    struct Out<'a> {
+        palabre_bundle: u32,
+        consultation: EventId,
+        logs: Vec<LogOut<'a>>,
+    }
+
+    #[derive(Serialize)]
+    struct LogOut<'a> {
+        authority: PublicKey,
+        source: &'a str,
+        entries: Vec<&'a RawValue>,
+        heads: &'a [SignedTreeHead],
+        cosignatures: &'a [Cosignature],
+    }
+
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct In<'a> {
+        palabre_bundle: u32,
+        consultation: EventId,
+        #[serde(borrow)]
+        logs: Vec<LogIn<'a>>,
+    }
+
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct LogIn<'a> {
+        authority: PublicKey,
+        source: String,
+        #[serde(borrow)]
+        entries: Vec<&'a RawValue>,
+        heads: Vec<SignedTreeHead>,
+        cosignatures: Vec<Cosignature>,
+    }
+
+    /// The bundle of `input`. Fails only if an entry is not JSON text (an entry that
+    /// could never have been admitted).
+    pub fn to_json(input: &AuditInput) -> Result<Vec<u8>, String> {
+        let mut logs = Vec::with_capacity(input.logs.len());
+        for m in &input.logs {
+            let entries = m
+                .entries
+                .iter()
+                .map(|e| serde_json::from_slice::<&RawValue>(e).map_err(|e| e.to_string()))
+                .collect::<Result<Vec<_>, _>>()?;
+            logs.push(LogOut {
+                authority: m.authority,
+                source: &m.source,
+                entries,
+                heads: &m.heads,
+                cosignatures: &m.cosignatures,
+            });
+        }
+        serde_json::to_vec(&Out {
+            palabre_bundle: VERSION,
+            consultation: input.consultation,
+            logs,
+        })
+        .map_err(|e| e.to_string())
+    }
+
+    /// Reads a bundle; `name` (a file name) is prefixed to each log's source.
+    pub fn from_json(bytes: &[u8], name: &str) -> Result<AuditInput, String> {
+        let b: In<'_> = serde_json::from_slice(bytes)
+            .map_err(|e| format!("not a Palabre audit bundle: {e}"))?;
+        if b.palabre_bundle != VERSION {
+            return Err(format!(
+                "bundle version {} (this reads {VERSION})",
+                b.palabre_bundle
+            ));
+        }
+        Ok(AuditInput {
+            consultation: b.consultation,
+            logs: b
+                .logs
+                .into_iter()
+                .map(|l| LogMaterial {
+                    authority: l.authority,
+                    source: format!("{name} ({})", l.source),
+                    entries: l
+                        .entries
+                        .iter()
+                        .map(|e| e.get().as_bytes().to_vec())
+                        .collect(),
+                    heads: l.heads,
+                    cosignatures: l.cosignatures,
+                })
+                .collect(),
+        })
     }
 }

@@ -119,6 +119,7 @@ pub struct Texts {
     pub median: &'static str,
     pub budget: &'static str,
     pub spent: &'static str,
+    pub bundle: &'static str,
     pub verify_text: &'static [&'static str],
     pub about_text: &'static [&'static str],
     pub authority: &'static str,
@@ -193,10 +194,12 @@ pub static FR: Texts = Texts {
     median: "mention majoritaire",
     budget: "Budget",
     spent: "dépensé",
+    bundle: "Dossier de vérification",
     verify_text: &[
         "Tout ce qui compte est signé et inscrit dans un registre public que chacun peut télécharger : /api/v1/logs/{commune}/entries.",
         "Chaque tête de registre signée engage la commune ; les preuves d'inclusion et de cohérence (RFC 9162) montrent qu'un événement y figure et que le registre n'a pas été réécrit.",
         "Un auditeur recompte le résultat à partir des bulletins signés, sans faire confiance au serveur. La description complète des formats est dans PROTOCOL.md.",
+        "Chaque consultation propose son dossier de vérification (un fichier) : « palabre audit --bundle fichier » le vérifie hors ligne ; « palabre audit --consultation ID --node adresse » interroge directement une ou plusieurs communes ; « palabre check-receipt reçu.json » vérifie un reçu.",
     ],
     about_text: &[
         "Palabre est le logiciel de consultation de votre commune. Il ne classe jamais les propositions par popularité pendant le vote.",
@@ -273,10 +276,12 @@ pub static EN: Texts = Texts {
     median: "majority grade",
     budget: "Budget",
     spent: "spent",
+    bundle: "Audit bundle",
     verify_text: &[
         "Everything that counts is signed and written in a public record anyone can download: /api/v1/logs/{town}/entries.",
         "Each signed tree head binds the town; inclusion and consistency proofs (RFC 9162) show an event is in it and the record was never rewritten.",
         "An auditor recounts the result from the signed ballots, trusting no server. PROTOCOL.md describes every format.",
+        "Each consultation offers its audit bundle (one file): \"palabre audit --bundle file\" verifies it offline; \"palabre audit --consultation ID --node address\" asks one or several towns directly; \"palabre check-receipt receipt.json\" checks a receipt.",
     ],
     about_text: &[
         "Palabre is your town's consultation software. It never ranks proposals by popularity while the vote is open.",
