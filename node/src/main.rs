@@ -8,6 +8,7 @@ mod bench;
 mod closer;
 mod demo;
 mod home;
+mod recount;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -118,6 +119,31 @@ enum Command {
         #[arg(long = "node", default_value = "http://127.0.0.1:8080")]
         nodes: Vec<String>,
     },
+    /// Recompute a result from plain input, outside any node: a pabulib `.pb` file for
+    /// budgets, a `voter,proposal,value` CSV for the other methods. Prints the tally a
+    /// node would sign, as JSON.
+    Tally {
+        #[arg(long, value_enum)]
+        method: recount::MethodName,
+        /// The input file.
+        #[arg(long)]
+        input: PathBuf,
+        /// Budget rule.
+        #[arg(long, value_enum, default_value = "equal-shares")]
+        rule: recount::RuleName,
+        /// Budget (default: the pabulib file's).
+        #[arg(long)]
+        budget: Option<u64>,
+        /// Support threshold.
+        #[arg(long, default_value_t = 1)]
+        threshold: u64,
+        /// Approval: most proposals one ballot may approve.
+        #[arg(long, default_value_t = 1)]
+        max_choices: u32,
+        /// Majority judgment: the grades, worst first, comma-separated.
+        #[arg(long, value_delimiter = ',')]
+        grades: Vec<String>,
+    },
     /// Write one self-contained audit bundle of a consultation, fetched from nodes.
     Export {
         #[arg(long)]
@@ -167,6 +193,25 @@ fn main() -> anyhow::Result<()> {
                 std::process::exit(1)
             }
         }
+        Command::Tally {
+            method,
+            input,
+            rule,
+            budget,
+            threshold,
+            max_choices,
+            grades,
+        } => recount::run(
+            &input,
+            &recount::Options {
+                method,
+                rule,
+                threshold,
+                max_choices,
+                grades,
+            },
+            budget,
+        ),
         Command::CheckReceipt { receipt, nodes } => {
             if audit::run_check_receipt(&receipt, &nodes)? {
                 Ok(())

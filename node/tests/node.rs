@@ -543,3 +543,86 @@ fn the_node_closes_and_the_audit_passes() {
     let text = String::from_utf8_lossy(&open_audit.stdout);
     assert!(text.contains("[missing_checkpoint]"), "{text}");
 }
+
+/// `palabre tally` on small instances whose results were worked out by hand (see the
+/// comments): a pabulib file where the greedy rule and the Method of Equal Shares fund
+/// different projects, one where they agree, and a majority-judgment CSV.
+#[test]
+fn palabre_tally_agrees_with_hand_computed_results() {
+    let data = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data");
+    let tally = |args: &[&str], file: &str| -> Value {
+        let out = Command::new(env!("CARGO_BIN_EXE_palabre"))
+            .arg("tally")
+            .args(args)
+            .arg("--input")
+            .arg(data.join(file))
+            .output()
+            .expect("palabre tally runs");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).expect("JSON")
+    };
+    let funded = |v: &Value| -> (Vec<String>, u64) {
+        let mut names: Vec<String> = v["tally"]["winners"]
+            .as_array()
+            .expect("winners")
+            .iter()
+            .map(|id| {
+                v["proposals"][id.as_str().expect("id")]
+                    .as_str()
+                    .expect("name")
+                    .to_owned()
+            })
+            .collect();
+        names.sort();
+        (names, v["tally"]["spent"].as_u64().expect("spent"))
+    };
+    // Budget 100; A costs 60 (6 approvals), B 40 (4), C 30 (7).
+    // Greedy, by approvals: C (30), A (60); B no longer fits. Spent 90.
+    let greedy = tally(
+        &["--method", "budget", "--rule", "greedy"],
+        "equal-shares-differs.pb",
+    );
+    assert_eq!(funded(&greedy), (vec!["A".into(), "C".into()], 90));
+    // Equal shares: 10 each. C is cheapest per supporter (30/7 each), then A is out of
+    // reach of its six supporters (5.71 left each) and B of its four (35.71 < 40).
+    // Add1U raises each share: at 12, B becomes affordable ({C, B} = 70); at 15, A
+    // would too and {C, B, A} = 130 exceeds the budget, so {C, B} stands; 30 left buys
+    // nothing more. Spent 70.
+    let mes = tally(
+        &["--method", "budget", "--rule", "equal-shares"],
+        "equal-shares-differs.pb",
+    );
+    assert_eq!(funded(&mes), (vec!["B".into(), "C".into()], 70));
+    // Two projects of 50, two supporters each: both rules fund both.
+    for rule in ["greedy", "equal-shares"] {
+        let v = tally(&["--method", "budget", "--rule", rule], "rules-agree.pb");
+        assert_eq!(funded(&v), (vec!["p".into(), "q".into()], 100), "{rule}");
+    }
+    // Majority judgment: Halle (passable, bien, bien) and Parc (à rejeter, bien, très
+    // bien) share the majority grade "bien"; without one median vote Halle keeps
+    // "passable" and Parc falls to "à rejeter": Halle first. Kiosque, ungraded, last.
+    let mj = tally(
+        &[
+            "--method",
+            "majority-judgment",
+            "--grades",
+            "à rejeter,passable,bien,très bien",
+        ],
+        "majority.csv",
+    );
+    let ranking: Vec<&str> = mj["tally"]["ranking"]
+        .as_array()
+        .expect("ranking")
+        .iter()
+        .map(|id| {
+            mj["proposals"][id.as_str().expect("id")]
+                .as_str()
+                .expect("name")
+        })
+        .collect();
+    assert_eq!(ranking, vec!["Halle", "Parc", "Kiosque"]);
+}

@@ -17,5 +17,6 @@ pub mod invitation;
 pub mod ledger;
 pub mod limits;
 pub mod merkle;
+pub mod pabulib;
 pub mod rejection;
 pub mod tally;
