@@ -422,3 +422,182 @@ fn measure(
     );
     Ok(())
 }
+
+/// `palabre bench --audit-ballots N`: the auditor's benchmark (BENCHMARKS.md). Builds a
+/// closed single-town consultation with `n` credentialed voters who each cast one
+/// ballot (setup, not timed), then times core's `audit` of it on every core.
+pub fn audit_run(n: u32) -> anyhow::Result<()> {
+    use palabre_core::admission::Record;
+    use palabre_core::audit::{AuditInput, AuditOptions, LogMaterial, audit};
+    use palabre_core::head::TreeHead;
+    use palabre_core::ledger::Ledger;
+
+    anyhow::ensure!(n >= 1, "at least one ballot");
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    println!("machine: {cores} cores");
+    let (strict, batched) = signature_rates(20_000);
+    println!("raw verify_strict, one core:        {strict:>10.0} signatures/s");
+    println!("raw batch verify (256), one core:   {batched:>10.0} signatures/s");
+
+    const T0: u64 = 1_900_000_000_000;
+    const DAY: u64 = 86_400_000;
+    let town = key(u32::MAX);
+    let me = town.public_key();
+    let at = |author: &SecretKey, when: u64, body: Body| {
+        Event {
+            author: author.public_key(),
+            created_at_ms: when,
+            body,
+        }
+        .sign(author)
+    };
+    println!("signing {n} credentials and {n} ballots (setup, not timed)…");
+    let mut ledger = Ledger::new();
+    let mut entries: Vec<Vec<u8>> = Vec::with_capacity(2 * n as usize + 5);
+    let mut push = |ledger: &mut Ledger, e: SignedEvent| {
+        entries.push(e.bytes().to_vec());
+        ledger.apply(&me, e);
+    };
+    push(
+        &mut ledger,
+        at(
+            &town,
+            T0 - DAY,
+            Body::Authority(AuthorityBody {
+                name: "Bench".into(),
+                code: String::new(),
+                addresses: vec![],
+            }),
+        )?,
+    );
+    // Signed here, so decoded again without a second signature check.
+    let ours = |bytes: Vec<u8>| {
+        decode(bytes)
+            .map(|u| u.into_verified_unchecked())
+            .map_err(|r| anyhow::anyhow!("{r}"))
+    };
+    let credentials = sign_all(n, |i| {
+        at(
+            &town,
+            T0 - DAY,
+            Body::Credential(CredentialBody {
+                subject: key(i).public_key(),
+                replaces: None,
+            }),
+        )
+    })?;
+    for c in credentials {
+        push(&mut ledger, ours(c)?);
+    }
+    let consultation = at(
+        &town,
+        T0,
+        Body::Consultation(Box::new(ConsultationBody {
+            title: "Bench".into(),
+            description: "Bench".into(),
+            authorities: vec![me],
+            proposals_open_ms: T0,
+            proposals_close_ms: T0 + DAY,
+            vote_open_ms: T0 + DAY,
+            vote_close_ms: T0 + 10 * DAY,
+            method: Method::Approval { max_choices: 1 },
+            show_running_results: false,
+        })),
+    )?;
+    let cid = consultation.id();
+    push(&mut ledger, consultation);
+    let proposal = at(
+        &town,
+        T0 + 1,
+        Body::Proposal(ProposalBody {
+            consultation: cid,
+            title: "P".into(),
+            body: "P".into(),
+            cost: None,
+        }),
+    )?;
+    let pid = proposal.id();
+    push(&mut ledger, proposal);
+    let ballots = sign_all(n, |i| {
+        at(
+            &key(i),
+            T0 + 2 * DAY,
+            Body::Ballot(BallotBody {
+                consultation: cid,
+                choice: Choice::Approve(vec![pid]),
+            }),
+        )
+    })?;
+    let ballot_bytes: Vec<Vec<u8>> = ballots;
+    for b in ballot_bytes {
+        push(&mut ledger, ours(b)?);
+    }
+    let size = ledger.log_size(&me);
+    let root = ledger.root_at(&me, size).expect("a root at the log's size");
+    push(
+        &mut ledger,
+        at(
+            &town,
+            T0 + 10 * DAY,
+            Body::Checkpoint(CheckpointBody {
+                consultation: cid,
+                size,
+                root,
+            }),
+        )?,
+    );
+    let (view, counted) = ledger.count(&cid).expect("the consultation is recorded");
+    let result = at(
+        &town,
+        T0 + 10 * DAY + 1,
+        Body::Result(Box::new(ResultBody {
+            consultation: cid,
+            checkpoints: vec![ClosedLog {
+                authority: me,
+                size,
+                root,
+            }],
+            tally: counted.tally(&view),
+        })),
+    )?;
+    push(&mut ledger, result);
+    let size = ledger.log_size(&me);
+    let head = TreeHead {
+        authority: me,
+        size,
+        root: ledger.root_at(&me, size).expect("root"),
+        timestamp_ms: T0 + 10 * DAY + 2,
+    }
+    .sign(&town);
+    drop(ledger);
+    let input = AuditInput {
+        consultation: cid,
+        logs: vec![LogMaterial {
+            authority: me,
+            source: "bench".into(),
+            entries,
+            heads: vec![head],
+            cosignatures: Vec::new(),
+        }],
+    };
+    let t = Instant::now();
+    let report = audit(&input, AuditOptions { threads: cores });
+    let secs = t.elapsed().as_secs_f64();
+    anyhow::ensure!(
+        report.passed(),
+        "the bench consultation must audit clean: {:?}",
+        report.failures
+    );
+    anyhow::ensure!(
+        report.n_ballots_counted == u64::from(n),
+        "every ballot counts"
+    );
+    let goal = 1.5 * (f64::from(n) / (2.0 * batched));
+    println!(
+        "audit of {n} ballots ({} events, {cores} threads): {secs:.1} s = {:.0} events/s; goal ≤ 1.5 × ({n} / (2 × batch verify)) = {goal:.1} s → {:.2} × the goal",
+        size,
+        size as f64 / secs,
+        secs / goal
+    );
+    Ok(())
+}

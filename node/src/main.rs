@@ -84,6 +84,9 @@ enum Command {
         /// Ballots per batch request.
         #[arg(long, default_value_t = 100)]
         batch: usize,
+        /// Instead: time the audit of a closed consultation with this many ballots.
+        #[arg(long)]
+        audit_ballots: Option<u32>,
     },
     /// Verify a consultation from the logs that nodes serve (or a bundle), trusting none
     /// of them: signatures, heads, consistency between nodes, admission of every entry,
@@ -235,9 +238,14 @@ fn main() -> anyhow::Result<()> {
             Ok(())
         }
         Command::Bench {
+            audit_ballots: Some(n),
+            ..
+        } => bench::audit_run(n),
+        Command::Bench {
             voters,
             clients,
             batch,
+            audit_ballots: None,
         } => bench::run(voters, clients, batch),
     }
 }

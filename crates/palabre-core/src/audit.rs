@@ -148,7 +148,7 @@ pub fn audit(input: &AuditInput, options: AuditOptions) -> AuditReport {
     }
     let mut logs: Vec<CheckedLog> = by_authority
         .iter()
-        .map(|(authority, materials)| check_sources(*authority, materials, &mut fail))
+        .map(|(authority, materials)| check_sources(*authority, materials, options, &mut fail))
         .collect();
     verify_signatures(&mut logs, options, &mut fail);
 
@@ -432,6 +432,7 @@ impl Record for Forgetting<'_> {
 fn check_sources(
     authority: PublicKey,
     materials: &[&LogMaterial],
+    options: AuditOptions,
     fail: &mut Fail<'_>,
 ) -> CheckedLog {
     let trees: Vec<MemoryTree> = materials
@@ -526,11 +527,13 @@ fn check_sources(
     let reference = (0..materials.len())
         .max_by_key(|k| (good[*k], trees[*k].size()))
         .expect("an authority appears only with at least one material");
+    let decoded = decode_all(&materials[reference].entries, options.threads);
     let events = materials[reference]
         .entries
         .iter()
+        .zip(decoded)
         .enumerate()
-        .map(|(i, bytes)| match event::decode(bytes.clone()) {
+        .map(|(i, (bytes, d))| match d {
             Ok(u) => Some(u),
             Err(r) => {
                 fail.push(
@@ -558,6 +561,31 @@ fn check_sources(
         n_heads,
         cosignatures,
     }
+}
+
+/// Decodes every entry, in order, on `threads` threads (decoding checks each author's
+/// key, a scalar multiplication as dear as a signature check).
+fn decode_all(
+    entries: &[Vec<u8>],
+    threads: usize,
+) -> Vec<Result<UnverifiedEvent, crate::rejection::Rejection>> {
+    let per_thread = entries.len().div_ceil(threads.max(1)).max(1);
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = entries
+            .chunks(per_thread)
+            .map(|part| {
+                scope.spawn(move || {
+                    part.iter()
+                        .map(|bytes| event::decode(bytes.clone()))
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().expect("decoding threads do not panic"))
+            .collect()
+    })
 }
 
 /// Verifies every event signature in parallel chunks; failed entries become `None`.
