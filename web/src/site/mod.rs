@@ -439,6 +439,21 @@ impl<B: Backend> Site<B> {
     }
 }
 
+impl<B: Backend> Site<B> {
+    /// The consultation whose id is `id` in a page's path, with its items; or the page
+    /// to answer instead (404 for a bad or unknown id, 500 for a failing node).
+    fn load(&self, id: &str, headers: &HeaderMap) -> Result<(EventId, Discussion), Box<Response>> {
+        let Ok(cid) = id.parse::<EventId>() else {
+            return Err(Box::new(not_found(self, headers)));
+        };
+        match self.discussion(&cid) {
+            Ok(Some(d)) => Ok((cid, d)),
+            Ok(None) => Err(Box::new(not_found(self, headers))),
+            Err(failed) => Err(Box::new(failed.into_response())),
+        }
+    }
+}
+
 #[derive(Deserialize)]
 struct SeedQuery {
     seed: Option<u64>,
@@ -486,13 +501,9 @@ async fn consultation<B: Backend>(
     Query(q): Query<SeedQuery>,
     headers: HeaderMap,
 ) -> Response {
-    let Ok(cid) = id.parse::<EventId>() else {
-        return not_found(&site, &headers);
-    };
-    let d = match site.discussion(&cid) {
-        Ok(Some(d)) => d,
-        Ok(None) => return not_found(&site, &headers),
-        Err(r) => return r.into_response(),
+    let (_, d) = match site.load(&id, &headers) {
+        Ok(found) => found,
+        Err(answer) => return *answer,
     };
     let now = site.backend.now_ms();
     let seed = q.seed.unwrap_or_else(|| {
@@ -582,10 +593,9 @@ async fn proposal<B: Backend>(
         Ok(None) => return not_found(&site, &headers),
         Err(e) => return internal(e),
     };
-    let d = match site.discussion(&consultation) {
-        Ok(Some(d)) => d,
-        Ok(None) => return not_found(&site, &headers),
-        Err(r) => return r.into_response(),
+    let d = match site.load(&consultation.to_string(), &headers) {
+        Ok((_, d)) => d,
+        Err(answer) => return *answer,
     };
     let Some(p) = d.proposals.into_iter().find(|p| p.id == id) else {
         return not_found(&site, &headers);
@@ -632,13 +642,9 @@ async fn propose<B: Backend>(
     Path(id): Path<String>,
     headers: HeaderMap,
 ) -> Response {
-    let Ok(cid) = id.parse::<EventId>() else {
-        return not_found(&site, &headers);
-    };
-    let view = match site.backend.discussion(&cid) {
-        Ok(Some((view, _))) => view,
-        Ok(None) => return not_found(&site, &headers),
-        Err(e) => return internal(e),
+    let view = match site.load(&id, &headers) {
+        Ok((_, d)) => d.view,
+        Err(answer) => return *answer,
     };
     let now = site.backend.now_ms();
     let layout = site.layout(&headers, "", format!("/c/{id}/propose"));
@@ -672,13 +678,9 @@ async fn results<B: Backend>(
     Path(id): Path<String>,
     headers: HeaderMap,
 ) -> Response {
-    let Ok(cid) = id.parse::<EventId>() else {
-        return not_found(&site, &headers);
-    };
-    let d = match site.discussion(&cid) {
-        Ok(Some(d)) => d,
-        Ok(None) => return not_found(&site, &headers),
-        Err(r) => return r.into_response(),
+    let (cid, d) = match site.load(&id, &headers) {
+        Ok(found) => found,
+        Err(answer) => return *answer,
     };
     let layout = site.layout(&headers, "", format!("/c/{id}/results"));
     let t = layout.t;
