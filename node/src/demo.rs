@@ -3,9 +3,10 @@
 //! at work at once. Everything goes through the same admission as real input.
 
 use palabre_core::admission::Clock;
+use palabre_core::admission::Record;
 use palabre_core::crypto::{PublicKey, SecretKey};
 use palabre_core::event::*;
-use palabre_core::tally::{BudgetRule, Method};
+use palabre_core::tally::{Answer, BudgetRule, Choice, Method};
 use palabre_store::{CommitItem, SledStorage, Storage};
 
 use crate::backend::now_ms;
@@ -204,6 +205,18 @@ pub fn seed(storage: &SledStorage, town: &SecretKey) -> anyhow::Result<bool> {
             }
         }
     }
+    commit(storage, town, events, Clock::Live { now_ms: now })?;
+    seed_closed(storage, town, now)?;
+    Ok(true)
+}
+
+fn commit(
+    storage: &SledStorage,
+    town: &SecretKey,
+    events: Vec<SignedEvent>,
+    clock: Clock,
+) -> anyhow::Result<()> {
+    let me = town.public_key();
     let items = events
         .into_iter()
         .map(|event| CommitItem {
@@ -212,9 +225,122 @@ pub fn seed(storage: &SledStorage, town: &SecretKey) -> anyhow::Result<bool> {
             consume_invitation: None,
         })
         .collect();
-    let out = storage.commit(items, Clock::Live { now_ms: now }, &|h| h.sign(town))?;
+    let out = storage.commit(items, clock, &|h| h.sign(town))?;
     if let Some(Err(e)) = out.results.iter().find(|r| r.is_err()) {
         anyhow::bail!("the demo was refused: {e}");
     }
-    Ok(true)
+    Ok(())
+}
+
+/// A finished example, so that results, charts and the audit have something to show:
+/// a yes/no/abstain consultation whose vote closed ten days ago, with twelve demo
+/// voters, its checkpoint and its signed result. Its events carry past dates, so they
+/// are admitted as a replayed history (`Clock::Replay`), by the same rules.
+fn seed_closed(storage: &SledStorage, town: &SecretKey, now: u64) -> anyhow::Result<()> {
+    let me = town.public_key();
+    let voters: Vec<SecretKey> = (0..12).map(|_| random_key()).collect::<Result<_, _>>()?;
+    let mut events = Vec::new();
+    for v in &voters {
+        let body = Body::Credential(CredentialBody {
+            subject: v.public_key(),
+            replaces: None,
+        });
+        events.push(signed(town, now - 40 * DAY, body)?);
+    }
+    let c = signed(
+        town,
+        now - 40 * DAY,
+        Body::Consultation(Box::new(ConsultationBody {
+            title: "Exemple terminé : l'éclairage public la nuit".into(),
+            description: "Une consultation d'exemple, close il y a dix jours : éteindre l'éclairage public de minuit à cinq heures ? Ses résultats, son registre et sa vérification sont publics.".into(),
+            authorities: vec![me],
+            proposals_open_ms: now - 30 * DAY,
+            proposals_close_ms: now - 20 * DAY,
+            vote_open_ms: now - 20 * DAY,
+            vote_close_ms: now - 10 * DAY,
+            method: Method::YesNoAbstain {},
+            show_running_results: false,
+        })),
+    )?;
+    let cid = c.id();
+    events.push(c);
+    let mut proposals = Vec::new();
+    for (k, (title, text)) in [
+        (
+            "Éteindre de minuit à 5 h",
+            "Économies d'énergie et ciel étoilé.",
+        ),
+        (
+            "Garder l'éclairage près de la gare",
+            "Pour les premiers trains.",
+        ),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let p = signed(
+            &voters[k],
+            now - 25 * DAY,
+            Body::Proposal(ProposalBody {
+                consultation: cid,
+                title: title.into(),
+                body: text.into(),
+                cost: None,
+            }),
+        )?;
+        proposals.push(p.id());
+        events.push(p);
+    }
+    for (i, v) in voters.iter().enumerate() {
+        let answer = |p: usize| match (i + 3 * p) % 5 {
+            0 | 1 | 2 => Answer::Yes,
+            3 => Answer::No,
+            _ => Answer::Abstain,
+        };
+        let choice = Choice::Answers(
+            proposals
+                .iter()
+                .enumerate()
+                .map(|(p, id)| (*id, answer(p)))
+                .collect(),
+        );
+        let body = Body::Ballot(BallotBody {
+            consultation: cid,
+            choice,
+        });
+        events.push(signed(v, now - 15 * DAY + i as u64 * HOUR, body)?);
+    }
+    commit(storage, town, events, Clock::Replay)?;
+    // Close it as a node does (closer.rs): checkpoint, then the organiser's result.
+    let size = storage.log_size(&me);
+    let root = storage
+        .root_at(&me, size)
+        .ok_or_else(|| anyhow::anyhow!("no root at size {size}"))?;
+    let checkpoint = signed(
+        town,
+        now - 10 * DAY + HOUR,
+        Body::Checkpoint(CheckpointBody {
+            consultation: cid,
+            size,
+            root,
+        }),
+    )?;
+    commit(storage, town, vec![checkpoint], Clock::Replay)?;
+    let (view, counted) = storage
+        .count(&cid)?
+        .ok_or_else(|| anyhow::anyhow!("the example consultation is missing"))?;
+    let result = signed(
+        town,
+        now - 10 * DAY + 2 * HOUR,
+        Body::Result(Box::new(ResultBody {
+            consultation: cid,
+            checkpoints: vec![ClosedLog {
+                authority: me,
+                size,
+                root,
+            }],
+            tally: counted.tally(&view),
+        })),
+    )?;
+    commit(storage, town, vec![result], Clock::Replay)
 }

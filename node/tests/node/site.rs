@@ -334,8 +334,16 @@ fn a_resident_takes_part_in_a_real_browser() {
     rt.block_on(async {
         let c = browser(&driver, &dir.path().join("profile"), true).await;
         let (_, list) = http(&node.addr, "GET", "/api/v1/consultations", b"").expect("list");
-        let consultations: Vec<Value> = list["consultations"].as_array().expect("list").clone();
-        assert_eq!(consultations.len(), 5, "one demo consultation per method");
+        let all: Vec<Value> = list["consultations"].as_array().expect("list").clone();
+        let (closed, consultations): (Vec<Value>, Vec<Value>) = all
+            .into_iter()
+            .partition(|c| c["status"] == json!("closed"));
+        assert_eq!(
+            consultations.len(),
+            5,
+            "one open demo consultation per method"
+        );
+        assert_eq!(closed.len(), 1, "and a finished example");
 
         // The signing script itself stays small once compressed.
         let home = c.goto(&base).await;
@@ -449,6 +457,13 @@ fn a_resident_takes_part_in_a_real_browser() {
             row.contains("Garder le lavoir") && row.contains('1'),
             "{row}"
         );
+
+        // The demo's finished example shows its result as a chart and a table.
+        let example = closed[0]["id"].as_str().expect("id");
+        visit(&c, &base, &format!("/c/{example}/results"), &axe).await;
+        css(&c, "main svg rect").await;
+        let rows = c.find_all(Locator::Css("tbody tr")).await.expect("rows");
+        assert_eq!(rows.len(), 2, "two proposals");
 
         // My participation: every receipt checks out against the node.
         visit(&c, &base, "/me", &axe).await;
