@@ -293,7 +293,7 @@ fn seed_closed(storage: &SledStorage, town: &SecretKey, now: u64) -> anyhow::Res
     }
     for (i, v) in voters.iter().enumerate() {
         let answer = |p: usize| match (i + 3 * p) % 5 {
-            0 | 1 | 2 => Answer::Yes,
+            0..=2 => Answer::Yes,
             3 => Answer::No,
             _ => Answer::Abstain,
         };

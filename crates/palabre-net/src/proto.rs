@@ -1,0 +1,408 @@
+//! The replication protocol as a state machine: inputs (a peer came or went, a message
+//! arrived, time passed, our own log grew) in, actions (send this to that peer, a
+//! replica grew, an equivocation was proven, a peer misbehaved) out. No IO, no clock, no
+//! randomness: the libp2p shell only moves bytes, and a seeded simulation drives the
+//! very same code through lossy, duplicating, reordering networks.
+//!
+//! Gossip is best effort, so correctness rests on signed heads and range sync: every
+//! tick, each node tells each peer the latest signed head it holds of every federated
+//! log; a node that sees a head larger than its replica asks that peer for the missing
+//! entries, page by page, checks every entry (decoding and signature, by core), and
+//! appends them only once they hash to the signed root. A head that contradicts what a
+//! node already holds under another signed head of the same log is an equivocation.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use palabre_core::crypto::PublicKey;
+use palabre_core::event;
+use palabre_core::head::SignedTreeHead;
+use palabre_core::merkle::{self, MemoryTree};
+
+/// A peer, as the shell numbers them.
+pub type PeerId = u64;
+
+/// Entries per sync page.
+pub const MAX_PAGE_ENTRIES: u64 = 256;
+/// How long a sync request may go unanswered before another peer is asked.
+pub const REQUEST_TIMEOUT_MS: u64 = 2_000;
+/// Entries held while catching up, before they can be checked against a signed root.
+pub const MAX_PENDING_ENTRIES: usize = 1_000_000;
+
+/// What goes over the wire.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Wire {
+    /// The latest signed head the sender holds of a log.
+    Head(SignedTreeHead),
+    /// Entries `start..end` of `authority`'s log, please.
+    GetEntries {
+        authority: PublicKey,
+        start: u64,
+        end: u64,
+    },
+    /// Entries of `authority`'s log from `start`, exactly as stored.
+    Entries {
+        authority: PublicKey,
+        start: u64,
+        entries: Vec<Vec<u8>>,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Input {
+    Connected(PeerId),
+    Disconnected(PeerId),
+    Received {
+        from: PeerId,
+        wire: Wire,
+    },
+    Tick,
+    /// This node's own log grew (it signs its heads itself).
+    Appended {
+        head: SignedTreeHead,
+        entries: Vec<Vec<u8>>,
+    },
+}
+
+/// Two validly signed heads of one log that no history can both extend.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Equivocation {
+    pub first: SignedTreeHead,
+    pub second: SignedTreeHead,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Output {
+    Send {
+        to: PeerId,
+        wire: Wire,
+    },
+    /// A replica now holds `size` entries, all checked.
+    Stored {
+        authority: PublicKey,
+        size: u64,
+    },
+    Equivocation(Equivocation),
+    /// A peer sent something invalid; the shell lowers its score.
+    Penalise {
+        peer: PeerId,
+        reason: &'static str,
+    },
+}
+
+/// One log as this node holds it: entries checked up to a signed head.
+#[derive(Debug, Default)]
+struct Replica {
+    entries: Vec<Vec<u8>>,
+    tree: MemoryTree,
+    /// The largest signed head known to match `entries` (or to be ahead of them).
+    head: Option<SignedTreeHead>,
+    /// Entries received beyond `entries`, waiting to reach `target`'s size.
+    pending: Vec<Vec<u8>>,
+    /// The head being caught up to, and who announced it.
+    target: Option<(SignedTreeHead, PeerId)>,
+    /// An unanswered request: (peer, start, deadline).
+    asked: Option<(PeerId, u64, u64)>,
+    /// Peers that announced a head at least as large as the target.
+    holders: BTreeSet<PeerId>,
+}
+
+impl Replica {
+    fn size(&self) -> u64 {
+        self.entries.len() as u64
+    }
+}
+
+#[derive(Debug)]
+pub struct Node {
+    me: PublicKey,
+    federation: BTreeSet<PublicKey>,
+    peers: BTreeSet<PeerId>,
+    logs: BTreeMap<PublicKey, Replica>,
+    now_ms: u64,
+}
+
+impl Node {
+    /// A node for authority `me`, replicating the logs of `federation` (itself included
+    /// or not: its own log is always kept).
+    pub fn new(me: PublicKey, federation: impl IntoIterator<Item = PublicKey>) -> Node {
+        let mut federation: BTreeSet<PublicKey> = federation.into_iter().collect();
+        federation.insert(me);
+        Node {
+            me,
+            federation,
+            peers: BTreeSet::new(),
+            logs: BTreeMap::new(),
+            now_ms: 0,
+        }
+    }
+
+    /// The entries held of `authority`'s log (all checked).
+    pub fn entries(&self, authority: &PublicKey) -> &[Vec<u8>] {
+        self.logs
+            .get(authority)
+            .map_or(&[][..], |r| r.entries.as_slice())
+    }
+
+    /// Feeds one input at time `now_ms`; returns what to do.
+    pub fn handle(&mut self, now_ms: u64, input: Input) -> Vec<Output> {
+        self.now_ms = now_ms;
+        let mut out = Vec::new();
+        match input {
+            Input::Connected(p) => {
+                self.peers.insert(p);
+                self.announce_to(p, &mut out);
+            }
+            Input::Disconnected(p) => {
+                self.peers.remove(&p);
+                for r in self.logs.values_mut() {
+                    r.holders.remove(&p);
+                    if matches!(r.asked, Some((q, _, _)) if q == p) {
+                        r.asked = None;
+                    }
+                }
+                self.ask_all(&mut out);
+            }
+            Input::Tick => {
+                let peers: Vec<PeerId> = self.peers.iter().copied().collect();
+                for p in peers {
+                    self.announce_to(p, &mut out);
+                }
+                let now = self.now_ms;
+                for r in self.logs.values_mut() {
+                    if matches!(r.asked, Some((_, _, deadline)) if deadline <= now) {
+                        // Unanswered: forget it, and ask whoever holds the head next.
+                        if let Some((p, _, _)) = r.asked.take() {
+                            r.holders.remove(&p);
+                        }
+                    }
+                }
+                self.ask_all(&mut out);
+            }
+            Input::Appended { head, entries } => {
+                let r = self.logs.entry(self.me).or_default();
+                for e in entries {
+                    r.tree.push(merkle::leaf_hash(&e));
+                    r.entries.push(e);
+                }
+                r.head = Some(head);
+                out.push(Output::Stored {
+                    authority: self.me,
+                    size: r.size(),
+                });
+            }
+            Input::Received { from, wire } => self.receive(from, wire, &mut out),
+        }
+        out
+    }
+
+    fn announce_to(&self, peer: PeerId, out: &mut Vec<Output>) {
+        for r in self.logs.values() {
+            if let Some(h) = r.head
+                && h.head.size <= r.size()
+            {
+                out.push(Output::Send {
+                    to: peer,
+                    wire: Wire::Head(h),
+                });
+            }
+        }
+    }
+
+    fn receive(&mut self, from: PeerId, wire: Wire, out: &mut Vec<Output>) {
+        match wire {
+            Wire::Head(h) => self.on_head(from, h, out),
+            Wire::GetEntries {
+                authority,
+                start,
+                end,
+            } => {
+                let Some(r) = self.logs.get(&authority) else {
+                    return;
+                };
+                if !self.federation.contains(&authority) || start >= r.size() || end <= start {
+                    return;
+                }
+                let end = end.min(r.size()).min(start + MAX_PAGE_ENTRIES);
+                out.push(Output::Send {
+                    to: from,
+                    wire: Wire::Entries {
+                        authority,
+                        start,
+                        entries: r.entries[start as usize..end as usize].to_vec(),
+                    },
+                });
+            }
+            Wire::Entries {
+                authority,
+                start,
+                entries,
+            } => self.on_entries(from, authority, start, entries, out),
+        }
+    }
+
+    fn on_head(&mut self, from: PeerId, h: SignedTreeHead, out: &mut Vec<Output>) {
+        let authority = h.head.authority;
+        if !self.federation.contains(&authority) {
+            return; // not ours to replicate; says nothing bad of the peer
+        }
+        if h.verify().is_err() {
+            out.push(Output::Penalise {
+                peer: from,
+                reason: "a head that is not validly signed",
+            });
+            return;
+        }
+        let r = self.logs.entry(authority).or_default();
+        // What we hold contradicts it?
+        if h.head.size <= r.size() {
+            let ours = merkle::root_at(&r.tree, h.head.size).ok();
+            if ours != Some(h.head.root) {
+                if let Some(first) = r.head {
+                    out.push(Output::Equivocation(Equivocation { first, second: h }));
+                }
+                return;
+            }
+            if r.head.is_none_or(|k| k.head.size < h.head.size) {
+                r.head = Some(h);
+            }
+            return;
+        }
+        if let Some(known) = r.head
+            && known.head.size == h.head.size
+            && known.head.root != h.head.root
+        {
+            out.push(Output::Equivocation(Equivocation {
+                first: known,
+                second: h,
+            }));
+            return;
+        }
+        match r.target {
+            Some((t, _)) if t.head.size > h.head.size => {}
+            Some((t, _)) if t.head.size == h.head.size => {
+                if t.head.root == h.head.root {
+                    r.holders.insert(from);
+                } else {
+                    out.push(Output::Equivocation(Equivocation {
+                        first: t,
+                        second: h,
+                    }));
+                }
+            }
+            _ => {
+                r.target = Some((h, from));
+                r.holders = BTreeSet::from([from]);
+            }
+        }
+        Self::ask(authority, r, self.now_ms, out);
+    }
+
+    fn ask_all(&mut self, out: &mut Vec<Output>) {
+        let now = self.now_ms;
+        for (a, r) in self.logs.iter_mut() {
+            Self::ask(*a, r, now, out);
+        }
+    }
+
+    /// Asks a holder of the target head for the next page, unless a request is out.
+    fn ask(authority: PublicKey, r: &mut Replica, now_ms: u64, out: &mut Vec<Output>) {
+        let Some((target, _)) = r.target else {
+            return;
+        };
+        if r.asked.is_some() {
+            return;
+        }
+        let start = r.size() + r.pending.len() as u64;
+        if start >= target.head.size {
+            return;
+        }
+        let Some(peer) = r.holders.iter().next().copied() else {
+            return;
+        };
+        let end = target.head.size.min(start + MAX_PAGE_ENTRIES);
+        r.asked = Some((peer, start, now_ms + REQUEST_TIMEOUT_MS));
+        out.push(Output::Send {
+            to: peer,
+            wire: Wire::GetEntries {
+                authority,
+                start,
+                end,
+            },
+        });
+    }
+
+    fn on_entries(
+        &mut self,
+        from: PeerId,
+        authority: PublicKey,
+        start: u64,
+        entries: Vec<Vec<u8>>,
+        out: &mut Vec<Output>,
+    ) {
+        let now = self.now_ms;
+        let Some(r) = self.logs.get_mut(&authority) else {
+            return;
+        };
+        // Only the answer we wait for (duplicates and stale answers are dropped).
+        let expected = r.size() + r.pending.len() as u64;
+        if r.asked.map(|(p, s, _)| (p, s)) != Some((from, start)) || start != expected {
+            return;
+        }
+        r.asked = None;
+        let Some((target, _)) = r.target else {
+            return;
+        };
+        let room = target.head.size - expected;
+        if entries.is_empty()
+            || entries.len() as u64 > room.min(MAX_PAGE_ENTRIES)
+            || r.pending.len() + entries.len() > MAX_PENDING_ENTRIES
+        {
+            out.push(Output::Penalise {
+                peer: from,
+                reason: "a page of entries of the wrong size",
+            });
+            r.holders.remove(&from);
+            Self::ask(authority, r, now, out);
+            return;
+        }
+        if entries
+            .iter()
+            .any(|e| event::decode(e.clone()).and_then(|u| u.verify()).is_err())
+        {
+            out.push(Output::Penalise {
+                peer: from,
+                reason: "an entry that does not decode or verify",
+            });
+            r.holders.remove(&from);
+            Self::ask(authority, r, now, out);
+            return;
+        }
+        r.pending.extend(entries);
+        if r.size() + r.pending.len() as u64 == target.head.size {
+            let mut tree = r.tree.clone();
+            for e in &r.pending {
+                tree.push(merkle::leaf_hash(e));
+            }
+            if merkle::root_at(&tree, target.head.size).ok() == Some(target.head.root) {
+                r.tree = tree;
+                r.entries.append(&mut r.pending);
+                r.head = Some(target);
+                r.target = None;
+                r.holders.clear();
+                out.push(Output::Stored {
+                    authority,
+                    size: r.size(),
+                });
+            } else {
+                // Entries that do not reach the signed root: the sender lied, start over.
+                r.pending.clear();
+                r.holders.remove(&from);
+                out.push(Output::Penalise {
+                    peer: from,
+                    reason: "entries that do not hash to the signed root",
+                });
+            }
+        }
+        Self::ask(authority, r, now, out);
+    }
+}
