@@ -331,6 +331,20 @@ impl Node {
         });
     }
 
+    /// Penalises `from` for a bad answer, stops asking it, and asks another holder.
+    fn refuse(
+        authority: PublicKey,
+        r: &mut Replica,
+        from: PeerId,
+        reason: &'static str,
+        now_ms: u64,
+        out: &mut Vec<Output>,
+    ) {
+        out.push(Output::Penalise { peer: from, reason });
+        r.holders.remove(&from);
+        Self::ask(authority, r, now_ms, out);
+    }
+
     fn on_entries(
         &mut self,
         from: PeerId,
@@ -357,24 +371,28 @@ impl Node {
             || entries.len() as u64 > room.min(MAX_PAGE_ENTRIES)
             || r.pending.len() + entries.len() > MAX_PENDING_ENTRIES
         {
-            out.push(Output::Penalise {
-                peer: from,
-                reason: "a page of entries of the wrong size",
-            });
-            r.holders.remove(&from);
-            Self::ask(authority, r, now, out);
+            Self::refuse(
+                authority,
+                r,
+                from,
+                "a page of entries of the wrong size",
+                now,
+                out,
+            );
             return;
         }
         if entries
             .iter()
             .any(|e| event::decode(e.clone()).and_then(|u| u.verify()).is_err())
         {
-            out.push(Output::Penalise {
-                peer: from,
-                reason: "an entry that does not decode or verify",
-            });
-            r.holders.remove(&from);
-            Self::ask(authority, r, now, out);
+            Self::refuse(
+                authority,
+                r,
+                from,
+                "an entry that does not decode or verify",
+                now,
+                out,
+            );
             return;
         }
         r.pending.extend(entries);
