@@ -926,3 +926,112 @@ async fn a_client_over_its_rate_is_told_to_wait() {
     let v: Value = serde_json::from_slice(&body).expect("json");
     assert_eq!(code(&v), "rate_limited");
 }
+
+/// The site's pages through the same router: what a browser gets, and what bad input
+/// gets (unknown ids, a hostile language-switch target).
+#[tokio::test]
+async fn pages_answer_with_strict_headers_and_refuse_bad_input() {
+    let (b, cid, pid) = world();
+    let get = |uri: String| {
+        let b = Arc::clone(&b);
+        async move {
+            let response = app(Arc::clone(&b), ApiConfig::default())
+                .oneshot(
+                    Request::builder()
+                        .uri(uri)
+                        .body(HttpBody::empty())
+                        .expect("request"),
+                )
+                .await
+                .expect("the router answers");
+            let status = response.status();
+            let headers = response.headers().clone();
+            let body = response
+                .into_body()
+                .collect()
+                .await
+                .expect("body")
+                .to_bytes();
+            (status, headers, String::from_utf8_lossy(&body).into_owned())
+        }
+    };
+    for uri in [
+        "/".to_owned(),
+        format!("/c/{cid}"),
+        format!("/p/{pid}"),
+        format!("/c/{cid}/propose"),
+        format!("/c/{cid}/results"),
+        "/register".into(),
+        "/me".into(),
+        "/verify".into(),
+        "/about".into(),
+    ] {
+        let (status, headers, html) = get(uri.clone()).await;
+        assert_eq!(status, StatusCode::OK, "{uri}");
+        let csp = headers["content-security-policy"].to_str().expect("ascii");
+        assert!(csp.contains("script-src 'self'") && csp.contains("frame-ancestors 'none'"));
+        assert_eq!(headers["x-frame-options"], "DENY");
+        assert_eq!(headers["x-content-type-options"], "nosniff");
+        assert_eq!(headers["referrer-policy"], "no-referrer");
+        assert!(html.starts_with("<!doctype html>"), "{uri}");
+        assert!(!html.contains("<script>"), "{uri}: no inline script");
+    }
+    // A proposal's title is escaped wherever it appears.
+    let evil = sign(
+        &resident(2),
+        T0 + 1,
+        Body::Proposal(ProposalBody {
+            consultation: cid,
+            title: "<script>alert(1)</script>".into(),
+            body: "\"><img src=x onerror=alert(1)>".into(),
+            cost: None,
+        }),
+    );
+    // The proposal window is closed at T0 + DAY; admit it while it is open.
+    b.now_ms.store(T0 + 1, Ordering::SeqCst);
+    b.append(evil.clone()).expect("proposal");
+    b.now_ms.store(T0 + DAY, Ordering::SeqCst);
+    for uri in [format!("/c/{cid}"), format!("/p/{}", evil.id())] {
+        let (_, _, html) = get(uri.clone()).await;
+        assert!(!html.contains("<script>alert"), "{uri}");
+        assert!(!html.contains("<img src=x"), "{uri}");
+        // Shown, as text: the angle brackets escaped.
+        assert!(
+            html.contains("alert(1)") && html.contains("script&"),
+            "{uri}"
+        );
+    }
+    // Unknown or malformed ids: the site's 404 page, never a panic or a 500.
+    for uri in [
+        "/c/nothex".to_owned(),
+        format!("/c/{}", "0".repeat(64)),
+        format!("/p/{cid}"),
+        format!("/c/{pid}/results"),
+        "/static/palabre.000000000000.js".into(),
+    ] {
+        let (status, _, html) = get(uri.clone()).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{uri}");
+        assert!(html.contains("<h1>"), "{uri}");
+    }
+    // The language switch only ever sends back to a path of this site.
+    for (back, expected) in [
+        ("/c/abc", "/c/abc"),
+        ("//evil.example/", "/"),
+        ("https://evil.example/", "/"),
+        ("/\\evil.example", "/"),
+    ] {
+        let (status, headers, _) = get(format!(
+            "/lang/en?back={}",
+            back.replace('/', "%2F").replace('\\', "%5C")
+        ))
+        .await;
+        assert_eq!(status, StatusCode::SEE_OTHER);
+        assert_eq!(headers["location"], expected, "{back}");
+        assert!(
+            headers["set-cookie"]
+                .to_str()
+                .expect("ascii")
+                .starts_with("lang=en;")
+        );
+    }
+}
