@@ -5,3 +5,4 @@
 //! move its messages, and a seeded simulation drives it through bad networks in tests.
 
 pub mod proto;
+pub mod shell;
