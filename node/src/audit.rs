@@ -26,6 +26,10 @@ use palabre_core::limits::MAX_PAGE_ENTRIES;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
+/// The largest answer taken from a node: a page of 1,000 entries of at most 64 KiB
+/// each, with room for the JSON around them.
+const MAX_ANSWER_BYTES: u64 = 70 * 1024 * 1024;
+
 /// A node's base URL, `http://host:port`.
 struct NodeUrl {
     authority: String,
@@ -59,8 +63,16 @@ impl NodeUrl {
             self.authority
         )?;
         let mut raw = Vec::new();
-        s.read_to_end(&mut raw)
+        // A node is not trusted: its answer is read up to a bound, never to its end.
+        (&mut s)
+            .take(MAX_ANSWER_BYTES + 1)
+            .read_to_end(&mut raw)
             .with_context(|| format!("reading {}{path}", self.text))?;
+        anyhow::ensure!(
+            raw.len() as u64 <= MAX_ANSWER_BYTES,
+            "{}{path}: the answer is over {MAX_ANSWER_BYTES} bytes",
+            self.text
+        );
         let at = raw
             .windows(4)
             .position(|w| w == b"\r\n\r\n")
