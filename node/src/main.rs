@@ -8,6 +8,7 @@ mod bench;
 mod closer;
 mod demo;
 mod home;
+mod opendata;
 mod recount;
 
 use std::net::SocketAddr;
@@ -148,12 +149,20 @@ enum Command {
         grades: Vec<String>,
     },
     /// Write one self-contained audit bundle of a consultation, fetched from nodes.
+    /// Open data (`--format json|csv|pb --out FILE`), recounted from the signed logs
+    /// (published once results are), or the audit bundle (`--bundle FILE`).
     Export {
         #[arg(long)]
         consultation: EventId,
-        /// The bundle file to write.
+        /// The audit bundle file to write.
+        #[arg(long, required_unless_present = "format", conflicts_with = "format")]
+        bundle: Option<PathBuf>,
+        /// Open data: results and participation (pb: participatory budgets only).
+        #[arg(long, value_enum, requires = "out")]
+        format: Option<opendata::Format>,
+        /// The open-data file to write.
         #[arg(long)]
-        bundle: PathBuf,
+        out: Option<PathBuf>,
         /// A node to fetch from (repeat to include several nodes' copies).
         #[arg(long = "node", default_value = "http://127.0.0.1:8080")]
         nodes: Vec<String>,
@@ -225,16 +234,27 @@ fn main() -> anyhow::Result<()> {
         Command::Export {
             consultation,
             bundle,
+            format,
+            out,
             nodes,
         } => {
             let input = audit::fetch(consultation, &nodes)?;
-            audit::write_bundle(&input, &bundle)?;
-            println!(
-                "{}: {} log(s), {} entries",
-                bundle.display(),
-                input.logs.len(),
-                input.logs.iter().map(|l| l.entries.len()).sum::<usize>()
-            );
+            match (bundle, format, out) {
+                (Some(bundle), _, _) => {
+                    audit::write_bundle(&input, &bundle)?;
+                    println!(
+                        "{}: {} log(s), {} entries",
+                        bundle.display(),
+                        input.logs.len(),
+                        input.logs.iter().map(|l| l.entries.len()).sum::<usize>()
+                    );
+                }
+                (None, Some(format), Some(out)) => {
+                    opendata::export(&input, format, &out)?;
+                    println!("{}", out.display());
+                }
+                _ => anyhow::bail!("give --bundle FILE, or --format and --out FILE"),
+            }
             Ok(())
         }
         Command::Bench {

@@ -626,3 +626,143 @@ fn palabre_tally_agrees_with_hand_computed_results() {
         .collect();
     assert_eq!(ranking, vec!["Halle", "Parc", "Kiosque"]);
 }
+
+/// `palabre export --format json|csv|pb`: the open data of a participatory budget,
+/// recounted from the signed logs, agrees with the node's own tally, and its pabulib
+/// file, read back by `palabre tally`, funds the same projects.
+#[test]
+fn open_data_exports_match_the_tally() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let node = start(&dir.path().join("node"));
+    let url = format!("http://{}", node.addr);
+    let (_, list) = http(&node.addr, "GET", "/api/v1/consultations", b"").expect("list");
+    let budget = list["consultations"]
+        .as_array()
+        .expect("list")
+        .iter()
+        .find(|c| c["method"]["type"] == json!("budget"))
+        .expect("the demo has a budget")["id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    let cid: EventId = budget.parse().expect("id");
+    let (_, detail) = http(
+        &node.addr,
+        "GET",
+        &format!("/api/v1/consultations/{cid}"),
+        b"",
+    )
+    .expect("detail");
+    let mut pids: Vec<EventId> = detail["proposals"]
+        .as_array()
+        .expect("proposals")
+        .iter()
+        .map(|p| p["id"].as_str().expect("id").parse().expect("id"))
+        .collect();
+    pids.sort();
+    for (n, code) in node.codes[..2].iter().enumerate() {
+        let voter = SecretKey::from_seed(&[60 + n as u8; 32]);
+        assert!(redeem(&node.addr, code, &voter));
+        let ballot = Event {
+            author: voter.public_key(),
+            created_at_ms: now_ms(),
+            body: Body::Ballot(BallotBody {
+                consultation: cid,
+                choice: Choice::Approve(pids[n..n + 2].to_vec()),
+            }),
+        }
+        .sign(&voter)
+        .expect("valid");
+        let (status, v) = http(&node.addr, "POST", "/api/v1/events", ballot.bytes()).expect("post");
+        assert_eq!(status, 201, "{v}");
+    }
+    let (_, node_tally) = http(
+        &node.addr,
+        "GET",
+        &format!("/api/v1/consultations/{cid}/tally"),
+        b"",
+    )
+    .expect("tally");
+    let run = |args: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_palabre"))
+            .args(args)
+            .env("PALABRE_LOG", "warn")
+            .output()
+            .expect("palabre runs");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        out.stdout
+    };
+    let file = |name: &str| dir.path().join(name).to_str().expect("utf-8").to_owned();
+    for (format, name) in [("json", "r.json"), ("csv", "r.csv"), ("pb", "r.pb")] {
+        run(&[
+            "export",
+            "--consultation",
+            &budget,
+            "--format",
+            format,
+            "--out",
+            &file(name),
+            "--node",
+            &url,
+        ]);
+    }
+    let exported: Value =
+        serde_json::from_slice(&std::fs::read(file("r.json")).expect("read")).expect("json");
+    assert_eq!(exported["tally"], node_tally["tally"]);
+    assert_eq!(exported["participation"]["n_voters_counted"], json!(2));
+    assert!(
+        exported["licence"]
+            .as_str()
+            .expect("licence")
+            .contains("Licence Ouverte")
+    );
+    let csv = std::fs::read_to_string(file("r.csv")).expect("read");
+    let mut lines = csv.lines();
+    assert_eq!(
+        lines.next(),
+        Some("proposal_id,title,cost,approvals,funded")
+    );
+    let rows = node_tally["tally"]["rows"].as_array().expect("rows");
+    assert_eq!(lines.clone().count(), rows.len());
+    for (line, row) in lines.zip(rows) {
+        let cols: Vec<&str> = line.rsplitn(3, ',').collect();
+        assert_eq!(cols[1], row["approvals"].to_string(), "{line}");
+        assert_eq!(cols[0], row["funded"].to_string(), "{line}");
+    }
+    // The pabulib file, recounted by `palabre tally` with the same rule, funds the same.
+    let recount: Value = serde_json::from_slice(&run(&[
+        "tally",
+        "--method",
+        "budget",
+        "--rule",
+        "equal-shares",
+        "--input",
+        &file("r.pb"),
+    ]))
+    .expect("json");
+    let mut funded: Vec<String> = recount["tally"]["winners"]
+        .as_array()
+        .expect("winners")
+        .iter()
+        .map(|w| {
+            recount["proposals"][w.as_str().expect("id")]
+                .as_str()
+                .expect("name")
+                .to_owned()
+        })
+        .collect();
+    funded.sort();
+    let mut expected: Vec<String> = node_tally["tally"]["winners"]
+        .as_array()
+        .expect("winners")
+        .iter()
+        .map(|w| w.as_str().expect("id").to_owned())
+        .collect();
+    expected.sort();
+    assert_eq!(funded, expected);
+    assert_eq!(recount["tally"]["spent"], node_tally["tally"]["spent"]);
+}

@@ -225,6 +225,51 @@ impl Instance {
     }
 }
 
+/// One project of a written `.pb` file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProjectRow {
+    pub id: String,
+    pub cost: u64,
+    pub votes: u64,
+    pub name: String,
+    pub selected: bool,
+}
+
+/// A field as `.pb` files write it: quoted when it holds `;`, `"` or a line break.
+fn field(text: &str) -> String {
+    let flat = text.replace(['\n', '\r'], " ");
+    if flat.contains(';') || flat.contains('"') {
+        format!("\"{}\"", flat.replace('"', "\"\""))
+    } else {
+        flat
+    }
+}
+
+/// Writes an approval participatory budget as a `.pb` file: `meta` rows (key, value),
+/// projects, and one approval set per (anonymous) voter. `parse` reads it back.
+pub fn write(meta: &[(&str, String)], projects: &[ProjectRow], votes: &[Vec<String>]) -> String {
+    let mut out = String::from("META\nkey;value\n");
+    for (k, v) in meta {
+        out.push_str(&format!("{};{}\n", field(k), field(v)));
+    }
+    out.push_str("PROJECTS\nproject_id;cost;votes;name;selected\n");
+    for p in projects {
+        out.push_str(&format!(
+            "{};{};{};{};{}\n",
+            field(&p.id),
+            p.cost,
+            p.votes,
+            field(&p.name),
+            u8::from(p.selected)
+        ));
+    }
+    out.push_str("VOTES\nvoter_id;vote\n");
+    for (i, v) in votes.iter().enumerate() {
+        out.push_str(&format!("{};{}\n", i + 1, field(&v.join(","))));
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -236,6 +281,27 @@ mod tests {
         assert_eq!(i.budget, 1000);
         assert_eq!(i.projects, vec![("1".to_owned(), 600)]);
         assert_eq!(i.votes, vec![vec!["1".to_owned()]]);
+    }
+
+    #[test]
+    fn written_files_read_back() {
+        let projects = vec![ProjectRow {
+            id: "p1".into(),
+            cost: 300,
+            votes: 2,
+            name: "Bancs; \"ombre\"\nsur deux lignes".into(),
+            selected: true,
+        }];
+        let votes = vec![vec!["p1".to_owned()], vec!["p1".to_owned()]];
+        let text = write(
+            &[("budget", "1000".into()), ("vote_type", "approval".into())],
+            &projects,
+            &votes,
+        );
+        let i = parse(&text).expect("reads back");
+        assert_eq!(i.budget, 1000);
+        assert_eq!(i.projects, vec![("p1".to_owned(), 300)]);
+        assert_eq!(i.votes, votes);
     }
 
     #[test]
