@@ -552,11 +552,8 @@ pub fn audit_run(n: u32) -> anyhow::Result<()> {
         T0 + 10 * DAY + 1,
         Body::Result(Box::new(ResultBody {
             consultation: cid,
-            checkpoints: vec![ClosedLog {
-                authority: me,
-                size,
-                root,
-            }],
+            checkpoints: palabre_core::counting::closed_logs(&ledger, &view)
+                .ok_or_else(|| anyhow::anyhow!("the log has not closed"))?,
             tally: counted.tally(&view),
         })),
     )?;

@@ -10,8 +10,9 @@
 //! core like any other event, through the same group-commit writer.
 
 use palabre_core::admission::Record;
+use palabre_core::counting;
 use palabre_core::crypto::SecretKey;
-use palabre_core::event::{Body, CheckpointBody, ClosedLog, Event, ResultBody, SignedEvent};
+use palabre_core::event::{Body, CheckpointBody, Event, ResultBody, SignedEvent};
 use palabre_store::{CommitItem, SledStorage, Storage, Writer};
 
 /// What one pass did, for the log.
@@ -77,18 +78,7 @@ pub fn close_due(
         if view.organiser != me || storage.has_result(&view.id) {
             continue;
         }
-        let closed: Option<Vec<ClosedLog>> = b
-            .authorities
-            .iter()
-            .map(|a| {
-                storage.closing(a, &view.id).map(|(size, root)| ClosedLog {
-                    authority: *a,
-                    size,
-                    root,
-                })
-            })
-            .collect();
-        let Some(checkpoints) = closed else {
+        let Some(checkpoints) = counting::closed_logs(storage, &view) else {
             continue; // another town has not closed yet
         };
         let Some((view, counted)) = storage.count(&view.id)? else {

@@ -57,13 +57,17 @@ fn recount(input: &AuditInput) -> anyhow::Result<Recount> {
             logs.insert(m.authority, m);
         }
     }
+    // The log holding the consultation's event (its id is the hash of its bytes); every
+    // entry is checked once, by the replay below.
     let organiser = input
         .logs
         .iter()
-        .flat_map(|m| m.entries.iter())
-        .filter_map(|e| SignedEvent::from_bytes(e.clone()).ok())
-        .find(|e| e.id() == input.consultation)
-        .map(|e| *e.author())
+        .find(|m| {
+            m.entries
+                .iter()
+                .any(|e| EventId::of_signed_bytes(e) == input.consultation)
+        })
+        .map(|m| m.authority)
         .context("no log served holds the consultation")?;
     let mut order: Vec<_> = logs.keys().copied().collect();
     order.sort_by_key(|a| *a != organiser);

@@ -122,6 +122,14 @@ fn get_raw(addr: &str, path: &str) -> Vec<u8> {
     raw[at + 4..].to_vec()
 }
 
+/// `GET /api/v1/consultations/{id}`: the consultation with its proposals.
+fn consultation_detail(addr: &str, id: &EventId) -> Value {
+    let (status, v) = http(addr, "GET", &format!("/api/v1/consultations/{id}"), b"")
+        .expect("consultation detail");
+    assert_eq!(status, 200, "{v}");
+    v
+}
+
 fn authority(addr: &str) -> PublicKey {
     let (_, v) = http(addr, "GET", "/api/v1/authority", b"").expect("authority");
     v["key"].as_str().expect("key").parse().expect("valid key")
@@ -344,13 +352,7 @@ fn the_node_closes_and_the_audit_passes() {
     let cid: EventId = site::closing_soon(&node.addr, &data, 3_000)
         .parse()
         .expect("id");
-    let (_, detail) = http(
-        &node.addr,
-        "GET",
-        &format!("/api/v1/consultations/{cid}"),
-        b"",
-    )
-    .expect("detail");
+    let detail = consultation_detail(&node.addr, &cid);
     let pid: EventId = detail["proposals"][0]["id"]
         .as_str()
         .expect("a proposal")
@@ -646,13 +648,7 @@ fn open_data_exports_match_the_tally() {
         .expect("id")
         .to_owned();
     let cid: EventId = budget.parse().expect("id");
-    let (_, detail) = http(
-        &node.addr,
-        "GET",
-        &format!("/api/v1/consultations/{cid}"),
-        b"",
-    )
-    .expect("detail");
+    let detail = consultation_detail(&node.addr, &cid);
     let mut pids: Vec<EventId> = detail["proposals"]
         .as_array()
         .expect("proposals")

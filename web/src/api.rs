@@ -525,16 +525,10 @@ fn item<B: Backend>(
     member: Member,
 ) -> Result<Item, ApiError> {
     let event = decode_stored(&member.event.bytes)?;
+    let hidden = palabre_core::counting::hidden_by(view, &member.moderation).is_some();
     let mut moderation = Vec::new();
     for m in member.moderation {
-        let reason = backend
-            .event(&m.moderation)?
-            .and_then(|stored| decode_stored(&stored.bytes).ok())
-            .and_then(|e| match e.body() {
-                palabre_core::event::Body::Moderation(b) => Some(b.reason.clone()),
-                _ => None,
-            })
-            .unwrap_or_default();
+        let reason = crate::backend::moderation_reason(backend, &m.moderation)?;
         moderation.push(ModerationNote {
             by: m.by,
             action: m.action,
@@ -542,9 +536,6 @@ fn item<B: Backend>(
             reason,
         });
     }
-    let hidden = moderation.iter().any(|m| {
-        view.participates(&m.by) && m.action == palabre_core::event::ModerationAction::Hide
-    });
     let argues = match event.body() {
         palabre_core::event::Body::Argument(a) => Some(a.proposal),
         _ => None,

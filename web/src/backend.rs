@@ -100,3 +100,18 @@ pub trait Backend: Send + Sync + 'static {
     /// Lines of Prometheus text the node adds to `/metrics` (log sizes, group commits).
     fn metrics(&self) -> String;
 }
+
+/// The stated reason of a recorded `moderation` event (empty if the id names none).
+pub fn moderation_reason<B: Backend + ?Sized>(
+    backend: &B,
+    moderation: &EventId,
+) -> Result<String, BackendError> {
+    Ok(backend
+        .event(moderation)?
+        .and_then(|stored| palabre_core::event::decode(stored.bytes).ok())
+        .and_then(|u| match u.event.body {
+            palabre_core::event::Body::Moderation(b) => Some(b.reason),
+            _ => None,
+        })
+        .unwrap_or_default())
+}

@@ -80,6 +80,25 @@ impl ConsultationView {
         }
     }
 
+    /// When events of `kind` about this consultation are admitted, `[opens, closes)` by
+    /// their time: proposals in the proposal window, arguments from the opening of
+    /// proposals to the close of the vote, ballots in the vote window.
+    pub fn window(&self, kind: Kind) -> Option<(u64, u64)> {
+        let b = &self.body;
+        match kind {
+            Kind::Proposal => Some((b.proposals_open_ms, b.proposals_close_ms)),
+            Kind::Argument => Some((b.proposals_open_ms, b.vote_close_ms)),
+            Kind::Ballot => Some((b.vote_open_ms, b.vote_close_ms)),
+            _ => None,
+        }
+    }
+
+    /// Whether an event of `kind` dated `at_ms` falls in its [`window`](Self::window).
+    pub fn accepts(&self, kind: Kind, at_ms: u64) -> bool {
+        self.window(kind)
+            .is_some_and(|(opens, closes)| (opens..closes).contains(&at_ms))
+    }
+
     /// Whether a tally may be shown: after the close, or before it when the organiser
     /// chose to show running results.
     pub fn results_visible(&self, now_ms: u64) -> bool {
@@ -213,7 +232,7 @@ fn check(
                 .ok_or(Rejection::UnknownConsultation)?;
             participant(&c, log)?;
             may_speak(record, log, author)?;
-            within(at, c.body.proposals_open_ms, c.body.proposals_close_ms)?;
+            within(at, &c, Kind::Proposal)?;
             match (&c.body.method, b.cost) {
                 (Method::Budget { budget, .. }, Some(cost)) if cost >= 1 && cost <= *budget => {
                     Ok(())
@@ -231,7 +250,7 @@ fn check(
                 .ok_or(Rejection::UnknownConsultation)?;
             participant(&c, log)?;
             may_speak(record, log, author)?;
-            within(at, c.body.proposals_open_ms, c.body.vote_close_ms)
+            within(at, &c, Kind::Argument)
         }
         Body::Ballot(b) => {
             let c = record
@@ -239,7 +258,7 @@ fn check(
                 .ok_or(Rejection::UnknownConsultation)?;
             participant(&c, log)?;
             active_credential(record, log, author)?;
-            within(at, c.body.vote_open_ms, c.body.vote_close_ms)?;
+            within(at, &c, Kind::Ballot)?;
             if record.closing(log, &b.consultation).is_some() {
                 return Err(Rejection::AlreadyClosed);
             }
@@ -334,8 +353,9 @@ fn participant(c: &ConsultationView, log: &PublicKey) -> Result<(), Rejection> {
     }
 }
 
-fn within(at_ms: u64, opens_at_ms: u64, closes_at_ms: u64) -> Result<(), Rejection> {
-    if (opens_at_ms..closes_at_ms).contains(&at_ms) {
+fn within(at_ms: u64, c: &ConsultationView, kind: Kind) -> Result<(), Rejection> {
+    let (opens_at_ms, closes_at_ms) = c.window(kind).unwrap_or((0, 0));
+    if c.accepts(kind, at_ms) {
         Ok(())
     } else {
         Err(Rejection::OutsideWindow {

@@ -12,8 +12,9 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use crate::admission::{ConsultationView, CredentialStatus, Record, VoterId};
 use crate::crypto::PublicKey;
-use crate::event::{Body, ModerationAction, SignedEvent};
+use crate::event::{Body, ClosedLog, ModerationAction, SignedEvent};
 use crate::ids::EventId;
+use crate::ledger::Moderated;
 use crate::tally::{self, Candidate, Choice, Tally};
 
 /// The part of one authority's log that a count looks at, in log order.
@@ -57,6 +58,40 @@ pub fn counted_size<R: Record + ?Sized>(
     record
         .closing(authority, consultation)
         .map_or_else(|| record.log_size(authority), |(size, _)| size)
+}
+
+/// The moderation that hides an item of `consultation`, if any: the latest action of a
+/// participating authority, in its own log, is `hide` (the rule `count` applies to
+/// proposals; the site and the API show it for arguments too).
+pub fn hidden_by<'m>(
+    consultation: &ConsultationView,
+    moderation: &'m [Moderated],
+) -> Option<&'m Moderated> {
+    moderation
+        .iter()
+        .find(|m| consultation.participates(&m.by) && m.action == ModerationAction::Hide)
+}
+
+/// The closing checkpoints a `result` of `consultation` must name: one per participating
+/// authority, in the consultation's order; `None` while one of them has not closed.
+pub fn closed_logs<R: Record + ?Sized>(
+    record: &R,
+    consultation: &ConsultationView,
+) -> Option<Vec<ClosedLog>> {
+    consultation
+        .body
+        .authorities
+        .iter()
+        .map(|a| {
+            record
+                .closing(a, &consultation.id)
+                .map(|(size, root)| ClosedLog {
+                    authority: *a,
+                    size,
+                    root,
+                })
+        })
+        .collect()
 }
 
 /// Counts a consultation over the given log prefixes (logs of authorities that do not

@@ -17,6 +17,7 @@ use palabre_core::crypto::PublicKey;
 use palabre_core::event;
 use palabre_core::head::SignedTreeHead;
 use palabre_core::merkle::{self, MemoryTree};
+use serde::{Deserialize, Serialize};
 
 /// A peer, as the shell numbers them.
 pub type PeerId = u64;
@@ -28,11 +29,12 @@ pub const REQUEST_TIMEOUT_MS: u64 = 2_000;
 /// Entries held while catching up, before they can be checked against a signed root.
 pub const MAX_PENDING_ENTRIES: usize = 1_000_000;
 
-/// What goes over the wire.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// What goes over the wire (as JSON, PROTOCOL.md "Replication between nodes").
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
 pub enum Wire {
     /// The latest signed head the sender holds of a log.
-    Head(SignedTreeHead),
+    Head { head: SignedTreeHead },
     /// Entries `start..end` of `authority`'s log, please.
     GetEntries {
         authority: PublicKey,
@@ -43,8 +45,30 @@ pub enum Wire {
     Entries {
         authority: PublicKey,
         start: u64,
+        #[serde(with = "entries_as_text")]
         entries: Vec<Vec<u8>>,
     },
+}
+
+/// Entries travel as JSON strings: each is the exact text of a signed event. An entry
+/// that is not UTF-8 (never an admitted one) cannot be written.
+mod entries_as_text {
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    pub fn serialize<S: Serializer>(entries: &[Vec<u8>], s: S) -> Result<S::Ok, S::Error> {
+        let texts = entries
+            .iter()
+            .map(|e| std::str::from_utf8(e).map_err(serde::ser::Error::custom))
+            .collect::<Result<Vec<&str>, _>>()?;
+        texts.serialize(s)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Vec<u8>>, D::Error> {
+        Ok(Vec::<String>::deserialize(d)?
+            .into_iter()
+            .map(String::into_bytes)
+            .collect())
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -202,7 +226,7 @@ impl Node {
             {
                 out.push(Output::Send {
                     to: peer,
-                    wire: Wire::Head(h),
+                    wire: Wire::Head { head: h },
                 });
             }
         }
@@ -210,7 +234,7 @@ impl Node {
 
     fn receive(&mut self, from: PeerId, wire: Wire, out: &mut Vec<Output>) {
         match wire {
-            Wire::Head(h) => self.on_head(from, h, out),
+            Wire::Head { head } => self.on_head(from, head, out),
             Wire::GetEntries {
                 authority,
                 start,

@@ -37,81 +37,6 @@ pub enum NetError {
     Stopped,
 }
 
-/// `proto::Wire` as it is written on the wire. Entries are JSON text (they are
-/// canonical JSON events), carried byte for byte as strings.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
-enum WireMessage {
-    Head {
-        head: SignedTreeHead,
-    },
-    GetEntries {
-        authority: PublicKey,
-        start: u64,
-        end: u64,
-    },
-    Entries {
-        authority: PublicKey,
-        start: u64,
-        entries: Vec<String>,
-    },
-}
-
-impl WireMessage {
-    fn from_wire(w: Wire) -> Option<WireMessage> {
-        Some(match w {
-            Wire::Head(head) => WireMessage::Head { head },
-            Wire::GetEntries {
-                authority,
-                start,
-                end,
-            } => WireMessage::GetEntries {
-                authority,
-                start,
-                end,
-            },
-            Wire::Entries {
-                authority,
-                start,
-                entries,
-            } => WireMessage::Entries {
-                authority,
-                start,
-                // Stored entries are JSON text; one that is not cannot be sent.
-                entries: entries
-                    .into_iter()
-                    .map(String::from_utf8)
-                    .collect::<Result<_, _>>()
-                    .ok()?,
-            },
-        })
-    }
-
-    fn into_wire(self) -> Wire {
-        match self {
-            WireMessage::Head { head } => Wire::Head(head),
-            WireMessage::GetEntries {
-                authority,
-                start,
-                end,
-            } => Wire::GetEntries {
-                authority,
-                start,
-                end,
-            },
-            WireMessage::Entries {
-                authority,
-                start,
-                entries,
-            } => Wire::Entries {
-                authority,
-                start,
-                entries: entries.into_iter().map(String::into_bytes).collect(),
-            },
-        }
-    }
-}
-
 /// The answer to every request: received (what it leads to comes as new requests).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 struct Ack {}
@@ -119,7 +44,7 @@ struct Ack {}
 #[derive(NetworkBehaviour)]
 struct Behaviour {
     identify: identify::Behaviour,
-    sync: request_response::json::Behaviour<WireMessage, Ack>,
+    sync: request_response::json::Behaviour<Wire, Ack>,
 }
 
 /// What the node asks of its network task.
@@ -299,7 +224,7 @@ async fn run(
                 })) => {
                     let _ = swarm.behaviour_mut().sync.send_response(channel, Ack {});
                     let from = peers.id(peer);
-                    node.handle(now(), Input::Received { from, wire: request.into_wire() })
+                    node.handle(now(), Input::Received { from, wire: request })
                 }
                 _ => Vec::new(),
             },
@@ -307,10 +232,8 @@ async fn run(
         for o in outputs {
             match o {
                 Output::Send { to, wire } => {
-                    if let (Some(peer), Some(message)) =
-                        (peers.peers.get(&to).copied(), WireMessage::from_wire(wire))
-                    {
-                        swarm.behaviour_mut().sync.send_request(&peer, message);
+                    if let Some(peer) = peers.peers.get(&to).copied() {
+                        swarm.behaviour_mut().sync.send_request(&peer, wire);
                     }
                 }
                 Output::Stored { authority, size } => {

@@ -350,7 +350,7 @@ fn a_rogue_peer_changes_nothing_and_is_penalised() {
         sim.now,
         Input::Received {
             from: rogue,
-            wire: Wire::Head(forged),
+            wire: Wire::Head { head: forged },
         },
     ));
     let mut stranger = Town::new(1_000);
@@ -365,7 +365,9 @@ fn a_rogue_peer_changes_nothing_and_is_penalised() {
         sim.now,
         Input::Received {
             from: rogue,
-            wire: Wire::Head(stranger_head),
+            wire: Wire::Head {
+                head: stranger_head,
+            },
         },
     ));
     outs.extend(sim.nodes[0].handle(
@@ -419,7 +421,7 @@ fn an_equivocating_town_is_caught() {
         sim.now,
         Input::Received {
             from: 4,
-            wire: Wire::Head(forked),
+            wire: Wire::Head { head: forked },
         },
     );
     let proof = outs.iter().find_map(|o| match o {

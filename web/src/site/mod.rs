@@ -20,13 +20,14 @@ use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::get;
 use axum::{Router, middleware};
 use palabre_core::admission::{ConsultationView, Phase};
-use palabre_core::event::{Body, ModerationAction, Stance, decode};
+use palabre_core::counting;
+use palabre_core::event::{Body, Kind, Stance, decode};
 use palabre_core::ids::{EventId, Hash};
 use palabre_core::limits::{MAX_ARGUMENT_BODY_CHARS, MAX_PROPOSAL_BODY_CHARS, MAX_TITLE_CHARS};
 use palabre_core::tally::Method;
 use serde::Deserialize;
 
-use crate::backend::{Backend, Member};
+use crate::backend::{Backend, moderation_reason};
 use i18n::{Lang, Texts};
 
 /// A file of `web/static/`, embedded, served under a name carrying its content hash.
@@ -78,16 +79,20 @@ struct Site<B> {
     assets: Assets,
     /// Feeds the random order of proposals when the visitor gives no seed.
     seeds: AtomicU64,
+    /// This node's authority key, as pages show it (it never changes while serving).
+    authority: String,
 }
 
 type Shared<B> = Arc<Site<B>>;
 
 /// The site's routes (merged into the API's router by [`crate::app`]).
 pub fn routes<B: Backend>(backend: Arc<B>) -> Router {
+    let authority = backend.authority().key.to_string();
     let site = Arc::new(Site {
         backend,
         assets: Assets::embedded(),
         seeds: AtomicU64::new(0),
+        authority,
     });
     Router::new()
         .route("/", get(home::<B>))
@@ -170,7 +175,7 @@ impl<B: Backend> Site<B> {
             here,
             css: self.assets.css.url.clone(),
             js: self.assets.js.url.clone(),
-            authority: self.backend.authority().key.to_string(),
+            authority: self.authority.clone(),
         }
     }
 }
@@ -362,13 +367,6 @@ struct Discussion {
     arguments: Vec<(EventId, ArgumentItem, Stance)>,
 }
 
-fn hidden(view: &ConsultationView, m: &Member) -> Option<EventId> {
-    m.moderation
-        .iter()
-        .find(|x| view.participates(&x.by) && x.action == ModerationAction::Hide)
-        .map(|x| x.moderation)
-}
-
 impl<B: Backend> Site<B> {
     fn discussion(&self, id: &EventId) -> Result<Option<Discussion>, Failed> {
         let Some((view, members)) = self
@@ -384,19 +382,11 @@ impl<B: Backend> Site<B> {
             let event = decode(m.event.bytes.clone())
                 .map_err(|e| Failed(format!("stored event: {e}")))?
                 .into_verified_unchecked();
-            let hidden_by = hidden(&view, &m);
+            let hidden_by = counting::hidden_by(&view, &m.moderation).map(|x| x.moderation);
             let reason = match hidden_by {
-                Some(mid) => self
-                    .backend
-                    .event(&mid)
-                    .ok()
-                    .flatten()
-                    .and_then(|s| decode(s.bytes).ok())
-                    .and_then(|u| match u.event.body {
-                        Body::Moderation(b) => Some(b.reason),
-                        _ => None,
-                    })
-                    .unwrap_or_default(),
+                Some(mid) => {
+                    moderation_reason(&*self.backend, &mid).map_err(|e| Failed(e.to_string()))?
+                }
                 None => String::new(),
             };
             match event.body() {
@@ -545,8 +535,8 @@ async fn consultation<B: Backend>(
         } else {
             t.trust_single
         },
-        can_propose: (b.proposals_open_ms..b.proposals_close_ms).contains(&now),
-        can_vote: phase == Phase::Voting,
+        can_propose: d.view.accepts(Kind::Proposal, now),
+        can_vote: d.view.accepts(Kind::Ballot, now),
         results_visible: d.view.results_visible(now),
         order_note: t.order_note.replace("{seed}", &seed.to_string()),
         proposals,
@@ -619,8 +609,8 @@ async fn proposal<B: Backend>(
         p,
         pro,
         con,
-        can_argue: (b.proposals_open_ms..b.vote_close_ms).contains(&now),
-        can_vote: d.view.phase(now) == Phase::Voting,
+        can_argue: d.view.accepts(Kind::Argument, now),
+        can_vote: d.view.accepts(Kind::Ballot, now),
         max_chars: MAX_ARGUMENT_BODY_CHARS,
     })
 }
@@ -656,7 +646,7 @@ async fn propose<B: Backend>(
         consultation: id,
         consultation_title: view.body.title.clone(),
         budget: matches!(view.body.method, Method::Budget { .. }),
-        open: (view.body.proposals_open_ms..view.body.proposals_close_ms).contains(&now),
+        open: view.accepts(Kind::Proposal, now),
         max_title: MAX_TITLE_CHARS,
         max_body: MAX_PROPOSAL_BODY_CHARS,
     })
