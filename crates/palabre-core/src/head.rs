@@ -92,6 +92,85 @@ impl Cosignature {
     }
 }
 
+/// Two heads signed by one authority that no history can both extend: proof that the
+/// authority showed different logs to different people (PROTOCOL.md, "Evidence").
+///
+/// Same size: the roots differ. Different sizes: `prefix` gives the root the larger
+/// head's log had at the smaller size, with a consistency proof from it to the larger
+/// head; that root differs from the smaller head's. Anyone can check it alone.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Equivocation {
+    pub first: SignedTreeHead,
+    pub second: SignedTreeHead,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prefix: Option<PrefixProof>,
+}
+
+/// The root of the larger head's log at the smaller head's size, and the consistency
+/// proof from that prefix to the larger head.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PrefixProof {
+    pub root: Hash,
+    pub proof: Vec<Hash>,
+}
+
+/// Why a claimed equivocation proves nothing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum EvidenceError {
+    #[error("a head's signature does not verify")]
+    BadHeadSignature,
+    #[error("the heads are of two different authorities")]
+    DifferentAuthorities,
+    #[error("the heads are consistent with one history")]
+    Consistent,
+    #[error("heads of different sizes need a valid prefix proof")]
+    BadPrefixProof,
+}
+
+impl Equivocation {
+    /// The authority caught.
+    pub fn authority(&self) -> PublicKey {
+        self.first.head.authority
+    }
+
+    /// Checks that the two heads really contradict each other.
+    pub fn check(&self) -> Result<(), EvidenceError> {
+        let (a, b) = (&self.first.head, &self.second.head);
+        if a.authority != b.authority {
+            return Err(EvidenceError::DifferentAuthorities);
+        }
+        if self.first.verify().is_err() || self.second.verify().is_err() {
+            return Err(EvidenceError::BadHeadSignature);
+        }
+        if a.size == b.size {
+            return if a.root != b.root {
+                Ok(())
+            } else {
+                Err(EvidenceError::Consistent)
+            };
+        }
+        let (small, big) = if a.size < b.size { (a, b) } else { (b, a) };
+        let prefix = self.prefix.as_ref().ok_or(EvidenceError::BadPrefixProof)?;
+        if small.size == 0 {
+            return Err(EvidenceError::Consistent);
+        }
+        crate::merkle::verify_consistency(
+            small.size,
+            big.size,
+            &prefix.root,
+            &big.root,
+            &prefix.proof,
+        )
+        .map_err(|_| EvidenceError::BadPrefixProof)?;
+        if prefix.root == small.root {
+            return Err(EvidenceError::Consistent);
+        }
+        Ok(())
+    }
+}
+
 /// The signed part of a receipt.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -200,6 +279,76 @@ mod tests {
             root: Hash([9; 32]),
             timestamp_ms: 1_000,
         }
+    }
+
+    #[test]
+    fn equivocations_are_checked_on_their_own() {
+        use crate::merkle::{self, MemoryTree};
+        let town = key(1);
+        let signed = |size: u64, root: Hash| {
+            TreeHead {
+                authority: town.public_key(),
+                size,
+                root,
+                timestamp_ms: 5,
+            }
+            .sign(&town)
+        };
+        let mut honest = MemoryTree::default();
+        let mut forked = MemoryTree::default();
+        for i in 0..7u8 {
+            honest.push(merkle::leaf_hash(&[i]));
+            forked.push(merkle::leaf_hash(&[if i == 2 { 99 } else { i }]));
+        }
+        let root = |t: &MemoryTree, n| merkle::root_at(t, n).expect("within the tree");
+        // Same size, two roots.
+        let fork = Equivocation {
+            first: signed(7, root(&honest, 7)),
+            second: signed(7, root(&forked, 7)),
+            prefix: None,
+        };
+        assert_eq!(fork.check(), Ok(()));
+        // Two heads of one history prove nothing, with or without a proof.
+        let proof = merkle::consistency_proof(&honest, 4, 7).expect("sizes in order");
+        let consistent = Equivocation {
+            first: signed(4, root(&honest, 4)),
+            second: signed(7, root(&honest, 7)),
+            prefix: Some(PrefixProof {
+                root: root(&honest, 4),
+                proof: proof.clone(),
+            }),
+        };
+        assert_eq!(consistent.check(), Err(EvidenceError::Consistent));
+        // A smaller head off the larger one's history, shown by its true prefix.
+        let smaller_fork = Equivocation {
+            first: signed(4, root(&forked, 4)),
+            second: signed(7, root(&honest, 7)),
+            prefix: Some(PrefixProof {
+                root: root(&honest, 4),
+                proof: proof.clone(),
+            }),
+        };
+        assert_eq!(smaller_fork.check(), Ok(()));
+        // A made-up prefix does not verify.
+        let made_up = Equivocation {
+            prefix: Some(PrefixProof {
+                root: Hash([1; 32]),
+                proof,
+            }),
+            ..smaller_fork.clone()
+        };
+        assert_eq!(made_up.check(), Err(EvidenceError::BadPrefixProof));
+        // Another authority's head, or a forged signature, is no evidence.
+        let mut other = fork.clone();
+        other.second = TreeHead {
+            authority: key(2).public_key(),
+            ..fork.second.head
+        }
+        .sign(&key(2));
+        assert_eq!(other.check(), Err(EvidenceError::DifferentAuthorities));
+        let mut forged = fork;
+        forged.second.head.timestamp_ms += 1;
+        assert_eq!(forged.check(), Err(EvidenceError::BadHeadSignature));
     }
 
     #[test]

@@ -9,13 +9,18 @@
 //! log; a node that sees a head larger than its replica asks that peer for the missing
 //! entries, page by page, checks every entry (decoding and signature, by core), and
 //! appends them only once they hash to the signed root. A head that contradicts what a
-//! node already holds under another signed head of the same log is an equivocation.
+//! node already holds under another signed head of the same log is an equivocation: the
+//! proof goes out to the node and to every peer, who check it alone and pass it on.
+//! Witness cosignatures travel the same way: the node cosigns (the state machine holds no
+//! key), the state machine sends them to every peer, and checks the ones it receives.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 use palabre_core::crypto::PublicKey;
 use palabre_core::event;
-use palabre_core::head::SignedTreeHead;
+pub use palabre_core::head::Equivocation;
+use palabre_core::head::{Cosignature, PrefixProof, SignedTreeHead};
+use palabre_core::ids::Hash;
 use palabre_core::merkle::{self, MemoryTree};
 use serde::{Deserialize, Serialize};
 
@@ -28,6 +33,10 @@ pub const MAX_PAGE_ENTRIES: u64 = 256;
 pub const REQUEST_TIMEOUT_MS: u64 = 2_000;
 /// Entries held while catching up, before they can be checked against a signed root.
 pub const MAX_PENDING_ENTRIES: usize = 1_000_000;
+/// Cosignatures and evidence remembered as seen, so a flood stops (oldest forgotten first).
+pub const MAX_SEEN: usize = 65_536;
+/// Cosignatures re-sent to every peer that connects (closing heads: they must not be lost).
+pub const MAX_STICKY: usize = 4_096;
 
 /// What goes over the wire (as JSON, PROTOCOL.md "Replication between nodes").
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -48,6 +57,10 @@ pub enum Wire {
         #[serde(with = "entries_as_text")]
         entries: Vec<Vec<u8>>,
     },
+    /// A witness's cosignature of a head.
+    Cosignature { cosignature: Cosignature },
+    /// A proof that an authority signed two histories.
+    Evidence { evidence: Equivocation },
 }
 
 /// Entries travel as JSON strings: each is the exact text of a signed event. An entry
@@ -80,18 +93,18 @@ pub enum Input {
         wire: Wire,
     },
     Tick,
-    /// This node's own log grew (it signs its heads itself).
+    /// A log grew by entries checked elsewhere: this node's own log (it signs its heads
+    /// itself), or a log read back from the node's store at start.
     Appended {
         head: SignedTreeHead,
         entries: Vec<Vec<u8>>,
     },
-}
-
-/// Two validly signed heads of one log that no history can both extend.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Equivocation {
-    pub first: SignedTreeHead,
-    pub second: SignedTreeHead,
+    /// This node (as a witness) cosigned a head; `sticky` ones (closing heads) are sent
+    /// again to every peer that connects.
+    Cosigned {
+        cosignature: Cosignature,
+        sticky: bool,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -105,7 +118,10 @@ pub enum Output {
         authority: PublicKey,
         size: u64,
     },
-    Equivocation(Equivocation),
+    /// An equivocation, found here or received from a peer, and checked.
+    Evidence(Equivocation),
+    /// A peer's cosignature of a federated log's head, checked.
+    Cosignature(Cosignature),
     /// A peer sent something invalid; the shell lowers its score.
     Penalise {
         peer: PeerId,
@@ -138,11 +154,25 @@ impl Replica {
 
 #[derive(Debug)]
 pub struct Node {
-    me: PublicKey,
     federation: BTreeSet<PublicKey>,
     peers: BTreeSet<PeerId>,
     logs: BTreeMap<PublicKey, Replica>,
     now_ms: u64,
+    /// Hashes of cosignatures and evidence already seen, oldest first.
+    seen: VecDeque<Hash>,
+    seen_set: BTreeSet<Hash>,
+    /// Sent again to every peer that connects.
+    sticky: VecDeque<Wire>,
+}
+
+/// How far this node holds a log, and how far it is catching up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Progress {
+    pub authority: PublicKey,
+    /// Entries held, all checked.
+    pub held: u64,
+    /// The size of the largest head heard of that is not held yet.
+    pub target: Option<u64>,
 }
 
 impl Node {
@@ -152,11 +182,82 @@ impl Node {
         let mut federation: BTreeSet<PublicKey> = federation.into_iter().collect();
         federation.insert(me);
         Node {
-            me,
             federation,
             peers: BTreeSet::new(),
             logs: BTreeMap::new(),
             now_ms: 0,
+            seen: VecDeque::new(),
+            seen_set: BTreeSet::new(),
+            sticky: VecDeque::new(),
+        }
+    }
+
+    /// The signed head held of `authority`'s log that matches the entries held.
+    pub fn head(&self, authority: &PublicKey) -> Option<SignedTreeHead> {
+        self.logs
+            .get(authority)
+            .and_then(|r| r.head)
+            .filter(|h| h.head.size == self.logs[authority].size())
+    }
+
+    /// How far every log is held.
+    pub fn progress(&self) -> Vec<Progress> {
+        self.logs
+            .iter()
+            .map(|(a, r)| Progress {
+                authority: *a,
+                held: r.size(),
+                target: r.target.map(|(t, _)| t.head.size),
+            })
+            .collect()
+    }
+
+    /// Whether this is the first time `wire` is seen (remembering it).
+    fn first_sight(&mut self, wire: &Wire) -> bool {
+        let Ok(json) = serde_json::to_vec(wire) else {
+            return false;
+        };
+        let h = Hash::of(&json);
+        if !self.seen_set.insert(h) {
+            return false;
+        }
+        self.seen.push_back(h);
+        if self.seen.len() > MAX_SEEN
+            && let Some(old) = self.seen.pop_front()
+        {
+            self.seen_set.remove(&old);
+        }
+        true
+    }
+
+    /// Sends `wire` to every peer but `except`.
+    fn flood(&self, wire: &Wire, except: Option<PeerId>, out: &mut Vec<Output>) {
+        for p in &self.peers {
+            if Some(*p) != except {
+                out.push(Output::Send {
+                    to: *p,
+                    wire: wire.clone(),
+                });
+            }
+        }
+    }
+
+    /// Publishes an equivocation found here (once).
+    fn found(&mut self, evidence: Equivocation, out: &mut Vec<Output>) {
+        let wire = Wire::Evidence {
+            evidence: evidence.clone(),
+        };
+        if self.first_sight(&wire) {
+            self.flood(&wire, None, out);
+            self.sticky_push(wire);
+            out.push(Output::Evidence(evidence));
+        }
+    }
+
+    fn sticky_push(&mut self, wire: Wire) {
+        self.sticky.push_back(wire);
+        if self.sticky.len() > MAX_STICKY {
+            self.sticky.pop_front();
         }
     }
 
@@ -175,6 +276,12 @@ impl Node {
             Input::Connected(p) => {
                 self.peers.insert(p);
                 self.announce_to(p, &mut out);
+                for wire in &self.sticky {
+                    out.push(Output::Send {
+                        to: p,
+                        wire: wire.clone(),
+                    });
+                }
             }
             Input::Disconnected(p) => {
                 self.peers.remove(&p);
@@ -203,16 +310,36 @@ impl Node {
                 self.ask_all(&mut out);
             }
             Input::Appended { head, entries } => {
-                let r = self.logs.entry(self.me).or_default();
+                let authority = head.head.authority;
+                let r = self.logs.entry(authority).or_default();
                 for e in entries {
                     r.tree.push(merkle::leaf_hash(&e));
                     r.entries.push(e);
                 }
-                r.head = Some(head);
+                if r.head.is_none_or(|h| h.head.size <= head.head.size) {
+                    r.head = Some(head);
+                }
+                if r.target.is_some_and(|(t, _)| t.head.size <= r.size()) {
+                    r.target = None;
+                    r.pending.clear();
+                    r.asked = None;
+                }
                 out.push(Output::Stored {
-                    authority: self.me,
+                    authority,
                     size: r.size(),
                 });
+            }
+            Input::Cosigned {
+                cosignature,
+                sticky,
+            } => {
+                let wire = Wire::Cosignature { cosignature };
+                if self.first_sight(&wire) {
+                    self.flood(&wire, None, &mut out);
+                    if sticky {
+                        self.sticky_push(wire);
+                    }
+                }
             }
             Input::Received { from, wire } => self.receive(from, wire, &mut out),
         }
@@ -261,6 +388,46 @@ impl Node {
                 start,
                 entries,
             } => self.on_entries(from, authority, start, entries, out),
+            Wire::Cosignature { cosignature } => {
+                let c = &cosignature.cosigned;
+                if !self.federation.contains(&c.head.authority)
+                    || !self.federation.contains(&c.witness)
+                {
+                    return;
+                }
+                if cosignature.verify().is_err() {
+                    out.push(Output::Penalise {
+                        peer: from,
+                        reason: "a cosignature that does not verify",
+                    });
+                    return;
+                }
+                let wire = Wire::Cosignature { cosignature };
+                if self.first_sight(&wire) {
+                    self.flood(&wire, Some(from), out);
+                    out.push(Output::Cosignature(cosignature));
+                }
+            }
+            Wire::Evidence { evidence } => {
+                if !self.federation.contains(&evidence.authority()) {
+                    return;
+                }
+                if evidence.check().is_err() {
+                    out.push(Output::Penalise {
+                        peer: from,
+                        reason: "evidence that proves nothing",
+                    });
+                    return;
+                }
+                let wire = Wire::Evidence {
+                    evidence: evidence.clone(),
+                };
+                if self.first_sight(&wire) {
+                    self.flood(&wire, Some(from), out);
+                    self.sticky_push(wire);
+                    out.push(Output::Evidence(evidence));
+                }
+            }
         }
     }
 
@@ -281,8 +448,8 @@ impl Node {
         if h.head.size <= r.size() {
             let ours = merkle::root_at(&r.tree, h.head.size).ok();
             if ours != Some(h.head.root) {
-                if let Some(first) = r.head {
-                    out.push(Output::Equivocation(Equivocation { first, second: h }));
+                if let Some(evidence) = Self::contradiction(r, h) {
+                    self.found(evidence, out);
                 }
                 return;
             }
@@ -295,10 +462,14 @@ impl Node {
             && known.head.size == h.head.size
             && known.head.root != h.head.root
         {
-            out.push(Output::Equivocation(Equivocation {
-                first: known,
-                second: h,
-            }));
+            self.found(
+                Equivocation {
+                    first: known,
+                    second: h,
+                    prefix: None,
+                },
+                out,
+            );
             return;
         }
         match r.target {
@@ -307,10 +478,15 @@ impl Node {
                 if t.head.root == h.head.root {
                     r.holders.insert(from);
                 } else {
-                    out.push(Output::Equivocation(Equivocation {
-                        first: t,
-                        second: h,
-                    }));
+                    self.found(
+                        Equivocation {
+                            first: t,
+                            second: h,
+                            prefix: None,
+                        },
+                        out,
+                    );
+                    return;
                 }
             }
             _ => {
@@ -319,6 +495,32 @@ impl Node {
             }
         }
         Self::ask(authority, r, self.now_ms, out);
+    }
+
+    /// The proof that `h` (no larger than what `r` holds, with another root) contradicts
+    /// the signed head `r`'s entries match.
+    fn contradiction(r: &Replica, h: SignedTreeHead) -> Option<Equivocation> {
+        let first = r.head.filter(|k| k.head.size <= r.size())?;
+        let (m, n) = (h.head.size, first.head.size);
+        if m == n {
+            return Some(Equivocation {
+                first,
+                second: h,
+                prefix: None,
+            });
+        }
+        if m == 0 || m > n {
+            return None;
+        }
+        let prefix = PrefixProof {
+            root: merkle::root_at(&r.tree, m).ok()?,
+            proof: merkle::consistency_proof(&r.tree, m, n).ok()?,
+        };
+        Some(Equivocation {
+            first,
+            second: h,
+            prefix: Some(prefix),
+        })
     }
 
     fn ask_all(&mut self, out: &mut Vec<Output>) {

@@ -3,8 +3,9 @@
 //! messages. It runs a straight loop — swarm events and a tick in, `Node::handle`, its
 //! outputs out — and decides nothing itself.
 //!
-//! Heads travel point to point here, as the state machine addresses them; gossiping them
-//! over gossipsub (and events with them) is the next step.
+//! The shell keeps dialling the federation's addresses (a peer that restarts is found
+//! again) and scores peers: one that keeps sending invalid messages is disconnected and
+//! refused for a while.
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -14,11 +15,11 @@ use libp2p::request_response::{self, ProtocolSupport};
 use libp2p::swarm::{NetworkBehaviour, SwarmEvent};
 use libp2p::{Multiaddr, StreamProtocol, identify, noise, tcp, yamux};
 use palabre_core::crypto::PublicKey;
-use palabre_core::head::SignedTreeHead;
+use palabre_core::head::{Cosignature, SignedTreeHead};
 use serde::{Deserialize, Serialize};
 use tokio::sync::{mpsc, oneshot};
 
-use crate::proto::{self, Equivocation, Input, Output, PeerId, Wire};
+use crate::proto::{self, Equivocation, Input, Output, PeerId, Progress, Wire};
 
 /// How often the state machine is ticked (announcements, retries).
 pub const TICK: Duration = Duration::from_millis(250);
@@ -26,6 +27,12 @@ pub const TICK: Duration = Duration::from_millis(250);
 pub const IDLE_TIMEOUT: Duration = Duration::from_secs(120);
 /// Largest request or response on the wire.
 pub const MAX_MESSAGE_BYTES: u64 = 8 * 1024 * 1024;
+/// How often unconnected federation addresses are dialled again.
+pub const REDIAL: Duration = Duration::from_secs(3);
+/// Penalties after which a peer is disconnected and refused.
+pub const MAX_PENALTIES: u32 = 5;
+/// How long a refused peer stays refused.
+pub const BAN: Duration = Duration::from_secs(600);
 
 #[derive(Debug, thiserror::Error)]
 pub enum NetError {
@@ -51,23 +58,37 @@ struct Behaviour {
 #[derive(Debug)]
 pub enum Command {
     Dial(Multiaddr),
-    /// This node's own log grew.
+    /// This node's own log grew (or a log was read back from the store at start).
     Appended {
         head: SignedTreeHead,
         entries: Vec<Vec<u8>>,
     },
-    /// The entries held of a log.
-    Entries {
-        authority: PublicKey,
-        reply: oneshot::Sender<Vec<Vec<u8>>>,
+    /// This node cosigned a head, as a witness.
+    Cosigned {
+        cosignature: Cosignature,
+        sticky: bool,
     },
+    /// Entries `start..end` held of a log, and the signed head they reach if it is held.
+    Range {
+        authority: PublicKey,
+        start: u64,
+        end: u64,
+        reply: oneshot::Sender<(Option<SignedTreeHead>, Vec<Vec<u8>>)>,
+    },
+    /// How far every log is held.
+    Progress {
+        reply: oneshot::Sender<Vec<Progress>>,
+    },
+    /// Sends a message as is to every connected peer (tests play rogue peers with it).
+    Broadcast(Wire),
 }
 
 /// What the network task reports.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum NetEvent {
     Stored { authority: PublicKey, size: u64 },
-    Equivocation(Box<Equivocation>),
+    Evidence(Box<Equivocation>),
+    Cosignature(Box<Cosignature>),
     Penalised { peer: String, reason: &'static str },
 }
 
@@ -92,10 +113,44 @@ impl Net {
         self.send(Command::Appended { head, entries }).await
     }
 
+    pub async fn cosigned(&self, cosignature: Cosignature, sticky: bool) -> Result<(), NetError> {
+        self.send(Command::Cosigned {
+            cosignature,
+            sticky,
+        })
+        .await
+    }
+
+    /// All entries held of a log.
     pub async fn entries(&self, authority: PublicKey) -> Result<Vec<Vec<u8>>, NetError> {
+        Ok(self.range(authority, 0, u64::MAX).await?.1)
+    }
+
+    pub async fn range(
+        &self,
+        authority: PublicKey,
+        start: u64,
+        end: u64,
+    ) -> Result<(Option<SignedTreeHead>, Vec<Vec<u8>>), NetError> {
         let (reply, rx) = oneshot::channel();
-        self.send(Command::Entries { authority, reply }).await?;
+        self.send(Command::Range {
+            authority,
+            start,
+            end,
+            reply,
+        })
+        .await?;
         rx.await.map_err(|_| NetError::Stopped)
+    }
+
+    pub async fn progress(&self) -> Result<Vec<Progress>, NetError> {
+        let (reply, rx) = oneshot::channel();
+        self.send(Command::Progress { reply }).await?;
+        rx.await.map_err(|_| NetError::Stopped)
+    }
+
+    pub async fn broadcast(&self, wire: Wire) -> Result<(), NetError> {
+        self.send(Command::Broadcast(wire)).await
     }
 
     async fn send(&self, c: Command) -> Result<(), NetError> {
@@ -109,6 +164,7 @@ pub async fn start(
     me: PublicKey,
     federation: Vec<PublicKey>,
     listen: Multiaddr,
+    peers: Vec<Multiaddr>,
 ) -> Result<(Net, mpsc::Receiver<NetEvent>), NetError> {
     let mut swarm = libp2p::SwarmBuilder::with_new_identity()
         .with_tokio()
@@ -155,9 +211,9 @@ pub async fn start(
         }
     };
     let (commands, command_rx) = mpsc::channel(256);
-    let (events_tx, events) = mpsc::channel(1024);
+    let (events_tx, events) = mpsc::channel(4096);
     let node = proto::Node::new(me, federation);
-    tokio::spawn(run(swarm, node, command_rx, events_tx));
+    tokio::spawn(run(swarm, node, command_rx, events_tx, peers));
     Ok((Net { commands, addr }, events))
 }
 
@@ -177,19 +233,80 @@ impl Peers {
     }
 }
 
+/// Dialling and scoring: which federation addresses are connected, who misbehaves.
+#[derive(Default)]
+struct Links {
+    wanted: Vec<Multiaddr>,
+    /// Connections we dialled, by the address dialled.
+    dialled: HashMap<libp2p::swarm::ConnectionId, Multiaddr>,
+    connected: HashMap<Multiaddr, usize>,
+    penalties: HashMap<libp2p::PeerId, u32>,
+    banned: HashMap<libp2p::PeerId, tokio::time::Instant>,
+}
+
+impl Links {
+    fn is_banned(&mut self, p: &libp2p::PeerId) -> bool {
+        match self.banned.get(p) {
+            Some(until) if *until > tokio::time::Instant::now() => true,
+            Some(_) => {
+                self.banned.remove(p);
+                self.penalties.remove(p);
+                false
+            }
+            None => false,
+        }
+    }
+
+    /// Counts a penalty; true when the peer must now be refused.
+    fn penalise(&mut self, p: libp2p::PeerId) -> bool {
+        let n = self.penalties.entry(p).or_default();
+        *n += 1;
+        if *n >= MAX_PENALTIES {
+            self.banned.insert(p, tokio::time::Instant::now() + BAN);
+            return true;
+        }
+        false
+    }
+}
+
 async fn run(
     mut swarm: libp2p::Swarm<Behaviour>,
     mut node: proto::Node,
     mut commands: mpsc::Receiver<Command>,
     events: mpsc::Sender<NetEvent>,
+    wanted: Vec<Multiaddr>,
 ) {
     let started = tokio::time::Instant::now();
     let now = || started.elapsed().as_millis() as u64;
     let mut tick = tokio::time::interval(TICK);
+    let mut redial = tokio::time::interval(REDIAL);
     let mut peers = Peers::default();
+    let mut links = Links {
+        wanted,
+        ..Links::default()
+    };
     loop {
         let outputs = tokio::select! {
             _ = tick.tick() => node.handle(now(), Input::Tick),
+            _ = redial.tick() => {
+                for addr in links.wanted.clone() {
+                    if links.connected.get(&addr).copied().unwrap_or(0) == 0
+                        && !links.dialled.values().any(|a| *a == addr)
+                    {
+                        let opts = libp2p::swarm::dial_opts::DialOpts::unknown_peer_id()
+                            .address(addr.clone())
+                            .build();
+                        let id = opts.connection_id();
+                        match swarm.dial(opts) {
+                            Ok(()) => {
+                                links.dialled.insert(id, addr);
+                            }
+                            Err(e) => tracing::debug!("dialling {addr}: {e}"),
+                        }
+                    }
+                }
+                Vec::new()
+            }
             command = commands.recv() => match command {
                 None => return,
                 Some(Command::Dial(addr)) => {
@@ -201,21 +318,62 @@ async fn run(
                 Some(Command::Appended { head, entries }) => {
                     node.handle(now(), Input::Appended { head, entries })
                 }
-                Some(Command::Entries { authority, reply }) => {
-                    let _ = reply.send(node.entries(&authority).to_vec());
+                Some(Command::Cosigned { cosignature, sticky }) => {
+                    node.handle(now(), Input::Cosigned { cosignature, sticky })
+                }
+                Some(Command::Range { authority, start, end, reply }) => {
+                    let all = node.entries(&authority);
+                    let end = end.min(all.len() as u64);
+                    let page = all
+                        .get(start.min(end) as usize..end as usize)
+                        .unwrap_or_default()
+                        .to_vec();
+                    let _ = reply.send((node.head(&authority), page));
+                    Vec::new()
+                }
+                Some(Command::Progress { reply }) => {
+                    let _ = reply.send(node.progress());
+                    Vec::new()
+                }
+                Some(Command::Broadcast(wire)) => {
+                    let connected: Vec<libp2p::PeerId> = swarm.connected_peers().copied().collect();
+                    for p in connected {
+                        swarm.behaviour_mut().sync.send_request(&p, wire.clone());
+                    }
                     Vec::new()
                 }
             },
             event = swarm.select_next_some() => match event {
-                SwarmEvent::ConnectionEstablished { peer_id, num_established, .. }
-                    if num_established.get() == 1 =>
-                {
-                    let id = peers.id(peer_id);
-                    node.handle(now(), Input::Connected(id))
+                SwarmEvent::ConnectionEstablished { peer_id, connection_id, num_established, .. } => {
+                    if let Some(addr) = links.dialled.get(&connection_id) {
+                        *links.connected.entry(addr.clone()).or_default() += 1;
+                    }
+                    if links.is_banned(&peer_id) {
+                        let _ = swarm.disconnect_peer_id(peer_id);
+                        Vec::new()
+                    } else if num_established.get() == 1 {
+                        let id = peers.id(peer_id);
+                        node.handle(now(), Input::Connected(id))
+                    } else {
+                        Vec::new()
+                    }
                 }
-                SwarmEvent::ConnectionClosed { peer_id, num_established: 0, .. } => {
-                    let id = peers.id(peer_id);
-                    node.handle(now(), Input::Disconnected(id))
+                SwarmEvent::OutgoingConnectionError { connection_id, .. } => {
+                    links.dialled.remove(&connection_id);
+                    Vec::new()
+                }
+                SwarmEvent::ConnectionClosed { peer_id, connection_id, num_established, .. } => {
+                    if let Some(addr) = links.dialled.remove(&connection_id)
+                        && let Some(n) = links.connected.get_mut(&addr)
+                    {
+                        *n = n.saturating_sub(1);
+                    }
+                    if num_established == 0 {
+                        let id = peers.id(peer_id);
+                        node.handle(now(), Input::Disconnected(id))
+                    } else {
+                        Vec::new()
+                    }
                 }
                 SwarmEvent::Behaviour(BehaviourEvent::Sync(request_response::Event::Message {
                     peer,
@@ -223,8 +381,26 @@ async fn run(
                     ..
                 })) => {
                     let _ = swarm.behaviour_mut().sync.send_response(channel, Ack {});
-                    let from = peers.id(peer);
-                    node.handle(now(), Input::Received { from, wire: request })
+                    if links.is_banned(&peer) {
+                        Vec::new()
+                    } else {
+                        let from = peers.id(peer);
+                        node.handle(now(), Input::Received { from, wire: request })
+                    }
+                }
+                SwarmEvent::Behaviour(BehaviourEvent::Sync(request_response::Event::InboundFailure {
+                    peer, error, ..
+                })) => {
+                    // Undecodable or oversized messages end here: penalised like invalid ones.
+                    tracing::warn!("peer {peer}: unreadable message: {error}");
+                    if links.penalise(peer) {
+                        let _ = swarm.disconnect_peer_id(peer);
+                    }
+                    let _ = events.try_send(NetEvent::Penalised {
+                        peer: peer.to_string(),
+                        reason: "an unreadable message",
+                    });
+                    Vec::new()
                 }
                 _ => Vec::new(),
             },
@@ -239,15 +415,22 @@ async fn run(
                 Output::Stored { authority, size } => {
                     let _ = events.try_send(NetEvent::Stored { authority, size });
                 }
-                Output::Equivocation(e) => {
-                    let _ = events.try_send(NetEvent::Equivocation(Box::new(e)));
+                Output::Evidence(e) => {
+                    let _ = events.try_send(NetEvent::Evidence(Box::new(e)));
+                }
+                Output::Cosignature(c) => {
+                    let _ = events.try_send(NetEvent::Cosignature(Box::new(c)));
                 }
                 Output::Penalise { peer, reason } => {
-                    let name = peers
-                        .peers
-                        .get(&peer)
-                        .map_or_else(|| peer.to_string(), |p| p.to_string());
+                    let libp2p_peer = peers.peers.get(&peer).copied();
+                    let name = libp2p_peer.map_or_else(|| peer.to_string(), |p| p.to_string());
                     tracing::warn!("peer {name}: {reason}");
+                    if let Some(p) = libp2p_peer
+                        && links.penalise(p)
+                    {
+                        tracing::warn!("peer {name}: refused for {} s", BAN.as_secs());
+                        let _ = swarm.disconnect_peer_id(p);
+                    }
                     let _ = events.try_send(NetEvent::Penalised { peer: name, reason });
                 }
             }

@@ -417,21 +417,139 @@ fn an_equivocating_town_is_caught() {
     assert_eq!(forked.head.size, 6);
     let honest = sim.towns[4].head(0);
     assert_ne!(forked.head.root, honest.head.root);
-    let outs = sim.nodes[0].handle(
-        sim.now,
+    sim.input(
+        0,
         Input::Received {
             from: 4,
             wire: Wire::Head { head: forked },
         },
     );
-    let proof = outs.iter().find_map(|o| match o {
-        Output::Equivocation(e) => Some(e.clone()),
+    let proof = sim.outputs.iter().find_map(|(n, o)| match o {
+        Output::Evidence(e) if *n == 0 => Some(e.clone()),
         _ => None,
     });
-    let proof = proof.unwrap_or_else(|| panic!("no equivocation in {outs:?}"));
+    let proof = proof.unwrap_or_else(|| panic!("no equivocation in {:?}", sim.outputs));
     assert_eq!(proof.first.head.size, proof.second.head.size);
-    assert!(proof.first.verify().is_ok() && proof.second.verify().is_ok());
-    assert_ne!(proof.first.head.root, proof.second.head.root);
+    assert_eq!(proof.check(), Ok(()));
+    // The proof reaches every other node, which checks it alone, once.
+    sim.run(sim.now + 2_000);
+    for n in 0..5 {
+        let got = sim
+            .outputs
+            .iter()
+            .filter(|(i, o)| *i == n && matches!(o, Output::Evidence(e) if *e == proof))
+            .count();
+        assert_eq!(got, 1, "node {n} reported the evidence {got} times");
+    }
+    assert_eq!(sim.penalties(), 0);
+}
+
+/// A smaller head off the history a node holds is caught too, with a prefix proof that
+/// anyone can check.
+#[test]
+fn a_smaller_forked_head_is_caught_with_a_prefix_proof() {
+    let faults = Faults {
+        drop_percent: 0,
+        duplicate_percent: 0,
+        max_delay_ms: 20,
+    };
+    let mut sim = Sim::new(12, 3, faults);
+    for t in 0..3 {
+        sim.write(t, 8);
+    }
+    sim.run(2_000);
+    assert!(sim.converged());
+    let mut fork = Town::new(2);
+    let _ = fork.write(2, 7);
+    let _ = fork.write(2, 8);
+    let forked = fork.head(sim.now);
+    assert_eq!(forked.head.size, 4);
+    sim.input(
+        1,
+        Input::Received {
+            from: 2,
+            wire: Wire::Head { head: forked },
+        },
+    );
+    let proof = sim
+        .outputs
+        .iter()
+        .find_map(|(_, o)| match o {
+            Output::Evidence(e) => Some(e.clone()),
+            _ => None,
+        })
+        .unwrap_or_else(|| panic!("no equivocation in {:?}", sim.outputs));
+    assert!(proof.prefix.is_some());
+    assert_eq!(proof.check(), Ok(()));
+}
+
+/// Evidence that proves nothing, and cosignatures that do not verify, are refused and
+/// cost the sender; a valid cosignature is passed on once.
+#[test]
+fn cosignatures_and_evidence_are_checked_before_they_travel() {
+    let faults = Faults {
+        drop_percent: 0,
+        duplicate_percent: 0,
+        max_delay_ms: 20,
+    };
+    let mut sim = Sim::new(13, 4, faults);
+    for t in 0..4 {
+        sim.write(t, 3);
+    }
+    sim.run(1_000);
+    let head = sim.towns[1].head(0);
+    let witness = &sim.towns[2].key;
+    let c = palabre_core::head::CosignedHead {
+        head: head.head,
+        witness: witness.public_key(),
+        timestamp_ms: 7,
+    }
+    .sign(witness);
+    sim.input(
+        2,
+        Input::Cosigned {
+            cosignature: c,
+            sticky: false,
+        },
+    );
+    sim.run(sim.now + 1_000);
+    for n in [0, 1, 3] {
+        let got = sim
+            .outputs
+            .iter()
+            .filter(|(i, o)| *i == n && matches!(o, Output::Cosignature(x) if *x == c))
+            .count();
+        assert_eq!(got, 1, "node {n} got the cosignature {got} times");
+    }
+    let mut forged = c;
+    forged.cosigned.timestamp_ms += 1;
+    sim.input(
+        0,
+        Input::Received {
+            from: 3,
+            wire: Wire::Cosignature {
+                cosignature: forged,
+            },
+        },
+    );
+    let nothing = palabre_core::head::Equivocation {
+        first: head,
+        second: head,
+        prefix: None,
+    };
+    sim.input(
+        0,
+        Input::Received {
+            from: 3,
+            wire: Wire::Evidence { evidence: nothing },
+        },
+    );
+    assert_eq!(sim.penalties(), 2);
+    assert!(
+        !sim.outputs
+            .iter()
+            .any(|(_, o)| matches!(o, Output::Evidence(_)))
+    );
 }
 
 /// Three towns' networks on real loopback sockets (TCP + Noise + Yamux): logs written
@@ -449,6 +567,7 @@ fn three_towns_replicate_over_loopback_sockets() {
                 *k,
                 keys.clone(),
                 "/ip4/127.0.0.1/tcp/0".parse().expect("multiaddr"),
+                Vec::new(),
             )
             .await
             .expect("the network starts");

@@ -15,7 +15,7 @@ use palabre_core::admission::{Clock, ConsultationView, Record};
 use palabre_core::counting::{self, Counted, Counter};
 use palabre_core::crypto::PublicKey;
 use palabre_core::event::{SignedEvent, decode};
-use palabre_core::head::{SignedTreeHead, TreeHead};
+use palabre_core::head::{Cosignature, Equivocation, SignedTreeHead, TreeHead};
 use palabre_core::ids::{EventId, Hash};
 pub use palabre_core::ledger::Moderated;
 use palabre_core::limits::MAX_PAGE_ENTRIES;
@@ -40,6 +40,8 @@ pub enum StoreError {
     Merkle(#[from] MerkleError),
     #[error("group commit: {0}")]
     Writer(String),
+    #[error("entries of a replica must continue it: it holds {held}, the page starts at {start}")]
+    NotContiguous { held: u64, start: u64 },
 }
 
 /// One event to append to `log`, optionally consuming an invitation code hash in the
@@ -89,6 +91,16 @@ pub struct CommitOutcome {
     pub heads: Vec<SignedTreeHead>,
 }
 
+/// What appending a page of a replica did: the entries admitted, in order, until the
+/// first one refused (if any; it and the rest were not written).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReplicaOutcome {
+    pub appended: u64,
+    pub refused: Option<(u64, Rejection)>,
+    /// Whether the log now holds exactly the page's signed head (stored with it).
+    pub reached_head: bool,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum InvitationStatus {
     Unused,
@@ -106,6 +118,27 @@ pub trait Storage: Record + Send + Sync {
         clock: Clock,
         sign_head: &dyn Fn(TreeHead) -> SignedTreeHead,
     ) -> Result<CommitOutcome, StoreError>;
+
+    /// Appends entries of another authority's log, received from a peer, starting at
+    /// `start` (the size held). Each is admitted by core against the record as replayed
+    /// history (`Clock::Replay`); the admitted ones are written byte for byte, with their
+    /// indexes, in one durable write — and, when the log then has `head`'s size and root,
+    /// with `head` itself (the authority's own signature, not ours).
+    fn append_replica(
+        &self,
+        head: &SignedTreeHead,
+        start: u64,
+        entries: Vec<SignedEvent>,
+    ) -> Result<ReplicaOutcome, StoreError>;
+
+    /// Keeps a witness's cosignature (the caller has checked it); false if already kept.
+    fn add_cosignature(&self, cosignature: &Cosignature) -> Result<bool, StoreError>;
+    /// Every cosignature kept of `log`'s heads, by size then witness.
+    fn cosignatures(&self, log: &PublicKey) -> Result<Vec<Cosignature>, StoreError>;
+    /// Keeps a proof of equivocation (the caller has checked it); false if already kept.
+    fn add_evidence(&self, evidence: &Equivocation) -> Result<bool, StoreError>;
+    /// Every proof of equivocation kept.
+    fn evidence(&self) -> Result<Vec<Equivocation>, StoreError>;
 
     /// The exact bytes of entry `index` of `log`.
     fn entry(&self, log: &PublicKey, index: u64) -> Result<Option<Vec<u8>>, StoreError>;

@@ -10,14 +10,15 @@ use palabre_core::admission::{
 };
 use palabre_core::crypto::PublicKey;
 use palabre_core::event::Kind;
-use palabre_core::head::{SignedTreeHead, TreeHead};
+use palabre_core::event::SignedEvent;
+use palabre_core::head::{Cosignature, Equivocation, SignedTreeHead, TreeHead};
 use palabre_core::ids::{EventId, Hash};
 use palabre_core::ledger::Ledger;
 use palabre_core::merkle;
 
 use crate::{
-    Appended, CommitItem, CommitOutcome, CommitRejection, InvitationStatus, Moderated, Storage,
-    StoreError,
+    Appended, CommitItem, CommitOutcome, CommitRejection, InvitationStatus, Moderated,
+    ReplicaOutcome, Storage, StoreError,
 };
 
 #[derive(Debug, Default)]
@@ -25,6 +26,8 @@ struct Inner {
     ledger: Ledger,
     invitations: HashMap<Hash, InvitationStatus>,
     heads: BTreeMap<PublicKey, SignedTreeHead>,
+    cosignatures: Vec<Cosignature>,
+    evidence: Vec<Equivocation>,
 }
 
 #[derive(Debug, Default)]
@@ -129,6 +132,73 @@ impl Storage for MemoryStorage {
             heads.push(head);
         }
         Ok(CommitOutcome { results, heads })
+    }
+
+    fn append_replica(
+        &self,
+        head: &SignedTreeHead,
+        start: u64,
+        entries: Vec<SignedEvent>,
+    ) -> Result<ReplicaOutcome, StoreError> {
+        let mut inner = self.lock();
+        let log = head.head.authority;
+        let held = inner.ledger.log_size(&log);
+        if held != start {
+            return Err(StoreError::NotContiguous { held, start });
+        }
+        let mut outcome = ReplicaOutcome {
+            appended: 0,
+            refused: None,
+            reached_head: false,
+        };
+        for event in entries {
+            if let Err(r) = admit(&inner.ledger, &log, &event, Clock::Replay).into_result() {
+                outcome.refused = Some((start + outcome.appended, r));
+                break;
+            }
+            inner.ledger.apply(&log, event);
+            outcome.appended += 1;
+        }
+        let size = inner.ledger.log_size(&log);
+        if size == head.head.size && inner.ledger.root_at(&log, size) == Some(head.head.root) {
+            inner.heads.insert(log, *head);
+            outcome.reached_head = true;
+        }
+        Ok(outcome)
+    }
+
+    fn add_cosignature(&self, c: &Cosignature) -> Result<bool, StoreError> {
+        let mut inner = self.lock();
+        if inner.cosignatures.contains(c) {
+            return Ok(false);
+        }
+        inner.cosignatures.push(*c);
+        Ok(true)
+    }
+
+    fn cosignatures(&self, log: &PublicKey) -> Result<Vec<Cosignature>, StoreError> {
+        let mut list: Vec<Cosignature> = self
+            .lock()
+            .cosignatures
+            .iter()
+            .filter(|c| c.cosigned.head.authority == *log)
+            .copied()
+            .collect();
+        list.sort_by_key(|c| (c.cosigned.head.size, c.cosigned.witness));
+        Ok(list)
+    }
+
+    fn add_evidence(&self, e: &Equivocation) -> Result<bool, StoreError> {
+        let mut inner = self.lock();
+        if inner.evidence.contains(e) {
+            return Ok(false);
+        }
+        inner.evidence.push(e.clone());
+        Ok(true)
+    }
+
+    fn evidence(&self) -> Result<Vec<Equivocation>, StoreError> {
+        Ok(self.lock().evidence.clone())
     }
 
     fn entry(&self, log: &PublicKey, index: u64) -> Result<Option<Vec<u8>>, StoreError> {

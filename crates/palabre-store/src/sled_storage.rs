@@ -17,15 +17,17 @@ use palabre_core::admission::{
 };
 use palabre_core::crypto::PublicKey;
 use palabre_core::event::{Body, ConsultationBody, Kind, ModerationAction, SignedEvent};
-use palabre_core::head::{SignedTreeHead, TreeHead};
+use palabre_core::head::{Cosignature, Equivocation, SignedTreeHead, TreeHead};
 use palabre_core::ids::{EventId, Hash};
 use palabre_core::merkle::{self, Nodes};
 use sled::Transactional;
 use sled::transaction::{ConflictableTransactionError, TransactionError};
 
+use sha2::{Digest, Sha256};
+
 use crate::{
-    Appended, CommitItem, CommitOutcome, CommitRejection, InvitationStatus, Moderated, Storage,
-    StoreError,
+    Appended, CommitItem, CommitOutcome, CommitRejection, InvitationStatus, Moderated,
+    ReplicaOutcome, Storage, StoreError,
 };
 
 /// Tuning of the sled database.
@@ -61,6 +63,9 @@ struct Trees {
     codehash_status: sled::Tree, // H → 0 unused, 1 used
     consultationmember_kind: sled::Tree, // consultation E ‖ proposal or argument E → kind (u8)
     targetmoderator_action: sled::Tree, // E ‖ A → action (0 hide, 1 restore) ‖ moderation E
+    // Outside commits (not in `all`): written on their own.
+    logsizewitness_cosignature: sled::Tree, // A ‖ size (u64 BE) ‖ witness A ‖ root H → cosignature (JSON)
+    authorityhash_evidence: sled::Tree,     // A ‖ SHA-256 of the JSON → equivocation (JSON)
 }
 
 const N_TREES: usize = 14;
@@ -87,6 +92,8 @@ impl Trees {
             codehash_status: db.open_tree("codehash_status")?,
             consultationmember_kind: db.open_tree("consultationmember_kind")?,
             targetmoderator_action: db.open_tree("targetmoderator_action")?,
+            logsizewitness_cosignature: db.open_tree("logsizewitness_cosignature")?,
+            authorityhash_evidence: db.open_tree("authorityhash_evidence")?,
         })
     }
 
@@ -597,6 +604,34 @@ impl SledStorage {
         }
     }
 
+    /// Writes every pending write of every tree in one transaction, then flushes: only
+    /// then is anything acknowledged.
+    fn write(&self, pending: Pending) -> Result<(), StoreError> {
+        if !pending.writes.iter().all(BTreeMap::is_empty) {
+            let writes = &pending.writes;
+            self.all
+                .as_slice()
+                .transaction(|txs| {
+                    for (tree, map) in txs.iter().zip(writes.iter()) {
+                        for (k, v) in map {
+                            tree.insert(k.as_slice(), v.as_slice())?;
+                        }
+                    }
+                    Ok::<(), ConflictableTransactionError<()>>(())
+                })
+                .map_err(|e| match e {
+                    TransactionError::Storage(e) => StoreError::Sled(e),
+                    TransactionError::Abort(()) => corrupt("transaction aborted"),
+                })?;
+            self.db.flush()?;
+        }
+        let mut sizes = self.sizes.lock().unwrap_or_else(|e| e.into_inner());
+        for (log, size) in pending.sizes {
+            sizes.insert(log, size);
+        }
+        Ok(())
+    }
+
     fn with_view<R>(&self, f: impl FnOnce(&View<'_>) -> R) -> R {
         let empty = Pending::default();
         let view = View {
@@ -703,29 +738,98 @@ impl Storage for SledStorage {
             let json = serde_json::to_vec(head).map_err(|e| corrupt(&e.to_string()))?;
             pending.put(T::HEAD, log_key(&head.head.authority, head.head.size), json);
         }
-        if !pending.writes.iter().all(BTreeMap::is_empty) {
-            let writes = &pending.writes;
-            trees
-                .as_slice()
-                .transaction(|txs| {
-                    for (tree, map) in txs.iter().zip(writes.iter()) {
-                        for (k, v) in map {
-                            tree.insert(k.as_slice(), v.as_slice())?;
-                        }
-                    }
-                    Ok::<(), ConflictableTransactionError<()>>(())
-                })
-                .map_err(|e| match e {
-                    TransactionError::Storage(e) => StoreError::Sled(e),
-                    TransactionError::Abort(()) => corrupt("transaction aborted"),
-                })?;
-            self.db.flush()?;
-        }
-        let mut sizes = self.sizes.lock().unwrap_or_else(|e| e.into_inner());
-        for (log, size) in pending.sizes {
-            sizes.insert(log, size);
-        }
+        self.write(pending)?;
         Ok(CommitOutcome { results, heads })
+    }
+
+    fn append_replica(
+        &self,
+        head: &SignedTreeHead,
+        start: u64,
+        entries: Vec<SignedEvent>,
+    ) -> Result<ReplicaOutcome, StoreError> {
+        let _one_at_a_time = self.commit_lock.lock().unwrap_or_else(|e| e.into_inner());
+        let log = head.head.authority;
+        let mut pending = Pending::default();
+        let held = self.view(&pending).size(&log);
+        if held != start {
+            return Err(StoreError::NotContiguous { held, start });
+        }
+        let mut outcome = ReplicaOutcome {
+            appended: 0,
+            refused: None,
+            reached_head: false,
+        };
+        for event in entries {
+            let verdict = admit(&self.view(&pending), &log, &event, Clock::Replay);
+            if let Err(r) = verdict.into_result() {
+                outcome.refused = Some((start + outcome.appended, r));
+                break;
+            }
+            append(&self.all, &self.sizes, &mut pending, &log, &event);
+            outcome.appended += 1;
+        }
+        let view = self.view(&pending);
+        let size = view.size(&log);
+        if size == head.head.size && merkle::root_at(&view.nodes(log), size)? == head.head.root {
+            let json = serde_json::to_vec(head).map_err(|e| corrupt(&e.to_string()))?;
+            pending.put(T::HEAD, log_key(&log, size), json);
+            outcome.reached_head = true;
+        }
+        self.write(pending)?;
+        Ok(outcome)
+    }
+
+    fn add_cosignature(&self, c: &Cosignature) -> Result<bool, StoreError> {
+        let h = &c.cosigned.head;
+        let key = cat(&[
+            h.authority.as_bytes(),
+            &h.size.to_be_bytes(),
+            c.cosigned.witness.as_bytes(),
+            h.root.as_bytes(),
+        ]);
+        let tree = &self.trees.logsizewitness_cosignature;
+        if tree.contains_key(&key)? {
+            return Ok(false);
+        }
+        let json = serde_json::to_vec(c).map_err(|e| corrupt(&e.to_string()))?;
+        tree.insert(key, json)?;
+        self.db.flush()?;
+        Ok(true)
+    }
+
+    fn cosignatures(&self, log: &PublicKey) -> Result<Vec<Cosignature>, StoreError> {
+        self.trees
+            .logsizewitness_cosignature
+            .scan_prefix(log.as_bytes())
+            .map(|r| {
+                let (_, v) = r?;
+                serde_json::from_slice(&v).map_err(|e| corrupt(&format!("cosignature: {e}")))
+            })
+            .collect()
+    }
+
+    fn add_evidence(&self, e: &Equivocation) -> Result<bool, StoreError> {
+        let json = serde_json::to_vec(e).map_err(|e| corrupt(&e.to_string()))?;
+        let key = cat(&[e.authority().as_bytes(), &Sha256::digest(&json)]);
+        let tree = &self.trees.authorityhash_evidence;
+        if tree.contains_key(&key)? {
+            return Ok(false);
+        }
+        tree.insert(key, json)?;
+        self.db.flush()?;
+        Ok(true)
+    }
+
+    fn evidence(&self) -> Result<Vec<Equivocation>, StoreError> {
+        self.trees
+            .authorityhash_evidence
+            .iter()
+            .map(|r| {
+                let (_, v) = r?;
+                serde_json::from_slice(&v).map_err(|e| corrupt(&format!("evidence: {e}")))
+            })
+            .collect()
     }
 
     fn entry(&self, log: &PublicKey, index: u64) -> Result<Option<Vec<u8>>, StoreError> {

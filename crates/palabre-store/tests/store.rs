@@ -6,7 +6,7 @@ use std::sync::Arc;
 use palabre_core::admission::{Clock, Record};
 use palabre_core::crypto::{PublicKey, SecretKey};
 use palabre_core::event::*;
-use palabre_core::head::{SignedTreeHead, TreeHead};
+use palabre_core::head::{CosignedHead, Equivocation, SignedTreeHead, TreeHead};
 use palabre_core::ids::{EventId, Hash};
 use palabre_core::ledger::Ledger;
 use palabre_core::merkle;
@@ -448,7 +448,92 @@ fn members_and_moderation<S: Storage>(s: &S) {
     );
 }
 
+/// A replica receives another town's log page by page, byte for byte, with that town's
+/// own signed head; an entry that core refuses stops the page there.
+fn replicas_are_kept_byte_for_byte<S: Storage>(s: &S) {
+    let origin = MemoryStorage::new();
+    let (cid, ps) = seed(&origin, 3);
+    let out = origin
+        .commit(
+            vec![item(ballot(cid, 2, T0 + DAY + 5, vec![ps[0]]))],
+            live(T0 + DAY + 5),
+            &signer(),
+        )
+        .expect("commit");
+    let head = out.heads[0];
+    let t = town().public_key();
+    let bytes = origin.entries(&t, 0, 100).expect("entries");
+    let events = |from: usize, to: usize| -> Vec<SignedEvent> {
+        bytes[from..to]
+            .iter()
+            .map(|b| SignedEvent::from_bytes(b.clone()).expect("valid"))
+            .collect()
+    };
+    let n = bytes.len();
+    // Out of order: refused whole.
+    assert!(matches!(
+        s.append_replica(&head, 2, events(2, n)),
+        Err(palabre_store::StoreError::NotContiguous { held: 0, start: 2 })
+    ));
+    // A first page: written, but the head is not reached yet.
+    let first = s.append_replica(&head, 0, events(0, 3)).expect("append");
+    assert_eq!(
+        (first.appended, first.refused.clone(), first.reached_head),
+        (3, None, false)
+    );
+    assert_eq!(s.latest_head(&t).expect("read"), None);
+    // A page whose second entry repeats the first: it stops there.
+    let mut repeated = events(3, 4);
+    repeated.extend(events(3, n));
+    let stopped = s.append_replica(&head, 3, repeated).expect("append");
+    assert_eq!(stopped.appended, 1);
+    assert_eq!(
+        stopped.refused.map(|(i, r)| (i, r.code())),
+        Some((4, "duplicate"))
+    );
+    let rest = s.append_replica(&head, 4, events(4, n)).expect("append");
+    assert!(rest.reached_head && rest.refused.is_none());
+    assert_eq!(s.entries(&t, 0, 100).expect("entries"), bytes);
+    assert_eq!(s.latest_head(&t).expect("read"), Some(head));
+    assert_eq!(s.root_at(&t, n as u64), Some(head.head.root));
+    // Indexed like the town's own node: the count is the same.
+    assert_eq!(
+        s.count(&cid)
+            .expect("count")
+            .map(|(_, c)| c.tally(&s.consultation(&cid).expect("view"))),
+        origin
+            .count(&cid)
+            .expect("count")
+            .map(|(_, c)| c.tally(&origin.consultation(&cid).expect("view")))
+    );
+    // Cosignatures and evidence are kept once each.
+    let witness = key(101);
+    let c = CosignedHead {
+        head: head.head,
+        witness: witness.public_key(),
+        timestamp_ms: T0,
+    }
+    .sign(&witness);
+    assert!(s.add_cosignature(&c).expect("add"));
+    assert!(!s.add_cosignature(&c).expect("add again"));
+    assert_eq!(s.cosignatures(&t).expect("read"), vec![c]);
+    assert_eq!(s.cosignatures(&witness.public_key()).expect("read"), vec![]);
+    let fork = Equivocation {
+        first: head,
+        second: TreeHead {
+            root: Hash([1; 32]),
+            ..head.head
+        }
+        .sign(&town()),
+        prefix: None,
+    };
+    assert!(s.add_evidence(&fork).expect("add"));
+    assert!(!s.add_evidence(&fork).expect("add again"));
+    assert_eq!(s.evidence().expect("read"), vec![fork]);
+}
+
 suite!(
+    replicas_are_kept_byte_for_byte,
     members_and_moderation,
     appends_and_reads_back,
     a_batch_sees_its_own_earlier_items,
