@@ -20,7 +20,7 @@ use palabre_core::audit::{
     check_receipt, extends,
 };
 use palabre_core::crypto::PublicKey;
-use palabre_core::head::{Receipt, SignedTreeHead};
+use palabre_core::head::{Cosignature, Receipt, SignedTreeHead};
 use palabre_core::ids::{EventId, Hash};
 use palabre_core::limits::MAX_PAGE_ENTRIES;
 use serde::Deserialize;
@@ -145,12 +145,19 @@ fn fetch_log(node: &NodeUrl, authority: &PublicKey) -> anyhow::Result<LogMateria
         // Each entry exactly as the node sent it: signatures are checked over these bytes.
         entries.extend(page.entries.iter().map(|e| e.get().as_bytes().to_vec()));
     }
+    #[derive(Deserialize)]
+    struct Cosignatures {
+        cosignatures: Vec<Cosignature>,
+    }
+    let cosignatures: Cosignatures =
+        serde_json::from_slice(&node.get(&format!("/api/v1/logs/{authority}/cosignatures"))?)
+            .with_context(|| format!("{}: cosignatures of {authority}", node.text))?;
     Ok(LogMaterial {
         authority: *authority,
         source: node.text.clone(),
         entries,
         heads: vec![head],
-        cosignatures: Vec::new(),
+        cosignatures: cosignatures.cosignatures,
     })
 }
 

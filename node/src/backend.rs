@@ -5,11 +5,12 @@
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use crate::federation::FederationStats;
 use palabre_core::admission::{ConsultationView, Record};
 use palabre_core::counting::Counted;
 use palabre_core::crypto::{PublicKey, SecretKey};
 use palabre_core::event::{Body, CredentialBody, Event, SignedEvent};
-use palabre_core::head::{Receipt, ReceiptBody, SignedTreeHead};
+use palabre_core::head::{Cosignature, Equivocation, Receipt, ReceiptBody, SignedTreeHead};
 use palabre_core::ids::{EventId, Hash};
 use palabre_store::{Answer, CommitItem, Committed, GROUP_BUCKETS, SledStorage, Storage, Writer};
 use palabre_web::{AuthorityInfo, Backend, BackendError, Member, Refusal, StoredEvent};
@@ -24,6 +25,7 @@ pub struct NodeBackend {
     pub storage: Arc<SledStorage>,
     pub writer: Arc<Writer>,
     pub key: Arc<SecretKey>,
+    pub federation: Arc<FederationStats>,
 }
 
 fn internal(e: impl std::fmt::Display) -> BackendError {
@@ -44,6 +46,7 @@ impl NodeBackend {
             storage,
             writer: Arc::new(writer),
             key,
+            federation: Arc::new(FederationStats::default()),
         }
     }
 
@@ -248,6 +251,14 @@ impl Backend for NodeBackend {
         self.storage.count(consultation).map_err(internal)
     }
 
+    fn cosignatures(&self, log: &PublicKey) -> Result<Vec<Cosignature>, BackendError> {
+        self.storage.cosignatures(log).map_err(internal)
+    }
+
+    fn evidence(&self) -> Result<Vec<Equivocation>, BackendError> {
+        self.storage.evidence().map_err(internal)
+    }
+
     fn now_ms(&self) -> u64 {
         now_ms()
     }
@@ -283,6 +294,7 @@ impl Backend for NodeBackend {
             "palabre_group_commit_size_count {}\n",
             stats.n_commits.load(Relaxed)
         ));
+        out.push_str(&self.federation.metrics());
         out
     }
 }

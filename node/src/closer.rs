@@ -5,14 +5,18 @@
 //! organiser and every participating log has closed, the signed `result` — the recount
 //! of core's `count` over the closed prefixes.
 //!
-//! Quorum of witnesses is not waited for here: a single-town consultation needs none,
-//! and witness cosigning comes with federation. Everything decided here is admitted by
-//! core like any other event, through the same group-commit writer.
+//! The organiser publishes the result only once every closing head has its quorum of
+//! witness cosignatures (PROTOCOL.md, "Closing and quorum"): a single-town consultation
+//! needs none; in a federation the other towns' nodes cosign each closing checkpoint as
+//! they replicate it (`federation.rs`). Everything decided here is admitted by core like
+//! any other event, through the same group-commit writer.
 
-use palabre_core::admission::Record;
+use palabre_core::admission::{ConsultationView, Record};
 use palabre_core::counting;
 use palabre_core::crypto::SecretKey;
+use palabre_core::event::ClosedLog;
 use palabre_core::event::{Body, CheckpointBody, Event, ResultBody, SignedEvent};
+use palabre_core::head::{closing_quorum, closing_witnesses};
 use palabre_store::{CommitItem, SledStorage, Storage, Writer};
 
 /// What one pass did, for the log.
@@ -41,6 +45,31 @@ fn append(writer: &Writer, key: &SecretKey, body: Body, now_ms: u64) -> anyhow::
         Some(Err(e)) => anyhow::bail!("refused: {e}"),
         None => anyhow::bail!("the writer gave no answer"),
     }
+}
+
+/// Whether every closing head has the cosignatures of a quorum of participants.
+fn quorum_reached(
+    storage: &SledStorage,
+    view: &ConsultationView,
+    checkpoints: &[ClosedLog],
+) -> anyhow::Result<bool> {
+    let participants = &view.body.authorities;
+    let quorum = closing_quorum(participants.len());
+    for c in checkpoints {
+        let cosignatures = storage.cosignatures(&c.authority)?;
+        let witnesses = closing_witnesses(
+            &c.authority,
+            c.size,
+            &c.root,
+            participants,
+            view.body.vote_close_ms,
+            &cosignatures,
+        );
+        if witnesses.len() + 1 < quorum {
+            return Ok(false);
+        }
+    }
+    Ok(true)
 }
 
 /// One pass over every consultation this node takes part in.
@@ -81,6 +110,9 @@ pub fn close_due(
         let Some(checkpoints) = counting::closed_logs(storage, &view) else {
             continue; // another town has not closed yet
         };
+        if !quorum_reached(storage, &view, &checkpoints)? {
+            continue; // witnesses have not cosigned every closing head yet
+        }
         let Some((view, counted)) = storage.count(&view.id)? else {
             continue;
         };

@@ -2,7 +2,8 @@
 //! its owner only), a commented config file, and the store.
 //!
 //! Layout: `authority.key` (hex of the 32-byte seed, mode 0600), `palabre.toml`
-//! (settings; `PALABRE_*` environment variables override them), `store/` (sled).
+//! (settings; `PALABRE_*` environment variables override them), `peers.toml` (the
+//! federation: the towns this node replicates, kept by `palabre peers`), `store/` (sled).
 
 use std::fs;
 use std::io::Write;
@@ -11,7 +12,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
 use palabre_core::crypto::SecretKey;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 /// Settings from `palabre.toml`, then the environment.
 #[derive(Debug, Clone, Deserialize)]
@@ -32,6 +33,8 @@ pub struct Config {
     pub rate_burst: f64,
     /// How long after a vote closes this node waits before closing its log for it.
     pub close_grace_ms: u64,
+    /// Where the federation's peers reach this node (a libp2p multiaddr).
+    pub p2p_listen: String,
 }
 
 impl Default for Config {
@@ -45,6 +48,7 @@ impl Default for Config {
             rate_per_second: 50.0,
             rate_burst: 200.0,
             close_grace_ms: DEFAULT_CLOSE_GRACE_MS,
+            p2p_listen: "/ip4/0.0.0.0/tcp/4040".into(),
         }
     }
 }
@@ -74,6 +78,10 @@ rate_burst = 200.0
 # A ballot dated just before the close may arrive up to 5 minutes later (the clock
 # tolerance) and must still count: keep at least 301000.
 close_grace_ms = 301000
+
+# Where the federation's other town halls reach this node (TCP port 4040 on every
+# interface). Federation starts once `palabre peers add` has named a town.
+p2p_listen = "/ip4/0.0.0.0/tcp/4040"
 "#;
 
 /// A ballot dated before the close is admitted up to `MAX_CLOCK_SKEW_MS` after it; the
@@ -142,6 +150,63 @@ impl Home {
     pub fn store_dir(&self) -> PathBuf {
         self.dir.join("store")
     }
+
+    pub fn peers_path(&self) -> PathBuf {
+        self.dir.join("peers.toml")
+    }
+
+    /// The federation list (empty when there is no `peers.toml`).
+    pub fn peers(&self) -> anyhow::Result<Peers> {
+        let path = self.peers_path();
+        if !path.exists() {
+            return Ok(Peers::default());
+        }
+        let text = fs::read_to_string(&path)?;
+        let peers: Peers =
+            toml::from_str(&text).with_context(|| format!("reading {}", path.display()))?;
+        for p in &peers.peer {
+            if p.authority == self.key.public_key() {
+                bail!("{} names this town itself", path.display());
+            }
+        }
+        Ok(peers)
+    }
+
+    /// Writes the federation list (atomically: a new file renamed over the old).
+    pub fn save_peers(&self, peers: &Peers) -> anyhow::Result<()> {
+        let path = self.peers_path();
+        let tmp = self.dir.join("peers.toml.new");
+        let text = format!(
+            "# The towns this node federates with: their authority keys and where their nodes\n\
+             # listen. Kept by `palabre peers add|remove|list`; read when the node starts.\n\n{}",
+            toml::to_string(peers)?
+        );
+        fs::write(&tmp, text)?;
+        fs::rename(&tmp, &path)?;
+        Ok(())
+    }
+}
+
+/// `peers.toml`: the federation list.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Peers {
+    #[serde(default)]
+    pub peer: Vec<Peer>,
+}
+
+/// One federated town.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Peer {
+    /// Its authority key.
+    pub authority: palabre_core::crypto::PublicKey,
+    /// Its name, for people.
+    #[serde(default)]
+    pub name: String,
+    /// Where its node listens (libp2p multiaddrs, e.g. `/ip4/192.0.2.7/tcp/4040`).
+    #[serde(default)]
+    pub addrs: Vec<String>,
 }
 
 fn apply_env(config: &mut Config) -> anyhow::Result<()> {
@@ -168,6 +233,9 @@ fn apply_env(config: &mut Config) -> anyhow::Result<()> {
         config.close_grace_ms = v
             .parse()
             .context("PALABRE_CLOSE_GRACE_MS is a number of milliseconds")?;
+    }
+    if let Some(v) = var("P2P_LISTEN") {
+        config.p2p_listen = v;
     }
     if let Some(v) = var("CACHE_MIB") {
         config.cache_mib = v.parse().context("PALABRE_CACHE_MIB is a number of MiB")?;

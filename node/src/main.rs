@@ -7,6 +7,7 @@ mod backend;
 mod bench;
 mod closer;
 mod demo;
+mod federation;
 mod home;
 mod opendata;
 mod recount;
@@ -172,6 +173,54 @@ enum Command {
         #[arg(long, default_value = "palabre-data", env = "PALABRE_DATA")]
         data: PathBuf,
     },
+    /// The federation: the towns whose logs this node replicates and witnesses, and
+    /// where their nodes listen (kept in `peers.toml`; read when the node starts).
+    Peers {
+        #[arg(
+            long,
+            global = true,
+            default_value = "palabre-data",
+            env = "PALABRE_DATA"
+        )]
+        data: PathBuf,
+        #[command(subcommand)]
+        action: PeersAction,
+    },
+    /// Rebuild this town's log from its neighbours' replicas, after losing the data
+    /// directory: keep (or restore) `authority.key`, then run this before `serve`.
+    Recover {
+        #[arg(long, default_value = "palabre-data", env = "PALABRE_DATA")]
+        data: PathBuf,
+        /// A neighbour's node, like /ip4/192.0.2.7/tcp/4040 (repeat; the addresses in
+        /// `peers.toml` are dialled too).
+        #[arg(long = "from", required = true)]
+        from: Vec<String>,
+        /// Give up after this many seconds.
+        #[arg(long, default_value_t = 300)]
+        timeout: u64,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum PeersAction {
+    /// Federate with a town (or add an address to one already listed).
+    Add {
+        /// Its authority key (it prints it with `palabre status`).
+        #[arg(long)]
+        authority: palabre_core::crypto::PublicKey,
+        /// Where its node listens, like /ip4/192.0.2.7/tcp/4040 (repeatable).
+        #[arg(long = "addr")]
+        addrs: Vec<String>,
+        /// Its name, for people.
+        #[arg(long, default_value = "")]
+        name: String,
+    },
+    /// Stop federating with a town.
+    Remove {
+        authority: palabre_core::crypto::PublicKey,
+    },
+    /// List the federated towns.
+    List,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -186,6 +235,12 @@ fn main() -> anyhow::Result<()> {
         Command::Init { data, name, code } => init(data, name, code),
         Command::Invite { data, count, out } => invite(data, count, out),
         Command::Status { data } => status(data),
+        Command::Peers { data, action } => peers(data, action),
+        Command::Recover {
+            data,
+            from,
+            timeout,
+        } => recover(data, from, timeout),
         Command::Audit {
             consultation,
             nodes,
@@ -338,6 +393,17 @@ fn new_codes(storage: &SledStorage, home: &Home, count: u32) -> anyhow::Result<V
 fn serve(data: PathBuf, http: Option<String>, demo: bool) -> anyhow::Result<()> {
     let home = Home::open_or_create(&data)?;
     let storage = Arc::new(open(&home)?);
+    let peers = home.peers()?;
+    if storage.log_size(&home.key.public_key()) == 0 && !peers.peer.is_empty() {
+        anyhow::bail!(
+            "this town's log is empty but it federates with {} town(s). If its data was \
+             lost, rebuild the log first: palabre recover --data {} --from <a neighbour's \
+             address>. If this is a new town, run palabre init first.",
+            peers.peer.len(),
+            data.display()
+        );
+    }
+    let federation = federation::Settings::new(&home.config.p2p_listen, &peers, &[])?;
     declare(&storage, &home, &home.config.name, &home.config.code)?;
     if demo {
         if demo::seed(&storage, &home.key)? {
@@ -367,6 +433,17 @@ fn serve(data: PathBuf, http: Option<String>, demo: bool) -> anyhow::Result<()> 
             .await
             .with_context(|| format!("listening on {addr}"))?;
         println!("Palabre is serving on http://{}", listener.local_addr()?);
+        if let Some(settings) = federation {
+            let n = settings.federation.len();
+            let net = federation::start(
+                settings,
+                Arc::clone(&backend.storage),
+                Arc::clone(&backend.key),
+                Arc::clone(&backend.federation),
+            )
+            .await?;
+            println!("Federating with {n} town(s), listening on {}", net.addr);
+        }
         let app = palabre_web::app(Arc::clone(&backend), api);
         tokio::spawn(close_consultations(
             Arc::clone(&backend),
@@ -457,6 +534,118 @@ fn invite(data: PathBuf, count: u32, out: PathBuf) -> anyhow::Result<()> {
     println!(
         "{count} codes written to {} (the node keeps only their hashes).",
         out.display()
+    );
+    Ok(())
+}
+
+fn peers(data: PathBuf, action: PeersAction) -> anyhow::Result<()> {
+    let home = Home::open_or_create(&data)?;
+    let mut list = home.peers()?;
+    match action {
+        PeersAction::Add {
+            authority,
+            addrs,
+            name,
+        } => {
+            anyhow::ensure!(
+                authority != home.key.public_key(),
+                "that is this town's own key"
+            );
+            for a in &addrs {
+                a.parse::<palabre_net::Multiaddr>().map_err(|e| {
+                    anyhow::anyhow!("{a:?} is not an address like /ip4/192.0.2.7/tcp/4040: {e}")
+                })?;
+            }
+            match list.peer.iter_mut().find(|p| p.authority == authority) {
+                Some(p) => {
+                    for a in addrs {
+                        if !p.addrs.contains(&a) {
+                            p.addrs.push(a);
+                        }
+                    }
+                    if !name.is_empty() {
+                        p.name = name;
+                    }
+                }
+                None => list.peer.push(home::Peer {
+                    authority,
+                    name,
+                    addrs,
+                }),
+            }
+            home.save_peers(&list)?;
+            println!("Federating with {authority} (restart the node to apply).");
+        }
+        PeersAction::Remove { authority } => {
+            let before = list.peer.len();
+            list.peer.retain(|p| p.authority != authority);
+            anyhow::ensure!(list.peer.len() < before, "{authority} is not in the list");
+            home.save_peers(&list)?;
+            println!("No longer federating with {authority} (restart the node to apply).");
+        }
+        PeersAction::List => {
+            if list.peer.is_empty() {
+                println!("No federated towns.");
+            }
+            for p in &list.peer {
+                let name = if p.name.is_empty() { "-" } else { &p.name };
+                println!("{}  {name}  {}", p.authority, p.addrs.join(" "));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Rebuilds this town's own log (and the replicas of the federated towns) from the
+/// neighbours, checking every entry and head like any replication; ends once the store
+/// holds all the network knows and that has stayed so for two seconds.
+fn recover(data: PathBuf, from: Vec<String>, timeout: u64) -> anyhow::Result<()> {
+    let home = Home::open_or_create(&data)?;
+    let storage = Arc::new(open(&home)?);
+    let me = home.key.public_key();
+    anyhow::ensure!(
+        storage.log_size(&me) == 0,
+        "this data directory already holds this town's log ({} entries): nothing to recover",
+        storage.log_size(&me)
+    );
+    let settings = federation::Settings::new("/ip4/0.0.0.0/tcp/0", &home.peers()?, &from)?
+        .ok_or_else(|| anyhow::anyhow!("give at least one --from address"))?;
+    let key = Arc::new(home.key);
+    let stats = Arc::new(federation::FederationStats::default());
+    let runtime = tokio::runtime::Runtime::new()?;
+    let size = runtime.block_on(async {
+        let net = federation::start(settings, Arc::clone(&storage), key, stats).await?;
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(timeout);
+        let mut stable: Option<(u64, tokio::time::Instant)> = None;
+        loop {
+            tokio::time::sleep(federation::PASS).await;
+            let now = tokio::time::Instant::now();
+            anyhow::ensure!(
+                now < deadline,
+                "no neighbour served this town's log within {timeout} s (are the addresses right, and their nodes running?)"
+            );
+            match federation::caught_up(&net, &storage, &me).await? {
+                Some(size) => match stable {
+                    Some((s, since)) if s == size => {
+                        if since.elapsed() >= std::time::Duration::from_secs(2) {
+                            return anyhow::Ok(size);
+                        }
+                    }
+                    _ => stable = Some((size, now)),
+                },
+                None => stable = None,
+            }
+        }
+    })?;
+    storage.flush()?;
+    let head = storage
+        .latest_head(&me)?
+        .ok_or_else(|| anyhow::anyhow!("recovered entries but no signed head"))?;
+    head.verify()
+        .map_err(|_| anyhow::anyhow!("the recovered head is not signed by this town's key"))?;
+    println!(
+        "Recovered this town's log: {size} entries, head root {} (signed by this town).",
+        head.head.root
     );
     Ok(())
 }

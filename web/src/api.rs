@@ -101,6 +101,10 @@ pub fn app<B: Backend>(backend: Arc<B>, config: ApiConfig) -> Router {
         .route("/api/v1/logs/{authority}/checkpoint", get(checkpoint::<B>))
         .route("/api/v1/logs/{authority}/entries", get(entries::<B>))
         .route(
+            "/api/v1/logs/{authority}/cosignatures",
+            get(cosignatures::<B>),
+        )
+        .route(
             "/api/v1/logs/{authority}/proof/inclusion",
             get(inclusion::<B>),
         )
@@ -113,6 +117,7 @@ pub fn app<B: Backend>(backend: Arc<B>, config: ApiConfig) -> Router {
         .route("/api/v1/consultations/{id}", get(consultation::<B>))
         .route("/api/v1/consultations/{id}/tally", get(tally::<B>))
         .route("/api/v1/consultations/{id}/bundle", get(bundle::<B>))
+        .route("/api/v1/evidence", get(evidence::<B>))
         .with_state(Arc::clone(&state))
         .merge(crate::site::routes(Arc::clone(&state.backend)))
         .fallback(|| async { ApiError::not_found("route") })
@@ -311,6 +316,38 @@ async fn checkpoint<B: Backend>(
     Ok(Json(head).into_response())
 }
 
+/// `GET /api/v1/logs/{authority}/cosignatures`: every witness cosignature held of the
+/// log's heads (closing heads among them), by size.
+async fn cosignatures<B: Backend>(
+    State(state): State<Shared<B>>,
+    Path(authority): Path<String>,
+) -> Result<Response, ApiError> {
+    let log = parse_key(&authority)?;
+    let list = state.backend.cosignatures(&log)?;
+    Ok(Json(json!({"cosignatures": list})).into_response())
+}
+
+/// `GET /api/v1/evidence`: every proof of equivocation this node holds, each checkable
+/// alone (PROTOCOL.md, "Evidence"), with the authorities they convict.
+async fn evidence<B: Backend>(State(state): State<Shared<B>>) -> Result<Response, ApiError> {
+    let list = state.backend.evidence()?;
+    let mut disputed: Vec<PublicKey> = list.iter().map(|e| e.authority()).collect();
+    disputed.sort();
+    disputed.dedup();
+    Ok(Json(json!({"evidence": list, "disputed_authorities": disputed})).into_response())
+}
+
+/// Whether any participating authority of `view` is caught equivocating.
+fn disputed<B: Backend + ?Sized>(
+    backend: &B,
+    view: &palabre_core::admission::ConsultationView,
+) -> Result<bool, ApiError> {
+    Ok(backend
+        .evidence()?
+        .iter()
+        .any(|e| view.participates(&e.authority())))
+}
+
 #[derive(Deserialize)]
 struct Range {
     start: u64,
@@ -462,15 +499,24 @@ struct ConsultationSummary {
     method: palabre_core::tally::Method,
     show_running_results: bool,
     status: &'static str,
+    /// A participating authority was caught showing two histories (see `/api/v1/evidence`).
+    disputed: bool,
 }
 
 async fn consultations<B: Backend>(State(state): State<Shared<B>>) -> Result<Response, ApiError> {
     let now = state.backend.now_ms();
+    let caught: Vec<PublicKey> = state
+        .backend
+        .evidence()?
+        .iter()
+        .map(|e| e.authority())
+        .collect();
     let mut list: Vec<ConsultationSummary> = state
         .backend
         .consultations()?
         .into_iter()
         .map(|c| ConsultationSummary {
+            disputed: caught.iter().any(|a| c.participates(a)),
             status: c.phase(now).as_str(),
             id: c.id,
             title: c.body.title,
@@ -619,6 +665,7 @@ async fn consultation<B: Backend>(
             "vote_close_ms": view.body.vote_close_ms,
             "method": view.body.method,
             "show_running_results": view.body.show_running_results,
+            "disputed": disputed(backend, &view)?,
             "event": event,
         },
         "proposals": proposals,
@@ -658,7 +705,7 @@ async fn bundle<B: Backend>(
             source: format!("node of {me}"),
             entries,
             heads: vec![head],
-            cosignatures: Vec::new(),
+            cosignatures: backend.cosignatures(authority)?,
         });
     }
     let input = palabre_core::audit::AuditInput {

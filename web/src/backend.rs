@@ -8,7 +8,7 @@ use palabre_core::admission::ConsultationView;
 use palabre_core::counting::Counted;
 use palabre_core::crypto::PublicKey;
 use palabre_core::event::SignedEvent;
-use palabre_core::head::{Receipt, SignedTreeHead};
+use palabre_core::head::{Cosignature, Equivocation, Receipt, SignedTreeHead};
 use palabre_core::ids::{EventId, Hash};
 use palabre_core::ledger::Moderated;
 
@@ -96,6 +96,10 @@ pub trait Backend: Send + Sync + 'static {
         consultation: &EventId,
     ) -> Result<Option<(ConsultationView, Counted)>, BackendError>;
     /// The node's clock, in ms since 1970.
+    /// Witnesses' cosignatures of `log`'s heads held here.
+    fn cosignatures(&self, log: &PublicKey) -> Result<Vec<Cosignature>, BackendError>;
+    /// Every proof of equivocation held here.
+    fn evidence(&self) -> Result<Vec<Equivocation>, BackendError>;
     fn now_ms(&self) -> u64;
     /// Lines of Prometheus text the node adds to `/metrics` (log sizes, group commits).
     fn metrics(&self) -> String;

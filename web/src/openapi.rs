@@ -135,6 +135,14 @@ pub const ROUTES: &[Route] = &[
     },
     Route {
         method: "get",
+        path: "/api/v1/logs/{authority}/cosignatures",
+        summary: "Witnesses' cosignatures of the log's heads held by this node, closing heads among them (PROTOCOL.md, \"Cosignatures\").",
+        params: &[AUTHORITY],
+        body: None,
+        answers: &[(200, "`{\"cosignatures\": [...]}`.", "Object"), REFUSED],
+    },
+    Route {
+        method: "get",
         path: "/api/v1/logs/{authority}/proof/inclusion",
         summary: "RFC 9162 inclusion proof of entry `index` in the tree of size `size`.",
         params: &[
@@ -210,6 +218,18 @@ pub const ROUTES: &[Route] = &[
         params: &[ID],
         body: None,
         answers: &[(200, "The bundle.", "Object"), REFUSED, MISSING],
+    },
+    Route {
+        method: "get",
+        path: "/api/v1/evidence",
+        summary: "Every proof of equivocation this node holds (two heads of one authority that no history joins), each checkable alone, and the authorities they convict; their consultations are flagged `disputed`.",
+        params: &[],
+        body: None,
+        answers: &[(
+            200,
+            "`{\"evidence\": [...], \"disputed_authorities\": [...]}`.",
+            "Object",
+        )],
     },
 ];
 

@@ -32,6 +32,7 @@ struct TestBackend {
     ledger: Mutex<Ledger>,
     invitations: Mutex<HashMap<Hash, bool>>,
     now_ms: AtomicU64,
+    evidence: Mutex<Vec<palabre_core::head::Equivocation>>,
 }
 
 impl TestBackend {
@@ -40,6 +41,7 @@ impl TestBackend {
             key: SecretKey::from_seed(&[100; 32]),
             ledger: Mutex::new(Ledger::new()),
             invitations: Mutex::new(HashMap::new()),
+            evidence: Mutex::new(Vec::new()),
             now_ms: AtomicU64::new(T0),
         }
     }
@@ -246,6 +248,17 @@ impl Backend for TestBackend {
         consultation: &EventId,
     ) -> Result<Option<(ConsultationView, Counted)>, BackendError> {
         Ok(self.ledger.lock().expect("lock").count(consultation))
+    }
+
+    fn cosignatures(
+        &self,
+        _log: &PublicKey,
+    ) -> Result<Vec<palabre_core::head::Cosignature>, BackendError> {
+        Ok(Vec::new())
+    }
+
+    fn evidence(&self) -> Result<Vec<palabre_core::head::Equivocation>, BackendError> {
+        Ok(self.evidence.lock().expect("lock").clone())
     }
 
     fn now_ms(&self) -> u64 {
@@ -1034,4 +1047,48 @@ async fn pages_answer_with_strict_headers_and_refuse_bad_input() {
                 .starts_with("lang=en;")
         );
     }
+}
+
+#[tokio::test]
+async fn evidence_is_served_and_flags_the_consultations_of_the_caught() {
+    let (b, cid, _) = world();
+    let (s, v) = call(&b, "GET", "/api/v1/evidence", vec![]).await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(v, json!({"evidence": [], "disputed_authorities": []}));
+    let (_, v) = call(&b, "GET", &format!("/api/v1/consultations/{cid}"), vec![]).await;
+    assert_eq!(v["consultation"]["disputed"], json!(false));
+    // The town signs two different logs of the same size.
+    let head = |root: u8| {
+        palabre_core::head::TreeHead {
+            authority: b.pk(),
+            size: 3,
+            root: Hash([root; 32]),
+            timestamp_ms: T0,
+        }
+        .sign(&b.key)
+    };
+    let fork = palabre_core::head::Equivocation {
+        first: head(1),
+        second: head(2),
+        prefix: None,
+    };
+    b.evidence.lock().expect("lock").push(fork.clone());
+    let (_, v) = call(&b, "GET", "/api/v1/evidence", vec![]).await;
+    assert_eq!(v["evidence"], json!([fork]));
+    assert_eq!(v["disputed_authorities"], json!([b.pk()]));
+    let (_, v) = call(&b, "GET", &format!("/api/v1/consultations/{cid}"), vec![]).await;
+    assert_eq!(v["consultation"]["disputed"], json!(true));
+    let (_, v) = call(&b, "GET", "/api/v1/consultations", vec![]).await;
+    assert_eq!(v["consultations"][0]["disputed"], json!(true));
+    // Cosignatures of a log: none here, and a bad key is refused.
+    let (s, v) = call(
+        &b,
+        "GET",
+        &format!("/api/v1/logs/{}/cosignatures", b.pk()),
+        vec![],
+    )
+    .await;
+    assert_eq!((s, v), (StatusCode::OK, json!({"cosignatures": []})));
+    let (s, _) = call(&b, "GET", "/api/v1/logs/nothex/cosignatures", vec![]).await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
 }

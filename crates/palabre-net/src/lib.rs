@@ -1,8 +1,11 @@
 //! Federation between towns' nodes. `proto` holds every decision of the replication
 //! protocol — whom to ask for what, when a replica may grow, when a head proves an
 //! equivocation, which peer misbehaved — as a state machine fed inputs and time. It does
-//! no IO; the libp2p shell (gossipsub for heads, request-response for entries) will only
-//! move its messages, and a seeded simulation drives it through bad networks in tests.
+//! no IO; the libp2p shell (`shell`: TCP + Noise + Yamux, identify, request-response)
+//! only moves its messages, and a seeded simulation drives it through bad networks in
+//! tests.
 
 pub mod proto;
 pub mod shell;
+
+pub use libp2p::Multiaddr;

@@ -1,0 +1,396 @@
+//! Federation as the node runs it: the network task of `palabre-net` on one side, the
+//! store on the other, and this bridge between them. It decides nothing the protocol
+//! decides (that is `palabre_net::proto`) and admits nothing itself (that is core, inside
+//! the store):
+//!
+//! - this town's log, as the writer commits it, is handed to the network, which announces
+//!   its heads and serves its entries to peers;
+//! - at start, every log the store holds (its own and the replicas) is handed over too,
+//!   so a restarted node resumes where it was;
+//! - entries the network has fetched and checked against a signed head are appended to
+//!   the store's replica of that log (`Storage::append_replica`: core's admission, byte
+//!   for byte, with the authority's own head). An entry that refers to another log's
+//!   event not replicated yet waits for the next pass;
+//! - as a witness, the node cosigns the heads it reaches (at most every
+//!   [`COSIGN_EVERY`] per log) and, always, every closing checkpoint it replicates;
+//! - cosignatures and evidence received from peers are kept in the store, where the API
+//!   serves them and the closer counts them.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use palabre_core::admission::Record;
+use palabre_core::crypto::{PublicKey, SecretKey};
+use palabre_core::event::Body;
+use palabre_core::head::{Cosignature, CosignedHead, TreeHead};
+use palabre_core::rejection::Rejection;
+use palabre_net::Multiaddr;
+use palabre_net::shell::{self, Net, NetEvent};
+use palabre_store::{SledStorage, Storage, stored_event};
+use tokio::sync::mpsc;
+
+use crate::backend::now_ms;
+use crate::home::Peers;
+
+/// How often the bridge compares the store and the network.
+pub const PASS: Duration = Duration::from_millis(250);
+/// Entries moved per step between the store and the network.
+pub const STEP_ENTRIES: u64 = 1_000;
+/// A log's ordinary heads are cosigned at most this often (closing heads always).
+pub const COSIGN_EVERY: Duration = Duration::from_secs(10);
+
+/// What the federation did, for `/metrics` and the tests.
+#[derive(Debug, Default)]
+pub struct FederationStats {
+    pub replicated_entries: AtomicU64,
+    pub cosignatures_made: AtomicU64,
+    pub cosignatures_received: AtomicU64,
+    pub evidence: AtomicU64,
+    pub penalties: AtomicU64,
+}
+
+impl FederationStats {
+    pub fn metrics(&self) -> String {
+        let rows = [
+            (
+                "palabre_replicated_entries_total",
+                "Entries of other towns' logs appended to replicas.",
+                &self.replicated_entries,
+            ),
+            (
+                "palabre_cosignatures_made_total",
+                "Heads of other towns cosigned by this node.",
+                &self.cosignatures_made,
+            ),
+            (
+                "palabre_cosignatures_received_total",
+                "Witness cosignatures received from peers and kept.",
+                &self.cosignatures_received,
+            ),
+            (
+                "palabre_evidence_total",
+                "Proofs of equivocation found or received, and kept.",
+                &self.evidence,
+            ),
+            (
+                "palabre_peer_penalties_total",
+                "Invalid messages from peers (each lowers the peer's score).",
+                &self.penalties,
+            ),
+        ];
+        let mut out = String::new();
+        for (name, help, value) in rows {
+            out.push_str(&format!(
+                "# HELP {name} {help}\n# TYPE {name} counter\n{name} {}\n",
+                value.load(Ordering::Relaxed)
+            ));
+        }
+        out
+    }
+}
+
+/// The federation's settings: who, where.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub listen: Multiaddr,
+    pub federation: Vec<PublicKey>,
+    pub dial: Vec<Multiaddr>,
+}
+
+impl Settings {
+    /// From the config and `peers.toml`; `None` when no peer is named.
+    pub fn new(listen: &str, peers: &Peers, extra: &[String]) -> anyhow::Result<Option<Settings>> {
+        if peers.peer.is_empty() && extra.is_empty() {
+            return Ok(None);
+        }
+        let parse = |a: &str| -> anyhow::Result<Multiaddr> {
+            a.parse().map_err(|e| {
+                anyhow::anyhow!("{a:?} is not a multiaddr like /ip4/192.0.2.7/tcp/4040: {e}")
+            })
+        };
+        let mut dial = Vec::new();
+        for p in &peers.peer {
+            for a in &p.addrs {
+                dial.push(parse(a)?);
+            }
+        }
+        for a in extra {
+            dial.push(parse(a)?);
+        }
+        Ok(Some(Settings {
+            listen: parse(listen)?,
+            federation: peers.peer.iter().map(|p| p.authority).collect(),
+            dial,
+        }))
+    }
+}
+
+/// Starts the network and the bridge. Returns the network handle (its address says
+/// where it listens).
+pub async fn start(
+    settings: Settings,
+    storage: Arc<SledStorage>,
+    key: Arc<SecretKey>,
+    stats: Arc<FederationStats>,
+) -> anyhow::Result<Net> {
+    let me = key.public_key();
+    let (net, events) = shell::start(
+        me,
+        settings.federation.clone(),
+        settings.listen.clone(),
+        settings.dial,
+    )
+    .await?;
+    let mut federation = settings.federation;
+    federation.push(me);
+    let bridge = Bridge {
+        net: net.clone(),
+        storage,
+        key,
+        me,
+        federation,
+        stats,
+        last_cosigned: HashMap::new(),
+        reported: HashMap::new(),
+    };
+    tokio::spawn(bridge.run(events));
+    Ok(net)
+}
+
+struct Bridge {
+    net: Net,
+    storage: Arc<SledStorage>,
+    key: Arc<SecretKey>,
+    me: PublicKey,
+    federation: Vec<PublicKey>,
+    stats: Arc<FederationStats>,
+    last_cosigned: HashMap<PublicKey, tokio::time::Instant>,
+    /// A refused replica entry already reported (so it is logged once).
+    reported: HashMap<PublicKey, u64>,
+}
+
+/// Refusals that mean "an event of another log this one refers to is not here yet":
+/// the entry waits for the next pass.
+fn waits_for_another_log(r: &Rejection) -> bool {
+    matches!(
+        r,
+        Rejection::UnknownConsultation
+            | Rejection::UnknownProposal
+            | Rejection::UnknownTarget
+            | Rejection::UnknownAuthority
+            | Rejection::BadParticipants
+            | Rejection::NotClosed
+            | Rejection::ResultMismatch
+    )
+}
+
+impl Bridge {
+    async fn run(mut self, mut events: mpsc::Receiver<NetEvent>) {
+        let mut pass = tokio::time::interval(PASS);
+        pass.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                _ = pass.tick() => {
+                    if let Err(e) = self.pass().await {
+                        tracing::error!("federation: {e:#}");
+                    }
+                }
+                event = events.recv() => match event {
+                    None => return,
+                    Some(e) => {
+                        if let Err(e) = self.on_event(e).await {
+                            tracing::error!("federation: {e:#}");
+                        }
+                    }
+                },
+            }
+        }
+    }
+
+    async fn blocking<R: Send + 'static>(
+        &self,
+        f: impl FnOnce(&SledStorage) -> R + Send + 'static,
+    ) -> anyhow::Result<R> {
+        let storage = Arc::clone(&self.storage);
+        Ok(tokio::task::spawn_blocking(move || f(&storage)).await?)
+    }
+
+    async fn on_event(&mut self, event: NetEvent) -> anyhow::Result<()> {
+        match event {
+            NetEvent::Stored { .. } => self.pass().await?,
+            NetEvent::Cosignature(c) => {
+                if self.blocking(move |s| s.add_cosignature(&c)).await?? {
+                    self.stats
+                        .cosignatures_received
+                        .fetch_add(1, Ordering::Relaxed);
+                }
+            }
+            NetEvent::Evidence(e) => {
+                let authority = e.authority();
+                if self.blocking(move |s| s.add_evidence(&e)).await?? {
+                    self.stats.evidence.fetch_add(1, Ordering::Relaxed);
+                    tracing::error!(
+                        "the town {authority} signed two different histories of its log: \
+                         its consultations are disputed (GET /api/v1/evidence)"
+                    );
+                }
+            }
+            NetEvent::Penalised { .. } => {
+                self.stats.penalties.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        Ok(())
+    }
+
+    /// Brings the store and the network level, one step per log.
+    async fn pass(&mut self) -> anyhow::Result<()> {
+        let progress = self.net.progress().await?;
+        for authority in self.federation.clone() {
+            let held = progress
+                .iter()
+                .find(|p| p.authority == authority)
+                .map_or(0, |p| p.held);
+            let stored = self.blocking(move |s| s.log_size(&authority)).await?;
+            if stored > held {
+                self.hand_over(authority, held).await?;
+            } else if held > stored {
+                self.take_in(authority, stored, held).await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Gives the network the stored entries it does not hold yet, up to the latest
+    /// stored head of that log.
+    async fn hand_over(&self, authority: PublicKey, held: u64) -> anyhow::Result<()> {
+        let Some((head, entries)) = self
+            .blocking(move |s| -> anyhow::Result<_> {
+                let Some(head) = s.latest_head(&authority)? else {
+                    return Ok(None); // a first page with no head yet: fetched again
+                };
+                let end = head.head.size.min(held + STEP_ENTRIES);
+                Ok(Some((head, s.entries(&authority, held, end)?)))
+            })
+            .await??
+        else {
+            return Ok(());
+        };
+        if entries.is_empty() {
+            return Ok(());
+        }
+        self.net.appended(head, entries).await?;
+        Ok(())
+    }
+
+    /// Appends to the store's replica what the network holds and checked.
+    async fn take_in(
+        &mut self,
+        authority: PublicKey,
+        stored: u64,
+        held: u64,
+    ) -> anyhow::Result<()> {
+        let end = held.min(stored + STEP_ENTRIES);
+        let (head, entries) = self.net.range(authority, stored, end).await?;
+        let Some(head) = head else {
+            return Ok(()); // the network is between two heads of this log
+        };
+        if entries.is_empty() {
+            return Ok(());
+        }
+        let events = entries
+            .into_iter()
+            .map(stored_event)
+            .collect::<Result<Vec<_>, _>>()?;
+        let checkpoints: Vec<TreeHead> = events
+            .iter()
+            .filter(|e| e.author() == &authority)
+            .filter_map(|e| match e.body() {
+                Body::Checkpoint(c) => Some(TreeHead {
+                    authority,
+                    size: c.size,
+                    root: c.root,
+                    timestamp_ms: e.created_at_ms(),
+                }),
+                _ => None,
+            })
+            .collect();
+        let outcome = self
+            .blocking(move |s| s.append_replica(&head, stored, events))
+            .await??;
+        self.stats
+            .replicated_entries
+            .fetch_add(outcome.appended, Ordering::Relaxed);
+        if let Some((index, r)) = &outcome.refused
+            && !waits_for_another_log(r)
+            && self.reported.get(&authority) != Some(index)
+        {
+            self.reported.insert(authority, *index);
+            tracing::error!(
+                "entry {index} of {authority}'s log is refused ({}: {r}); its replica stops there",
+                r.code()
+            );
+        }
+        if authority == self.me {
+            return Ok(()); // recovering this town's own log: nothing to witness
+        }
+        // Closing heads among what was appended: always cosigned, and kept for peers
+        // that connect later (the organiser needs them for its quorum).
+        let appended_to = stored + outcome.appended;
+        for head in checkpoints {
+            if head.size <= appended_to {
+                self.cosign(head, true).await?;
+            }
+        }
+        if outcome.reached_head {
+            let due = self
+                .last_cosigned
+                .get(&authority)
+                .is_none_or(|t| t.elapsed() >= COSIGN_EVERY);
+            if due {
+                self.last_cosigned
+                    .insert(authority, tokio::time::Instant::now());
+                self.cosign(head.head, false).await?;
+            }
+        }
+        Ok(())
+    }
+
+    async fn cosign(&self, head: TreeHead, sticky: bool) -> anyhow::Result<()> {
+        let cosignature: Cosignature = CosignedHead {
+            head,
+            witness: self.me,
+            timestamp_ms: now_ms(),
+        }
+        .sign(&self.key);
+        self.blocking(move |s| s.add_cosignature(&cosignature))
+            .await??;
+        self.stats.cosignatures_made.fetch_add(1, Ordering::Relaxed);
+        self.net.cosigned(cosignature, sticky).await?;
+        Ok(())
+    }
+}
+
+/// For `palabre recover`: whether this town's own log and every replica are held in
+/// the store as far as the network knows them.
+pub async fn caught_up(
+    net: &Net,
+    storage: &Arc<SledStorage>,
+    me: &PublicKey,
+) -> anyhow::Result<Option<u64>> {
+    let progress = net.progress().await?;
+    let mine = progress.iter().find(|p| p.authority == *me);
+    let Some(mine) = mine else {
+        return Ok(None);
+    };
+    if mine.held == 0 || mine.target.is_some() || progress.iter().any(|p| p.target.is_some()) {
+        return Ok(None);
+    }
+    for p in &progress {
+        if storage.log_size(&p.authority) != p.held {
+            return Ok(None);
+        }
+    }
+    Ok(Some(mine.held))
+}
