@@ -229,6 +229,9 @@ fn main() -> anyhow::Result<()> {
             tracing_subscriber::EnvFilter::try_from_env("PALABRE_LOG")
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
         )
+        // The log goes to stderr: stdout carries what commands print for people and
+        // scripts (addresses, codes, reports).
+        .with_writer(std::io::stderr)
         .init();
     match Cli::parse().command {
         Command::Serve { data, http, demo } => serve(data, http, demo),
@@ -432,7 +435,7 @@ fn serve(data: PathBuf, http: Option<String>, demo: bool) -> anyhow::Result<()> 
         let listener = tokio::net::TcpListener::bind(addr)
             .await
             .with_context(|| format!("listening on {addr}"))?;
-        println!("Palabre is serving on http://{}", listener.local_addr()?);
+        // Federation first: the "serving" line is the last thing printed at start.
         if let Some(settings) = federation {
             let n = settings.federation.len();
             let net = federation::start(
@@ -444,6 +447,7 @@ fn serve(data: PathBuf, http: Option<String>, demo: bool) -> anyhow::Result<()> 
             .await?;
             println!("Federating with {n} town(s), listening on {}", net.addr);
         }
+        println!("Palabre is serving on http://{}", listener.local_addr()?);
         let app = palabre_web::app(Arc::clone(&backend), api);
         tokio::spawn(close_consultations(
             Arc::clone(&backend),

@@ -335,6 +335,8 @@ fn check_everything_kept(addr: &str, seen: &Seen) {
     }
 }
 
+#[path = "node/federation.rs"]
+mod federation;
 #[path = "node/site.rs"]
 mod site;
 

@@ -29,6 +29,8 @@ pub type PeerId = u64;
 
 /// Entries per sync page.
 pub const MAX_PAGE_ENTRIES: u64 = 256;
+/// Bytes of entries per sync page (a page holds at least one entry, at most 64 KiB).
+pub const MAX_PAGE_BYTES: usize = 2 * 1024 * 1024;
 /// How long a sync request may go unanswered before another peer is asked.
 pub const REQUEST_TIMEOUT_MS: u64 = 2_000;
 /// Entries held while catching up, before they can be checked against a signed root.
@@ -374,12 +376,26 @@ impl Node {
                     return;
                 }
                 let end = end.min(r.size()).min(start + MAX_PAGE_ENTRIES);
+                let mut bytes = 0;
+                let entries: Vec<Vec<u8>> = r.entries[start as usize..end as usize]
+                    .iter()
+                    .take_while(|e| {
+                        bytes += e.len();
+                        bytes <= MAX_PAGE_BYTES
+                    })
+                    .cloned()
+                    .collect();
+                let entries = if entries.is_empty() {
+                    vec![r.entries[start as usize].clone()]
+                } else {
+                    entries
+                };
                 out.push(Output::Send {
                     to: from,
                     wire: Wire::Entries {
                         authority,
                         start,
-                        entries: r.entries[start as usize..end as usize].to_vec(),
+                        entries,
                     },
                 });
             }

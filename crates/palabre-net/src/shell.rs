@@ -10,7 +10,9 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use libp2p::futures::StreamExt;
+use std::io;
+
+use libp2p::futures::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, StreamExt};
 use libp2p::request_response::{self, ProtocolSupport};
 use libp2p::swarm::{NetworkBehaviour, SwarmEvent};
 use libp2p::{Multiaddr, StreamProtocol, identify, noise, tcp, yamux};
@@ -25,8 +27,9 @@ use crate::proto::{self, Equivocation, Input, Output, PeerId, Progress, Wire};
 pub const TICK: Duration = Duration::from_millis(250);
 /// Connections stay open this long without traffic (libp2p's default is 10 s).
 pub const IDLE_TIMEOUT: Duration = Duration::from_secs(120);
-/// Largest request or response on the wire.
-pub const MAX_MESSAGE_BYTES: u64 = 8 * 1024 * 1024;
+/// Largest request or response on the wire (a page of entries is cut at
+/// `proto::MAX_PAGE_BYTES`, well below).
+pub const MAX_MESSAGE_BYTES: u64 = 4 * 1024 * 1024;
 /// How often unconnected federation addresses are dialled again.
 pub const REDIAL: Duration = Duration::from_secs(3);
 /// Penalties after which a peer is disconnected and refused.
@@ -51,7 +54,84 @@ struct Ack {}
 #[derive(NetworkBehaviour)]
 struct Behaviour {
     identify: identify::Behaviour,
-    sync: request_response::json::Behaviour<Wire, Ack>,
+    sync: request_response::Behaviour<SyncCodec>,
+}
+
+/// A request as read off the wire: a message of the protocol, or why it is not one. The
+/// codec never fails a read for what the peer sent (libp2p would drop such a failure
+/// silently), so the loop can penalise the sender.
+#[derive(Debug, Clone)]
+enum Request {
+    Wire(Box<Wire>),
+    Unreadable(&'static str),
+}
+
+/// JSON messages of at most [`MAX_MESSAGE_BYTES`], one per stream.
+#[derive(Debug, Clone, Default)]
+struct SyncCodec;
+
+impl request_response::Codec for SyncCodec {
+    type Protocol = StreamProtocol;
+    type Request = Request;
+    type Response = Ack;
+
+    async fn read_request<T>(&mut self, _: &StreamProtocol, io: &mut T) -> io::Result<Request>
+    where
+        T: AsyncRead + Unpin + Send,
+    {
+        let mut bytes = Vec::new();
+        io.take(MAX_MESSAGE_BYTES + 1)
+            .read_to_end(&mut bytes)
+            .await?;
+        if bytes.len() as u64 > MAX_MESSAGE_BYTES {
+            return Ok(Request::Unreadable("a message over the size limit"));
+        }
+        Ok(match serde_json::from_slice(&bytes) {
+            Ok(wire) => Request::Wire(Box::new(wire)),
+            Err(_) => Request::Unreadable("a message that is not of the protocol"),
+        })
+    }
+
+    async fn read_response<T>(&mut self, _: &StreamProtocol, io: &mut T) -> io::Result<Ack>
+    where
+        T: AsyncRead + Unpin + Send,
+    {
+        let mut bytes = Vec::new();
+        io.take(64).read_to_end(&mut bytes).await?;
+        serde_json::from_slice(&bytes).map_err(io::Error::other)
+    }
+
+    async fn write_request<T>(
+        &mut self,
+        _: &StreamProtocol,
+        io: &mut T,
+        request: Request,
+    ) -> io::Result<()>
+    where
+        T: AsyncWrite + Unpin + Send,
+    {
+        let Request::Wire(wire) = request else {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "only protocol messages are sent",
+            ));
+        };
+        io.write_all(&serde_json::to_vec(&wire)?).await?;
+        io.close().await
+    }
+
+    async fn write_response<T>(
+        &mut self,
+        _: &StreamProtocol,
+        io: &mut T,
+        ack: Ack,
+    ) -> io::Result<()>
+    where
+        T: AsyncWrite + Unpin + Send,
+    {
+        io.write_all(&serde_json::to_vec(&ack)?).await?;
+        io.close().await
+    }
 }
 
 /// What the node asks of its network task.
@@ -182,10 +262,8 @@ pub async fn start(
                     "/palabre/1".into(),
                     key.public(),
                 )),
-                sync: request_response::json::Behaviour::with_codec(
-                    request_response::json::codec::Codec::default()
-                        .set_request_size_maximum(MAX_MESSAGE_BYTES)
-                        .set_response_size_maximum(MAX_MESSAGE_BYTES),
+                sync: request_response::Behaviour::with_codec(
+                    SyncCodec,
                     [(
                         StreamProtocol::new("/palabre/sync/1"),
                         ProtocolSupport::Full,
@@ -338,7 +416,10 @@ async fn run(
                 Some(Command::Broadcast(wire)) => {
                     let connected: Vec<libp2p::PeerId> = swarm.connected_peers().copied().collect();
                     for p in connected {
-                        swarm.behaviour_mut().sync.send_request(&p, wire.clone());
+                        swarm
+                            .behaviour_mut()
+                            .sync
+                            .send_request(&p, Request::Wire(Box::new(wire.clone())));
                     }
                     Vec::new()
                 }
@@ -381,26 +462,12 @@ async fn run(
                     ..
                 })) => {
                     let _ = swarm.behaviour_mut().sync.send_response(channel, Ack {});
-                    if links.is_banned(&peer) {
-                        Vec::new()
-                    } else {
-                        let from = peers.id(peer);
-                        node.handle(now(), Input::Received { from, wire: request })
+                    let from = peers.id(peer);
+                    match request {
+                        _ if links.is_banned(&peer) => Vec::new(),
+                        Request::Wire(wire) => node.handle(now(), Input::Received { from, wire: *wire }),
+                        Request::Unreadable(reason) => vec![Output::Penalise { peer: from, reason }],
                     }
-                }
-                SwarmEvent::Behaviour(BehaviourEvent::Sync(request_response::Event::InboundFailure {
-                    peer, error, ..
-                })) => {
-                    // Undecodable or oversized messages end here: penalised like invalid ones.
-                    tracing::warn!("peer {peer}: unreadable message: {error}");
-                    if links.penalise(peer) {
-                        let _ = swarm.disconnect_peer_id(peer);
-                    }
-                    let _ = events.try_send(NetEvent::Penalised {
-                        peer: peer.to_string(),
-                        reason: "an unreadable message",
-                    });
-                    Vec::new()
                 }
                 _ => Vec::new(),
             },
@@ -409,7 +476,10 @@ async fn run(
             match o {
                 Output::Send { to, wire } => {
                     if let Some(peer) = peers.peers.get(&to).copied() {
-                        swarm.behaviour_mut().sync.send_request(&peer, wire);
+                        swarm
+                            .behaviour_mut()
+                            .sync
+                            .send_request(&peer, Request::Wire(Box::new(wire)));
                     }
                 }
                 Output::Stored { authority, size } => {

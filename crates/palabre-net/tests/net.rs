@@ -615,3 +615,44 @@ fn three_towns_replicate_over_loopback_sockets() {
         }
     });
 }
+
+/// A peer that sends a message over the size limit is penalised by the shell (the codec
+/// reads at most the limit, and reports rather than fails); the node carries on.
+#[test]
+fn oversized_messages_are_penalised() {
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    rt.block_on(async {
+        let honest = town_key(900).public_key();
+        let rogue = town_key(901).public_key();
+        let any: palabre_net::Multiaddr = "/ip4/127.0.0.1/tcp/0".parse().expect("multiaddr");
+        let (net, mut events) =
+            palabre_net::shell::start(honest, vec![rogue], any.clone(), Vec::new())
+                .await
+                .expect("starts");
+        let (bad, _bad_events) =
+            palabre_net::shell::start(rogue, vec![honest], any, vec![net.addr.clone()])
+                .await
+                .expect("starts");
+        let huge = Wire::Entries {
+            authority: honest,
+            start: 0,
+            entries: vec![vec![b'x'; 5 * 1024 * 1024]],
+        };
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        loop {
+            bad.broadcast(huge.clone()).await.expect("broadcast");
+            match tokio::time::timeout(std::time::Duration::from_secs(1), events.recv()).await {
+                Ok(Some(palabre_net::shell::NetEvent::Penalised { reason, .. })) => {
+                    assert_eq!(reason, "a message over the size limit");
+                    break;
+                }
+                Ok(Some(_)) | Err(_) => {}
+                Ok(None) => panic!("the honest node stopped"),
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the oversized message was never penalised"
+            );
+        }
+    });
+}

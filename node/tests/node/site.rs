@@ -262,7 +262,7 @@ async fn vote(c: &Client, base: &str, id: &str, pick: usize) {
     answered(c, form).await;
 }
 
-fn town_key(data: &Path) -> SecretKey {
+pub(super) fn town_key(data: &Path) -> SecretKey {
     let text = std::fs::read_to_string(data.join("authority.key")).expect("key file");
     let seed: [u8; 32] = hex_seed(text.trim());
     SecretKey::from_seed(&seed)

@@ -1,0 +1,472 @@
+//! Three towns' `palabre serve` processes, federated by their config files alone
+//! (`palabre peers add`, `p2p_listen`), on loopback sockets with temporary data
+//! directories: an inter-municipal consultation whose residents vote at their own
+//! town's node gives the same tally on every node and a result the audit accepts; a
+//! node stopped during the vote catches up; a rogue peer (an in-process libp2p node)
+//! that equivocates, sends a badly signed head, badly signed entries and an oversized
+//! message is caught by every honest node, changes nothing and is penalised; a wiped
+//! node recovers its log from its neighbours. Every wait is on a condition, bounded.
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+
+use palabre_core::event::{ConsultationBody, ProposalBody};
+use palabre_core::head::TreeHead;
+use palabre_core::tally::Method;
+use palabre_net::proto::Wire;
+
+use super::site::town_key;
+use super::*;
+
+/// Waits until `ready` holds, polling; fails with `what` after `secs`.
+fn wait_until(what: &str, secs: u64, mut ready: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    while !ready() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port()
+}
+
+fn palabre(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_palabre"))
+        .args(args)
+        .env("PALABRE_LOG", "warn")
+        .output()
+        .expect("palabre runs")
+}
+
+fn ok(out: std::process::Output) -> String {
+    assert!(
+        out.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+struct Town {
+    data: PathBuf,
+    key: SecretKey,
+    p2p: String,
+    node: Option<Node>,
+}
+
+impl Town {
+    fn start(&mut self) {
+        let node = start_with(
+            &self.data,
+            &[
+                ("PALABRE_P2P_LISTEN", self.p2p.as_str()),
+                ("PALABRE_CLOSE_GRACE_MS", "0"),
+            ],
+        );
+        self.node = Some(node);
+    }
+
+    fn addr(&self) -> String {
+        self.node.as_ref().expect("running").addr.clone()
+    }
+
+    fn pk(&self) -> PublicKey {
+        self.key.public_key()
+    }
+}
+
+fn path(p: &Path) -> &str {
+    p.to_str().expect("utf-8 path")
+}
+
+/// The entries a node holds of a log, as served.
+fn log_of(addr: &str, log: &PublicKey) -> Vec<Value> {
+    let Some((200, head)) = http(addr, "GET", &format!("/api/v1/logs/{log}/checkpoint"), b"")
+    else {
+        return Vec::new();
+    };
+    let size = head["head"]["size"].as_u64().expect("size");
+    let mut out = Vec::new();
+    while (out.len() as u64) < size {
+        let start = out.len();
+        let (_, page) = http(
+            addr,
+            "GET",
+            &format!("/api/v1/logs/{log}/entries?start={start}&end={size}"),
+            b"",
+        )
+        .expect("entries");
+        let list = page["entries"].as_array().expect("entries").clone();
+        assert!(!list.is_empty());
+        out.extend(list);
+    }
+    out
+}
+
+fn log_size(addr: &str, log: &PublicKey) -> u64 {
+    match http(addr, "GET", &format!("/api/v1/logs/{log}/checkpoint"), b"") {
+        Some((200, head)) => head["head"]["size"].as_u64().unwrap_or(0),
+        _ => 0,
+    }
+}
+
+fn metric(addr: &str, name: &str) -> u64 {
+    let text = String::from_utf8(get_raw(addr, "/metrics")).expect("utf-8");
+    text.lines()
+        .find_map(|l| l.strip_prefix(name)?.trim().parse().ok())
+        .unwrap_or(0)
+}
+
+fn post(addr: &str, e: &palabre_core::event::SignedEvent) {
+    let (status, v) = http(addr, "POST", "/api/v1/events", e.bytes()).expect("post");
+    assert_eq!(status, 201, "{v}");
+}
+
+fn resident(town: usize, n: u8) -> SecretKey {
+    SecretKey::from_seed(&[100 + 10 * town as u8 + n; 32])
+}
+
+#[test]
+fn three_towns_federate_by_config_alone() {
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let rogue = SecretKey::from_seed(&[66; 32]);
+    let mut towns: Vec<Town> = (0..3)
+        .map(|i| {
+            let data = tmp.path().join(format!("town{i}"));
+            ok(palabre(&[
+                "init",
+                "--data",
+                path(&data),
+                "--name",
+                &format!("Commune {i}"),
+            ]));
+            Town {
+                key: town_key(&data),
+                data,
+                p2p: format!("/ip4/127.0.0.1/tcp/{}", free_port()),
+                node: None,
+            }
+        })
+        .collect();
+    // Each town names the other two, and the rogue's key (a town it believes in).
+    for i in 0..3 {
+        for j in 0..3 {
+            if i != j {
+                ok(palabre(&[
+                    "peers",
+                    "add",
+                    "--data",
+                    path(&towns[i].data),
+                    "--authority",
+                    &towns[j].pk().to_string(),
+                    "--addr",
+                    &towns[j].p2p,
+                    "--name",
+                    &format!("Commune {j}"),
+                ]));
+            }
+        }
+        ok(palabre(&[
+            "peers",
+            "add",
+            "--data",
+            path(&towns[i].data),
+            "--authority",
+            &rogue.public_key().to_string(),
+        ]));
+        let list = ok(palabre(&["peers", "list", "--data", path(&towns[i].data)]));
+        assert_eq!(list.lines().count(), 3, "{list}");
+    }
+    for t in towns.iter_mut() {
+        t.start();
+    }
+    let keys: Vec<PublicKey> = towns.iter().map(Town::pk).collect();
+    wait_until(
+        "every node to replicate every town's declaration",
+        60,
+        || {
+            towns
+                .iter()
+                .all(|t| keys.iter().all(|k| log_size(&t.addr(), k) >= 1))
+        },
+    );
+
+    // Town 0 organises a consultation of the three towns.
+    let mut participants = keys.clone();
+    participants.sort();
+    let organiser = &towns[0].key;
+    let now = now_ms();
+    let sign = |key: &SecretKey, body: Body| {
+        Event {
+            author: key.public_key(),
+            created_at_ms: now_ms(),
+            body,
+        }
+        .sign(key)
+        .expect("valid event")
+    };
+    let c = sign(
+        organiser,
+        Body::Consultation(Box::new(ConsultationBody {
+            title: "La piscine intercommunale".into(),
+            description: "Faut-il la couvrir ?".into(),
+            authorities: participants.clone(),
+            proposals_open_ms: now - 1_000,
+            proposals_close_ms: now + 25_000,
+            vote_open_ms: now - 1_000,
+            vote_close_ms: now + 25_000,
+            method: Method::Approval { max_choices: 1 },
+            show_running_results: true,
+        })),
+    );
+    let cid = c.id();
+    let p = sign(
+        organiser,
+        Body::Proposal(ProposalBody {
+            consultation: cid,
+            title: "Couvrir le bassin".into(),
+            body: "Un toit ouvrant.".into(),
+            cost: None,
+        }),
+    );
+    post(&towns[0].addr(), &c);
+    post(&towns[0].addr(), &p);
+    wait_until("the consultation to reach every node", 30, || {
+        towns.iter().all(|t| {
+            matches!(http(&t.addr(), "GET", &format!("/api/v1/consultations/{cid}"), b""),
+                Some((200, v)) if v["proposals"].as_array().is_some_and(|l| l.len() == 1))
+        })
+    });
+
+    // Residents register and vote at their own town's node.
+    let vote = |town: &Town, code: &str, resident: &SecretKey| {
+        assert!(redeem(&town.addr(), code, resident));
+        post(
+            &town.addr(),
+            &sign(
+                resident,
+                Body::Ballot(BallotBody {
+                    consultation: cid,
+                    choice: Choice::Approve(vec![p.id()]),
+                }),
+            ),
+        );
+    };
+    for n in 0..2 {
+        let code = towns[1].node.as_ref().expect("running").codes[n as usize].clone();
+        vote(&towns[1], &code, &resident(1, n));
+    }
+    // Town 1's node stops during the vote; the others go on.
+    towns[1].node.take().expect("running").kill();
+    for (t, n) in [(0, 0), (0, 1), (2, 0)] {
+        let code = towns[t].node.as_ref().expect("running").codes[n as usize].clone();
+        vote(&towns[t], &code, &resident(t, n));
+    }
+    towns[1].start();
+    wait_until("the restarted node to catch up", 60, || {
+        keys.iter()
+            .all(|k| log_size(&towns[1].addr(), k) >= log_size(&towns[0].addr(), k))
+    });
+    let counted = |addr: &str| {
+        let (_, v) = http(
+            addr,
+            "GET",
+            &format!("/api/v1/consultations/{cid}/tally"),
+            b"",
+        )
+        .expect("tally");
+        v
+    };
+    wait_until("every node to count the five ballots", 30, || {
+        towns
+            .iter()
+            .all(|t| counted(&t.addr())["n_ballots_counted"] == json!(5))
+    });
+
+    // A rogue peer: in the federation list, but lying.
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let rogue_net = rt.block_on(async {
+        let (net, _events) = palabre_net::shell::start(
+            rogue.public_key(),
+            keys.clone(),
+            "/ip4/127.0.0.1/tcp/0".parse().expect("multiaddr"),
+            towns
+                .iter()
+                .map(|t| t.p2p.parse().expect("multiaddr"))
+                .collect(),
+        )
+        .await
+        .expect("the rogue's network starts");
+        net
+    });
+    let rogue_head = |size: u64, root: u8| {
+        TreeHead {
+            authority: rogue.public_key(),
+            size,
+            root: Hash([root; 32]),
+            timestamp_ms: now,
+        }
+        .sign(&rogue)
+    };
+    // Two histories of the same size, told to everyone (again until they are connected).
+    wait_until(
+        "every honest node to hold the rogue's equivocation",
+        60,
+        || {
+            rt.block_on(async {
+                for root in [1, 2] {
+                    let head = rogue_head(5, root);
+                    rogue_net
+                        .broadcast(Wire::Head { head })
+                        .await
+                        .expect("broadcast");
+                }
+            });
+            towns.iter().all(|t| {
+                let (_, v) = http(&t.addr(), "GET", "/api/v1/evidence", b"").expect("evidence");
+                v["disputed_authorities"] == json!([rogue.public_key()])
+            })
+        },
+    );
+    for t in &towns {
+        let (_, v) = http(&t.addr(), "GET", "/api/v1/evidence", b"").expect("evidence");
+        let proof: palabre_core::head::Equivocation =
+            serde_json::from_value(v["evidence"][0].clone()).expect("an equivocation");
+        assert_eq!(proof.check(), Ok(()));
+        // The consultation does not involve the rogue: not disputed.
+        assert_eq!(
+            consultation_detail(&t.addr(), &cid)["consultation"]["disputed"],
+            json!(false)
+        );
+    }
+    // A head with a broken signature; a message over the size limit; and entries that do
+    // not verify, under a validly signed head, served when asked.
+    let mut forged = rogue_head(9, 3);
+    forged.head.size = 10;
+    let huge = Wire::Entries {
+        authority: keys[0],
+        start: 0,
+        entries: vec![vec![b'x'; 5 * 1024 * 1024]],
+    };
+    let bad_entry =
+        br#"{"author":"00","body":{},"created_at_ms":1,"kind":"authority","sig":"00","v":1}"#;
+    // Larger than the equivocating heads, so that the honest nodes ask for it.
+    let bad_entries = vec![bad_entry.to_vec(); 6];
+    let mut tree = merkle::MemoryTree::new();
+    for e in &bad_entries {
+        tree.push(merkle::leaf_hash(e));
+    }
+    let bad_head = TreeHead {
+        authority: rogue.public_key(),
+        size: 6,
+        root: merkle::root_at(&tree, 6).expect("root"),
+        timestamp_ms: now,
+    }
+    .sign(&rogue);
+    rt.block_on(async {
+        rogue_net
+            .broadcast(Wire::Head { head: forged })
+            .await
+            .expect("broadcast");
+        rogue_net.broadcast(huge).await.expect("broadcast");
+        rogue_net
+            .appended(bad_head, bad_entries)
+            .await
+            .expect("appended");
+    });
+    wait_until("every honest node to penalise the rogue", 30, || {
+        towns
+            .iter()
+            .all(|t| metric(&t.addr(), "palabre_peer_penalties_total") >= 3)
+    });
+    drop(rogue_net);
+    drop(rt);
+    // Nothing of the rogue's was recorded, and every honest log is the same everywhere.
+    for t in &towns {
+        assert_eq!(log_size(&t.addr(), &rogue.public_key()), 0);
+        assert!(http(&t.addr(), "GET", "/healthz", b"").is_some());
+    }
+
+    // The vote closes; each town checkpoints, the others cosign, the organiser
+    // publishes the result once the quorum is there.
+    wait_until("the organiser's result", 90, || {
+        log_of(&towns[0].addr(), &keys[0])
+            .iter()
+            .any(|e| e["kind"] == json!("result") && e["body"]["consultation"] == json!(cid))
+    });
+    wait_until("every node to hold every log alike", 30, || {
+        keys.iter().all(|k| {
+            let reference = log_of(&towns[0].addr(), k);
+            towns[1..].iter().all(|t| log_of(&t.addr(), k) == reference)
+        })
+    });
+    let tallies: Vec<Value> = towns.iter().map(|t| counted(&t.addr())).collect();
+    assert_eq!(
+        tallies[0]["tally"]["rows"][0]["approvals"],
+        json!(5),
+        "{}",
+        tallies[0]
+    );
+    assert!(tallies.iter().all(|v| *v == tallies[0]), "{tallies:?}");
+    for t in &towns {
+        let (_, v) = http(
+            &t.addr(),
+            "GET",
+            &format!("/api/v1/logs/{}/cosignatures", keys[1]),
+            b"",
+        )
+        .expect("cosignatures");
+        assert!(
+            !v["cosignatures"].as_array().expect("list").is_empty(),
+            "{v}"
+        );
+    }
+    let nodes: Vec<String> = towns
+        .iter()
+        .map(|t| format!("http://{}", t.addr()))
+        .collect();
+    let cid_text = cid.to_string();
+    let mut args = vec!["audit", "--consultation", cid_text.as_str()];
+    for n in &nodes {
+        args.extend(["--node", n.as_str()]);
+    }
+    let report = ok(palabre(&args));
+    assert!(report.contains("PASSED"), "{report}");
+
+    // Town 2 loses its disk (the key is kept): it rebuilds its log from the others.
+    let before = log_of(&towns[0].addr(), &keys[2]);
+    towns[2].node.take().expect("running").kill();
+    std::fs::remove_dir_all(towns[2].data.join("store")).expect("wipe");
+    let refused = palabre(&[
+        "serve",
+        "--data",
+        path(&towns[2].data),
+        "--http",
+        "127.0.0.1:0",
+    ]);
+    assert!(!refused.status.success());
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("palabre recover"));
+    let recovered = ok(palabre(&[
+        "recover",
+        "--data",
+        path(&towns[2].data),
+        "--from",
+        &towns[0].p2p,
+        "--from",
+        &towns[1].p2p,
+        "--timeout",
+        "60",
+    ]));
+    assert!(
+        recovered.contains(&format!("{} entries", before.len())),
+        "{recovered}"
+    );
+    towns[2].start();
+    assert_eq!(log_of(&towns[2].addr(), &keys[2]), before);
+    assert_eq!(counted(&towns[2].addr()), tallies[0]);
+}
