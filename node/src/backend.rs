@@ -26,6 +26,8 @@ pub struct NodeBackend {
     pub writer: Arc<Writer>,
     pub key: Arc<SecretKey>,
     pub federation: Arc<FederationStats>,
+    /// Notified after each durable commit (the federation bridge waits on it).
+    pub committed: Arc<tokio::sync::Notify>,
 }
 
 fn internal(e: impl std::fmt::Display) -> BackendError {
@@ -42,7 +44,11 @@ impl NodeBackend {
             Box::new(now_ms),
         )
         .start();
+        let committed = Arc::new(tokio::sync::Notify::new());
+        let notify = Arc::clone(&committed);
+        writer.set_listener(Box::new(move || notify.notify_one()));
         NodeBackend {
+            committed,
             storage,
             writer: Arc::new(writer),
             key,

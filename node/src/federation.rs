@@ -3,8 +3,8 @@
 //! decides (that is `palabre_net::proto`) and admits nothing itself (that is core, inside
 //! the store):
 //!
-//! - this town's log, as the writer commits it, is handed to the network, which announces
-//!   its heads and serves its entries to peers;
+//! - this town's log, as soon as the writer has committed, is handed to the network,
+//!   which announces the new head to every peer at once and serves the entries;
 //! - at start, every log the store holds (its own and the replicas) is handed over too,
 //!   so a restarted node resumes where it was;
 //! - entries the network has fetched and checked against a signed head are appended to
@@ -134,6 +134,7 @@ pub async fn start(
     storage: Arc<SledStorage>,
     key: Arc<SecretKey>,
     stats: Arc<FederationStats>,
+    committed: Arc<tokio::sync::Notify>,
 ) -> anyhow::Result<Net> {
     let me = key.public_key();
     let (net, events) = shell::start(
@@ -155,7 +156,7 @@ pub async fn start(
         last_cosigned: HashMap::new(),
         reported: HashMap::new(),
     };
-    tokio::spawn(bridge.run(events));
+    tokio::spawn(bridge.run(events, committed));
     Ok(net)
 }
 
@@ -187,11 +188,21 @@ fn waits_for_another_log(r: &Rejection) -> bool {
 }
 
 impl Bridge {
-    async fn run(mut self, mut events: mpsc::Receiver<NetEvent>) {
+    async fn run(
+        mut self,
+        mut events: mpsc::Receiver<NetEvent>,
+        committed: Arc<tokio::sync::Notify>,
+    ) {
         let mut pass = tokio::time::interval(PASS);
         pass.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tokio::select! {
+                // This town's log grew: hand it over now rather than at the next pass.
+                () = committed.notified() => {
+                    if let Err(e) = self.pass().await {
+                        tracing::error!("federation: {e:#}");
+                    }
+                }
                 _ = pass.tick() => {
                     if let Err(e) = self.pass().await {
                         tracing::error!("federation: {e:#}");

@@ -443,6 +443,7 @@ fn serve(data: PathBuf, http: Option<String>, demo: bool) -> anyhow::Result<()> 
                 Arc::clone(&backend.storage),
                 Arc::clone(&backend.key),
                 Arc::clone(&backend.federation),
+                Arc::clone(&backend.committed),
             )
             .await?;
             println!("Federating with {n} town(s), listening on {}", net.addr);
@@ -618,7 +619,8 @@ fn recover(data: PathBuf, from: Vec<String>, timeout: u64) -> anyhow::Result<()>
     let stats = Arc::new(federation::FederationStats::default());
     let runtime = tokio::runtime::Runtime::new()?;
     let size = runtime.block_on(async {
-        let net = federation::start(settings, Arc::clone(&storage), key, stats).await?;
+        let never = Arc::new(tokio::sync::Notify::new());
+        let net = federation::start(settings, Arc::clone(&storage), key, stats, never).await?;
         let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(timeout);
         let mut stable: Option<(u64, tokio::time::Instant)> = None;
         loop {

@@ -326,10 +326,12 @@ impl Node {
                     r.pending.clear();
                     r.asked = None;
                 }
-                out.push(Output::Stored {
-                    authority,
-                    size: r.size(),
-                });
+                let size = r.size();
+                // Told at once, not at the next tick: propagation waits on no timer.
+                if let Some(h) = r.head.filter(|h| h.head.size == size) {
+                    self.flood(&Wire::Head { head: h }, None, &mut out);
+                }
+                out.push(Output::Stored { authority, size });
             }
             Input::Cosigned {
                 cosignature,
@@ -653,6 +655,15 @@ impl Node {
                     authority,
                     size: r.size(),
                 });
+                // Passed on at once to the other peers, which may not have it yet.
+                for p in &self.peers {
+                    if *p != from {
+                        out.push(Output::Send {
+                            to: *p,
+                            wire: Wire::Head { head: target },
+                        });
+                    }
+                }
             } else {
                 // Entries that do not reach the signed root: the sender lied, start over.
                 r.pending.clear();

@@ -83,10 +83,13 @@ impl Ticket {
 type HeadSigner = Box<dyn Fn(TreeHead) -> SignedTreeHead + Send>;
 type NowMs = Box<dyn Fn() -> u64 + Send>;
 type Job = Box<dyn FnOnce(Receiver<Request>) + Send>;
+type Listener = Arc<Mutex<Option<Box<dyn Fn() + Send>>>>;
 
 /// The writer: create it, queue if you like, then [`Writer::start`] it.
 pub struct Writer {
     tx: Option<SyncSender<Request>>,
+    /// Called after each commit that grew a log, once it is durable.
+    listener: Listener,
     /// The queue's receiving end and the loop, until `start` hands them to the thread.
     unstarted: Mutex<Option<(Receiver<Request>, Job)>>,
     thread: Mutex<Option<JoinHandle<()>>>,
@@ -112,15 +115,31 @@ impl Writer {
         let (tx, rx) = sync_channel(MAX_QUEUED_REQUESTS);
         let stats = Arc::new(GroupStats::default());
         let thread_stats = Arc::clone(&stats);
+        let listener: Listener = Arc::new(Mutex::new(None));
+        let thread_listener = Arc::clone(&listener);
         let job: Job = Box::new(move |rx: Receiver<Request>| {
-            run(&*storage, &*sign_head, &*now_ms, &rx, &thread_stats)
+            run(
+                &*storage,
+                &*sign_head,
+                &*now_ms,
+                &rx,
+                &thread_stats,
+                &thread_listener,
+            )
         });
         Writer {
             tx: Some(tx),
+            listener,
             unstarted: Mutex::new(Some((rx, job))),
             thread: Mutex::new(None),
             stats,
         }
+    }
+
+    /// Calls `f` after every commit that grew a log, once it is on disk (the federation
+    /// hands new entries to the network without polling).
+    pub fn set_listener(&self, f: Box<dyn Fn() + Send>) {
+        *self.listener.lock().unwrap_or_else(|e| e.into_inner()) = Some(f);
     }
 
     /// Starts the writer thread (requests queued before are taken as one group).
@@ -217,6 +236,7 @@ fn run(
     now_ms: &(dyn Fn() -> u64 + Send),
     rx: &Receiver<Request>,
     stats: &GroupStats,
+    listener: &Listener,
 ) {
     while let Ok(first) = rx.recv() {
         let mut group = vec![first];
@@ -241,6 +261,11 @@ fn run(
         match storage.commit(items, clock, sign_head) {
             Ok(outcome) => {
                 stats.record(n_items as u64);
+                if !outcome.heads.is_empty()
+                    && let Some(f) = &*listener.lock().unwrap_or_else(|e| e.into_inner())
+                {
+                    f();
+                }
                 let mut results = outcome.results.into_iter();
                 for (answer, n) in replies.into_iter().zip(sizes) {
                     let mine = results.by_ref().take(n).collect();
