@@ -37,7 +37,7 @@ use crate::home::Peers;
 /// How often the bridge compares the store and the network.
 pub const PASS: Duration = Duration::from_millis(250);
 /// Entries moved per step between the store and the network.
-pub const STEP_ENTRIES: u64 = 1_000;
+pub const STEP_ENTRIES: u64 = 5_000;
 /// A log's ordinary heads are cosigned at most this often (closing heads always).
 pub const COSIGN_EVERY: Duration = Duration::from_secs(10);
 
@@ -49,6 +49,8 @@ pub struct FederationStats {
     pub cosignatures_received: AtomicU64,
     pub evidence: AtomicU64,
     pub penalties: AtomicU64,
+    /// Entries received from peers, wanted or not (copied from the network's counter).
+    pub sync_entries_received: AtomicU64,
 }
 
 impl FederationStats {
@@ -78,6 +80,11 @@ impl FederationStats {
                 "palabre_peer_penalties_total",
                 "Invalid messages from peers (each lowers the peer's score).",
                 &self.penalties,
+            ),
+            (
+                "palabre_sync_entries_received_total",
+                "Entries received from peers in sync answers, duplicates included.",
+                &self.sync_entries_received,
             ),
         ];
         let mut out = String::new();
@@ -135,6 +142,7 @@ pub async fn start(
     key: Arc<SecretKey>,
     stats: Arc<FederationStats>,
     committed: Arc<tokio::sync::Notify>,
+    recovering: bool,
 ) -> anyhow::Result<Net> {
     let me = key.public_key();
     let (net, events) = shell::start(
@@ -155,6 +163,7 @@ pub async fn start(
         stats,
         last_cosigned: HashMap::new(),
         reported: HashMap::new(),
+        recovering,
     };
     tokio::spawn(bridge.run(events, committed));
     Ok(net)
@@ -170,6 +179,9 @@ struct Bridge {
     last_cosigned: HashMap<PublicKey, tokio::time::Instant>,
     /// A refused replica entry already reported (so it is logged once).
     reported: HashMap<PublicKey, u64>,
+    /// Rebuilding this town's own log (`palabre recover`): the only time the network
+    /// may write it. Serving, only the writer does.
+    recovering: bool,
 }
 
 /// Refusals that mean "an event of another log this one refers to is not here yet":
@@ -257,6 +269,10 @@ impl Bridge {
 
     /// Brings the store and the network level, one step per log.
     async fn pass(&mut self) -> anyhow::Result<()> {
+        self.stats.sync_entries_received.store(
+            self.net.received_entries.load(Ordering::Relaxed),
+            Ordering::Relaxed,
+        );
         let progress = self.net.progress().await?;
         for authority in self.federation.clone() {
             let held = progress
@@ -266,7 +282,7 @@ impl Bridge {
             let stored = self.blocking(move |s| s.log_size(&authority)).await?;
             if stored > held {
                 self.hand_over(authority, held).await?;
-            } else if held > stored {
+            } else if held > stored && (authority != self.me || self.recovering) {
                 self.take_in(authority, stored, held).await?;
             }
         }
@@ -327,9 +343,11 @@ impl Bridge {
                 _ => None,
             })
             .collect();
+        let me = self.me;
         let outcome = self
             .blocking(move |s| s.append_replica(&head, stored, events))
-            .await??;
+            .await?
+            .map_err(|e| anyhow::anyhow!("node {me}, replica of {authority}, held {held}: {e}"))?;
         self.stats
             .replicated_entries
             .fetch_add(outcome.appended, Ordering::Relaxed);

@@ -11,6 +11,7 @@ mod federation;
 mod home;
 mod opendata;
 mod recount;
+mod replbench;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -89,6 +90,16 @@ enum Command {
         /// Instead: time the audit of a closed consultation with this many ballots.
         #[arg(long)]
         audit_ballots: Option<u32>,
+        /// Instead: the federation's figures — replicate a closed consultation of this
+        /// many ballots to a fresh node, then propagation across three nodes.
+        #[arg(long)]
+        replication: Option<u32>,
+        /// With --replication: ballots per second sent to the first node.
+        #[arg(long, default_value_t = 2_000)]
+        rate: u32,
+        /// With --replication: for how many seconds.
+        #[arg(long, default_value_t = 10)]
+        seconds: u32,
     },
     /// Verify a consultation from the logs that nodes serve (or a bundle), trusting none
     /// of them: signatures, heads, consistency between nodes, admission of every entry,
@@ -320,10 +331,18 @@ fn main() -> anyhow::Result<()> {
             ..
         } => bench::audit_run(n),
         Command::Bench {
+            replication: Some(n),
+            rate,
+            seconds,
+            ..
+        } => replbench::run(n, rate, seconds),
+        Command::Bench {
             voters,
             clients,
             batch,
             audit_ballots: None,
+            replication: None,
+            ..
         } => bench::run(voters, clients, batch),
     }
 }
@@ -444,6 +463,7 @@ fn serve(data: PathBuf, http: Option<String>, demo: bool) -> anyhow::Result<()> 
                 Arc::clone(&backend.key),
                 Arc::clone(&backend.federation),
                 Arc::clone(&backend.committed),
+                false,
             )
             .await?;
             println!("Federating with {n} town(s), listening on {}", net.addr);
@@ -620,7 +640,8 @@ fn recover(data: PathBuf, from: Vec<String>, timeout: u64) -> anyhow::Result<()>
     let runtime = tokio::runtime::Runtime::new()?;
     let size = runtime.block_on(async {
         let never = Arc::new(tokio::sync::Notify::new());
-        let net = federation::start(settings, Arc::clone(&storage), key, stats, never).await?;
+        let net =
+            federation::start(settings, Arc::clone(&storage), key, stats, never, true).await?;
         let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(timeout);
         let mut stable: Option<(u64, tokio::time::Instant)> = None;
         loop {

@@ -28,7 +28,7 @@ use serde::{Deserialize, Serialize};
 pub type PeerId = u64;
 
 /// Entries per sync page.
-pub const MAX_PAGE_ENTRIES: u64 = 256;
+pub const MAX_PAGE_ENTRIES: u64 = 2_048;
 /// Bytes of entries per sync page (a page holds at least one entry, at most 64 KiB).
 pub const MAX_PAGE_BYTES: usize = 2 * 1024 * 1024;
 /// How long a sync request may go unanswered before another peer is asked.

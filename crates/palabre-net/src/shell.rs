@@ -11,6 +11,8 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use std::io;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use libp2p::futures::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, StreamExt};
 use libp2p::request_response::{self, ProtocolSupport};
@@ -178,6 +180,9 @@ pub struct Net {
     commands: mpsc::Sender<Command>,
     /// Where it listens.
     pub addr: Multiaddr,
+    /// Entries received in `entries` messages, wanted or not (duplicate amplification is
+    /// this over the entries replicated).
+    pub received_entries: Arc<AtomicU64>,
 }
 
 impl Net {
@@ -291,8 +296,23 @@ pub async fn start(
     let (commands, command_rx) = mpsc::channel(256);
     let (events_tx, events) = mpsc::channel(4096);
     let node = proto::Node::new(me, federation);
-    tokio::spawn(run(swarm, node, command_rx, events_tx, peers));
-    Ok((Net { commands, addr }, events))
+    let received_entries = Arc::new(AtomicU64::new(0));
+    tokio::spawn(run(
+        swarm,
+        node,
+        command_rx,
+        events_tx,
+        peers,
+        Arc::clone(&received_entries),
+    ));
+    Ok((
+        Net {
+            commands,
+            addr,
+            received_entries,
+        },
+        events,
+    ))
 }
 
 /// Numbers libp2p peers for the state machine.
@@ -353,6 +373,7 @@ async fn run(
     mut commands: mpsc::Receiver<Command>,
     events: mpsc::Sender<NetEvent>,
     wanted: Vec<Multiaddr>,
+    received_entries: Arc<AtomicU64>,
 ) {
     let started = tokio::time::Instant::now();
     let now = || started.elapsed().as_millis() as u64;
@@ -465,7 +486,12 @@ async fn run(
                     let from = peers.id(peer);
                     match request {
                         _ if links.is_banned(&peer) => Vec::new(),
-                        Request::Wire(wire) => node.handle(now(), Input::Received { from, wire: *wire }),
+                        Request::Wire(wire) => {
+                            if let Wire::Entries { entries, .. } = &*wire {
+                                received_entries.fetch_add(entries.len() as u64, Ordering::Relaxed);
+                            }
+                            node.handle(now(), Input::Received { from, wire: *wire })
+                        }
                         Request::Unreadable(reason) => vec![Output::Penalise { peer: from, reason }],
                     }
                 }

@@ -223,11 +223,13 @@ impl View<'_> {
             .and_then(|r| r.ok())
             .and_then(|(k, _)| read_u64(&k[32..]))
             .map_or(0, |last| last + 1);
-        self.sizes
+        // A commit may have landed since the scan: its size wins over ours.
+        *self
+            .sizes
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .insert(*log, n);
-        n
+            .entry(*log)
+            .or_insert(n)
     }
 
     /// The hash of a perfect subtree: stored from [`STORED_LEVEL`] up, recomputed from
