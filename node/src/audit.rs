@@ -20,7 +20,7 @@ use palabre_core::audit::{
     check_receipt, extends,
 };
 use palabre_core::crypto::PublicKey;
-use palabre_core::head::{Cosignature, Receipt, SignedTreeHead};
+use palabre_core::head::{Cosignature, Equivocation, Receipt, SignedTreeHead};
 use palabre_core::ids::{EventId, Hash};
 use palabre_core::limits::MAX_PAGE_ENTRIES;
 use serde::Deserialize;
@@ -165,6 +165,7 @@ fn fetch_log(node: &NodeUrl, authority: &PublicKey) -> anyhow::Result<LogMateria
 pub fn fetch(consultation: EventId, nodes: &[String]) -> anyhow::Result<AuditInput> {
     anyhow::ensure!(!nodes.is_empty(), "give at least one --node");
     let mut logs = Vec::new();
+    let mut evidence: Vec<Equivocation> = Vec::new();
     for url in nodes {
         let node = NodeUrl::parse(url)?;
         let detail: Detail =
@@ -173,8 +174,23 @@ pub fn fetch(consultation: EventId, nodes: &[String]) -> anyhow::Result<AuditInp
         for authority in &detail.consultation.authorities {
             logs.push(fetch_log(&node, authority)?);
         }
+        #[derive(Deserialize)]
+        struct Evidence {
+            evidence: Vec<Equivocation>,
+        }
+        let served: Evidence = serde_json::from_slice(&node.get("/api/v1/evidence")?)
+            .with_context(|| format!("{url}: the evidence"))?;
+        for e in served.evidence {
+            if !evidence.contains(&e) {
+                evidence.push(e);
+            }
+        }
     }
-    Ok(AuditInput { consultation, logs })
+    Ok(AuditInput {
+        consultation,
+        logs,
+        evidence,
+    })
 }
 
 /// Writes `input` as a bundle file.

@@ -478,6 +478,7 @@ pub(crate) fn time_audit(log: &ClosedLog) -> anyhow::Result<f64> {
             heads: vec![log.head],
             cosignatures: Vec::new(),
         }],
+        evidence: Vec::new(),
     };
     let t = Instant::now();
     let report = audit(&input, AuditOptions { threads: cores });

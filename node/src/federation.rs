@@ -307,7 +307,7 @@ impl Bridge {
         if entries.is_empty() {
             return Ok(());
         }
-        self.net.appended(head, entries).await?;
+        self.net.appended(head, held, entries).await?;
         Ok(())
     }
 

@@ -711,6 +711,7 @@ async fn bundle<B: Backend>(
     let input = palabre_core::audit::AuditInput {
         consultation: id,
         logs,
+        evidence: backend.evidence()?,
     };
     let bytes = palabre_core::audit::bundle::to_json(&input)
         .map_err(|e| ApiError::Internal(crate::BackendError(e)))?;

@@ -20,7 +20,9 @@ use crate::admission::{Clock, Record, admit};
 use crate::counting::{self, LogPrefix};
 use crate::crypto::{PublicKey, SignedMessage, verify_many};
 use crate::event::{self, Body, Kind, SignedEvent, UnverifiedEvent};
-use crate::head::{Cosignature, Receipt, SignedTreeHead, closing_quorum, closing_witnesses};
+use crate::head::{
+    Cosignature, Equivocation, Receipt, SignedTreeHead, closing_quorum, closing_witnesses,
+};
 use crate::ids::{EventId, Hash};
 use crate::ledger::{Ledger, References};
 use crate::merkle::{self, MemoryTree};
@@ -42,6 +44,9 @@ pub struct LogMaterial {
 pub struct AuditInput {
     pub consultation: EventId,
     pub logs: Vec<LogMaterial>,
+    /// Proofs of equivocation the sources hold (PROTOCOL.md, "Evidence"); any that
+    /// checks and convicts a participating authority fails the audit.
+    pub evidence: Vec<Equivocation>,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -224,6 +229,24 @@ pub fn audit(input: &AuditInput, options: AuditOptions) -> AuditReport {
         return report;
     };
     report.title = Some(consultation.body.title.clone());
+
+    // A participating authority proven to have signed two histories.
+    for e in &input.evidence {
+        let authority = e.authority();
+        if consultation.participates(&authority) && e.check().is_ok() {
+            fail.push(
+                "equivocation",
+                Some(authority),
+                Some(e.first.head.size.min(e.second.head.size)),
+                None,
+                None,
+                format!(
+                    "this authority signed two heads that no history joins (sizes {} and {}, roots {} and {})",
+                    e.first.head.size, e.second.head.size, e.first.head.root, e.second.head.root
+                ),
+            );
+        }
+    }
 
     // Closing checkpoints and their quorum.
     let participants = &consultation.body.authorities;
@@ -848,7 +871,7 @@ pub mod bundle {
 
     use super::{AuditInput, LogMaterial};
     use crate::crypto::PublicKey;
-    use crate::head::{Cosignature, SignedTreeHead};
+    use crate::head::{Cosignature, Equivocation, SignedTreeHead};
     use crate::ids::EventId;
 
     pub const VERSION: u32 = 1;
@@ -858,6 +881,7 @@ pub mod bundle {
         palabre_bundle: u32,
         consultation: EventId,
         logs: Vec<LogOut<'a>>,
+        evidence: &'a [Equivocation],
     }
 
     #[derive(Serialize)]
@@ -876,6 +900,9 @@ pub mod bundle {
         consultation: EventId,
         #[serde(borrow)]
         logs: Vec<LogIn<'a>>,
+        /// Absent from bundles written before evidence was exchanged.
+        #[serde(default)]
+        evidence: Vec<Equivocation>,
     }
 
     #[derive(Deserialize)]
@@ -911,6 +938,7 @@ pub mod bundle {
             palabre_bundle: VERSION,
             consultation: input.consultation,
             logs,
+            evidence: &input.evidence,
         })
         .map_err(|e| e.to_string())
     }
@@ -942,6 +970,7 @@ pub mod bundle {
                     cosignatures: l.cosignatures,
                 })
                 .collect(),
+            evidence: b.evidence,
         })
     }
 }

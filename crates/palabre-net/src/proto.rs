@@ -95,10 +95,12 @@ pub enum Input {
         wire: Wire,
     },
     Tick,
-    /// A log grew by entries checked elsewhere: this node's own log (it signs its heads
-    /// itself), or a log read back from the node's store at start.
+    /// A log grew by entries checked elsewhere, from index `start`: this node's own log
+    /// (it signs its heads itself), or a log read back from the node's store at start.
+    /// Entries already held are skipped (sync may have fetched them meanwhile).
     Appended {
         head: SignedTreeHead,
+        start: u64,
         entries: Vec<Vec<u8>>,
     },
     /// This node (as a witness) cosigned a head; `sticky` ones (closing heads) are sent
@@ -175,6 +177,25 @@ pub struct Progress {
     pub held: u64,
     /// The size of the largest head heard of that is not held yet.
     pub target: Option<u64>,
+}
+
+/// Whether every entry decodes and its signature verifies, checked on every core (a
+/// page is thousands of signatures; this is pure computation, so the state machine stays
+/// free of IO and deterministic).
+fn all_verify(entries: &[Vec<u8>]) -> bool {
+    let ok = |e: &Vec<u8>| event::decode(e.clone()).and_then(|u| u.verify()).is_ok();
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    if threads < 2 || entries.len() < 64 {
+        return entries.iter().all(ok);
+    }
+    let per = entries.len().div_ceil(threads);
+    std::thread::scope(|scope| {
+        let parts: Vec<_> = entries
+            .chunks(per)
+            .map(|chunk| scope.spawn(move || chunk.iter().all(ok)))
+            .collect();
+        parts.into_iter().all(|p| p.join().unwrap_or(false))
+    })
 }
 
 impl Node {
@@ -311,10 +332,23 @@ impl Node {
                 }
                 self.ask_all(&mut out);
             }
-            Input::Appended { head, entries } => {
+            Input::Appended {
+                head,
+                start,
+                entries,
+            } => {
                 let authority = head.head.authority;
                 let r = self.logs.entry(authority).or_default();
-                for e in entries {
+                if start > r.size() {
+                    return out; // a gap: the caller sends again from what is held
+                }
+                let held = (r.size() - start) as usize;
+                if held < entries.len() && (!r.pending.is_empty() || r.asked.is_some()) {
+                    // What was being fetched now starts elsewhere: fetch afresh.
+                    r.pending.clear();
+                    r.asked = None;
+                }
+                for e in entries.into_iter().skip(held) {
                     r.tree.push(merkle::leaf_hash(&e));
                     r.entries.push(e);
                 }
@@ -625,10 +659,7 @@ impl Node {
             );
             return;
         }
-        if entries
-            .iter()
-            .any(|e| event::decode(e.clone()).and_then(|u| u.verify()).is_err())
-        {
+        if !all_verify(&entries) {
             Self::refuse(
                 authority,
                 r,

@@ -143,6 +143,7 @@ pub enum Command {
     /// This node's own log grew (or a log was read back from the store at start).
     Appended {
         head: SignedTreeHead,
+        start: u64,
         entries: Vec<Vec<u8>>,
     },
     /// This node cosigned a head, as a witness.
@@ -190,12 +191,19 @@ impl Net {
         self.send(Command::Dial(addr)).await
     }
 
+    /// Entries `start..` of a log, checked elsewhere, reaching `head` (or on the way).
     pub async fn appended(
         &self,
         head: SignedTreeHead,
+        start: u64,
         entries: Vec<Vec<u8>>,
     ) -> Result<(), NetError> {
-        self.send(Command::Appended { head, entries }).await
+        self.send(Command::Appended {
+            head,
+            start,
+            entries,
+        })
+        .await
     }
 
     pub async fn cosigned(&self, cosignature: Cosignature, sticky: bool) -> Result<(), NetError> {
@@ -414,8 +422,8 @@ async fn run(
                     }
                     Vec::new()
                 }
-                Some(Command::Appended { head, entries }) => {
-                    node.handle(now(), Input::Appended { head, entries })
+                Some(Command::Appended { head, start, entries }) => {
+                    node.handle(now(), Input::Appended { head, start, entries })
                 }
                 Some(Command::Cosigned { cosignature, sticky }) => {
                     node.handle(now(), Input::Cosigned { cosignature, sticky })

@@ -375,7 +375,7 @@ fn three_towns_federate_by_config_alone() {
             .expect("broadcast");
         rogue_net.broadcast(huge).await.expect("broadcast");
         rogue_net
-            .appended(bad_head, bad_entries)
+            .appended(bad_head, 0, bad_entries)
             .await
             .expect("appended");
     });
@@ -437,6 +437,26 @@ fn three_towns_federate_by_config_alone() {
     }
     let report = ok(palabre(&args));
     assert!(report.contains("PASSED"), "{report}");
+    // The same material as one bundle, checked offline (the rogue's evidence travels in
+    // it, and convicts nobody taking part).
+    let bundle = tmp.path().join("federation.bundle.json");
+    let mut export = vec![
+        "export",
+        "--consultation",
+        cid_text.as_str(),
+        "--bundle",
+        path(&bundle),
+    ];
+    for n in &nodes {
+        export.extend(["--node", n.as_str()]);
+    }
+    ok(palabre(&export));
+    let saved: Value =
+        serde_json::from_slice(&std::fs::read(&bundle).expect("bundle")).expect("json");
+    assert_eq!(saved["logs"].as_array().map(Vec::len), Some(9));
+    assert!(!saved["evidence"].as_array().expect("evidence").is_empty());
+    let offline = ok(palabre(&["audit", "--bundle", path(&bundle)]));
+    assert!(offline.contains("PASSED"), "{offline}");
 
     // Town 2 loses its disk (the key is kept): it rebuilds its log from the others.
     let before = log_of(&towns[0].addr(), &keys[2]);

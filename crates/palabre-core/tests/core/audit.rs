@@ -4,7 +4,7 @@ use palabre_core::admission::{Clock, Record};
 use palabre_core::audit::{AuditInput, AuditOptions, AuditReport, LogMaterial, audit};
 use palabre_core::crypto::PublicKey;
 use palabre_core::event::*;
-use palabre_core::head::{Cosignature, CosignedHead, TreeHead};
+use palabre_core::head::{Cosignature, CosignedHead, Equivocation, TreeHead};
 use palabre_core::tally::{Choice, Method, Tally};
 
 use super::world::*;
@@ -121,6 +121,7 @@ fn run(w: &World, logs: Vec<LogMaterial>) -> AuditReport {
         &AuditInput {
             consultation: w.consultation,
             logs,
+            evidence: Vec::new(),
         },
         AuditOptions { threads: 2 },
     )
@@ -141,6 +142,48 @@ fn an_honest_federation_passes() {
     };
     assert_eq!(n_ballots, 9);
     assert!(report.result.is_some());
+}
+
+/// Evidence that a participating town signed two histories fails the audit, naming the
+/// town; evidence against a town outside the consultation, or that proves nothing, does
+/// not.
+#[test]
+fn a_participant_caught_equivocating_fails_the_audit() {
+    let (w, cosigs) = closed_world(2);
+    let logs = materials(&w, &cosigs);
+    let town = &w.towns[1];
+    let fork = |key: &palabre_core::crypto::SecretKey, root: u8| {
+        TreeHead {
+            authority: key.public_key(),
+            size: 4,
+            root: palabre_core::ids::Hash([root; 32]),
+            timestamp_ms: 1,
+        }
+        .sign(key)
+    };
+    let proof = |key: &palabre_core::crypto::SecretKey, second: u8| Equivocation {
+        first: fork(key, 1),
+        second: fork(key, second),
+        prefix: None,
+    };
+    let input = |evidence| AuditInput {
+        consultation: w.consultation,
+        logs: logs.clone(),
+        evidence,
+    };
+    let caught = audit(&input(vec![proof(&town.key, 2)]), AuditOptions::default());
+    assert_eq!(rules(&caught), vec!["equivocation"]);
+    assert_eq!(caught.failures[0].authority, Some(town.pk()));
+    let outsider = palabre_core::crypto::SecretKey::from_seed(&[9; 32]);
+    let stranger = audit(&input(vec![proof(&outsider, 2)]), AuditOptions::default());
+    assert!(stranger.passed(), "{:?}", stranger.failures);
+    let nothing = audit(&input(vec![proof(&town.key, 1)]), AuditOptions::default());
+    assert!(nothing.passed(), "{:?}", nothing.failures);
+    // It travels in bundles.
+    let bundle =
+        palabre_core::audit::bundle::to_json(&input(vec![proof(&town.key, 2)])).expect("bundle");
+    let back = palabre_core::audit::bundle::from_json(&bundle, "b.json").expect("read");
+    assert_eq!(back.evidence, vec![proof(&town.key, 2)]);
 }
 
 #[test]
