@@ -117,6 +117,9 @@ pub enum Output {
         to: PeerId,
         wire: Wire,
     },
+    /// A message for every node of the federation: the shell publishes it on gossipsub
+    /// (heads, cosignatures, evidence), which relays it past peers not connected here.
+    Publish(Wire),
     /// A replica now holds `size` entries, all checked.
     Stored {
         authority: PublicKey,
@@ -167,6 +170,15 @@ pub struct Node {
     seen_set: BTreeSet<Hash>,
     /// Sent again to every peer that connects.
     sticky: VecDeque<Wire>,
+}
+
+/// What gossip validation says of a message: relay it, drop it and blame the sender, or
+/// drop it quietly (not ours to judge).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    Accept,
+    Reject,
+    Ignore,
 }
 
 /// How far this node holds a log, and how far it is catching up.
@@ -235,6 +247,31 @@ impl Node {
             .collect()
     }
 
+    /// Whether a message published on gossip may be relayed (gossipsub's validation:
+    /// checked before anyone forwards it). The same checks as when it is handled.
+    pub fn check(&self, wire: &Wire) -> Verdict {
+        let federated = |k: &PublicKey| self.federation.contains(k);
+        match wire {
+            Wire::Head { head } if !federated(&head.head.authority) => Verdict::Ignore,
+            Wire::Head { head } if head.verify().is_err() => Verdict::Reject,
+            Wire::Cosignature { cosignature } => {
+                let c = &cosignature.cosigned;
+                if !federated(&c.head.authority) || !federated(&c.witness) {
+                    Verdict::Ignore
+                } else if cosignature.verify().is_err() {
+                    Verdict::Reject
+                } else {
+                    Verdict::Accept
+                }
+            }
+            Wire::Evidence { evidence } if !federated(&evidence.authority()) => Verdict::Ignore,
+            Wire::Evidence { evidence } if evidence.check().is_err() => Verdict::Reject,
+            Wire::Head { .. } | Wire::Evidence { .. } => Verdict::Accept,
+            // Requests and answers are point to point, never gossiped.
+            Wire::GetEntries { .. } | Wire::Entries { .. } => Verdict::Reject,
+        }
+    }
+
     /// Whether this is the first time `wire` is seen (remembering it).
     fn first_sight(&mut self, wire: &Wire) -> bool {
         let Ok(json) = serde_json::to_vec(wire) else {
@@ -253,7 +290,7 @@ impl Node {
         true
     }
 
-    /// Sends `wire` to every peer but `except`.
+    /// Sends `wire` to every peer but `except`, point to point, and publishes it.
     fn flood(&self, wire: &Wire, except: Option<PeerId>, out: &mut Vec<Output>) {
         for p in &self.peers {
             if Some(*p) != except {
@@ -263,6 +300,7 @@ impl Node {
                 });
             }
         }
+        out.push(Output::Publish(wire.clone()));
     }
 
     /// Publishes an equivocation found here (once).
@@ -363,7 +401,7 @@ impl Node {
                 let size = r.size();
                 // Told at once, not at the next tick: propagation waits on no timer.
                 if let Some(h) = r.head.filter(|h| h.head.size == size) {
-                    self.flood(&Wire::Head { head: h }, None, &mut out);
+                    out.push(Output::Publish(Wire::Head { head: h }));
                 }
                 out.push(Output::Stored { authority, size });
             }
@@ -686,15 +724,8 @@ impl Node {
                     authority,
                     size: r.size(),
                 });
-                // Passed on at once to the other peers, which may not have it yet.
-                for p in &self.peers {
-                    if *p != from {
-                        out.push(Output::Send {
-                            to: *p,
-                            wire: Wire::Head { head: target },
-                        });
-                    }
-                }
+                // Passed on at once: other nodes may not have it yet.
+                out.push(Output::Publish(Wire::Head { head: target }));
             } else {
                 // Entries that do not reach the signed root: the sender lied, start over.
                 r.pending.clear();

@@ -17,13 +17,13 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use libp2p::futures::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, StreamExt};
 use libp2p::request_response::{self, ProtocolSupport};
 use libp2p::swarm::{NetworkBehaviour, SwarmEvent};
-use libp2p::{Multiaddr, StreamProtocol, identify, noise, tcp, yamux};
+use libp2p::{Multiaddr, StreamProtocol, gossipsub, identify, noise, tcp, yamux};
 use palabre_core::crypto::PublicKey;
 use palabre_core::head::{Cosignature, SignedTreeHead};
 use serde::{Deserialize, Serialize};
 use tokio::sync::{mpsc, oneshot};
 
-use crate::proto::{self, Equivocation, Input, Output, PeerId, Progress, Wire};
+use crate::proto::{self, Equivocation, Input, Output, PeerId, Progress, Verdict, Wire};
 
 /// How often the state machine is ticked (announcements, retries).
 pub const TICK: Duration = Duration::from_millis(250);
@@ -57,6 +57,51 @@ struct Ack {}
 struct Behaviour {
     identify: identify::Behaviour,
     sync: request_response::Behaviour<SyncCodec>,
+    gossip: gossipsub::Behaviour,
+}
+
+/// Gossip topics: signed heads, witness cosignatures, proofs of equivocation.
+pub const TOPIC_HEADS: &str = "palabre/heads/1";
+pub const TOPIC_COSIGNATURES: &str = "palabre/cosignatures/1";
+pub const TOPIC_EVIDENCE: &str = "palabre/evidence/1";
+/// Largest gossip message (a head or a cosignature is under 1 KiB; evidence with a
+/// prefix proof a few).
+pub const MAX_GOSSIP_BYTES: usize = 64 * 1024;
+
+fn topic_of(wire: &Wire) -> Option<&'static str> {
+    match wire {
+        Wire::Head { .. } => Some(TOPIC_HEADS),
+        Wire::Cosignature { .. } => Some(TOPIC_COSIGNATURES),
+        Wire::Evidence { .. } => Some(TOPIC_EVIDENCE),
+        Wire::GetEntries { .. } | Wire::Entries { .. } => None,
+    }
+}
+
+/// gossipsub with signed messages, validation by the state machine before relaying,
+/// message ids that are the hash of the content (the same head published by two nodes
+/// is one message), and peer scoring.
+fn gossip(key: &libp2p::identity::Keypair) -> Result<gossipsub::Behaviour, String> {
+    let config = gossipsub::ConfigBuilder::default()
+        .validate_messages()
+        .validation_mode(gossipsub::ValidationMode::Strict)
+        .message_id_fn(|m: &gossipsub::Message| {
+            gossipsub::MessageId::from(palabre_core::ids::Hash::of(&m.data).to_hex())
+        })
+        .max_transmit_size(MAX_GOSSIP_BYTES)
+        .build()
+        .map_err(|e| e.to_string())?;
+    let mut behaviour =
+        gossipsub::Behaviour::new(gossipsub::MessageAuthenticity::Signed(key.clone()), config)?;
+    behaviour.with_peer_score(
+        gossipsub::PeerScoreParams::default(),
+        gossipsub::PeerScoreThresholds::default(),
+    )?;
+    for topic in [TOPIC_HEADS, TOPIC_COSIGNATURES, TOPIC_EVIDENCE] {
+        behaviour
+            .subscribe(&gossipsub::IdentTopic::new(topic))
+            .map_err(|e| e.to_string())?;
+    }
+    Ok(behaviour)
 }
 
 /// A request as read off the wire: a message of the protocol, or why it is not one. The
@@ -164,6 +209,8 @@ pub enum Command {
     },
     /// Sends a message as is to every connected peer (tests play rogue peers with it).
     Broadcast(Wire),
+    /// Publishes a message as is on its gossip topic, and nothing else (tests).
+    Publish(Wire),
 }
 
 /// What the network task reports.
@@ -246,6 +293,10 @@ impl Net {
         self.send(Command::Broadcast(wire)).await
     }
 
+    pub async fn publish(&self, wire: Wire) -> Result<(), NetError> {
+        self.send(Command::Publish(wire)).await
+    }
+
     async fn send(&self, c: Command) -> Result<(), NetError> {
         self.commands.send(c).await.map_err(|_| NetError::Stopped)
     }
@@ -268,9 +319,10 @@ pub async fn start(
         )
         .map_err(|e| NetError::Setup(e.to_string()))?
         .with_behaviour(|key| {
+            let gossip = gossip(key)?;
             let sync_config =
                 request_response::Config::default().with_request_timeout(Duration::from_secs(30));
-            Behaviour {
+            Ok(Behaviour {
                 identify: identify::Behaviour::new(identify::Config::new(
                     "/palabre/1".into(),
                     key.public(),
@@ -283,7 +335,8 @@ pub async fn start(
                     )],
                     sync_config,
                 ),
-            }
+                gossip,
+            })
         })
         .map_err(|e| NetError::Setup(e.to_string()))?
         .with_swarm_config(|c| c.with_idle_connection_timeout(IDLE_TIMEOUT))
@@ -452,6 +505,7 @@ async fn run(
                     }
                     Vec::new()
                 }
+                Some(Command::Publish(wire)) => vec![Output::Publish(wire)],
             },
             event = swarm.select_next_some() => match event {
                 SwarmEvent::ConnectionEstablished { peer_id, connection_id, num_established, .. } => {
@@ -503,6 +557,41 @@ async fn run(
                         Request::Unreadable(reason) => vec![Output::Penalise { peer: from, reason }],
                     }
                 }
+                SwarmEvent::Behaviour(BehaviourEvent::Gossip(gossipsub::Event::Message {
+                    propagation_source,
+                    message_id,
+                    message,
+                })) => {
+                    let wire = serde_json::from_slice::<Wire>(&message.data).ok();
+                    let verdict = match &wire {
+                        _ if links.is_banned(&propagation_source) => Verdict::Ignore,
+                        Some(w) if topic_of(w).is_some_and(|t| {
+                            message.topic == gossipsub::IdentTopic::new(t).hash()
+                        }) => node.check(w),
+                        _ => Verdict::Reject,
+                    };
+                    let acceptance = match verdict {
+                        Verdict::Accept => gossipsub::MessageAcceptance::Accept,
+                        Verdict::Reject => gossipsub::MessageAcceptance::Reject,
+                        Verdict::Ignore => gossipsub::MessageAcceptance::Ignore,
+                    };
+                    swarm.behaviour_mut().gossip.report_message_validation_result(
+                        &message_id,
+                        &propagation_source,
+                        acceptance,
+                    );
+                    let from = peers.id(propagation_source);
+                    match (verdict, wire) {
+                        (Verdict::Accept, Some(wire)) => {
+                            node.handle(now(), Input::Received { from, wire })
+                        }
+                        (Verdict::Reject, _) => vec![Output::Penalise {
+                            peer: from,
+                            reason: "an invalid gossip message",
+                        }],
+                        _ => Vec::new(),
+                    }
+                }
                 _ => Vec::new(),
             },
         };
@@ -514,6 +603,23 @@ async fn run(
                             .behaviour_mut()
                             .sync
                             .send_request(&peer, Request::Wire(Box::new(wire)));
+                    }
+                }
+                Output::Publish(wire) => {
+                    let Some(topic) = topic_of(&wire) else {
+                        continue;
+                    };
+                    let Ok(data) = serde_json::to_vec(&wire) else {
+                        continue;
+                    };
+                    // Fails while the mesh forms, or for a message already published
+                    // (content-hash ids): gossip is best effort, sync catches up.
+                    if let Err(e) = swarm
+                        .behaviour_mut()
+                        .gossip
+                        .publish(gossipsub::IdentTopic::new(topic), data)
+                    {
+                        tracing::trace!("gossip on {topic}: {e}");
                     }
                 }
                 Output::Stored { authority, size } => {

@@ -180,10 +180,17 @@ impl Sim {
     fn input(&mut self, node: usize, input: Input) {
         let outs = self.nodes[node].handle(self.now, input);
         for o in outs {
-            if let Output::Send { to, wire } = o {
-                self.send(node, to as usize, wire);
-            } else {
-                self.outputs.push((node, o));
+            match o {
+                Output::Send { to, wire } => self.send(node, to as usize, wire),
+                // Gossip, as a full mesh: to every other node, with the same faults.
+                Output::Publish(wire) => {
+                    for to in 0..self.nodes.len() {
+                        if to != node {
+                            self.send(node, to, wire.clone());
+                        }
+                    }
+                }
+                o => self.outputs.push((node, o)),
             }
         }
     }
@@ -707,4 +714,77 @@ fn a_restarted_node_restores_and_syncs_without_duplicating() {
         sim.run(sim.now + 3_000);
         assert!(sim.converged(), "seed {seed}: the restarted node diverged");
     }
+}
+
+/// Gossip alone (gossipsub, no point-to-point copy): a valid cosignature published by a
+/// peer is validated and delivered; a forged head is rejected and costs its publisher.
+#[test]
+fn gossip_is_validated_before_it_is_delivered() {
+    use palabre_net::shell::NetEvent;
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    rt.block_on(async {
+        let (a, b) = (town_key(910), town_key(911));
+        let any: palabre_net::Multiaddr = "/ip4/127.0.0.1/tcp/0".parse().expect("multiaddr");
+        let both = vec![a.public_key(), b.public_key()];
+        let (honest, mut events) =
+            palabre_net::shell::start(a.public_key(), both.clone(), any.clone(), Vec::new())
+                .await
+                .expect("starts");
+        let (publisher, _ev) =
+            palabre_net::shell::start(b.public_key(), both, any, vec![honest.addr.clone()])
+                .await
+                .expect("starts");
+        let head = palabre_core::head::TreeHead {
+            authority: b.public_key(),
+            size: 3,
+            root: palabre_core::ids::Hash([4; 32]),
+            timestamp_ms: 5,
+        };
+        let cosignature = palabre_core::head::CosignedHead {
+            head,
+            witness: b.public_key(),
+            timestamp_ms: 6,
+        }
+        .sign(&b);
+        let mut forged = head.sign(&b);
+        forged.head.size = 4;
+        // The mesh takes a few heartbeats to form: publish again until it arrives.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        let (mut delivered, mut rejected) = (false, false);
+        while !(delivered && rejected) {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "gossip: delivered {delivered}, rejected {rejected}"
+            );
+            let mut c = cosignature;
+            // A new message each time (ids are content hashes: a repeat is a duplicate).
+            c.cosigned.timestamp_ms += std::time::UNIX_EPOCH
+                .elapsed()
+                .map_or(0, |d| d.as_millis() as u64);
+            let c = palabre_core::head::CosignedHead { ..c.cosigned }.sign(&b);
+            publisher
+                .publish(Wire::Cosignature { cosignature: c })
+                .await
+                .expect("publish");
+            publisher
+                .publish(Wire::Head { head: forged })
+                .await
+                .expect("publish");
+            let wait = tokio::time::sleep(std::time::Duration::from_millis(300));
+            tokio::pin!(wait);
+            loop {
+                tokio::select! {
+                    () = &mut wait => break,
+                    e = events.recv() => match e {
+                        Some(NetEvent::Cosignature(_)) => delivered = true,
+                        Some(NetEvent::Penalised { reason, .. }) => {
+                            rejected |= reason == "an invalid gossip message";
+                        }
+                        Some(_) => {}
+                        None => panic!("the honest node stopped"),
+                    },
+                }
+            }
+        }
+    });
 }
