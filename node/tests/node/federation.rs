@@ -243,6 +243,28 @@ fn three_towns_federate_by_config_alone() {
         })
     });
 
+    // Each town's site lists the consultations it takes part in, not its neighbours'.
+    let (_, all) = http(&towns[0].addr(), "GET", "/api/v1/consultations", b"").expect("list");
+    let theirs: Vec<String> = all["consultations"]
+        .as_array()
+        .expect("list")
+        .iter()
+        .filter(|c| c["organiser"] == json!(keys[0]) && c["id"] != json!(cid))
+        .map(|c| c["id"].as_str().expect("id").to_owned())
+        .collect();
+    assert!(!theirs.is_empty());
+    let home = String::from_utf8(get_raw(&towns[1].addr(), "/")).expect("utf-8");
+    assert!(
+        home.contains(&cid.to_string()),
+        "the shared consultation is listed"
+    );
+    for id in &theirs {
+        assert!(
+            !home.contains(id.as_str()),
+            "town 0's own consultation {id} is listed"
+        );
+    }
+
     // Residents register and vote at their own town's node.
     let vote = |town: &Town, code: &str, resident: &SecretKey| {
         assert!(redeem(&town.addr(), code, resident));

@@ -310,7 +310,11 @@ async fn home<B: Backend>(State(site): State<Shared<B>>, headers: HeaderMap) -> 
     };
     let now = site.backend.now_ms();
     let (mut open, mut upcoming, mut closed) = (Vec::new(), Vec::new(), Vec::new());
+    // The consultations this town takes part in: a federated node also holds its
+    // neighbours' (for auditors, through the API), where its residents have no vote.
+    let me = site.backend.authority().key;
     let mut list = list;
+    list.retain(|c| c.participates(&me));
     list.sort_by(|a, b| {
         a.body
             .vote_close_ms
