@@ -238,7 +238,14 @@ fn main() -> anyhow::Result<()> {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("PALABRE_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"))
+                // gossipsub warns of every duplicate publication (two nodes publishing
+                // one head is normal here: message ids are content hashes).
+                .add_directive(
+                    "libp2p_gossipsub=error"
+                        .parse()
+                        .expect("a valid log directive"),
+                ),
         )
         // The log goes to stderr: stdout carries what commands print for people and
         // scripts (addresses, codes, reports).

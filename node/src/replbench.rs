@@ -49,16 +49,19 @@ fn home_with_key(dir: &Path, key: &SecretKey, name: &str) -> anyhow::Result<Home
         .open(dir.join("authority.key"))?;
     use std::io::Write;
     writeln!(f, "{}", hex::encode(key.seed()))?;
-    std::fs::write(
-        dir.join("palabre.toml"),
-        format!("name = \"{name}\"\ncache_mib = 64\n"),
-    )?;
+    std::fs::write(dir.join("palabre.toml"), format!("name = \"{name}\"\n"))?;
     Home::open_or_create(dir)
 }
 
-/// Writes `entries` (signed here) into the store of `home`, as its own log.
+/// Writes `entries` (signed here) into the store of `home`, as its own log (setup: with
+/// a large page cache, which the node itself will not have).
 fn seed_store(home: &Home, entries: &[Vec<u8>]) -> anyhow::Result<()> {
-    let storage = SledStorage::open(&home.store_dir(), StoreConfig::default())?;
+    let storage = SledStorage::open(
+        &home.store_dir(),
+        StoreConfig {
+            cache_capacity_bytes: 1 << 30,
+        },
+    )?;
     let me = home.key.public_key();
     for chunk in entries.chunks(20_000) {
         let items = chunk
@@ -79,6 +82,9 @@ fn seed_store(home: &Home, entries: &[Vec<u8>]) -> anyhow::Result<()> {
     storage.flush()?;
     Ok(())
 }
+
+/// The nodes' page cache (`cache_mib`) in this bench.
+const CACHE: (&str, &str) = ("PALABRE_CACHE_MIB", "64");
 
 fn free_p2p() -> anyhow::Result<String> {
     let port = std::net::TcpListener::bind("127.0.0.1:0")?
@@ -173,9 +179,9 @@ fn replication(dir: &Path, n: u32) -> anyhow::Result<()> {
     federate(&[(&source, &a), (&fresh, &b)])?;
     let town = log.town.public_key();
     drop(log);
-    let _source = Node::start_with(&source.dir, &[("PALABRE_P2P_LISTEN", &a)])?;
+    let _source = Node::start_with(&source.dir, &[("PALABRE_P2P_LISTEN", &a), CACHE])?;
     let t = Instant::now();
-    let replica = Node::start_with(&fresh.dir, &[("PALABRE_P2P_LISTEN", &b)])?;
+    let replica = Node::start_with(&fresh.dir, &[("PALABRE_P2P_LISTEN", &b), CACHE])?;
     let rt = tokio::runtime::Runtime::new()?;
     let deadline = t + Duration::from_secs(3_600);
     loop {
@@ -284,9 +290,9 @@ fn propagation(dir: &Path, rate: u32, seconds: u32) -> anyhow::Result<()> {
         .sign(&key(i))
     })?;
     let nodes = [
-        Node::start_with(&source.dir, &[("PALABRE_P2P_LISTEN", &addrs[0])])?,
-        Node::start_with(&b.dir, &[("PALABRE_P2P_LISTEN", &addrs[1])])?,
-        Node::start_with(&c.dir, &[("PALABRE_P2P_LISTEN", &addrs[2])])?,
+        Node::start_with(&source.dir, &[("PALABRE_P2P_LISTEN", &addrs[0]), CACHE])?,
+        Node::start_with(&b.dir, &[("PALABRE_P2P_LISTEN", &addrs[1]), CACHE])?,
+        Node::start_with(&c.dir, &[("PALABRE_P2P_LISTEN", &addrs[2]), CACHE])?,
     ];
     let rt = tokio::runtime::Runtime::new()?;
     rt.block_on(async {

@@ -95,6 +95,11 @@ pub enum Input {
         wire: Wire,
     },
     Tick,
+    /// A message relayed on gossip by `from` (validated with [`Node::check`]).
+    Gossip {
+        from: PeerId,
+        wire: Wire,
+    },
     /// A log grew by entries checked elsewhere, from index `start`: this node's own log
     /// (it signs its heads itself), or a log read back from the node's store at start.
     /// Entries already held are skipped (sync may have fetched them meanwhile).
@@ -141,6 +146,14 @@ pub enum Output {
 struct Replica {
     entries: Vec<Vec<u8>>,
     tree: MemoryTree,
+    /// The right edge of `tree`: the root after pending entries, in O(log n).
+    frontier: merkle::Frontier,
+    /// Signed heads larger than `entries` heard of (bounded): a page that ends at one
+    /// of them is kept at once, rather than when the latest target is reached — under
+    /// a steady stream of new heads the target keeps moving.
+    waypoints: BTreeMap<u64, SignedTreeHead>,
+    /// The size of the last head of this log published on gossip.
+    published: Option<u64>,
     /// The largest signed head known to match `entries` (or to be ahead of them).
     head: Option<SignedTreeHead>,
     /// Entries received beyond `entries`, waiting to reach `target`'s size.
@@ -153,9 +166,19 @@ struct Replica {
     holders: BTreeSet<PeerId>,
 }
 
+/// Heads remembered ahead of a replica.
+pub const MAX_WAYPOINTS: usize = 1_024;
+
 impl Replica {
     fn size(&self) -> u64 {
         self.entries.len() as u64
+    }
+
+    fn push(&mut self, entry: Vec<u8>) {
+        let leaf = merkle::leaf_hash(&entry);
+        self.tree.push(leaf);
+        self.frontier.push(leaf);
+        self.entries.push(entry);
     }
 }
 
@@ -290,8 +313,8 @@ impl Node {
         true
     }
 
-    /// Sends `wire` to every peer but `except`, point to point, and publishes it.
-    fn flood(&self, wire: &Wire, except: Option<PeerId>, out: &mut Vec<Output>) {
+    /// Sends `wire` to every peer but `except`, point to point.
+    fn send_all(&self, wire: &Wire, except: Option<PeerId>, out: &mut Vec<Output>) {
         for p in &self.peers {
             if Some(*p) != except {
                 out.push(Output::Send {
@@ -300,6 +323,11 @@ impl Node {
                 });
             }
         }
+    }
+
+    /// Sends `wire` to every peer but `except`, point to point, and publishes it.
+    fn flood(&self, wire: &Wire, except: Option<PeerId>, out: &mut Vec<Output>) {
+        self.send_all(wire, except, out);
         out.push(Output::Publish(wire.clone()));
     }
 
@@ -359,6 +387,18 @@ impl Node {
                 for p in peers {
                     self.announce_to(p, &mut out);
                 }
+                // Gossip carries each log's latest head once per tick at most: heads
+                // change at every commit, and gossiping each one costs more than it
+                // brings (peers already get them point to point).
+                for r in self.logs.values_mut() {
+                    if let Some(h) = r.head
+                        && h.head.size == r.size()
+                        && r.published != Some(h.head.size)
+                    {
+                        r.published = Some(h.head.size);
+                        out.push(Output::Publish(Wire::Head { head: h }));
+                    }
+                }
                 let now = self.now_ms;
                 for r in self.logs.values_mut() {
                     if matches!(r.asked, Some((_, _, deadline)) if deadline <= now) {
@@ -387,9 +427,10 @@ impl Node {
                     r.asked = None;
                 }
                 for e in entries.into_iter().skip(held) {
-                    r.tree.push(merkle::leaf_hash(&e));
-                    r.entries.push(e);
+                    r.push(e);
                 }
+                let size = r.size();
+                r.waypoints.retain(|s, _| *s > size);
                 if r.head.is_none_or(|h| h.head.size <= head.head.size) {
                     r.head = Some(head);
                 }
@@ -401,7 +442,7 @@ impl Node {
                 let size = r.size();
                 // Told at once, not at the next tick: propagation waits on no timer.
                 if let Some(h) = r.head.filter(|h| h.head.size == size) {
-                    out.push(Output::Publish(Wire::Head { head: h }));
+                    self.send_all(&Wire::Head { head: h }, None, &mut out);
                 }
                 out.push(Output::Stored { authority, size });
             }
@@ -418,6 +459,10 @@ impl Node {
                 }
             }
             Input::Received { from, wire } => self.receive(from, wire, &mut out),
+            Input::Gossip { from, wire } => match wire {
+                Wire::Head { head } => self.on_head(from, head, false, &mut out),
+                other => self.receive(from, other, &mut out),
+            },
         }
         out
     }
@@ -437,7 +482,7 @@ impl Node {
 
     fn receive(&mut self, from: PeerId, wire: Wire, out: &mut Vec<Output>) {
         match wire {
-            Wire::Head { head } => self.on_head(from, head, out),
+            Wire::Head { head } => self.on_head(from, head, true, out),
             Wire::GetEntries {
                 authority,
                 start,
@@ -521,7 +566,9 @@ impl Node {
         }
     }
 
-    fn on_head(&mut self, from: PeerId, h: SignedTreeHead, out: &mut Vec<Output>) {
+    /// A head announced by `from` itself (`direct`), or relayed by it on gossip — then
+    /// `from` may not hold the entries, and is not asked for them.
+    fn on_head(&mut self, from: PeerId, h: SignedTreeHead, direct: bool, out: &mut Vec<Output>) {
         let authority = h.head.authority;
         if !self.federation.contains(&authority) {
             return; // not ours to replicate; says nothing bad of the peer
@@ -562,11 +609,34 @@ impl Node {
             );
             return;
         }
+        match r.waypoints.get(&h.head.size) {
+            Some(w) if w.head.root != h.head.root => {
+                let first = *w;
+                self.found(
+                    Equivocation {
+                        first,
+                        second: h,
+                        prefix: None,
+                    },
+                    out,
+                );
+                return;
+            }
+            Some(_) => {}
+            None => {
+                r.waypoints.insert(h.head.size, h);
+                if r.waypoints.len() > MAX_WAYPOINTS {
+                    r.waypoints.pop_first();
+                }
+            }
+        }
         match r.target {
             Some((t, _)) if t.head.size > h.head.size => {}
             Some((t, _)) if t.head.size == h.head.size => {
                 if t.head.root == h.head.root {
-                    r.holders.insert(from);
+                    if direct {
+                        r.holders.insert(from);
+                    }
                 } else {
                     self.found(
                         Equivocation {
@@ -581,7 +651,11 @@ impl Node {
             }
             _ => {
                 r.target = Some((h, from));
-                r.holders = BTreeSet::from([from]);
+                // Those who held the last target are asked on until they announce
+                // this one too: they hold at least that much.
+                if direct {
+                    r.holders = BTreeSet::from([from]);
+                }
             }
         }
         Self::ask(authority, r, self.now_ms, out);
@@ -709,23 +783,42 @@ impl Node {
             return;
         }
         r.pending.extend(entries);
-        if r.size() + r.pending.len() as u64 == target.head.size {
-            let mut tree = r.tree.clone();
+        let reached = r.size() + r.pending.len() as u64;
+        let goal = if reached == target.head.size {
+            Some(target)
+        } else {
+            r.waypoints.get(&reached).copied()
+        };
+        if let Some(goal) = goal {
+            let mut frontier = r.frontier.clone();
             for e in &r.pending {
-                tree.push(merkle::leaf_hash(e));
+                frontier.push(merkle::leaf_hash(e));
             }
-            if merkle::root_at(&tree, target.head.size).ok() == Some(target.head.root) {
-                r.tree = tree;
-                r.entries.append(&mut r.pending);
-                r.head = Some(target);
-                r.target = None;
-                r.holders.clear();
+            if frontier.root() == goal.head.root {
+                for e in std::mem::take(&mut r.pending) {
+                    r.push(e);
+                }
+                if r.head.is_none_or(|h| h.head.size <= reached) {
+                    r.head = Some(goal);
+                }
+                r.waypoints.retain(|s, _| *s > reached);
+                if reached == target.head.size {
+                    r.target = None;
+                    r.holders.clear();
+                }
                 out.push(Output::Stored {
                     authority,
-                    size: r.size(),
+                    size: reached,
                 });
                 // Passed on at once: other nodes may not have it yet.
-                out.push(Output::Publish(Wire::Head { head: target }));
+                for p in &self.peers {
+                    if *p != from {
+                        out.push(Output::Send {
+                            to: *p,
+                            wire: Wire::Head { head: goal },
+                        });
+                    }
+                }
             } else {
                 // Entries that do not reach the signed root: the sender lied, start over.
                 r.pending.clear();

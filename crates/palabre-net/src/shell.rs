@@ -583,7 +583,7 @@ async fn run(
                     let from = peers.id(propagation_source);
                     match (verdict, wire) {
                         (Verdict::Accept, Some(wire)) => {
-                            node.handle(now(), Input::Received { from, wire })
+                            node.handle(now(), Input::Gossip { from, wire })
                         }
                         (Verdict::Reject, _) => vec![Output::Penalise {
                             peer: from,

@@ -130,7 +130,8 @@ struct Sim {
 }
 
 /// `Wire` in the queue (ordered by time and sequence only).
-struct WireBox(Wire);
+/// A message in flight, and whether it travels on gossip.
+struct WireBox(Wire, bool);
 impl PartialEq for WireBox {
     fn eq(&self, _: &Self) -> bool {
         true
@@ -186,7 +187,7 @@ impl Sim {
                 Output::Publish(wire) => {
                     for to in 0..self.nodes.len() {
                         if to != node {
-                            self.send(node, to, wire.clone());
+                            self.transmit(node, to, wire.clone(), true);
                         }
                     }
                 }
@@ -196,6 +197,10 @@ impl Sim {
     }
 
     fn send(&mut self, from: usize, to: usize, wire: Wire) {
+        self.transmit(from, to, wire, false);
+    }
+
+    fn transmit(&mut self, from: usize, to: usize, wire: Wire, gossip: bool) {
         if self.cut[from] || self.cut[to] || self.rng.chance(self.faults.drop_percent) {
             return;
         }
@@ -207,8 +212,13 @@ impl Sim {
         for _ in 0..copies {
             let at = self.now + 1 + self.rng.below(self.faults.max_delay_ms);
             self.seq += 1;
-            self.queue
-                .push(Reverse((at, self.seq, to, from, WireBox(wire.clone()))));
+            self.queue.push(Reverse((
+                at,
+                self.seq,
+                to,
+                from,
+                WireBox(wire.clone(), gossip),
+            )));
         }
     }
 
@@ -220,16 +230,17 @@ impl Sim {
                 if *at > next_tick {
                     break;
                 }
-                let Reverse((at, _, to, from, WireBox(wire))) = self.queue.pop().expect("peeked");
+                let Reverse((at, _, to, from, WireBox(wire, gossip))) =
+                    self.queue.pop().expect("peeked");
                 self.now = self.now.max(at);
                 if !self.cut[to] {
-                    self.input(
-                        to,
-                        Input::Received {
-                            from: from as PeerId,
-                            wire,
-                        },
-                    );
+                    let from = from as PeerId;
+                    let input = if gossip {
+                        Input::Gossip { from, wire }
+                    } else {
+                        Input::Received { from, wire }
+                    };
+                    self.input(to, input);
                 }
             }
             self.now = next_tick;
@@ -787,4 +798,48 @@ fn gossip_is_validated_before_it_is_delivered() {
             }
         }
     });
+}
+
+/// A head relayed on gossip says nothing of what the relay holds: it is never asked
+/// for the entries (it could not answer); those who announced heads directly are.
+#[test]
+fn a_gossip_relay_is_not_asked_for_entries() {
+    let faults = Faults {
+        drop_percent: 0,
+        duplicate_percent: 0,
+        max_delay_ms: 10,
+    };
+    let mut sim = Sim::new(21, 3, faults);
+    let Input::Appended { head, .. } = sim.towns[2].write(6, 0) else {
+        unreachable!("write gives an Appended input")
+    };
+    let outs = sim.nodes[0].handle(
+        sim.now,
+        Input::Gossip {
+            from: 1,
+            wire: Wire::Head { head },
+        },
+    );
+    assert!(
+        !outs.iter().any(|o| matches!(
+            o,
+            Output::Send {
+                to: 1,
+                wire: Wire::GetEntries { .. }
+            }
+        )),
+        "{outs:?}"
+    );
+    // Town 2's node learns its own log; everyone converges from direct announcements.
+    let entries = sim.towns[2].entries.clone();
+    sim.input(
+        2,
+        Input::Appended {
+            head,
+            start: 0,
+            entries,
+        },
+    );
+    sim.run(sim.now + 2_000);
+    assert!(sim.converged());
 }
