@@ -146,7 +146,7 @@ pub async fn start(
 ) -> anyhow::Result<Net> {
     let me = key.public_key();
     let (net, events) = shell::start(
-        me,
+        SecretKey::from_seed(&key.seed()),
         settings.federation.clone(),
         settings.listen.clone(),
         settings.dial,

@@ -24,6 +24,8 @@ pub enum Domain {
     Receipt,
     /// Proof that a resident holds the private key they ask a credential for.
     KeyPossession,
+    /// A node's libp2p peer id, signed by the authority it speaks for.
+    Peer,
 }
 
 impl Domain {
@@ -34,6 +36,7 @@ impl Domain {
             Domain::Cosignature => b"palabre/v1/cosignature\n",
             Domain::Receipt => b"palabre/v1/receipt\n",
             Domain::KeyPossession => b"palabre/v1/key-possession\n",
+            Domain::Peer => b"palabre/v1/peer\n",
         }
     }
 

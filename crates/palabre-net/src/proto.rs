@@ -63,6 +63,12 @@ pub enum Wire {
     Cosignature { cosignature: Cosignature },
     /// A proof that an authority signed two histories.
     Evidence { evidence: Equivocation },
+    /// The first message on a connection: the authority this node speaks for, signed
+    /// over the sender's libp2p peer id (checked by the shell, which knows that id).
+    Hello {
+        authority: PublicKey,
+        sig: palabre_core::crypto::Signature,
+    },
 }
 
 /// Entries travel as JSON strings: each is the exact text of a signed event. An entry
@@ -90,6 +96,11 @@ mod entries_as_text {
 pub enum Input {
     Connected(PeerId),
     Disconnected(PeerId),
+    /// A peer proved it speaks for `authority` (its hello checked by the shell).
+    Authenticated {
+        peer: PeerId,
+        authority: PublicKey,
+    },
     Received {
         from: PeerId,
         wire: Wire,
@@ -186,6 +197,8 @@ impl Replica {
 pub struct Node {
     federation: BTreeSet<PublicKey>,
     peers: BTreeSet<PeerId>,
+    /// The authority each peer proved it speaks for.
+    speaks_for: BTreeMap<PeerId, PublicKey>,
     logs: BTreeMap<PublicKey, Replica>,
     now_ms: u64,
     /// Hashes of cosignatures and evidence already seen, oldest first.
@@ -242,6 +255,7 @@ impl Node {
         Node {
             federation,
             peers: BTreeSet::new(),
+            speaks_for: BTreeMap::new(),
             logs: BTreeMap::new(),
             now_ms: 0,
             seen: VecDeque::new(),
@@ -290,8 +304,8 @@ impl Node {
             Wire::Evidence { evidence } if !federated(&evidence.authority()) => Verdict::Ignore,
             Wire::Evidence { evidence } if evidence.check().is_err() => Verdict::Reject,
             Wire::Head { .. } | Wire::Evidence { .. } => Verdict::Accept,
-            // Requests and answers are point to point, never gossiped.
-            Wire::GetEntries { .. } | Wire::Entries { .. } => Verdict::Reject,
+            // Requests, answers and hellos are point to point, never gossiped.
+            Wire::GetEntries { .. } | Wire::Entries { .. } | Wire::Hello { .. } => Verdict::Reject,
         }
     }
 
@@ -372,8 +386,12 @@ impl Node {
                     });
                 }
             }
+            Input::Authenticated { peer, authority } => {
+                self.speaks_for.insert(peer, authority);
+            }
             Input::Disconnected(p) => {
                 self.peers.remove(&p);
+                self.speaks_for.remove(&p);
                 for r in self.logs.values_mut() {
                     r.holders.remove(&p);
                     if matches!(r.asked, Some((q, _, _)) if q == p) {
@@ -491,7 +509,16 @@ impl Node {
                 let Some(r) = self.logs.get(&authority) else {
                     return;
                 };
-                if !self.federation.contains(&authority) || start >= r.size() || end <= start {
+                // Only towns of the federation are answered, and only about its logs.
+                let federated_peer = self
+                    .speaks_for
+                    .get(&from)
+                    .is_some_and(|a| self.federation.contains(a));
+                if !federated_peer
+                    || !self.federation.contains(&authority)
+                    || start >= r.size()
+                    || end <= start
+                {
                     return;
                 }
                 let end = end.min(r.size()).min(start + MAX_PAGE_ENTRIES);
@@ -523,6 +550,8 @@ impl Node {
                 start,
                 entries,
             } => self.on_entries(from, authority, start, entries, out),
+            // Checked by the shell, which turns it into `Input::Authenticated`.
+            Wire::Hello { .. } => {}
             Wire::Cosignature { cosignature } => {
                 let c = &cosignature.cosigned;
                 if !self.federation.contains(&c.head.authority)

@@ -18,7 +18,7 @@ use libp2p::futures::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, Stream
 use libp2p::request_response::{self, ProtocolSupport};
 use libp2p::swarm::{NetworkBehaviour, SwarmEvent};
 use libp2p::{Multiaddr, StreamProtocol, gossipsub, identify, noise, tcp, yamux};
-use palabre_core::crypto::PublicKey;
+use palabre_core::crypto::{Domain, PublicKey, SecretKey, Signature};
 use palabre_core::head::{Cosignature, SignedTreeHead};
 use serde::{Deserialize, Serialize};
 use tokio::sync::{mpsc, oneshot};
@@ -73,8 +73,24 @@ fn topic_of(wire: &Wire) -> Option<&'static str> {
         Wire::Head { .. } => Some(TOPIC_HEADS),
         Wire::Cosignature { .. } => Some(TOPIC_COSIGNATURES),
         Wire::Evidence { .. } => Some(TOPIC_EVIDENCE),
-        Wire::GetEntries { .. } | Wire::Entries { .. } => None,
+        Wire::GetEntries { .. } | Wire::Entries { .. } | Wire::Hello { .. } => None,
     }
+}
+
+/// This node's hello: its authority, signed over its libp2p peer id (PROTOCOL.md,
+/// "Transport").
+fn hello(key: &SecretKey, local: &libp2p::PeerId) -> Wire {
+    Wire::Hello {
+        authority: key.public_key(),
+        sig: key.sign(Domain::Peer, local.to_base58().as_bytes()),
+    }
+}
+
+/// Whether `authority` signed `peer`'s id.
+fn hello_holds(peer: &libp2p::PeerId, authority: &PublicKey, sig: &Signature) -> bool {
+    authority
+        .verify(Domain::Peer, peer.to_base58().as_bytes(), sig)
+        .is_ok()
 }
 
 /// gossipsub with signed messages, validation by the state machine before relaying,
@@ -302,10 +318,11 @@ impl Net {
     }
 }
 
-/// Starts the network of the node of authority `me`, replicating `federation`'s logs,
-/// listening on `listen` (e.g. `/ip4/127.0.0.1/tcp/0`). Returns once it listens.
+/// Starts the network of the node of authority `key` (which signs its hellos),
+/// replicating `federation`'s logs, listening on `listen` (e.g. `/ip4/127.0.0.1/tcp/0`)
+/// and dialling `peers`. Returns once it listens.
 pub async fn start(
-    me: PublicKey,
+    key: SecretKey,
     federation: Vec<PublicKey>,
     listen: Multiaddr,
     peers: Vec<Multiaddr>,
@@ -356,7 +373,8 @@ pub async fn start(
     };
     let (commands, command_rx) = mpsc::channel(256);
     let (events_tx, events) = mpsc::channel(4096);
-    let node = proto::Node::new(me, federation);
+    let node = proto::Node::new(key.public_key(), federation);
+    let hello = hello(&key, swarm.local_peer_id());
     let received_entries = Arc::new(AtomicU64::new(0));
     tokio::spawn(run(
         swarm,
@@ -365,6 +383,7 @@ pub async fn start(
         events_tx,
         peers,
         Arc::clone(&received_entries),
+        hello,
     ));
     Ok((
         Net {
@@ -435,6 +454,7 @@ async fn run(
     events: mpsc::Sender<NetEvent>,
     wanted: Vec<Multiaddr>,
     received_entries: Arc<AtomicU64>,
+    hello: Wire,
 ) {
     let started = tokio::time::Instant::now();
     let now = || started.elapsed().as_millis() as u64;
@@ -516,6 +536,10 @@ async fn run(
                         let _ = swarm.disconnect_peer_id(peer_id);
                         Vec::new()
                     } else if num_established.get() == 1 {
+                        swarm
+                            .behaviour_mut()
+                            .sync
+                            .send_request(&peer_id, Request::Wire(Box::new(hello.clone())));
                         let id = peers.id(peer_id);
                         node.handle(now(), Input::Connected(id))
                     } else {
@@ -548,6 +572,19 @@ async fn run(
                     let from = peers.id(peer);
                     match request {
                         _ if links.is_banned(&peer) => Vec::new(),
+                        Request::Wire(wire) if matches!(*wire, Wire::Hello { .. }) => {
+                            match *wire {
+                                Wire::Hello { authority, sig }
+                                    if hello_holds(&peer, &authority, &sig) =>
+                                {
+                                    node.handle(now(), Input::Authenticated { peer: from, authority })
+                                }
+                                _ => vec![Output::Penalise {
+                                    peer: from,
+                                    reason: "a hello not signed for this peer",
+                                }],
+                            }
+                        }
                         Request::Wire(wire) => {
                             if let Wire::Entries { entries, .. } = &*wire {
                                 received_entries.fetch_add(entries.len() as u64, Ordering::Relaxed);

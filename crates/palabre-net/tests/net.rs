@@ -169,9 +169,16 @@ impl Sim {
             outputs: Vec::new(),
         };
         for a in 0..n {
-            for b in 0..n {
+            for (b, authority) in keys.iter().enumerate() {
                 if a != b {
                     sim.input(a, Input::Connected(b as PeerId));
+                    sim.input(
+                        a,
+                        Input::Authenticated {
+                            peer: b as PeerId,
+                            authority: *authority,
+                        },
+                    );
                 }
             }
         }
@@ -581,9 +588,9 @@ fn three_towns_replicate_over_loopback_sockets() {
         let keys: Vec<PublicKey> = towns.iter().map(|t| t.key.public_key()).collect();
         let mut nets = Vec::new();
         let mut events = Vec::new();
-        for k in &keys {
+        for t in &towns {
             let (net, ev) = palabre_net::shell::start(
-                *k,
+                SecretKey::from_seed(&t.key.seed()),
                 keys.clone(),
                 "/ip4/127.0.0.1/tcp/0".parse().expect("multiaddr"),
                 Vec::new(),
@@ -651,13 +658,14 @@ fn oversized_messages_are_penalised() {
     rt.block_on(async {
         let honest = town_key(900).public_key();
         let rogue = town_key(901).public_key();
+        let (honest_key, rogue_key) = (town_key(900), town_key(901));
         let any: palabre_net::Multiaddr = "/ip4/127.0.0.1/tcp/0".parse().expect("multiaddr");
         let (net, mut events) =
-            palabre_net::shell::start(honest, vec![rogue], any.clone(), Vec::new())
+            palabre_net::shell::start(honest_key, vec![rogue], any.clone(), Vec::new())
                 .await
                 .expect("starts");
         let (bad, _bad_events) =
-            palabre_net::shell::start(rogue, vec![honest], any, vec![net.addr.clone()])
+            palabre_net::shell::start(rogue_key, vec![honest], any, vec![net.addr.clone()])
                 .await
                 .expect("starts");
         let huge = Wire::Entries {
@@ -709,6 +717,14 @@ fn a_restarted_node_restores_and_syncs_without_duplicating() {
         sim.nodes[1] = Node::new(keys[1], keys.iter().copied());
         for p in [0, 2] {
             sim.input(1, Input::Connected(p as PeerId));
+            let authority = keys[p];
+            sim.input(
+                1,
+                Input::Authenticated {
+                    peer: p as PeerId,
+                    authority,
+                },
+            );
         }
         let until = sim.now + 5 + sim.rng.below(60);
         sim.run(until);
@@ -738,11 +754,11 @@ fn gossip_is_validated_before_it_is_delivered() {
         let any: palabre_net::Multiaddr = "/ip4/127.0.0.1/tcp/0".parse().expect("multiaddr");
         let both = vec![a.public_key(), b.public_key()];
         let (honest, mut events) =
-            palabre_net::shell::start(a.public_key(), both.clone(), any.clone(), Vec::new())
+            palabre_net::shell::start(town_key(910), both.clone(), any.clone(), Vec::new())
                 .await
                 .expect("starts");
         let (publisher, _ev) =
-            palabre_net::shell::start(b.public_key(), both, any, vec![honest.addr.clone()])
+            palabre_net::shell::start(town_key(911), both, any, vec![honest.addr.clone()])
                 .await
                 .expect("starts");
         let head = palabre_core::head::TreeHead {
@@ -842,4 +858,52 @@ fn a_gossip_relay_is_not_asked_for_entries() {
     );
     sim.run(sim.now + 2_000);
     assert!(sim.converged());
+}
+
+/// Entries go only to peers that proved they speak for a town of the federation.
+#[test]
+fn only_federated_towns_get_sync_answers() {
+    let faults = Faults {
+        drop_percent: 0,
+        duplicate_percent: 0,
+        max_delay_ms: 10,
+    };
+    let mut sim = Sim::new(31, 2, faults);
+    sim.write(0, 4);
+    sim.run(1_000);
+    let authority = sim.towns[0].key.public_key();
+    let ask = |node: &mut Node, from: PeerId, now: u64| {
+        node.handle(
+            now,
+            Input::Received {
+                from,
+                wire: Wire::GetEntries {
+                    authority,
+                    start: 0,
+                    end: 4,
+                },
+            },
+        )
+    };
+    let answered = |outs: &[Output], to: PeerId| {
+        outs.iter()
+            .any(|o| matches!(o, Output::Send { to: t, wire: Wire::Entries { .. } } if *t == to))
+    };
+    let now = sim.now;
+    let node = &mut sim.nodes[0];
+    // A peer that never said who it is.
+    node.handle(now, Input::Connected(50));
+    assert!(!answered(&ask(node, 50, now), 50));
+    // A peer that speaks for a town outside the federation.
+    node.handle(now, Input::Connected(51));
+    node.handle(
+        now,
+        Input::Authenticated {
+            peer: 51,
+            authority: town_key(777).public_key(),
+        },
+    );
+    assert!(!answered(&ask(node, 51, now), 51));
+    // A town of the federation.
+    assert!(answered(&ask(node, 1, now), 1));
 }

@@ -314,7 +314,7 @@ fn three_towns_federate_by_config_alone() {
     let rt = tokio::runtime::Runtime::new().expect("runtime");
     let rogue_net = rt.block_on(async {
         let (net, _events) = palabre_net::shell::start(
-            rogue.public_key(),
+            SecretKey::from_seed(&rogue.seed()),
             keys.clone(),
             "/ip4/127.0.0.1/tcp/0".parse().expect("multiaddr"),
             towns
