@@ -35,6 +35,10 @@ pub const MAX_PAGE_BYTES: usize = 2 * 1024 * 1024;
 pub const REQUEST_TIMEOUT_MS: u64 = 2_000;
 /// Entries held while catching up, before they can be checked against a signed root.
 pub const MAX_PENDING_ENTRIES: usize = 1_000_000;
+/// Entries held pending, catching up to a far head, before their prefix is proven
+/// consistent with it (a consistency proof from the holder) and kept: a fresh node
+/// stores a long log as it goes, and holds at most this many unproven entries.
+pub const PROVE_EVERY: usize = 65_536;
 /// Cosignatures and evidence remembered as seen, so a flood stops (oldest forgotten first).
 pub const MAX_SEEN: usize = 65_536;
 /// Cosignatures re-sent to every peer that connects (closing heads: they must not be lost).
@@ -63,6 +67,19 @@ pub enum Wire {
     Cosignature { cosignature: Cosignature },
     /// A proof that an authority signed two histories.
     Evidence { evidence: Equivocation },
+    /// Please prove that `authority`'s log at size `from` is a prefix of it at `to`.
+    GetConsistency {
+        authority: PublicKey,
+        from: u64,
+        to: u64,
+    },
+    /// RFC 9162 consistency proof between sizes `from` and `to` of `authority`'s log.
+    Consistency {
+        authority: PublicKey,
+        from: u64,
+        to: u64,
+        proof: Vec<Hash>,
+    },
     /// The first message on a connection: the authority this node speaks for, signed
     /// over the sender's libp2p peer id (checked by the shell, which knows that id).
     Hello {
@@ -165,6 +182,11 @@ struct Replica {
     waypoints: BTreeMap<u64, SignedTreeHead>,
     /// The size of the last head of this log published on gossip.
     published: Option<u64>,
+    /// A signed head the entries held are proven a prefix of, while no signed head of
+    /// their exact size is known.
+    ahead: Option<SignedTreeHead>,
+    /// An unanswered consistency request: (peer, from, deadline).
+    proving: Option<(PeerId, u64, u64)>,
     /// The largest signed head known to match `entries` (or to be ahead of them).
     head: Option<SignedTreeHead>,
     /// Entries received beyond `entries`, waiting to reach `target`'s size.
@@ -206,6 +228,8 @@ pub struct Node {
     seen_set: BTreeSet<Hash>,
     /// Sent again to every peer that connects.
     sticky: VecDeque<Wire>,
+    /// See [`PROVE_EVERY`].
+    prove_every: usize,
 }
 
 /// What gossip validation says of a message: relay it, drop it and blame the sender, or
@@ -261,15 +285,24 @@ impl Node {
             seen: VecDeque::new(),
             seen_set: BTreeSet::new(),
             sticky: VecDeque::new(),
+            prove_every: PROVE_EVERY,
         }
     }
 
+    /// Proves and keeps pending entries every `n` (tests use small logs).
+    pub fn prove_every(mut self, n: usize) -> Node {
+        self.prove_every = n.max(1);
+        self
+    }
+
     /// The signed head held of `authority`'s log that matches the entries held.
+    /// The signed head the entries held of `authority`'s log reach, or, if none is known
+    /// at their exact size, one they are proven a prefix of.
     pub fn head(&self, authority: &PublicKey) -> Option<SignedTreeHead> {
-        self.logs
-            .get(authority)
-            .and_then(|r| r.head)
-            .filter(|h| h.head.size == self.logs[authority].size())
+        let r = self.logs.get(authority)?;
+        r.head
+            .filter(|h| h.head.size == r.size())
+            .or(r.ahead.filter(|h| h.head.size > r.size()))
     }
 
     /// How far every log is held.
@@ -305,7 +338,11 @@ impl Node {
             Wire::Evidence { evidence } if evidence.check().is_err() => Verdict::Reject,
             Wire::Head { .. } | Wire::Evidence { .. } => Verdict::Accept,
             // Requests, answers and hellos are point to point, never gossiped.
-            Wire::GetEntries { .. } | Wire::Entries { .. } | Wire::Hello { .. } => Verdict::Reject,
+            Wire::GetEntries { .. }
+            | Wire::Entries { .. }
+            | Wire::GetConsistency { .. }
+            | Wire::Consistency { .. }
+            | Wire::Hello { .. } => Verdict::Reject,
         }
     }
 
@@ -394,6 +431,10 @@ impl Node {
                 self.speaks_for.remove(&p);
                 for r in self.logs.values_mut() {
                     r.holders.remove(&p);
+                    if matches!(r.proving, Some((q, _, _)) if q == p) {
+                        r.proving = None;
+                        r.pending.clear();
+                    }
                     if matches!(r.asked, Some((q, _, _)) if q == p) {
                         r.asked = None;
                     }
@@ -419,6 +460,12 @@ impl Node {
                 }
                 let now = self.now_ms;
                 for r in self.logs.values_mut() {
+                    if matches!(r.proving, Some((_, _, deadline)) if deadline <= now)
+                        && let Some((p, _, _)) = r.proving.take()
+                    {
+                        r.holders.remove(&p);
+                        r.pending.clear();
+                    }
                     if matches!(r.asked, Some((_, _, deadline)) if deadline <= now) {
                         // Unanswered: forget it, and ask whoever holds the head next.
                         if let Some((p, _, _)) = r.asked.take() {
@@ -552,6 +599,39 @@ impl Node {
             } => self.on_entries(from, authority, start, entries, out),
             // Checked by the shell, which turns it into `Input::Authenticated`.
             Wire::Hello { .. } => {}
+            Wire::GetConsistency {
+                authority,
+                from: m,
+                to: n,
+            } => {
+                let federated_peer = self
+                    .speaks_for
+                    .get(&from)
+                    .is_some_and(|a| self.federation.contains(a));
+                let Some(r) = self.logs.get(&authority) else {
+                    return;
+                };
+                if !federated_peer || m == 0 || m > n || n > r.size() {
+                    return;
+                }
+                if let Ok(proof) = merkle::consistency_proof(&r.tree, m, n) {
+                    out.push(Output::Send {
+                        to: from,
+                        wire: Wire::Consistency {
+                            authority,
+                            from: m,
+                            to: n,
+                            proof,
+                        },
+                    });
+                }
+            }
+            Wire::Consistency {
+                authority,
+                from: m,
+                to: n,
+                proof,
+            } => self.on_consistency(from, authority, m, n, proof, out),
             Wire::Cosignature { cosignature } => {
                 let c = &cosignature.cosigned;
                 if !self.federation.contains(&c.head.authority)
@@ -728,7 +808,7 @@ impl Node {
         let Some((target, _)) = r.target else {
             return;
         };
-        if r.asked.is_some() {
+        if r.asked.is_some() || r.proving.is_some() {
             return;
         }
         let start = r.size() + r.pending.len() as u64;
@@ -748,6 +828,59 @@ impl Node {
                 end,
             },
         });
+    }
+
+    /// A consistency proof for the pending prefix: keeps it if it proves the prefix is
+    /// the target's, else drops it and blames the sender.
+    fn on_consistency(
+        &mut self,
+        from: PeerId,
+        authority: PublicKey,
+        m: u64,
+        n: u64,
+        proof: Vec<Hash>,
+        out: &mut Vec<Output>,
+    ) {
+        let now = self.now_ms;
+        let Some(r) = self.logs.get_mut(&authority) else {
+            return;
+        };
+        if r.proving.map(|(p, f, _)| (p, f)) != Some((from, m)) {
+            return; // not the answer we wait for
+        }
+        r.proving = None;
+        let Some((target, _)) = r.target else {
+            r.pending.clear();
+            return;
+        };
+        let reached = r.size() + r.pending.len() as u64;
+        let mut frontier = r.frontier.clone();
+        for e in &r.pending {
+            frontier.push(merkle::leaf_hash(e));
+        }
+        let holds = reached == m
+            && n == target.head.size
+            && merkle::verify_consistency(m, n, &frontier.root(), &target.head.root, &proof)
+                .is_ok();
+        if holds {
+            for e in std::mem::take(&mut r.pending) {
+                r.push(e);
+            }
+            r.ahead = Some(target);
+            r.waypoints.retain(|s, _| *s > reached);
+            out.push(Output::Stored {
+                authority,
+                size: reached,
+            });
+        } else {
+            r.pending.clear();
+            r.holders.remove(&from);
+            out.push(Output::Penalise {
+                peer: from,
+                reason: "a consistency proof that does not hold",
+            });
+        }
+        Self::ask(authority, r, now, out);
     }
 
     /// Penalises `from` for a bad answer, stops asking it, and asks another holder.
@@ -857,6 +990,19 @@ impl Node {
                     reason: "entries that do not hash to the signed root",
                 });
             }
+        } else if r.pending.len() >= self.prove_every {
+            // Far from any signed head: have the sender prove this prefix consistent
+            // with the target, and keep it, before fetching more.
+            r.proving = Some((from, reached, now + REQUEST_TIMEOUT_MS));
+            out.push(Output::Send {
+                to: from,
+                wire: Wire::GetConsistency {
+                    authority,
+                    from: reached,
+                    to: target.head.size,
+                },
+            });
+            return;
         }
         Self::ask(authority, r, now, out);
     }

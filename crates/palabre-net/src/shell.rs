@@ -73,7 +73,11 @@ fn topic_of(wire: &Wire) -> Option<&'static str> {
         Wire::Head { .. } => Some(TOPIC_HEADS),
         Wire::Cosignature { .. } => Some(TOPIC_COSIGNATURES),
         Wire::Evidence { .. } => Some(TOPIC_EVIDENCE),
-        Wire::GetEntries { .. } | Wire::Entries { .. } | Wire::Hello { .. } => None,
+        Wire::GetEntries { .. }
+        | Wire::Entries { .. }
+        | Wire::GetConsistency { .. }
+        | Wire::Consistency { .. }
+        | Wire::Hello { .. } => None,
     }
 }
 

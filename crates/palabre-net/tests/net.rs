@@ -907,3 +907,53 @@ fn only_federated_towns_get_sync_answers() {
     // A town of the federation.
     assert!(answered(&ask(node, 1, now), 1));
 }
+
+/// A fresh node catching up a long log keeps it as it goes: every few entries the
+/// holder proves the prefix consistent with the far head, and the prefix is stored.
+#[test]
+fn a_long_log_is_kept_as_it_is_fetched() {
+    for seed in 0..n_seeds() {
+        let faults = Faults {
+            drop_percent: 5,
+            duplicate_percent: 5,
+            max_delay_ms: 30,
+        };
+        let mut sim = Sim::new(seed, 3, faults);
+        let keys: Vec<PublicKey> = sim.towns.iter().map(|t| t.key.public_key()).collect();
+        sim.nodes[1] = Node::new(keys[1], keys.iter().copied()).prove_every(1_000);
+        for (p, authority) in keys.iter().enumerate() {
+            if p != 1 {
+                sim.input(1, Input::Connected(p as PeerId));
+                sim.input(
+                    1,
+                    Input::Authenticated {
+                        peer: p as PeerId,
+                        authority: *authority,
+                    },
+                );
+            }
+        }
+        // Longer than a page (2,048 entries), so the target is reached in several.
+        sim.write(0, 5_000);
+        sim.run(20_000);
+        assert!(
+            sim.converged(),
+            "seed {seed}: the long log was not replicated"
+        );
+        let kept: Vec<u64> = sim
+            .outputs
+            .iter()
+            .filter_map(|(n, o)| match o {
+                Output::Stored { authority, size } if *n == 1 && *authority == keys[0] => {
+                    Some(*size)
+                }
+                _ => None,
+            })
+            .collect();
+        assert!(
+            kept.len() >= 3 && kept.windows(2).all(|w| w[0] < w[1]),
+            "seed {seed}: kept at {kept:?}"
+        );
+        assert_eq!(sim.penalties(), 0, "seed {seed}");
+    }
+}
