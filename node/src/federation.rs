@@ -25,7 +25,6 @@ use palabre_core::admission::Record;
 use palabre_core::crypto::{PublicKey, SecretKey};
 use palabre_core::event::Body;
 use palabre_core::head::{Cosignature, CosignedHead, TreeHead};
-use palabre_core::rejection::Rejection;
 use palabre_net::Multiaddr;
 use palabre_net::shell::{self, Net, NetEvent};
 use palabre_store::{SledStorage, Storage, stored_event};
@@ -184,21 +183,6 @@ struct Bridge {
     recovering: bool,
 }
 
-/// Refusals that mean "an event of another log this one refers to is not here yet":
-/// the entry waits for the next pass.
-fn waits_for_another_log(r: &Rejection) -> bool {
-    matches!(
-        r,
-        Rejection::UnknownConsultation
-            | Rejection::UnknownProposal
-            | Rejection::UnknownTarget
-            | Rejection::UnknownAuthority
-            | Rejection::BadParticipants
-            | Rejection::NotClosed
-            | Rejection::ResultMismatch
-    )
-}
-
 impl Bridge {
     async fn run(
         mut self,
@@ -352,7 +336,7 @@ impl Bridge {
             .replicated_entries
             .fetch_add(outcome.appended, Ordering::Relaxed);
         if let Some((index, r)) = &outcome.refused
-            && !waits_for_another_log(r)
+            && !r.awaits_other_log()
             && self.reported.get(&authority) != Some(index)
         {
             self.reported.insert(authority, *index);

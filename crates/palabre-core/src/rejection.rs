@@ -90,6 +90,23 @@ pub enum Rejection {
 }
 
 impl Rejection {
+    /// Whether the event may be admissible once another log is further along: it refers
+    /// to something (a consultation, a proposal, a target, a declaration, closing
+    /// checkpoints) not recorded yet. Replication retries such entries; any other
+    /// refusal of a signed entry is final.
+    pub fn awaits_other_log(&self) -> bool {
+        matches!(
+            self,
+            Rejection::UnknownConsultation
+                | Rejection::UnknownProposal
+                | Rejection::UnknownTarget
+                | Rejection::UnknownAuthority
+                | Rejection::BadParticipants
+                | Rejection::NotClosed
+                | Rejection::ResultMismatch
+        )
+    }
+
     /// The stable machine code (PROTOCOL.md, "Rejection codes").
     pub fn code(&self) -> &'static str {
         use Rejection::*;

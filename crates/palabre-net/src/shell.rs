@@ -205,17 +205,8 @@ impl request_response::Codec for SyncCodec {
 #[derive(Debug)]
 pub enum Command {
     Dial(Multiaddr),
-    /// This node's own log grew (or a log was read back from the store at start).
-    Appended {
-        head: SignedTreeHead,
-        start: u64,
-        entries: Vec<Vec<u8>>,
-    },
-    /// This node cosigned a head, as a witness.
-    Cosigned {
-        cosignature: Cosignature,
-        sticky: bool,
-    },
+    /// An input for the state machine as is (`Appended`, `Cosigned`).
+    Handle(Input),
     /// Entries `start..end` held of a log, and the signed head they reach if it is held.
     Range {
         authority: PublicKey,
@@ -265,19 +256,19 @@ impl Net {
         start: u64,
         entries: Vec<Vec<u8>>,
     ) -> Result<(), NetError> {
-        self.send(Command::Appended {
+        self.send(Command::Handle(Input::Appended {
             head,
             start,
             entries,
-        })
+        }))
         .await
     }
 
     pub async fn cosigned(&self, cosignature: Cosignature, sticky: bool) -> Result<(), NetError> {
-        self.send(Command::Cosigned {
+        self.send(Command::Handle(Input::Cosigned {
             cosignature,
             sticky,
-        })
+        }))
         .await
     }
 
@@ -499,12 +490,7 @@ async fn run(
                     }
                     Vec::new()
                 }
-                Some(Command::Appended { head, start, entries }) => {
-                    node.handle(now(), Input::Appended { head, start, entries })
-                }
-                Some(Command::Cosigned { cosignature, sticky }) => {
-                    node.handle(now(), Input::Cosigned { cosignature, sticky })
-                }
+                Some(Command::Handle(input)) => node.handle(now(), input),
                 Some(Command::Range { authority, start, end, reply }) => {
                     let all = node.entries(&authority);
                     let end = end.min(all.len() as u64);
