@@ -386,6 +386,7 @@ fn measure(
             let body = Body::Ballot(BallotBody {
                 consultation: cid,
                 choice: Choice::Approve(vec![pid]),
+                assistance: None,
             });
             at(&voter, body).sign(&voter)
         })?;
@@ -582,6 +583,7 @@ pub(crate) fn closed_log(n: u32) -> anyhow::Result<ClosedLog> {
             Body::Ballot(BallotBody {
                 consultation: cid,
                 choice: Choice::Approve(vec![pid]),
+                assistance: None,
             }),
         )
     })?;

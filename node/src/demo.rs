@@ -307,6 +307,7 @@ fn seed_closed(storage: &SledStorage, town: &SecretKey, now: u64) -> anyhow::Res
         let body = Body::Ballot(BallotBody {
             consultation: cid,
             choice,
+            assistance: None,
         });
         events.push(signed(v, now - 15 * DAY + i as u64 * HOUR, body)?);
     }

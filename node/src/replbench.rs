@@ -285,6 +285,7 @@ fn propagation(dir: &Path, rate: u32, seconds: u32) -> anyhow::Result<()> {
             body: Body::Ballot(BallotBody {
                 consultation: cid,
                 choice: Choice::Approve(vec![pid]),
+                assistance: None,
             }),
         }
         .sign(&key(i))

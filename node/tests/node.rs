@@ -254,6 +254,7 @@ fn acknowledged_ballots_survive_kill_9() {
                             body: Body::Ballot(BallotBody {
                                 consultation,
                                 choice: Choice::Approve(vec![pick]),
+                                assistance: None,
                             }),
                         }
                         .sign(&key)
@@ -366,6 +367,7 @@ fn the_node_closes_and_the_audit_passes() {
         body: Body::Ballot(BallotBody {
             consultation: cid,
             choice: Choice::Approve(vec![pid]),
+            assistance: None,
         }),
     }
     .sign(&voter)
@@ -667,6 +669,7 @@ fn open_data_exports_match_the_tally() {
             body: Body::Ballot(BallotBody {
                 consultation: cid,
                 choice: Choice::Approve(pids[n..n + 2].to_vec()),
+                assistance: None,
             }),
         }
         .sign(&voter)

@@ -352,6 +352,7 @@ fn ballot(n: u8, at: u64, cid: EventId, pid: EventId) -> SignedEvent {
         Body::Ballot(BallotBody {
             consultation: cid,
             choice: Choice::Approve(vec![pid]),
+            assistance: None,
         }),
     )
 }

@@ -8,7 +8,7 @@
 //! bytes became a [`SignedEvent`].
 
 use crate::crypto::PublicKey;
-use crate::event::{Body, ConsultationBody, Kind, SignedEvent};
+use crate::event::{Body, ConsultationBody, Kind, SignedEvent, StaffRole};
 use crate::ids::{EventId, Hash};
 use crate::limits::MAX_CLOCK_SKEW_MS;
 use crate::rejection::Rejection;
@@ -132,6 +132,33 @@ pub trait Record {
     fn log_size(&self, authority: &PublicKey) -> u64;
     /// The Merkle root of the first `size` entries of `authority`'s log.
     fn root_at(&self, authority: &PublicKey, size: u64) -> Option<Hash>;
+    /// The role `key` holds in `authority`'s staff, if its appointment is in force.
+    fn staff(&self, authority: &PublicKey, key: &PublicKey) -> Option<StaffRole>;
+}
+
+/// Whether a staff member in `role` may sign, in their authority's log, events of
+/// `kind` that otherwise only the authority's own key signs. The authority key may
+/// always; `staff` appointments, checkpoints and results stay the authority's alone.
+pub fn staff_may(role: StaffRole, kind: Kind) -> bool {
+    use StaffRole::*;
+    match kind {
+        Kind::Consultation | Kind::Revocation => role == Admin,
+        Kind::Credential => matches!(role, Admin | Desk),
+        Kind::Moderation => matches!(role, Admin | Moderator),
+        _ => false,
+    }
+}
+
+/// Whether `author` acts for the authority of `log` in an event of `kind`: it is the
+/// authority itself, or a staff member whose role allows it. Every reader of a log
+/// (admission, the ledger, counting, the store's indexes) decides with this one rule.
+pub fn acts_for(
+    role: impl FnOnce() -> Option<StaffRole>,
+    log: &PublicKey,
+    author: &PublicKey,
+    kind: Kind,
+) -> bool {
+    author == log || role().is_some_and(|r| staff_may(r, kind))
 }
 
 /// The time admission judges by.
@@ -196,10 +223,32 @@ fn check(
             })
         }
     };
+    // The authority, or a staff member of its log whose role allows this kind.
+    let for_log = || -> Result<(), Rejection> {
+        if acts_for(|| record.staff(log, author), log, author, event.kind()) {
+            Ok(())
+        } else if record.staff(log, author).is_some() {
+            Err(Rejection::NotStaff)
+        } else {
+            Err(Rejection::WrongAuthor {
+                expected: "the authority whose log this is, or one of its staff",
+            })
+        }
+    };
     match event.body() {
         Body::Authority(_) => by_log(),
-        Body::Credential(b) => {
+        Body::Staff(b) => {
             by_log()?;
+            if b.subject == *log {
+                return Err(Rejection::BadKey { field: "subject" });
+            }
+            if !b.active && record.staff(log, &b.subject).is_none() {
+                return Err(Rejection::NotStaff);
+            }
+            Ok(())
+        }
+        Body::Credential(b) => {
+            for_log()?;
             if b.subject == *log || record.credential(log, &b.subject).is_some() {
                 return Err(Rejection::AlreadyCredentialed);
             }
@@ -215,7 +264,7 @@ fn check(
             Ok(())
         }
         Body::Revocation(b) => {
-            by_log()?;
+            for_log()?;
             match record.credential(log, &b.subject) {
                 None => Err(Rejection::NotCredentialed),
                 Some(s) if s.status != CredentialStatus::Active => Err(Rejection::AlreadyRevoked),
@@ -223,7 +272,7 @@ fn check(
             }
         }
         Body::Consultation(b) => {
-            by_log()?;
+            for_log()?;
             check_consultation(log, b)
         }
         Body::Proposal(b) => {
@@ -259,6 +308,14 @@ fn check(
             participant(&c, log)?;
             active_credential(record, log, author)?;
             within(at, &c, Kind::Ballot)?;
+            if let Some(a) = &b.assistance
+                && !matches!(
+                    record.staff(log, &a.agent),
+                    Some(StaffRole::Desk | StaffRole::Admin)
+                )
+            {
+                return Err(Rejection::NotStaff);
+            }
             if record.closing(log, &b.consultation).is_some() {
                 return Err(Rejection::AlreadyClosed);
             }
@@ -271,7 +328,7 @@ fn check(
                 .map_err(Rejection::InvalidChoice)
         }
         Body::Moderation(b) => {
-            by_log()?;
+            for_log()?;
             let (kind, consultation) = record.target(&b.target).ok_or(Rejection::UnknownTarget)?;
             if !matches!(kind, Kind::Proposal | Kind::Argument) {
                 return Err(Rejection::NotModeratable);

@@ -161,7 +161,7 @@ pub fn audit(input: &AuditInput, options: AuditOptions) -> AuditReport {
     let mut refs = References::default();
     for log in &logs {
         for e in log.events.iter().flatten() {
-            refs.note(e);
+            refs.note(&log.authority, e);
         }
     }
     let refs = Arc::new(refs);
@@ -447,6 +447,9 @@ impl Record for Forgetting<'_> {
     }
     fn root_at(&self, a: &PublicKey, size: u64) -> Option<Hash> {
         self.ledger.root_at(a, size)
+    }
+    fn staff(&self, a: &PublicKey, key: &PublicKey) -> Option<crate::event::StaffRole> {
+        self.ledger.staff(a, key)
     }
 }
 

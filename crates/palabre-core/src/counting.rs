@@ -10,9 +10,9 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use crate::admission::{ConsultationView, CredentialStatus, Record, VoterId};
+use crate::admission::{ConsultationView, CredentialStatus, Record, VoterId, acts_for};
 use crate::crypto::PublicKey;
-use crate::event::{Body, ClosedLog, ModerationAction, SignedEvent};
+use crate::event::{Body, ClosedLog, ModerationAction, SignedEvent, StaffRole};
 use crate::ids::EventId;
 use crate::ledger::Moderated;
 use crate::tally::{self, Candidate, Choice, Tally};
@@ -36,6 +36,8 @@ pub struct Counted {
     pub hidden: BTreeSet<EventId>,
     /// Ballots seen in the prefixes, counted or not.
     pub n_ballots_seen: u64,
+    /// Counted ballots cast with a desk agent's help, per agent key.
+    pub assisted: BTreeMap<PublicKey, u64>,
 }
 
 impl Counted {
@@ -112,6 +114,7 @@ struct LogState {
     authority: PublicKey,
     credentials: HashMap<PublicKey, (VoterId, CredentialStatus)>,
     revoked_voters: BTreeSet<VoterId>,
+    staff: HashMap<PublicKey, StaffRole>,
 }
 
 /// [`count`] fed one event at a time, so that a store can stream its logs page by page
@@ -123,7 +126,8 @@ pub struct Counter<'c> {
     proposals: BTreeMap<EventId, Option<u64>>,
     /// (moderator, target) → latest action in that moderator's log
     moderation: BTreeMap<(PublicKey, EventId), ModerationAction>,
-    ballots: BTreeMap<VoterId, (EventId, Choice)>,
+    /// Each voter's latest ballot, with the desk agent who countersigned it, if any.
+    ballots: BTreeMap<VoterId, (EventId, Choice, Option<PublicKey>)>,
     n_ballots_seen: u64,
     /// `None` outside a log, or in the log of an authority that does not take part.
     log: Option<LogState>,
@@ -161,6 +165,7 @@ impl<'c> Counter<'c> {
                 authority,
                 credentials: HashMap::new(),
                 revoked_voters: BTreeSet::new(),
+                staff: HashMap::new(),
             });
     }
 
@@ -177,8 +182,21 @@ impl<'c> Counter<'c> {
             return;
         };
         let from_log = event.author() == &log.authority;
+        let for_log = acts_for(
+            || log.staff.get(event.author()).copied(),
+            &log.authority,
+            event.author(),
+            event.kind(),
+        );
         match event.body() {
-            Body::Credential(b) if from_log => {
+            Body::Staff(b) if from_log => {
+                if b.active {
+                    log.staff.insert(b.subject, b.role);
+                } else {
+                    log.staff.remove(&b.subject);
+                }
+            }
+            Body::Credential(b) if for_log => {
                 let voter = b
                     .replaces
                     .and_then(|old| log.credentials.get_mut(&old))
@@ -193,7 +211,7 @@ impl<'c> Counter<'c> {
                 log.credentials
                     .insert(b.subject, (voter, CredentialStatus::Active));
             }
-            Body::Revocation(b) if from_log => {
+            Body::Revocation(b) if for_log => {
                 if let Some((voter, status)) = log.credentials.get_mut(&b.subject)
                     && *status == CredentialStatus::Active
                 {
@@ -204,14 +222,16 @@ impl<'c> Counter<'c> {
             Body::Proposal(b) if b.consultation == self.consultation.id => {
                 self.proposals.insert(event.id(), b.cost);
             }
-            Body::Moderation(b) if from_log => {
+            Body::Moderation(b) if for_log => {
                 self.moderation.insert((log.authority, b.target), b.action);
             }
             Body::Ballot(b) if b.consultation == self.consultation.id => {
                 self.n_ballots_seen += 1;
                 if let Some((voter, CredentialStatus::Active)) = log.credentials.get(event.author())
                 {
-                    self.ballots.insert(*voter, (event.id(), b.choice.clone()));
+                    let agent = b.assistance.as_ref().map(|a| a.agent);
+                    self.ballots
+                        .insert(*voter, (event.id(), b.choice.clone(), agent));
                 }
             }
             _ => {}
@@ -240,10 +260,15 @@ impl<'c> Counter<'c> {
             })
             .collect();
         let candidate_ids: BTreeSet<EventId> = out.candidates.iter().map(|c| c.id).collect();
+        for (_, _, agent) in self.ballots.values() {
+            if let Some(agent) = agent {
+                *out.assisted.entry(*agent).or_default() += 1;
+            }
+        }
         out.ballots = self
             .ballots
             .into_iter()
-            .map(|(voter, (id, choice))| (voter, (id, restrict(choice, &candidate_ids))))
+            .map(|(voter, (id, choice, _))| (voter, (id, restrict(choice, &candidate_ids))))
             .collect();
         out
     }

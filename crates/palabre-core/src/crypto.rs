@@ -26,6 +26,8 @@ pub enum Domain {
     KeyPossession,
     /// A node's libp2p peer id, signed by the authority it speaks for.
     Peer,
+    /// A desk agent's countersignature of a ballot cast with their help.
+    Assistance,
 }
 
 impl Domain {
@@ -37,6 +39,7 @@ impl Domain {
             Domain::Receipt => b"palabre/v1/receipt\n",
             Domain::KeyPossession => b"palabre/v1/key-possession\n",
             Domain::Peer => b"palabre/v1/peer\n",
+            Domain::Assistance => b"palabre/v1/assistance\n",
         }
     }
 

@@ -35,10 +35,11 @@ pub enum Kind {
     Moderation,
     Checkpoint,
     Result,
+    Staff,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 10] = [
+    pub const ALL: [Kind; 11] = [
         Kind::Authority,
         Kind::Credential,
         Kind::Revocation,
@@ -49,6 +50,7 @@ impl Kind {
         Kind::Moderation,
         Kind::Checkpoint,
         Kind::Result,
+        Kind::Staff,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -63,6 +65,7 @@ impl Kind {
             Kind::Moderation => "moderation",
             Kind::Checkpoint => "checkpoint",
             Kind::Result => "result",
+            Kind::Staff => "staff",
         }
     }
 
@@ -147,6 +150,94 @@ pub struct ArgumentBody {
 pub struct BallotBody {
     pub consultation: EventId,
     pub choice: Choice,
+    /// Present when a desk agent helped the resident cast it in person.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub assistance: Option<Assistance>,
+}
+
+/// A desk agent's countersignature of an assisted ballot: `sig` covers
+/// `"palabre/v1/assistance\n"` followed by the canonical JSON object
+/// `{author, choice, consultation, created_at_ms}` of the ballot it sits in, so the
+/// agent vouches for exactly this voter's choice at this time.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Assistance {
+    pub agent: PublicKey,
+    pub sig: Signature,
+}
+
+impl Assistance {
+    /// What the agent signs (without the tag).
+    pub fn statement(
+        voter: &PublicKey,
+        created_at_ms: u64,
+        consultation: &EventId,
+        choice: &Choice,
+    ) -> Result<Vec<u8>, Rejection> {
+        let value = serde_json::json!({
+            "author": voter,
+            "choice": choice,
+            "consultation": consultation,
+            "created_at_ms": created_at_ms,
+        });
+        canonical::encode(&value).map_err(from_canonical)
+    }
+
+    /// The agent's countersignature of the ballot `voter` is about to sign.
+    pub fn sign(
+        agent: &SecretKey,
+        voter: &PublicKey,
+        created_at_ms: u64,
+        consultation: &EventId,
+        choice: &Choice,
+    ) -> Result<Assistance, Rejection> {
+        let statement = Assistance::statement(voter, created_at_ms, consultation, choice)?;
+        Ok(Assistance {
+            agent: agent.public_key(),
+            sig: agent.sign(Domain::Assistance, &statement),
+        })
+    }
+}
+
+/// A municipality's staff roles. Each member signs with their own key what their role
+/// allows (see `admission::staff_may`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StaffRole {
+    /// Sets up consultations, appoints staff, issues and revokes credentials, moderates.
+    Admin,
+    /// Hides and restores proposals and arguments.
+    Moderator,
+    /// Registers residents in person, replaces lost keys, countersigns assisted ballots.
+    Desk,
+}
+
+impl StaffRole {
+    pub const ALL: [StaffRole; 3] = [StaffRole::Admin, StaffRole::Moderator, StaffRole::Desk];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StaffRole::Admin => "admin",
+            StaffRole::Moderator => "moderator",
+            StaffRole::Desk => "desk",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<StaffRole> {
+        StaffRole::ALL.into_iter().find(|r| r.as_str() == text)
+    }
+}
+
+/// An authority appoints `subject` as a staff member (or, with `active: false`, ends
+/// the appointment). The latest `staff` event about a key is the one in force.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StaffBody {
+    pub subject: PublicKey,
+    /// The name shown next to their actions (a person's name or a desk's).
+    pub name: String,
+    pub role: StaffRole,
+    pub active: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -207,6 +298,7 @@ pub enum Body {
     Checkpoint(CheckpointBody),
     /// Boxed: large, and one per consultation.
     Result(Box<ResultBody>),
+    Staff(StaffBody),
 }
 
 impl Body {
@@ -222,6 +314,7 @@ impl Body {
             Body::Moderation(_) => Kind::Moderation,
             Body::Checkpoint(_) => Kind::Checkpoint,
             Body::Result(_) => Kind::Result,
+            Body::Staff(_) => Kind::Staff,
         }
     }
 
@@ -237,6 +330,7 @@ impl Body {
             Body::Moderation(b) => serde_json::to_value(b),
             Body::Checkpoint(b) => serde_json::to_value(b),
             Body::Result(b) => serde_json::to_value(b),
+            Body::Staff(b) => serde_json::to_value(b),
         }
     }
 
@@ -255,6 +349,7 @@ impl Body {
             Kind::Moderation => Body::Moderation(de(json)?),
             Kind::Checkpoint => Body::Checkpoint(de(json)?),
             Kind::Result => Body::Result(de(json)?),
+            Kind::Staff => Body::Staff(de(json)?),
         })
     }
 }
@@ -438,6 +533,7 @@ pub fn decode(bytes: Vec<u8>) -> Result<UnverifiedEvent, Rejection> {
     check_keys_in_body(kind, &body_json)?;
     let body = Body::from_json(kind, body_json.clone())?;
     check_limits(&body)?;
+    check_assistance(&author, created_at_ms, &body)?;
     map.insert("body".into(), body_json);
     let unsigned = canonical::encode(&Value::Object(map)).map_err(from_canonical)?;
     Ok(UnverifiedEvent {
@@ -480,7 +576,11 @@ fn check_keys_in_body(kind: Kind, body: &Value) -> Result<(), Rejection> {
             check("subject")?;
             check("replaces")
         }
-        Kind::Revocation => check("subject"),
+        Kind::Revocation | Kind::Staff => check("subject"),
+        Kind::Ballot => match body.get("assistance") {
+            Some(a) => parse_key("agent", a.get("agent")).map(|_| ()),
+            None => Ok(()),
+        },
         Kind::Consultation => match body.get("authorities") {
             Some(Value::Array(keys)) => keys
                 .iter()
@@ -579,7 +679,30 @@ fn check_limits(body: &Body) -> Result<(), Rejection> {
         Body::Moderation(b) => text("reason", &b.reason, MAX_REASON_CHARS, MultiLine),
         Body::Checkpoint(_) => Ok(()),
         Body::Result(b) => count("checkpoints", b.checkpoints.len(), MAX_PARTICIPANTS),
+        Body::Staff(b) => text("name", &b.name, MAX_STAFF_NAME_CHARS, OneLine),
     }
+}
+
+/// An assisted ballot carries a second signature, by a key other than the voter's; it
+/// is checked here, strictly, with everything else that needs no record (assisted
+/// ballots are few, so this costs nothing that matters). Whether the agent is a desk
+/// agent of the log is admission's question.
+fn check_assistance(author: &PublicKey, created_at_ms: u64, body: &Body) -> Result<(), Rejection> {
+    let Body::Ballot(BallotBody {
+        consultation,
+        choice,
+        assistance: Some(a),
+    }) = body
+    else {
+        return Ok(());
+    };
+    if a.agent == *author {
+        return Err(Rejection::BadAssistance);
+    }
+    let statement = Assistance::statement(author, created_at_ms, consultation, choice)?;
+    a.agent
+        .verify_message(&Domain::Assistance.message(&statement), &a.sig)
+        .map_err(|_| Rejection::BadAssistance)
 }
 
 /// Convenience for tests and tools: the proposals a ballot's choice names.

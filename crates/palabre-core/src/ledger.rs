@@ -8,11 +8,11 @@ use std::sync::Arc;
 
 use crate::admission::{
     Clock, ConsultationView, CredentialState, CredentialStatus, ProposalView, Record, VoterId,
-    admit,
+    acts_for, admit,
 };
 use crate::counting::{self, Counted, LogPrefix};
 use crate::crypto::PublicKey;
-use crate::event::{Body, Kind, ModerationAction, SignedEvent};
+use crate::event::{Body, Kind, ModerationAction, SignedEvent, StaffRole};
 use crate::ids::{EventId, Hash};
 use crate::merkle::{self, MemoryTree};
 use crate::rejection::Rejection;
@@ -50,15 +50,18 @@ pub struct References {
 }
 
 impl References {
-    pub fn note(&mut self, event: &SignedEvent) {
+    /// Notes what `event`, an entry of `log`, lets others refer to.
+    pub fn note(&mut self, log: &PublicKey, event: &SignedEvent) {
         let id = event.id();
         match event.body() {
             Body::Consultation(b) => {
+                // The organiser is the authority whose log holds it, whoever of its staff
+                // signed it.
                 self.consultations.insert(
                     id,
                     ConsultationView {
                         id,
-                        organiser: *event.author(),
+                        organiser: *log,
                         body: (**b).clone(),
                     },
                 );
@@ -98,6 +101,7 @@ pub struct Ledger {
     closings: HashMap<(PublicKey, EventId), (u64, Hash)>,
     results: HashMap<EventId, EventId>,
     declared: std::collections::HashSet<PublicKey>,
+    staff: HashMap<(PublicKey, PublicKey), StaffRole>,
 }
 
 impl Ledger {
@@ -134,13 +138,26 @@ impl Ledger {
         let index = l.entries.len() as u64;
         l.tree.push(merkle::leaf_hash(event.bytes()));
         self.positions.insert(id, Position { log: *log, index });
-        self.refs.note(&event);
+        self.refs.note(log, &event);
         let from_log = event.author() == log;
+        let for_log = acts_for(
+            || self.staff.get(&(*log, *event.author())).copied(),
+            log,
+            event.author(),
+            event.kind(),
+        );
         match event.body() {
             Body::Authority(_) if from_log => {
                 self.declared.insert(*log);
             }
-            Body::Credential(b) if from_log => {
+            Body::Staff(b) if from_log => {
+                if b.active {
+                    self.staff.insert((*log, b.subject), b.role);
+                } else {
+                    self.staff.remove(&(*log, b.subject));
+                }
+            }
+            Body::Credential(b) if for_log => {
                 let voter = match b
                     .replaces
                     .and_then(|old| self.credentials.get_mut(&(*log, old)))
@@ -162,7 +179,7 @@ impl Ledger {
                     },
                 );
             }
-            Body::Revocation(b) if from_log => {
+            Body::Revocation(b) if for_log => {
                 if let Some(state) = self.credentials.get_mut(&(*log, b.subject))
                     && state.status == CredentialStatus::Active
                 {
@@ -225,14 +242,30 @@ impl Ledger {
         ids
     }
 
-    /// The latest moderation of `target` in each log that moderated it itself.
+    /// The latest moderation of `target` in each log that moderated it itself (by its
+    /// own key or a moderator's).
     pub fn moderation(&self, target: &EventId) -> Vec<Moderated> {
         let mut latest: BTreeMap<PublicKey, Moderated> = BTreeMap::new();
         for (authority, log) in self.logs() {
+            let mut staff: HashMap<PublicKey, StaffRole> = HashMap::new();
             for event in &log.entries {
+                if let Body::Staff(b) = event.body()
+                    && event.author() == authority
+                {
+                    if b.active {
+                        staff.insert(b.subject, b.role);
+                    } else {
+                        staff.remove(&b.subject);
+                    }
+                }
                 if let Body::Moderation(b) = event.body()
                     && b.target == *target
-                    && event.author() == authority
+                    && acts_for(
+                        || staff.get(event.author()).copied(),
+                        authority,
+                        event.author(),
+                        Kind::Moderation,
+                    )
                 {
                     latest.insert(
                         *authority,
@@ -331,5 +364,9 @@ impl Record for Ledger {
             return None;
         }
         merkle::root_at(&log.tree, size).ok()
+    }
+
+    fn staff(&self, authority: &PublicKey, key: &PublicKey) -> Option<StaffRole> {
+        self.staff.get(&(*authority, *key)).copied()
     }
 }

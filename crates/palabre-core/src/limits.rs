@@ -25,6 +25,8 @@ pub const MAX_DESCRIPTION_CHARS: usize = 20_000;
 pub const MAX_PROPOSAL_BODY_CHARS: usize = 10_000;
 pub const MAX_ARGUMENT_BODY_CHARS: usize = 2_000;
 pub const MAX_REASON_CHARS: usize = 1_000;
+/// A staff member's displayed name.
+pub const MAX_STAFF_NAME_CHARS: usize = 80;
 
 /// Participating authorities of one consultation.
 pub const MAX_PARTICIPANTS: usize = 64;

@@ -87,6 +87,10 @@ pub enum Rejection {
     NotClosed,
     #[error("the result does not match the consultation's method or its checkpoints")]
     ResultMismatch,
+    #[error("the ballot's assistance is not a valid countersignature by another key")]
+    BadAssistance,
+    #[error("this key is not an active staff member of this authority allowed to do this")]
+    NotStaff,
 }
 
 impl Rejection {
@@ -149,6 +153,8 @@ impl Rejection {
             AlreadyClosed => "already_closed",
             NotClosed => "not_closed",
             ResultMismatch => "result_mismatch",
+            BadAssistance => "bad_assistance",
+            NotStaff => "not_staff",
         }
     }
 
@@ -192,5 +198,7 @@ impl Rejection {
         "already_closed",
         "not_closed",
         "result_mismatch",
+        "bad_assistance",
+        "not_staff",
     ];
 }

@@ -6,6 +6,7 @@ mod core {
     pub mod keys;
     pub mod properties;
     pub mod rejections;
+    pub mod staff;
     pub mod vectors;
     pub mod world;
 }

@@ -9,8 +9,8 @@ use palabre_core::admission::{
     Clock, ConsultationView, CredentialState, ProposalView, Record, admit,
 };
 use palabre_core::crypto::PublicKey;
-use palabre_core::event::Kind;
 use palabre_core::event::SignedEvent;
+use palabre_core::event::{Kind, StaffRole};
 use palabre_core::head::{Cosignature, Equivocation, SignedTreeHead, TreeHead};
 use palabre_core::ids::{EventId, Hash};
 use palabre_core::ledger::Ledger;
@@ -48,6 +48,9 @@ impl MemoryStorage {
 }
 
 impl Record for MemoryStorage {
+    fn staff(&self, authority: &PublicKey, key: &PublicKey) -> Option<StaffRole> {
+        self.lock().ledger.staff(authority, key)
+    }
     fn contains(&self, id: &EventId) -> bool {
         self.lock().ledger.contains(id)
     }

@@ -9,14 +9,14 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::Path;
-use std::sync::Mutex;
+use std::sync::{Mutex, RwLock};
 
 use palabre_core::admission::{
     Clock, ConsultationView, CredentialState, CredentialStatus, ProposalView, Record, VoterId,
-    admit,
+    acts_for, admit,
 };
 use palabre_core::crypto::PublicKey;
-use palabre_core::event::{Body, ConsultationBody, Kind, ModerationAction, SignedEvent};
+use palabre_core::event::{Body, ConsultationBody, Kind, ModerationAction, SignedEvent, StaffRole};
 use palabre_core::head::{Cosignature, Equivocation, SignedTreeHead, TreeHead};
 use palabre_core::ids::{EventId, Hash};
 use palabre_core::merkle::{self, Nodes};
@@ -63,12 +63,13 @@ struct Trees {
     codehash_status: sled::Tree, // H → 0 unused, 1 used
     consultationmember_kind: sled::Tree, // consultation E ‖ proposal or argument E → kind (u8)
     targetmoderator_action: sled::Tree, // E ‖ A → action (0 hide, 1 restore) ‖ moderation E
+    authoritysubject_staff: sled::Tree, // A ‖ K → role (u8: index in StaffRole::ALL, or DISMISSED)
     // Outside commits (not in `all`): written on their own.
     logsizewitness_cosignature: sled::Tree, // A ‖ size (u64 BE) ‖ witness A ‖ root H → cosignature (JSON)
     authorityhash_evidence: sled::Tree,     // A ‖ SHA-256 of the JSON → equivocation (JSON)
 }
 
-const N_TREES: usize = 14;
+const N_TREES: usize = 15;
 
 /// The lowest level of Merkle nodes written to `node_hash`. Below it, a node is
 /// recomputed from the entries it covers (at most 16): storing every leaf hash and small
@@ -92,6 +93,7 @@ impl Trees {
             codehash_status: db.open_tree("codehash_status")?,
             consultationmember_kind: db.open_tree("consultationmember_kind")?,
             targetmoderator_action: db.open_tree("targetmoderator_action")?,
+            authoritysubject_staff: db.open_tree("authoritysubject_staff")?,
             logsizewitness_cosignature: db.open_tree("logsizewitness_cosignature")?,
             authorityhash_evidence: db.open_tree("authorityhash_evidence")?,
         })
@@ -114,6 +116,7 @@ impl Trees {
             self.codehash_status.clone(),
             self.consultationmember_kind.clone(),
             self.targetmoderator_action.clone(),
+            self.authoritysubject_staff.clone(),
         ]
     }
 }
@@ -135,6 +138,17 @@ impl T {
     const CODE: usize = 11;
     const MEMBER: usize = 12;
     const MODERATION: usize = 13;
+    const STAFF: usize = 14;
+}
+
+/// A staff key whose appointment ended.
+const DISMISSED: u8 = 0xff;
+
+fn role_byte(role: StaffRole) -> u8 {
+    StaffRole::ALL
+        .iter()
+        .position(|r| *r == role)
+        .expect("every role is in ALL") as u8
 }
 
 const HIDE: u8 = 0;
@@ -280,6 +294,11 @@ impl Nodes for LogNodes<'_> {
 }
 
 impl Record for View<'_> {
+    fn staff(&self, authority: &PublicKey, key: &PublicKey) -> Option<StaffRole> {
+        let v = self.get(T::STAFF, &cat(&[authority.as_bytes(), key.as_bytes()]))?;
+        StaffRole::ALL.get(usize::from(*v.first()?)).copied()
+    }
+
     fn contains(&self, id: &EventId) -> bool {
         self.get(T::POSITION, id.0.as_bytes()).is_some()
     }
@@ -408,6 +427,19 @@ fn append(
     pending.put(T::POSITION, id.0.as_bytes().to_vec(), log_key(log, index));
     pending.sizes.insert(*log, index + 1);
     let from_log = event.author() == log;
+    let for_log = acts_for(
+        || {
+            View {
+                trees: view_trees,
+                pending,
+                sizes,
+            }
+            .staff(log, event.author())
+        },
+        log,
+        event.author(),
+        event.kind(),
+    );
     let target = |kind: Kind, consultation: Option<EventId>| {
         let mut v = vec![kind_byte(kind)];
         if let Some(c) = consultation {
@@ -419,7 +451,16 @@ fn append(
         Body::Authority(_) if from_log => {
             pending.put(T::DECLARED, log.as_bytes().to_vec(), Vec::new());
         }
-        Body::Credential(b) if from_log => {
+        Body::Staff(b) if from_log => {
+            let key = cat(&[log.as_bytes(), b.subject.as_bytes()]);
+            let role = if b.active {
+                role_byte(b.role)
+            } else {
+                DISMISSED
+            };
+            pending.put(T::STAFF, key, vec![role]);
+        }
+        Body::Credential(b) if for_log => {
             let mut first_key = b.subject;
             if let Some(old) = b.replaces {
                 let key = cat(&[log.as_bytes(), old.as_bytes()]);
@@ -443,7 +484,7 @@ fn append(
                 cat(&[first_key.as_bytes(), &[ACTIVE]]),
             );
         }
-        Body::Revocation(b) if from_log => {
+        Body::Revocation(b) if for_log => {
             let view = View {
                 trees: view_trees,
                 pending,
@@ -462,10 +503,11 @@ fn append(
         }
         Body::Consultation(b) => {
             let json = serde_json::to_vec(&**b).expect("a consultation body serializes to JSON");
+            // The organiser is the log's authority, whoever of its staff signed it.
             pending.put(
                 T::CONSULTATION,
                 id.0.as_bytes().to_vec(),
-                cat(&[event.author().as_bytes(), &json]),
+                cat(&[log.as_bytes(), &json]),
             );
         }
         Body::Proposal(b) => {
@@ -513,7 +555,7 @@ fn append(
                 );
             }
         }
-        Body::Moderation(b) if from_log => {
+        Body::Moderation(b) if for_log => {
             let action = match b.action {
                 ModerationAction::Hide => HIDE,
                 ModerationAction::Restore => RESTORE,
@@ -568,7 +610,7 @@ fn append(
 /// The sled-backed storage.
 #[derive(Debug)]
 pub struct SledStorage {
-    db: sled::Db,
+    pub(crate) db: sled::Db,
     trees: Trees,
     /// The same trees, in [`T`]'s order, for views and transactions.
     all: [sled::Tree; N_TREES],
@@ -576,6 +618,9 @@ pub struct SledStorage {
     sizes: Mutex<HashMap<PublicKey, u64>>,
     /// One commit at a time: admission must see every earlier commit.
     commit_lock: Mutex<()>,
+    /// Read by every method that writes, for its whole write (`self.writing()`); written
+    /// by a snapshot, so that a backup never holds half a write (`backup.rs`).
+    pub(crate) snapshot_gate: RwLock<()>,
 }
 
 impl SledStorage {
@@ -595,6 +640,7 @@ impl SledStorage {
             all,
             sizes: Mutex::new(HashMap::new()),
             commit_lock: Mutex::new(()),
+            snapshot_gate: RwLock::new(()),
         })
     }
 
@@ -646,6 +692,9 @@ impl SledStorage {
 }
 
 impl Record for SledStorage {
+    fn staff(&self, authority: &PublicKey, key: &PublicKey) -> Option<StaffRole> {
+        self.with_view(|v| v.staff(authority, key))
+    }
     fn contains(&self, id: &EventId) -> bool {
         self.with_view(|v| v.contains(id))
     }
@@ -686,6 +735,7 @@ impl Storage for SledStorage {
         sign_head: &dyn Fn(TreeHead) -> SignedTreeHead,
     ) -> Result<CommitOutcome, StoreError> {
         let _one_at_a_time = self.commit_lock.lock().unwrap_or_else(|e| e.into_inner());
+        let _writing = self.writing();
         let trees = &self.all;
         let mut pending = Pending::default();
         let mut used_codes: BTreeSet<Hash> = BTreeSet::new();
@@ -751,6 +801,7 @@ impl Storage for SledStorage {
         entries: Vec<SignedEvent>,
     ) -> Result<ReplicaOutcome, StoreError> {
         let _one_at_a_time = self.commit_lock.lock().unwrap_or_else(|e| e.into_inner());
+        let _writing = self.writing();
         let log = head.head.authority;
         let mut pending = Pending::default();
         let held = self.view(&pending).size(&log);
@@ -783,6 +834,7 @@ impl Storage for SledStorage {
     }
 
     fn add_cosignature(&self, c: &Cosignature) -> Result<bool, StoreError> {
+        let _writing = self.writing();
         let h = &c.cosigned.head;
         let key = cat(&[
             h.authority.as_bytes(),
@@ -812,6 +864,7 @@ impl Storage for SledStorage {
     }
 
     fn add_evidence(&self, e: &Equivocation) -> Result<bool, StoreError> {
+        let _writing = self.writing();
         let json = serde_json::to_vec(e).map_err(|e| corrupt(&e.to_string()))?;
         let key = cat(&[e.authority().as_bytes(), &Sha256::digest(&json)]);
         let tree = &self.trees.authorityhash_evidence;
@@ -901,6 +954,7 @@ impl Storage for SledStorage {
 
     fn add_invitations(&self, hashes: &[Hash]) -> Result<u64, StoreError> {
         let _one_at_a_time = self.commit_lock.lock().unwrap_or_else(|e| e.into_inner());
+        let _writing = self.writing();
         let mut batch = sled::Batch::default();
         let mut added = 0;
         for h in hashes {

@@ -120,6 +120,7 @@ fn ballot(c: EventId, n: u16, at: u64, approve: Vec<EventId>) -> SignedEvent {
         Body::Ballot(BallotBody {
             consultation: c,
             choice: Choice::Approve(approve),
+            assistance: None,
         }),
     )
 }

@@ -275,6 +275,7 @@ fn three_towns_federate_by_config_alone() {
                 Body::Ballot(BallotBody {
                     consultation: cid,
                     choice: Choice::Approve(vec![p.id()]),
+                    assistance: None,
                 }),
             ),
         );

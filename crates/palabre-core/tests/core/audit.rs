@@ -398,6 +398,7 @@ fn a_replaced_or_revoked_key_does_not_vote_again() {
         Body::Ballot(BallotBody {
             consultation: w.consultation,
             choice: Choice::Approve(vec![p[1]]),
+            assistance: None,
         }),
     );
     w.ledger.append(&town, again, Clock::Replay).expect("vote");

@@ -166,6 +166,7 @@ fn every_rejection_code_has_a_row() {
         Body::Ballot(BallotBody {
             consultation: nowhere,
             choice: Choice::Approve(vec![]),
+            assistance: None,
         }),
     );
     row(check(
@@ -239,6 +240,7 @@ fn every_rejection_code_has_a_row() {
         Body::Ballot(BallotBody {
             consultation: w.consultation,
             choice: Choice::Approve(vec![]),
+            assistance: None,
         }),
     );
     row(check(
@@ -400,6 +402,57 @@ fn every_rejection_code_has_a_row() {
     row(check(
         "not_moderatable",
         w.ledger.append(&town0, hide_ballot, Clock::Replay),
+    ));
+    // Staff: a countersignature by the voter's own key; a role that does not allow it.
+    let voter = key_of(0, 0);
+    let own = Assistance::sign(
+        &voter,
+        &voter.public_key(),
+        VOTE_OPEN,
+        &w.consultation,
+        &Choice::Answers(Default::default()),
+    )
+    .expect("signs");
+    let self_assisted = Event {
+        author: voter.public_key(),
+        created_at_ms: VOTE_OPEN,
+        body: Body::Ballot(BallotBody {
+            consultation: w.consultation,
+            choice: Choice::Answers(Default::default()),
+            assistance: Some(own),
+        }),
+    }
+    .sign(&voter);
+    row(check("bad_assistance", self_assisted));
+    let moderator = key(90);
+    w.ledger
+        .append(
+            &town0,
+            sign(
+                &w.towns[0].key,
+                T0,
+                Body::Staff(StaffBody {
+                    subject: moderator.public_key(),
+                    name: "Modération".into(),
+                    role: StaffRole::Moderator,
+                    active: true,
+                }),
+            ),
+            Clock::Replay,
+        )
+        .expect("appointment");
+    let credential_by_moderator = sign(
+        &moderator,
+        T0,
+        Body::Credential(CredentialBody {
+            subject: key(91).public_key(),
+            replaces: None,
+        }),
+    );
+    row(check(
+        "not_staff",
+        w.ledger
+            .append(&town0, credential_by_moderator, Clock::Replay),
     ));
 
     let mut b = World::new(

@@ -152,6 +152,7 @@ fn sample_log() -> (Vec<SignedEvent>, Vec<&'static str>) {
             Body::Ballot(BallotBody {
                 consultation: cid,
                 choice: Choice::Approve(vec![pid]),
+                assistance: None,
             }),
         ),
     );

@@ -168,6 +168,7 @@ impl World {
         let body = Body::Ballot(BallotBody {
             consultation: self.consultation,
             choice,
+            assistance: None,
         });
         sign(&self.towns[town].residents[resident], at, body)
     }
