@@ -3,7 +3,8 @@
 //!
 //! Layout: `authority.key` (hex of the 32-byte seed, mode 0600), `palabre.toml`
 //! (settings; `PALABRE_*` environment variables override them), `peers.toml` (the
-//! federation: the towns this node replicates, kept by `palabre peers`), `store/` (sled).
+//! federation: the towns this node replicates, kept by `palabre peers`), `store/` (sled),
+//! and, while the node serves, `control.sock` (how `palabre backup` reaches it).
 
 use std::fs;
 use std::io::Write;
@@ -88,6 +89,13 @@ p2p_listen = "/ip4/0.0.0.0/tcp/4040"
 /// checkpoint waits that long, and a second more for commits in flight.
 pub const DEFAULT_CLOSE_GRACE_MS: u64 = palabre_core::limits::MAX_CLOCK_SKEW_MS + 1_000;
 
+/// The files of a data directory that a backup carries beside the store (every one
+/// that holds state: a file added to the layout above belongs here too).
+pub const BACKED_UP_FILES: [&str; 3] = ["authority.key", "palabre.toml", "peers.toml"];
+
+/// The store's directory inside a data directory.
+pub const STORE: &str = "store";
+
 /// A data directory, opened or created.
 #[derive(Debug)]
 pub struct Home {
@@ -148,7 +156,7 @@ impl Home {
     }
 
     pub fn store_dir(&self) -> PathBuf {
-        self.dir.join("store")
+        self.dir.join(STORE)
     }
 
     pub fn peers_path(&self) -> PathBuf {

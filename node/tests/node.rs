@@ -338,6 +338,8 @@ fn check_everything_kept(addr: &str, seen: &Seen) {
 
 #[path = "node/federation.rs"]
 mod federation;
+#[path = "node/ops.rs"]
+mod ops;
 #[path = "node/site.rs"]
 mod site;
 
