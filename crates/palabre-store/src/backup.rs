@@ -212,7 +212,7 @@ fn write_store(from: &Path, store_dir: &Path) -> Result<Restored, StoreError> {
                     .ok_or_else(|| damaged("an entry before any tree"))?;
                 t.insert(k, v)?;
                 written += 1;
-                if written % RESTORE_FLUSH_EVERY == 0 {
+                if written.is_multiple_of(RESTORE_FLUSH_EVERY) {
                     db.flush()?;
                 }
             }
