@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::federation::FederationStats;
+use crate::office::{OfficeSettings, StaffActions};
 use palabre_core::admission::{ConsultationView, Record};
 use palabre_core::counting::Counted;
 use palabre_core::crypto::{PublicKey, SecretKey};
@@ -28,6 +29,9 @@ pub struct NodeBackend {
     pub federation: Arc<FederationStats>,
     /// Notified after each durable commit (the federation bridge waits on it).
     pub committed: Arc<tokio::sync::Notify>,
+    /// What the staff pages print and offer.
+    pub office: OfficeSettings,
+    pub staff_actions: StaffActions,
 }
 
 fn internal(e: impl std::fmt::Display) -> BackendError {
@@ -53,7 +57,14 @@ impl NodeBackend {
             writer: Arc::new(writer),
             key,
             federation: Arc::new(FederationStats::default()),
+            office: OfficeSettings::default(),
+            staff_actions: StaffActions::default(),
         }
+    }
+
+    /// The settings the staff pages print and offer.
+    pub fn with_office(self, office: OfficeSettings) -> NodeBackend {
+        NodeBackend { office, ..self }
     }
 
     fn me(&self) -> PublicKey {
@@ -62,7 +73,7 @@ impl NodeBackend {
 
     /// Hands the items to the group-commit writer and waits, without holding a thread,
     /// for the writer to answer once they are durable.
-    async fn commit(&self, items: Vec<CommitItem>) -> Result<Committed, BackendError> {
+    pub(crate) async fn commit(&self, items: Vec<CommitItem>) -> Result<Committed, BackendError> {
         let (tx, rx) = tokio::sync::oneshot::channel();
         let answer: Answer = Box::new(move |result| {
             // A client that went away is not an error of the commit.
@@ -86,7 +97,7 @@ impl NodeBackend {
             .map_err(internal)
     }
 
-    fn receipts(&self, committed: Committed) -> Vec<Result<Receipt, Refusal>> {
+    pub(crate) fn receipts(&self, committed: Committed) -> Vec<Result<Receipt, Refusal>> {
         let me = self.me();
         let head = committed
             .heads
@@ -265,6 +276,19 @@ impl Backend for NodeBackend {
         self.storage.evidence().map_err(internal)
     }
 
+    fn moderation_log(&self) -> Result<Vec<StoredEvent>, BackendError> {
+        let mut out = Vec::new();
+        for (log, index) in self.storage.moderation_log().map_err(internal)? {
+            let bytes = self
+                .storage
+                .entry(&log, index)
+                .map_err(internal)?
+                .ok_or_else(|| internal(format!("indexed moderation {log}/{index} is missing")))?;
+            out.push(StoredEvent { log, index, bytes });
+        }
+        Ok(out)
+    }
+
     fn now_ms(&self) -> u64 {
         now_ms()
     }
@@ -301,6 +325,7 @@ impl Backend for NodeBackend {
             stats.n_commits.load(Relaxed)
         ));
         out.push_str(&self.federation.metrics());
+        out.push_str(&self.staff_actions.metrics());
         out
     }
 }

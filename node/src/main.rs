@@ -4,11 +4,14 @@
 
 mod audit;
 mod backend;
+mod backup;
 mod bench;
 mod closer;
+mod control;
 mod demo;
 mod federation;
 mod home;
+mod office;
 mod opendata;
 mod recount;
 mod replbench;
@@ -210,6 +213,25 @@ enum Command {
         #[arg(long, default_value_t = 300)]
         timeout: u64,
     },
+    /// Write a consistent backup of the whole node (key, settings, peers, store) to one
+    /// file, mode 0600. Works while the node serves (it is asked through its control
+    /// socket; run this as the node's user) and while it is stopped.
+    Backup {
+        #[arg(long, default_value = "palabre-data", env = "PALABRE_DATA")]
+        data: PathBuf,
+        /// The backup file to write (never replaces an existing file).
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Rebuild a data directory from a backup. The directory must be new or empty; the
+    /// whole file is checked before anything is written.
+    Restore {
+        /// The backup file.
+        #[arg(long)]
+        from: PathBuf,
+        #[arg(long, default_value = "palabre-data", env = "PALABRE_DATA")]
+        data: PathBuf,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -262,6 +284,8 @@ fn main() -> anyhow::Result<()> {
             from,
             timeout,
         } => recover(data, from, timeout),
+        Command::Backup { data, out } => backup::backup(&data, &out),
+        Command::Restore { from, data } => backup::restore(&from, &data),
         Command::Audit {
             consultation,
             nodes,
@@ -455,12 +479,29 @@ fn serve(data: PathBuf, http: Option<String>, demo: bool) -> anyhow::Result<()> 
         },
         ..ApiConfig::default()
     };
-    let backend = Arc::new(NodeBackend::new(Arc::clone(&storage), home.key));
+    let office = office::OfficeSettings {
+        public_url: home.config.public_url.clone(),
+        town_name: home.config.name.clone(),
+        federation: peers
+            .peer
+            .iter()
+            .map(|p| (p.authority, p.name.clone()))
+            .collect(),
+    };
+    let backend = Arc::new(NodeBackend::new(Arc::clone(&storage), home.key).with_office(office));
+    if let Some(link) = palabre_web::staff::first_admin_link(&*backend)? {
+        println!("No administrator yet. To create the first one, open (once): {link}");
+    }
     let runtime = tokio::runtime::Runtime::new()?;
     runtime.block_on(async move {
         let listener = tokio::net::TcpListener::bind(addr)
             .await
             .with_context(|| format!("listening on {addr}"))?;
+        // `palabre backup` reaches the running node here (control.rs).
+        let me = backend.key.public_key();
+        let _control = control::listen(&data, Arc::clone(&backend.storage), me)
+            .map_err(|e| tracing::warn!("no control socket, so no backup while serving: {e:#}"))
+            .ok();
         // Federation first: the "serving" line is the last thing printed at start.
         if let Some(settings) = federation {
             let n = settings.federation.len();
@@ -476,7 +517,8 @@ fn serve(data: PathBuf, http: Option<String>, demo: bool) -> anyhow::Result<()> 
             println!("Federating with {n} town(s), listening on {}", net.addr);
         }
         println!("Palabre is serving on http://{}", listener.local_addr()?);
-        let app = palabre_web::app(Arc::clone(&backend), api);
+        let staff = palabre_web::staff::routes(Arc::clone(&backend));
+        let app = palabre_web::app_with(Arc::clone(&backend), api, staff);
         tokio::spawn(close_consultations(
             Arc::clone(&backend),
             home.config.close_grace_ms,
@@ -693,7 +735,9 @@ fn status(data: PathBuf) -> anyhow::Result<()> {
     if let Some(h) = storage.latest_head(&me)? {
         println!("Latest head:  size {} root {}", h.head.size, h.head.root);
     }
-    let (issued, redeemed) = storage.invitation_counts()?;
+    let palabre_store::InvitationCounts {
+        issued, redeemed, ..
+    } = storage.invitation_counts()?;
     println!("Invitations:  {issued} issued, {redeemed} redeemed");
     println!("Consultations: {}", storage.consultations()?.len());
     Ok(())

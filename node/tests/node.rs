@@ -24,6 +24,8 @@ struct Node {
     child: Child,
     addr: String,
     codes: Vec<String>,
+    /// The path of the one-time link that creates the first administrator.
+    setup: Option<String>,
 }
 
 /// Starts `palabre serve --demo` on a free port and waits for its "serving" line.
@@ -51,6 +53,7 @@ fn start_with(data: &std::path::Path, env: &[(&str, &str)]) -> Node {
         child,
         addr: String::new(),
         codes: Vec::new(),
+        setup: None,
     };
     let mut lines = BufReader::new(stdout).lines();
     let deadline = Instant::now() + Duration::from_secs(60);
@@ -63,6 +66,9 @@ fn start_with(data: &std::path::Path, env: &[(&str, &str)]) -> Node {
         let trimmed = line.trim();
         if trimmed.len() == 14 && normalize_code(trimmed).is_some() {
             node.codes.push(trimmed.to_owned());
+        }
+        if let Some(at) = line.find("/staff/setup/") {
+            node.setup = Some(line[at..].trim().to_owned());
         }
         if let Some(url) = line.strip_prefix("Palabre is serving on http://") {
             node.addr = url.trim().to_owned();
@@ -342,6 +348,8 @@ mod federation;
 mod ops;
 #[path = "node/site.rs"]
 mod site;
+#[path = "node/staff.rs"]
+mod staff;
 
 /// After its vote closes, the node closes its log for the consultation and publishes the
 /// result by itself; `palabre audit`, fetching from the node and trusting nothing it

@@ -74,6 +74,12 @@ type Shared<B> = Arc<AppState<B>>;
 
 /// The API's router over `backend`.
 pub fn app<B: Backend>(backend: Arc<B>, config: ApiConfig) -> Router {
+    app_with(backend, config, Router::new())
+}
+
+/// [`app`] with more routes (the node adds the staff pages, [`crate::staff::routes`]),
+/// under the same limits.
+pub fn app_with<B: Backend>(backend: Arc<B>, config: ApiConfig, more: Router) -> Router {
     let mut counters = Counters::default();
     for code in Rejection::ALL_CODES {
         counters.rejected_by_code.insert((*code).to_owned(), 0);
@@ -120,6 +126,7 @@ pub fn app<B: Backend>(backend: Arc<B>, config: ApiConfig) -> Router {
         .route("/api/v1/evidence", get(evidence::<B>))
         .with_state(Arc::clone(&state))
         .merge(crate::site::routes(Arc::clone(&state.backend)))
+        .merge(more)
         .fallback(|| async { ApiError::not_found("route") })
         .layer(DefaultBodyLimit::max(config.max_body_bytes))
         .layer(middleware::from_fn(move |req, next| {

@@ -100,6 +100,9 @@ pub trait Backend: Send + Sync + 'static {
     fn cosignatures(&self, log: &PublicKey) -> Result<Vec<Cosignature>, BackendError>;
     /// Every proof of equivocation held here.
     fn evidence(&self) -> Result<Vec<Equivocation>, BackendError>;
+    /// Every `moderation` entry that acts for its log's authority (the public
+    /// moderation log), by log then index.
+    fn moderation_log(&self) -> Result<Vec<StoredEvent>, BackendError>;
     fn now_ms(&self) -> u64;
     /// Lines of Prometheus text the node adds to `/metrics` (log sizes, group commits).
     fn metrics(&self) -> String;

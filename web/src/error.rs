@@ -56,6 +56,7 @@ pub fn status_of(code: &str) -> StatusCode {
         "duplicate"
         | "already_credentialed"
         | "used_invitation"
+        | "revoked_invitation"
         | "already_closed"
         | "already_revoked" => StatusCode::CONFLICT,
         "malformed"

@@ -11,8 +11,9 @@ pub mod error;
 pub mod limit;
 pub mod openapi;
 pub mod site;
+pub mod staff;
 
-pub use api::{ApiConfig, app};
+pub use api::{ApiConfig, app, app_with};
 pub use backend::{AuthorityInfo, Backend, BackendError, Member, Refusal, StoredEvent};
 pub use error::ApiError;
 pub use limit::RateLimit;

@@ -261,6 +261,23 @@ impl Backend for TestBackend {
         Ok(self.evidence.lock().expect("lock").clone())
     }
 
+    fn moderation_log(&self) -> Result<Vec<StoredEvent>, BackendError> {
+        let ledger = self.ledger.lock().expect("lock");
+        Ok(ledger
+            .moderation_log()
+            .into_iter()
+            .filter_map(|(log, index)| {
+                let bytes = ledger
+                    .log(&log)?
+                    .entries
+                    .get(index as usize)?
+                    .bytes()
+                    .to_vec();
+                Some(StoredEvent { log, index, bytes })
+            })
+            .collect())
+    }
+
     fn now_ms(&self) -> u64 {
         self.now_ms.load(Ordering::SeqCst)
     }

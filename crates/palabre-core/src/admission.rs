@@ -422,9 +422,10 @@ fn within(at_ms: u64, c: &ConsultationView, kind: Kind) -> Result<(), Rejection>
     }
 }
 
-/// Proposals and arguments come from the log's authority itself or its residents.
+/// Proposals and arguments come from the log's authority itself (its key or an admin's:
+/// a town hall puts its own projects forward) or its residents.
 fn may_speak(record: &impl Record, log: &PublicKey, author: &PublicKey) -> Result<(), Rejection> {
-    if author == log {
+    if author == log || record.staff(log, author) == Some(StaffRole::Admin) {
         Ok(())
     } else {
         active_credential(record, log, author)

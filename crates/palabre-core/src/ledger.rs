@@ -242,30 +242,23 @@ impl Ledger {
         ids
     }
 
+    /// Every `moderation` entry that acts for its log's authority, by log then index.
+    pub fn moderation_log(&self) -> Vec<(PublicKey, u64)> {
+        let mut out = Vec::new();
+        for (authority, log) in self.logs() {
+            out.extend(acting_moderations(authority, log).map(|(i, _)| (*authority, i as u64)));
+        }
+        out
+    }
+
     /// The latest moderation of `target` in each log that moderated it itself (by its
     /// own key or a moderator's).
     pub fn moderation(&self, target: &EventId) -> Vec<Moderated> {
         let mut latest: BTreeMap<PublicKey, Moderated> = BTreeMap::new();
         for (authority, log) in self.logs() {
-            let mut staff: HashMap<PublicKey, StaffRole> = HashMap::new();
-            for event in &log.entries {
-                if let Body::Staff(b) = event.body()
-                    && event.author() == authority
-                {
-                    if b.active {
-                        staff.insert(b.subject, b.role);
-                    } else {
-                        staff.remove(&b.subject);
-                    }
-                }
+            for (_, event) in acting_moderations(authority, log) {
                 if let Body::Moderation(b) = event.body()
                     && b.target == *target
-                    && acts_for(
-                        || staff.get(event.author()).copied(),
-                        authority,
-                        event.author(),
-                        Kind::Moderation,
-                    )
                 {
                     latest.insert(
                         *authority,
@@ -369,4 +362,33 @@ impl Record for Ledger {
     fn staff(&self, authority: &PublicKey, key: &PublicKey) -> Option<StaffRole> {
         self.staff.get(&(*authority, *key)).copied()
     }
+}
+
+/// The `moderation` entries of `authority`'s log signed by the authority or by a staff
+/// member whose role allowed it at that point of the log.
+fn acting_moderations<'l>(
+    authority: &'l PublicKey,
+    log: &'l Log,
+) -> impl Iterator<Item = (usize, &'l SignedEvent)> + 'l {
+    let mut staff: HashMap<PublicKey, StaffRole> = HashMap::new();
+    log.entries
+        .iter()
+        .enumerate()
+        .filter(move |(_, event)| match event.body() {
+            Body::Staff(b) if event.author() == authority => {
+                if b.active {
+                    staff.insert(b.subject, b.role);
+                } else {
+                    staff.remove(&b.subject);
+                }
+                false
+            }
+            Body::Moderation(_) => acts_for(
+                || staff.get(event.author()).copied(),
+                authority,
+                event.author(),
+                Kind::Moderation,
+            ),
+            _ => false,
+        })
 }

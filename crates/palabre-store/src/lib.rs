@@ -7,7 +7,9 @@
 //! in-memory `Ledger` for tests. Deciding what is valid stays in core: `commit` calls
 //! `admission::admit` for every item and writes only what it accepts.
 
+mod backup;
 mod memory;
+mod office;
 mod sled_storage;
 mod writer;
 
@@ -22,6 +24,10 @@ use palabre_core::limits::MAX_PAGE_ENTRIES;
 use palabre_core::merkle::MerkleError;
 use palabre_core::rejection::Rejection;
 
+pub use backup::{
+    BACKUP_VERSION, BackupFile, BackupHeader, BackupSummary, Restored, restore_backup,
+    verify_backup,
+};
 pub use memory::MemoryStorage;
 pub use sled_storage::{SledStorage, StoreConfig};
 pub use writer::{
@@ -42,6 +48,19 @@ pub enum StoreError {
     Writer(String),
     #[error("entries of a replica must continue it: it holds {held}, the page starts at {start}")]
     NotContiguous { held: u64, start: u64 },
+    #[error("io: {0}")]
+    Io(#[from] std::io::Error),
+    #[error("this is not a Palabre backup")]
+    NotABackup,
+    #[error(
+        "this backup has format version {0}; this palabre reads up to version {newest}: use a newer palabre",
+        newest = backup::BACKUP_VERSION
+    )]
+    BackupVersion(u32),
+    #[error("the backup is damaged: {0}")]
+    DamagedBackup(String),
+    #[error("{} already exists: a backup is restored only into a new store", .0.display())]
+    RestoreTargetExists(std::path::PathBuf),
 }
 
 /// One event to append to `log`, optionally consuming an invitation code hash in the
@@ -62,6 +81,8 @@ pub enum CommitRejection {
     UnknownInvitation,
     #[error("this invitation code has already been used")]
     UsedInvitation,
+    #[error("this invitation code was withdrawn by the town hall")]
+    RevokedInvitation,
 }
 
 impl CommitRejection {
@@ -71,6 +92,7 @@ impl CommitRejection {
             CommitRejection::Event(r) => r.code(),
             CommitRejection::UnknownInvitation => "unknown_invitation",
             CommitRejection::UsedInvitation => "used_invitation",
+            CommitRejection::RevokedInvitation => "revoked_invitation",
         }
     }
 }
@@ -105,6 +127,16 @@ pub struct ReplicaOutcome {
 pub enum InvitationStatus {
     Unused,
     Used,
+    /// Withdrawn by the town hall before anyone used it (a lost or misprinted letter).
+    Revoked,
+}
+
+/// Public counts of invitation codes.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct InvitationCounts {
+    pub issued: u64,
+    pub redeemed: u64,
+    pub revoked: u64,
 }
 
 /// The node's storage.
@@ -163,8 +195,10 @@ pub trait Storage: Record + Send + Sync {
     /// Stores invitation code hashes (never codes); returns how many were new.
     fn add_invitations(&self, hashes: &[Hash]) -> Result<u64, StoreError>;
     fn invitation_status(&self, hash: &Hash) -> Result<Option<InvitationStatus>, StoreError>;
-    /// (issued, redeemed).
-    fn invitation_counts(&self) -> Result<(u64, u64), StoreError>;
+    fn invitation_counts(&self) -> Result<InvitationCounts, StoreError>;
+    /// Withdraws the codes of `hashes` that are still unused; returns how many it
+    /// withdrew (used codes stay used: their credential is in the log).
+    fn revoke_invitations(&self, hashes: &[Hash]) -> Result<u64, StoreError>;
 
     /// Flushes anything buffered to disk.
     fn flush(&self) -> Result<(), StoreError>;
@@ -174,6 +208,10 @@ pub trait Storage: Record + Send + Sync {
 
     /// The proposals of a consultation and the arguments on them, in no given order.
     fn members(&self, consultation: &EventId) -> Result<Vec<EventId>, StoreError>;
+
+    /// Where every `moderation` entry that acts for its log's authority is, by log then
+    /// index: the public moderation log.
+    fn moderation_log(&self) -> Result<Vec<(PublicKey, u64)>, StoreError>;
 
     /// The latest moderation of `target` by each authority whose own log moderated it.
     fn moderation(&self, target: &EventId) -> Result<Vec<Moderated>, StoreError>;
@@ -220,6 +258,7 @@ pub(crate) fn check_invitation(status: Option<InvitationStatus>) -> Result<(), C
     match status {
         None => Err(CommitRejection::UnknownInvitation),
         Some(InvitationStatus::Used) => Err(CommitRejection::UsedInvitation),
+        Some(InvitationStatus::Revoked) => Err(CommitRejection::RevokedInvitation),
         Some(InvitationStatus::Unused) => Ok(()),
     }
 }

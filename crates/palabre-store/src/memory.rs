@@ -17,8 +17,8 @@ use palabre_core::ledger::Ledger;
 use palabre_core::merkle;
 
 use crate::{
-    Appended, CommitItem, CommitOutcome, CommitRejection, InvitationStatus, Moderated,
-    ReplicaOutcome, Storage, StoreError,
+    Appended, CommitItem, CommitOutcome, CommitRejection, InvitationCounts, InvitationStatus,
+    Moderated, ReplicaOutcome, Storage, StoreError,
 };
 
 #[derive(Debug, Default)]
@@ -286,14 +286,28 @@ impl Storage for MemoryStorage {
         Ok(self.lock().invitations.get(hash).copied())
     }
 
-    fn invitation_counts(&self) -> Result<(u64, u64), StoreError> {
+    fn invitation_counts(&self) -> Result<InvitationCounts, StoreError> {
         let inner = self.lock();
-        let used = inner
-            .invitations
-            .values()
-            .filter(|s| **s == InvitationStatus::Used)
-            .count() as u64;
-        Ok((inner.invitations.len() as u64, used))
+        let n = |status| inner.invitations.values().filter(|s| **s == status).count() as u64;
+        Ok(InvitationCounts {
+            issued: inner.invitations.len() as u64,
+            redeemed: n(InvitationStatus::Used),
+            revoked: n(InvitationStatus::Revoked),
+        })
+    }
+
+    fn revoke_invitations(&self, hashes: &[Hash]) -> Result<u64, StoreError> {
+        let mut inner = self.lock();
+        let mut revoked = 0;
+        for h in hashes {
+            if let Some(s) = inner.invitations.get_mut(h)
+                && *s == InvitationStatus::Unused
+            {
+                *s = InvitationStatus::Revoked;
+                revoked += 1;
+            }
+        }
+        Ok(revoked)
     }
 
     fn flush(&self) -> Result<(), StoreError> {
@@ -306,6 +320,10 @@ impl Storage for MemoryStorage {
 
     fn moderation(&self, target: &EventId) -> Result<Vec<Moderated>, StoreError> {
         Ok(self.lock().ledger.moderation(target))
+    }
+
+    fn moderation_log(&self) -> Result<Vec<(PublicKey, u64)>, StoreError> {
+        Ok(self.lock().ledger.moderation_log())
     }
 
     fn consultations(&self) -> Result<Vec<ConsultationView>, StoreError> {

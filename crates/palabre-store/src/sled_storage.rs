@@ -26,8 +26,8 @@ use sled::transaction::{ConflictableTransactionError, TransactionError};
 use sha2::{Digest, Sha256};
 
 use crate::{
-    Appended, CommitItem, CommitOutcome, CommitRejection, InvitationStatus, Moderated,
-    ReplicaOutcome, Storage, StoreError,
+    Appended, CommitItem, CommitOutcome, CommitRejection, InvitationCounts, InvitationStatus,
+    Moderated, ReplicaOutcome, Storage, StoreError,
 };
 
 /// Tuning of the sled database.
@@ -60,16 +60,17 @@ struct Trees {
     issuersubject_credential: sled::Tree, // A ‖ K → voter's first key K ‖ status (u8)
     authorityconsultation_closing: sled::Tree, // A ‖ E → size (u64 BE) ‖ root H
     consultationid_result: sled::Tree, // E → the first result's id E
-    codehash_status: sled::Tree, // H → 0 unused, 1 used
+    codehash_status: sled::Tree, // H → 0 unused, 1 used, 2 revoked
     consultationmember_kind: sled::Tree, // consultation E ‖ proposal or argument E → kind (u8)
     targetmoderator_action: sled::Tree, // E ‖ A → action (0 hide, 1 restore) ‖ moderation E
     authoritysubject_staff: sled::Tree, // A ‖ K → role (u8: index in StaffRole::ALL, or DISMISSED)
+    logidx_moderation: sled::Tree, // A ‖ I → [] for every `moderation` entry that acts for A
     // Outside commits (not in `all`): written on their own.
     logsizewitness_cosignature: sled::Tree, // A ‖ size (u64 BE) ‖ witness A ‖ root H → cosignature (JSON)
     authorityhash_evidence: sled::Tree,     // A ‖ SHA-256 of the JSON → equivocation (JSON)
 }
 
-const N_TREES: usize = 15;
+const N_TREES: usize = 16;
 
 /// The lowest level of Merkle nodes written to `node_hash`. Below it, a node is
 /// recomputed from the entries it covers (at most 16): storing every leaf hash and small
@@ -94,6 +95,7 @@ impl Trees {
             consultationmember_kind: db.open_tree("consultationmember_kind")?,
             targetmoderator_action: db.open_tree("targetmoderator_action")?,
             authoritysubject_staff: db.open_tree("authoritysubject_staff")?,
+            logidx_moderation: db.open_tree("logidx_moderation")?,
             logsizewitness_cosignature: db.open_tree("logsizewitness_cosignature")?,
             authorityhash_evidence: db.open_tree("authorityhash_evidence")?,
         })
@@ -117,6 +119,7 @@ impl Trees {
             self.consultationmember_kind.clone(),
             self.targetmoderator_action.clone(),
             self.authoritysubject_staff.clone(),
+            self.logidx_moderation.clone(),
         ]
     }
 }
@@ -139,6 +142,7 @@ impl T {
     const MEMBER: usize = 12;
     const MODERATION: usize = 13;
     const STAFF: usize = 14;
+    const MODLOG: usize = 15;
 }
 
 /// A staff key whose appointment ended.
@@ -159,10 +163,10 @@ const REVOKED: u8 = 1;
 const REPLACED: u8 = 2;
 
 fn invitation_status(stored: &[u8]) -> InvitationStatus {
-    if stored == [1] {
-        InvitationStatus::Used
-    } else {
-        InvitationStatus::Unused
+    match stored {
+        [1] => InvitationStatus::Used,
+        [2] => InvitationStatus::Revoked,
+        _ => InvitationStatus::Unused,
     }
 }
 
@@ -556,6 +560,7 @@ fn append(
             }
         }
         Body::Moderation(b) if for_log => {
+            pending.put(T::MODLOG, log_key(log, index), Vec::new());
             let action = match b.action {
                 ModerationAction::Hide => HIDE,
                 ModerationAction::Restore => RESTORE,
@@ -976,17 +981,36 @@ impl Storage for SledStorage {
             .map(|v| invitation_status(&v)))
     }
 
-    fn invitation_counts(&self) -> Result<(u64, u64), StoreError> {
-        let mut issued = 0;
-        let mut used = 0;
+    fn invitation_counts(&self) -> Result<InvitationCounts, StoreError> {
+        let mut counts = InvitationCounts::default();
         for r in self.trees.codehash_status.iter() {
             let (_, v) = r?;
-            issued += 1;
-            if v.as_ref() == [1] {
-                used += 1;
+            counts.issued += 1;
+            match invitation_status(&v) {
+                InvitationStatus::Used => counts.redeemed += 1,
+                InvitationStatus::Revoked => counts.revoked += 1,
+                InvitationStatus::Unused => {}
             }
         }
-        Ok((issued, used))
+        Ok(counts)
+    }
+
+    fn revoke_invitations(&self, hashes: &[Hash]) -> Result<u64, StoreError> {
+        // Under the commit lock: a redemption cannot slip between the check and the write.
+        let _one_at_a_time = self.commit_lock.lock().unwrap_or_else(|e| e.into_inner());
+        let _writing = self.writing();
+        let mut batch = sled::Batch::default();
+        let mut revoked = 0;
+        for h in hashes {
+            let status = self.trees.codehash_status.get(h.as_bytes())?;
+            if status.is_some_and(|v| invitation_status(&v) == InvitationStatus::Unused) {
+                batch.insert(h.as_bytes().as_slice(), &[2u8]);
+                revoked += 1;
+            }
+        }
+        self.trees.codehash_status.apply_batch(batch)?;
+        self.db.flush()?;
+        Ok(revoked)
     }
 
     fn flush(&self) -> Result<(), StoreError> {
@@ -1004,6 +1028,21 @@ impl Storage for SledStorage {
                     .and_then(key32)
                     .map(|b| EventId(Hash(b)))
                     .ok_or_else(|| corrupt("member key"))
+            })
+            .collect()
+    }
+
+    fn moderation_log(&self) -> Result<Vec<(PublicKey, u64)>, StoreError> {
+        self.trees
+            .logidx_moderation
+            .iter()
+            .map(|r| {
+                let (k, _) = r?;
+                let log = key32(&k).and_then(|b| PublicKey::from_bytes(&b).ok());
+                match (log, k.get(32..).and_then(read_u64)) {
+                    (Some(log), Some(index)) => Ok((log, index)),
+                    _ => Err(corrupt("moderation log entry")),
+                }
             })
             .collect()
     }

@@ -276,7 +276,8 @@ fn invitations_are_used_once<S: Storage>(s: &S) {
         s.invitation_status(&codes[2]).expect("read"),
         Some(InvitationStatus::Unused)
     );
-    assert_eq!(s.invitation_counts().expect("counts"), (3, 2));
+    let counts = s.invitation_counts().expect("counts");
+    assert_eq!((counts.issued, counts.redeemed, counts.revoked), (3, 2, 0));
     // A refused credential does not use up its code.
     let again_10 = CommitItem {
         consume_invitation: Some(codes[2]),
@@ -293,6 +294,18 @@ fn invitations_are_used_once<S: Storage>(s: &S) {
         s.invitation_status(&codes[2]).expect("read"),
         Some(InvitationStatus::Unused)
     );
+    // Withdrawing a batch withdraws only what is unused; a withdrawn code redeems nothing.
+    assert_eq!(s.revoke_invitations(&codes).expect("revoke"), 1);
+    assert_eq!(s.revoke_invitations(&codes).expect("revoke again"), 0);
+    let after = s
+        .commit(vec![redeem(15, codes[2])], live(T0), &signer())
+        .expect("commit");
+    assert_eq!(
+        after.results[0].as_ref().map_err(|e| e.code()).err(),
+        Some("revoked_invitation")
+    );
+    let counts = s.invitation_counts().expect("counts");
+    assert_eq!((counts.issued, counts.redeemed, counts.revoked), (3, 2, 1));
 }
 
 fn proofs_verify_across_commits<S: Storage>(s: &S) {

@@ -147,7 +147,31 @@ pub struct Layout {
     pub authority: String,
 }
 
-fn language(headers: &HeaderMap) -> Lang {
+impl Layout {
+    /// A frame for pages built outside the site's own handlers (the public pages of
+    /// the staff module).
+    pub fn new(lang: Lang, title: &str, here: String, authority: String) -> Layout {
+        static ASSETS: std::sync::OnceLock<Assets> = std::sync::OnceLock::new();
+        let assets = ASSETS.get_or_init(Assets::embedded);
+        Layout {
+            lang: lang.code(),
+            t: lang.texts(),
+            title: title.to_owned(),
+            other: lang.other().code(),
+            here,
+            css: assets.css.url.clone(),
+            js: assets.js.url.clone(),
+            authority,
+        }
+    }
+
+    /// The French or the English words, by the page's language.
+    pub fn tr(&self, fr: &'static str, en: &'static str) -> &'static str {
+        if self.lang == "fr" { fr } else { en }
+    }
+}
+
+pub(crate) fn language(headers: &HeaderMap) -> Lang {
     let cookie = headers
         .get_all(header::COOKIE)
         .iter()
@@ -246,7 +270,7 @@ fn phase_label(t: &Texts, phase: Phase) -> &'static str {
     }
 }
 
-fn method_label(lang: Lang, method: &Method) -> String {
+pub(crate) fn method_label(lang: Lang, method: &Method) -> String {
     let fr = lang == Lang::Fr;
     match method {
         Method::Support { threshold } => {
@@ -351,12 +375,15 @@ struct ProposalItem {
     body: String,
     cost: Option<u64>,
     hidden: bool,
+    /// The public reason of the moderation that hid it.
+    reason: String,
     n_for: usize,
     n_against: usize,
 }
 
 /// An argument as pages show it.
 struct ArgumentItem {
+    id: String,
     body: String,
     when: String,
     hidden: bool,
@@ -400,12 +427,14 @@ impl<B: Backend> Site<B> {
                     body: p.body.clone(),
                     cost: p.cost,
                     hidden: hidden_by.is_some(),
+                    reason: reason.clone(),
                     n_for: 0,
                     n_against: 0,
                 }),
                 Body::Argument(a) => arguments.push((
                     a.proposal,
                     ArgumentItem {
+                        id: event.id().to_string(),
                         body: a.body.clone(),
                         when: when(event.created_at_ms()),
                         hidden: hidden_by.is_some(),
@@ -716,12 +745,27 @@ async fn results<B: Backend>(
 #[template(path = "register.html")]
 struct RegisterPage {
     page: Layout,
+    /// The code of the letter's QR link, when it is well formed.
+    code: String,
 }
 
-async fn register<B: Backend>(State(site): State<Shared<B>>, headers: HeaderMap) -> Response {
+#[derive(Deserialize)]
+struct CodeQuery {
+    code: Option<String>,
+}
+
+async fn register<B: Backend>(
+    State(site): State<Shared<B>>,
+    Query(q): Query<CodeQuery>,
+    headers: HeaderMap,
+) -> Response {
     let mut layout = site.layout(&headers, "", "/register".into());
     layout.title = layout.t.register.into();
-    page(RegisterPage { page: layout })
+    let code = q
+        .code
+        .filter(|c| palabre_core::invitation::normalize_code(c).is_some())
+        .unwrap_or_default();
+    page(RegisterPage { page: layout, code })
 }
 
 #[derive(Template)]

@@ -1,0 +1,142 @@
+//! The node's side of the staff pages (`palabre_web::staff::Office`): the town hall's
+//! records and invitation codes in the store, appointments signed with the authority
+//! key, the settings the pages print, and the counts of staff actions for `/metrics`.
+
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+
+use palabre_core::crypto::PublicKey;
+use palabre_core::event::{Event, SignedEvent};
+use palabre_core::head::Receipt;
+use palabre_core::ids::Hash;
+use palabre_store::{CommitItem, InvitationStatus, Storage};
+use palabre_web::staff::{Counts, Office};
+use palabre_web::{BackendError, Refusal};
+
+use crate::backend::NodeBackend;
+
+/// What the staff pages print and offer, from the node's configuration.
+#[derive(Debug, Clone, Default)]
+pub struct OfficeSettings {
+    pub public_url: String,
+    pub town_name: String,
+    /// The federation list: each town's key and name.
+    pub federation: Vec<(PublicKey, String)>,
+}
+
+/// Staff actions done since the node started, by action.
+#[derive(Debug, Default)]
+pub struct StaffActions(Mutex<BTreeMap<&'static str, u64>>);
+
+impl StaffActions {
+    /// Prometheus lines.
+    pub fn metrics(&self) -> String {
+        let map = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        let mut out = String::from(
+            "# HELP palabre_staff_actions_total Staff actions (logins, appointments, publications, letters, moderation, desk) since start.\n# TYPE palabre_staff_actions_total counter\n",
+        );
+        for (action, n) in map.iter() {
+            out.push_str(&format!(
+                "palabre_staff_actions_total{{action=\"{action}\"}} {n}\n"
+            ));
+        }
+        out
+    }
+}
+
+fn internal(e: impl std::fmt::Display) -> BackendError {
+    BackendError(e.to_string())
+}
+
+impl Office for NodeBackend {
+    fn office_get(&self, ns: &str, key: &str) -> Result<Option<Vec<u8>>, BackendError> {
+        self.storage.office_get(ns, key).map_err(internal)
+    }
+
+    fn office_put(&self, ns: &str, key: &str, value: &[u8]) -> Result<(), BackendError> {
+        self.storage.office_put(ns, key, value).map_err(internal)
+    }
+
+    fn office_take(&self, ns: &str, key: &str) -> Result<Option<Vec<u8>>, BackendError> {
+        self.storage.office_take(ns, key).map_err(internal)
+    }
+
+    fn office_scan(&self, ns: &str) -> Result<Vec<(String, Vec<u8>)>, BackendError> {
+        self.storage.office_scan(ns).map_err(internal)
+    }
+
+    fn add_invitations(&self, hashes: &[Hash]) -> Result<u64, BackendError> {
+        self.storage.add_invitations(hashes).map_err(internal)
+    }
+
+    fn revoke_invitations(&self, hashes: &[Hash]) -> Result<u64, BackendError> {
+        self.storage.revoke_invitations(hashes).map_err(internal)
+    }
+
+    fn invitation_counts(&self, hashes: Option<&[Hash]>) -> Result<Counts, BackendError> {
+        let Some(hashes) = hashes else {
+            let c = self.storage.invitation_counts().map_err(internal)?;
+            return Ok(Counts {
+                issued: c.issued,
+                redeemed: c.redeemed,
+                revoked: c.revoked,
+            });
+        };
+        let mut counts = Counts::default();
+        for h in hashes {
+            match self.storage.invitation_status(h).map_err(internal)? {
+                None => continue,
+                Some(InvitationStatus::Used) => counts.redeemed += 1,
+                Some(InvitationStatus::Revoked) => counts.revoked += 1,
+                Some(InvitationStatus::Unused) => {}
+            }
+            counts.issued += 1;
+        }
+        Ok(counts)
+    }
+
+    async fn submit_consuming(
+        &self,
+        event: SignedEvent,
+        code: Hash,
+    ) -> Result<Result<Receipt, Refusal>, BackendError> {
+        let item = CommitItem {
+            log: self.key.public_key(),
+            event,
+            consume_invitation: Some(code),
+        };
+        let committed = self.commit(vec![item]).await?;
+        Ok(self.receipts(committed).pop().unwrap_or_else(|| {
+            Err(Refusal {
+                code: "internal".into(),
+                message: "no answer".into(),
+            })
+        }))
+    }
+
+    fn sign_as_authority(&self, event: Event) -> Result<SignedEvent, BackendError> {
+        event.sign(&self.key).map_err(internal)
+    }
+
+    fn federation(&self) -> Vec<(PublicKey, String)> {
+        self.office.federation.clone()
+    }
+
+    fn public_url(&self) -> String {
+        self.office.public_url.clone()
+    }
+
+    fn town_name(&self) -> String {
+        self.office.town_name.clone()
+    }
+
+    fn count_action(&self, action: &'static str) {
+        *self
+            .staff_actions
+            .0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .entry(action)
+            .or_default() += 1;
+    }
+}

@@ -1,0 +1,844 @@
+//! The town hall's tools through the real router of a real `palabre serve --demo`
+//! (sled on disk, HTTP over loopback): the first administrator's one-time link, logins
+//! (wrong password, lock-out, missing CSRF token, logout), every role check, and every
+//! staff action — consultations, letters, moderation, the desk — with what each leaves
+//! in the signed record and on the public pages.
+
+use std::collections::BTreeMap;
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::time::Duration;
+
+use palabre_core::crypto::{PublicKey, SecretKey};
+use palabre_core::event::{Body, StaffRole, decode};
+use palabre_core::ids::EventId;
+
+use super::{Node, http, redeem, start};
+
+/// One browser's worth of state: cookies, kept across requests.
+pub struct Web {
+    pub addr: String,
+    cookies: BTreeMap<String, String>,
+}
+
+pub struct Answer {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: String,
+}
+
+impl Answer {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// The CSRF token of the first form of the page.
+    pub fn csrf(&self) -> String {
+        field(&self.body, "csrf")
+    }
+}
+
+/// The value of the first `name="…" value="…"` of `html`.
+pub fn field(html: &str, name: &str) -> String {
+    let key = format!("name=\"{name}\" value=\"");
+    let at = html
+        .find(&key)
+        .unwrap_or_else(|| panic!("no field {name} in the page:\n{html}"));
+    let rest = &html[at + key.len()..];
+    rest[..rest.find('"').expect("closing quote")].to_owned()
+}
+
+fn encode(form: &[(&str, &str)]) -> String {
+    let enc = |s: &str| {
+        s.bytes()
+            .map(|b| match b {
+                b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                    (b as char).to_string()
+                }
+                b' ' => "+".into(),
+                _ => format!("%{b:02X}"),
+            })
+            .collect::<String>()
+    };
+    form.iter()
+        .map(|(k, v)| format!("{}={}", enc(k), enc(v)))
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
+impl Web {
+    pub fn new(addr: &str) -> Web {
+        Web {
+            addr: addr.to_owned(),
+            cookies: BTreeMap::new(),
+        }
+    }
+
+    fn request(&mut self, method: &str, path: &str, body: Option<String>) -> Answer {
+        let mut s = TcpStream::connect(&self.addr).expect("connect");
+        s.set_read_timeout(Some(Duration::from_secs(60)))
+            .expect("timeout");
+        let cookies = self
+            .cookies
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join("; ");
+        let body = body.unwrap_or_default();
+        let head = format!(
+            "{method} {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\nAccept-Language: fr\r\nCookie: {cookies}\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n",
+            self.addr,
+            body.len()
+        );
+        s.write_all(head.as_bytes()).expect("write");
+        s.write_all(body.as_bytes()).expect("write");
+        let mut raw = Vec::new();
+        s.read_to_end(&mut raw).expect("read");
+        let text = String::from_utf8_lossy(&raw).into_owned();
+        let (head, body) = text.split_once("\r\n\r\n").expect("a head");
+        let mut lines = head.lines();
+        let status = lines
+            .next()
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|s| s.parse().ok())
+            .expect("a status");
+        let headers: Vec<(String, String)> = lines
+            .filter_map(|l| l.split_once(':'))
+            .map(|(k, v)| (k.trim().to_lowercase(), v.trim().to_owned()))
+            .collect();
+        for (k, v) in &headers {
+            if k == "set-cookie"
+                && let Some((name, rest)) = v.split_once('=')
+            {
+                let value = rest.split(';').next().unwrap_or("").to_owned();
+                if value.is_empty() || v.contains("Max-Age=0") {
+                    self.cookies.remove(name);
+                } else {
+                    self.cookies.insert(name.to_owned(), value);
+                }
+            }
+        }
+        Answer {
+            status,
+            headers,
+            body: body.to_owned(),
+        }
+    }
+
+    pub fn get(&mut self, path: &str) -> Answer {
+        self.request("GET", path, None)
+    }
+
+    pub fn post(&mut self, path: &str, form: &[(&str, &str)]) -> Answer {
+        self.request("POST", path, Some(encode(form)))
+    }
+
+    /// Logs in; panics unless the node lets us in.
+    pub fn login(&mut self, login: &str, password: &str) {
+        let csrf = self.get("/staff/login").csrf();
+        let a = self.post(
+            "/staff/login",
+            &[("login", login), ("password", password), ("csrf", &csrf)],
+        );
+        assert_eq!(a.status, 303, "login of {login}: {}", a.body);
+        assert_eq!(a.header("location"), Some("/staff"));
+    }
+
+    /// The CSRF token of this session (from the dashboard's logout form).
+    pub fn csrf(&mut self) -> String {
+        let page = self.get("/staff");
+        assert_eq!(page.status, 200, "{}", page.body);
+        page.csrf()
+    }
+}
+
+pub const ADMIN_PASSWORD: &str = "mairie-2026-admin";
+pub const PASSWORD: &str = "un mot de passe long";
+
+/// Creates the first administrator through the node's one-time link.
+pub fn first_admin(node: &Node) -> Web {
+    let link = node
+        .setup
+        .clone()
+        .expect("a fresh node prints its setup link");
+    let mut web = Web::new(&node.addr);
+    assert_eq!(web.get(&link).status, 200);
+    let a = web.post(
+        &link,
+        &[
+            ("name", "Claire Martin"),
+            ("login", "claire"),
+            ("password", ADMIN_PASSWORD),
+        ],
+    );
+    assert_eq!(a.status, 303, "{}", a.body);
+    web
+}
+
+/// An administrator appoints a member with `role`; returns their logged-in session.
+pub fn appoint(admin: &mut Web, name: &str, login: &str, role: &str) -> Web {
+    let csrf = admin.csrf();
+    let a = admin.post(
+        "/staff/team",
+        &[
+            ("csrf", &csrf),
+            ("name", name),
+            ("login", login),
+            ("password", PASSWORD),
+            ("role", role),
+        ],
+    );
+    assert_eq!(a.status, 303, "{}", a.body);
+    let mut web = Web::new(&admin.addr);
+    web.login(login, PASSWORD);
+    web
+}
+
+/// Every event of `log`, decoded from the exact bytes the node serves.
+fn log_events(addr: &str, log: &PublicKey) -> Vec<(EventId, palabre_core::event::Event)> {
+    let (_, head) =
+        http(addr, "GET", &format!("/api/v1/logs/{log}/checkpoint"), b"").expect("head");
+    let size = head["head"]["size"].as_u64().expect("a size");
+    #[derive(serde::Deserialize)]
+    struct Page<'a> {
+        #[serde(borrow)]
+        entries: Vec<&'a serde_json::value::RawValue>,
+    }
+    let mut out = Vec::new();
+    let mut start = 0;
+    while start < size {
+        let end = size.min(start + 500);
+        let raw = super::get_raw(
+            addr,
+            &format!("/api/v1/logs/{log}/entries?start={start}&end={end}"),
+        );
+        let page: Page<'_> = serde_json::from_slice(&raw).expect("a page of entries");
+        for e in &page.entries {
+            let u = decode(e.get().as_bytes().to_vec()).expect("a stored event decodes");
+            out.push((EventId::of_signed_bytes(&u.bytes), u.event));
+        }
+        start = end;
+    }
+    out
+}
+
+fn authority(addr: &str) -> PublicKey {
+    super::authority(addr)
+}
+
+fn voting_consultation(addr: &str, method: &str) -> (EventId, Vec<EventId>) {
+    let (_, list) = http(addr, "GET", "/api/v1/consultations", b"").expect("list");
+    let c = list["consultations"]
+        .as_array()
+        .expect("consultations")
+        .iter()
+        .find(|c| c["status"] == "voting" && c["method"]["type"] == method)
+        .unwrap_or_else(|| panic!("a demo consultation by {method} in its vote: {list}"));
+    let id: EventId = c["id"].as_str().expect("id").parse().expect("an id");
+    let detail = super::consultation_detail(addr, &id);
+    let mut proposals: Vec<EventId> = detail["proposals"]
+        .as_array()
+        .expect("proposals")
+        .iter()
+        .map(|p| p["id"].as_str().expect("id").parse().expect("an id"))
+        .collect();
+    proposals.sort();
+    (id, proposals)
+}
+
+#[test]
+fn the_first_administrator_comes_from_a_one_time_link_and_logins_are_guarded() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let node = start(dir.path());
+    let link = node.setup.clone().expect("setup link printed");
+    let mut web = Web::new(&node.addr);
+    // Bad input first: a weak password changes nothing, the link still works.
+    let weak = web.post(
+        &link,
+        &[
+            ("name", "Claire"),
+            ("login", "claire"),
+            ("password", "court"),
+        ],
+    );
+    assert_eq!(weak.status, 422);
+    assert!(weak.body.contains("10 caractères"), "{}", weak.body);
+    let mut admin = first_admin(&node);
+    // The link is spent.
+    let again = web.post(
+        &link,
+        &[
+            ("name", "Intrus"),
+            ("login", "intrus"),
+            ("password", "0123456789ab"),
+        ],
+    );
+    assert_eq!(again.status, 404);
+    assert!(again.body.contains("setup_used"));
+    assert!(admin.get("/staff").body.contains("Claire Martin"));
+
+    // The appointment is in the log, signed by the town, naming the admin's own key.
+    let town = authority(&node.addr);
+    let staff: Vec<_> = log_events(&node.addr, &town)
+        .into_iter()
+        .filter_map(|(_, e)| match e.body {
+            Body::Staff(b) => Some((e.author, b)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(staff.len(), 1);
+    assert_eq!(staff[0].0, town);
+    assert_eq!(staff[0].1.role, StaffRole::Admin);
+    assert_ne!(staff[0].1.subject, town);
+
+    // Logins: no page without one; a wrong password; a form without its token.
+    let mut stranger = Web::new(&node.addr);
+    let a = stranger.get("/staff/consultations");
+    assert_eq!(
+        (a.status, a.header("location")),
+        (303, Some("/staff/login"))
+    );
+    let csrf = stranger.get("/staff/login").csrf();
+    let wrong = stranger.post(
+        "/staff/login",
+        &[
+            ("login", "claire"),
+            ("password", "pas le bon"),
+            ("csrf", &csrf),
+        ],
+    );
+    assert_eq!(wrong.status, 401);
+    assert!(wrong.body.contains("incorrect"));
+    let forged = Web::new(&node.addr).post(
+        "/staff/login",
+        &[
+            ("login", "claire"),
+            ("password", ADMIN_PASSWORD),
+            ("csrf", "x"),
+        ],
+    );
+    assert_eq!(forged.status, 403);
+    assert!(forged.body.contains("bad_csrf"));
+    // Five failures lock the account for a while, even with the right password.
+    for _ in 0..5 {
+        let csrf = stranger.get("/staff/login").csrf();
+        stranger.post(
+            "/staff/login",
+            &[
+                ("login", "claire"),
+                ("password", "toujours faux"),
+                ("csrf", &csrf),
+            ],
+        );
+    }
+    let csrf = stranger.get("/staff/login").csrf();
+    let locked = stranger.post(
+        "/staff/login",
+        &[
+            ("login", "claire"),
+            ("password", ADMIN_PASSWORD),
+            ("csrf", &csrf),
+        ],
+    );
+    assert_eq!(locked.status, 429);
+    // The session already open still works; after logout, its cookie is worth nothing.
+    let old_cookie = admin.cookies.clone();
+    let csrf = admin.csrf();
+    assert_eq!(admin.post("/staff/logout", &[("csrf", &csrf)]).status, 303);
+    admin.cookies = old_cookie;
+    assert_eq!(admin.get("/staff").status, 303);
+    // A staff form without a token changes nothing.
+    let no_token = admin.post("/staff/consultations", &[]);
+    assert_eq!(no_token.status, 403);
+    let metrics = String::from_utf8(super::get_raw(&node.addr, "/metrics")).expect("utf-8");
+    assert!(
+        metrics.contains("palabre_staff_actions_total{action=\"login_failed\"} 5"),
+        "{metrics}"
+    );
+}
+
+#[test]
+fn each_role_does_its_own_work_and_nothing_else() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let node = start(dir.path());
+    let mut admin = first_admin(&node);
+    let mut moderator = appoint(&mut admin, "Paul Moderateur", "paul", "moderator");
+    let mut desk = appoint(&mut admin, "Accueil mairie", "accueil", "desk");
+
+    // A moderator cannot create a consultation, nor print letters, nor staff the desk.
+    let csrf = moderator.csrf();
+    let refused = moderator.post("/staff/consultations", &[("csrf", &csrf)]);
+    assert_eq!(refused.status, 403);
+    assert!(refused.body.contains("wrong_role"));
+    assert_eq!(
+        moderator
+            .post(
+                "/staff/letters",
+                &[("csrf", &csrf), ("label", "x"), ("count", "1")]
+            )
+            .status,
+        403
+    );
+    assert_eq!(moderator.get("/staff/desk").status, 403);
+    assert_eq!(moderator.get("/staff/team").status, 403);
+    // A desk agent cannot moderate nor appoint.
+    let csrf_desk = desk.csrf();
+    let hide = desk.post(
+        "/staff/moderation",
+        &[
+            ("csrf", &csrf_desk),
+            ("target", &"0".repeat(64)),
+            ("action", "hide"),
+            ("reason", "x"),
+        ],
+    );
+    assert_eq!(hide.status, 403);
+    assert_eq!(desk.get("/staff/moderation").status, 403);
+    assert_eq!(
+        desk.post(
+            "/staff/team",
+            &[
+                ("csrf", &csrf_desk),
+                ("name", "X"),
+                ("login", "x1"),
+                ("password", PASSWORD),
+                ("role", "admin")
+            ]
+        )
+        .status,
+        403
+    );
+    // A moderator cannot record an assisted ballot.
+    let (cid, _) = voting_consultation(&node.addr, "approval");
+    assert_eq!(
+        moderator
+            .post(
+                &format!("/staff/desk/vote/{cid}"),
+                &[("csrf", &csrf), ("card", "00"), ("kind", "approve")]
+            )
+            .status,
+        403
+    );
+    // Another session's token does not pass.
+    let stolen = moderator.post(
+        "/staff/moderation",
+        &[
+            ("csrf", &csrf_desk),
+            ("target", &"0".repeat(64)),
+            ("action", "hide"),
+            ("reason", "x"),
+        ],
+    );
+    assert_eq!(stolen.status, 403);
+    assert!(stolen.body.contains("bad_csrf"));
+
+    // Dismissal: the member's session ends, the log says so.
+    let csrf = admin.csrf();
+    assert_eq!(
+        admin
+            .post("/staff/team/paul/dismiss", &[("csrf", &csrf)])
+            .status,
+        303
+    );
+    assert_eq!(moderator.get("/staff").status, 303);
+    assert_eq!(
+        admin
+            .post("/staff/team/claire/dismiss", &[("csrf", &csrf)])
+            .status,
+        409
+    );
+    let town = authority(&node.addr);
+    let appointments: Vec<bool> = log_events(&node.addr, &town)
+        .into_iter()
+        .filter_map(|(_, e)| match e.body {
+            Body::Staff(b) => Some(b.active),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(appointments, vec![true, true, true, false]);
+    // The public transparency page lists staff and their keys.
+    let t = Web::new(&node.addr).get("/transparency");
+    assert_eq!(t.status, 200);
+    assert!(t.body.contains("Paul Moderateur") && t.body.contains("Accueil mairie"));
+}
+
+#[test]
+fn an_administrator_drafts_previews_and_publishes_a_consultation_then_it_is_fixed() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let node = start(dir.path());
+    let mut admin = first_admin(&node);
+    let csrf = admin.csrf();
+    let created = admin.post("/staff/consultations", &[("csrf", &csrf)]);
+    assert_eq!(created.status, 303);
+    let draft = created.header("location").expect("to the draft").to_owned();
+    let id = draft.rsplit('/').next().expect("id").to_owned();
+    // Out-of-order dates: saved as typed, with the problem shown; publishing refused.
+    let mut form = vec![
+        ("csrf", csrf.clone()),
+        ("title", "Budget participatif 2027".to_owned()),
+        (
+            "description",
+            "Proposez vos projets.\r\n\r\nLa mairie financera les plus soutenus.".to_owned(),
+        ),
+        ("method", "budget".to_owned()),
+        ("budget", "40000".to_owned()),
+        ("rule", "equal_shares".to_owned()),
+        ("proposals_open", "2030-05-01T08:00".to_owned()),
+        ("proposals_close", "2030-04-01T08:00".to_owned()),
+        ("vote_open", "2030-05-20T08:00".to_owned()),
+        ("vote_close", "2030-06-01T18:00".to_owned()),
+    ];
+    let pairs = |f: &Vec<(&'static str, String)>| -> Vec<(&'static str, String)> { f.clone() };
+    let as_refs = |f: &Vec<(&'static str, String)>| {
+        f.iter().map(|(k, v)| (*k, v.clone())).collect::<Vec<_>>()
+    };
+    let send = |web: &mut Web, path: &str, f: &Vec<(&'static str, String)>| {
+        let owned = as_refs(f);
+        let refs: Vec<(&str, &str)> = owned.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        web.post(path, &refs)
+    };
+    let saved = send(&mut admin, &draft, &pairs(&form));
+    assert_eq!(saved.status, 200);
+    assert!(
+        saved.body.contains("pas dans l&#39;ordre") || saved.body.contains("pas dans l'ordre"),
+        "{}",
+        saved.body
+    );
+    assert!(!saved.body.contains("/publish"));
+    let refused = admin.post(&format!("{draft}/publish"), &[("csrf", &csrf)]);
+    assert_eq!(refused.status, 422);
+    // Fixed: the preview shows it as residents will see it.
+    form[7].1 = "2030-05-15T08:00".into();
+    let saved = send(&mut admin, &draft, &form);
+    assert!(saved.body.contains("Aperçu"), "{}", saved.body);
+    assert!(saved.body.contains("budget participatif (40000 €)"));
+    assert!(saved.body.contains("2030-05-01 08:00 UTC"));
+    let published = admin.post(&format!("{draft}/publish"), &[("csrf", &csrf)]);
+    assert_eq!(published.status, 303, "{}", published.body);
+    let at = published.header("location").expect("to the consultation");
+    let cid: EventId = at.trim_start_matches("/c/").parse().expect("an id");
+    // Signed by the administrator's own key, organised by the town.
+    let town = authority(&node.addr);
+    let events = log_events(&node.addr, &town);
+    let (_, event) = events.iter().find(|(i, _)| *i == cid).expect("in the log");
+    assert_ne!(event.author, town);
+    let detail = super::consultation_detail(&node.addr, &cid);
+    assert_eq!(detail["consultation"]["organiser"], town.to_string());
+    // Published means fixed: the draft can no longer be edited or published again.
+    let edit = send(&mut admin, &draft, &form);
+    assert_eq!(edit.status, 409);
+    assert!(edit.body.contains("consultation_published"));
+    assert_eq!(admin.get(&draft).status, 409);
+    assert_eq!(
+        admin
+            .post(&format!("/staff/drafts/{id}/publish"), &[("csrf", &csrf)])
+            .status,
+        409
+    );
+    // Listed among published ones.
+    assert!(
+        admin
+            .get("/staff/consultations")
+            .body
+            .contains("Budget participatif 2027")
+    );
+}
+
+#[test]
+fn letters_are_generated_printed_exported_redeemed_and_withdrawn() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let node = start(dir.path());
+    let mut admin = first_admin(&node);
+    let csrf = admin.csrf();
+    let bad = admin.post(
+        "/staff/letters",
+        &[("csrf", &csrf), ("label", "Centre"), ("count", "0")],
+    );
+    assert_eq!(bad.status, 422);
+    let made = admin.post(
+        "/staff/letters",
+        &[
+            ("csrf", &csrf),
+            ("label", "Quartier de la gare"),
+            ("count", "3"),
+        ],
+    );
+    assert_eq!(made.status, 303, "{}", made.body);
+    let batch = made.header("location").expect("batch page").to_owned();
+    let csv = admin.get(&format!("{batch}/codes.csv"));
+    assert_eq!(csv.status, 200);
+    assert!(
+        csv.header("content-type")
+            .is_some_and(|t| t.starts_with("text/csv"))
+    );
+    let codes: Vec<String> = csv
+        .body
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').next().expect("code").to_owned())
+        .collect();
+    assert_eq!(codes.len(), 3);
+    let print = admin.get(&format!("{batch}/print"));
+    assert_eq!(print.status, 200);
+    assert_eq!(print.body.matches("class=\"letter\"").count(), 3);
+    assert_eq!(print.body.matches("<svg class=\"qr\"").count(), 3);
+    assert!(print.body.contains(&codes[0]));
+    // The codes are nowhere on disk: only hashes.
+    let store = std::fs::read_dir(dir.path().join("store"))
+        .expect("store")
+        .filter_map(|e| std::fs::read(e.ok()?.path()).ok())
+        .any(|bytes| bytes.windows(14).any(|w| w == codes[0].as_bytes()));
+    assert!(!store, "a code was written to the store");
+    // A resident redeems one (the QR link's code), the rest are withdrawn.
+    let resident = SecretKey::from_seed(&[77; 32]);
+    assert!(redeem(&node.addr, &codes[0], &resident));
+    let withdrawn = admin.post(&format!("{batch}/revoke"), &[("csrf", &csrf)]);
+    assert_eq!(withdrawn.status, 200);
+    assert!(withdrawn.body.contains("2 codes"), "{}", withdrawn.body);
+    assert_eq!(admin.get(&format!("{batch}/print")).status, 410);
+    let late = SecretKey::from_seed(&[78; 32]);
+    assert!(
+        !redeem(&node.addr, &codes[1], &late),
+        "a withdrawn code redeems nothing"
+    );
+    // The register page fills in the code of a letter's QR link.
+    let register = Web::new(&node.addr).get(&format!("/register?code={}", codes[2]));
+    assert!(register.body.contains(&format!("value=\"{}\"", codes[2])));
+    // Public counts, per batch.
+    let t = Web::new(&node.addr).get("/transparency");
+    assert!(t.body.contains("Quartier de la gare"));
+    assert!(
+        t.body.contains("<td>3</td><td>1</td><td>2</td>"),
+        "{}",
+        t.body
+    );
+    // A single lost letter's code, typed at the desk or by an admin.
+    let made = admin.post(
+        "/staff/letters",
+        &[("csrf", &csrf), ("label", "Hameaux"), ("count", "1")],
+    );
+    let one = admin.get(&format!(
+        "{}/codes.csv",
+        made.header("location").expect("batch")
+    ));
+    let code = one
+        .body
+        .lines()
+        .nth(1)
+        .expect("a line")
+        .split(',')
+        .next()
+        .expect("code")
+        .to_owned();
+    let typed = code.to_lowercase().replace('-', " ");
+    assert_eq!(
+        admin
+            .post(
+                "/staff/letters/revoke-code",
+                &[("csrf", &csrf), ("code", &typed)]
+            )
+            .status,
+        200
+    );
+    assert_eq!(
+        admin
+            .post(
+                "/staff/letters/revoke-code",
+                &[("csrf", &csrf), ("code", &typed)]
+            )
+            .status,
+        409
+    );
+}
+
+#[test]
+fn reports_reach_moderators_who_hide_in_the_open() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let node = start(dir.path());
+    let mut admin = first_admin(&node);
+    let mut moderator = appoint(&mut admin, "Paul Moderateur", "paul", "moderator");
+    let (cid, proposals) = voting_consultation(&node.addr, "approval");
+    let target = proposals[0];
+    // A resident reports it (no account needed); bad reports change nothing.
+    let mut resident = Web::new(&node.addr);
+    assert_eq!(
+        resident.get(&format!("/report?target={target}")).status,
+        200
+    );
+    assert_eq!(
+        resident
+            .post(
+                "/report",
+                &[("target", &target.to_string()), ("reason", " ")]
+            )
+            .status,
+        422
+    );
+    assert_eq!(
+        resident
+            .post("/report", &[("target", &cid.to_string()), ("reason", "x")])
+            .status,
+        404
+    );
+    let sent = resident.post(
+        "/report",
+        &[
+            ("target", &target.to_string()),
+            ("reason", "Propos injurieux envers un voisin"),
+        ],
+    );
+    assert_eq!(sent.status, 200);
+    let queue = moderator.get("/staff/moderation");
+    assert!(
+        queue.body.contains("Propos injurieux envers un voisin"),
+        "{}",
+        queue.body
+    );
+    let report = field(&queue.body, "report");
+    let csrf = queue.csrf();
+    // Hidden with a public reason, signed with the moderator's own key.
+    let hidden = moderator.post(
+        "/staff/moderation",
+        &[
+            ("csrf", &csrf),
+            ("target", &target.to_string()),
+            ("report", &report),
+            ("action", "hide"),
+            ("reason", "Message injurieux (charte, article 2)"),
+        ],
+    );
+    assert_eq!(hidden.status, 200, "{}", hidden.body);
+    assert!(
+        !hidden.body.contains("Propos injurieux envers un voisin"),
+        "the report is answered"
+    );
+    let public = Web::new(&node.addr).get("/moderation");
+    assert!(
+        public
+            .body
+            .contains("Message injurieux (charte, article 2)")
+    );
+    assert!(public.body.contains("Paul Moderateur"));
+    let page = Web::new(&node.addr).get(&format!("/p/{target}"));
+    assert!(
+        page.body.contains("Message injurieux (charte, article 2)"),
+        "{}",
+        page.body
+    );
+    let town = authority(&node.addr);
+    let moderation = log_events(&node.addr, &town)
+        .into_iter()
+        .find(|(_, e)| matches!(e.body, Body::Moderation(_)))
+        .expect("in the log");
+    assert_ne!(moderation.1.author, town);
+    // Only proposals and arguments can be hidden (never a ballot, nor a credential).
+    let ballot_like = log_events(&node.addr, &town)
+        .into_iter()
+        .find(|(_, e)| matches!(e.body, Body::Credential(_)))
+        .expect("a credential");
+    let refused = moderator.post(
+        "/staff/moderation",
+        &[
+            ("csrf", &csrf),
+            ("target", &ballot_like.0.to_string()),
+            ("action", "hide"),
+            ("reason", "x"),
+        ],
+    );
+    assert_eq!(refused.status, 422);
+    assert!(refused.body.contains("not_moderatable"));
+}
+
+#[test]
+fn the_desk_registers_replaces_and_records_assisted_ballots() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let node = start(dir.path());
+    let mut admin = first_admin(&node);
+    let mut desk = appoint(&mut admin, "Accueil mairie", "accueil", "desk");
+    let csrf = desk.csrf();
+    // A resident with a letter: the code is consumed with the desk's credential.
+    let code = node.codes[0].clone();
+    let card = desk.post("/staff/desk/register", &[("csrf", &csrf), ("code", &code)]);
+    assert_eq!(card.status, 200, "{}", card.body);
+    let secret = {
+        let at = card.body.find("id=\"secret\">").expect("secret") + 12;
+        card.body[at..at + card.body[at..].find('<').expect("end")].to_owned()
+    };
+    assert!(card.body.contains("<svg class=\"qr\""));
+    let again = desk.post("/staff/desk/register", &[("csrf", &csrf), ("code", &code)]);
+    assert_eq!(again.status, 422);
+    assert!(again.body.contains("used_invitation"));
+    // An assisted ballot: the card's key signs, the agent countersigns.
+    let (cid, proposals) = voting_consultation(&node.addr, "approval");
+    let form = desk.get(&format!("/staff/desk/vote/{cid}"));
+    assert_eq!(form.status, 200);
+    let p = proposals[0].to_string();
+    let bad = desk.post(
+        &format!("/staff/desk/vote/{cid}"),
+        &[
+            ("csrf", &csrf),
+            ("card", "abc"),
+            ("kind", "approve"),
+            ("p", &p),
+        ],
+    );
+    assert_eq!(bad.status, 422);
+    assert!(bad.body.contains("bad_card"));
+    let voted = desk.post(
+        &format!("/staff/desk/vote/{cid}"),
+        &[
+            ("csrf", &csrf),
+            ("card", &secret),
+            ("kind", "approve"),
+            ("p", &p),
+        ],
+    );
+    assert_eq!(voted.status, 200, "{}", voted.body);
+    assert!(voted.body.contains("Vote enregistré"));
+    let town = authority(&node.addr);
+    let events = log_events(&node.addr, &town);
+    let ballot = events
+        .iter()
+        .rev()
+        .find_map(|(_, e)| match &e.body {
+            Body::Ballot(b) => Some((e.author, b.clone())),
+            _ => None,
+        })
+        .expect("a ballot");
+    let agent = ballot.1.assistance.as_ref().expect("assisted").agent;
+    let old_key = ballot.0;
+    assert_ne!(agent, town);
+    // Public count per agent.
+    let t = Web::new(&node.addr).get("/transparency");
+    assert!(t.body.contains("Accueil mairie : 1"), "{}", t.body);
+    // Lost card: the replacement names the old key, which stops counting.
+    let bad_old = desk.post(
+        "/staff/desk/replace",
+        &[("csrf", &csrf), ("old", "pas une clé")],
+    );
+    assert_eq!(bad_old.status, 422);
+    let replaced = desk.post(
+        "/staff/desk/replace",
+        &[("csrf", &csrf), ("old", &old_key.to_string())],
+    );
+    assert_eq!(replaced.status, 200, "{}", replaced.body);
+    let old_again = desk.post(
+        &format!("/staff/desk/vote/{cid}"),
+        &[
+            ("csrf", &csrf),
+            ("card", &secret),
+            ("kind", "approve"),
+            ("p", &p),
+        ],
+    );
+    assert_eq!(old_again.status, 422);
+    assert!(old_again.body.contains("replaced_key"));
+    let credentials = log_events(&node.addr, &town)
+        .into_iter()
+        .filter(|(_, e)| matches!(&e.body, Body::Credential(c) if c.replaces == Some(old_key)))
+        .count();
+    assert_eq!(credentials, 1);
+}

@@ -1,0 +1,681 @@
+//! Accounts: the one-time setup link of the first administrator, logging in and out,
+//! the dashboard, and the team page where an administrator appoints and dismisses staff
+//! (each appointment is a `staff` event signed by the authority).
+
+use argon2::Argon2;
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use askama::Template;
+use axum::extract::{Form, Path, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::Response;
+use palabre_core::event::{Body, Event, StaffBody, StaffRole};
+use palabre_core::limits::MAX_STAFF_NAME_CHARS;
+use serde::Deserialize;
+
+use super::*;
+
+/// Shortest password accepted.
+const MIN_PASSWORD_CHARS: usize = 10;
+const MAX_PASSWORD_CHARS: usize = 200;
+
+/// If no administrator exists yet, makes a new one-time setup token (replacing any
+/// earlier one) and returns the link to print on the console; `None` otherwise.
+pub fn first_admin_link<O: Office>(office: &O) -> Result<Option<String>, BackendError> {
+    let admins = office
+        .office_scan(ns::ACCOUNT)?
+        .into_iter()
+        .filter_map(|(_, b)| decode_record::<Account>(&b).ok())
+        .any(|a| a.active && a.role == StaffRole::Admin);
+    if admins {
+        return Ok(None);
+    }
+    let token = token()?;
+    office.office_put(ns::SETUP, "token", token_hash(&token).as_bytes())?;
+    let base = office.public_url();
+    Ok(Some(format!(
+        "{}/staff/setup/{token}",
+        base.trim_end_matches('/')
+    )))
+}
+
+#[derive(Template)]
+#[template(path = "staff/login.html")]
+struct LoginPage {
+    page: Frame,
+    login: String,
+    csrf: String,
+    error: String,
+}
+
+/// The login form carries a token also set as a cookie (double submit): a login
+/// cannot be forged from another site.
+pub async fn login_page<O: Office>(State(st): State<Shared<O>>, headers: HeaderMap) -> Response {
+    let frame = st.frame(&headers, "", None);
+    render_login(&st, frame, String::new(), String::new())
+}
+
+fn render_login<O: Office>(
+    st: &Staff<O>,
+    mut frame: Frame,
+    login: String,
+    error: String,
+) -> Response {
+    let csrf = match token() {
+        Ok(t) => t,
+        Err(e) => return failed(&e),
+    };
+    frame.title = frame.tr("Connexion du personnel", "Staff login").into();
+    let mut res = page(LoginPage {
+        page: frame,
+        login,
+        csrf: csrf.clone(),
+        error,
+    });
+    set_cookie(
+        &mut res,
+        &format!(
+            "palabre_login={csrf}; Path=/staff; HttpOnly; SameSite=Strict; Max-Age=3600{}",
+            secure(st)
+        ),
+    );
+    res
+}
+
+fn secure<O>(st: &Staff<O>) -> &'static str {
+    if st.secure_cookies { "; Secure" } else { "" }
+}
+
+fn set_cookie(res: &mut Response, value: &str) {
+    if let Ok(v) = HeaderValue::from_str(value) {
+        res.headers_mut().append(header::SET_COOKIE, v);
+    }
+}
+
+#[derive(Deserialize)]
+pub struct LoginForm {
+    #[serde(default)]
+    login: String,
+    #[serde(default)]
+    password: String,
+    #[serde(default)]
+    csrf: String,
+}
+
+pub async fn login<O: Office>(
+    State(st): State<Shared<O>>,
+    client: Client,
+    headers: HeaderMap,
+    Form(form): Form<LoginForm>,
+) -> Response {
+    let lang = st.lang(&headers);
+    let frame = st.frame(&headers, "", None);
+    let cookie_token = cookie(&headers, "palabre_login").unwrap_or_default();
+    if form.csrf.is_empty() || !constant_time_eq(cookie_token.as_bytes(), form.csrf.as_bytes()) {
+        tracing::warn!("a login form came without its token");
+        return st.refuse(
+            &headers,
+            None,
+            StatusCode::FORBIDDEN,
+            "bad_csrf",
+            frame.tr(
+                "Ce formulaire a expiré. Rechargez la page de connexion.",
+                "This form has expired. Reload the login page.",
+            ),
+        );
+    }
+    let login = form.login.trim().to_lowercase();
+    let address = client.0.map(|ip| format!("ip:{ip}"));
+    let keys: Vec<String> = std::iter::once(format!("login:{login}"))
+        .chain(address)
+        .collect();
+    if keys.iter().any(|k| st.locked(k)) {
+        tracing::warn!(login = %login, "login refused: too many failed attempts");
+        let mut res = render_login(
+            &st,
+            frame,
+            login,
+            match lang {
+                Lang::Fr => "Trop d'essais manqués. Réessayez dans 15 minutes.".into(),
+                Lang::En => "Too many failed attempts. Try again in 15 minutes.".into(),
+            },
+        );
+        *res.status_mut() = StatusCode::TOO_MANY_REQUESTS;
+        return res;
+    }
+    let account = match st.account(&login) {
+        Ok(a) => a.filter(|a| a.active),
+        Err(e) => return failed(&e),
+    };
+    let password = form.password;
+    // The hash is checked on a blocking thread: Argon2 is meant to be slow.
+    let verified = match account.clone() {
+        Some(a) => tokio::task::spawn_blocking(move || check_password(&password, &a.password))
+            .await
+            .unwrap_or(false),
+        None => false,
+    };
+    let Some(account) = account.filter(|_| verified) else {
+        for k in &keys {
+            st.fail(k);
+        }
+        tracing::warn!(login = %login, "failed staff login");
+        st.office.count_action("login_failed");
+        let mut res = render_login(
+            &st,
+            frame,
+            login,
+            match lang {
+                Lang::Fr => "Identifiant ou mot de passe incorrect.".into(),
+                Lang::En => "Wrong login or password.".into(),
+            },
+        );
+        *res.status_mut() = StatusCode::UNAUTHORIZED;
+        return res;
+    };
+    for k in &keys {
+        st.forgive(k);
+    }
+    match start_session(&st, &account.login) {
+        Ok(res) => {
+            tracing::info!(staff = %account.login, "staff login");
+            st.office.count_action("login");
+            res
+        }
+        Err(e) => failed(&e),
+    }
+}
+
+fn start_session<O: Office>(st: &Staff<O>, login: &str) -> Result<Response, BackendError> {
+    let session_token = token()?;
+    let session = Session {
+        login: login.to_owned(),
+        csrf: token()?,
+        expires_ms: st.office.now_ms() + SESSION_MS,
+    };
+    st.office.office_put(
+        ns::SESSION,
+        &token_hash(&session_token),
+        &encode_record(&session),
+    )?;
+    let mut res = see_other("/staff");
+    set_cookie(
+        &mut res,
+        &format!(
+            "palabre_staff={session_token}; Path=/; HttpOnly; SameSite=Strict; Max-Age={}{}",
+            SESSION_MS / 1000,
+            secure(st)
+        ),
+    );
+    Ok(res)
+}
+
+pub(crate) fn hash_password(password: &str) -> Result<String, BackendError> {
+    let salt =
+        SaltString::encode_b64(&random::<16>()?).map_err(|e| BackendError(format!("salt: {e}")))?;
+    Argon2::default()
+        .hash_password(password.as_bytes(), &salt)
+        .map(|h| h.to_string())
+        .map_err(|e| BackendError(format!("argon2: {e}")))
+}
+
+fn check_password(password: &str, phc: &str) -> bool {
+    PasswordHash::new(phc).is_ok_and(|h| {
+        Argon2::default()
+            .verify_password(password.as_bytes(), &h)
+            .is_ok()
+    })
+}
+
+#[derive(Deserialize)]
+pub struct CsrfForm {
+    #[serde(default)]
+    pub csrf: String,
+}
+
+pub async fn logout<O: Office>(
+    State(st): State<Shared<O>>,
+    headers: HeaderMap,
+    Form(form): Form<CsrfForm>,
+) -> Response {
+    if let Err(res) = st.require_form(
+        &headers,
+        &form.csrf,
+        &[StaffRole::Moderator, StaffRole::Desk],
+    ) {
+        return res.into_response();
+    }
+    if let Some(t) = cookie(&headers, "palabre_staff")
+        && let Err(e) = st.office.office_take(ns::SESSION, &token_hash(&t))
+    {
+        return failed(&e);
+    }
+    let mut res = see_other("/staff/login");
+    set_cookie(
+        &mut res,
+        &format!(
+            "palabre_staff=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0{}",
+            secure(&st)
+        ),
+    );
+    res
+}
+
+#[derive(Template)]
+#[template(path = "staff/dashboard.html")]
+struct DashboardPage {
+    page: Frame,
+}
+
+pub async fn dashboard<O: Office>(State(st): State<Shared<O>>, headers: HeaderMap) -> Response {
+    let me = match st.require(&headers, &[StaffRole::Moderator, StaffRole::Desk]) {
+        Ok(me) => me,
+        Err(res) => return res.into_response(),
+    };
+    let mut frame = st.frame(&headers, "", Some(me));
+    frame.title = frame.tr("Espace du personnel", "Staff area").into();
+    page(DashboardPage { page: frame })
+}
+
+#[derive(Template)]
+#[template(path = "staff/setup.html")]
+struct SetupPage {
+    page: Frame,
+    token: String,
+    error: String,
+}
+
+fn setup_token_valid<O: Office>(st: &Staff<O>, token: &str) -> Result<bool, BackendError> {
+    Ok(st
+        .office
+        .office_get(ns::SETUP, "token")?
+        .is_some_and(|h| constant_time_eq(&h, token_hash(token).as_bytes())))
+}
+
+pub async fn setup_page<O: Office>(
+    State(st): State<Shared<O>>,
+    Path(token): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    match setup_token_valid(&st, &token) {
+        Ok(true) => {}
+        Ok(false) => return setup_gone(&st, &headers),
+        Err(e) => return failed(&e),
+    }
+    let mut frame = st.frame(&headers, "", None);
+    frame.title = frame
+        .tr("Premier compte administrateur", "First administrator")
+        .into();
+    page(SetupPage {
+        page: frame,
+        token,
+        error: String::new(),
+    })
+}
+
+fn setup_gone<O: Office>(st: &Staff<O>, headers: &HeaderMap) -> Response {
+    let lang = st.lang(headers);
+    st.refuse(
+        headers,
+        None,
+        StatusCode::NOT_FOUND,
+        "setup_used",
+        match lang {
+            Lang::Fr => {
+                "Ce lien de première installation a déjà servi ou n'est plus valable. Un administrateur peut créer les autres comptes."
+            }
+            Lang::En => {
+                "This setup link was already used or is no longer valid. An administrator can create the other accounts."
+            }
+        },
+    )
+}
+
+#[derive(Deserialize)]
+pub struct NewAccount {
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    login: String,
+    #[serde(default)]
+    password: String,
+    #[serde(default)]
+    role: String,
+    #[serde(default)]
+    csrf: String,
+}
+
+/// Checks a new account's fields; the error is a (code, French, English) triple.
+fn check_account(
+    name: &str,
+    login: &str,
+    password: &str,
+) -> Result<(), (&'static str, &'static str, &'static str)> {
+    let name_ok = !name.trim().is_empty()
+        && name.chars().count() <= MAX_STAFF_NAME_CHARS
+        && !name.chars().any(char::is_control);
+    if !name_ok {
+        return Err((
+            "bad_name",
+            "Le nom est obligatoire (80 caractères au plus).",
+            "A name is required (at most 80 characters).",
+        ));
+    }
+    let login_ok = (2..=40).contains(&login.len())
+        && login
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"._-".contains(&b));
+    if !login_ok {
+        return Err((
+            "bad_login",
+            "L'identifiant fait 2 à 40 caractères : lettres minuscules, chiffres, point, tiret.",
+            "The login is 2 to 40 characters: lower-case letters, digits, dot, dash.",
+        ));
+    }
+    let n = password.chars().count();
+    if !(MIN_PASSWORD_CHARS..=MAX_PASSWORD_CHARS).contains(&n) {
+        return Err((
+            "weak_password",
+            "Le mot de passe fait au moins 10 caractères.",
+            "The password must be at least 10 characters long.",
+        ));
+    }
+    Ok(())
+}
+
+pub async fn setup<O: Office>(
+    State(st): State<Shared<O>>,
+    Path(token): Path<String>,
+    headers: HeaderMap,
+    Form(form): Form<NewAccount>,
+) -> Response {
+    let login = form.login.trim().to_lowercase();
+    let lang = st.lang(&headers);
+    if let Err((code, fr, en)) = check_account(&form.name, &login, &form.password) {
+        let mut frame = st.frame(&headers, "", None);
+        frame.title = frame
+            .tr("Premier compte administrateur", "First administrator")
+            .into();
+        tracing::info!(code, "first administrator form refused");
+        let mut res = page(SetupPage {
+            page: frame,
+            token,
+            error: if lang == Lang::Fr { fr } else { en }.into(),
+        });
+        *res.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
+        return res;
+    }
+    // The token is taken before anything is created: of two tabs, one wins.
+    match st.office.office_get(ns::SETUP, "token") {
+        Ok(Some(h)) if constant_time_eq(&h, token_hash(&token).as_bytes()) => {}
+        Ok(_) => return setup_gone(&st, &headers),
+        Err(e) => return failed(&e),
+    }
+    match st.office.office_take(ns::SETUP, "token") {
+        Ok(Some(_)) => {}
+        Ok(None) => return setup_gone(&st, &headers),
+        Err(e) => return failed(&e),
+    }
+    match create_account(&st, &form.name, &login, &form.password, StaffRole::Admin).await {
+        Ok(Ok(())) => {}
+        Ok(Err(refusal)) => {
+            return st.refuse(
+                &headers,
+                None,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                &refusal.code,
+                &refusal.message,
+            );
+        }
+        Err(e) => return failed(&e),
+    }
+    tracing::info!(staff = %login, "first administrator created");
+    st.office.count_action("setup");
+    match start_session(&st, &login) {
+        Ok(res) => res,
+        Err(e) => failed(&e),
+    }
+}
+
+/// Makes a key for the new member, appoints it in the log (signed by the authority),
+/// then keeps the account. Nothing is kept if the appointment is refused.
+async fn create_account<O: Office>(
+    st: &Staff<O>,
+    name: &str,
+    login: &str,
+    password: &str,
+    role: StaffRole,
+) -> Result<Result<(), Refusal>, BackendError> {
+    if st.account(login)?.is_some() {
+        return Ok(Err(Refusal {
+            code: "login_taken".into(),
+            message: "this login is already used / cet identifiant est déjà pris".into(),
+        }));
+    }
+    let seed = random::<32>()?;
+    let key = SecretKey::from_seed(&seed);
+    let password = password.to_owned();
+    let phc = tokio::task::spawn_blocking(move || hash_password(&password))
+        .await
+        .map_err(|e| BackendError(e.to_string()))??;
+    let appointment = st.office.sign_as_authority(Event {
+        author: st.office.authority().key,
+        created_at_ms: st.office.now_ms(),
+        body: Body::Staff(StaffBody {
+            subject: key.public_key(),
+            name: name.trim().to_owned(),
+            role,
+            active: true,
+        }),
+    })?;
+    let answer = st.office.submit(vec![appointment]).await?.pop();
+    match answer {
+        Some(Ok(_)) => {}
+        Some(Err(r)) => return Ok(Err(r)),
+        None => return Err(BackendError("no answer to an appointment".into())),
+    }
+    let account = Account {
+        login: login.to_owned(),
+        name: name.trim().to_owned(),
+        role,
+        seed: hex::encode(seed),
+        password: phc,
+        active: true,
+        created_ms: st.office.now_ms(),
+    };
+    st.office
+        .office_put(ns::ACCOUNT, login, &encode_record(&account))?;
+    st.office.count_action("appoint");
+    Ok(Ok(()))
+}
+
+/// A staff member as the team page shows them.
+pub(crate) struct Member {
+    pub login: String,
+    pub name: String,
+    pub role: &'static str,
+    pub key: String,
+    pub active: bool,
+}
+
+#[derive(Template)]
+#[template(path = "staff/team.html")]
+struct TeamPage {
+    page: Frame,
+    members: Vec<Member>,
+    error: String,
+}
+
+pub(crate) fn members<O: Office>(st: &Staff<O>, lang: &str) -> Result<Vec<Member>, BackendError> {
+    let mut list: Vec<Member> = st
+        .accounts()?
+        .into_iter()
+        .map(|a| Member {
+            key: a
+                .key()
+                .map(|k| k.public_key().to_string())
+                .unwrap_or_default(),
+            login: a.login,
+            name: a.name,
+            role: role_label(lang, a.role),
+            active: a.active,
+        })
+        .collect();
+    list.sort_by(|a, b| (!a.active, &a.name).cmp(&(!b.active, &b.name)));
+    Ok(list)
+}
+
+fn team_page<O: Office>(st: &Staff<O>, headers: &HeaderMap, me: Me, error: String) -> Response {
+    let mut frame = st.frame(headers, "", Some(me));
+    frame.title = frame.tr("Équipe", "Team").into();
+    match members(st, frame.lang) {
+        Ok(members) => page(TeamPage {
+            page: frame,
+            members,
+            error,
+        }),
+        Err(e) => failed(&e),
+    }
+}
+
+pub async fn team<O: Office>(State(st): State<Shared<O>>, headers: HeaderMap) -> Response {
+    match st.require(&headers, &[]) {
+        Ok(me) => team_page(&st, &headers, me, String::new()),
+        Err(res) => res.into_response(),
+    }
+}
+
+pub async fn appoint<O: Office>(
+    State(st): State<Shared<O>>,
+    headers: HeaderMap,
+    Form(form): Form<NewAccount>,
+) -> Response {
+    let me = match st.require_form(&headers, &form.csrf, &[]) {
+        Ok(me) => me,
+        Err(res) => return res.into_response(),
+    };
+    let lang = st.lang(&headers);
+    let login = form.login.trim().to_lowercase();
+    let checked = check_account(&form.name, &login, &form.password).and_then(|()| {
+        StaffRole::parse(&form.role).ok_or(("bad_role", "Choisissez un rôle.", "Choose a role."))
+    });
+    let role = match checked {
+        Ok(role) => role,
+        Err((code, fr, en)) => {
+            tracing::info!(code, staff = %me.account.login, "appointment form refused");
+            let mut res = team_page(
+                &st,
+                &headers,
+                me,
+                if lang == Lang::Fr { fr } else { en }.into(),
+            );
+            *res.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
+            return res;
+        }
+    };
+    match create_account(&st, &form.name, &login, &form.password, role).await {
+        Ok(Ok(())) => {
+            tracing::info!(staff = %me.account.login, new = %login, role = role.as_str(), "staff appointed");
+            see_other("/staff/team")
+        }
+        Ok(Err(r)) => {
+            let mut res = team_page(&st, &headers, me, r.message);
+            *res.status_mut() = StatusCode::CONFLICT;
+            res
+        }
+        Err(e) => failed(&e),
+    }
+}
+
+pub async fn dismiss<O: Office>(
+    State(st): State<Shared<O>>,
+    Path(login): Path<String>,
+    headers: HeaderMap,
+    Form(form): Form<CsrfForm>,
+) -> Response {
+    let me = match st.require_form(&headers, &form.csrf, &[]) {
+        Ok(me) => me,
+        Err(res) => return res.into_response(),
+    };
+    let lang = st.lang(&headers);
+    let account = match st.account(&login) {
+        Ok(Some(a)) if a.active => a,
+        Ok(_) => {
+            return st.refuse(
+                &headers,
+                Some(me),
+                StatusCode::NOT_FOUND,
+                "not_found",
+                if lang == Lang::Fr {
+                    "Aucun membre actif de ce nom."
+                } else {
+                    "No active member by that login."
+                },
+            );
+        }
+        Err(e) => return failed(&e),
+    };
+    if account.login == me.account.login {
+        return st.refuse(
+            &headers,
+            Some(me),
+            StatusCode::CONFLICT,
+            "dismiss_self",
+            if lang == Lang::Fr {
+                "Vous ne pouvez pas vous retirer vous-même : un autre administrateur le peut."
+            } else {
+                "You cannot dismiss yourself: another administrator can."
+            },
+        );
+    }
+    let key = match account.key() {
+        Ok(k) => k.public_key(),
+        Err(e) => return failed(&e),
+    };
+    let event = st.office.sign_as_authority(Event {
+        author: st.office.authority().key,
+        created_at_ms: st.office.now_ms(),
+        body: Body::Staff(StaffBody {
+            subject: key,
+            name: account.name.clone(),
+            role: account.role,
+            active: false,
+        }),
+    });
+    let event = match event {
+        Ok(e) => e,
+        Err(e) => return failed(&e),
+    };
+    match st.office.submit(vec![event]).await.map(|mut v| v.pop()) {
+        Ok(Some(Ok(_))) => {}
+        Ok(Some(Err(r))) => {
+            return st.refuse(
+                &headers,
+                Some(me),
+                StatusCode::UNPROCESSABLE_ENTITY,
+                &r.code,
+                &r.message,
+            );
+        }
+        Ok(None) => return failed(&BackendError("no answer".into())),
+        Err(e) => return failed(&e),
+    }
+    let ended = Account {
+        active: false,
+        ..account
+    };
+    if let Err(e) = st
+        .office
+        .office_put(ns::ACCOUNT, &ended.login, &encode_record(&ended))
+    {
+        return failed(&e);
+    }
+    st.office.count_action("dismiss");
+    tracing::info!(staff = %me.account.login, dismissed = %ended.login, "staff dismissed");
+    see_other("/staff/team")
+}
+
+impl<O> std::fmt::Debug for Staff<O> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Staff").finish_non_exhaustive()
+    }
+}

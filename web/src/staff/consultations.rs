@@ -1,0 +1,653 @@
+//! Consultations: an administrator writes a draft (kept by the node, editable and
+//! previewable as residents will see it), then publishes it — a `consultation` event
+//! signed with their own key, which can no longer change. The node closes each log at
+//! the end of the vote and the organiser publishes the result once witnesses cosigned
+//! (the node's closer does both); the list shows where each consultation stands.
+//! During the proposal window an administrator can also put the town hall's own
+//! projects forward (with their cost, for a participatory budget).
+
+use askama::Template;
+use axum::extract::{Form, Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use palabre_core::admission::Phase;
+use palabre_core::event::{Body, ConsultationBody, ProposalBody};
+use palabre_core::ids::EventId;
+use palabre_core::limits::{MAX_DESCRIPTION_CHARS, MAX_PROPOSAL_BODY_CHARS, MAX_TITLE_CHARS};
+use palabre_core::tally::{self, BudgetRule, Method};
+use serde::{Deserialize, Serialize};
+
+use super::*;
+
+/// A consultation being written: the fields as typed, so the form shows them back.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub(crate) struct Draft {
+    pub id: String,
+    pub title: String,
+    pub description: String,
+    /// `support`, `yes_no_abstain`, `approval`, `budget` or `majority_judgment`.
+    pub method: String,
+    pub threshold: String,
+    pub max_choices: String,
+    pub budget: String,
+    /// `greedy` or `equal_shares`.
+    pub rule: String,
+    /// Grade labels, one per line, worst first.
+    pub grades: String,
+    /// `YYYY-MM-DDTHH:MM`, UTC.
+    pub proposals_open: String,
+    pub proposals_close: String,
+    pub vote_open: String,
+    pub vote_close: String,
+    /// Other participating towns (hex keys), from the federation list.
+    pub partners: Vec<String>,
+    pub show_running: bool,
+    pub updated_ms: u64,
+    pub by: String,
+}
+
+/// Why a draft cannot be published yet: (French, English).
+type Problem = (&'static str, &'static str);
+
+/// Reads `YYYY-MM-DDTHH:MM` (what `<input type=datetime-local>` sends) as UTC.
+pub(crate) fn parse_when(text: &str) -> Option<u64> {
+    let (date, time) = text.trim().split_once('T')?;
+    let mut d = date.split('-').map(|p| p.parse::<i64>().ok());
+    let (y, m, day) = (d.next()??, d.next()??, d.next()??);
+    let mut t = time.split(':').map(|p| p.parse::<i64>().ok());
+    let (h, min) = (t.next()??, t.next()??);
+    if !(1..=12).contains(&m)
+        || !(1..=31).contains(&day)
+        || !(0..24).contains(&h)
+        || !(0..60).contains(&min)
+    {
+        return None;
+    }
+    // Howard Hinnant's days-from-civil.
+    let y2 = if m <= 2 { y - 1 } else { y };
+    let era = y2.div_euclid(400);
+    let yoe = y2 - era * 400;
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    let ms = ((days * 86_400 + h * 3600 + min * 60) * 1000)
+        .try_into()
+        .ok()?;
+    // A day that does not exist (31 April) reads back differently.
+    (format_when(ms)
+        == format!(
+            "{}T{}",
+            date.trim(),
+            &time.trim()[..5.min(time.trim().len())]
+        ))
+    .then_some(ms)
+}
+
+/// `YYYY-MM-DDTHH:MM` (UTC) of ms since 1970, as a datetime-local field wants it.
+pub(crate) fn format_when(ms: u64) -> String {
+    let w = crate::site::when(ms);
+    // "YYYY-MM-DD HH:MM UTC"
+    format!("{}T{}", &w[..10], &w[11..16])
+}
+
+fn number(text: &str) -> Option<u64> {
+    text.trim().parse().ok()
+}
+
+impl Draft {
+    /// The consultation this draft describes, with this town and its chosen partners.
+    pub fn build(&self, me: PublicKey) -> Result<ConsultationBody, Vec<Problem>> {
+        let mut problems = Vec::new();
+        let title = self.title.trim().to_owned();
+        if title.is_empty() || title.chars().count() > MAX_TITLE_CHARS {
+            problems.push((
+                "Le titre est obligatoire (200 caractères au plus).",
+                "A title is required (at most 200 characters).",
+            ));
+        }
+        let description = self.description.replace("\r\n", "\n").trim().to_owned();
+        if description.is_empty() || description.chars().count() > MAX_DESCRIPTION_CHARS {
+            problems.push((
+                "La description est obligatoire (20 000 caractères au plus).",
+                "A description is required (at most 20,000 characters).",
+            ));
+        }
+        let method = match self.method.as_str() {
+            "support" => number(&self.threshold).map(|threshold| Method::Support { threshold }),
+            "yes_no_abstain" => Some(Method::YesNoAbstain {}),
+            "approval" => number(&self.max_choices)
+                .and_then(|k| u32::try_from(k).ok())
+                .map(|max_choices| Method::Approval { max_choices }),
+            "budget" => number(&self.budget).map(|budget| Method::Budget {
+                budget,
+                rule: if self.rule == "equal_shares" {
+                    BudgetRule::EqualShares
+                } else {
+                    BudgetRule::Greedy
+                },
+            }),
+            "majority_judgment" => Some(Method::MajorityJudgment {
+                grades: self
+                    .grades
+                    .lines()
+                    .map(str::trim)
+                    .filter(|l| !l.is_empty())
+                    .map(str::to_owned)
+                    .collect(),
+            }),
+            _ => None,
+        };
+        match &method {
+            None => problems.push(("Choisissez une méthode de vote et ses paramètres.", "Choose a voting method and its parameters.")),
+            Some(m) if tally::validate_method(m).is_err() => problems.push((
+                "Les paramètres de la méthode ne conviennent pas (seuil ≥ 1, choix de 1 à 500, budget ≥ 1, 2 à 7 mentions différentes).",
+                "The method's parameters are invalid (threshold ≥ 1, 1 to 500 choices, budget ≥ 1, 2 to 7 distinct grades).",
+            )),
+            Some(_) => {}
+        }
+        let times: Vec<Option<u64>> = [
+            &self.proposals_open,
+            &self.proposals_close,
+            &self.vote_open,
+            &self.vote_close,
+        ]
+        .into_iter()
+        .map(|t| parse_when(t))
+        .collect();
+        let [Some(po), Some(pc), Some(vo), Some(vc)] = times[..] else {
+            problems.push((
+                "Indiquez les quatre dates (jour et heure, UTC).",
+                "Give all four dates (day and time, UTC).",
+            ));
+            return Err(problems);
+        };
+        if !(po < pc && vo < vc && po <= vo && pc <= vc) {
+            problems.push((
+                "Les dates ne sont pas dans l'ordre : les propositions s'ouvrent avant de se fermer, le vote aussi, et le vote ne se termine pas avant les propositions.",
+                "The dates are out of order: proposals open before they close, so does the vote, and the vote does not end before proposals.",
+            ));
+        }
+        let mut authorities = vec![me];
+        for p in &self.partners {
+            match p.parse::<PublicKey>() {
+                Ok(k) if k != me && !authorities.contains(&k) => authorities.push(k),
+                Ok(_) => {}
+                Err(_) => problems.push((
+                    "Une commune partenaire est inconnue.",
+                    "A partner town is unknown.",
+                )),
+            }
+        }
+        authorities.sort();
+        match (problems.is_empty(), method) {
+            (true, Some(method)) => Ok(ConsultationBody {
+                title,
+                description,
+                authorities,
+                proposals_open_ms: po,
+                proposals_close_ms: pc,
+                vote_open_ms: vo,
+                vote_close_ms: vc,
+                method,
+                show_running_results: self.show_running,
+            }),
+            _ => Err(problems),
+        }
+    }
+}
+
+/// A draft or a published consultation in the list.
+pub(crate) struct Row {
+    pub id: String,
+    pub title: String,
+    pub state: String,
+    /// Whether the town hall may still put projects forward (proposal window).
+    pub projects: bool,
+    pub budget: bool,
+}
+
+#[derive(Template)]
+#[template(path = "staff/consultations.html")]
+struct ListPage {
+    page: Frame,
+    drafts: Vec<Row>,
+    published: Vec<Row>,
+}
+
+pub async fn list<O: Office>(State(st): State<Shared<O>>, headers: HeaderMap) -> Response {
+    let me = match st.require(&headers, &[]) {
+        Ok(me) => me,
+        Err(res) => return res.into_response(),
+    };
+    let mut frame = st.frame(&headers, "", Some(me));
+    frame.title = frame.tr("Consultations", "Consultations").into();
+    let drafts = match st.office.office_scan(ns::DRAFT) {
+        Ok(d) => d,
+        Err(e) => return failed(&e),
+    };
+    let mut drafts: Vec<Draft> = drafts
+        .iter()
+        .filter_map(|(_, b)| decode_record(b).ok())
+        .collect();
+    drafts.sort_by_key(|d: &Draft| std::cmp::Reverse(d.updated_ms));
+    let drafts = drafts
+        .into_iter()
+        .map(|d| Row {
+            title: if d.title.trim().is_empty() {
+                "—".into()
+            } else {
+                d.title
+            },
+            id: d.id,
+            state: frame.tr("brouillon", "draft").into(),
+            projects: false,
+            budget: false,
+        })
+        .collect();
+    let me_key = st.office.authority().key;
+    let now = st.office.now_ms();
+    let all = match st.office.consultations() {
+        Ok(c) => c,
+        Err(e) => return failed(&e),
+    };
+    let mut published: Vec<Row> = Vec::new();
+    let mut mine: Vec<_> = all
+        .into_iter()
+        .filter(|c| c.participates(&me_key))
+        .collect();
+    mine.sort_by_key(|c| std::cmp::Reverse(c.body.vote_close_ms));
+    for c in mine {
+        let state = match c.phase(now) {
+            Phase::Upcoming => frame.tr("à venir", "upcoming"),
+            Phase::Proposals => frame.tr("propositions ouvertes", "proposals open"),
+            Phase::Voting => frame.tr("vote ouvert", "vote open"),
+            Phase::Closed => frame.tr(
+                "close (résultat après les cosignatures des témoins)",
+                "closed (result once witnesses cosign)",
+            ),
+        };
+        published.push(Row {
+            projects: c.accepts(palabre_core::event::Kind::Proposal, now),
+            budget: matches!(c.body.method, Method::Budget { .. }),
+            id: c.id.to_string(),
+            title: c.body.title,
+            state: state.into(),
+        });
+    }
+    page(ListPage {
+        page: frame,
+        drafts,
+        published,
+    })
+}
+
+/// Starts a draft with sensible dates: proposals from tomorrow for two weeks, then two
+/// weeks of vote.
+pub async fn create<O: Office>(
+    State(st): State<Shared<O>>,
+    headers: HeaderMap,
+    Form(form): Form<account::CsrfForm>,
+) -> Response {
+    let me = match st.require_form(&headers, &form.csrf, &[]) {
+        Ok(me) => me,
+        Err(res) => return res.into_response(),
+    };
+    let id = match random::<8>() {
+        Ok(b) => hex::encode(b),
+        Err(e) => return failed(&e),
+    };
+    const DAY: u64 = 24 * 60 * 60 * 1000;
+    let start = (st.office.now_ms() / DAY + 1) * DAY + 8 * 60 * 60 * 1000;
+    let draft = Draft {
+        id: id.clone(),
+        method: "support".into(),
+        threshold: "1".into(),
+        max_choices: "3".into(),
+        budget: "50000".into(),
+        rule: "greedy".into(),
+        grades: "À rejeter\nInsuffisant\nPassable\nAssez bien\nBien\nTrès bien\nExcellent".into(),
+        proposals_open: format_when(start),
+        proposals_close: format_when(start + 14 * DAY),
+        vote_open: format_when(start + 14 * DAY),
+        vote_close: format_when(start + 28 * DAY),
+        updated_ms: st.office.now_ms(),
+        by: me.account.login.clone(),
+        ..Draft::default()
+    };
+    if let Err(e) = st.office.office_put(ns::DRAFT, &id, &encode_record(&draft)) {
+        return failed(&e);
+    }
+    st.office.count_action("draft");
+    see_other(&format!("/staff/drafts/{id}"))
+}
+
+/// A partner town offered on the form.
+pub(crate) struct Partner {
+    pub key: String,
+    pub name: String,
+    pub chosen: bool,
+}
+
+/// The consultation as residents will see it.
+pub(crate) struct Preview {
+    pub title: String,
+    pub paragraphs: Vec<String>,
+    pub method: String,
+    pub proposals: String,
+    pub vote: String,
+    pub towns: usize,
+}
+
+#[derive(Template)]
+#[template(path = "staff/draft.html")]
+struct DraftPage {
+    page: Frame,
+    d: Draft,
+    partners: Vec<Partner>,
+    problems: Vec<&'static str>,
+    preview: Option<Preview>,
+    saved: bool,
+}
+
+fn draft_page<O: Office>(
+    st: &Staff<O>,
+    headers: &HeaderMap,
+    me: Me,
+    d: Draft,
+    saved: bool,
+) -> Response {
+    let mut frame = st.frame(headers, "", Some(me));
+    frame.title = frame
+        .tr("Préparer une consultation", "Prepare a consultation")
+        .into();
+    let fr = frame.lang == "fr";
+    let me_key = st.office.authority().key;
+    let (problems, preview) = match d.build(me_key) {
+        Ok(body) => (
+            Vec::new(),
+            Some(Preview {
+                title: body.title.clone(),
+                paragraphs: body.description.split("\n\n").map(str::to_owned).collect(),
+                method: crate::site::method_label(st.lang(headers), &body.method),
+                proposals: format!(
+                    "{} → {}",
+                    crate::site::when(body.proposals_open_ms),
+                    crate::site::when(body.proposals_close_ms)
+                ),
+                vote: format!(
+                    "{} → {}",
+                    crate::site::when(body.vote_open_ms),
+                    crate::site::when(body.vote_close_ms)
+                ),
+                towns: body.authorities.len(),
+            }),
+        ),
+        Err(p) => (
+            p.into_iter().map(|(f, e)| if fr { f } else { e }).collect(),
+            None,
+        ),
+    };
+    let partners = st
+        .office
+        .federation()
+        .into_iter()
+        .map(|(k, name)| Partner {
+            chosen: d.partners.contains(&k.to_string()),
+            key: k.to_string(),
+            name,
+        })
+        .collect();
+    page(DraftPage {
+        page: frame,
+        d,
+        partners,
+        problems,
+        preview,
+        saved,
+    })
+}
+
+fn load_draft<O: Office>(st: &Staff<O>, id: &str) -> Result<Option<Draft>, BackendError> {
+    st.office
+        .office_get(ns::DRAFT, id)?
+        .map(|b| decode_record(&b))
+        .transpose()
+}
+
+fn published_already<O: Office>(st: &Staff<O>, headers: &HeaderMap, me: Me, id: &str) -> Response {
+    let lang = st.lang(headers);
+    match st.office.office_get(ns::PUBLISHED, id) {
+        Ok(Some(_)) => st.refuse(
+            headers,
+            Some(me),
+            StatusCode::CONFLICT,
+            "consultation_published",
+            if lang == Lang::Fr {
+                "Cette consultation est publiée : son texte signé ne peut plus changer."
+            } else {
+                "This consultation is published: its signed text can no longer change."
+            },
+        ),
+        Ok(None) => st.refuse(
+            headers,
+            Some(me),
+            StatusCode::NOT_FOUND,
+            "not_found",
+            if lang == Lang::Fr {
+                "Ce brouillon n'existe pas."
+            } else {
+                "There is no such draft."
+            },
+        ),
+        Err(e) => failed(&e),
+    }
+}
+
+pub async fn draft<O: Office>(
+    State(st): State<Shared<O>>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    let me = match st.require(&headers, &[]) {
+        Ok(me) => me,
+        Err(res) => return res.into_response(),
+    };
+    match load_draft(&st, &id) {
+        Ok(Some(d)) => draft_page(&st, &headers, me, d, false),
+        Ok(None) => published_already(&st, &headers, me, &id),
+        Err(e) => failed(&e),
+    }
+}
+
+/// A form whose fields repeat (checkboxes), as name–value pairs.
+pub(crate) type Pairs = Vec<(String, String)>;
+
+/// The first value of `name` in a form, or "".
+pub(crate) fn value(form: &Pairs, name: &str) -> String {
+    form.iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.clone())
+        .unwrap_or_default()
+}
+
+pub async fn save<O: Office>(
+    State(st): State<Shared<O>>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    Form(form): Form<Pairs>,
+) -> Response {
+    let me = match st.require_form(&headers, &value(&form, "csrf"), &[]) {
+        Ok(me) => me,
+        Err(res) => return res.into_response(),
+    };
+    let old = match load_draft(&st, &id) {
+        Ok(Some(d)) => d,
+        Ok(None) => return published_already(&st, &headers, me, &id),
+        Err(e) => return failed(&e),
+    };
+    // Bounded like the event it becomes: nothing larger than a signed event is kept.
+    let clip = |s: String, max: usize| s.chars().take(max).collect::<String>();
+    let d = Draft {
+        id: old.id,
+        title: clip(value(&form, "title"), MAX_TITLE_CHARS + 1),
+        description: clip(value(&form, "description"), MAX_DESCRIPTION_CHARS + 1),
+        method: clip(value(&form, "method"), 40),
+        threshold: clip(value(&form, "threshold"), 20),
+        max_choices: clip(value(&form, "max_choices"), 20),
+        budget: clip(value(&form, "budget"), 20),
+        rule: clip(value(&form, "rule"), 20),
+        grades: clip(value(&form, "grades"), 400),
+        proposals_open: clip(value(&form, "proposals_open"), 20),
+        proposals_close: clip(value(&form, "proposals_close"), 20),
+        vote_open: clip(value(&form, "vote_open"), 20),
+        vote_close: clip(value(&form, "vote_close"), 20),
+        partners: form
+            .iter()
+            .filter(|(k, _)| k == "partner")
+            .map(|(_, v)| clip(v.clone(), 64))
+            .take(64)
+            .collect(),
+        show_running: value(&form, "show_running") == "on",
+        updated_ms: st.office.now_ms(),
+        by: me.account.login.clone(),
+    };
+    if let Err(e) = st.office.office_put(ns::DRAFT, &d.id, &encode_record(&d)) {
+        return failed(&e);
+    }
+    draft_page(&st, &headers, me, d, true)
+}
+
+pub async fn publish<O: Office>(
+    State(st): State<Shared<O>>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    Form(form): Form<account::CsrfForm>,
+) -> Response {
+    let me = match st.require_form(&headers, &form.csrf, &[]) {
+        Ok(me) => me,
+        Err(res) => return res.into_response(),
+    };
+    let d = match load_draft(&st, &id) {
+        Ok(Some(d)) => d,
+        Ok(None) => return published_already(&st, &headers, me, &id),
+        Err(e) => return failed(&e),
+    };
+    let body = match d.build(st.office.authority().key) {
+        Ok(b) => b,
+        Err(_) => {
+            tracing::info!(staff = %me.account.login, draft = %id, "publication refused: the draft is incomplete");
+            let mut res = draft_page(&st, &headers, me, d, false);
+            *res.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
+            return res;
+        }
+    };
+    match st
+        .sign_and_submit(&me, Body::Consultation(Box::new(body)))
+        .await
+    {
+        Ok(Ok((event, _))) => {
+            let cid = event.id().to_string();
+            // Published first, then the draft goes: a crash between leaves a draft that
+            // says it was published, never a consultation that could be published twice.
+            if let Err(e) = st.office.office_put(ns::PUBLISHED, &id, cid.as_bytes()) {
+                return failed(&e);
+            }
+            if let Err(e) = st.office.office_take(ns::DRAFT, &id) {
+                return failed(&e);
+            }
+            st.office.count_action("publish");
+            tracing::info!(staff = %me.account.login, consultation = %cid, "consultation published");
+            see_other(&format!("/c/{cid}"))
+        }
+        Ok(Err(r)) => st.refuse(
+            &headers,
+            Some(me),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            &r.code,
+            &r.message,
+        ),
+        Err(e) => failed(&e),
+    }
+}
+
+#[derive(Deserialize)]
+pub struct ProjectForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    title: String,
+    #[serde(default)]
+    body: String,
+    #[serde(default)]
+    cost: String,
+}
+
+/// The town hall's own project, signed by the administrator.
+pub async fn add_project<O: Office>(
+    State(st): State<Shared<O>>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    Form(form): Form<ProjectForm>,
+) -> Response {
+    let me = match st.require_form(&headers, &form.csrf, &[]) {
+        Ok(me) => me,
+        Err(res) => return res.into_response(),
+    };
+    let Ok(consultation) = id.parse::<EventId>() else {
+        return st.refuse(
+            &headers,
+            Some(me),
+            StatusCode::BAD_REQUEST,
+            "bad_id",
+            "bad id",
+        );
+    };
+    let cost = match form.cost.trim() {
+        "" => None,
+        c => match c.parse::<u64>() {
+            Ok(n) => Some(n),
+            Err(_) => {
+                return st.refuse(
+                    &headers,
+                    Some(me),
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "bad_cost",
+                    "cost: a whole number / un nombre entier",
+                );
+            }
+        },
+    };
+    let body = Body::Proposal(ProposalBody {
+        consultation,
+        title: form
+            .title
+            .trim()
+            .chars()
+            .take(MAX_TITLE_CHARS + 1)
+            .collect(),
+        body: form
+            .body
+            .replace("\r\n", "\n")
+            .trim()
+            .chars()
+            .take(MAX_PROPOSAL_BODY_CHARS + 1)
+            .collect(),
+        cost,
+    });
+    match st.sign_and_submit(&me, body).await {
+        Ok(Ok((event, _))) => {
+            st.office.count_action("project");
+            see_other(&format!("/p/{}", event.id()))
+        }
+        Ok(Err(r)) => st.refuse(
+            &headers,
+            Some(me),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            &r.code,
+            &r.message,
+        ),
+        Err(e) => failed(&e),
+    }
+}

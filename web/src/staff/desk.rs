@@ -1,0 +1,536 @@
+//! The in-person desk (the human fallback): a desk agent on a shared device registers a
+//! resident who has no device — a fresh key is made for them and printed on a card,
+//! with a QR code that puts the key in a phone's browser later; the node does not keep
+//! it — replaces a lost key (the new credential names the old key, which stops
+//! counting: the voter keeps one vote), and records the ballot a resident chooses: the
+//! resident's card key signs it, the agent countersigns it as assisted. The card is
+//! typed or scanned (a USB QR reader types what it reads) into the ballot form.
+
+use askama::Template;
+use axum::extract::{Form, Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use palabre_core::admission::Phase;
+use palabre_core::counting;
+use palabre_core::event::{Assistance, BallotBody, Body, CredentialBody, Event, StaffRole, decode};
+use palabre_core::ids::EventId;
+use palabre_core::invitation::{code_hash, normalize_code};
+use palabre_core::tally::{Answer, Choice, Method};
+use std::collections::BTreeMap;
+
+use super::*;
+
+/// A consultation open for votes, on the desk page.
+pub(crate) struct Open {
+    pub id: String,
+    pub title: String,
+}
+
+#[derive(Template)]
+#[template(path = "staff/desk.html")]
+struct DeskPage {
+    page: Frame,
+    open: Vec<Open>,
+    message: String,
+}
+
+pub(crate) fn desk_page<O: Office>(
+    st: &Staff<O>,
+    headers: &HeaderMap,
+    me: Me,
+    message: String,
+) -> Response {
+    let mut frame = st.frame(headers, "", Some(me));
+    frame.title = frame.tr("Accueil en mairie", "Town-hall desk").into();
+    let me_key = st.office.authority().key;
+    let now = st.office.now_ms();
+    let open = match st.office.consultations() {
+        Ok(list) => list
+            .into_iter()
+            .filter(|c| c.participates(&me_key) && c.phase(now) == Phase::Voting)
+            .map(|c| Open {
+                id: c.id.to_string(),
+                title: c.body.title,
+            })
+            .collect(),
+        Err(e) => return failed(&e),
+    };
+    page(DeskPage {
+        page: frame,
+        open,
+        message,
+    })
+}
+
+pub async fn desk<O: Office>(State(st): State<Shared<O>>, headers: HeaderMap) -> Response {
+    match st.require(&headers, &[StaffRole::Desk]) {
+        Ok(me) => desk_page(&st, &headers, me, String::new()),
+        Err(res) => res.into_response(),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "staff/card.html")]
+struct CardPage {
+    page: Frame,
+    secret: String,
+    public: String,
+    qr: String,
+    replaced: bool,
+}
+
+/// Makes a fresh key, has the agent certify it (consuming the letter's code when the
+/// resident brought one, naming the old key for a replacement), and shows the card.
+async fn issue_card<O: Office>(
+    st: &Staff<O>,
+    headers: &HeaderMap,
+    me: Me,
+    code: Option<Hash>,
+    replaces: Option<PublicKey>,
+) -> Response {
+    let seed = match random::<32>() {
+        Ok(s) => s,
+        Err(e) => return failed(&e),
+    };
+    let resident = SecretKey::from_seed(&seed);
+    let agent = match me.account.key() {
+        Ok(k) => k,
+        Err(e) => return failed(&e),
+    };
+    let credential = Event {
+        author: agent.public_key(),
+        created_at_ms: st.office.now_ms(),
+        body: Body::Credential(CredentialBody {
+            subject: resident.public_key(),
+            replaces,
+        }),
+    }
+    .sign(&agent);
+    let credential = match credential {
+        Ok(c) => c,
+        Err(r) => {
+            return st.refuse(
+                headers,
+                Some(me),
+                StatusCode::UNPROCESSABLE_ENTITY,
+                r.code(),
+                &r.to_string(),
+            );
+        }
+    };
+    let answer = match code {
+        Some(h) => st.office.submit_consuming(credential, h).await,
+        None => st.office.submit(vec![credential]).await.map(|mut v| {
+            v.pop().unwrap_or_else(|| {
+                Err(Refusal {
+                    code: "internal".into(),
+                    message: "no answer".into(),
+                })
+            })
+        }),
+    };
+    match answer {
+        Ok(Ok(_)) => {}
+        Ok(Err(r)) => {
+            tracing::info!(staff = %me.account.login, code = %r.code, "desk registration refused");
+            return st.refuse(
+                headers,
+                Some(me),
+                StatusCode::UNPROCESSABLE_ENTITY,
+                &r.code,
+                &r.message,
+            );
+        }
+        Err(e) => return failed(&e),
+    }
+    st.office.count_action(if replaces.is_some() {
+        "desk_replace"
+    } else {
+        "desk_register"
+    });
+    tracing::info!(staff = %me.account.login, replacement = replaces.is_some(), "resident registered at the desk");
+    let secret = hex::encode(seed);
+    let site = st.office.public_url().trim_end_matches('/').to_owned();
+    let mut frame = st.frame(headers, "", Some(me));
+    frame.title = frame.tr("Carte de vote", "Voting card").into();
+    let qr = qr::svg(
+        &format!("{site}/me#key={secret}"),
+        frame.tr("QR code de votre clé de vote", "QR code of your voting key"),
+    )
+    .unwrap_or_default();
+    let grouped = secret
+        .as_bytes()
+        .chunks(8)
+        .map(|c| String::from_utf8_lossy(c).into_owned())
+        .collect::<Vec<_>>()
+        .join(" ");
+    page(CardPage {
+        page: frame,
+        secret: grouped,
+        public: resident.public_key().to_string(),
+        qr,
+        replaced: replaces.is_some(),
+    })
+}
+
+#[derive(Deserialize)]
+pub struct RegisterForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    code: String,
+}
+
+pub async fn register<O: Office>(
+    State(st): State<Shared<O>>,
+    headers: HeaderMap,
+    Form(form): Form<RegisterForm>,
+) -> Response {
+    let me = match st.require_form(&headers, &form.csrf, &[StaffRole::Desk]) {
+        Ok(me) => me,
+        Err(res) => return res.into_response(),
+    };
+    let code = if form.code.trim().is_empty() {
+        None
+    } else {
+        match normalize_code(&form.code) {
+            Some(c) => Some(code_hash(&st.office.authority().key, &c)),
+            None => {
+                let fr = st.lang(&headers) == Lang::Fr;
+                return st.refuse(
+                    &headers,
+                    Some(me),
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "bad_code",
+                    if fr {
+                        "Ce code n'a pas la forme d'un code d'invitation (XXXX-XXXX-XXXX)."
+                    } else {
+                        "This is not the shape of an invitation code (XXXX-XXXX-XXXX)."
+                    },
+                );
+            }
+        }
+    };
+    issue_card(&st, &headers, me, code, None).await
+}
+
+#[derive(Deserialize)]
+pub struct ReplaceForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    old: String,
+}
+
+pub async fn replace<O: Office>(
+    State(st): State<Shared<O>>,
+    headers: HeaderMap,
+    Form(form): Form<ReplaceForm>,
+) -> Response {
+    let me = match st.require_form(&headers, &form.csrf, &[StaffRole::Desk]) {
+        Ok(me) => me,
+        Err(res) => return res.into_response(),
+    };
+    let Ok(old) = form.old.trim().to_lowercase().parse::<PublicKey>() else {
+        let fr = st.lang(&headers) == Lang::Fr;
+        return st.refuse(
+            &headers,
+            Some(me),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "bad_key",
+            if fr {
+                "Ce n'est pas une clé publique (64 caractères 0-9 a-f, sur la carte, un reçu ou la page « Mon espace »)."
+            } else {
+                "This is not a public key (64 characters 0-9 a-f, on the card, a receipt or the “My space” page)."
+            },
+        );
+    };
+    issue_card(&st, &headers, me, None, Some(old)).await
+}
+
+/// A proposal offered on the assisted ballot.
+pub(crate) struct Option_ {
+    pub id: String,
+    pub title: String,
+    pub cost: Option<u64>,
+}
+
+#[derive(Template)]
+#[template(path = "staff/ballot.html")]
+struct BallotPage {
+    page: Frame,
+    id: String,
+    title: String,
+    /// `approve`, `answers` or `grades`.
+    kind: &'static str,
+    rule: String,
+    options: Vec<Option_>,
+    grades: Vec<(usize, String)>,
+    receipt: String,
+}
+
+fn ballot_page<O: Office>(
+    st: &Staff<O>,
+    headers: &HeaderMap,
+    me: Me,
+    consultation: &EventId,
+    receipt: String,
+) -> Response {
+    let fr = st.lang(headers) == Lang::Fr;
+    let (view, members) = match st.office.discussion(consultation) {
+        Ok(Some(d)) => d,
+        Ok(None) => {
+            return st.refuse(
+                headers,
+                Some(me),
+                StatusCode::NOT_FOUND,
+                "unknown_consultation",
+                if fr {
+                    "Consultation inconnue."
+                } else {
+                    "Unknown consultation."
+                },
+            );
+        }
+        Err(e) => return failed(&e),
+    };
+    let mut options = Vec::new();
+    for m in members {
+        if counting::hidden_by(&view, &m.moderation).is_some() {
+            continue;
+        }
+        let Ok(u) = decode(m.event.bytes) else {
+            continue;
+        };
+        if let Body::Proposal(p) = &u.event.body {
+            options.push(Option_ {
+                id: EventId::of_signed_bytes(&u.bytes).to_string(),
+                title: p.title.clone(),
+                cost: p.cost,
+            });
+        }
+    }
+    options.sort_by(|a, b| a.title.cmp(&b.title));
+    let (kind, rule, grades) = match &view.body.method {
+        Method::YesNoAbstain {} => ("answers", String::new(), Vec::new()),
+        Method::MajorityJudgment { grades } => (
+            "grades",
+            String::new(),
+            grades.iter().cloned().enumerate().rev().collect(),
+        ),
+        m => (
+            "approve",
+            crate::site::method_label(st.lang(headers), m),
+            Vec::new(),
+        ),
+    };
+    let mut frame = st.frame(headers, "", Some(me));
+    frame.title = frame.tr("Vote accompagné", "Assisted ballot").into();
+    page(BallotPage {
+        page: frame,
+        id: view.id.to_string(),
+        title: view.body.title,
+        kind,
+        rule,
+        options,
+        grades,
+        receipt,
+    })
+}
+
+pub async fn ballot_form<O: Office>(
+    State(st): State<Shared<O>>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    let me = match st.require(&headers, &[StaffRole::Desk]) {
+        Ok(me) => me,
+        Err(res) => return res.into_response(),
+    };
+    match id.parse::<EventId>() {
+        Ok(c) => ballot_page(&st, &headers, me, &c, String::new()),
+        Err(_) => st.refuse(
+            &headers,
+            Some(me),
+            StatusCode::BAD_REQUEST,
+            "bad_id",
+            "bad id",
+        ),
+    }
+}
+
+/// The card's secret key as typed or scanned: 64 hex characters, spaces and dashes
+/// allowed, or the card's QR link (`…/me#key=…`).
+pub(crate) fn read_card(text: &str) -> Option<SecretKey> {
+    let text = text.rsplit("key=").next().unwrap_or(text);
+    let hex_text: String = text
+        .chars()
+        .filter(|c| !c.is_whitespace() && *c != '-')
+        .collect::<String>()
+        .to_lowercase();
+    let bytes = hex::decode(hex_text).ok()?;
+    let seed: [u8; 32] = bytes.try_into().ok()?;
+    Some(SecretKey::from_seed(&seed))
+}
+
+/// The choice a ballot form describes, in the method's shape; core checks the rest.
+fn read_choice(kind: &str, form: &[(String, String)]) -> Option<Choice> {
+    match kind {
+        "answers" => {
+            let mut answers = BTreeMap::new();
+            for (k, v) in form {
+                let Some(id) = k.strip_prefix("a_") else {
+                    continue;
+                };
+                let answer = match v.as_str() {
+                    "yes" => Answer::Yes,
+                    "no" => Answer::No,
+                    "abstain" => Answer::Abstain,
+                    _ => continue,
+                };
+                answers.insert(id.parse::<EventId>().ok()?, answer);
+            }
+            Some(Choice::Answers(answers))
+        }
+        "grades" => {
+            let mut grades = BTreeMap::new();
+            for (k, v) in form {
+                let Some(id) = k.strip_prefix("g_") else {
+                    continue;
+                };
+                if v.is_empty() {
+                    continue;
+                }
+                grades.insert(id.parse::<EventId>().ok()?, v.parse::<u32>().ok()?);
+            }
+            Some(Choice::Grades(grades))
+        }
+        _ => {
+            let mut ids = form
+                .iter()
+                .filter(|(k, _)| k == "p")
+                .map(|(_, v)| v.parse::<EventId>().ok())
+                .collect::<Option<Vec<_>>>()?;
+            ids.sort();
+            ids.dedup();
+            Some(Choice::Approve(ids))
+        }
+    }
+}
+
+pub async fn ballot<O: Office>(
+    State(st): State<Shared<O>>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    Form(form): Form<consultations::Pairs>,
+) -> Response {
+    let get = |name: &str| consultations::value(&form, name);
+    let me = match st.require_form(&headers, &get("csrf"), &[StaffRole::Desk]) {
+        Ok(me) => me,
+        Err(res) => return res.into_response(),
+    };
+    let fr = st.lang(&headers) == Lang::Fr;
+    let Ok(consultation) = id.parse::<EventId>() else {
+        return st.refuse(
+            &headers,
+            Some(me),
+            StatusCode::BAD_REQUEST,
+            "bad_id",
+            "bad id",
+        );
+    };
+    let Some(voter) = read_card(&get("card")) else {
+        tracing::info!(staff = %me.account.login, "assisted ballot refused: unreadable card");
+        return st.refuse(
+            &headers,
+            Some(me),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "bad_card",
+            if fr { "La clé de la carte est illisible : 64 caractères 0-9 a-f (ou scannez le QR code de la carte)." } else { "The card's key is unreadable: 64 characters 0-9 a-f (or scan the card's QR code)." },
+        );
+    };
+    let Some(choice) = read_choice(&get("kind"), &form) else {
+        return st.refuse(
+            &headers,
+            Some(me),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_choice",
+            if fr {
+                "Le choix est illisible."
+            } else {
+                "The choice is unreadable."
+            },
+        );
+    };
+    let agent = match me.account.key() {
+        Ok(k) => k,
+        Err(e) => return failed(&e),
+    };
+    let at = st.office.now_ms();
+    let assistance = match Assistance::sign(&agent, &voter.public_key(), at, &consultation, &choice)
+    {
+        Ok(a) => a,
+        Err(r) => {
+            return st.refuse(
+                &headers,
+                Some(me),
+                StatusCode::UNPROCESSABLE_ENTITY,
+                r.code(),
+                &r.to_string(),
+            );
+        }
+    };
+    let ballot = Event {
+        author: voter.public_key(),
+        created_at_ms: at,
+        body: Body::Ballot(BallotBody {
+            consultation,
+            choice,
+            assistance: Some(assistance),
+        }),
+    }
+    .sign(&voter);
+    let ballot = match ballot {
+        Ok(b) => b,
+        Err(r) => {
+            return st.refuse(
+                &headers,
+                Some(me),
+                StatusCode::UNPROCESSABLE_ENTITY,
+                r.code(),
+                &r.to_string(),
+            );
+        }
+    };
+    let id_text = ballot.id().to_string();
+    match st.office.submit(vec![ballot]).await.map(|mut v| v.pop()) {
+        Ok(Some(Ok(receipt))) => {
+            st.office.count_action("assisted_ballot");
+            tracing::info!(staff = %me.account.login, "assisted ballot recorded");
+            let text = if fr {
+                format!(
+                    "Vote enregistré (n° {} du registre). Identifiant : {id_text}",
+                    receipt.receipt.index
+                )
+            } else {
+                format!(
+                    "Ballot recorded (entry {} of the log). Id: {id_text}",
+                    receipt.receipt.index
+                )
+            };
+            ballot_page(&st, &headers, me, &consultation, text)
+        }
+        Ok(Some(Err(r))) => {
+            tracing::info!(staff = %me.account.login, code = %r.code, "assisted ballot refused");
+            st.refuse(
+                &headers,
+                Some(me),
+                StatusCode::UNPROCESSABLE_ENTITY,
+                &r.code,
+                &r.message,
+            )
+        }
+        Ok(None) => failed(&BackendError("no answer".into())),
+        Err(e) => failed(&e),
+    }
+}

@@ -1,0 +1,460 @@
+//! Invitation letters. An administrator generates a batch of codes for an area (a
+//! district, a street list); the node stores only their hashes. The codes themselves
+//! stay in memory for an hour, long enough to print the letters (one A4 page each, with
+//! the code, the site's address and a QR code of the registration link) and to download
+//! the CSV for a mail merge; then they are gone for good. Unused codes of a batch, or a
+//! single lost letter's code, can be withdrawn. Counts per batch are public
+//! (`/transparency`); which code went to whom is never recorded here.
+
+use askama::Template;
+use axum::extract::{Form, Path, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use palabre_core::event::StaffRole;
+use palabre_core::invitation::{code_from_random, code_hash, normalize_code};
+use serde::{Deserialize, Serialize};
+
+use super::*;
+
+/// Most letters in one batch.
+pub const MAX_BATCH: usize = 2_000;
+
+/// A batch of letters, as the node keeps it: hashes only.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct Batch {
+    pub id: String,
+    pub label: String,
+    pub created_ms: u64,
+    pub by: String,
+    pub hashes: Vec<Hash>,
+}
+
+pub(crate) fn batches<O: Office>(st: &Staff<O>) -> Result<Vec<Batch>, BackendError> {
+    let mut list: Vec<Batch> = st
+        .office
+        .office_scan(ns::BATCH)?
+        .into_iter()
+        .map(|(_, b)| decode_record(&b))
+        .collect::<Result<_, _>>()?;
+    list.sort_by_key(|b| std::cmp::Reverse(b.created_ms));
+    Ok(list)
+}
+
+/// A batch as pages show it.
+pub(crate) struct BatchRow {
+    pub id: String,
+    pub label: String,
+    pub created: String,
+    pub counts: Counts,
+    pub printable: bool,
+}
+
+pub(crate) fn rows<O: Office>(st: &Staff<O>) -> Result<Vec<BatchRow>, BackendError> {
+    batches(st)?
+        .into_iter()
+        .map(|b| {
+            Ok(BatchRow {
+                counts: st.office.invitation_counts(Some(&b.hashes))?,
+                printable: st.codes(&b.id).is_some(),
+                created: crate::site::when(b.created_ms),
+                id: b.id,
+                label: b.label,
+            })
+        })
+        .collect()
+}
+
+#[derive(Template)]
+#[template(path = "staff/letters.html")]
+struct LettersPage {
+    page: Frame,
+    batches: Vec<BatchRow>,
+    total: Counts,
+    message: String,
+    max: usize,
+}
+
+fn letters_page<O: Office>(
+    st: &Staff<O>,
+    headers: &HeaderMap,
+    me: Me,
+    message: String,
+) -> Response {
+    let mut frame = st.frame(headers, "", Some(me));
+    frame.title = frame
+        .tr("Lettres d'invitation", "Invitation letters")
+        .into();
+    let (batches, total) = match (rows(st), st.office.invitation_counts(None)) {
+        (Ok(b), Ok(t)) => (b, t),
+        (Err(e), _) | (_, Err(e)) => return failed(&e),
+    };
+    page(LettersPage {
+        page: frame,
+        batches,
+        total,
+        message,
+        max: MAX_BATCH,
+    })
+}
+
+pub async fn list<O: Office>(State(st): State<Shared<O>>, headers: HeaderMap) -> Response {
+    match st.require(&headers, &[]) {
+        Ok(me) => letters_page(&st, &headers, me, String::new()),
+        Err(res) => res.into_response(),
+    }
+}
+
+#[derive(Deserialize)]
+pub struct GenerateForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    label: String,
+    #[serde(default)]
+    count: String,
+}
+
+pub async fn generate<O: Office>(
+    State(st): State<Shared<O>>,
+    headers: HeaderMap,
+    Form(form): Form<GenerateForm>,
+) -> Response {
+    let me = match st.require_form(&headers, &form.csrf, &[]) {
+        Ok(me) => me,
+        Err(res) => return res.into_response(),
+    };
+    let fr = st.lang(&headers) == Lang::Fr;
+    let label = form.label.trim().to_owned();
+    let count = form
+        .count
+        .trim()
+        .parse::<usize>()
+        .ok()
+        .filter(|n| (1..=MAX_BATCH).contains(n));
+    let label_ok =
+        !label.is_empty() && label.chars().count() <= 120 && !label.chars().any(char::is_control);
+    let (Some(count), true) = (count, label_ok) else {
+        tracing::info!(staff = %me.account.login, "letters form refused");
+        let mut res = letters_page(
+            &st,
+            &headers,
+            me,
+            if fr {
+                format!(
+                    "Indiquez un secteur (120 caractères au plus) et un nombre de lettres de 1 à {MAX_BATCH}."
+                )
+            } else {
+                format!(
+                    "Give an area (at most 120 characters) and a number of letters from 1 to {MAX_BATCH}."
+                )
+            },
+        );
+        *res.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
+        return res;
+    };
+    let authority = st.office.authority().key;
+    let mut codes = Vec::with_capacity(count);
+    let mut hashes = Vec::with_capacity(count);
+    for _ in 0..count {
+        let code = match random::<16>() {
+            Ok(r) => code_from_random(&r),
+            Err(e) => return failed(&e),
+        };
+        let normal = normalize_code(&code).expect("generated codes are well formed");
+        hashes.push(code_hash(&authority, &normal));
+        codes.push(code);
+    }
+    let id = match random::<8>() {
+        Ok(b) => hex::encode(b),
+        Err(e) => return failed(&e),
+    };
+    // The hashes first: a batch record never names codes the node does not hold.
+    if let Err(e) = st.office.add_invitations(&hashes) {
+        return failed(&e);
+    }
+    let batch = Batch {
+        id: id.clone(),
+        label,
+        created_ms: st.office.now_ms(),
+        by: me.account.login.clone(),
+        hashes,
+    };
+    if let Err(e) = st.office.office_put(ns::BATCH, &id, &encode_record(&batch)) {
+        return failed(&e);
+    }
+    st.keep_codes(&id, codes);
+    st.office.count_action("letters");
+    tracing::info!(staff = %me.account.login, batch = %id, count, "invitation letters generated");
+    see_other(&format!("/staff/letters/{id}"))
+}
+
+fn find<O: Office>(st: &Staff<O>, id: &str) -> Result<Option<Batch>, BackendError> {
+    st.office
+        .office_get(ns::BATCH, id)?
+        .map(|b| decode_record(&b))
+        .transpose()
+}
+
+fn no_batch<O: Office>(st: &Staff<O>, headers: &HeaderMap, me: Me) -> Response {
+    let fr = st.lang(headers) == Lang::Fr;
+    st.refuse(
+        headers,
+        Some(me),
+        StatusCode::NOT_FOUND,
+        "not_found",
+        if fr {
+            "Ce lot de lettres n'existe pas."
+        } else {
+            "There is no such batch of letters."
+        },
+    )
+}
+
+fn codes_gone<O: Office>(st: &Staff<O>, headers: &HeaderMap, me: Me) -> Response {
+    let fr = st.lang(headers) == Lang::Fr;
+    st.refuse(
+        headers,
+        Some(me),
+        StatusCode::GONE,
+        "codes_gone",
+        if fr {
+            "Les codes de ce lot ne sont plus disponibles : ils ne sont gardés qu'une heure après leur création, pour l'impression. Retirez ce lot et créez-en un autre."
+        } else {
+            "This batch's codes are no longer available: they are kept for one hour after creation, for printing. Withdraw this batch and make another."
+        },
+    )
+}
+
+#[derive(Template)]
+#[template(path = "staff/batch.html")]
+struct BatchPage {
+    page: Frame,
+    b: BatchRow,
+    message: String,
+}
+
+pub async fn batch<O: Office>(
+    State(st): State<Shared<O>>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    let me = match st.require(&headers, &[]) {
+        Ok(me) => me,
+        Err(res) => return res.into_response(),
+    };
+    batch_page(&st, &headers, me, &id, String::new())
+}
+
+fn batch_page<O: Office>(
+    st: &Staff<O>,
+    headers: &HeaderMap,
+    me: Me,
+    id: &str,
+    message: String,
+) -> Response {
+    let b = match find(st, id) {
+        Ok(Some(b)) => b,
+        Ok(None) => return no_batch(st, headers, me),
+        Err(e) => return failed(&e),
+    };
+    let counts = match st.office.invitation_counts(Some(&b.hashes)) {
+        Ok(c) => c,
+        Err(e) => return failed(&e),
+    };
+    let mut frame = st.frame(headers, "", Some(me));
+    frame.title = format!("{} · {}", frame.tr("Lettres", "Letters"), b.label);
+    page(BatchPage {
+        page: frame,
+        b: BatchRow {
+            printable: st.codes(&b.id).is_some(),
+            created: crate::site::when(b.created_ms),
+            id: b.id,
+            label: b.label,
+            counts,
+        },
+        message,
+    })
+}
+
+/// One letter.
+pub(crate) struct Letter {
+    pub code: String,
+    pub qr: String,
+}
+
+#[derive(Template)]
+#[template(path = "staff/print.html")]
+struct PrintPage {
+    page: Frame,
+    site: String,
+    letters: Vec<Letter>,
+}
+
+pub async fn print<O: Office>(
+    State(st): State<Shared<O>>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    let me = match st.require(&headers, &[]) {
+        Ok(me) => me,
+        Err(res) => return res.into_response(),
+    };
+    let b = match find(&st, &id) {
+        Ok(Some(b)) => b,
+        Ok(None) => return no_batch(&st, &headers, me),
+        Err(e) => return failed(&e),
+    };
+    let Some(codes) = st.codes(&id) else {
+        return codes_gone(&st, &headers, me);
+    };
+    let site = st.office.public_url().trim_end_matches('/').to_owned();
+    let mut frame = st.frame(&headers, "", Some(me));
+    frame.title = format!("{} · {}", frame.tr("Lettres", "Letters"), b.label);
+    let label = frame.tr(
+        "QR code : lien d'inscription avec votre code",
+        "QR code: registration link with your code",
+    );
+    let letters = codes
+        .into_iter()
+        .map(|code| Letter {
+            qr: qr::svg(&format!("{site}/register?code={code}"), label).unwrap_or_default(),
+            code,
+        })
+        .collect();
+    st.office.count_action("print");
+    page(PrintPage {
+        page: frame,
+        site,
+        letters,
+    })
+}
+
+pub async fn csv<O: Office>(
+    State(st): State<Shared<O>>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    let me = match st.require(&headers, &[]) {
+        Ok(me) => me,
+        Err(res) => return res.into_response(),
+    };
+    match find(&st, &id) {
+        Ok(Some(_)) => {}
+        Ok(None) => return no_batch(&st, &headers, me),
+        Err(e) => return failed(&e),
+    }
+    let Some(codes) = st.codes(&id) else {
+        return codes_gone(&st, &headers, me);
+    };
+    let site = st.office.public_url().trim_end_matches('/').to_owned();
+    let mut out = String::from("code,site,registration_link\r\n");
+    for code in codes {
+        out.push_str(&format!("{code},{site},{site}/register?code={code}\r\n"));
+    }
+    st.office.count_action("csv");
+    (
+        [
+            (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"letters-{id}.csv\""),
+            ),
+        ],
+        out,
+    )
+        .into_response()
+}
+
+pub async fn revoke<O: Office>(
+    State(st): State<Shared<O>>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    Form(form): Form<account::CsrfForm>,
+) -> Response {
+    let me = match st.require_form(&headers, &form.csrf, &[]) {
+        Ok(me) => me,
+        Err(res) => return res.into_response(),
+    };
+    let b = match find(&st, &id) {
+        Ok(Some(b)) => b,
+        Ok(None) => return no_batch(&st, &headers, me),
+        Err(e) => return failed(&e),
+    };
+    let n = match st.office.revoke_invitations(&b.hashes) {
+        Ok(n) => n,
+        Err(e) => return failed(&e),
+    };
+    st.forget_codes(&id);
+    st.office.count_action("revoke_batch");
+    tracing::info!(staff = %me.account.login, batch = %id, withdrawn = n, "unused codes withdrawn");
+    let fr = st.lang(&headers) == Lang::Fr;
+    let message = if fr {
+        format!("{n} codes non utilisés retirés.")
+    } else {
+        format!("{n} unused codes withdrawn.")
+    };
+    batch_page(&st, &headers, me, &id, message)
+}
+
+#[derive(Deserialize)]
+pub struct CodeForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    code: String,
+}
+
+/// Withdraws the code of one lost letter (typed by the staff member).
+pub async fn revoke_code<O: Office>(
+    State(st): State<Shared<O>>,
+    headers: HeaderMap,
+    Form(form): Form<CodeForm>,
+) -> Response {
+    let me = match st.require_form(&headers, &form.csrf, &[StaffRole::Desk]) {
+        Ok(me) => me,
+        Err(res) => return res.into_response(),
+    };
+    let fr = st.lang(&headers) == Lang::Fr;
+    let Some(code) = normalize_code(&form.code) else {
+        return st.refuse(
+            &headers,
+            Some(me),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "bad_code",
+            if fr {
+                "Ce code n'a pas la forme d'un code d'invitation (XXXX-XXXX-XXXX)."
+            } else {
+                "This is not the shape of an invitation code (XXXX-XXXX-XXXX)."
+            },
+        );
+    };
+    let h = code_hash(&st.office.authority().key, &code);
+    match st.office.revoke_invitations(&[h]) {
+        Ok(1) => {
+            st.office.count_action("revoke_code");
+            tracing::info!(staff = %me.account.login, "one invitation code withdrawn");
+            let msg = if fr {
+                "Code retiré : il ne permet plus de s'inscrire."
+            } else {
+                "Code withdrawn: it can no longer be used to register."
+            };
+            if me.account.role == StaffRole::Admin {
+                letters_page(&st, &headers, me, msg.into())
+            } else {
+                desk::desk_page(&st, &headers, me, msg.into())
+            }
+        }
+        Ok(_) => st.refuse(
+            &headers,
+            Some(me),
+            StatusCode::CONFLICT,
+            "not_revocable",
+            if fr {
+                "Ce code est inconnu, déjà utilisé ou déjà retiré."
+            } else {
+                "This code is unknown, already used or already withdrawn."
+            },
+        ),
+        Err(e) => failed(&e),
+    }
+}

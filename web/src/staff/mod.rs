@@ -1,0 +1,626 @@
+//! The town hall's pages, under `/staff`: accounts and roles, consultations, invitation
+//! letters, moderation and the in-person desk; and the public pages that show what staff
+//! did (`/moderation`, `/transparency`) and let residents report an item (`/report`).
+//!
+//! Pages are server-rendered like the residents' site, with no script. A staff member
+//! logs in with a password (Argon2id); the session is a random token in an `HttpOnly`,
+//! `SameSite=Strict` cookie (and `Secure` when the site is served over HTTPS), kept
+//! hashed by the node; every form carries the session's CSRF token. Each member has
+//! their own signing key, kept by the node: what they do that goes into the log (a
+//! consultation, a credential, a moderation, an assisted ballot's countersignature) is
+//! signed with it, so the log says who did what. The node reaches its store through
+//! [`Office`]; which role may do what is decided here, and again by core's admission
+//! for everything signed.
+
+mod account;
+mod consultations;
+mod desk;
+mod letters;
+mod moderation;
+mod qr;
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use askama::Template;
+use axum::Router;
+use axum::extract::ConnectInfo;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use palabre_core::crypto::{PublicKey, SecretKey};
+use palabre_core::event::{Body, Event, SignedEvent, StaffRole};
+use palabre_core::head::Receipt;
+use palabre_core::ids::Hash;
+use serde::{Deserialize, Serialize};
+
+use crate::backend::{Backend, BackendError, Refusal};
+use crate::site::Assets;
+use crate::site::i18n::Lang;
+
+pub use account::first_admin_link;
+
+/// What the staff pages need of the node beyond [`Backend`]: the town hall's own
+/// records (opaque values in namespaces, each write durable before it returns), the
+/// invitation codes, the authority's signature for appointments, and a few settings.
+pub trait Office: Backend {
+    fn office_get(&self, ns: &str, key: &str) -> Result<Option<Vec<u8>>, BackendError>;
+    fn office_put(&self, ns: &str, key: &str, value: &[u8]) -> Result<(), BackendError>;
+    /// Removes and returns, atomically (one-time tokens).
+    fn office_take(&self, ns: &str, key: &str) -> Result<Option<Vec<u8>>, BackendError>;
+    fn office_scan(&self, ns: &str) -> Result<Vec<(String, Vec<u8>)>, BackendError>;
+
+    /// Stores invitation code hashes (never codes); returns how many were new.
+    fn add_invitations(&self, hashes: &[Hash]) -> Result<u64, BackendError>;
+    /// Withdraws the unused codes among `hashes`; returns how many.
+    fn revoke_invitations(&self, hashes: &[Hash]) -> Result<u64, BackendError>;
+    /// Issued, redeemed and withdrawn among `hashes` (all codes when `None`).
+    fn invitation_counts(&self, hashes: Option<&[Hash]>) -> Result<Counts, BackendError>;
+    /// Admits and appends `event`, consuming the invitation `code` atomically with it.
+    fn submit_consuming(
+        &self,
+        event: SignedEvent,
+        code: Hash,
+    ) -> impl Future<Output = Result<Result<Receipt, Refusal>, BackendError>> + Send;
+
+    /// Signs `event` with the authority's own key (appointments of staff).
+    fn sign_as_authority(&self, event: Event) -> Result<SignedEvent, BackendError>;
+    /// The towns this node federates with, by key, with their names.
+    fn federation(&self) -> Vec<(PublicKey, String)>;
+    /// The address residents type to reach this node (printed on letters and cards).
+    fn public_url(&self) -> String;
+    /// The municipality's name.
+    fn town_name(&self) -> String;
+    /// Counts one staff action for `/metrics`.
+    fn count_action(&self, action: &'static str);
+}
+
+/// Public counts of invitation codes.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Counts {
+    pub issued: u64,
+    pub redeemed: u64,
+    pub revoked: u64,
+}
+
+/// Namespaces of the office records.
+pub(crate) mod ns {
+    pub const ACCOUNT: &str = "account";
+    pub const SESSION: &str = "session";
+    pub const SETUP: &str = "setup";
+    pub const DRAFT: &str = "draft";
+    pub const PUBLISHED: &str = "published";
+    pub const BATCH: &str = "batch";
+    pub const REPORT: &str = "report";
+}
+
+/// How long a session lasts without logging in again.
+const SESSION_MS: u64 = 10 * 60 * 60 * 1000;
+/// Failed logins allowed per account name and per address in [`LOGIN_WINDOW`].
+const LOGIN_FAILURES: u32 = 5;
+const LOGIN_WINDOW: Duration = Duration::from_secs(15 * 60);
+/// How long generated codes stay in memory for printing (they are never stored).
+const CODES_KEPT: Duration = Duration::from_secs(60 * 60);
+
+/// A staff member's account, as the node keeps it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct Account {
+    pub login: String,
+    pub name: String,
+    pub role: StaffRole,
+    /// Hex of the 32-byte seed of their signing key.
+    pub seed: String,
+    /// Argon2id PHC string.
+    pub password: String,
+    pub active: bool,
+    pub created_ms: u64,
+}
+
+impl Account {
+    pub fn key(&self) -> Result<SecretKey, BackendError> {
+        let bytes = hex::decode(&self.seed).map_err(|e| BackendError(e.to_string()))?;
+        let seed: [u8; 32] = bytes
+            .try_into()
+            .map_err(|_| BackendError("a staff key seed is not 32 bytes".into()))?;
+        Ok(SecretKey::from_seed(&seed))
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct Session {
+    pub login: String,
+    pub csrf: String,
+    pub expires_ms: u64,
+}
+
+/// Who is logged in, for a request.
+#[derive(Debug, Clone)]
+pub(crate) struct Me {
+    pub account: Account,
+    pub csrf: String,
+}
+
+/// A count of failed logins in the current window.
+#[derive(Debug, Clone, Copy)]
+struct Failures {
+    n: u32,
+    since: Instant,
+}
+
+pub(crate) struct Staff<O> {
+    pub office: Arc<O>,
+    pub css: String,
+    pub secure_cookies: bool,
+    failures: Mutex<HashMap<String, Failures>>,
+    /// Codes of recent letter batches, for printing: batch id → (codes, generated at).
+    codes: Mutex<HashMap<String, (Vec<String>, Instant)>>,
+}
+
+pub(crate) type Shared<O> = Arc<Staff<O>>;
+
+/// The staff pages and the public pages about staff actions.
+pub fn routes<O: Office>(office: Arc<O>) -> Router {
+    let secure_cookies = office.public_url().starts_with("https://");
+    let staff = Arc::new(Staff {
+        office,
+        css: Assets::embedded().css.url,
+        secure_cookies,
+        failures: Mutex::new(HashMap::new()),
+        codes: Mutex::new(HashMap::new()),
+    });
+    Router::new()
+        .route("/staff", get(account::dashboard::<O>))
+        .route(
+            "/staff/login",
+            get(account::login_page::<O>).post(account::login::<O>),
+        )
+        .route("/staff/logout", post(account::logout::<O>))
+        .route(
+            "/staff/setup/{token}",
+            get(account::setup_page::<O>).post(account::setup::<O>),
+        )
+        .route(
+            "/staff/team",
+            get(account::team::<O>).post(account::appoint::<O>),
+        )
+        .route("/staff/team/{login}/dismiss", post(account::dismiss::<O>))
+        .route(
+            "/staff/consultations",
+            get(consultations::list::<O>).post(consultations::create::<O>),
+        )
+        .route(
+            "/staff/drafts/{id}",
+            get(consultations::draft::<O>).post(consultations::save::<O>),
+        )
+        .route(
+            "/staff/drafts/{id}/publish",
+            post(consultations::publish::<O>),
+        )
+        .route(
+            "/staff/consultations/{id}/projects",
+            post(consultations::add_project::<O>),
+        )
+        .route(
+            "/staff/letters",
+            get(letters::list::<O>).post(letters::generate::<O>),
+        )
+        .route("/staff/letters/{id}", get(letters::batch::<O>))
+        .route("/staff/letters/{id}/print", get(letters::print::<O>))
+        .route("/staff/letters/{id}/codes.csv", get(letters::csv::<O>))
+        .route("/staff/letters/{id}/revoke", post(letters::revoke::<O>))
+        .route(
+            "/staff/letters/revoke-code",
+            post(letters::revoke_code::<O>),
+        )
+        .route(
+            "/staff/moderation",
+            get(moderation::queue::<O>).post(moderation::moderate::<O>),
+        )
+        .route(
+            "/staff/reports/{id}/dismiss",
+            post(moderation::dismiss::<O>),
+        )
+        .route("/staff/desk", get(desk::desk::<O>))
+        .route("/staff/desk/register", post(desk::register::<O>))
+        .route("/staff/desk/replace", post(desk::replace::<O>))
+        .route(
+            "/staff/desk/vote/{consultation}",
+            get(desk::ballot_form::<O>).post(desk::ballot::<O>),
+        )
+        .route("/moderation", get(moderation::public_log::<O>))
+        .route("/transparency", get(moderation::transparency::<O>))
+        .route(
+            "/report",
+            get(moderation::report_form::<O>).post(moderation::report::<O>),
+        )
+        .layer(axum::middleware::from_fn(no_store))
+        .with_state(staff)
+}
+
+/// Staff pages are never cached (they hold codes, keys and tokens).
+async fn no_store(req: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let mut res = next.run(req).await;
+    res.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    res
+}
+
+/// The frame of every staff page.
+#[derive(Debug)]
+pub(crate) struct Frame {
+    pub lang: &'static str,
+    pub title: String,
+    pub css: String,
+    pub town: String,
+    pub me: Option<Me>,
+}
+
+impl Frame {
+    /// The French or the English words, by the visitor's language.
+    pub fn tr(&self, fr: &'static str, en: &'static str) -> &'static str {
+        if self.lang == "fr" { fr } else { en }
+    }
+
+    pub fn csrf(&self) -> &str {
+        self.me.as_ref().map_or("", |m| m.csrf.as_str())
+    }
+
+    pub fn can(&self, role: &str) -> bool {
+        let Some(me) = &self.me else { return false };
+        me.account.role == StaffRole::Admin || me.account.role.as_str() == role
+    }
+
+    pub fn who(&self) -> String {
+        self.me.as_ref().map_or(String::new(), |m| {
+            format!(
+                "{} ({})",
+                m.account.name,
+                role_label(self.lang, m.account.role)
+            )
+        })
+    }
+}
+
+pub(crate) fn role_label(lang: &str, role: StaffRole) -> &'static str {
+    match (lang == "fr", role) {
+        (true, StaffRole::Admin) => "administration",
+        (true, StaffRole::Moderator) => "modération",
+        (true, StaffRole::Desk) => "accueil",
+        (false, StaffRole::Admin) => "admin",
+        (false, StaffRole::Moderator) => "moderator",
+        (false, StaffRole::Desk) => "desk agent",
+    }
+}
+
+impl<O: Office> Staff<O> {
+    pub fn frame(&self, headers: &HeaderMap, title: &str, me: Option<Me>) -> Frame {
+        Frame {
+            lang: crate::site::language(headers).code(),
+            title: title.to_owned(),
+            css: self.css.clone(),
+            town: self.office.town_name(),
+            me,
+        }
+    }
+
+    pub fn lang(&self, headers: &HeaderMap) -> Lang {
+        crate::site::language(headers)
+    }
+
+    /// The logged-in member, if their session is valid and their account active.
+    pub fn me(&self, headers: &HeaderMap) -> Result<Option<Me>, BackendError> {
+        let Some(token) = cookie(headers, "palabre_staff") else {
+            return Ok(None);
+        };
+        let key = token_hash(&token);
+        let Some(bytes) = self.office.office_get(ns::SESSION, &key)? else {
+            return Ok(None);
+        };
+        let session: Session = decode_record(&bytes)?;
+        if session.expires_ms <= self.office.now_ms() {
+            return Ok(None);
+        }
+        let Some(account) = self.account(&session.login)? else {
+            return Ok(None);
+        };
+        Ok(account.active.then_some(Me {
+            account,
+            csrf: session.csrf,
+        }))
+    }
+
+    pub fn account(&self, login: &str) -> Result<Option<Account>, BackendError> {
+        self.office
+            .office_get(ns::ACCOUNT, login)?
+            .map(|b| decode_record(&b))
+            .transpose()
+    }
+
+    pub fn accounts(&self) -> Result<Vec<Account>, BackendError> {
+        self.office
+            .office_scan(ns::ACCOUNT)?
+            .into_iter()
+            .map(|(_, b)| decode_record(&b))
+            .collect()
+    }
+
+    /// Who may see a page: a logged-in member whose role is one of `roles` (admins may
+    /// everything). Otherwise the login page, or a refusal that names the role needed.
+    pub fn require(&self, headers: &HeaderMap, roles: &[StaffRole]) -> Result<Me, Refused> {
+        let me = self.me(headers).map_err(|e| Refused(Box::new(failed(&e))))?;
+        let Some(me) = me else {
+            return Err(Refused(Box::new(Redirect::to("/staff/login").into_response())));
+        };
+        if me.account.role == StaffRole::Admin || roles.contains(&me.account.role) {
+            Ok(me)
+        } else {
+            tracing::warn!(
+                staff = %me.account.login,
+                role = me.account.role.as_str(),
+                "a staff member tried a page of another role"
+            );
+            let lang = self.lang(headers);
+            Err(Refused(Box::new(self.refuse(
+                headers,
+                Some(me),
+                StatusCode::FORBIDDEN,
+                "wrong_role",
+                match lang {
+                    Lang::Fr => "Votre rôle ne permet pas cette action.",
+                    Lang::En => "Your role does not allow this.",
+                },
+            ))))
+        }
+    }
+
+    /// [`Self::require`] for a form: also checks its CSRF token.
+    pub fn require_form(
+        &self,
+        headers: &HeaderMap,
+        csrf: &str,
+        roles: &[StaffRole],
+    ) -> Result<Me, Refused> {
+        let me = self.me(headers).map_err(|e| Refused(Box::new(failed(&e))))?;
+        let valid = me.as_ref().is_some_and(|m| {
+            !csrf.is_empty() && constant_time_eq(m.csrf.as_bytes(), csrf.as_bytes())
+        });
+        if !valid {
+            tracing::warn!(
+                staff = me.as_ref().map_or("-", |m| m.account.login.as_str()),
+                "a staff form came without a valid session token (expired session or forged form)"
+            );
+            let lang = self.lang(headers);
+            return Err(Refused(Box::new(self.refuse(
+                headers,
+                None,
+                StatusCode::FORBIDDEN,
+                "bad_csrf",
+                match lang {
+                    Lang::Fr => {
+                        "Ce formulaire a expiré ou ne vient pas de cette page. Reconnectez-vous et recommencez."
+                    }
+                    Lang::En => {
+                        "This form has expired or did not come from this site. Log in again and retry."
+                    }
+                },
+            ))));
+        }
+        self.require(headers, roles)
+    }
+
+    /// A page saying what went wrong, with its stable code, and a log line for staff.
+    pub fn refuse(
+        &self,
+        headers: &HeaderMap,
+        me: Option<Me>,
+        status: StatusCode,
+        code: &str,
+        message: &str,
+    ) -> Response {
+        tracing::info!(
+            code,
+            status = status.as_u16(),
+            "staff page refused: {message}"
+        );
+        let frame = self.frame(headers, "", me);
+        let mut res = page(ErrorPage {
+            title: frame.tr("Action refusée", "Refused").to_owned(),
+            page: frame,
+            code: code.to_owned(),
+            message: message.to_owned(),
+        });
+        *res.status_mut() = status;
+        res
+    }
+
+    /// Signs `body` with the member's own key and appends it to the log.
+    pub async fn sign_and_submit(
+        &self,
+        me: &Me,
+        body: Body,
+    ) -> Result<Result<(SignedEvent, Receipt), Refusal>, BackendError> {
+        let key = me.account.key()?;
+        let event = Event {
+            author: key.public_key(),
+            created_at_ms: self.office.now_ms(),
+            body,
+        }
+        .sign(&key);
+        let event = match event {
+            Ok(e) => e,
+            Err(r) => {
+                return Ok(Err(Refusal {
+                    code: r.code().into(),
+                    message: r.to_string(),
+                }));
+            }
+        };
+        let mut answers = self.office.submit(vec![event.clone()]).await?;
+        Ok(answers
+            .pop()
+            .unwrap_or_else(|| {
+                Err(Refusal {
+                    code: "internal".into(),
+                    message: "no answer".into(),
+                })
+            })
+            .map(|receipt| (event, receipt)))
+    }
+
+    /// Whether `key` (an account name or an address) is locked out after failed logins.
+    fn locked(&self, key: &str) -> bool {
+        let map = self.failures.lock().unwrap_or_else(|e| e.into_inner());
+        map.get(key)
+            .is_some_and(|f| f.n >= LOGIN_FAILURES && f.since.elapsed() < LOGIN_WINDOW)
+    }
+
+    fn fail(&self, key: &str) {
+        let mut map = self.failures.lock().unwrap_or_else(|e| e.into_inner());
+        // Bounded: old windows go first when the map grows.
+        if map.len() > 10_000 {
+            map.retain(|_, f| f.since.elapsed() < LOGIN_WINDOW);
+        }
+        let f = map.entry(key.to_owned()).or_insert(Failures {
+            n: 0,
+            since: Instant::now(),
+        });
+        if f.since.elapsed() >= LOGIN_WINDOW {
+            *f = Failures {
+                n: 0,
+                since: Instant::now(),
+            };
+        }
+        f.n += 1;
+    }
+
+    fn forgive(&self, key: &str) {
+        self.failures
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(key);
+    }
+
+    /// Keeps freshly generated codes in memory for printing, and forgets old ones.
+    fn keep_codes(&self, batch: &str, codes: Vec<String>) {
+        let mut map = self.codes.lock().unwrap_or_else(|e| e.into_inner());
+        map.retain(|_, (_, at)| at.elapsed() < CODES_KEPT);
+        map.insert(batch.to_owned(), (codes, Instant::now()));
+    }
+
+    fn codes(&self, batch: &str) -> Option<Vec<String>> {
+        let mut map = self.codes.lock().unwrap_or_else(|e| e.into_inner());
+        map.retain(|_, (_, at)| at.elapsed() < CODES_KEPT);
+        map.get(batch).map(|(c, _)| c.clone())
+    }
+
+    fn forget_codes(&self, batch: &str) {
+        self.codes
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(batch);
+    }
+}
+
+#[derive(Template)]
+#[template(path = "staff/error.html")]
+struct ErrorPage {
+    page: Frame,
+    title: String,
+    code: String,
+    message: String,
+}
+
+pub(crate) fn page(t: impl Template) -> Response {
+    match t.render() {
+        Ok(html) => Html(html).into_response(),
+        Err(e) => {
+            tracing::error!("a staff page did not render: {e}");
+            StatusCode::INTERNAL_SERVER_ERROR.into_response()
+        }
+    }
+}
+
+/// A failure of the node itself: logged, answered with a bare 500.
+pub(crate) fn failed(e: &BackendError) -> Response {
+    tracing::error!("a staff page failed: {e}");
+    StatusCode::INTERNAL_SERVER_ERROR.into_response()
+}
+
+pub(crate) fn decode_record<T: for<'de> Deserialize<'de>>(bytes: &[u8]) -> Result<T, BackendError> {
+    serde_json::from_slice(bytes).map_err(|e| BackendError(format!("an office record: {e}")))
+}
+
+pub(crate) fn encode_record<T: Serialize>(value: &T) -> Vec<u8> {
+    serde_json::to_vec(value).expect("office records serialize")
+}
+
+/// `n` random bytes from the operating system.
+pub(crate) fn random<const N: usize>() -> Result<[u8; N], BackendError> {
+    let mut out = [0u8; N];
+    getrandom::fill(&mut out).map_err(|e| BackendError(format!("randomness: {e}")))?;
+    Ok(out)
+}
+
+/// A fresh random token, as 64 hex characters.
+pub(crate) fn token() -> Result<String, BackendError> {
+    Ok(hex::encode(random::<32>()?))
+}
+
+/// How a token is kept: its SHA-256, in hex (a stolen store holds no usable session).
+pub(crate) fn token_hash(token: &str) -> String {
+    Hash::of(token.as_bytes()).to_string()
+}
+
+pub(crate) fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .find_map(|c| {
+            let (k, v) = c.trim().split_once('=')?;
+            (k == name).then(|| v.to_owned())
+        })
+}
+
+pub(crate) fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// The client's address, when the server knows it (not in tests without a socket).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Client(pub Option<IpAddr>);
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Client {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        _: &S,
+    ) -> Result<Client, Self::Rejection> {
+        Ok(Client(
+            parts
+                .extensions
+                .get::<ConnectInfo<SocketAddr>>()
+                .map(|c| c.0.ip()),
+        ))
+    }
+}
+
+/// Why a page is not shown to this visitor: the login page, a refusal or a failure.
+#[derive(Debug)]
+pub(crate) struct Refused(Box<Response>);
+
+impl IntoResponse for Refused {
+    fn into_response(self) -> Response {
+        *self.0
+    }
+}
+
+/// A 303 to `to` (after a form).
+pub(crate) fn see_other(to: &str) -> Response {
+    Redirect::to(to).into_response()
+}

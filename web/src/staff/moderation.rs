@@ -1,0 +1,618 @@
+//! Open moderation. Residents report a proposal or an argument with a reason (kept by
+//! the node for the moderators, not published: a report may name people). A moderator
+//! hides an item — or restores it — with a public reason, in a `moderation` event signed
+//! with their own key; ballots can never be hidden (core refuses it). The public
+//! moderation log lists every such action of every log this node holds, and the
+//! transparency page shows the counts a town hall owes its residents: invitation
+//! letters issued, redeemed and withdrawn per batch, the staff and their keys, and the
+//! assisted ballots each desk agent countersigned.
+
+use askama::Template;
+use axum::extract::{Form, Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use palabre_core::event::{Body, Kind, ModerationAction, ModerationBody, StaffRole, decode};
+use palabre_core::ids::EventId;
+use palabre_core::limits::MAX_REASON_CHARS;
+use serde::{Deserialize, Serialize};
+
+use super::*;
+use crate::site::Layout;
+
+/// Most characters of a resident's report.
+const MAX_REPORT_CHARS: usize = 500;
+/// Open reports kept at most (beyond, new ones are refused until moderators catch up).
+const MAX_OPEN_REPORTS: usize = 1_000;
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct Report {
+    pub id: String,
+    pub target: EventId,
+    pub reason: String,
+    pub created_ms: u64,
+    pub open: bool,
+}
+
+/// What a proposal or an argument says, for moderators and the public log.
+struct Item {
+    kind: Kind,
+    text: String,
+    /// The page that shows it.
+    link: String,
+}
+
+fn item<B: Backend + ?Sized>(backend: &B, id: &EventId) -> Result<Option<Item>, BackendError> {
+    let Some(stored) = backend.event(id)? else {
+        return Ok(None);
+    };
+    let Ok(u) = decode(stored.bytes) else {
+        return Ok(None);
+    };
+    Ok(match u.event.body {
+        Body::Proposal(p) => Some(Item {
+            kind: Kind::Proposal,
+            text: format!("{} — {}", p.title, p.body),
+            link: format!("/p/{id}"),
+        }),
+        Body::Argument(a) => Some(Item {
+            kind: Kind::Argument,
+            text: a.body,
+            link: format!("/p/{}", a.proposal),
+        }),
+        _ => None,
+    })
+}
+
+fn excerpt(text: &str) -> String {
+    let mut s: String = text.chars().take(280).collect();
+    if text.chars().count() > 280 {
+        s.push('…');
+    }
+    s
+}
+
+impl<O: Office> Staff<O> {
+    /// The residents' frame, for the public pages.
+    fn public_layout(&self, headers: &HeaderMap, title: &str, here: &str) -> Layout {
+        Layout::new(
+            crate::site::language(headers),
+            title,
+            here.to_owned(),
+            self.office.authority().key.to_string(),
+        )
+    }
+}
+
+#[derive(Deserialize)]
+pub struct TargetQuery {
+    target: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "report.html")]
+struct ReportPage {
+    page: Layout,
+    target: String,
+    text: String,
+    done: bool,
+    error: String,
+}
+
+pub async fn report_form<O: Office>(
+    State(st): State<Shared<O>>,
+    Query(q): Query<TargetQuery>,
+    headers: HeaderMap,
+) -> Response {
+    let layout = st.public_layout(&headers, "", "/report");
+    let title = layout
+        .tr("Signaler un contenu", "Report an item")
+        .to_owned();
+    let target = q.target.unwrap_or_default();
+    let found = match target.parse::<EventId>() {
+        Ok(id) => match item(&*st.office, &id) {
+            Ok(i) => i,
+            Err(e) => return failed(&e),
+        },
+        Err(_) => None,
+    };
+    let mut layout = layout;
+    layout.title = title;
+    let Some(found) = found else {
+        let error = layout
+            .tr("Ce contenu n'existe pas.", "There is no such item.")
+            .to_owned();
+        let mut res = page(ReportPage {
+            page: layout,
+            target: String::new(),
+            text: String::new(),
+            done: false,
+            error,
+        });
+        *res.status_mut() = StatusCode::NOT_FOUND;
+        return res;
+    };
+    page(ReportPage {
+        page: layout,
+        target,
+        text: excerpt(&found.text),
+        done: false,
+        error: String::new(),
+    })
+}
+
+#[derive(Deserialize)]
+pub struct ReportForm {
+    #[serde(default)]
+    target: String,
+    #[serde(default)]
+    reason: String,
+}
+
+pub async fn report<O: Office>(
+    State(st): State<Shared<O>>,
+    headers: HeaderMap,
+    Form(form): Form<ReportForm>,
+) -> Response {
+    let mut layout = st.public_layout(&headers, "", "/report");
+    layout.title = layout
+        .tr("Signaler un contenu", "Report an item")
+        .to_owned();
+    let refuse = |layout: Layout, status: StatusCode, code: &str, fr: &str, en: &str| {
+        tracing::info!(code, "a report was refused");
+        let error = if layout.lang == "fr" { fr } else { en }.to_owned();
+        let mut res = page(ReportPage {
+            page: layout,
+            target: form.target.clone(),
+            text: String::new(),
+            done: false,
+            error,
+        });
+        *res.status_mut() = status;
+        res
+    };
+    let Ok(target) = form.target.parse::<EventId>() else {
+        return refuse(
+            layout,
+            StatusCode::BAD_REQUEST,
+            "bad_id",
+            "Ce contenu n'existe pas.",
+            "There is no such item.",
+        );
+    };
+    match item(&*st.office, &target) {
+        Ok(Some(_)) => {}
+        Ok(None) => {
+            return refuse(
+                layout,
+                StatusCode::NOT_FOUND,
+                "unknown_target",
+                "Seuls les propositions et les arguments peuvent être signalés.",
+                "Only proposals and arguments can be reported.",
+            );
+        }
+        Err(e) => return failed(&e),
+    }
+    let reason = form.reason.replace("\r\n", "\n").trim().to_owned();
+    if reason.is_empty() || reason.chars().count() > MAX_REPORT_CHARS {
+        return refuse(
+            layout,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "bad_reason",
+            "Dites en quelques mots ce qui pose problème (500 caractères au plus).",
+            "Say in a few words what is wrong (at most 500 characters).",
+        );
+    }
+    let open = match st.office.office_scan(ns::REPORT) {
+        Ok(all) => all
+            .iter()
+            .filter_map(|(_, b)| decode_record::<Report>(b).ok())
+            .filter(|r| r.open)
+            .count(),
+        Err(e) => return failed(&e),
+    };
+    if open >= MAX_OPEN_REPORTS {
+        return refuse(
+            layout,
+            StatusCode::SERVICE_UNAVAILABLE,
+            "too_many_reports",
+            "Trop de signalements attendent d'être lus. Réessayez plus tard ou venez en mairie.",
+            "Too many reports are waiting to be read. Try later or come to the town hall.",
+        );
+    }
+    let now = st.office.now_ms();
+    let id = match random::<6>() {
+        Ok(r) => format!("{now:016}-{}", hex::encode(r)),
+        Err(e) => return failed(&e),
+    };
+    let r = Report {
+        id: id.clone(),
+        target,
+        reason,
+        created_ms: now,
+        open: true,
+    };
+    if let Err(e) = st.office.office_put(ns::REPORT, &id, &encode_record(&r)) {
+        return failed(&e);
+    }
+    st.office.count_action("report");
+    page(ReportPage {
+        page: layout,
+        target: String::new(),
+        text: String::new(),
+        done: true,
+        error: String::new(),
+    })
+}
+
+/// A report as moderators see it.
+pub(crate) struct QueueItem {
+    pub id: String,
+    pub target: String,
+    pub kind: &'static str,
+    pub text: String,
+    pub link: String,
+    pub reason: String,
+    pub when: String,
+}
+
+#[derive(Template)]
+#[template(path = "staff/moderation.html")]
+struct QueuePage {
+    page: Frame,
+    reports: Vec<QueueItem>,
+    message: String,
+    max_reason: usize,
+}
+
+fn queue_page<O: Office>(st: &Staff<O>, headers: &HeaderMap, me: Me, message: String) -> Response {
+    let mut frame = st.frame(headers, "", Some(me));
+    frame.title = frame.tr("Modération", "Moderation").into();
+    let all = match st.office.office_scan(ns::REPORT) {
+        Ok(a) => a,
+        Err(e) => return failed(&e),
+    };
+    let mut reports = Vec::new();
+    for r in all
+        .iter()
+        .filter_map(|(_, b)| decode_record::<Report>(b).ok())
+        .filter(|r| r.open)
+    {
+        let found = match item(&*st.office, &r.target) {
+            Ok(i) => i,
+            Err(e) => return failed(&e),
+        };
+        let Some(found) = found else { continue };
+        reports.push(QueueItem {
+            id: r.id,
+            target: r.target.to_string(),
+            kind: match (frame.lang == "fr", found.kind) {
+                (true, Kind::Proposal) => "proposition",
+                (true, _) => "argument",
+                (false, Kind::Proposal) => "proposal",
+                (false, _) => "argument",
+            },
+            text: excerpt(&found.text),
+            link: found.link,
+            reason: r.reason,
+            when: crate::site::when(r.created_ms),
+        });
+    }
+    page(QueuePage {
+        page: frame,
+        reports,
+        message,
+        max_reason: MAX_REASON_CHARS,
+    })
+}
+
+pub async fn queue<O: Office>(State(st): State<Shared<O>>, headers: HeaderMap) -> Response {
+    match st.require(&headers, &[StaffRole::Moderator]) {
+        Ok(me) => queue_page(&st, &headers, me, String::new()),
+        Err(res) => res.into_response(),
+    }
+}
+
+#[derive(Deserialize)]
+pub struct ModerateForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    target: String,
+    #[serde(default)]
+    action: String,
+    #[serde(default)]
+    reason: String,
+    #[serde(default)]
+    report: String,
+}
+
+pub async fn moderate<O: Office>(
+    State(st): State<Shared<O>>,
+    headers: HeaderMap,
+    Form(form): Form<ModerateForm>,
+) -> Response {
+    let me = match st.require_form(&headers, &form.csrf, &[StaffRole::Moderator]) {
+        Ok(me) => me,
+        Err(res) => return res.into_response(),
+    };
+    let fr = st.lang(&headers) == Lang::Fr;
+    // A pasted address of the item's page is fine too.
+    let target_text = form
+        .target
+        .trim()
+        .rsplit('/')
+        .next()
+        .unwrap_or("")
+        .to_owned();
+    let Ok(target) = target_text.parse::<EventId>() else {
+        return st.refuse(
+            &headers,
+            Some(me),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "bad_id",
+            if fr {
+                "Indiquez l'identifiant du contenu (64 caractères, dans l'adresse de sa page)."
+            } else {
+                "Give the item's id (64 characters, in its page's address)."
+            },
+        );
+    };
+    let action = match form.action.as_str() {
+        "hide" => ModerationAction::Hide,
+        "restore" => ModerationAction::Restore,
+        _ => {
+            return st.refuse(
+                &headers,
+                Some(me),
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "bad_action",
+                if fr {
+                    "Choisissez masquer ou rétablir."
+                } else {
+                    "Choose hide or restore."
+                },
+            );
+        }
+    };
+    let reason = form.reason.replace("\r\n", "\n").trim().to_owned();
+    if reason.is_empty() {
+        return st.refuse(
+            &headers,
+            Some(me),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "bad_reason",
+            if fr {
+                "La raison est obligatoire : elle sera publique."
+            } else {
+                "A reason is required: it will be public."
+            },
+        );
+    }
+    let body = Body::Moderation(ModerationBody {
+        target,
+        action,
+        reason,
+    });
+    match st.sign_and_submit(&me, body).await {
+        Ok(Ok(_)) => {}
+        Ok(Err(r)) => {
+            tracing::info!(staff = %me.account.login, code = %r.code, "moderation refused");
+            return st.refuse(
+                &headers,
+                Some(me),
+                StatusCode::UNPROCESSABLE_ENTITY,
+                &r.code,
+                &r.message,
+            );
+        }
+        Err(e) => return failed(&e),
+    }
+    st.office.count_action(match action {
+        ModerationAction::Hide => "moderation_hide",
+        ModerationAction::Restore => "moderation_restore",
+    });
+    tracing::info!(staff = %me.account.login, target = %target, action = ?action, "moderation recorded");
+    // Every open report of this item is answered by the action.
+    if let Ok(all) = st.office.office_scan(ns::REPORT) {
+        for mut r in all
+            .iter()
+            .filter_map(|(_, b)| decode_record::<Report>(b).ok())
+        {
+            if r.open && (r.target == target || r.id == form.report) {
+                r.open = false;
+                if let Err(e) = st.office.office_put(ns::REPORT, &r.id, &encode_record(&r)) {
+                    return failed(&e);
+                }
+            }
+        }
+    }
+    queue_page(
+        &st,
+        &headers,
+        me,
+        if fr {
+            "Action enregistrée et publiée dans le journal de modération.".into()
+        } else {
+            "Action recorded and published in the moderation log.".into()
+        },
+    )
+}
+
+pub async fn dismiss<O: Office>(
+    State(st): State<Shared<O>>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    Form(form): Form<account::CsrfForm>,
+) -> Response {
+    let me = match st.require_form(&headers, &form.csrf, &[StaffRole::Moderator]) {
+        Ok(me) => me,
+        Err(res) => return res.into_response(),
+    };
+    let found = match st.office.office_get(ns::REPORT, &id) {
+        Ok(Some(b)) => decode_record::<Report>(&b),
+        Ok(None) => {
+            return st.refuse(
+                &headers,
+                Some(me),
+                StatusCode::NOT_FOUND,
+                "not_found",
+                "no such report / signalement inconnu",
+            );
+        }
+        Err(e) => return failed(&e),
+    };
+    let mut r = match found {
+        Ok(r) => r,
+        Err(e) => return failed(&e),
+    };
+    r.open = false;
+    if let Err(e) = st.office.office_put(ns::REPORT, &id, &encode_record(&r)) {
+        return failed(&e);
+    }
+    st.office.count_action("report_dismissed");
+    let fr = st.lang(&headers) == Lang::Fr;
+    queue_page(
+        &st,
+        &headers,
+        me,
+        if fr {
+            "Signalement classé sans suite.".into()
+        } else {
+            "Report dismissed.".into()
+        },
+    )
+}
+
+/// One line of the public moderation log.
+pub(crate) struct LogLine {
+    pub when: String,
+    pub hidden: bool,
+    pub reason: String,
+    pub link: String,
+    pub by: String,
+    pub event: String,
+}
+
+#[derive(Template)]
+#[template(path = "moderation.html")]
+struct LogPage {
+    page: Layout,
+    lines: Vec<LogLine>,
+}
+
+/// Names of this town's staff keys (and the town's own key), for the public pages.
+fn names<O: Office>(st: &Staff<O>) -> Result<HashMap<PublicKey, String>, BackendError> {
+    let mut names = HashMap::new();
+    names.insert(st.office.authority().key, st.office.town_name());
+    for a in st.accounts()? {
+        names.insert(a.key()?.public_key(), a.name);
+    }
+    Ok(names)
+}
+
+pub async fn public_log<O: Office>(State(st): State<Shared<O>>, headers: HeaderMap) -> Response {
+    let mut layout = st.public_layout(&headers, "", "/moderation");
+    layout.title = layout
+        .tr("Journal de modération", "Moderation log")
+        .to_owned();
+    let (entries, names) = match (st.office.moderation_log(), names(&st)) {
+        (Ok(e), Ok(n)) => (e, n),
+        (Err(e), _) | (_, Err(e)) => return failed(&e),
+    };
+    let mut lines = Vec::new();
+    for stored in entries {
+        let Ok(u) = decode(stored.bytes) else {
+            continue;
+        };
+        let Body::Moderation(m) = &u.event.body else {
+            continue;
+        };
+        let link = match item(&*st.office, &m.target) {
+            Ok(Some(i)) => i.link,
+            Ok(None) => String::new(),
+            Err(e) => return failed(&e),
+        };
+        let author = u.event.author;
+        let by = names.get(&author).cloned().unwrap_or_else(|| {
+            let k = author.to_string();
+            format!("{}…", &k[..12])
+        });
+        lines.push(LogLine {
+            when: crate::site::when(u.event.created_at_ms),
+            hidden: m.action == ModerationAction::Hide,
+            reason: m.reason.clone(),
+            link,
+            by,
+            event: EventId::of_signed_bytes(&u.bytes).to_string(),
+        });
+    }
+    lines.reverse();
+    page(LogPage {
+        page: layout,
+        lines,
+    })
+}
+
+/// Assisted ballots of one consultation, per agent.
+pub(crate) struct Assisted {
+    pub title: String,
+    pub agents: Vec<(String, u64)>,
+}
+
+#[derive(Template)]
+#[template(path = "transparency.html")]
+struct TransparencyPage {
+    page: Layout,
+    batches: Vec<letters::BatchRow>,
+    total: Counts,
+    members: Vec<account::Member>,
+    assisted: Vec<Assisted>,
+}
+
+pub async fn transparency<O: Office>(State(st): State<Shared<O>>, headers: HeaderMap) -> Response {
+    let mut layout = st.public_layout(&headers, "", "/transparency");
+    layout.title = layout.tr("Transparence", "Transparency").to_owned();
+    let gathered = (|| -> Result<_, BackendError> {
+        let batches = letters::rows(&st)?;
+        let total = st.office.invitation_counts(None)?;
+        let members = account::members(&st, layout.lang)?;
+        let names = names(&st)?;
+        let me = st.office.authority().key;
+        let mut assisted = Vec::new();
+        for c in st
+            .office
+            .consultations()?
+            .into_iter()
+            .filter(|c| c.participates(&me))
+        {
+            let Some((view, counted)) = st.office.count(&c.id)? else {
+                continue;
+            };
+            if counted.assisted.is_empty() {
+                continue;
+            }
+            assisted.push(Assisted {
+                title: view.body.title,
+                agents: counted
+                    .assisted
+                    .iter()
+                    .map(|(k, n)| {
+                        let name = names.get(k).cloned().unwrap_or_else(|| k.to_string());
+                        (name, *n)
+                    })
+                    .collect(),
+            });
+        }
+        Ok((batches, total, members, assisted))
+    })();
+    match gathered {
+        Ok((batches, total, members, assisted)) => page(TransparencyPage {
+            page: layout,
+            batches,
+            total,
+            members,
+            assisted,
+        }),
+        Err(e) => failed(&e),
+    }
+}
