@@ -517,7 +517,8 @@ fn serve(data: PathBuf, http: Option<String>, demo: bool) -> anyhow::Result<()> 
             println!("Federating with {n} town(s), listening on {}", net.addr);
         }
         println!("Palabre is serving on http://{}", listener.local_addr()?);
-        let staff = palabre_web::staff::routes(Arc::clone(&backend));
+        let staff = palabre_web::staff::routes(Arc::clone(&backend))
+            .merge(opendata::routes(Arc::clone(&backend)));
         let app = palabre_web::app_with(Arc::clone(&backend), api, staff);
         tokio::spawn(close_consultations(
             Arc::clone(&backend),

@@ -350,6 +350,8 @@ mod ops;
 mod site;
 #[path = "node/staff.rs"]
 mod staff;
+#[path = "node/town_hall.rs"]
+mod town_hall;
 
 /// After its vote closes, the node closes its log for the consultation and publishes the
 /// result by itself; `palabre audit`, fetching from the node and trusting nothing it

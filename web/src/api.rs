@@ -682,15 +682,16 @@ async fn consultation<B: Backend>(
 
 /// The audit bundle of a consultation as this node holds it: every participating log it
 /// has, exactly as stored, with its latest signed head (PROTOCOL.md, "Audit bundle").
-async fn bundle<B: Backend>(
-    State(state): State<Shared<B>>,
-    Path(id): Path<String>,
-) -> Result<Response, ApiError> {
-    let id = parse_id(&id)?;
-    let backend = &*state.backend;
-    let (view, _) = backend
-        .discussion(&id)?
-        .ok_or_else(|| ApiError::not_found("consultation"))?;
+/// Everything this node holds of a consultation's logs, as an auditor's input: each
+/// participating log's entries up to its latest signed head, with the cosignatures and
+/// evidence held (the bundle, and what open data is recounted from).
+pub fn audit_input<B: Backend + ?Sized>(
+    backend: &B,
+    id: &EventId,
+) -> Result<Option<palabre_core::audit::AuditInput>, crate::BackendError> {
+    let Some((view, _)) = backend.discussion(id)? else {
+        return Ok(None);
+    };
     let me = backend.authority().key;
     let mut logs = Vec::new();
     for authority in &view.body.authorities {
@@ -715,11 +716,20 @@ async fn bundle<B: Backend>(
             cosignatures: backend.cosignatures(authority)?,
         });
     }
-    let input = palabre_core::audit::AuditInput {
-        consultation: id,
+    Ok(Some(palabre_core::audit::AuditInput {
+        consultation: *id,
         logs,
         evidence: backend.evidence()?,
-    };
+    }))
+}
+
+async fn bundle<B: Backend>(
+    State(state): State<Shared<B>>,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let id = parse_id(&id)?;
+    let input =
+        audit_input(&*state.backend, &id)?.ok_or_else(|| ApiError::not_found("consultation"))?;
     let bytes = palabre_core::audit::bundle::to_json(&input)
         .map_err(|e| ApiError::Internal(crate::BackendError(e)))?;
     let disposition = format!("attachment; filename=\"palabre-{id}.bundle.json\"");

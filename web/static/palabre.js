@@ -137,6 +137,17 @@ async function restore(file) {
   say($("#keys"), T.restored, true);
 }
 
+// A desk card's QR code opens /me#key=<seed hex>: the key moves into this browser, and
+// the fragment (never sent to the server) is wiped from the address bar and history.
+async function fromCard(seedHex) {
+  const der = cat(unhex("302e020100300506032b657004220420"), unhex(seedHex));
+  const priv = await crypto.subtle.importKey("pkcs8", der, { name: "Ed25519" }, true, ["sign"]);
+  const x = (await crypto.subtle.exportKey("jwk", priv)).x.replace(/-/g, "+").replace(/_/g, "/");
+  const pub = hex(Uint8Array.from(atob(x + "=".repeat((4 - (x.length % 4)) % 4)), (c) => c.charCodeAt(0)));
+  await keyOp("readwrite", { priv, pub });
+  say($("#keys"), T.restored, true);
+}
+
 // RFC 9162 inclusion: does `leaf` sit at `index` of the tree of `size` with `root`?
 async function included(leaf, index, size, proof, root) {
   let [fn, sn, r] = [index, size - 1, leaf];
@@ -192,7 +203,15 @@ for (const form of $$("form[data-kind], form[data-register]")) {
 }
 const b = $("#backup");
 if (b) b.onclick = backup;
+const card = location.hash.match(/^#key=([0-9a-f]{64})$/);
+if (card && $("#keys")) {
+  history.replaceState(null, "", location.pathname);
+  fromCard(card[1]).then(showKey).catch((e) => say($("#keys"), e.message, false));
+}
 const r = $("#restore");
 if (r) r.onchange = () => r.files[0] && restore(r.files[0]).catch((e) => say($("#keys"), e.message, false));
 listReceipts();
-myKey().then((me) => { const k = $("#mykey"); if (k && me) k.textContent = me.pub; });
+function showKey() {
+  return myKey().then((me) => { const k = $("#mykey"); if (k && me) k.textContent = me.pub; });
+}
+showKey();

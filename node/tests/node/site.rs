@@ -30,7 +30,7 @@ const MAX_SCRIPT_GZIP_BYTES: usize = 8 * 1024;
 const WAIT: Duration = Duration::from_secs(30);
 
 /// chromedriver on a free port, killed when dropped.
-struct Driver {
+pub(super) struct Driver {
     child: Child,
     url: String,
 }
@@ -42,7 +42,7 @@ impl Drop for Driver {
     }
 }
 
-fn driver() -> Driver {
+pub(super) fn driver() -> Driver {
     let port = TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .expect("a free port")
@@ -66,7 +66,7 @@ fn driver() -> Driver {
     driver
 }
 
-async fn browser(driver: &Driver, profile: &Path, javascript: bool) -> Client {
+pub(super) async fn browser(driver: &Driver, profile: &Path, javascript: bool) -> Client {
     let mut args = vec![
         "--headless".to_owned(),
         "--no-sandbox".into(),
@@ -95,7 +95,7 @@ async fn browser(driver: &Driver, profile: &Path, javascript: bool) -> Client {
         .expect("a Chromium session")
 }
 
-fn axe_source() -> String {
+pub(super) fn axe_source() -> String {
     let path = std::env::var_os("PALABRE_AXE").map_or_else(
         || {
             Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -112,8 +112,14 @@ fn axe_source() -> String {
 }
 
 /// Loads `path` and checks what every resident page must meet.
-async fn visit(c: &Client, base: &str, path: &str, axe: &str) {
+pub(super) async fn visit(c: &Client, base: &str, path: &str, axe: &str) {
     c.goto(&format!("{base}{path}")).await.expect("page loads");
+    check_page(c, path, axe).await;
+}
+
+/// Checks the page the browser shows (reached by a link or a form) against the budgets
+/// and axe-core; `path` names it in messages.
+pub(super) async fn check_page(c: &Client, path: &str, axe: &str) {
     c.find(Locator::Css("h1"))
         .await
         .unwrap_or_else(|_| panic!("{path} has a heading"));
@@ -191,7 +197,7 @@ fn ecoindex(dom: u64, requests: u64, bytes: u64) -> f64 {
     100.0 - 5.0 * (3.0 * d + 2.0 * r + k) / 6.0
 }
 
-async fn css(c: &Client, selector: &str) -> Element {
+pub(super) async fn css(c: &Client, selector: &str) -> Element {
     c.wait()
         .at_most(WAIT)
         .for_element(Locator::Css(selector))
@@ -200,7 +206,7 @@ async fn css(c: &Client, selector: &str) -> Element {
 }
 
 /// Waits for the form's answer: the script writes it into the form's `.out`.
-async fn answered(c: &Client, form: &str) -> String {
+pub(super) async fn answered(c: &Client, form: &str) -> String {
     let deadline = Instant::now() + WAIT;
     loop {
         let out = css(c, &format!("{form} .out")).await;
@@ -219,7 +225,7 @@ const ENTER: &str = "\u{E007}";
 
 /// Votes on the consultation page with the keyboard: Space on the choices, Enter on the
 /// button. `pick` chooses which input of each group.
-async fn vote(c: &Client, base: &str, id: &str, pick: usize) {
+pub(super) async fn vote(c: &Client, base: &str, id: &str, pick: usize) {
     c.goto(&format!("{base}/c/{id}")).await.expect("page");
     let form = "form[data-kind=ballot]";
     let method = css(c, form)
@@ -528,7 +534,7 @@ fn a_resident_takes_part_in_a_real_browser() {
 }
 
 /// The body of `path` as the node sends it to a browser that accepts gzip.
-fn fetch_gzipped(addr: &str, path: &str) -> Vec<u8> {
+pub(super) fn fetch_gzipped(addr: &str, path: &str) -> Vec<u8> {
     use std::io::{Read, Write};
     let mut s = std::net::TcpStream::connect(addr).expect("connect");
     write!(

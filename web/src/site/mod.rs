@@ -694,6 +694,8 @@ struct ResultsPage {
     n_ballots: u64,
     chart: String,
     rows: Vec<(String, String)>,
+    /// A participatory budget (its results are also a pabulib file).
+    budget: bool,
 }
 
 async fn results<B: Backend>(
@@ -718,6 +720,7 @@ async fn results<B: Backend>(
             n_ballots: 0,
             chart: String::new(),
             rows: Vec::new(),
+            budget: false,
         });
     }
     let (view, counted) = match site.backend.count(&cid) {
@@ -738,6 +741,7 @@ async fn results<B: Backend>(
         n_ballots: drawn.n_ballots,
         chart: drawn.svg,
         rows: drawn.rows,
+        budget: matches!(view.body.method, Method::Budget { .. }),
     })
 }
 

@@ -350,9 +350,13 @@ impl<O: Office> Staff<O> {
     /// Who may see a page: a logged-in member whose role is one of `roles` (admins may
     /// everything). Otherwise the login page, or a refusal that names the role needed.
     pub fn require(&self, headers: &HeaderMap, roles: &[StaffRole]) -> Result<Me, Refused> {
-        let me = self.me(headers).map_err(|e| Refused(Box::new(failed(&e))))?;
+        let me = self
+            .me(headers)
+            .map_err(|e| Refused(Box::new(failed(&e))))?;
         let Some(me) = me else {
-            return Err(Refused(Box::new(Redirect::to("/staff/login").into_response())));
+            return Err(Refused(Box::new(
+                Redirect::to("/staff/login").into_response(),
+            )));
         };
         if me.account.role == StaffRole::Admin || roles.contains(&me.account.role) {
             Ok(me)
@@ -383,7 +387,9 @@ impl<O: Office> Staff<O> {
         csrf: &str,
         roles: &[StaffRole],
     ) -> Result<Me, Refused> {
-        let me = self.me(headers).map_err(|e| Refused(Box::new(failed(&e))))?;
+        let me = self
+            .me(headers)
+            .map_err(|e| Refused(Box::new(failed(&e))))?;
         let valid = me.as_ref().is_some_and(|m| {
             !csrf.is_empty() && constant_time_eq(m.csrf.as_bytes(), csrf.as_bytes())
         });

@@ -1,0 +1,353 @@
+//! A town hall's whole consultation in a real headless Chromium against the real
+//! `palabre serve --demo`: the first administrator opens the setup link, appoints a
+//! moderator and a desk agent, drafts, previews and publishes a consultation, puts two
+//! projects forward and prints letters; a resident registers with one of those codes
+//! (from the letter's QR link), votes and argues; the argument is reported and a
+//! moderator hides it, and the public log shows why; a desk agent registers someone
+//! without a device and records their assisted ballot; the open-data files linked from
+//! the results page parse and match the node's tally. Every staff and public page on
+//! the way meets the site's budgets and axe-core's rules.
+
+use fantoccini::{Client, Locator};
+use serde_json::{Value, json};
+
+use super::site::{answered, axe_source, browser, check_page, css, driver, visit, vote};
+use super::staff::PASSWORD;
+use super::{get_raw, http, start};
+
+const ADMIN_PASSWORD: &str = "mairie-2026-admin";
+
+async fn fill(c: &Client, selector: &str, text: &str) {
+    let e = css(c, selector).await;
+    e.clear().await.expect("clear");
+    e.send_keys(text).await.expect("type");
+}
+
+async fn click(c: &Client, selector: &str) {
+    css(c, selector).await.click().await.expect("click");
+}
+
+async fn set_value(c: &Client, selector: &str, value: &str) {
+    c.execute(
+        "document.querySelector(arguments[0]).value = arguments[1];",
+        vec![json!(selector), json!(value)],
+    )
+    .await
+    .expect("set a value");
+}
+
+async fn text(c: &Client, selector: &str) -> String {
+    css(c, selector).await.text().await.expect("text")
+}
+
+/// The page's text, read in one step (no element to go stale while a page loads).
+async fn body(c: &Client) -> String {
+    c.execute(
+        "return document.body ? document.body.innerText : '';",
+        vec![],
+    )
+    .await
+    .ok()
+    .and_then(|v| v.as_str().map(str::to_owned))
+    .unwrap_or_default()
+}
+
+/// Waits until the page's address ends with `suffix` (after a form or a link).
+async fn arrived(c: &Client, what: &str, matches: impl Fn(&str) -> bool) -> String {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let url = c.current_url().await.expect("url").to_string();
+        if matches(&url) {
+            return url;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{what}: still at {url}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}
+
+async fn login(c: &Client, base: &str, login: &str, password: &str) {
+    c.goto(&format!("{base}/staff/login"))
+        .await
+        .expect("login page");
+    fill(c, "#login", login).await;
+    fill(c, "#password", password).await;
+    click(c, "main form button[type=submit]").await;
+    arrived(c, "login", |u| u.ends_with("/staff")).await;
+}
+
+async fn logout(c: &Client, base: &str) {
+    c.goto(&format!("{base}/staff")).await.expect("staff");
+    click(c, "header form button").await;
+    arrived(c, "logout", |u| u.ends_with("/staff/login")).await;
+}
+
+async fn appoint(c: &Client, base: &str, name: &str, login: &str, role: &str) {
+    c.goto(&format!("{base}/staff/team")).await.expect("team");
+    fill(c, "#name", name).await;
+    fill(c, "#login", login).await;
+    fill(c, "#password", PASSWORD).await;
+    click(c, &format!("input[name=role][value={role}]")).await;
+    click(c, "form[action='/staff/team'] button").await;
+    shows(c, "appointment", name).await;
+}
+
+/// Waits until the page shows `words` (after a form that comes back to the same page).
+async fn shows(c: &Client, what: &str, words: &str) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        if body(c).await.contains(words) {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{what}: the page never showed {words:?}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}
+
+/// `YYYY-MM-DDTHH:MM` (UTC) of now + `hours`.
+fn at(hours: i64) -> String {
+    let ms = super::now_ms() as i64 + hours * 3_600_000;
+    let w = palabre_web::site::when(ms as u64);
+    format!("{}T{}", &w[..10], &w[11..16])
+}
+
+#[test]
+fn a_town_hall_runs_a_consultation_from_the_browser() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let node = start(&dir.path().join("node"));
+    let base = format!("http://{}", node.addr);
+    let setup = node.setup.clone().expect("setup link");
+    let driver = driver();
+    let axe = axe_source();
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    rt.block_on(async {
+        let staff = browser(&driver, &dir.path().join("staff"), true).await;
+        let c = &staff;
+
+        // The first administrator, from the console's one-time link.
+        visit(c, &base, &setup, &axe).await;
+        fill(c, "#name", "Claire Martin").await;
+        fill(c, "#login", "claire").await;
+        fill(c, "#password", ADMIN_PASSWORD).await;
+        click(c, "main form button[type=submit]").await;
+        arrived(c, "setup", |u| u.ends_with("/staff")).await;
+        check_page(c, "/staff", &axe).await;
+        appoint(c, &base, "Paul Moderateur", "paul", "moderator").await;
+        appoint(c, &base, "Accueil mairie", "accueil", "desk").await;
+        check_page(c, "/staff/team", &axe).await;
+
+        // A consultation: drafted, previewed, published.
+        visit(c, &base, "/staff/consultations", &axe).await;
+        click(c, "form[action='/staff/consultations'] button").await;
+        arrived(c, "new draft", |u| u.contains("/staff/drafts/")).await;
+        fill(c, "#title", "Aménager le parc des Tilleuls").await;
+        fill(
+            c,
+            "#description",
+            "Deux projets sont sur la table.\n\nChoisissez-en jusqu'à deux.",
+        )
+        .await;
+        click(c, "input[name=method][value=approval]").await;
+        fill(c, "#max_choices", "2").await;
+        set_value(c, "#po", &at(-1)).await;
+        set_value(c, "#pc", &at(48)).await;
+        set_value(c, "#vo", &at(-1)).await;
+        set_value(c, "#vc", &at(72)).await;
+        click(c, "input[name=show_running]").await;
+        click(c, "form[action^='/staff/drafts/'] button").await;
+        css(c, "section.preview").await;
+        let draft = c.current_url().await.expect("url").path().to_owned();
+        check_page(c, &draft, &axe).await;
+        assert!(
+            text(c, "section.preview")
+                .await
+                .contains("Aménager le parc des Tilleuls")
+        );
+        click(c, "form[action$='/publish'] button").await;
+        let url = arrived(c, "publication", |u| u.contains("/c/")).await;
+        let cid = url.rsplit('/').next().expect("id").to_owned();
+
+        // The town hall's own projects.
+        for title in ["Une aire de jeux", "Un jardin partagé"] {
+            c.goto(&format!("{base}/staff/consultations"))
+                .await
+                .expect("list");
+            let form = format!("form[action='/staff/consultations/{cid}/projects']");
+            click(c, &format!("details:has({form}) summary")).await;
+            fill(c, &format!("{form} input[name=title]"), title).await;
+            fill(
+                c,
+                &format!("{form} textarea[name=body]"),
+                "Près de l'école.",
+            )
+            .await;
+            click(c, &format!("{form} button")).await;
+            arrived(c, "project", |u| u.contains("/p/")).await;
+        }
+
+        // Letters: three codes, printed within the page budget.
+        visit(c, &base, "/staff/letters", &axe).await;
+        fill(c, "#label", "Quartier des Tilleuls").await;
+        fill(c, "#count", "3").await;
+        click(c, "form[action='/staff/letters'] button").await;
+        arrived(c, "batch", |u| u.contains("/staff/letters/")).await;
+        check_page(c, "/staff/letters/{batch}", &axe).await;
+        click(c, "a.button").await;
+        arrived(c, "print", |u| u.ends_with("/print")).await;
+        let print = c.current_url().await.expect("url").path().to_owned();
+        check_page(c, &print, &axe).await;
+        let codes: Vec<String> = {
+            let mut out = Vec::new();
+            for e in c
+                .find_all(Locator::Css(".letter .code"))
+                .await
+                .expect("codes")
+            {
+                out.push(e.text().await.expect("code"));
+            }
+            out
+        };
+        assert_eq!(codes.len(), 3);
+        assert_eq!(
+            c.find_all(Locator::Css(".letter svg.qr"))
+                .await
+                .expect("qr")
+                .len(),
+            3
+        );
+        logout(c, &base).await;
+
+        // A resident follows the first letter's QR link, registers and votes.
+        let resident = browser(&driver, &dir.path().join("resident"), true).await;
+        let r = &resident;
+        r.goto(&format!("{base}/register?code={}", codes[0]))
+            .await
+            .expect("register");
+        let typed = css(r, "#code").await.prop("value").await.expect("value");
+        assert_eq!(typed.as_deref(), Some(codes[0].as_str()));
+        click(r, "form[data-register] button").await;
+        answered(r, "form[data-register]").await;
+        vote(r, &base, &cid, 0).await;
+        // and argues against a project
+        let detail = super::consultation_detail(&node.addr, &cid.parse().expect("id"));
+        let pid = detail["proposals"][0]["id"]
+            .as_str()
+            .expect("pid")
+            .to_owned();
+        r.goto(&format!("{base}/p/{pid}")).await.expect("proposal");
+        click(r, "input[name=stance][value=con]").await;
+        fill(r, "#arg-body", "Ce projet est une honte, comme son auteur.").await;
+        click(r, "form[data-kind=argument] button").await;
+        answered(r, "form[data-kind=argument]").await;
+        // Another resident reports the argument.
+        r.goto(&format!("{base}/p/{pid}")).await.expect("proposal");
+        click(r, "li a.report").await;
+        arrived(r, "report form", |u| u.contains("/report?target=")).await;
+        check_page(r, "/report", &axe).await;
+        fill(
+            r,
+            "#reason",
+            "Attaque personnelle contre l'auteur du projet.",
+        )
+        .await;
+        click(r, "main form button").await;
+        css(r, ".out.ok").await;
+
+        // The moderator hides it, with a public reason.
+        login(c, &base, "paul", PASSWORD).await;
+        visit(c, &base, "/staff/moderation", &axe).await;
+        assert!(
+            body(c)
+                .await
+                .contains("Attaque personnelle contre l'auteur du projet.")
+        );
+        fill(
+            c,
+            "input[id^=reason-]",
+            "Attaque personnelle (charte, article 2)",
+        )
+        .await;
+        click(c, "form[action='/staff/moderation'] button").await;
+        css(c, ".out.ok").await;
+        visit(r, &base, "/moderation", &axe).await;
+        let log = body(r).await;
+        assert!(
+            log.contains("Attaque personnelle (charte, article 2)"),
+            "{log}"
+        );
+        assert!(log.contains("Paul Moderateur"), "{log}");
+        r.goto(&format!("{base}/p/{pid}")).await.expect("proposal");
+        let page = body(r).await;
+        assert!(!page.contains("comme son auteur"), "{page}");
+        assert!(page.contains("Attaque personnelle (charte, article 2)"));
+        logout(c, &base).await;
+
+        // The desk: someone without a device gets a card and an assisted ballot.
+        login(c, &base, "accueil", PASSWORD).await;
+        visit(c, &base, "/staff/desk", &axe).await;
+        click(c, "form[action='/staff/desk/register'] button").await;
+        css(c, "section.card").await;
+        check_page(c, "card", &axe).await;
+        let secret = text(c, "#secret").await;
+        c.goto(&format!("{base}/staff/desk/vote/{cid}"))
+            .await
+            .expect("ballot form");
+        check_page(c, "/staff/desk/vote", &axe).await;
+        fill(c, "#card", &secret).await;
+        click(c, "input[name=p]").await;
+        click(c, "main form button").await;
+        let done = text(c, ".out.ok").await;
+        assert!(
+            done.contains("Ballot recorded") || done.contains("Vote enregistré"),
+            "{done}"
+        );
+        visit(r, &base, "/transparency", &axe).await;
+        let t = body(r).await;
+        assert!(t.contains("Accueil mairie : 1"), "{t}");
+        assert!(t.contains("Quartier des Tilleuls"), "{t}");
+
+        // Open data, from the links of the results page.
+        visit(r, &base, &format!("/c/{cid}/results"), &axe).await;
+        let (_, tally) = http(
+            &node.addr,
+            "GET",
+            &format!("/api/v1/consultations/{cid}/tally"),
+            b"",
+        )
+        .expect("tally");
+        let mut links = Vec::new();
+        for a in r
+            .find_all(Locator::Css("a[download]"))
+            .await
+            .expect("links")
+        {
+            links.push(a.attr("href").await.expect("href").expect("an href"));
+        }
+        assert_eq!(
+            links.len(),
+            2,
+            "CSV and JSON (no pabulib for an approval vote)"
+        );
+        let json_file: Value =
+            serde_json::from_slice(&get_raw(&node.addr, &links[1])).expect("json");
+        assert_eq!(json_file["tally"], tally["tally"]);
+        assert_eq!(json_file["participation"]["n_voters_counted"], json!(2));
+        let csv = String::from_utf8(get_raw(&node.addr, &links[0])).expect("utf-8");
+        let rows = tally["tally"]["rows"].as_array().expect("rows");
+        assert_eq!(csv.lines().count(), rows.len() + 1, "{csv}");
+        for row in rows {
+            let id = row["proposal"]
+                .as_str()
+                .or_else(|| row["id"].as_str())
+                .expect("a row id");
+            assert!(csv.contains(id), "{csv}");
+        }
+        staff.close().await.expect("close");
+        resident.close().await.expect("close");
+    });
+}
