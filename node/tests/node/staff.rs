@@ -842,3 +842,104 @@ fn the_desk_registers_replaces_and_records_assisted_ballots() {
         .count();
     assert_eq!(credentials, 1);
 }
+
+#[test]
+fn partner_towns_come_from_the_federation_list() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().join("node");
+    let palabre = |args: &[&str]| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_palabre"))
+            .args(args)
+            .env("PALABRE_LOG", "warn")
+            .output()
+            .expect("palabre runs");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    let d = data.to_str().expect("utf-8");
+    palabre(&["init", "--data", d, "--name", "Ville A"]);
+    let neighbour = SecretKey::from_seed(&[99; 32]).public_key().to_string();
+    palabre(&[
+        "peers",
+        "add",
+        "--data",
+        d,
+        "--authority",
+        &neighbour,
+        "--addr",
+        "/ip4/127.0.0.1/tcp/9",
+        "--name",
+        "Commune voisine",
+    ]);
+    let node = super::start_with(&data, &[("PALABRE_P2P_LISTEN", "/ip4/127.0.0.1/tcp/0")]);
+    let mut admin = first_admin(&node);
+    let csrf = admin.csrf();
+    let created = admin.post("/staff/consultations", &[("csrf", &csrf)]);
+    let draft = created.header("location").expect("draft").to_owned();
+    let page = admin.get(&draft);
+    assert!(page.body.contains("Commune voisine"), "{}", page.body);
+    let saved = admin.post(
+        &draft,
+        &[
+            ("csrf", &csrf),
+            ("title", "Piste cyclable entre nos deux communes"),
+            ("description", "Faut-il la construire ?"),
+            ("method", "yes_no_abstain"),
+            ("proposals_open", "2030-05-01T08:00"),
+            ("proposals_close", "2030-05-10T08:00"),
+            ("vote_open", "2030-05-10T08:00"),
+            ("vote_close", "2030-05-20T08:00"),
+            ("partner", &neighbour),
+        ],
+    );
+    assert!(saved.body.contains("2 commune(s)"), "{}", saved.body);
+    // A key that is not a partner's is refused before anything is signed.
+    let odd = admin.post(
+        &draft,
+        &[
+            ("csrf", &csrf),
+            ("title", "x"),
+            ("description", "x"),
+            ("method", "yes_no_abstain"),
+            ("partner", "zz"),
+        ],
+    );
+    assert!(
+        odd.body.contains("commune partenaire est inconnue"),
+        "{}",
+        odd.body
+    );
+    let saved = admin.post(
+        &draft,
+        &[
+            ("csrf", &csrf),
+            ("title", "Piste cyclable entre nos deux communes"),
+            ("description", "Faut-il la construire ?"),
+            ("method", "yes_no_abstain"),
+            ("proposals_open", "2030-05-01T08:00"),
+            ("proposals_close", "2030-05-10T08:00"),
+            ("vote_open", "2030-05-10T08:00"),
+            ("vote_close", "2030-05-20T08:00"),
+            ("partner", &neighbour),
+        ],
+    );
+    assert_eq!(saved.status, 200);
+    let published = admin.post(&format!("{draft}/publish"), &[("csrf", &csrf)]);
+    assert_eq!(published.status, 303, "{}", published.body);
+    let cid: EventId = published
+        .header("location")
+        .expect("consultation")
+        .trim_start_matches("/c/")
+        .parse()
+        .expect("id");
+    let detail = super::consultation_detail(&node.addr, &cid);
+    let mut expected = vec![authority(&node.addr).to_string(), neighbour];
+    expected.sort();
+    assert_eq!(
+        detail["consultation"]["authorities"],
+        serde_json::json!(expected)
+    );
+}

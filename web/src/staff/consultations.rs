@@ -98,7 +98,11 @@ fn number(text: &str) -> Option<u64> {
 
 impl Draft {
     /// The consultation this draft describes, with this town and its chosen partners.
-    pub fn build(&self, me: PublicKey) -> Result<ConsultationBody, Vec<Problem>> {
+    pub fn build(
+        &self,
+        me: PublicKey,
+        federation: &[PublicKey],
+    ) -> Result<ConsultationBody, Vec<Problem>> {
         let mut problems = Vec::new();
         let title = self.title.trim().to_owned();
         if title.is_empty() || title.chars().count() > MAX_TITLE_CHARS {
@@ -156,14 +160,19 @@ impl Draft {
         .into_iter()
         .map(|t| parse_when(t))
         .collect();
-        let [Some(po), Some(pc), Some(vo), Some(vc)] = times[..] else {
-            problems.push((
-                "Indiquez les quatre dates (jour et heure, UTC).",
-                "Give all four dates (day and time, UTC).",
-            ));
-            return Err(problems);
+        let windows = match times[..] {
+            [Some(po), Some(pc), Some(vo), Some(vc)] => Some((po, pc, vo, vc)),
+            _ => {
+                problems.push((
+                    "Indiquez les quatre dates (jour et heure, UTC).",
+                    "Give all four dates (day and time, UTC).",
+                ));
+                None
+            }
         };
-        if !(po < pc && vo < vc && po <= vo && pc <= vc) {
+        if let Some((po, pc, vo, vc)) = windows
+            && !(po < pc && vo < vc && po <= vo && pc <= vc)
+        {
             problems.push((
                 "Les dates ne sont pas dans l'ordre : les propositions s'ouvrent avant de se fermer, le vote aussi, et le vote ne se termine pas avant les propositions.",
                 "The dates are out of order: proposals open before they close, so does the vote, and the vote does not end before proposals.",
@@ -172,27 +181,30 @@ impl Draft {
         let mut authorities = vec![me];
         for p in &self.partners {
             match p.parse::<PublicKey>() {
-                Ok(k) if k != me && !authorities.contains(&k) => authorities.push(k),
-                Ok(_) => {}
-                Err(_) => problems.push((
-                    "Une commune partenaire est inconnue.",
-                    "A partner town is unknown.",
+                Ok(k) if k == me || authorities.contains(&k) => {}
+                Ok(k) if federation.contains(&k) => authorities.push(k),
+                _ => problems.push((
+                    "Une commune partenaire est inconnue : choisissez dans la liste de fédération.",
+                    "A partner town is unknown: choose from the federation list.",
                 )),
             }
         }
         authorities.sort();
         match (problems.is_empty(), method) {
-            (true, Some(method)) => Ok(ConsultationBody {
-                title,
-                description,
-                authorities,
-                proposals_open_ms: po,
-                proposals_close_ms: pc,
-                vote_open_ms: vo,
-                vote_close_ms: vc,
-                method,
-                show_running_results: self.show_running,
-            }),
+            (true, Some(method)) => {
+                let (po, pc, vo, vc) = windows.expect("no problem means four dates");
+                Ok(ConsultationBody {
+                    title,
+                    description,
+                    authorities,
+                    proposals_open_ms: po,
+                    proposals_close_ms: pc,
+                    vote_open_ms: vo,
+                    vote_close_ms: vc,
+                    method,
+                    show_running_results: self.show_running,
+                })
+            }
             _ => Err(problems),
         }
     }
@@ -364,7 +376,7 @@ fn draft_page<O: Office>(
         .into();
     let fr = frame.lang == "fr";
     let me_key = st.office.authority().key;
-    let (problems, preview) = match d.build(me_key) {
+    let (problems, preview) = match d.build(me_key, &federated(st)) {
         Ok(body) => (
             Vec::new(),
             Some(Preview {
@@ -407,6 +419,10 @@ fn draft_page<O: Office>(
         preview,
         saved,
     })
+}
+
+fn federated<O: Office>(st: &Staff<O>) -> Vec<PublicKey> {
+    st.office.federation().into_iter().map(|(k, _)| k).collect()
 }
 
 fn load_draft<O: Office>(st: &Staff<O>, id: &str) -> Result<Option<Draft>, BackendError> {
@@ -534,7 +550,7 @@ pub async fn publish<O: Office>(
         Ok(None) => return published_already(&st, &headers, me, &id),
         Err(e) => return failed(&e),
     };
-    let body = match d.build(st.office.authority().key) {
+    let body = match d.build(st.office.authority().key, &federated(&st)) {
         Ok(b) => b,
         Err(_) => {
             tracing::info!(staff = %me.account.login, draft = %id, "publication refused: the draft is incomplete");
