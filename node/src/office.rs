@@ -130,6 +130,16 @@ impl Office for NodeBackend {
         self.office.town_name.clone()
     }
 
+    fn closing_state(&self, consultation: &palabre_core::ids::EventId) -> (bool, bool) {
+        use palabre_core::admission::Record;
+        (
+            self.storage
+                .closing(&self.key.public_key(), consultation)
+                .is_some(),
+            self.storage.has_result(consultation),
+        )
+    }
+
     fn count_action(&self, action: &'static str) {
         *self
             .staff_actions

@@ -538,7 +538,13 @@ fn an_administrator_drafts_previews_and_publishes_a_consultation_then_it_is_fixe
             .status,
         409
     );
-    // Listed among published ones.
+    // Listed among published ones; the demo's finished example shows its signed result.
+    assert!(
+        admin
+            .get("/staff/consultations")
+            .body
+            .contains("close, résultat signé publié")
+    );
     assert!(
         admin
             .get("/staff/consultations")

@@ -275,10 +275,20 @@ pub async fn list<O: Office>(State(st): State<Shared<O>>, headers: HeaderMap) ->
             Phase::Upcoming => frame.tr("à venir", "upcoming"),
             Phase::Proposals => frame.tr("propositions ouvertes", "proposals open"),
             Phase::Voting => frame.tr("vote ouvert", "vote open"),
-            Phase::Closed => frame.tr(
-                "close (résultat après les cosignatures des témoins)",
-                "closed (result once witnesses cosign)",
-            ),
+            Phase::Closed => match st.office.closing_state(&c.id) {
+                (_, true) => frame.tr(
+                    "close, résultat signé publié",
+                    "closed, signed result published",
+                ),
+                (true, false) => frame.tr(
+                    "close, registre clos ; résultat dès que les témoins ont cosigné",
+                    "closed, log closed; result once the witnesses have cosigned",
+                ),
+                (false, false) => frame.tr(
+                    "close, clôture du registre en cours",
+                    "closed, closing the log",
+                ),
+            },
         };
         published.push(Row {
             projects: c.accepts(palabre_core::event::Kind::Proposal, now),

@@ -76,6 +76,9 @@ pub trait Office: Backend {
     fn town_name(&self) -> String;
     /// Counts one staff action for `/metrics`.
     fn count_action(&self, action: &'static str);
+    /// Whether this town has closed its log for `consultation` (its checkpoint), and
+    /// whether the organiser's signed result is recorded.
+    fn closing_state(&self, consultation: &palabre_core::ids::EventId) -> (bool, bool);
 }
 
 /// Public counts of invitation codes.
