@@ -223,6 +223,8 @@ async fn send_all(
 pub(crate) struct Node {
     child: Child,
     pub addr: String,
+    /// The path of the one-time link that creates the first administrator, if printed.
+    pub setup: Option<String>,
 }
 
 impl Node {
@@ -245,17 +247,22 @@ impl Node {
             .spawn()?;
         let stdout = child.stdout.take().expect("stdout is piped");
         let mut lines = BufReader::new(stdout).lines();
+        let mut setup = None;
         let addr = loop {
             let Some(line) = lines.next() else {
                 anyhow::bail!("the node stopped before serving");
             };
-            if let Some(url) = line?.split("http://").nth(1) {
+            let line = line?;
+            if let Some(at) = line.find("/staff/setup/") {
+                setup = Some(line[at..].trim().to_owned());
+            }
+            if let Some(url) = line.strip_prefix("Palabre is serving on http://") {
                 break url.trim().to_owned();
             }
         };
         // Keep draining its output so that it never blocks on a full pipe.
         std::thread::spawn(move || for _ in lines {});
-        Ok(Node { child, addr })
+        Ok(Node { child, addr, setup })
     }
 
     pub fn pid(&self) -> u32 {

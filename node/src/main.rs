@@ -15,6 +15,7 @@ mod office;
 mod opendata;
 mod recount;
 mod replbench;
+mod staffbench;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -103,6 +104,10 @@ enum Command {
         /// With --replication: for how many seconds.
         #[arg(long, default_value_t = 10)]
         seconds: u32,
+        /// Instead: the town hall's pages — setup, logins, a batch of this many letters,
+        /// its print page and CSV.
+        #[arg(long)]
+        staff_letters: Option<usize>,
     },
     /// Verify a consultation from the logs that nodes serve (or a bundle), trusting none
     /// of them: signatures, heads, consistency between nodes, admission of every entry,
@@ -357,6 +362,10 @@ fn main() -> anyhow::Result<()> {
             }
             Ok(())
         }
+        Command::Bench {
+            staff_letters: Some(n),
+            ..
+        } => staffbench::run(n, 10),
         Command::Bench {
             audit_ballots: Some(n),
             ..

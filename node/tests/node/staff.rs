@@ -621,6 +621,16 @@ fn letters_are_generated_printed_exported_redeemed_and_withdrawn() {
         "{}",
         t.body
     );
+    // A large batch prints a hundred letters at a time.
+    let large = admin.post(
+        "/staff/letters",
+        &[("csrf", &csrf), ("label", "Centre-bourg"), ("count", "150")],
+    );
+    let large = large.header("location").expect("batch").to_owned();
+    let page = admin.get(&large);
+    assert!(page.body.contains("print?from=0") && page.body.contains("print?from=100"));
+    let second = admin.get(&format!("{large}/print?from=100"));
+    assert_eq!(second.body.matches("class=\"letter\"").count(), 50);
     // A single lost letter's code, typed at the desk or by an admin.
     let made = admin.post(
         "/staff/letters",

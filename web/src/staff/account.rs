@@ -3,7 +3,7 @@
 //! (each appointment is a `staff` event signed by the authority).
 
 use argon2::Argon2;
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::password_hash::{PasswordHash, SaltString};
 use askama::Template;
 use axum::extract::{Form, Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
@@ -147,9 +147,8 @@ pub async fn login<O: Office>(
         Err(e) => return failed(&e),
     };
     let password = form.password;
-    // The hash is checked on a blocking thread: Argon2 is meant to be slow.
     let verified = match account.clone() {
-        Some(a) => tokio::task::spawn_blocking(move || check_password(&password, &a.password))
+        Some(a) => on_hasher(move || check_password(&password, &a.password))
             .await
             .unwrap_or(false),
         None => false,
@@ -209,21 +208,112 @@ fn start_session<O: Office>(st: &Staff<O>, login: &str) -> Result<Response, Back
     Ok(res)
 }
 
+type HashJob = Box<dyn FnOnce() + Send>;
+
+/// Runs `job` on the one thread that computes Argon2 (it is meant to be slow, and each
+/// computation takes 19 MiB: on one thread that memory is reused, where a pool of
+/// blocking threads would each keep their own). A full queue is an error, not a wait.
+async fn on_hasher<T: Send + 'static>(
+    job: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, BackendError> {
+    static QUEUE: std::sync::OnceLock<std::sync::mpsc::SyncSender<HashJob>> =
+        std::sync::OnceLock::new();
+    let queue = QUEUE.get_or_init(|| {
+        let (tx, rx) = std::sync::mpsc::sync_channel::<HashJob>(64);
+        std::thread::Builder::new()
+            .name("palabre-argon2".into())
+            .spawn(move || {
+                for job in rx {
+                    job();
+                }
+            })
+            .expect("a thread for password hashing starts");
+        tx
+    });
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    queue
+        .try_send(Box::new(move || {
+            let _ = tx.send(job());
+        }))
+        .map_err(|_| BackendError("too many password checks at once".into()))?;
+    rx.await
+        .map_err(|_| BackendError("the password thread stopped".into()))
+}
+
+thread_local! {
+    /// Argon2's working memory, kept by the hashing thread and reused by every hash: a
+    /// fresh 19 MiB allocation per login would stay with the process (the allocator
+    /// keeps freed blocks that large), and the node would grow by that much per login.
+    static BLOCKS: std::cell::RefCell<Vec<argon2::Block>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// The raw Argon2 output of `password` with `salt` under `argon`, into `out`.
+fn argon2_into(
+    argon: &Argon2<'_>,
+    params: &argon2::Params,
+    password: &str,
+    salt: &[u8],
+    out: &mut [u8],
+) -> bool {
+    BLOCKS.with(|blocks| {
+        let mut blocks = blocks.borrow_mut();
+        blocks.resize(params.block_count(), argon2::Block::default());
+        argon
+            .hash_password_into_with_memory(password.as_bytes(), salt, out, &mut blocks[..])
+            .is_ok()
+    })
+}
+
+/// An Argon2id PHC string of `password` with a fresh salt (the crate's default
+/// parameters: 19 MiB, 2 passes, 1 lane).
 pub(crate) fn hash_password(password: &str) -> Result<String, BackendError> {
-    let salt =
-        SaltString::encode_b64(&random::<16>()?).map_err(|e| BackendError(format!("salt: {e}")))?;
-    Argon2::default()
-        .hash_password(password.as_bytes(), &salt)
-        .map(|h| h.to_string())
-        .map_err(|e| BackendError(format!("argon2: {e}")))
+    let err = |e: argon2::password_hash::Error| BackendError(format!("argon2: {e}"));
+    let salt_bytes = random::<16>()?;
+    let salt = SaltString::encode_b64(&salt_bytes).map_err(err)?;
+    let params = argon2::Params::default();
+    let argon = Argon2::new(
+        argon2::Algorithm::Argon2id,
+        argon2::Version::V0x13,
+        params.clone(),
+    );
+    let mut out = [0u8; 32];
+    if !argon2_into(&argon, &params, password, &salt_bytes, &mut out) {
+        return Err(BackendError("argon2 failed".into()));
+    }
+    let phc = PasswordHash {
+        algorithm: argon2::Algorithm::Argon2id.ident(),
+        version: Some(argon2::Version::V0x13.into()),
+        params: argon2::password_hash::ParamsString::try_from(&params).map_err(err)?,
+        salt: Some(salt.as_salt()),
+        hash: Some(argon2::password_hash::Output::new(&out).map_err(err)?),
+    };
+    Ok(phc.to_string())
 }
 
 fn check_password(password: &str, phc: &str) -> bool {
-    PasswordHash::new(phc).is_ok_and(|h| {
-        Argon2::default()
-            .verify_password(password.as_bytes(), &h)
-            .is_ok()
-    })
+    let Ok(h) = PasswordHash::new(phc) else {
+        return false;
+    };
+    let (Ok(params), Ok(algorithm), Some(salt), Some(expected)) = (
+        argon2::Params::try_from(&h),
+        argon2::Algorithm::try_from(h.algorithm),
+        h.salt,
+        h.hash,
+    ) else {
+        return false;
+    };
+    let version = h
+        .version
+        .and_then(|v| argon2::Version::try_from(v).ok())
+        .unwrap_or(argon2::Version::V0x13);
+    let mut salt_buf = [0u8; 64];
+    let Ok(salt) = salt.decode_b64(&mut salt_buf) else {
+        return false;
+    };
+    let argon = Argon2::new(algorithm, version, params.clone());
+    let mut out = vec![0u8; expected.len()];
+    argon2_into(&argon, &params, password, salt, &mut out)
+        && constant_time_eq(&out, expected.as_bytes())
 }
 
 #[derive(Deserialize)]
@@ -454,9 +544,7 @@ async fn create_account<O: Office>(
     let seed = random::<32>()?;
     let key = SecretKey::from_seed(&seed);
     let password = password.to_owned();
-    let phc = tokio::task::spawn_blocking(move || hash_password(&password))
-        .await
-        .map_err(|e| BackendError(e.to_string()))??;
+    let phc = on_hasher(move || hash_password(&password)).await??;
     let appointment = st.office.sign_as_authority(Event {
         author: st.office.authority().key,
         created_at_ms: st.office.now_ms(),
@@ -677,5 +765,21 @@ pub async fn dismiss<O: Office>(
 impl<O> std::fmt::Debug for Staff<O> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Staff").finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{check_password, hash_password};
+
+    #[test]
+    fn a_password_checks_against_its_own_hash_only() {
+        let phc = hash_password("un mot de passe long").expect("hashes");
+        assert!(phc.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{phc}");
+        assert!(check_password("un mot de passe long", &phc));
+        assert!(!check_password("un mot de passe lonG", &phc));
+        assert!(!check_password("un mot de passe long", "not a hash"));
+        // Another salt, another hash.
+        assert_ne!(phc, hash_password("un mot de passe long").expect("hashes"));
     }
 }

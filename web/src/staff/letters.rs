@@ -7,7 +7,7 @@
 //! (`/transparency`); which code went to whom is never recorded here.
 
 use askama::Template;
-use axum::extract::{Form, Path, State};
+use axum::extract::{Form, Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use palabre_core::event::StaffRole;
@@ -18,6 +18,8 @@ use super::*;
 
 /// Most letters in one batch.
 pub const MAX_BATCH: usize = 2_000;
+/// Letters on one print page (one print job): a few hundred KB, not megabytes.
+pub const PRINT_PAGE: usize = 100;
 
 /// A batch of letters, as the node keeps it: hashes only.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -47,6 +49,15 @@ pub(crate) struct BatchRow {
     pub created: String,
     pub counts: Counts,
     pub printable: bool,
+    /// The print pages: (first letter, from, to), numbered from 1 for people.
+    pub parts: Vec<(usize, usize, usize)>,
+}
+
+fn parts(n: usize) -> Vec<(usize, usize, usize)> {
+    (0..n)
+        .step_by(PRINT_PAGE)
+        .map(|from| (from, from + 1, (from + PRINT_PAGE).min(n)))
+        .collect()
 }
 
 pub(crate) fn rows<O: Office>(st: &Staff<O>) -> Result<Vec<BatchRow>, BackendError> {
@@ -56,6 +67,7 @@ pub(crate) fn rows<O: Office>(st: &Staff<O>) -> Result<Vec<BatchRow>, BackendErr
             Ok(BatchRow {
                 counts: st.office.invitation_counts(Some(&b.hashes))?,
                 printable: st.codes(&b.id).is_some(),
+                parts: Vec::new(),
                 created: crate::site::when(b.created_ms),
                 id: b.id,
                 label: b.label,
@@ -267,6 +279,7 @@ fn batch_page<O: Office>(
         page: frame,
         b: BatchRow {
             printable: st.codes(&b.id).is_some(),
+            parts: parts(b.hashes.len()),
             created: crate::site::when(b.created_ms),
             id: b.id,
             label: b.label,
@@ -290,9 +303,16 @@ struct PrintPage {
     letters: Vec<Letter>,
 }
 
+#[derive(Deserialize)]
+pub struct PrintQuery {
+    from: Option<usize>,
+}
+
+/// One print page of a batch: letters `from .. from + PRINT_PAGE`.
 pub async fn print<O: Office>(
     State(st): State<Shared<O>>,
     Path(id): Path<String>,
+    Query(q): Query<PrintQuery>,
     headers: HeaderMap,
 ) -> Response {
     let me = match st.require(&headers, &[]) {
@@ -314,8 +334,17 @@ pub async fn print<O: Office>(
         "QR code : lien d'inscription avec votre code",
         "QR code: registration link with your code",
     );
+    let from = q.from.unwrap_or(0).min(codes.len());
+    frame.title = format!(
+        "{} ({}–{})",
+        frame.title,
+        from + 1,
+        (from + PRINT_PAGE).min(codes.len())
+    );
     let letters = codes
         .into_iter()
+        .skip(from)
+        .take(PRINT_PAGE)
         .map(|code| Letter {
             qr: qr::svg(&format!("{site}/register?code={code}"), label).unwrap_or_default(),
             code,
