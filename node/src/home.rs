@@ -36,6 +36,8 @@ pub struct Config {
     pub close_grace_ms: u64,
     /// Where the federation's peers reach this node (a libp2p multiaddr).
     pub p2p_listen: String,
+    /// How long a staff member stays logged in, in seconds.
+    pub staff_session_seconds: u64,
 }
 
 impl Default for Config {
@@ -50,6 +52,7 @@ impl Default for Config {
             rate_burst: 200.0,
             close_grace_ms: DEFAULT_CLOSE_GRACE_MS,
             p2p_listen: "/ip4/0.0.0.0/tcp/4040".into(),
+            staff_session_seconds: 10 * 60 * 60,
         }
     }
 }
@@ -83,6 +86,10 @@ close_grace_ms = 301000
 # Where the federation's other town halls reach this node (TCP port 4040 on every
 # interface). Federation starts once `palabre peers add` has named a town.
 p2p_listen = "/ip4/0.0.0.0/tcp/4040"
+
+# How long (seconds) a staff member stays logged in on /staff. On a shared desk
+# computer, shorter is safer.
+staff_session_seconds = 36000
 "#;
 
 /// A ballot dated before the close is admitted up to `MAX_CLOCK_SKEW_MS` after it; the
@@ -244,6 +251,11 @@ fn apply_env(config: &mut Config) -> anyhow::Result<()> {
     }
     if let Some(v) = var("P2P_LISTEN") {
         config.p2p_listen = v;
+    }
+    if let Some(v) = var("STAFF_SESSION_SECONDS") {
+        config.staff_session_seconds = v
+            .parse()
+            .context("PALABRE_STAFF_SESSION_SECONDS is a number of seconds")?;
     }
     if let Some(v) = var("CACHE_MIB") {
         config.cache_mib = v.parse().context("PALABRE_CACHE_MIB is a number of MiB")?;

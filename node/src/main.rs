@@ -491,6 +491,7 @@ fn serve(data: PathBuf, http: Option<String>, demo: bool) -> anyhow::Result<()> 
     let office = office::OfficeSettings {
         public_url: home.config.public_url.clone(),
         town_name: home.config.name.clone(),
+        session_ms: home.config.staff_session_seconds.saturating_mul(1000),
         federation: peers
             .peer
             .iter()

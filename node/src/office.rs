@@ -22,6 +22,8 @@ pub struct OfficeSettings {
     pub town_name: String,
     /// The federation list: each town's key and name.
     pub federation: Vec<(PublicKey, String)>,
+    /// How long a staff session lasts.
+    pub session_ms: u64,
 }
 
 /// Staff actions done since the node started, by action.
@@ -128,6 +130,10 @@ impl Office for NodeBackend {
 
     fn town_name(&self) -> String {
         self.office.town_name.clone()
+    }
+
+    fn session_ms(&self) -> u64 {
+        self.office.session_ms
     }
 
     fn closing_state(&self, consultation: &palabre_core::ids::EventId) -> (bool, bool) {

@@ -959,3 +959,28 @@ fn partner_towns_come_from_the_federation_list() {
         serde_json::json!(expected)
     );
 }
+
+#[test]
+fn an_expired_session_opens_nothing_and_changes_nothing() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let node = super::start_with(dir.path(), &[("PALABRE_STAFF_SESSION_SECONDS", "1")]);
+    let mut admin = first_admin(&node);
+    let csrf = admin.csrf();
+    // Wait until the session's end has passed (a deadline, not a timing assertion).
+    let until = std::time::Instant::now() + Duration::from_millis(1_500);
+    while std::time::Instant::now() < until {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let page = admin.get("/staff/consultations");
+    assert_eq!(
+        (page.status, page.header("location")),
+        (303, Some("/staff/login"))
+    );
+    let form = admin.post("/staff/consultations", &[("csrf", &csrf)]);
+    assert_eq!(form.status, 403);
+    assert!(form.body.contains("bad_csrf"));
+    // Nothing was created; logging in again works.
+    admin.login("claire", ADMIN_PASSWORD);
+    let list = admin.get("/staff/consultations");
+    assert!(list.body.contains("Aucun brouillon"), "{}", list.body);
+}

@@ -185,11 +185,19 @@ pub async fn login<O: Office>(
 }
 
 fn start_session<O: Office>(st: &Staff<O>, login: &str) -> Result<Response, BackendError> {
+    // Expired sessions go when someone logs in: the namespace holds live ones only.
+    let now = st.office.now_ms();
+    for (key, bytes) in st.office.office_scan(ns::SESSION)? {
+        let expired = decode_record::<Session>(&bytes).is_ok_and(|s| s.expires_ms <= now);
+        if expired {
+            st.office.office_take(ns::SESSION, &key)?;
+        }
+    }
     let session_token = token()?;
     let session = Session {
         login: login.to_owned(),
         csrf: token()?,
-        expires_ms: st.office.now_ms() + SESSION_MS,
+        expires_ms: now + st.office.session_ms(),
     };
     st.office.office_put(
         ns::SESSION,
@@ -201,7 +209,7 @@ fn start_session<O: Office>(st: &Staff<O>, login: &str) -> Result<Response, Back
         &mut res,
         &format!(
             "palabre_staff={session_token}; Path=/; HttpOnly; SameSite=Strict; Max-Age={}{}",
-            SESSION_MS / 1000,
+            st.office.session_ms() / 1000,
             secure(st)
         ),
     );

@@ -74,6 +74,8 @@ pub trait Office: Backend {
     fn public_url(&self) -> String;
     /// The municipality's name.
     fn town_name(&self) -> String;
+    /// How long a staff session lasts, in ms.
+    fn session_ms(&self) -> u64;
     /// Counts one staff action for `/metrics`.
     fn count_action(&self, action: &'static str);
     /// Whether this town has closed its log for `consultation` (its checkpoint), and
@@ -100,8 +102,6 @@ pub(crate) mod ns {
     pub const REPORT: &str = "report";
 }
 
-/// How long a session lasts without logging in again.
-const SESSION_MS: u64 = 10 * 60 * 60 * 1000;
 /// Failed logins allowed per account name and per address in [`LOGIN_WINDOW`].
 const LOGIN_FAILURES: u32 = 5;
 const LOGIN_WINDOW: Duration = Duration::from_secs(15 * 60);
