@@ -12,6 +12,14 @@ use super::world::*;
 /// Three towns, every resident votes at home, every log closes, witnesses cosign, and
 /// the organiser signs the result.
 fn closed_world(n_witnesses: usize) -> (World, Vec<Cosignature>) {
+    closed_world_with(n_witnesses, |_| {})
+}
+
+/// [`closed_world`], with `more` done to the logs before they close.
+fn closed_world_with(
+    n_witnesses: usize,
+    more: impl FnOnce(&mut World),
+) -> (World, Vec<Cosignature>) {
     let mut w = World::new(3, 3, Method::Approval { max_choices: 2 }, 3);
     let p = w.proposals.clone();
     for t in 0..3 {
@@ -24,6 +32,7 @@ fn closed_world(n_witnesses: usize) -> (World, Vec<Cosignature>) {
             w.vote(t, r, VOTE_OPEN + r as u64, choice).expect("ballot");
         }
     }
+    more(&mut w);
     let mut cosignatures = Vec::new();
     let mut closed = Vec::new();
     for t in 0..3 {
@@ -129,6 +138,81 @@ fn run(w: &World, logs: Vec<LogMaterial>) -> AuditReport {
 
 fn rules(report: &AuditReport) -> Vec<&'static str> {
     report.failures.iter().map(|f| f.rule).collect()
+}
+
+/// Town-hall staff at work in town 1's log: a desk agent registers a resident and
+/// countersigns their ballot, a moderator hides a proposal in town 0's log. The auditor
+/// replays them with the same staff rule and recounts the same result.
+#[test]
+fn staff_signed_events_and_assisted_ballots_pass_the_audit() {
+    let (w, cosignatures) = closed_world_with(1, |w| {
+        let appoint = |w: &mut World, town: usize, seed: u8, role: StaffRole| {
+            let staff = key(seed);
+            let body = Body::Staff(StaffBody {
+                subject: staff.public_key(),
+                name: format!("Agent {seed}"),
+                role,
+                active: true,
+            });
+            let e = sign(&w.towns[town].key, T0 - DAY, body);
+            let log = w.towns[town].pk();
+            w.ledger
+                .append(&log, e, Clock::Replay)
+                .expect("appointment");
+            staff
+        };
+        let desk = appoint(w, 1, 40, StaffRole::Desk);
+        let moderator = appoint(w, 0, 41, StaffRole::Moderator);
+        let resident = key(42);
+        let town1 = w.towns[1].pk();
+        let credential = sign(
+            &desk,
+            VOTE_OPEN,
+            Body::Credential(CredentialBody {
+                subject: resident.public_key(),
+                replaces: None,
+            }),
+        );
+        w.ledger
+            .append(&town1, credential, Clock::Replay)
+            .expect("desk credential");
+        let choice = Choice::Approve(vec![w.proposals[1]]);
+        let at = VOTE_OPEN + 10;
+        let assistance =
+            Assistance::sign(&desk, &resident.public_key(), at, &w.consultation, &choice)
+                .expect("countersigns");
+        let ballot = sign(
+            &resident,
+            at,
+            Body::Ballot(BallotBody {
+                consultation: w.consultation,
+                choice,
+                assistance: Some(assistance),
+            }),
+        );
+        w.ledger
+            .append(&town1, ballot, Clock::Replay)
+            .expect("assisted ballot");
+        let town0 = w.towns[0].pk();
+        let hide = sign(
+            &moderator,
+            VOTE_OPEN + 20,
+            Body::Moderation(ModerationBody {
+                target: w.proposals[2],
+                action: ModerationAction::Hide,
+                reason: "Hors sujet".into(),
+            }),
+        );
+        w.ledger
+            .append(&town0, hide, Clock::Replay)
+            .expect("moderation");
+    });
+    let (_, counted) = w.ledger.count(&w.consultation).expect("count");
+    assert_eq!(counted.ballots.len(), 10);
+    assert_eq!(counted.assisted.get(&key(40).public_key()), Some(&1));
+    assert!(counted.hidden.contains(&w.proposals[2]));
+    let report = run(&w, materials(&w, &cosignatures));
+    assert!(report.failures.is_empty(), "{:?}", rules(&report));
 }
 
 #[test]
