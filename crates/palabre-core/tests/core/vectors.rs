@@ -367,3 +367,121 @@ fn tally_vectors() -> Value {
         .collect();
     json!({"cases": cases})
 }
+
+/// `staff.json`: a town's log where staff sign with their own keys — an appointment
+/// (desk agent, moderator), a credential by the desk agent, an assisted ballot with the
+/// exact statement the agent countersigned, and a moderation by the moderator.
+#[test]
+fn staff_vectors() {
+    let town = key(100);
+    let desk = key(110);
+    let moderator = key(111);
+    let resident = key_of(0, 0);
+    let t = town.public_key();
+    let mut log: Vec<(&'static str, SignedEvent)> = Vec::new();
+    log.push((
+        "authority",
+        sign(&town, T0 - DAY, authority_body("Ville de Palabre")),
+    ));
+    for (name, who, role) in [
+        ("staff (desk)", &desk, StaffRole::Desk),
+        ("staff (moderator)", &moderator, StaffRole::Moderator),
+    ] {
+        let body = Body::Staff(StaffBody {
+            subject: who.public_key(),
+            name: format!("Agent {}", role.as_str()),
+            role,
+            active: true,
+        });
+        log.push((name, sign(&town, T0 - DAY, body)));
+    }
+    let credential = Body::Credential(CredentialBody {
+        subject: resident.public_key(),
+        replaces: None,
+    });
+    log.push((
+        "credential by the desk agent",
+        sign(&desk, T0 - DAY, credential),
+    ));
+    let c = sign(
+        &town,
+        T0 - DAY,
+        consultation_body(&[t], Method::Support { threshold: 1 }),
+    );
+    let cid = c.id();
+    log.push(("consultation", c));
+    let p = sign(
+        &town,
+        PROPOSALS_OPEN,
+        Body::Proposal(ProposalBody {
+            consultation: cid,
+            title: "Des bancs".into(),
+            body: "Sur la place.".into(),
+            cost: None,
+        }),
+    );
+    let pid = p.id();
+    log.push(("proposal", p));
+    let choice = Choice::Approve(vec![pid]);
+    let at = VOTE_OPEN;
+    let statement =
+        Assistance::statement(&resident.public_key(), at, &cid, &choice).expect("statement");
+    let assistance =
+        Assistance::sign(&desk, &resident.public_key(), at, &cid, &choice).expect("signs");
+    let ballot = sign(
+        &resident,
+        at,
+        Body::Ballot(BallotBody {
+            consultation: cid,
+            choice,
+            assistance: Some(assistance),
+        }),
+    );
+    log.push(("assisted ballot", ballot));
+    let hide = Body::Moderation(ModerationBody {
+        target: pid,
+        action: ModerationAction::Hide,
+        reason: "Hors sujet".into(),
+    });
+    log.push((
+        "moderation by the moderator",
+        sign(&moderator, VOTE_OPEN + 1, hide),
+    ));
+    // The log is valid: every event is admitted in order.
+    let mut ledger = Ledger::new();
+    for (name, e) in &log {
+        ledger
+            .append(&t, e.clone(), Clock::Replay)
+            .unwrap_or_else(|r| panic!("{name}: {r}"));
+    }
+    let rows: Vec<Value> = log
+        .iter()
+        .map(|(name, e)| {
+            let unsigned = e.event().unsigned_bytes().expect("unsigned bytes");
+            json!({
+                "name": name,
+                "signed_event": text(e.bytes()),
+                "signed_message": text(&Domain::Event.message(&unsigned)),
+                "id": e.id().to_string(),
+                "leaf_hash": merkle::leaf_hash(e.bytes()).to_hex(),
+            })
+        })
+        .collect();
+    check_file(
+        "staff.json",
+        &json!({
+            "keys": {
+                "town": hex::encode(town.seed()),
+                "desk_agent": hex::encode(desk.seed()),
+                "moderator": hex::encode(moderator.seed()),
+                "resident": hex::encode(resident.seed()),
+            },
+            "events": rows,
+            "assistance": {
+                "domain_tag": text(Domain::Assistance.tag()),
+                "statement": text(&statement),
+                "signed_message": text(&Domain::Assistance.message(&statement)),
+            },
+        }),
+    );
+}
