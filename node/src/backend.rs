@@ -326,6 +326,7 @@ impl Backend for NodeBackend {
         ));
         out.push_str(&self.federation.metrics());
         out.push_str(&self.staff_actions.metrics());
+        out.push_str(&palabre_web::staff::metrics(self));
         out
     }
 }

@@ -699,6 +699,8 @@ fn reports_reach_moderators_who_hide_in_the_open() {
             .status,
         404
     );
+    let before = String::from_utf8(super::get_raw(&node.addr, "/metrics")).expect("utf-8");
+    assert!(before.contains("palabre_open_reports 0"), "{before}");
     let sent = resident.post(
         "/report",
         &[
@@ -707,6 +709,8 @@ fn reports_reach_moderators_who_hide_in_the_open() {
         ],
     );
     assert_eq!(sent.status, 200);
+    let waiting = String::from_utf8(super::get_raw(&node.addr, "/metrics")).expect("utf-8");
+    assert!(waiting.contains("palabre_open_reports 1"), "{waiting}");
     let queue = moderator.get("/staff/moderation");
     assert!(
         queue.body.contains("Propos injurieux envers un voisin"),
@@ -731,6 +735,10 @@ fn reports_reach_moderators_who_hide_in_the_open() {
         !hidden.body.contains("Propos injurieux envers un voisin"),
         "the report is answered"
     );
+    let metrics = String::from_utf8(super::get_raw(&node.addr, "/metrics")).expect("utf-8");
+    assert!(metrics.contains("palabre_open_reports 0"), "{metrics}");
+    assert!(metrics.contains("palabre_staff_members{role=\"moderator\"} 1"));
+    assert!(metrics.contains("palabre_staff_actions_total{action=\"moderation_hide\"} 1"));
     let public = Web::new(&node.addr).get("/moderation");
     assert!(
         public

@@ -243,6 +243,43 @@ pub fn routes<O: Office>(office: Arc<O>) -> Router {
         .with_state(staff)
 }
 
+/// Prometheus lines about the town hall's side that the node adds to `/metrics`: open
+/// reports waiting for a moderator, active staff by role, letter batches.
+pub fn metrics<O: Office>(office: &O) -> String {
+    let reports = office
+        .office_scan(ns::REPORT)
+        .map(|all| {
+            all.iter()
+                .filter_map(|(_, b)| decode_record::<moderation::Report>(b).ok())
+                .filter(|r| r.open)
+                .count()
+        })
+        .unwrap_or(0);
+    let mut roles: HashMap<&'static str, u64> =
+        StaffRole::ALL.iter().map(|r| (r.as_str(), 0)).collect();
+    if let Ok(all) = office.office_scan(ns::ACCOUNT) {
+        for a in all
+            .iter()
+            .filter_map(|(_, b)| decode_record::<Account>(b).ok())
+        {
+            if a.active {
+                *roles.entry(a.role.as_str()).or_default() += 1;
+            }
+        }
+    }
+    let mut out = format!(
+        "# HELP palabre_open_reports Residents' reports waiting for a moderator.\n# TYPE palabre_open_reports gauge\npalabre_open_reports {reports}\n# HELP palabre_staff_members Active staff accounts, by role.\n# TYPE palabre_staff_members gauge\n"
+    );
+    for role in StaffRole::ALL {
+        out.push_str(&format!(
+            "palabre_staff_members{{role=\"{}\"}} {}\n",
+            role.as_str(),
+            roles.get(role.as_str()).copied().unwrap_or(0)
+        ));
+    }
+    out
+}
+
 /// Staff pages are never cached (they hold codes, keys and tokens).
 async fn no_store(req: axum::extract::Request, next: axum::middleware::Next) -> Response {
     let mut res = next.run(req).await;
