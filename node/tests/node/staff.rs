@@ -278,7 +278,27 @@ fn the_first_administrator_comes_from_a_one_time_link_and_logins_are_guarded() {
     );
     assert_eq!(again.status, 404);
     assert!(again.body.contains("setup_used"));
-    assert!(admin.get("/staff").body.contains("Claire Martin"));
+    let dashboard = admin.get("/staff");
+    assert!(dashboard.body.contains("Claire Martin"));
+    // Staff pages cannot be framed, run no foreign script, and are never cached.
+    assert_eq!(dashboard.header("x-frame-options"), Some("DENY"));
+    assert!(
+        dashboard
+            .header("content-security-policy")
+            .is_some_and(|c| c.contains("frame-ancestors 'none'"))
+    );
+    assert_eq!(dashboard.header("cache-control"), Some("no-store"));
+    // An unknown login is refused like a wrong password.
+    let csrf = web.get("/staff/login").csrf();
+    let unknown = web.post(
+        "/staff/login",
+        &[
+            ("login", "personne"),
+            ("password", ADMIN_PASSWORD),
+            ("csrf", &csrf),
+        ],
+    );
+    assert_eq!(unknown.status, 401);
 
     // The appointment is in the log, signed by the town, naming the admin's own key.
     let town = authority(&node.addr);

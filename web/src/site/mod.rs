@@ -112,7 +112,10 @@ pub fn routes<B: Backend>(backend: Arc<B>) -> Router {
 
 /// Headers of every page and file: a strict CSP (the one script is ours, no inline
 /// script or style, nothing from elsewhere), no framing, no referrer, no sniffing.
-async fn security_headers(req: axum::extract::Request, next: middleware::Next) -> Response {
+pub(crate) async fn security_headers(
+    req: axum::extract::Request,
+    next: middleware::Next,
+) -> Response {
     let mut res = next.run(req).await;
     let h = res.headers_mut();
     h.insert(

@@ -147,12 +147,19 @@ pub async fn login<O: Office>(
         Err(e) => return failed(&e),
     };
     let password = form.password;
-    let verified = match account.clone() {
-        Some(a) => on_hasher(move || check_password(&password, &a.password))
-            .await
-            .unwrap_or(false),
-        None => false,
-    };
+    // An unknown login costs the same Argon2 check as a known one: the answer's time
+    // does not tell which logins exist.
+    let phc = account.as_ref().map(|a| a.password.clone());
+    let verified = on_hasher(move || match phc {
+        Some(phc) => check_password(&password, &phc),
+        None => {
+            // The same work, whose answer is ignored.
+            std::hint::black_box(check_password(&password, decoy_hash()));
+            false
+        }
+    })
+    .await
+    .unwrap_or(false);
     let Some(account) = account.filter(|_| verified) else {
         for k in &keys {
             st.fail(k);
@@ -296,6 +303,15 @@ pub(crate) fn hash_password(password: &str) -> Result<String, BackendError> {
         hash: Some(argon2::password_hash::Output::new(&out).map_err(err)?),
     };
     Ok(phc.to_string())
+}
+
+/// A hash no password matches (of random bytes), checked for logins that do not exist.
+fn decoy_hash() -> &'static str {
+    static DECOY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    DECOY.get_or_init(|| {
+        let secret = random::<32>().map(hex::encode).unwrap_or_default();
+        hash_password(&secret).unwrap_or_default()
+    })
 }
 
 fn check_password(password: &str, phc: &str) -> bool {

@@ -240,6 +240,7 @@ pub fn routes<O: Office>(office: Arc<O>) -> Router {
             get(moderation::report_form::<O>).post(moderation::report::<O>),
         )
         .layer(axum::middleware::from_fn(no_store))
+        .layer(axum::middleware::from_fn(crate::site::security_headers))
         .with_state(staff)
 }
 
