@@ -786,12 +786,6 @@ pub async fn dismiss<O: Office>(
     see_other("/staff/team")
 }
 
-impl<O> std::fmt::Debug for Staff<O> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Staff").finish_non_exhaustive()
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::{check_password, hash_password};

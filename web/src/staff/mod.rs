@@ -162,6 +162,12 @@ pub(crate) struct Staff<O> {
     codes: Mutex<HashMap<String, (Vec<String>, Instant)>>,
 }
 
+impl<O> std::fmt::Debug for Staff<O> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Staff").finish_non_exhaustive()
+    }
+}
+
 pub(crate) type Shared<O> = Arc<Staff<O>>;
 
 /// The staff pages and the public pages about staff actions.
