@@ -4,7 +4,8 @@
 //! projects forward and prints letters; a resident registers with one of those codes
 //! (from the letter's QR link), votes and argues; the argument is reported and a
 //! moderator hides it, and the public log shows why; a desk agent registers someone
-//! without a device and records their assisted ballot; the open-data files linked from
+//! without a device (the card's QR code then moves the key into a phone's browser) and
+//! records their assisted ballot; the open-data files linked from
 //! the results page parse and match the node's tally. Every staff and public page on
 //! the way meets the site's budgets and axe-core's rules.
 
@@ -294,6 +295,30 @@ fn a_town_hall_runs_a_consultation_from_the_browser() {
         css(c, "section.card").await;
         check_page(c, "card", &axe).await;
         let secret = text(c, "#secret").await;
+        let public = text(c, "#public").await;
+        // The card's QR code opens /me#key=… on a phone: the key moves into its browser
+        // and the address no longer shows it.
+        let phone = browser(&driver, &dir.path().join("phone"), true).await;
+        let seed: String = secret.split_whitespace().collect();
+        phone
+            .goto(&format!("{base}/me#key={seed}"))
+            .await
+            .expect("me");
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        loop {
+            let shown = text(&phone, "#mykey").await;
+            if shown == public {
+                break;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the card's key never showed: {shown}"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        let address = phone.current_url().await.expect("url").to_string();
+        assert!(!address.contains(&seed), "{address}");
+        phone.close().await.expect("close");
         c.goto(&format!("{base}/staff/desk/vote/{cid}"))
             .await
             .expect("ballot form");
