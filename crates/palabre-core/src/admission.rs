@@ -387,15 +387,31 @@ fn check(
     }
 }
 
+/// Whether a consultation's windows are in order (`bad_windows` otherwise): each opens
+/// before it closes, and the vote neither opens before nor closes before proposals.
+pub fn windows_in_order(
+    proposals_open_ms: u64,
+    proposals_close_ms: u64,
+    vote_open_ms: u64,
+    vote_close_ms: u64,
+) -> bool {
+    proposals_open_ms < proposals_close_ms
+        && vote_open_ms < vote_close_ms
+        && proposals_open_ms <= vote_open_ms
+        && proposals_close_ms <= vote_close_ms
+}
+
 fn check_consultation(log: &PublicKey, b: &ConsultationBody) -> Result<(), Rejection> {
     let ascending = b.authorities.windows(2).all(|w| w[0] < w[1]);
     if b.authorities.is_empty() || !ascending || b.authorities.binary_search(log).is_err() {
         return Err(Rejection::BadParticipants);
     }
-    let ordered = b.proposals_open_ms < b.proposals_close_ms
-        && b.vote_open_ms < b.vote_close_ms
-        && b.proposals_open_ms <= b.vote_open_ms
-        && b.proposals_close_ms <= b.vote_close_ms;
+    let ordered = windows_in_order(
+        b.proposals_open_ms,
+        b.proposals_close_ms,
+        b.vote_open_ms,
+        b.vote_close_ms,
+    );
     if !ordered {
         return Err(Rejection::BadWindows);
     }

@@ -34,7 +34,7 @@ fn free_port() -> u16 {
         .port()
 }
 
-fn palabre(args: &[&str]) -> std::process::Output {
+pub(super) fn palabre(args: &[&str]) -> std::process::Output {
     Command::new(env!("CARGO_BIN_EXE_palabre"))
         .args(args)
         .env("PALABRE_LOG", "warn")
@@ -42,7 +42,7 @@ fn palabre(args: &[&str]) -> std::process::Output {
         .expect("palabre runs")
 }
 
-fn ok(out: std::process::Output) -> String {
+pub(super) fn ok(out: std::process::Output) -> String {
     assert!(
         out.status.success(),
         "{}{}",

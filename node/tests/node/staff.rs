@@ -13,6 +13,7 @@ use palabre_core::crypto::{PublicKey, SecretKey};
 use palabre_core::event::{Body, StaffRole, decode};
 use palabre_core::ids::EventId;
 
+use super::federation::ok;
 use super::{Node, http, redeem, start};
 
 /// One browser's worth of state: cookies, kept across requests.
@@ -891,18 +892,7 @@ fn the_desk_registers_replaces_and_records_assisted_ballots() {
 fn partner_towns_come_from_the_federation_list() {
     let dir = tempfile::tempdir().expect("tempdir");
     let data = dir.path().join("node");
-    let palabre = |args: &[&str]| {
-        let out = std::process::Command::new(env!("CARGO_BIN_EXE_palabre"))
-            .args(args)
-            .env("PALABRE_LOG", "warn")
-            .output()
-            .expect("palabre runs");
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    };
+    let palabre = |args: &[&str]| ok(super::federation::palabre(args));
     let d = data.to_str().expect("utf-8");
     palabre(&["init", "--data", d, "--name", "Ville A"]);
     let neighbour = SecretKey::from_seed(&[99; 32]).public_key().to_string();
@@ -925,20 +915,18 @@ fn partner_towns_come_from_the_federation_list() {
     let draft = created.header("location").expect("draft").to_owned();
     let page = admin.get(&draft);
     assert!(page.body.contains("Commune voisine"), "{}", page.body);
-    let saved = admin.post(
-        &draft,
-        &[
-            ("csrf", &csrf),
-            ("title", "Piste cyclable entre nos deux communes"),
-            ("description", "Faut-il la construire ?"),
-            ("method", "yes_no_abstain"),
-            ("proposals_open", "2030-05-01T08:00"),
-            ("proposals_close", "2030-05-10T08:00"),
-            ("vote_open", "2030-05-10T08:00"),
-            ("vote_close", "2030-05-20T08:00"),
-            ("partner", &neighbour),
-        ],
-    );
+    let form = [
+        ("csrf", csrf.as_str()),
+        ("title", "Piste cyclable entre nos deux communes"),
+        ("description", "Faut-il la construire ?"),
+        ("method", "yes_no_abstain"),
+        ("proposals_open", "2030-05-01T08:00"),
+        ("proposals_close", "2030-05-10T08:00"),
+        ("vote_open", "2030-05-10T08:00"),
+        ("vote_close", "2030-05-20T08:00"),
+        ("partner", neighbour.as_str()),
+    ];
+    let saved = admin.post(&draft, &form);
     assert!(saved.body.contains("2 commune(s)"), "{}", saved.body);
     // A key that is not a partner's is refused before anything is signed.
     let odd = admin.post(
@@ -956,20 +944,7 @@ fn partner_towns_come_from_the_federation_list() {
         "{}",
         odd.body
     );
-    let saved = admin.post(
-        &draft,
-        &[
-            ("csrf", &csrf),
-            ("title", "Piste cyclable entre nos deux communes"),
-            ("description", "Faut-il la construire ?"),
-            ("method", "yes_no_abstain"),
-            ("proposals_open", "2030-05-01T08:00"),
-            ("proposals_close", "2030-05-10T08:00"),
-            ("vote_open", "2030-05-10T08:00"),
-            ("vote_close", "2030-05-20T08:00"),
-            ("partner", &neighbour),
-        ],
-    );
+    let saved = admin.post(&draft, &form);
     assert_eq!(saved.status, 200);
     let published = admin.post(&format!("{draft}/publish"), &[("csrf", &csrf)]);
     assert_eq!(published.status, 303, "{}", published.body);

@@ -56,6 +56,12 @@ pub struct Assets {
 }
 
 impl Assets {
+    /// The embedded files, hashed once for the whole process.
+    pub fn get() -> &'static Assets {
+        static ASSETS: std::sync::OnceLock<Assets> = std::sync::OnceLock::new();
+        ASSETS.get_or_init(Assets::embedded)
+    }
+
     pub fn embedded() -> Assets {
         Assets {
             css: Asset::new(
@@ -76,7 +82,7 @@ impl Assets {
 
 struct Site<B> {
     backend: Arc<B>,
-    assets: Assets,
+    assets: &'static Assets,
     /// Feeds the random order of proposals when the visitor gives no seed.
     seeds: AtomicU64,
     /// This node's authority key, as pages show it (it never changes while serving).
@@ -90,7 +96,7 @@ pub fn routes<B: Backend>(backend: Arc<B>) -> Router {
     let authority = backend.authority().key.to_string();
     let site = Arc::new(Site {
         backend,
-        assets: Assets::embedded(),
+        assets: Assets::get(),
         seeds: AtomicU64::new(0),
         authority,
     });
@@ -154,8 +160,7 @@ impl Layout {
     /// A frame for pages built outside the site's own handlers (the public pages of
     /// the staff module).
     pub fn new(lang: Lang, title: &str, here: String, authority: String) -> Layout {
-        static ASSETS: std::sync::OnceLock<Assets> = std::sync::OnceLock::new();
-        let assets = ASSETS.get_or_init(Assets::embedded);
+        let assets = Assets::get();
         Layout {
             lang: lang.code(),
             t: lang.texts(),
@@ -193,17 +198,7 @@ pub(crate) fn language(headers: &HeaderMap) -> Lang {
 
 impl<B: Backend> Site<B> {
     fn layout(&self, headers: &HeaderMap, title: &str, here: String) -> Layout {
-        let lang = language(headers);
-        Layout {
-            lang: lang.code(),
-            t: lang.texts(),
-            title: title.to_owned(),
-            other: lang.other().code(),
-            here,
-            css: self.assets.css.url.clone(),
-            js: self.assets.js.url.clone(),
-            authority: self.authority.clone(),
-        }
+        Layout::new(language(headers), title, here, self.authority.clone())
     }
 }
 

@@ -385,8 +385,7 @@ pub async fn dashboard<O: Office>(State(st): State<Shared<O>>, headers: HeaderMa
         Ok(me) => me,
         Err(res) => return res.into_response(),
     };
-    let mut frame = st.frame(&headers, "", Some(me));
-    frame.title = frame.tr("Espace du personnel", "Staff area").into();
+    let frame = st.frame_tr(&headers, me, "Espace du personnel", "Staff area");
     page(DashboardPage { page: frame })
 }
 
@@ -427,21 +426,11 @@ pub async fn setup_page<O: Office>(
 }
 
 fn setup_gone<O: Office>(st: &Staff<O>, headers: &HeaderMap) -> Response {
-    let lang = st.lang(headers);
-    st.refuse(
+    st.refuse_tr(
         headers,
         None,
         StatusCode::NOT_FOUND,
-        "setup_used",
-        match lang {
-            Lang::Fr => {
-                "Ce lien de première installation a déjà servi ou n'est plus valable. Un administrateur peut créer les autres comptes."
-            }
-            Lang::En => {
-                "This setup link was already used or is no longer valid. An administrator can create the other accounts."
-            }
-        },
-    )
+        "setup_used", "Ce lien de première installation a déjà servi ou n'est plus valable. Un administrateur peut créer les autres comptes.", "This setup link was already used or is no longer valid. An administrator can create the other accounts.")
 }
 
 #[derive(Deserialize)]
@@ -579,11 +568,8 @@ async fn create_account<O: Office>(
             active: true,
         }),
     })?;
-    let answer = st.office.submit(vec![appointment]).await?.pop();
-    match answer {
-        Some(Ok(_)) => {}
-        Some(Err(r)) => return Ok(Err(r)),
-        None => return Err(BackendError("no answer to an appointment".into())),
+    if let Err(r) = st.submit_one(appointment).await? {
+        return Ok(Err(r));
     }
     let account = Account {
         login: login.to_owned(),
@@ -637,8 +623,7 @@ pub(crate) fn members<O: Office>(st: &Staff<O>, lang: &str) -> Result<Vec<Member
 }
 
 fn team_page<O: Office>(st: &Staff<O>, headers: &HeaderMap, me: Me, error: String) -> Response {
-    let mut frame = st.frame(headers, "", Some(me));
-    frame.title = frame.tr("Équipe", "Team").into();
+    let frame = st.frame_tr(headers, me, "Équipe", "Team");
     match members(st, frame.lang) {
         Ok(members) => page(TeamPage {
             page: frame,
@@ -757,18 +742,9 @@ pub async fn dismiss<O: Office>(
         Ok(e) => e,
         Err(e) => return failed(&e),
     };
-    match st.office.submit(vec![event]).await.map(|mut v| v.pop()) {
-        Ok(Some(Ok(_))) => {}
-        Ok(Some(Err(r))) => {
-            return st.refuse(
-                &headers,
-                Some(me),
-                StatusCode::UNPROCESSABLE_ENTITY,
-                &r.code,
-                &r.message,
-            );
-        }
-        Ok(None) => return failed(&BackendError("no answer".into())),
+    match st.submit_one(event).await {
+        Ok(Ok(_)) => {}
+        Ok(Err(r)) => return st.refused(&headers, me, &r),
         Err(e) => return failed(&e),
     }
     let ended = Account {

@@ -171,7 +171,7 @@ impl Draft {
             }
         };
         if let Some((po, pc, vo, vc)) = windows
-            && !(po < pc && vo < vc && po <= vo && pc <= vc)
+            && !palabre_core::admission::windows_in_order(po, pc, vo, vc)
         {
             problems.push((
                 "Les dates ne sont pas dans l'ordre : les propositions s'ouvrent avant de se fermer, le vote aussi, et le vote ne se termine pas avant les propositions.",
@@ -233,8 +233,7 @@ pub async fn list<O: Office>(State(st): State<Shared<O>>, headers: HeaderMap) ->
         Ok(me) => me,
         Err(res) => return res.into_response(),
     };
-    let mut frame = st.frame(&headers, "", Some(me));
-    frame.title = frame.tr("Consultations", "Consultations").into();
+    let frame = st.frame_tr(&headers, me, "Consultations", "Consultations");
     let drafts = match st.office.office_scan(ns::DRAFT) {
         Ok(d) => d,
         Err(e) => return failed(&e),
@@ -380,10 +379,12 @@ fn draft_page<O: Office>(
     d: Draft,
     saved: bool,
 ) -> Response {
-    let mut frame = st.frame(headers, "", Some(me));
-    frame.title = frame
-        .tr("Préparer une consultation", "Prepare a consultation")
-        .into();
+    let frame = st.frame_tr(
+        headers,
+        me,
+        "Préparer une consultation",
+        "Prepare a consultation",
+    );
     let fr = frame.lang == "fr";
     let me_key = st.office.authority().key;
     let (problems, preview) = match d.build(me_key, &federated(st)) {
@@ -587,13 +588,7 @@ pub async fn publish<O: Office>(
             tracing::info!(staff = %me.account.login, consultation = %cid, "consultation published");
             see_other(&format!("/c/{cid}"))
         }
-        Ok(Err(r)) => st.refuse(
-            &headers,
-            Some(me),
-            StatusCode::UNPROCESSABLE_ENTITY,
-            &r.code,
-            &r.message,
-        ),
+        Ok(Err(r)) => st.refused(&headers, me, &r),
         Err(e) => failed(&e),
     }
 }
@@ -667,13 +662,7 @@ pub async fn add_project<O: Office>(
             st.office.count_action("project");
             see_other(&format!("/p/{}", event.id()))
         }
-        Ok(Err(r)) => st.refuse(
-            &headers,
-            Some(me),
-            StatusCode::UNPROCESSABLE_ENTITY,
-            &r.code,
-            &r.message,
-        ),
+        Ok(Err(r)) => st.refused(&headers, me, &r),
         Err(e) => failed(&e),
     }
 }

@@ -14,7 +14,6 @@ use palabre_core::admission::Phase;
 use palabre_core::counting;
 use palabre_core::event::{Assistance, BallotBody, Body, CredentialBody, Event, StaffRole, decode};
 use palabre_core::ids::EventId;
-use palabre_core::invitation::{code_hash, normalize_code};
 use palabre_core::tally::{Answer, Choice, Method};
 use std::collections::BTreeMap;
 
@@ -40,8 +39,7 @@ pub(crate) fn desk_page<O: Office>(
     me: Me,
     message: String,
 ) -> Response {
-    let mut frame = st.frame(headers, "", Some(me));
-    frame.title = frame.tr("Accueil en mairie", "Town-hall desk").into();
+    let frame = st.frame_tr(headers, me, "Accueil en mairie", "Town-hall desk");
     let me_key = st.office.authority().key;
     let now = st.office.now_ms();
     let open = match st.office.consultations() {
@@ -120,26 +118,13 @@ async fn issue_card<O: Office>(
     };
     let answer = match code {
         Some(h) => st.office.submit_consuming(credential, h).await,
-        None => st.office.submit(vec![credential]).await.map(|mut v| {
-            v.pop().unwrap_or_else(|| {
-                Err(Refusal {
-                    code: "internal".into(),
-                    message: "no answer".into(),
-                })
-            })
-        }),
+        None => st.submit_one(credential).await,
     };
     match answer {
         Ok(Ok(_)) => {}
         Ok(Err(r)) => {
             tracing::info!(staff = %me.account.login, code = %r.code, "desk registration refused");
-            return st.refuse(
-                headers,
-                Some(me),
-                StatusCode::UNPROCESSABLE_ENTITY,
-                &r.code,
-                &r.message,
-            );
+            return st.refused(headers, me, &r);
         }
         Err(e) => return failed(&e),
     }
@@ -151,8 +136,7 @@ async fn issue_card<O: Office>(
     tracing::info!(staff = %me.account.login, replacement = replaces.is_some(), "resident registered at the desk");
     let secret = hex::encode(seed);
     let site = st.office.public_url().trim_end_matches('/').to_owned();
-    let mut frame = st.frame(headers, "", Some(me));
-    frame.title = frame.tr("Carte de vote", "Voting card").into();
+    let frame = st.frame_tr(headers, me, "Carte de vote", "Voting card");
     let qr = qr::svg(
         &format!("{site}/me#key={secret}"),
         frame.tr("QR code de votre clé de vote", "QR code of your voting key"),
@@ -173,18 +157,10 @@ async fn issue_card<O: Office>(
     })
 }
 
-#[derive(Deserialize)]
-pub struct RegisterForm {
-    #[serde(default)]
-    csrf: String,
-    #[serde(default)]
-    code: String,
-}
-
 pub async fn register<O: Office>(
     State(st): State<Shared<O>>,
     headers: HeaderMap,
-    Form(form): Form<RegisterForm>,
+    Form(form): Form<letters::CodeForm>,
 ) -> Response {
     let me = match st.require_form(&headers, &form.csrf, &[StaffRole::Desk]) {
         Ok(me) => me,
@@ -193,22 +169,9 @@ pub async fn register<O: Office>(
     let code = if form.code.trim().is_empty() {
         None
     } else {
-        match normalize_code(&form.code) {
-            Some(c) => Some(code_hash(&st.office.authority().key, &c)),
-            None => {
-                let fr = st.lang(&headers) == Lang::Fr;
-                return st.refuse(
-                    &headers,
-                    Some(me),
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                    "bad_code",
-                    if fr {
-                        "Ce code n'a pas la forme d'un code d'invitation (XXXX-XXXX-XXXX)."
-                    } else {
-                        "This is not the shape of an invitation code (XXXX-XXXX-XXXX)."
-                    },
-                );
-            }
+        match letters::typed_code(&st, &headers, &me, &form.code) {
+            Ok(h) => Some(h),
+            Err(res) => return *res,
         }
     };
     issue_card(&st, &headers, me, code, None).await
@@ -232,18 +195,11 @@ pub async fn replace<O: Office>(
         Err(res) => return res.into_response(),
     };
     let Ok(old) = form.old.trim().to_lowercase().parse::<PublicKey>() else {
-        let fr = st.lang(&headers) == Lang::Fr;
-        return st.refuse(
+        return st.refuse_tr(
             &headers,
             Some(me),
             StatusCode::UNPROCESSABLE_ENTITY,
-            "bad_key",
-            if fr {
-                "Ce n'est pas une clé publique (64 caractères 0-9 a-f, sur la carte, un reçu ou la page « Mon espace »)."
-            } else {
-                "This is not a public key (64 characters 0-9 a-f, on the card, a receipt or the “My space” page)."
-            },
-        );
+            "bad_key", "Ce n'est pas une clé publique (64 caractères 0-9 a-f, sur la carte, un reçu ou la page « Mon espace »).", "This is not a public key (64 characters 0-9 a-f, on the card, a receipt or the “My space” page).");
     };
     issue_card(&st, &headers, me, None, Some(old)).await
 }
@@ -276,20 +232,16 @@ fn ballot_page<O: Office>(
     consultation: &EventId,
     receipt: String,
 ) -> Response {
-    let fr = st.lang(headers) == Lang::Fr;
     let (view, members) = match st.office.discussion(consultation) {
         Ok(Some(d)) => d,
         Ok(None) => {
-            return st.refuse(
+            return st.refuse_tr(
                 headers,
                 Some(me),
                 StatusCode::NOT_FOUND,
                 "unknown_consultation",
-                if fr {
-                    "Consultation inconnue."
-                } else {
-                    "Unknown consultation."
-                },
+                "Consultation inconnue.",
+                "Unknown consultation.",
             );
         }
         Err(e) => return failed(&e),
@@ -324,8 +276,7 @@ fn ballot_page<O: Office>(
             Vec::new(),
         ),
     };
-    let mut frame = st.frame(headers, "", Some(me));
-    frame.title = frame.tr("Vote accompagné", "Assisted ballot").into();
+    let frame = st.frame_tr(headers, me, "Vote accompagné", "Assisted ballot");
     page(BallotPage {
         page: frame,
         id: view.id.to_string(),
@@ -441,25 +392,20 @@ pub async fn ballot<O: Office>(
     };
     let Some(voter) = read_card(&get("card")) else {
         tracing::info!(staff = %me.account.login, "assisted ballot refused: unreadable card");
-        return st.refuse(
+        return st.refuse_tr(
             &headers,
             Some(me),
             StatusCode::UNPROCESSABLE_ENTITY,
-            "bad_card",
-            if fr { "La clé de la carte est illisible : 64 caractères 0-9 a-f (ou scannez le QR code de la carte)." } else { "The card's key is unreadable: 64 characters 0-9 a-f (or scan the card's QR code)." },
-        );
+            "bad_card", "La clé de la carte est illisible : 64 caractères 0-9 a-f (ou scannez le QR code de la carte).", "The card's key is unreadable: 64 characters 0-9 a-f (or scan the card's QR code).");
     };
     let Some(choice) = read_choice(&get("kind"), &form) else {
-        return st.refuse(
+        return st.refuse_tr(
             &headers,
             Some(me),
             StatusCode::UNPROCESSABLE_ENTITY,
             "invalid_choice",
-            if fr {
-                "Le choix est illisible."
-            } else {
-                "The choice is unreadable."
-            },
+            "Le choix est illisible.",
+            "The choice is unreadable.",
         );
     };
     let agent = match me.account.key() {
@@ -503,8 +449,8 @@ pub async fn ballot<O: Office>(
         }
     };
     let id_text = ballot.id().to_string();
-    match st.office.submit(vec![ballot]).await.map(|mut v| v.pop()) {
-        Ok(Some(Ok(receipt))) => {
+    match st.submit_one(ballot).await {
+        Ok(Ok(receipt)) => {
             st.office.count_action("assisted_ballot");
             tracing::info!(staff = %me.account.login, "assisted ballot recorded");
             let text = if fr {
@@ -520,17 +466,10 @@ pub async fn ballot<O: Office>(
             };
             ballot_page(&st, &headers, me, &consultation, text)
         }
-        Ok(Some(Err(r))) => {
+        Ok(Err(r)) => {
             tracing::info!(staff = %me.account.login, code = %r.code, "assisted ballot refused");
-            st.refuse(
-                &headers,
-                Some(me),
-                StatusCode::UNPROCESSABLE_ENTITY,
-                &r.code,
-                &r.message,
-            )
+            st.refused(&headers, me, &r)
         }
-        Ok(None) => failed(&BackendError("no answer".into())),
         Err(e) => failed(&e),
     }
 }

@@ -92,10 +92,7 @@ fn letters_page<O: Office>(
     me: Me,
     message: String,
 ) -> Response {
-    let mut frame = st.frame(headers, "", Some(me));
-    frame.title = frame
-        .tr("Lettres d'invitation", "Invitation letters")
-        .into();
+    let frame = st.frame_tr(headers, me, "Lettres d'invitation", "Invitation letters");
     let (batches, total) = match (rows(st), st.office.invitation_counts(None)) {
         (Ok(b), Ok(t)) => (b, t),
         (Err(e), _) | (_, Err(e)) => return failed(&e),
@@ -208,33 +205,22 @@ fn find<O: Office>(st: &Staff<O>, id: &str) -> Result<Option<Batch>, BackendErro
 }
 
 fn no_batch<O: Office>(st: &Staff<O>, headers: &HeaderMap, me: Me) -> Response {
-    let fr = st.lang(headers) == Lang::Fr;
-    st.refuse(
+    st.refuse_tr(
         headers,
         Some(me),
         StatusCode::NOT_FOUND,
         "not_found",
-        if fr {
-            "Ce lot de lettres n'existe pas."
-        } else {
-            "There is no such batch of letters."
-        },
+        "Ce lot de lettres n'existe pas.",
+        "There is no such batch of letters.",
     )
 }
 
 fn codes_gone<O: Office>(st: &Staff<O>, headers: &HeaderMap, me: Me) -> Response {
-    let fr = st.lang(headers) == Lang::Fr;
-    st.refuse(
+    st.refuse_tr(
         headers,
         Some(me),
         StatusCode::GONE,
-        "codes_gone",
-        if fr {
-            "Les codes de ce lot ne sont plus disponibles : ils ne sont gardés qu'une heure après leur création, pour l'impression. Retirez ce lot et créez-en un autre."
-        } else {
-            "This batch's codes are no longer available: they are kept for one hour after creation, for printing. Withdraw this batch and make another."
-        },
-    )
+        "codes_gone", "Les codes de ce lot ne sont plus disponibles : ils ne sont gardés qu'une heure après leur création, pour l'impression. Retirez ce lot et créez-en un autre.", "This batch's codes are no longer available: they are kept for one hour after creation, for printing. Withdraw this batch and make another.")
 }
 
 #[derive(Template)]
@@ -425,12 +411,33 @@ pub async fn revoke<O: Office>(
     batch_page(&st, &headers, me, &id, message)
 }
 
+/// A form with one invitation code typed by a staff member.
 #[derive(Deserialize)]
 pub struct CodeForm {
     #[serde(default)]
-    csrf: String,
+    pub(crate) csrf: String,
     #[serde(default)]
-    code: String,
+    pub(crate) code: String,
+}
+
+/// The stored hash of a code as a person typed it, or the page saying it is not one.
+pub(crate) fn typed_code<O: Office>(
+    st: &Staff<O>,
+    headers: &HeaderMap,
+    me: &Me,
+    typed: &str,
+) -> Result<Hash, Box<Response>> {
+    match normalize_code(typed) {
+        Some(code) => Ok(code_hash(&st.office.authority().key, &code)),
+        None => Err(Box::new(st.refuse_tr(
+            headers,
+            Some(me.clone()),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "bad_code",
+            "Ce code n'a pas la forme d'un code d'invitation (XXXX-XXXX-XXXX).",
+            "This is not the shape of an invitation code (XXXX-XXXX-XXXX).",
+        ))),
+    }
 }
 
 /// Withdraws the code of one lost letter (typed by the staff member).
@@ -444,20 +451,10 @@ pub async fn revoke_code<O: Office>(
         Err(res) => return res.into_response(),
     };
     let fr = st.lang(&headers) == Lang::Fr;
-    let Some(code) = normalize_code(&form.code) else {
-        return st.refuse(
-            &headers,
-            Some(me),
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "bad_code",
-            if fr {
-                "Ce code n'a pas la forme d'un code d'invitation (XXXX-XXXX-XXXX)."
-            } else {
-                "This is not the shape of an invitation code (XXXX-XXXX-XXXX)."
-            },
-        );
+    let h = match typed_code(&st, &headers, &me, &form.code) {
+        Ok(h) => h,
+        Err(res) => return *res,
     };
-    let h = code_hash(&st.office.authority().key, &code);
     match st.office.revoke_invitations(&[h]) {
         Ok(1) => {
             st.office.count_action("revoke_code");
@@ -473,16 +470,13 @@ pub async fn revoke_code<O: Office>(
                 desk::desk_page(&st, &headers, me, msg.into())
             }
         }
-        Ok(_) => st.refuse(
+        Ok(_) => st.refuse_tr(
             &headers,
             Some(me),
             StatusCode::CONFLICT,
             "not_revocable",
-            if fr {
-                "Ce code est inconnu, déjà utilisé ou déjà retiré."
-            } else {
-                "This code is unknown, already used or already withdrawn."
-            },
+            "Ce code est inconnu, déjà utilisé ou déjà retiré.",
+            "This code is unknown, already used or already withdrawn.",
         ),
         Err(e) => failed(&e),
     }

@@ -175,7 +175,7 @@ pub fn routes<O: Office>(office: Arc<O>) -> Router {
     let secure_cookies = office.public_url().starts_with("https://");
     let staff = Arc::new(Staff {
         office,
-        css: Assets::embedded().css.url,
+        css: Assets::get().css.url.clone(),
         secure_cookies,
         failures: Mutex::new(HashMap::new()),
         codes: Mutex::new(HashMap::new()),
@@ -307,7 +307,7 @@ pub(crate) struct Frame {
 
 impl Frame {
     /// The French or the English words, by the visitor's language.
-    pub fn tr(&self, fr: &'static str, en: &'static str) -> &'static str {
+    pub fn tr<'a>(&self, fr: &'a str, en: &'a str) -> &'a str {
         if self.lang == "fr" { fr } else { en }
     }
 
@@ -413,16 +413,13 @@ impl<O: Office> Staff<O> {
                 role = me.account.role.as_str(),
                 "a staff member tried a page of another role"
             );
-            let lang = self.lang(headers);
-            Err(Refused(Box::new(self.refuse(
+            Err(Refused(Box::new(self.refuse_tr(
                 headers,
                 Some(me),
                 StatusCode::FORBIDDEN,
                 "wrong_role",
-                match lang {
-                    Lang::Fr => "Votre rôle ne permet pas cette action.",
-                    Lang::En => "Your role does not allow this.",
-                },
+                "Votre rôle ne permet pas cette action.",
+                "Your role does not allow this.",
             ))))
         }
     }
@@ -445,21 +442,11 @@ impl<O: Office> Staff<O> {
                 staff = me.as_ref().map_or("-", |m| m.account.login.as_str()),
                 "a staff form came without a valid session token (expired session or forged form)"
             );
-            let lang = self.lang(headers);
-            return Err(Refused(Box::new(self.refuse(
+            return Err(Refused(Box::new(self.refuse_tr(
                 headers,
                 None,
                 StatusCode::FORBIDDEN,
-                "bad_csrf",
-                match lang {
-                    Lang::Fr => {
-                        "Ce formulaire a expiré ou ne vient pas de cette page. Reconnectez-vous et recommencez."
-                    }
-                    Lang::En => {
-                        "This form has expired or did not come from this site. Log in again and retry."
-                    }
-                },
-            ))));
+                "bad_csrf", "Ce formulaire a expiré ou ne vient pas de cette page. Reconnectez-vous et recommencez.", "This form has expired or did not come from this site. Log in again and retry."))));
         }
         self.require(headers, roles)
     }
@@ -489,6 +476,60 @@ impl<O: Office> Staff<O> {
         res
     }
 
+    /// [`Self::refuse`] with the words in the visitor's language.
+    pub fn refuse_tr(
+        &self,
+        headers: &HeaderMap,
+        me: Option<Me>,
+        status: StatusCode,
+        code: &str,
+        fr: &str,
+        en: &str,
+    ) -> Response {
+        let message = if self.lang(headers) == Lang::Fr {
+            fr
+        } else {
+            en
+        };
+        self.refuse(headers, me, status, code, message)
+    }
+
+    /// The page for an event the node refused (core's code and message).
+    pub fn refused(&self, headers: &HeaderMap, me: Me, r: &Refusal) -> Response {
+        self.refuse(
+            headers,
+            Some(me),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            &r.code,
+            &r.message,
+        )
+    }
+
+    /// A staff page's frame, titled in the visitor's language.
+    pub fn frame_tr(&self, headers: &HeaderMap, me: Me, fr: &str, en: &str) -> Frame {
+        let mut frame = self.frame(headers, "", Some(me));
+        frame.title = frame.tr(fr, en).to_owned();
+        frame
+    }
+
+    /// Admits and appends one event; its receipt, or why it was refused.
+    pub async fn submit_one(
+        &self,
+        event: SignedEvent,
+    ) -> Result<Result<Receipt, Refusal>, BackendError> {
+        Ok(self
+            .office
+            .submit(vec![event])
+            .await?
+            .pop()
+            .unwrap_or_else(|| {
+                Err(Refusal {
+                    code: "internal".into(),
+                    message: "no answer".into(),
+                })
+            }))
+    }
+
     /// Signs `body` with the member's own key and appends it to the log.
     pub async fn sign_and_submit(
         &self,
@@ -511,15 +552,9 @@ impl<O: Office> Staff<O> {
                 }));
             }
         };
-        let mut answers = self.office.submit(vec![event.clone()]).await?;
-        Ok(answers
-            .pop()
-            .unwrap_or_else(|| {
-                Err(Refusal {
-                    code: "internal".into(),
-                    message: "no answer".into(),
-                })
-            })
+        Ok(self
+            .submit_one(event.clone())
+            .await?
             .map(|receipt| (event, receipt)))
     }
 

@@ -265,8 +265,7 @@ struct QueuePage {
 }
 
 fn queue_page<O: Office>(st: &Staff<O>, headers: &HeaderMap, me: Me, message: String) -> Response {
-    let mut frame = st.frame(headers, "", Some(me));
-    frame.title = frame.tr("Modération", "Moderation").into();
+    let frame = st.frame_tr(headers, me, "Modération", "Moderation");
     let all = match st.office.office_scan(ns::REPORT) {
         Ok(a) => a,
         Err(e) => return failed(&e),
@@ -345,47 +344,38 @@ pub async fn moderate<O: Office>(
         .unwrap_or("")
         .to_owned();
     let Ok(target) = target_text.parse::<EventId>() else {
-        return st.refuse(
+        return st.refuse_tr(
             &headers,
             Some(me),
             StatusCode::UNPROCESSABLE_ENTITY,
             "bad_id",
-            if fr {
-                "Indiquez l'identifiant du contenu (64 caractères, dans l'adresse de sa page)."
-            } else {
-                "Give the item's id (64 characters, in its page's address)."
-            },
+            "Indiquez l'identifiant du contenu (64 caractères, dans l'adresse de sa page).",
+            "Give the item's id (64 characters, in its page's address).",
         );
     };
     let action = match form.action.as_str() {
         "hide" => ModerationAction::Hide,
         "restore" => ModerationAction::Restore,
         _ => {
-            return st.refuse(
+            return st.refuse_tr(
                 &headers,
                 Some(me),
                 StatusCode::UNPROCESSABLE_ENTITY,
                 "bad_action",
-                if fr {
-                    "Choisissez masquer ou rétablir."
-                } else {
-                    "Choose hide or restore."
-                },
+                "Choisissez masquer ou rétablir.",
+                "Choose hide or restore.",
             );
         }
     };
     let reason = form.reason.replace("\r\n", "\n").trim().to_owned();
     if reason.is_empty() {
-        return st.refuse(
+        return st.refuse_tr(
             &headers,
             Some(me),
             StatusCode::UNPROCESSABLE_ENTITY,
             "bad_reason",
-            if fr {
-                "La raison est obligatoire : elle sera publique."
-            } else {
-                "A reason is required: it will be public."
-            },
+            "La raison est obligatoire : elle sera publique.",
+            "A reason is required: it will be public.",
         );
     }
     let body = Body::Moderation(ModerationBody {
@@ -397,13 +387,7 @@ pub async fn moderate<O: Office>(
         Ok(Ok(_)) => {}
         Ok(Err(r)) => {
             tracing::info!(staff = %me.account.login, code = %r.code, "moderation refused");
-            return st.refuse(
-                &headers,
-                Some(me),
-                StatusCode::UNPROCESSABLE_ENTITY,
-                &r.code,
-                &r.message,
-            );
+            return st.refused(&headers, me, &r);
         }
         Err(e) => return failed(&e),
     }

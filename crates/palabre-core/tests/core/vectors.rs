@@ -40,6 +40,23 @@ fn check_file(name: &str, value: &Value) {
     }
 }
 
+/// One row per named event: its exact bytes, the message its signature covers, its id
+/// and its leaf hash.
+fn event_rows<'e>(named: impl Iterator<Item = (&'e str, &'e SignedEvent)>) -> Vec<Value> {
+    named
+        .map(|(name, e)| {
+            let unsigned = e.event().unsigned_bytes().expect("unsigned bytes");
+            json!({
+                "name": name,
+                "signed_event": text(e.bytes()),
+                "signed_message": text(&Domain::Event.message(&unsigned)),
+                "id": e.id().to_string(),
+                "leaf_hash": merkle::leaf_hash(e.bytes()).to_hex(),
+            })
+        })
+        .collect()
+}
+
 fn text(bytes: &[u8]) -> String {
     String::from_utf8(bytes.to_vec()).expect("canonical JSON is UTF-8")
 }
@@ -225,20 +242,7 @@ fn golden_vectors() {
 
     // events.json: one event of each kind, with what the signature covers and the id.
     let (events, names) = sample_log();
-    let rows: Vec<Value> = events
-        .iter()
-        .zip(&names)
-        .map(|(e, name)| {
-            let unsigned = e.event().unsigned_bytes().expect("unsigned bytes");
-            json!({
-                "name": name,
-                "signed_event": text(e.bytes()),
-                "signed_message": text(&Domain::Event.message(&unsigned)),
-                "id": e.id().to_string(),
-                "leaf_hash": merkle::leaf_hash(e.bytes()).to_hex(),
-            })
-        })
-        .collect();
+    let rows = event_rows(names.iter().copied().zip(&events));
     check_file(
         "events.json",
         &json!({"domain_tag": text(Domain::Event.tag()), "events": rows}),
@@ -454,19 +458,7 @@ fn staff_vectors() {
             .append(&t, e.clone(), Clock::Replay)
             .unwrap_or_else(|r| panic!("{name}: {r}"));
     }
-    let rows: Vec<Value> = log
-        .iter()
-        .map(|(name, e)| {
-            let unsigned = e.event().unsigned_bytes().expect("unsigned bytes");
-            json!({
-                "name": name,
-                "signed_event": text(e.bytes()),
-                "signed_message": text(&Domain::Event.message(&unsigned)),
-                "id": e.id().to_string(),
-                "leaf_hash": merkle::leaf_hash(e.bytes()).to_hex(),
-            })
-        })
-        .collect();
+    let rows = event_rows(log.iter().map(|(name, e)| (*name, e)));
     check_file(
         "staff.json",
         &json!({
