@@ -67,7 +67,7 @@ impl NodeBackend {
         NodeBackend { office, ..self }
     }
 
-    fn me(&self) -> PublicKey {
+    pub(crate) fn me(&self) -> PublicKey {
         self.key.public_key()
     }
 

@@ -25,9 +25,11 @@ use palabre_core::admission::Record;
 use palabre_core::crypto::{PublicKey, SecretKey};
 use palabre_core::event::Body;
 use palabre_core::head::{Cosignature, CosignedHead, TreeHead};
+use palabre_core::ids::EventId;
+use palabre_core::purge;
 use palabre_net::Multiaddr;
 use palabre_net::shell::{self, Net, NetEvent};
-use palabre_store::{SledStorage, Storage, stored_event};
+use palabre_store::{Entry, SledStorage, Storage, stored_entry};
 use tokio::sync::mpsc;
 
 use crate::backend::now_ms;
@@ -291,7 +293,46 @@ impl Bridge {
         if entries.is_empty() {
             return Ok(());
         }
+        let purged = purge_targets(
+            entries
+                .iter()
+                .filter(|e| might_purge(e))
+                .filter_map(|e| stored_entry(e.clone()).ok())
+                .collect::<Vec<_>>()
+                .iter(),
+        );
         self.net.appended(head, held, entries).await?;
+        self.pass_on_purges(authority, purged).await
+    }
+
+    /// Tells the network which entries of `authority`'s log now hold a tombstone, so
+    /// that it serves the tombstone instead of the text it held.
+    async fn pass_on_purges(
+        &self,
+        authority: PublicKey,
+        targets: Vec<EventId>,
+    ) -> anyhow::Result<()> {
+        if targets.is_empty() {
+            return Ok(());
+        }
+        let found = self
+            .blocking(move |s| -> anyhow::Result<Vec<(u64, Vec<u8>)>> {
+                let mut out = Vec::new();
+                for id in targets {
+                    if let Some((log, index)) = s.position(&id)?
+                        && log == authority
+                        && let Some(bytes) = Storage::entry(s, &log, index)?
+                        && purge::is_tombstone(&bytes)
+                    {
+                        out.push((index, bytes));
+                    }
+                }
+                Ok(out)
+            })
+            .await??;
+        for (index, bytes) in found {
+            self.net.purged(authority, index, bytes).await?;
+        }
         Ok(())
     }
 
@@ -312,10 +353,11 @@ impl Bridge {
         }
         let events = entries
             .into_iter()
-            .map(stored_event)
+            .map(stored_entry)
             .collect::<Result<Vec<_>, _>>()?;
         let checkpoints: Vec<TreeHead> = events
             .iter()
+            .filter_map(Entry::event)
             .filter(|e| e.author() == &authority)
             .filter_map(|e| match e.body() {
                 Body::Checkpoint(c) => Some(TreeHead {
@@ -327,6 +369,7 @@ impl Bridge {
                 _ => None,
             })
             .collect();
+        let purged = purge_targets(events.iter());
         let me = self.me;
         let outcome = self
             .blocking(move |s| s.append_replica(&head, stored, events))
@@ -335,6 +378,7 @@ impl Bridge {
         self.stats
             .replicated_entries
             .fetch_add(outcome.appended, Ordering::Relaxed);
+        self.pass_on_purges(authority, purged).await?;
         if let Some((index, r)) = &outcome.refused
             && !r.awaits_other_log()
             && self.reported.get(&authority) != Some(index)
@@ -406,4 +450,20 @@ pub async fn caught_up(
         }
     }
     Ok(Some(mine.held))
+}
+
+/// The targets of the purges among `entries`.
+fn purge_targets<'e>(entries: impl Iterator<Item = &'e Entry>) -> Vec<EventId> {
+    entries
+        .filter_map(Entry::event)
+        .filter_map(|e| match e.body() {
+            Body::Moderation(b) if b.tombstone.is_some() => Some(b.target),
+            _ => None,
+        })
+        .collect()
+}
+
+/// A cheap filter before decoding: only a purge carries this member.
+fn might_purge(bytes: &[u8]) -> bool {
+    bytes.windows(12).any(|w| w == b"\"tombstone\":")
 }

@@ -5,10 +5,13 @@
 use std::collections::BTreeMap;
 use std::sync::Mutex;
 
+use palabre_core::admission::Record;
 use palabre_core::crypto::PublicKey;
-use palabre_core::event::{Event, SignedEvent};
+use palabre_core::event::{Body, Event, SignedEvent};
 use palabre_core::head::Receipt;
+use palabre_core::ids::EventId;
 use palabre_core::ids::Hash;
+use palabre_core::purge::{Entry, Tombstone, TombstoneBody};
 use palabre_store::{CommitItem, InvitationStatus, Storage};
 use palabre_web::staff::{Counts, Office};
 use palabre_web::{BackendError, Refusal};
@@ -118,6 +121,24 @@ impl Office for NodeBackend {
 
     fn sign_as_authority(&self, event: Event) -> Result<SignedEvent, BackendError> {
         event.sign(&self.key).map_err(internal)
+    }
+
+    fn tombstone(&self, target: &EventId) -> Result<Option<Tombstone>, BackendError> {
+        let Some((log, Entry::Event(event))) = self.storage.held(target) else {
+            return Ok(None);
+        };
+        if log != self.me() {
+            return Ok(None);
+        }
+        let consultation = match event.body() {
+            Body::Proposal(p) => Some(p.consultation),
+            Body::Argument(a) => self.storage.proposal(&a.proposal).map(|p| p.consultation),
+            _ => None,
+        };
+        let Some(body) = consultation.and_then(|c| TombstoneBody::of(&event, c)) else {
+            return Ok(None);
+        };
+        Tombstone::sign(body, &self.key).map(Some).map_err(internal)
     }
 
     fn federation(&self) -> Vec<(PublicKey, String)> {

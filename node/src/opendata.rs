@@ -17,10 +17,11 @@ use anyhow::Context;
 use palabre_core::admission::{Clock, ConsultationView};
 use palabre_core::audit::AuditInput;
 use palabre_core::counting::Counted;
-use palabre_core::event::{Body, SignedEvent};
+use palabre_core::event::{Body, Kind};
 use palabre_core::ids::EventId;
 use palabre_core::ledger::Ledger;
 use palabre_core::pabulib::{self, ProjectRow};
+use palabre_core::purge::Entry;
 use palabre_core::tally::{Choice, Method, Tally};
 use serde_json::json;
 
@@ -73,8 +74,16 @@ fn recount(input: &AuditInput) -> anyhow::Result<Recount> {
     order.sort_by_key(|a| *a != organiser);
     for a in order {
         for (i, bytes) in logs[&a].entries.iter().enumerate() {
-            let e = SignedEvent::from_bytes(bytes.clone())
-                .map_err(|r| anyhow::anyhow!("entry {i} of {a}: {r}; run palabre audit"))?;
+            let e = match Entry::from_bytes(bytes.clone(), &a)
+                .map_err(|r| anyhow::anyhow!("entry {i} of {a}: {r}; run palabre audit"))?
+            {
+                Entry::Event(e) => e,
+                // A purged entry: its tombstone keeps its place (and a proposal's cost).
+                purged => {
+                    ledger.apply_entry(&a, purged);
+                    continue;
+                }
+            };
             ledger
                 .append(&a, e, Clock::Replay)
                 .map_err(|r| anyhow::anyhow!("entry {i} of {a}: {r}; run palabre audit"))?;
@@ -90,12 +99,24 @@ fn recount(input: &AuditInput) -> anyhow::Result<Recount> {
     let mut titles = BTreeMap::new();
     let mut costs = BTreeMap::new();
     for (_, log) in ledger.logs() {
-        for e in &log.entries {
-            if let Body::Proposal(p) = e.body()
-                && p.consultation == input.consultation
-            {
-                titles.insert(e.id(), p.title.clone());
-                costs.insert(e.id(), p.cost);
+        for entry in &log.entries {
+            match entry {
+                Entry::Event(e) => {
+                    if let Body::Proposal(p) = e.body()
+                        && p.consultation == input.consultation
+                    {
+                        titles.insert(e.id(), p.title.clone());
+                        costs.insert(e.id(), p.cost);
+                    }
+                }
+                // Its text was erased: an empty title.
+                Entry::Purged(p) => {
+                    let t = p.body();
+                    if t.kind == Kind::Proposal && t.consultation == input.consultation {
+                        titles.insert(t.id, String::new());
+                        costs.insert(t.id, t.cost);
+                    }
+                }
             }
         }
     }

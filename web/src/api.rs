@@ -20,6 +20,7 @@ use palabre_core::event::SignedEvent;
 use palabre_core::ids::EventId;
 use palabre_core::invitation::{KeyPossession, code_hash, normalize_code};
 use palabre_core::limits::MAX_PAGE_ENTRIES;
+use palabre_core::purge::Entry;
 use palabre_core::rejection::Rejection;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -561,6 +562,9 @@ struct Item {
     index: u64,
     kind: &'static str,
     hidden: bool,
+    /// Its text was erased by its town after hiding it: `body` is null and `event` is
+    /// the tombstone that took the entry's place (same leaf hash, signed by the town).
+    purged: bool,
     moderation: Vec<ModerationNote>,
     /// The event's body as signed (title, body, cost; or proposal, stance, body).
     body: serde_json::Value,
@@ -577,7 +581,11 @@ fn item<B: Backend>(
     view: &palabre_core::admission::ConsultationView,
     member: Member,
 ) -> Result<Item, ApiError> {
-    let event = decode_stored(&member.event.bytes)?;
+    let entry = Entry::stored(member.event.bytes.clone()).map_err(|r| {
+        ApiError::Internal(crate::BackendError(format!(
+            "a stored entry does not decode: {r}"
+        )))
+    })?;
     let hidden = palabre_core::counting::hidden_by(view, &member.moderation).is_some();
     let mut moderation = Vec::new();
     for m in member.moderation {
@@ -589,37 +597,46 @@ fn item<B: Backend>(
             reason,
         });
     }
-    let argues = match event.body() {
-        palabre_core::event::Body::Argument(a) => Some(a.proposal),
-        _ => None,
+    let (author, created_at_ms, argues, body) = match &entry {
+        Entry::Event(event) => {
+            let argues = match event.body() {
+                palabre_core::event::Body::Argument(a) => Some(a.proposal),
+                _ => None,
+            };
+            let mut signed: serde_json::Value = serde_json::from_slice(event.bytes())
+                .map_err(|e| ApiError::Internal(crate::BackendError(e.to_string())))?;
+            (
+                *event.author(),
+                event.created_at_ms(),
+                argues,
+                signed["body"].take(),
+            )
+        }
+        Entry::Purged(p) => {
+            let t = p.body();
+            (
+                t.author,
+                t.created_at_ms,
+                t.proposal,
+                serde_json::Value::Null,
+            )
+        }
     };
-    let mut signed: serde_json::Value = serde_json::from_slice(&member.event.bytes)
-        .map_err(|e| ApiError::Internal(crate::BackendError(e.to_string())))?;
     Ok(Item {
-        id: event.id(),
-        author: *event.author(),
-        created_at_ms: event.created_at_ms(),
+        id: entry.id(),
+        author,
+        created_at_ms,
         log: member.event.log,
         index: member.event.index,
-        kind: event.kind().as_str(),
+        kind: entry.kind().as_str(),
         hidden,
+        purged: entry.purged().is_some(),
         moderation,
-        body: signed["body"].take(),
+        body,
         argues,
         arguments: argues.is_none().then(Vec::new),
         event: raw(member.event.bytes)?,
     })
-}
-
-/// An event this node stored: decoded again, its signature not checked twice.
-fn decode_stored(bytes: &[u8]) -> Result<SignedEvent, ApiError> {
-    palabre_core::event::decode(bytes.to_vec())
-        .map(|u| u.into_verified_unchecked())
-        .map_err(|r| {
-            ApiError::Internal(crate::BackendError(format!(
-                "a stored event does not decode: {r}"
-            )))
-        })
 }
 
 async fn consultation<B: Backend>(

@@ -124,7 +124,7 @@ pub const ROUTES: &[Route] = &[
     Route {
         method: "get",
         path: "/api/v1/logs/{authority}/entries",
-        summary: "Entries `start..end` of a log (at most 1,000 per page), as signed.",
+        summary: "Entries `start..end` of a log (at most 1,000 per page), as signed; a purged entry as its tombstone (PROTOCOL.md, Purged entries).",
         params: &[
             AUTHORITY,
             ("start", In::Query, "First index.", "Index"),
@@ -193,7 +193,7 @@ pub const ROUTES: &[Route] = &[
     Route {
         method: "get",
         path: "/api/v1/consultations/{id}",
-        summary: "A consultation with its proposals and their arguments; hidden items stay listed, flagged, with the moderation that hid them.",
+        summary: "A consultation with its proposals and their arguments; hidden items stay listed, flagged, with the moderation that hid them; a purged one has `purged: true`, a null `body` and its tombstone as `event`.",
         params: &[ID],
         body: None,
         answers: &[(200, "The consultation.", "Object"), REFUSED, MISSING],

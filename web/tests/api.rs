@@ -741,6 +741,7 @@ async fn a_consultation_shows_its_proposals_arguments_and_moderation() {
             target: rude.id(),
             action: ModerationAction::Hide,
             reason: "sans rapport avec la proposition".into(),
+            tombstone: None,
         }),
     );
     b.append(hide.clone()).expect("moderation");

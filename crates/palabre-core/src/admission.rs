@@ -8,9 +8,12 @@
 //! bytes became a [`SignedEvent`].
 
 use crate::crypto::PublicKey;
-use crate::event::{Body, ConsultationBody, Kind, SignedEvent, StaffRole};
+use crate::event::{
+    Body, ConsultationBody, Kind, ModerationAction, ModerationBody, SignedEvent, StaffRole,
+};
 use crate::ids::{EventId, Hash};
 use crate::limits::MAX_CLOCK_SKEW_MS;
+use crate::purge::{Entry, TombstoneBody};
 use crate::rejection::Rejection;
 use crate::tally::{self, Method, Tally};
 
@@ -134,6 +137,11 @@ pub trait Record {
     fn root_at(&self, authority: &PublicKey, size: u64) -> Option<Hash>;
     /// The role `key` holds in `authority`'s staff, if its appointment is in force.
     fn staff(&self, authority: &PublicKey, key: &PublicKey) -> Option<StaffRole>;
+    /// The log holding `id` and its entry there (an event, or its tombstone if purged).
+    fn held(&self, id: &EventId) -> Option<(PublicKey, Entry)>;
+    /// `authority`'s latest moderation of `target` in its own log (a purge is final:
+    /// nothing after it counts).
+    fn moderated(&self, authority: &PublicKey, target: &EventId) -> Option<ModerationAction>;
 }
 
 /// Whether a staff member in `role` may sign, in their authority's log, events of
@@ -183,6 +191,51 @@ impl Verdict {
         match self {
             Verdict::Accept => Ok(()),
             Verdict::Reject(r) => Err(r),
+        }
+    }
+}
+
+/// The rules a `moderation` event adds when its target was or is being purged.
+///
+/// A purge needs its target in the same log, hidden there by the latest moderation, and
+/// a tombstone that describes it exactly, signed by the log's authority. Live, nothing
+/// moderates a purged item any more (`purged`). A replay accepts what the history holds:
+/// a replica that received the tombstone in the target's place sees the same purge, and
+/// moderations signed before it, afterwards.
+fn check_purge(
+    record: &impl Record,
+    log: &PublicKey,
+    b: &ModerationBody,
+    consultation: &ConsultationView,
+    clock: Clock,
+) -> Result<(), Rejection> {
+    let held = record.held(&b.target);
+    let purged = held.as_ref().is_some_and(|(_, e)| e.purged().is_some());
+    if b.action != ModerationAction::Purge {
+        return match (purged, clock) {
+            (true, Clock::Live { .. }) => Err(Rejection::Purged),
+            _ => Ok(()),
+        };
+    }
+    let tombstone = b.tombstone.as_ref().ok_or(Rejection::BadTombstone)?;
+    let Some((holder, entry)) = held else {
+        return Err(Rejection::NotHidden);
+    };
+    if holder != *log || record.moderated(log, &b.target) != Some(ModerationAction::Hide) {
+        return Err(if purged {
+            Rejection::Purged
+        } else {
+            Rejection::NotHidden
+        });
+    }
+    match &entry {
+        Entry::Purged(p) if p.tombstone() == tombstone => Ok(()),
+        Entry::Purged(_) => Err(Rejection::Purged),
+        Entry::Event(event) => {
+            if TombstoneBody::of(event, consultation.id).as_ref() != Some(&tombstone.purged) {
+                return Err(Rejection::BadTombstone);
+            }
+            tombstone.verify(log)
         }
     }
 }
@@ -336,7 +389,8 @@ fn check(
             let c = consultation
                 .and_then(|id| record.consultation(&id))
                 .ok_or(Rejection::UnknownConsultation)?;
-            participant(&c, log)
+            participant(&c, log)?;
+            check_purge(record, log, b, &c, clock)
         }
         Body::Checkpoint(b) => {
             by_log()?;

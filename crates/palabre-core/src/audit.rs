@@ -26,6 +26,8 @@ use crate::head::{
 use crate::ids::{EventId, Hash};
 use crate::ledger::{Ledger, References};
 use crate::merkle::{self, MemoryTree};
+use crate::purge::{self, Entry, PurgedEntry};
+use crate::rejection::Rejection;
 use crate::tally::Tally;
 
 /// What one source (a node, a bundle) served of one authority's log.
@@ -136,11 +138,18 @@ struct CheckedLog {
     authority: PublicKey,
     sources: Vec<String>,
     /// Decoded entries awaiting their signature check; `None` where decoding failed.
-    pending: Vec<Option<UnverifiedEvent>>,
+    pending: Vec<Option<Decoded>>,
     /// Decoded and signature-checked entries; `None` where an entry failed.
-    events: Vec<Option<SignedEvent>>,
+    events: Vec<Option<Entry>>,
     n_heads: u64,
     cosignatures: Vec<Cosignature>,
+}
+
+/// An entry decoded: an event awaiting its signature check, or a tombstone (checked on
+/// decoding: one signature, by the log's authority).
+enum Decoded {
+    Event(UnverifiedEvent),
+    Purged(PurgedEntry),
 }
 
 pub fn audit(input: &AuditInput, options: AuditOptions) -> AuditReport {
@@ -161,21 +170,34 @@ pub fn audit(input: &AuditInput, options: AuditOptions) -> AuditReport {
     let mut refs = References::default();
     for log in &logs {
         for e in log.events.iter().flatten() {
-            refs.note(&log.authority, e);
+            match e {
+                Entry::Event(e) => refs.note(&log.authority, e),
+                Entry::Purged(p) => refs.note_purged(p.body()),
+            }
         }
     }
     let refs = Arc::new(refs);
     let mut ledger = Ledger::with_references(refs.clone());
     // admitted[authority] = (index, event) of entries that passed admission
-    let mut admitted: BTreeMap<PublicKey, Vec<(u64, SignedEvent)>> = BTreeMap::new();
+    let mut admitted: BTreeMap<PublicKey, Vec<(u64, Entry)>> = BTreeMap::new();
     let mut results: Vec<(PublicKey, u64, SignedEvent)> = Vec::new();
+    // Tombstones served, each to be explained by a purge of its own log.
+    let mut tombstones: Vec<(PublicKey, u64, PurgedEntry)> = Vec::new();
+    let mut purges: BTreeSet<(PublicKey, EventId)> = BTreeSet::new();
     for log in &logs {
         let list = admitted.entry(log.authority).or_default();
         for (index, slot) in log.events.iter().enumerate() {
             let index = index as u64;
-            let Some(event) = slot else {
+            let event = match slot {
                 // Keep the tree in step with the served history even for bad entries.
-                continue;
+                None => continue,
+                Some(Entry::Purged(p)) => {
+                    tombstones.push((log.authority, index, p.clone()));
+                    list.push((index, Entry::Purged(p.clone())));
+                    ledger.apply_entry(&log.authority, Entry::Purged(p.clone()));
+                    continue;
+                }
+                Some(Entry::Event(event)) => event,
             };
             if event.kind() == Kind::Result {
                 // Judged at the end, when every log's checkpoint has been replayed.
@@ -185,7 +207,12 @@ pub fn audit(input: &AuditInput, options: AuditOptions) -> AuditReport {
             }
             match admit(&ledger, &log.authority, event, Clock::Replay).into_result() {
                 Ok(()) => {
-                    list.push((index, event.clone()));
+                    if let Body::Moderation(b) = event.body()
+                        && b.tombstone.is_some()
+                    {
+                        purges.insert((log.authority, b.target));
+                    }
+                    list.push((index, Entry::Event(event.clone())));
                     ledger.apply(&log.authority, event.clone());
                 }
                 Err(r) => {
@@ -197,11 +224,26 @@ pub fn audit(input: &AuditInput, options: AuditOptions) -> AuditReport {
                         None,
                         format!("{} ({})", r, r.code()),
                     );
-                    if r != crate::rejection::Rejection::Duplicate {
+                    if r != Rejection::Duplicate {
                         ledger.apply(&log.authority, event.clone());
                     }
                 }
             }
+        }
+    }
+
+    // A tombstone withholds an entry's text: only its own log's public purge, admitted
+    // above (the item hidden, the tombstone exact), allows that.
+    for (authority, index, p) in &tombstones {
+        if !purges.contains(&(*authority, p.body().id)) {
+            fail.push(
+                "unexplained_purge",
+                Some(*authority),
+                Some(*index),
+                Some(p.body().id),
+                None,
+                "this entry was served as a tombstone, but its log holds no admissible purge of it",
+            );
         }
     }
 
@@ -251,7 +293,7 @@ pub fn audit(input: &AuditInput, options: AuditOptions) -> AuditReport {
     // Closing checkpoints and their quorum.
     let participants = &consultation.body.authorities;
     let quorum = closing_quorum(participants.len());
-    let mut prefixes: Vec<(PublicKey, Vec<SignedEvent>)> = Vec::new();
+    let mut prefixes: Vec<(PublicKey, Vec<Entry>)> = Vec::new();
     for authority in participants {
         let log = logs.iter().find(|l| l.authority == *authority);
         let mut summary = LogSummary {
@@ -311,7 +353,7 @@ pub fn audit(input: &AuditInput, options: AuditOptions) -> AuditReport {
         }
         summary.witnesses = witnesses;
         report.logs.push(summary);
-        let entries: Vec<SignedEvent> = admitted
+        let entries: Vec<Entry> = admitted
             .get(authority)
             .map(|list| {
                 list.iter()
@@ -321,6 +363,7 @@ pub fn audit(input: &AuditInput, options: AuditOptions) -> AuditReport {
             })
             .unwrap_or_default();
         for (i, e) in admitted.get(authority).into_iter().flatten() {
+            let Some(e) = e.event() else { continue };
             if *i >= size
                 && matches!(e.body(), Body::Ballot(b) if b.consultation == consultation.id)
             {
@@ -451,6 +494,12 @@ impl Record for Forgetting<'_> {
     fn staff(&self, a: &PublicKey, key: &PublicKey) -> Option<crate::event::StaffRole> {
         self.ledger.staff(a, key)
     }
+    fn held(&self, id: &EventId) -> Option<(PublicKey, Entry)> {
+        self.ledger.held(id)
+    }
+    fn moderated(&self, a: &PublicKey, target: &EventId) -> Option<crate::event::ModerationAction> {
+        self.ledger.moderated(a, target)
+    }
 }
 
 /// Checks what each source served of one authority's log against its signed heads and
@@ -466,7 +515,7 @@ fn check_sources(
         .map(|m| {
             let mut t = MemoryTree::new();
             for e in &m.entries {
-                t.push(merkle::leaf_hash(e));
+                t.push(purge::stored_leaf(e));
             }
             t
         })
@@ -553,7 +602,7 @@ fn check_sources(
     let reference = (0..materials.len())
         .max_by_key(|k| (good[*k], trees[*k].size()))
         .expect("an authority appears only with at least one material");
-    let decoded = decode_all(&materials[reference].entries, options.threads);
+    let decoded = decode_all(&authority, &materials[reference].entries, options.threads);
     let events = materials[reference]
         .entries
         .iter()
@@ -573,7 +622,7 @@ fn check_sources(
                 None
             }
         })
-        .collect::<Vec<Option<UnverifiedEvent>>>();
+        .collect::<Vec<Option<Decoded>>>();
     let sources: BTreeSet<String> = materials.iter().map(|m| m.source.clone()).collect();
     let cosignatures = materials
         .iter()
@@ -592,9 +641,10 @@ fn check_sources(
 /// Decodes every entry, in order, on `threads` threads (decoding checks each author's
 /// key, a scalar multiplication as dear as a signature check).
 fn decode_all(
+    authority: &PublicKey,
     entries: &[Vec<u8>],
     threads: usize,
-) -> Vec<Result<UnverifiedEvent, crate::rejection::Rejection>> {
+) -> Vec<Result<Decoded, Rejection>> {
     let per_thread = entries.len().div_ceil(threads.max(1)).max(1);
     std::thread::scope(|scope| {
         let handles: Vec<_> = entries
@@ -602,7 +652,16 @@ fn decode_all(
             .map(|part| {
                 scope.spawn(move || {
                     part.iter()
-                        .map(|bytes| event::decode(bytes.clone()))
+                        .map(|bytes| {
+                            if purge::is_tombstone(bytes) {
+                                match Entry::from_bytes(bytes.clone(), authority)? {
+                                    Entry::Purged(p) => Ok(Decoded::Purged(p)),
+                                    Entry::Event(_) => unreachable!("a tombstone decodes as one"),
+                                }
+                            } else {
+                                event::decode(bytes.clone()).map(Decoded::Event)
+                            }
+                        })
                         .collect::<Vec<_>>()
                 })
             })
@@ -623,7 +682,10 @@ fn verify_signatures(logs: &mut [CheckedLog], options: AuditOptions, fail: &mut 
         let items: Vec<(usize, &UnverifiedEvent)> = pending
             .iter()
             .enumerate()
-            .filter_map(|(i, u)| Some((i, u.as_ref()?)))
+            .filter_map(|(i, d)| match d.as_ref()? {
+                Decoded::Event(u) => Some((i, u)),
+                Decoded::Purged(_) => None,
+            })
             .collect();
         let chunks: Vec<&[(usize, &UnverifiedEvent)]> = items.chunks(CHUNK).collect();
         let per_thread = chunks.len().div_ceil(threads).max(1);
@@ -663,10 +725,13 @@ fn verify_signatures(logs: &mut [CheckedLog], options: AuditOptions, fail: &mut 
         log.events = pending
             .into_iter()
             .enumerate()
-            .map(|(i, u)| {
-                let u = u?;
+            .map(|(i, d)| {
+                let u = match d? {
+                    Decoded::Purged(p) => return Some(Entry::Purged(p)),
+                    Decoded::Event(u) => u,
+                };
                 if good.contains(&i) {
-                    Some(u.into_verified_unchecked())
+                    Some(Entry::Event(u.into_verified_unchecked()))
                 } else {
                     let id = EventId::of_signed_bytes(&u.bytes);
                     fail.push(
@@ -721,9 +786,15 @@ pub fn extends(old: &AuditInput, new: &AuditInput) -> Vec<Failure> {
             );
             continue;
         };
-        if let Some(i) =
-            (0..before.entries.len()).find(|&i| after.entries.get(i) != Some(&before.entries[i]))
-        {
+        // Equal bytes, or the new entry is the tombstone of the old one (a purge).
+        let kept = |i: usize| {
+            after.entries.get(i).is_some_and(|new| {
+                *new == before.entries[i]
+                    || (purge::is_tombstone(new)
+                        && purge::stored_leaf(new) == purge::stored_leaf(&before.entries[i]))
+            })
+        };
+        if let Some(i) = (0..before.entries.len()).find(|&i| !kept(i)) {
             fail.push(
                 "not_append_only",
                 Some(before.authority),
@@ -740,7 +811,7 @@ pub fn extends(old: &AuditInput, new: &AuditInput) -> Vec<Failure> {
         }
         let mut tree = MemoryTree::new();
         for e in &after.entries {
-            tree.push(merkle::leaf_hash(e));
+            tree.push(purge::stored_leaf(e));
         }
         for h in &before.heads {
             let root = merkle::root_at(&tree, h.head.size).ok();
@@ -796,7 +867,15 @@ pub fn check_receipt(receipt: &Receipt, evidence: &[ReceiptEvidence]) -> Vec<Fai
     }
     for ev in evidence {
         let source = Some(ev.source.as_str());
-        if EventId::of_signed_bytes(&ev.entry) != body.event_id {
+        // A purged entry is served as its tombstone, signed by the log's authority.
+        let (id, leaf) = match Entry::from_bytes(ev.entry.clone(), &head.authority) {
+            Ok(Entry::Purged(p)) => (p.body().id, p.body().leaf),
+            _ => (
+                EventId::of_signed_bytes(&ev.entry),
+                merkle::leaf_hash(&ev.entry),
+            ),
+        };
+        if id != body.event_id {
             fail.push(
                 "receipt_entry_mismatch",
                 authority,
@@ -807,7 +886,6 @@ pub fn check_receipt(receipt: &Receipt, evidence: &[ReceiptEvidence]) -> Vec<Fai
             );
             continue;
         }
-        let leaf = merkle::leaf_hash(&ev.entry);
         if merkle::verify_inclusion(&leaf, body.index, head.size, &ev.inclusion, &head.root)
             .is_err()
         {

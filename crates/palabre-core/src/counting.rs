@@ -12,16 +12,17 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use crate::admission::{ConsultationView, CredentialStatus, Record, VoterId, acts_for};
 use crate::crypto::PublicKey;
-use crate::event::{Body, ClosedLog, ModerationAction, SignedEvent, StaffRole};
+use crate::event::{Body, ClosedLog, Kind, ModerationAction, SignedEvent, StaffRole};
 use crate::ids::EventId;
 use crate::ledger::Moderated;
+use crate::purge::Entry;
 use crate::tally::{self, Candidate, Choice, Tally};
 
 /// The part of one authority's log that a count looks at, in log order.
 #[derive(Debug, Clone, Copy)]
 pub struct LogPrefix<'a> {
     pub authority: PublicKey,
-    pub entries: &'a [SignedEvent],
+    pub entries: &'a [Entry],
 }
 
 /// The counted ballots and candidates of one consultation.
@@ -71,7 +72,7 @@ pub fn hidden_by<'m>(
 ) -> Option<&'m Moderated> {
     moderation
         .iter()
-        .find(|m| consultation.participates(&m.by) && m.action == ModerationAction::Hide)
+        .find(|m| consultation.participates(&m.by) && m.action.hides())
 }
 
 /// The closing checkpoints a `result` of `consultation` must name: one per participating
@@ -102,8 +103,8 @@ pub fn count(consultation: &ConsultationView, logs: &[LogPrefix<'_>]) -> Counted
     let mut counter = Counter::new(consultation);
     for log in logs {
         counter.start_log(log.authority);
-        for event in log.entries {
-            counter.push(event);
+        for entry in log.entries {
+            counter.push_entry(entry);
         }
     }
     counter.finish()
@@ -176,6 +177,24 @@ impl<'c> Counter<'c> {
         }
     }
 
+    /// The next entry of the current log, purged or not. A purged proposal stays a
+    /// candidate as long as no moderation in the counted prefix hid it: a purge after
+    /// the close changes no count.
+    pub fn push_entry(&mut self, entry: &Entry) {
+        match entry {
+            Entry::Event(event) => self.push(event),
+            Entry::Purged(p) => {
+                let t = p.body();
+                if self.log.is_some()
+                    && t.kind == Kind::Proposal
+                    && t.consultation == self.consultation.id
+                {
+                    self.proposals.insert(t.id, t.cost);
+                }
+            }
+        }
+    }
+
     /// The next entry of the current log.
     pub fn push(&mut self, event: &SignedEvent) {
         let Some(log) = self.log.as_mut() else {
@@ -223,7 +242,13 @@ impl<'c> Counter<'c> {
                 self.proposals.insert(event.id(), b.cost);
             }
             Body::Moderation(b) if for_log => {
-                self.moderation.insert((log.authority, b.target), b.action);
+                let latest = self
+                    .moderation
+                    .entry((log.authority, b.target))
+                    .or_insert(b.action);
+                if *latest != ModerationAction::Purge {
+                    *latest = b.action;
+                }
             }
             Body::Ballot(b) if b.consultation == self.consultation.id => {
                 self.n_ballots_seen += 1;
@@ -247,7 +272,7 @@ impl<'c> Counter<'c> {
         out.hidden = self
             .moderation
             .iter()
-            .filter(|(_, action)| **action == ModerationAction::Hide)
+            .filter(|(_, action)| action.hides())
             .map(|((_, target), _)| *target)
             .collect();
         out.candidates = self

@@ -28,6 +28,8 @@ pub enum Domain {
     Peer,
     /// A desk agent's countersignature of a ballot cast with their help.
     Assistance,
+    /// A tombstone: an authority's statement of what a purged entry of its log was.
+    Purged,
 }
 
 impl Domain {
@@ -40,6 +42,7 @@ impl Domain {
             Domain::KeyPossession => b"palabre/v1/key-possession\n",
             Domain::Peer => b"palabre/v1/peer\n",
             Domain::Assistance => b"palabre/v1/assistance\n",
+            Domain::Purged => b"palabre/v1/purged\n",
         }
     }
 

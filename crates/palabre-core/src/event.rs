@@ -16,6 +16,7 @@ use crate::canonical::{self, CanonicalError};
 use crate::crypto::{Domain, KeyError, PublicKey, SecretKey, Signature};
 use crate::ids::{EventId, Hash};
 use crate::limits::*;
+use crate::purge::Tombstone;
 use crate::rejection::Rejection;
 use crate::tally::{Choice, Method, Tally};
 
@@ -245,6 +246,16 @@ pub struct StaffBody {
 pub enum ModerationAction {
     Hide,
     Restore,
+    /// Removes the text of an entry of the same log that the log has hidden: the entry's
+    /// position keeps the carried tombstone (see `purge`). Final: no restore follows.
+    Purge,
+}
+
+impl ModerationAction {
+    /// Whether the item stays out of sight after this action.
+    pub fn hides(self) -> bool {
+        matches!(self, ModerationAction::Hide | ModerationAction::Purge)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -253,6 +264,9 @@ pub struct ModerationBody {
     pub target: EventId,
     pub action: ModerationAction,
     pub reason: String,
+    /// Present exactly when `action` is `purge`: what takes the target's place.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tombstone: Option<Tombstone>,
 }
 
 /// An authority's closing tree head for one consultation: the ballots of its log that
@@ -676,7 +690,15 @@ fn check_limits(body: &Body) -> Result<(), Rejection> {
             };
             count("choice", n, MAX_BALLOT_ENTRIES)
         }
-        Body::Moderation(b) => text("reason", &b.reason, MAX_REASON_CHARS, MultiLine),
+        Body::Moderation(b) => {
+            let purging = b.action == ModerationAction::Purge;
+            match &b.tombstone {
+                Some(t) if purging && t.purged.id == b.target => {}
+                None if !purging => {}
+                _ => return Err(Rejection::BadTombstone),
+            }
+            text("reason", &b.reason, MAX_REASON_CHARS, MultiLine)
+        }
         Body::Checkpoint(_) => Ok(()),
         Body::Result(b) => count("checkpoints", b.checkpoints.len(), MAX_PARTICIPANTS),
         Body::Staff(b) => text("name", &b.name, MAX_STAFF_NAME_CHARS, OneLine),

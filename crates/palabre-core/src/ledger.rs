@@ -15,13 +15,21 @@ use crate::crypto::PublicKey;
 use crate::event::{Body, Kind, ModerationAction, SignedEvent, StaffRole};
 use crate::ids::{EventId, Hash};
 use crate::merkle::{self, MemoryTree};
+use crate::purge::{Entry, TombstoneBody};
 use crate::rejection::Rejection;
 
 /// One authority's log.
 #[derive(Debug, Default)]
 pub struct Log {
-    pub entries: Vec<SignedEvent>,
+    pub entries: Vec<Entry>,
     pub tree: MemoryTree,
+}
+
+impl Log {
+    /// The events of the log, in order, without the tombstones of purged ones.
+    pub fn events(&self) -> impl Iterator<Item = &SignedEvent> {
+        self.entries.iter().filter_map(Entry::event)
+    }
 }
 
 /// One authority's latest moderation of an event.
@@ -88,6 +96,23 @@ impl References {
             }
         }
     }
+
+    /// Notes what a purged entry still lets others refer to (a replica that received
+    /// the tombstone in its place).
+    pub fn note_purged(&mut self, t: &TombstoneBody) {
+        if t.kind == Kind::Proposal {
+            self.proposals.insert(
+                t.id,
+                ProposalView {
+                    id: t.id,
+                    author: t.author,
+                    consultation: t.consultation,
+                    cost: t.cost,
+                },
+            );
+        }
+        self.targets.insert(t.id, (t.kind, Some(t.consultation)));
+    }
 }
 
 #[derive(Debug, Default)]
@@ -130,13 +155,31 @@ impl Ledger {
         Ok(self.apply(log, event))
     }
 
+    /// Appends an entry without admission: an event (see [`Ledger::apply`]) or the
+    /// tombstone of a purged one, whose signature the caller checked
+    /// (`Entry::from_bytes`). Returns the index.
+    pub fn apply_entry(&mut self, log: &PublicKey, entry: Entry) -> u64 {
+        let purged = match entry {
+            Entry::Event(event) => return self.apply(log, event),
+            Entry::Purged(p) => p,
+        };
+        let l = self.logs.entry(*log).or_default();
+        let index = l.entries.len() as u64;
+        l.tree.push(purged.body().leaf);
+        self.positions
+            .insert(purged.body().id, Position { log: *log, index });
+        self.refs.note_purged(purged.body());
+        l.entries.push(Entry::Purged(purged));
+        index
+    }
+
     /// Appends without admission (the caller has admitted it, or replays a fixed history
     /// and reports rejections itself). Returns the index.
     pub fn apply(&mut self, log: &PublicKey, event: SignedEvent) -> u64 {
         let id = event.id();
         let l = self.logs.entry(*log).or_default();
         let index = l.entries.len() as u64;
-        l.tree.push(merkle::leaf_hash(event.bytes()));
+        l.tree.push(Entry::leaf_of(&event));
         self.positions.insert(id, Position { log: *log, index });
         self.refs.note(log, &event);
         let from_log = event.author() == log;
@@ -194,11 +237,33 @@ impl Ledger {
             Body::Result(b) => {
                 self.results.entry(b.consultation).or_insert(id);
             }
+            Body::Moderation(b) if for_log => {
+                if let Some(t) = &b.tombstone {
+                    self.purge(log, t);
+                }
+            }
             _ => {}
         }
         let l = self.logs.get_mut(log).expect("the log was created above");
-        l.entries.push(event);
+        l.entries.push(Entry::Event(event));
         index
+    }
+
+    /// Puts a purge's tombstone in its target's place, if the target is in `log`.
+    fn purge(&mut self, log: &PublicKey, tombstone: &crate::purge::Tombstone) {
+        let Some(p) = self.positions.get(&tombstone.purged.id) else {
+            return;
+        };
+        if p.log != *log {
+            return;
+        }
+        if let Some(slot) = self
+            .logs
+            .get_mut(log)
+            .and_then(|l| l.entries.get_mut(p.index as usize))
+        {
+            *slot = Entry::Purged(crate::purge::PurgedEntry::new(tombstone.clone()));
+        }
     }
 
     pub fn log(&self, authority: &PublicKey) -> Option<&Log> {
@@ -213,7 +278,13 @@ impl Ledger {
         self.positions.get(id).copied()
     }
 
+    /// The event with this id (`None` if unknown or purged).
     pub fn event(&self, id: &EventId) -> Option<&SignedEvent> {
+        self.stored(id)?.event()
+    }
+
+    /// The entry with this id: the event, or its tombstone if purged.
+    pub fn stored(&self, id: &EventId) -> Option<&Entry> {
         let p = self.positions.get(id)?;
         self.logs.get(&p.log)?.entries.get(p.index as usize)
     }
@@ -228,14 +299,17 @@ impl Ledger {
     pub fn members(&self, consultation: &EventId) -> Vec<EventId> {
         let mut ids = Vec::new();
         for (_, log) in self.logs() {
-            for event in &log.entries {
-                let of = match event.body() {
-                    Body::Proposal(b) => Some(b.consultation),
-                    Body::Argument(b) => self.proposal(&b.proposal).map(|p| p.consultation),
-                    _ => None,
+            for entry in &log.entries {
+                let of = match entry {
+                    Entry::Purged(p) => Some(p.body().consultation),
+                    Entry::Event(event) => match event.body() {
+                        Body::Proposal(b) => Some(b.consultation),
+                        Body::Argument(b) => self.proposal(&b.proposal).map(|p| p.consultation),
+                        _ => None,
+                    },
                 };
                 if of == Some(*consultation) {
-                    ids.push(event.id());
+                    ids.push(entry.id());
                 }
             }
         }
@@ -259,6 +333,9 @@ impl Ledger {
             for (_, event) in acting_moderations(authority, log) {
                 if let Body::Moderation(b) = event.body()
                     && b.target == *target
+                    && latest
+                        .get(authority)
+                        .is_none_or(|m| m.action != ModerationAction::Purge)
                 {
                     latest.insert(
                         *authority,
@@ -362,6 +439,18 @@ impl Record for Ledger {
     fn staff(&self, authority: &PublicKey, key: &PublicKey) -> Option<StaffRole> {
         self.staff.get(&(*authority, *key)).copied()
     }
+
+    fn held(&self, id: &EventId) -> Option<(PublicKey, Entry)> {
+        let p = self.positions.get(id)?;
+        Some((p.log, self.stored(id)?.clone()))
+    }
+
+    fn moderated(&self, authority: &PublicKey, target: &EventId) -> Option<ModerationAction> {
+        self.moderation(target)
+            .into_iter()
+            .find(|m| m.by == *authority)
+            .map(|m| m.action)
+    }
 }
 
 /// The `moderation` entries of `authority`'s log signed by the authority or by a staff
@@ -374,6 +463,7 @@ fn acting_moderations<'l>(
     log.entries
         .iter()
         .enumerate()
+        .filter_map(|(i, entry)| Some((i, entry.event()?)))
         .filter(move |(_, event)| match event.body() {
             Body::Staff(b) if event.author() == authority => {
                 if b.active {

@@ -18,5 +18,6 @@ pub mod ledger;
 pub mod limits;
 pub mod merkle;
 pub mod pabulib;
+pub mod purge;
 pub mod rejection;
 pub mod tally;

@@ -91,6 +91,14 @@ pub enum Rejection {
     BadAssistance,
     #[error("this key is not an active staff member of this authority allowed to do this")]
     NotStaff,
+    #[error(
+        "a purge needs a tombstone that describes its target exactly, signed by the log's authority"
+    )]
+    BadTombstone,
+    #[error("only an entry of this log that this log's authority has hidden can be purged")]
+    NotHidden,
+    #[error("this item's text was purged: it stays hidden for good")]
+    Purged,
 }
 
 impl Rejection {
@@ -155,6 +163,9 @@ impl Rejection {
             ResultMismatch => "result_mismatch",
             BadAssistance => "bad_assistance",
             NotStaff => "not_staff",
+            BadTombstone => "bad_tombstone",
+            NotHidden => "not_hidden",
+            Purged => "purged",
         }
     }
 
@@ -200,5 +211,8 @@ impl Rejection {
         "result_mismatch",
         "bad_assistance",
         "not_staff",
+        "bad_tombstone",
+        "not_hidden",
+        "purged",
     ];
 }

@@ -5,6 +5,7 @@ mod core {
     pub mod deps;
     pub mod keys;
     pub mod properties;
+    pub mod purge;
     pub mod rejections;
     pub mod staff;
     pub mod vectors;

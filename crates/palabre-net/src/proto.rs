@@ -17,11 +17,11 @@
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 use palabre_core::crypto::PublicKey;
-use palabre_core::event;
 pub use palabre_core::head::Equivocation;
 use palabre_core::head::{Cosignature, PrefixProof, SignedTreeHead};
 use palabre_core::ids::Hash;
 use palabre_core::merkle::{self, MemoryTree};
+use palabre_core::purge::{self, Entry};
 use serde::{Deserialize, Serialize};
 
 /// A peer, as the shell numbers them.
@@ -136,6 +136,13 @@ pub enum Input {
         start: u64,
         entries: Vec<Vec<u8>>,
     },
+    /// Entry `index` of a log, held, was purged: `entry` is its tombstone, checked
+    /// elsewhere. Kept only if it has the same leaf hash as the entry it replaces.
+    Purged {
+        authority: PublicKey,
+        index: u64,
+        entry: Vec<u8>,
+    },
     /// This node (as a witness) cosigned a head; `sticky` ones (closing heads) are sent
     /// again to every peer that connects.
     Cosigned {
@@ -208,7 +215,7 @@ impl Replica {
     }
 
     fn push(&mut self, entry: Vec<u8>) {
-        let leaf = merkle::leaf_hash(&entry);
+        let leaf = purge::stored_leaf(&entry);
         self.tree.push(leaf);
         self.frontier.push(leaf);
         self.entries.push(entry);
@@ -251,11 +258,12 @@ pub struct Progress {
     pub target: Option<u64>,
 }
 
-/// Whether every entry decodes and its signature verifies, checked on every core (a
-/// page is thousands of signatures; this is pure computation, so the state machine stays
-/// free of IO and deterministic).
-fn all_verify(entries: &[Vec<u8>]) -> bool {
-    let ok = |e: &Vec<u8>| event::decode(e.clone()).and_then(|u| u.verify()).is_ok();
+/// Whether every entry of `authority`'s log decodes and its signature verifies (an
+/// event's by its author, a purged entry's tombstone by the authority), checked on every
+/// core (a page is thousands of signatures; this is pure computation, so the state
+/// machine stays free of IO and deterministic).
+fn all_verify(authority: &PublicKey, entries: &[Vec<u8>]) -> bool {
+    let ok = |e: &Vec<u8>| Entry::from_bytes(e.clone(), authority).is_ok();
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
     if threads < 2 || entries.len() < 64 {
         return entries.iter().all(ok);
@@ -510,6 +518,21 @@ impl Node {
                     self.send_all(&Wire::Head { head: h }, None, &mut out);
                 }
                 out.push(Output::Stored { authority, size });
+            }
+            Input::Purged {
+                authority,
+                index,
+                entry,
+            } => {
+                if let Some(held) = self
+                    .logs
+                    .get_mut(&authority)
+                    .and_then(|r| r.entries.get_mut(usize::try_from(index).ok()?))
+                    && purge::is_tombstone(&entry)
+                    && purge::stored_leaf(&entry) == purge::stored_leaf(held)
+                {
+                    *held = entry;
+                }
             }
             Input::Cosigned {
                 cosignature,
@@ -856,7 +879,7 @@ impl Node {
         let reached = r.size() + r.pending.len() as u64;
         let mut frontier = r.frontier.clone();
         for e in &r.pending {
-            frontier.push(merkle::leaf_hash(e));
+            frontier.push(purge::stored_leaf(e));
         }
         let holds = reached == m
             && n == target.head.size
@@ -933,7 +956,7 @@ impl Node {
             );
             return;
         }
-        if !all_verify(&entries) {
+        if !all_verify(&authority, &entries) {
             Self::refuse(
                 authority,
                 r,
@@ -954,7 +977,7 @@ impl Node {
         if let Some(goal) = goal {
             let mut frontier = r.frontier.clone();
             for e in &r.pending {
-                frontier.push(merkle::leaf_hash(e));
+                frontier.push(purge::stored_leaf(e));
             }
             if frontier.root() == goal.head.root {
                 for e in std::mem::take(&mut r.pending) {

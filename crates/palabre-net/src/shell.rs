@@ -264,6 +264,21 @@ impl Net {
         .await
     }
 
+    /// Entry `index` of a log was purged: serve `tombstone` in its place from now on.
+    pub async fn purged(
+        &self,
+        authority: PublicKey,
+        index: u64,
+        tombstone: Vec<u8>,
+    ) -> Result<(), NetError> {
+        self.send(Command::Handle(Input::Purged {
+            authority,
+            index,
+            entry: tombstone,
+        }))
+        .await
+    }
+
     pub async fn cosigned(&self, cosignature: Cosignature, sticky: bool) -> Result<(), NetError> {
         self.send(Command::Handle(Input::Cosigned {
             cosignature,

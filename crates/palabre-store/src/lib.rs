@@ -22,6 +22,7 @@ use palabre_core::ids::{EventId, Hash};
 pub use palabre_core::ledger::Moderated;
 use palabre_core::limits::MAX_PAGE_ENTRIES;
 use palabre_core::merkle::MerkleError;
+pub use palabre_core::purge::Entry;
 use palabre_core::rejection::Rejection;
 
 pub use backup::{
@@ -160,7 +161,7 @@ pub trait Storage: Record + Send + Sync {
         &self,
         head: &SignedTreeHead,
         start: u64,
-        entries: Vec<SignedEvent>,
+        entries: Vec<Entry>,
     ) -> Result<ReplicaOutcome, StoreError>;
 
     /// Keeps a witness's cosignature (the caller has checked it); false if already kept.
@@ -234,7 +235,7 @@ pub trait Storage: Record + Send + Sync {
             while start < size {
                 let end = size.min(start + MAX_PAGE_ENTRIES);
                 for bytes in self.entries(authority, start, end)? {
-                    counter.push(&stored_event(bytes)?);
+                    counter.push_entry(&stored_entry(bytes)?);
                 }
                 start = end;
             }
@@ -261,6 +262,13 @@ pub(crate) fn check_invitation(status: Option<InvitationStatus>) -> Result<(), C
         Some(InvitationStatus::Revoked) => Err(CommitRejection::RevokedInvitation),
         Some(InvitationStatus::Unused) => Ok(()),
     }
+}
+
+/// Reads back an entry this store wrote (an event, or the tombstone of a purged one):
+/// only its decoding is repeated (a damaged disk shows up as `Corrupt`).
+pub fn stored_entry(bytes: Vec<u8>) -> Result<Entry, StoreError> {
+    Entry::stored(bytes)
+        .map_err(|r| StoreError::Corrupt(format!("a stored entry does not decode: {r}")))
 }
 
 /// Reads back an event this store wrote: it passed every check when it was admitted, so

@@ -9,12 +9,13 @@ use palabre_core::admission::{
     Clock, ConsultationView, CredentialState, ProposalView, Record, admit,
 };
 use palabre_core::crypto::PublicKey;
-use palabre_core::event::SignedEvent;
-use palabre_core::event::{Kind, StaffRole};
+use palabre_core::event::{Kind, ModerationAction, StaffRole};
 use palabre_core::head::{Cosignature, Equivocation, SignedTreeHead, TreeHead};
 use palabre_core::ids::{EventId, Hash};
 use palabre_core::ledger::Ledger;
 use palabre_core::merkle;
+use palabre_core::purge::Entry;
+use palabre_core::rejection::Rejection;
 
 use crate::{
     Appended, CommitItem, CommitOutcome, CommitRejection, InvitationCounts, InvitationStatus,
@@ -81,6 +82,12 @@ impl Record for MemoryStorage {
     fn root_at(&self, authority: &PublicKey, size: u64) -> Option<Hash> {
         self.lock().ledger.root_at(authority, size)
     }
+    fn held(&self, id: &EventId) -> Option<(PublicKey, Entry)> {
+        self.lock().ledger.held(id)
+    }
+    fn moderated(&self, authority: &PublicKey, target: &EventId) -> Option<ModerationAction> {
+        self.lock().ledger.moderated(authority, target)
+    }
 }
 
 impl Storage for MemoryStorage {
@@ -141,7 +148,7 @@ impl Storage for MemoryStorage {
         &self,
         head: &SignedTreeHead,
         start: u64,
-        entries: Vec<SignedEvent>,
+        entries: Vec<Entry>,
     ) -> Result<ReplicaOutcome, StoreError> {
         let mut inner = self.lock();
         let log = head.head.authority;
@@ -154,12 +161,21 @@ impl Storage for MemoryStorage {
             refused: None,
             reached_head: false,
         };
-        for event in entries {
-            if let Err(r) = admit(&inner.ledger, &log, &event, Clock::Replay).into_result() {
+        for entry in entries {
+            let verdict = match &entry {
+                Entry::Event(event) => {
+                    admit(&inner.ledger, &log, event, Clock::Replay).into_result()
+                }
+                Entry::Purged(p) if inner.ledger.contains(&p.body().id) => {
+                    Err(Rejection::Duplicate)
+                }
+                Entry::Purged(_) => Ok(()),
+            };
+            if let Err(r) = verdict {
                 outcome.refused = Some((start + outcome.appended, r));
                 break;
             }
-            inner.ledger.apply(&log, event);
+            inner.ledger.apply_entry(&log, entry);
             outcome.appended += 1;
         }
         let size = inner.ledger.log_size(&log);

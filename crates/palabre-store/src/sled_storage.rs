@@ -20,6 +20,8 @@ use palabre_core::event::{Body, ConsultationBody, Kind, ModerationAction, Signed
 use palabre_core::head::{Cosignature, Equivocation, SignedTreeHead, TreeHead};
 use palabre_core::ids::{EventId, Hash};
 use palabre_core::merkle::{self, Nodes};
+use palabre_core::purge::{self, Entry, PurgedEntry};
+use palabre_core::rejection::Rejection;
 use sled::Transactional;
 use sled::transaction::{ConflictableTransactionError, TransactionError};
 
@@ -49,8 +51,8 @@ impl Default for StoreConfig {
 /// `E` = event id (32), `K` = resident key (32), `H` = hash (32).
 #[derive(Debug, Clone)]
 struct Trees {
-    logidx_event: sled::Tree,             // A ‖ I → exact signed event bytes
-    node_hash: sled::Tree, // A ‖ level (u8) ‖ I → perfect-subtree hash, levels ≥ STORED_LEVEL
+    logidx_event: sled::Tree, // A ‖ I → exact signed event bytes, or its tombstone
+    node_hash: sled::Tree,    // A ‖ level (u8) ‖ I → perfect-subtree hash, levels ≥ STORED_LEVEL
     logsize_head: sled::Tree, // A ‖ size (u64 BE) → signed tree head (JSON)
     eventid_position: sled::Tree, // E → A ‖ I
     authority_declared: sled::Tree, // A → [] (its `authority` event is in its log)
@@ -62,9 +64,9 @@ struct Trees {
     consultationid_result: sled::Tree, // E → the first result's id E
     codehash_status: sled::Tree, // H → 0 unused, 1 used, 2 revoked
     consultationmember_kind: sled::Tree, // consultation E ‖ proposal or argument E → kind (u8)
-    targetmoderator_action: sled::Tree, // E ‖ A → action (0 hide, 1 restore) ‖ moderation E
+    targetmoderator_action: sled::Tree, // E ‖ A → action (0 hide, 1 restore, 2 purge) ‖ moderation E
     authoritysubject_staff: sled::Tree, // A ‖ K → role (u8: index in StaffRole::ALL, or DISMISSED)
-    logidx_moderation: sled::Tree, // A ‖ I → [] for every `moderation` entry that acts for A
+    logidx_moderation: sled::Tree,      // A ‖ I → [] for every `moderation` entry that acts for A
     // Outside commits (not in `all`): written on their own.
     logsizewitness_cosignature: sled::Tree, // A ‖ size (u64 BE) ‖ witness A ‖ root H → cosignature (JSON)
     authorityhash_evidence: sled::Tree,     // A ‖ SHA-256 of the JSON → equivocation (JSON)
@@ -157,6 +159,24 @@ fn role_byte(role: StaffRole) -> u8 {
 
 const HIDE: u8 = 0;
 const RESTORE: u8 = 1;
+const PURGE: u8 = 2;
+
+fn action_byte(action: ModerationAction) -> u8 {
+    match action {
+        ModerationAction::Hide => HIDE,
+        ModerationAction::Restore => RESTORE,
+        ModerationAction::Purge => PURGE,
+    }
+}
+
+fn action_of(byte: u8) -> Option<ModerationAction> {
+    match byte {
+        HIDE => Some(ModerationAction::Hide),
+        RESTORE => Some(ModerationAction::Restore),
+        PURGE => Some(ModerationAction::Purge),
+        _ => None,
+    }
+}
 
 const ACTIVE: u8 = 0;
 const REVOKED: u8 = 1;
@@ -256,7 +276,7 @@ impl View<'_> {
         if level == 0 {
             return self
                 .get(T::EVENT, &log_key(log, index))
-                .map(|bytes| merkle::leaf_hash(&bytes))
+                .map(|bytes| purge::stored_leaf(&bytes))
                 .unwrap_or_default();
         }
         if level >= STORED_LEVEL {
@@ -384,6 +404,21 @@ impl Record for View<'_> {
     fn root_at(&self, authority: &PublicKey, size: u64) -> Option<Hash> {
         merkle::root_at(&self.nodes(*authority), size).ok()
     }
+
+    fn held(&self, id: &EventId) -> Option<(PublicKey, Entry)> {
+        let at = self.get(T::POSITION, id.0.as_bytes())?;
+        let log = PublicKey::from_bytes(&key32(&at)?).ok()?;
+        let bytes = self.get(T::EVENT, &at)?;
+        Some((log, Entry::stored(bytes).ok()?))
+    }
+
+    fn moderated(&self, authority: &PublicKey, target: &EventId) -> Option<ModerationAction> {
+        let v = self.get(
+            T::MODERATION,
+            &cat(&[target.0.as_bytes(), authority.as_bytes()]),
+        )?;
+        action_of(*v.first()?)
+    }
 }
 
 impl Pending {
@@ -408,28 +443,7 @@ fn append(
     }
     .size(log);
     let id = event.id();
-    pending.put(T::EVENT, log_key(log, index), event.bytes().to_vec());
-    // Climb from the new leaf while it completes a perfect subtree, storing the ones
-    // high enough to be kept.
-    let (mut level, mut i) = (0u32, index);
-    while i % 2 == 1 {
-        level += 1;
-        i /= 2;
-        if level >= STORED_LEVEL {
-            let view = View {
-                trees: view_trees,
-                pending,
-                sizes,
-            };
-            let h = merkle::node_hash(
-                &view.node(log, level - 1, 2 * i),
-                &view.node(log, level - 1, 2 * i + 1),
-            );
-            pending.put(T::NODE, node_key(log, level, i), h.0.to_vec());
-        }
-    }
-    pending.put(T::POSITION, id.0.as_bytes().to_vec(), log_key(log, index));
-    pending.sizes.insert(*log, index + 1);
+    push_entry(view_trees, sizes, pending, log, index, id, event.bytes());
     let from_log = event.author() == log;
     let for_log = acts_for(
         || {
@@ -561,15 +575,27 @@ fn append(
         }
         Body::Moderation(b) if for_log => {
             pending.put(T::MODLOG, log_key(log, index), Vec::new());
-            let action = match b.action {
-                ModerationAction::Hide => HIDE,
-                ModerationAction::Restore => RESTORE,
+            let view = View {
+                trees: view_trees,
+                pending,
+                sizes,
             };
-            pending.put(
-                T::MODERATION,
-                cat(&[b.target.0.as_bytes(), log.as_bytes()]),
-                cat(&[&[action], id.0.as_bytes()]),
-            );
+            // A purge is final: what a replay accepts after it changes nothing.
+            if view.moderated(log, &b.target) != Some(ModerationAction::Purge) {
+                let at = view.get(T::POSITION, b.target.0.as_bytes());
+                pending.put(
+                    T::MODERATION,
+                    cat(&[b.target.0.as_bytes(), log.as_bytes()]),
+                    cat(&[&[action_byte(b.action)], id.0.as_bytes()]),
+                );
+                // The purged entry's place takes the tombstone (same leaf hash, so no
+                // Merkle node changes).
+                if let (Some(t), Some(at)) = (&b.tombstone, at)
+                    && at.starts_with(log.as_bytes())
+                {
+                    pending.put(T::EVENT, at, t.to_bytes());
+                }
+            }
         }
         Body::Checkpoint(b) if from_log => {
             let key = cat(&[log.as_bytes(), b.consultation.0.as_bytes()]);
@@ -610,6 +636,82 @@ fn append(
         );
     }
     index
+}
+
+/// Records a tombstone received in a purged entry's place (its signature checked by the
+/// caller): the entry, its Merkle nodes, and the indexes the purged event had.
+fn append_purged(
+    view_trees: &[sled::Tree; N_TREES],
+    sizes: &Mutex<HashMap<PublicKey, u64>>,
+    pending: &mut Pending,
+    log: &PublicKey,
+    purged: &PurgedEntry,
+) -> u64 {
+    let index = View {
+        trees: view_trees,
+        pending,
+        sizes,
+    }
+    .size(log);
+    let t = purged.body();
+    push_entry(view_trees, sizes, pending, log, index, t.id, purged.bytes());
+    let id = t.id.0.as_bytes().to_vec();
+    if t.kind == Kind::Proposal {
+        let cost = match t.cost {
+            Some(c) => cat(&[&[1], &c.to_be_bytes()]),
+            None => vec![0],
+        };
+        pending.put(
+            T::PROPOSAL,
+            id.clone(),
+            cat(&[t.author.as_bytes(), t.consultation.0.as_bytes(), &cost]),
+        );
+    }
+    pending.put(
+        T::TARGET,
+        id.clone(),
+        cat(&[&[kind_byte(t.kind)], t.consultation.0.as_bytes()]),
+    );
+    pending.put(
+        T::MEMBER,
+        cat(&[t.consultation.0.as_bytes(), &id]),
+        vec![kind_byte(t.kind)],
+    );
+    index
+}
+
+/// Writes the entry at `index` with its position, and the Merkle nodes it completes.
+fn push_entry(
+    view_trees: &[sled::Tree; N_TREES],
+    sizes: &Mutex<HashMap<PublicKey, u64>>,
+    pending: &mut Pending,
+    log: &PublicKey,
+    index: u64,
+    id: EventId,
+    bytes: &[u8],
+) {
+    pending.put(T::EVENT, log_key(log, index), bytes.to_vec());
+    // Climb from the new leaf while it completes a perfect subtree, storing the ones
+    // high enough to be kept.
+    let (mut level, mut i) = (0u32, index);
+    while i % 2 == 1 {
+        level += 1;
+        i /= 2;
+        if level >= STORED_LEVEL {
+            let view = View {
+                trees: view_trees,
+                pending,
+                sizes,
+            };
+            let h = merkle::node_hash(
+                &view.node(log, level - 1, 2 * i),
+                &view.node(log, level - 1, 2 * i + 1),
+            );
+            pending.put(T::NODE, node_key(log, level, i), h.0.to_vec());
+        }
+    }
+    pending.put(T::POSITION, id.0.as_bytes().to_vec(), log_key(log, index));
+    pending.sizes.insert(*log, index + 1);
 }
 
 /// The sled-backed storage.
@@ -730,6 +832,12 @@ impl Record for SledStorage {
     fn root_at(&self, authority: &PublicKey, size: u64) -> Option<Hash> {
         self.with_view(|v| v.root_at(authority, size))
     }
+    fn held(&self, id: &EventId) -> Option<(PublicKey, Entry)> {
+        self.with_view(|v| v.held(id))
+    }
+    fn moderated(&self, authority: &PublicKey, target: &EventId) -> Option<ModerationAction> {
+        self.with_view(|v| v.moderated(authority, target))
+    }
 }
 
 impl Storage for SledStorage {
@@ -803,7 +911,7 @@ impl Storage for SledStorage {
         &self,
         head: &SignedTreeHead,
         start: u64,
-        entries: Vec<SignedEvent>,
+        entries: Vec<Entry>,
     ) -> Result<ReplicaOutcome, StoreError> {
         let _one_at_a_time = self.commit_lock.lock().unwrap_or_else(|e| e.into_inner());
         let _writing = self.writing();
@@ -818,13 +926,26 @@ impl Storage for SledStorage {
             refused: None,
             reached_head: false,
         };
-        for event in entries {
-            let verdict = admit(&self.view(&pending), &log, &event, Clock::Replay);
-            if let Err(r) = verdict.into_result() {
+        for entry in entries {
+            let verdict = match &entry {
+                Entry::Event(event) => {
+                    admit(&self.view(&pending), &log, event, Clock::Replay).into_result()
+                }
+                // A tombstone's signature was checked on receipt; its purge follows it
+                // in the log and is admitted then.
+                Entry::Purged(p) if self.view(&pending).contains(&p.body().id) => {
+                    Err(Rejection::Duplicate)
+                }
+                Entry::Purged(_) => Ok(()),
+            };
+            if let Err(r) = verdict {
                 outcome.refused = Some((start + outcome.appended, r));
                 break;
             }
-            append(&self.all, &self.sizes, &mut pending, &log, &event);
+            match &entry {
+                Entry::Event(event) => append(&self.all, &self.sizes, &mut pending, &log, event),
+                Entry::Purged(p) => append_purged(&self.all, &self.sizes, &mut pending, &log, p),
+            };
             outcome.appended += 1;
         }
         let view = self.view(&pending);
@@ -1057,11 +1178,7 @@ impl Storage for SledStorage {
                     .get(32..)
                     .and_then(key32)
                     .and_then(|b| PublicKey::from_bytes(&b).ok());
-                let action = match v.first() {
-                    Some(&HIDE) => Some(ModerationAction::Hide),
-                    Some(&RESTORE) => Some(ModerationAction::Restore),
-                    _ => None,
-                };
+                let action = v.first().copied().and_then(action_of);
                 let moderation = v.get(1..).and_then(key32).map(|b| EventId(Hash(b)));
                 match (by, action, moderation) {
                     (Some(by), Some(action), Some(moderation)) => Ok(Moderated {

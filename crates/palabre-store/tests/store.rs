@@ -10,9 +10,11 @@ use palabre_core::head::{CosignedHead, Equivocation, SignedTreeHead, TreeHead};
 use palabre_core::ids::{EventId, Hash};
 use palabre_core::ledger::Ledger;
 use palabre_core::merkle;
+use palabre_core::purge::{Entry, Tombstone, TombstoneBody};
 use palabre_core::tally::{Choice, Method};
 use palabre_store::{
     CommitItem, InvitationStatus, MemoryStorage, Moderated, SledStorage, Storage, StoreConfig,
+    stored_event,
 };
 
 const T0: u64 = 1_900_000_000_000;
@@ -416,6 +418,7 @@ fn members_and_moderation<S: Storage>(s: &S) {
                 target,
                 action,
                 reason: "hors sujet".into(),
+                tombstone: None,
             }),
         )
     };
@@ -477,10 +480,10 @@ fn replicas_are_kept_byte_for_byte<S: Storage>(s: &S) {
     let head = out.heads[0];
     let t = town().public_key();
     let bytes = origin.entries(&t, 0, 100).expect("entries");
-    let events = |from: usize, to: usize| -> Vec<SignedEvent> {
+    let events = |from: usize, to: usize| -> Vec<Entry> {
         bytes[from..to]
             .iter()
-            .map(|b| SignedEvent::from_bytes(b.clone()).expect("valid"))
+            .map(|b| Entry::from_bytes(b.clone(), &t).expect("valid"))
             .collect()
     };
     let n = bytes.len();
@@ -546,8 +549,148 @@ fn replicas_are_kept_byte_for_byte<S: Storage>(s: &S) {
     assert_eq!(s.evidence().expect("read"), vec![fork]);
 }
 
+/// The entries of `t`'s log as served, checked as a peer checks them.
+fn served<S: Storage>(s: &S, t: &PublicKey) -> Vec<Entry> {
+    s.entries(t, 0, 1_000)
+        .expect("entries")
+        .into_iter()
+        .map(|b| Entry::from_bytes(b, t).expect("valid"))
+        .collect()
+}
+
+/// A hidden proposal's text is purged: its place keeps its leaf hash, so old heads and
+/// proofs still verify, the count does not move, and replicas — fresh ones fed the
+/// tombstone, older ones that held the text — end with the same bytes.
+fn purges_keep_proofs_and_replicas_follow<S: Storage>(s: &S) {
+    let (cid, ps) = seed(s, 3);
+    let t = town().public_key();
+    let target = ps[1];
+    let moderate = |at: u64, action: ModerationAction, tombstone: Option<Tombstone>| {
+        sign(
+            &town(),
+            at,
+            Body::Moderation(ModerationBody {
+                target,
+                action,
+                reason: "Données personnelles".into(),
+                tombstone,
+            }),
+        )
+    };
+    let hide = moderate(T0 + DAY, ModerationAction::Hide, None);
+    let out = s
+        .commit(
+            vec![
+                item(hide),
+                item(ballot(cid, 2, T0 + DAY + 1, vec![ps[0], ps[1]])),
+            ],
+            live(T0 + DAY + 1),
+            &signer(),
+        )
+        .expect("commit");
+    assert!(out.results.iter().all(Result::is_ok), "{:?}", out.results);
+    let before_head = out.heads[0];
+    let n = before_head.head.size;
+    let before_bytes = s.entries(&t, 0, n).expect("entries");
+    let (_, index) = s.position(&target).expect("read").expect("held");
+    let text = s.entry(&t, index).expect("read").expect("held");
+    let (_, counted_before) = s.count(&cid).expect("count").expect("known");
+
+    let event = stored_event(text.clone()).expect("an event");
+    let tombstone = Tombstone::sign(TombstoneBody::of(&event, cid).expect("tombstone"), &town())
+        .expect("signs");
+    let purge = moderate(
+        T0 + DAY + 2,
+        ModerationAction::Purge,
+        Some(tombstone.clone()),
+    );
+    let out = s
+        .commit(vec![item(purge)], live(T0 + DAY + 2), &signer())
+        .expect("commit");
+    assert!(out.results.iter().all(Result::is_ok), "{:?}", out.results);
+    let after_head = out.heads[0];
+
+    // The place holds the tombstone; every proof of the old head still verifies.
+    let now = s.entry(&t, index).expect("read").expect("held");
+    assert_eq!(now, tombstone.to_bytes());
+    assert!(matches!(s.held(&target), Some((log, Entry::Purged(_))) if log == t));
+    assert_eq!(s.root_at(&t, n), Some(before_head.head.root));
+    let proof = s.inclusion_proof(&t, index, n).expect("proof");
+    merkle::verify_inclusion(
+        &merkle::leaf_hash(&text),
+        index,
+        n,
+        &proof,
+        &before_head.head.root,
+    )
+    .expect("the text's old inclusion proof still holds");
+    let proof = s
+        .consistency_proof(&t, n, after_head.head.size)
+        .expect("proof");
+    merkle::verify_consistency(
+        n,
+        after_head.head.size,
+        &before_head.head.root,
+        &after_head.head.root,
+        &proof,
+    )
+    .expect("the new head extends the old one");
+    assert_eq!(s.moderated(&t, &target), Some(ModerationAction::Purge));
+    assert_eq!(
+        s.moderation(&target).expect("read")[0].action,
+        ModerationAction::Purge
+    );
+    assert!(s.members(&cid).expect("members").contains(&target));
+    let (_, counted_after) = s.count(&cid).expect("count").expect("known");
+    assert_eq!(counted_before, counted_after);
+    // Nothing moderates it any more.
+    let restore = moderate(T0 + DAY + 3, ModerationAction::Restore, None);
+    let out = s
+        .commit(vec![item(restore)], live(T0 + DAY + 3), &signer())
+        .expect("commit");
+    assert_eq!(
+        out.results[0].as_ref().map_err(|r| r.code()).err(),
+        Some("purged")
+    );
+
+    // A fresh replica, fed the log as served now (a tombstone in the place).
+    let all = s.entries(&t, 0, 1_000).expect("entries");
+    let fresh_dir = tempfile::tempdir().expect("temp dir");
+    let fresh_sled = SledStorage::open(fresh_dir.path(), StoreConfig::default()).expect("open");
+    let fresh_memory = MemoryStorage::new();
+    let replicas: [&dyn Storage; 2] = [&fresh_sled, &fresh_memory];
+    for r in replicas {
+        let got = r
+            .append_replica(&after_head, 0, served(s, &t))
+            .expect("append");
+        assert_eq!((got.refused, got.reached_head), (None, true));
+        assert_eq!(r.entries(&t, 0, 1_000).expect("entries"), all);
+        assert_eq!(
+            r.count(&cid).expect("count").map(|(_, c)| c),
+            Some(counted_after.clone())
+        );
+    }
+    // An older replica that holds the text: the purge, when it arrives, erases it.
+    let old_dir = tempfile::tempdir().expect("temp dir");
+    let old = SledStorage::open(old_dir.path(), StoreConfig::default()).expect("open");
+    let old_entries: Vec<Entry> = before_bytes
+        .into_iter()
+        .map(|b| Entry::from_bytes(b, &t).expect("valid"))
+        .collect();
+    let got = old
+        .append_replica(&before_head, 0, old_entries)
+        .expect("append");
+    assert!(got.reached_head);
+    assert_eq!(old.entry(&t, index).expect("read"), Some(text));
+    let rest: Vec<Entry> = served(s, &t).split_off(n as usize);
+    let got = old.append_replica(&after_head, n, rest).expect("append");
+    assert_eq!((got.refused, got.reached_head), (None, true));
+    assert_eq!(old.entries(&t, 0, 1_000).expect("entries"), all);
+}
+
 suite!(
     replicas_are_kept_byte_for_byte,
+    purges_keep_proofs_and_replicas_follow,
     members_and_moderation,
     appends_and_reads_back,
     a_batch_sees_its_own_earlier_items,

@@ -21,9 +21,10 @@ use axum::routing::get;
 use axum::{Router, middleware};
 use palabre_core::admission::{ConsultationView, Phase};
 use palabre_core::counting;
-use palabre_core::event::{Body, Kind, Stance, decode};
+use palabre_core::event::{Body, Kind, Stance};
 use palabre_core::ids::{EventId, Hash};
 use palabre_core::limits::{MAX_ARGUMENT_BODY_CHARS, MAX_PROPOSAL_BODY_CHARS, MAX_TITLE_CHARS};
+use palabre_core::purge::Entry;
 use palabre_core::tally::Method;
 use serde::Deserialize;
 
@@ -373,6 +374,8 @@ struct ProposalItem {
     body: String,
     cost: Option<u64>,
     hidden: bool,
+    /// Its text was removed from storage (only its tombstone remains).
+    purged: bool,
     /// The public reason of the moderation that hid it.
     reason: String,
     n_for: usize,
@@ -408,15 +411,46 @@ impl<B: Backend> Site<B> {
         let mut proposals = Vec::new();
         let mut arguments = Vec::new();
         for m in members {
-            let event = decode(m.event.bytes.clone())
-                .map_err(|e| Failed(format!("stored event: {e}")))?
-                .into_verified_unchecked();
+            let entry = Entry::stored(m.event.bytes.clone())
+                .map_err(|e| Failed(format!("stored entry: {e}")))?;
             let hidden_by = counting::hidden_by(&view, &m.moderation).map(|x| x.moderation);
             let reason = match hidden_by {
                 Some(mid) => {
                     moderation_reason(&*self.backend, &mid).map_err(|e| Failed(e.to_string()))?
                 }
                 None => String::new(),
+            };
+            let event = match entry {
+                Entry::Event(event) => event,
+                // What remains of a purged item: its place, its moderation, no text.
+                Entry::Purged(p) => {
+                    let t = p.body();
+                    match t.kind {
+                        Kind::Proposal => proposals.push(ProposalItem {
+                            id: t.id.to_string(),
+                            title: String::new(),
+                            body: String::new(),
+                            cost: t.cost,
+                            hidden: true,
+                            purged: true,
+                            reason,
+                            n_for: 0,
+                            n_against: 0,
+                        }),
+                        _ => arguments.push((
+                            t.proposal.unwrap_or(t.id),
+                            ArgumentItem {
+                                id: t.id.to_string(),
+                                body: String::new(),
+                                when: when(t.created_at_ms),
+                                hidden: true,
+                                reason,
+                            },
+                            t.stance.unwrap_or(Stance::Con),
+                        )),
+                    }
+                    continue;
+                }
             };
             match event.body() {
                 Body::Proposal(p) => proposals.push(ProposalItem {
@@ -425,6 +459,7 @@ impl<B: Backend> Site<B> {
                     body: p.body.clone(),
                     cost: p.cost,
                     hidden: hidden_by.is_some(),
+                    purged: false,
                     reason: reason.clone(),
                     n_for: 0,
                     n_against: 0,
@@ -607,8 +642,12 @@ async fn proposal<B: Backend>(
         return not_found(&site, &headers);
     };
     let consultation = match site.backend.event(&pid) {
-        Ok(Some(stored)) => match decode(stored.bytes).map(|u| u.event.body) {
-            Ok(Body::Proposal(p)) => p.consultation,
+        Ok(Some(stored)) => match Entry::stored(stored.bytes) {
+            Ok(Entry::Event(e)) => match e.body() {
+                Body::Proposal(p) => p.consultation,
+                _ => return not_found(&site, &headers),
+            },
+            Ok(Entry::Purged(p)) if p.body().kind == Kind::Proposal => p.body().consultation,
             _ => return not_found(&site, &headers),
         },
         Ok(None) => return not_found(&site, &headers),

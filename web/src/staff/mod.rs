@@ -68,6 +68,12 @@ pub trait Office: Backend {
 
     /// Signs `event` with the authority's own key (appointments of staff).
     fn sign_as_authority(&self, event: Event) -> Result<SignedEvent, BackendError>;
+    /// The tombstone of `target`, signed with the authority's key, for a purge: `None`
+    /// unless `target` is a proposal or an argument of this town's own log, not purged.
+    fn tombstone(
+        &self,
+        target: &palabre_core::ids::EventId,
+    ) -> Result<Option<palabre_core::purge::Tombstone>, BackendError>;
     /// The towns this node federates with, by key, with their names.
     fn federation(&self) -> Vec<(PublicKey, String)>;
     /// The address residents type to reach this node (printed on letters and cards).

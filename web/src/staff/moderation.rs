@@ -14,6 +14,7 @@ use axum::response::Response;
 use palabre_core::event::{Body, Kind, ModerationAction, ModerationBody, StaffRole, decode};
 use palabre_core::ids::EventId;
 use palabre_core::limits::MAX_REASON_CHARS;
+use palabre_core::purge::Entry;
 use serde::{Deserialize, Serialize};
 
 use super::*;
@@ -45,10 +46,20 @@ fn item<B: Backend + ?Sized>(backend: &B, id: &EventId) -> Result<Option<Item>, 
     let Some(stored) = backend.event(id)? else {
         return Ok(None);
     };
-    let Ok(u) = decode(stored.bytes) else {
-        return Ok(None);
+    let u = match Entry::stored(stored.bytes) {
+        Ok(Entry::Event(e)) => e,
+        // Only its place remains: moderators and the public log still link to it.
+        Ok(Entry::Purged(p)) => {
+            let t = p.body();
+            return Ok(Some(Item {
+                kind: t.kind,
+                text: String::new(),
+                link: format!("/p/{}", t.proposal.unwrap_or(t.id)),
+            }));
+        }
+        Err(_) => return Ok(None),
     };
-    Ok(match u.event.body {
+    Ok(match u.body().clone() {
         Body::Proposal(p) => Some(Item {
             kind: Kind::Proposal,
             text: format!("{} — {}", p.title, p.body),
@@ -356,14 +367,15 @@ pub async fn moderate<O: Office>(
     let action = match form.action.as_str() {
         "hide" => ModerationAction::Hide,
         "restore" => ModerationAction::Restore,
+        "purge" => ModerationAction::Purge,
         _ => {
             return st.refuse_tr(
                 &headers,
                 Some(me),
                 StatusCode::UNPROCESSABLE_ENTITY,
                 "bad_action",
-                "Choisissez masquer ou rétablir.",
-                "Choose hide or restore.",
+                "Choisissez masquer, rétablir ou effacer le texte.",
+                "Choose hide, restore or erase the text.",
             );
         }
     };
@@ -378,10 +390,30 @@ pub async fn moderate<O: Office>(
             "A reason is required: it will be public.",
         );
     }
+    // A purge carries the town's signed tombstone of the item (core checks that the
+    // item is hidden and the tombstone exact).
+    let tombstone = match action {
+        ModerationAction::Purge => match st.office.tombstone(&target) {
+            Ok(Some(t)) => Some(t),
+            Ok(None) => {
+                return st.refuse_tr(
+                    &headers,
+                    Some(me),
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "not_hidden",
+                    "Seul le texte d'une proposition ou d'un argument de notre registre, déjà masqué, peut être effacé.",
+                    "Only the text of a proposal or argument of our own record, already hidden, can be erased.",
+                );
+            }
+            Err(e) => return failed(&e),
+        },
+        _ => None,
+    };
     let body = Body::Moderation(ModerationBody {
         target,
         action,
         reason,
+        tombstone,
     });
     match st.sign_and_submit(&me, body).await {
         Ok(Ok(_)) => {}
@@ -394,6 +426,7 @@ pub async fn moderate<O: Office>(
     st.office.count_action(match action {
         ModerationAction::Hide => "moderation_hide",
         ModerationAction::Restore => "moderation_restore",
+        ModerationAction::Purge => "moderation_purge",
     });
     tracing::info!(staff = %me.account.login, target = %target, action = ?action, "moderation recorded");
     // Every open report of this item is answered by the action.
@@ -470,7 +503,7 @@ pub async fn dismiss<O: Office>(
 /// One line of the public moderation log.
 pub(crate) struct LogLine {
     pub when: String,
-    pub hidden: bool,
+    pub action: ModerationAction,
     pub reason: String,
     pub link: String,
     pub by: String,
@@ -523,7 +556,7 @@ pub async fn public_log<O: Office>(State(st): State<Shared<O>>, headers: HeaderM
         });
         lines.push(LogLine {
             when: crate::site::when(u.event.created_at_ms),
-            hidden: m.action == ModerationAction::Hide,
+            action: m.action,
             reason: m.reason.clone(),
             link,
             by,

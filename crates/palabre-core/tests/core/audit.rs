@@ -201,6 +201,7 @@ fn staff_signed_events_and_assisted_ballots_pass_the_audit() {
                 target: w.proposals[2],
                 action: ModerationAction::Hide,
                 reason: "Hors sujet".into(),
+                tombstone: None,
             }),
         );
         w.ledger
@@ -316,7 +317,7 @@ fn a_result_that_differs_from_the_recount_is_caught() {
     // Rebuild the organiser's log with a doctored result in place of the real one.
     let organiser = w.towns[0].pk();
     let log = w.ledger.log(&organiser).expect("log");
-    let entries: Vec<SignedEvent> = log.entries.clone();
+    let entries: Vec<SignedEvent> = log.events().cloned().collect();
     let Body::Result(mut body) = entries.last().expect("result").body().clone() else {
         panic!("result last")
     };
@@ -335,7 +336,7 @@ fn a_result_that_differs_from_the_recount_is_caught() {
             entries.len()
         };
         for e in &entries[..n] {
-            ledger.apply(&pk, e.clone());
+            ledger.apply_entry(&pk, e.clone());
         }
     }
     ledger.apply(&organiser, doctored);
@@ -624,4 +625,118 @@ fn weak_and_non_canonical_keys_are_refused() {
             report.failures
         );
     }
+}
+
+/// Town 0 hides a resident's argument, then purges its text: sources that serve the
+/// tombstone and sources that still serve the text (a copy made before the purge) both
+/// pass, the recount is the same, and the newer material only appends to the older one.
+#[test]
+fn a_purged_item_passes_the_audit_from_any_source() {
+    use palabre_core::audit::extends;
+    use palabre_core::purge::{Tombstone, TombstoneBody};
+    let mut text = Vec::new();
+    let (w, cosignatures) = closed_world_with(1, |w| {
+        let town0 = w.towns[0].pk();
+        let argument = sign(
+            &w.towns[0].residents[1],
+            VOTE_OPEN + 30,
+            Body::Argument(ArgumentBody {
+                proposal: w.proposals[0],
+                stance: Stance::Con,
+                body: "Le fils du maire habite au 12 rue Haute.".into(),
+            }),
+        );
+        text = argument.bytes().to_vec();
+        w.ledger
+            .append(&town0, argument.clone(), Clock::Replay)
+            .expect("argument");
+        let tombstone = Tombstone::sign(
+            TombstoneBody::of(&argument, w.consultation).expect("tombstone"),
+            &w.towns[0].key,
+        )
+        .expect("signs");
+        for (at, action, tombstone) in [
+            (VOTE_OPEN + 31, ModerationAction::Hide, None),
+            (VOTE_OPEN + 32, ModerationAction::Purge, Some(tombstone)),
+        ] {
+            let m = sign(
+                &w.towns[0].key,
+                at,
+                Body::Moderation(ModerationBody {
+                    target: argument.id(),
+                    action,
+                    reason: "Données personnelles".into(),
+                    tombstone,
+                }),
+            );
+            w.ledger
+                .append(&town0, m, Clock::Replay)
+                .expect("moderation");
+        }
+    });
+    let purged = materials(&w, &cosignatures);
+    let at = purged[0]
+        .entries
+        .iter()
+        .position(|e| e.starts_with(b"{\"purged\":"))
+        .expect("town 0 serves a tombstone");
+    let report = run(&w, purged.clone());
+    assert!(report.passed(), "{:?}", report.failures);
+    // A copy from before the purge: the text in the tombstone's place.
+    let mut before = purged.clone();
+    before[0].entries[at] = text.clone();
+    before[0].source = "an older copy".into();
+    let old = run(&w, before.clone());
+    assert!(old.passed(), "{:?}", old.failures);
+    assert_eq!(old.tally, report.tally);
+    let mut both = before.clone();
+    both.extend(purged.clone());
+    let mixed = run(&w, both);
+    assert!(mixed.passed(), "{:?}", mixed.failures);
+    let input = |logs| AuditInput {
+        consultation: w.consultation,
+        logs,
+        evidence: Vec::new(),
+    };
+    assert_eq!(extends(&input(before), &input(purged.clone())), vec![]);
+    // The bundle carries the tombstone byte for byte.
+    let bundle = palabre_core::audit::bundle::to_json(&input(purged.clone())).expect("bundle");
+    let back = palabre_core::audit::bundle::from_json(&bundle, "b.json").expect("reads");
+    assert_eq!(back.logs[0].entries, purged[0].entries);
+}
+
+/// A source that serves a tombstone where its log holds no purge (a town, or anyone
+/// relaying its log, withholding a text it never publicly erased) is named.
+#[test]
+fn a_tombstone_without_a_purge_is_caught() {
+    use palabre_core::purge::{Tombstone, TombstoneBody};
+    let (w, cosignatures) = closed_world(1);
+    let mut logs = materials(&w, &cosignatures);
+    let target = w.ledger.event(&w.proposals[0]).expect("proposal").clone();
+    let at = logs[0]
+        .entries
+        .iter()
+        .position(|e| e.as_slice() == target.bytes())
+        .expect("served");
+    let tombstone = Tombstone::sign(
+        TombstoneBody::of(&target, w.consultation).expect("tombstone"),
+        &w.towns[0].key,
+    )
+    .expect("signs");
+    logs[0].entries[at] = tombstone.to_bytes();
+    let report = run(&w, logs.clone());
+    assert_eq!(rules(&report), vec!["unexplained_purge"]);
+    // Signed by anyone but the log's authority, it is not even a valid entry.
+    let forged = Tombstone::sign(
+        TombstoneBody::of(&target, w.consultation).expect("tombstone"),
+        &w.towns[1].key,
+    )
+    .expect("signs");
+    logs[0].entries[at] = forged.to_bytes();
+    let report = run(&w, logs);
+    assert!(
+        rules(&report).contains(&"entry_invalid"),
+        "{:?}",
+        rules(&report)
+    );
 }

@@ -22,7 +22,7 @@ fn build_samples() -> Vec<SignedEvent> {
         .append(&log, ballot.clone(), Clock::Replay)
         .expect("ballot");
     let l = w.ledger.log(&log).expect("log");
-    let mut out: Vec<SignedEvent> = l.entries.clone();
+    let mut out: Vec<SignedEvent> = l.events().cloned().collect();
     out.push(ballot);
     out
 }

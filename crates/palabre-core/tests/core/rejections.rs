@@ -193,6 +193,7 @@ fn every_rejection_code_has_a_row() {
             target: nowhere,
             action: ModerationAction::Hide,
             reason: "Injurieux".into(),
+            tombstone: None,
         }),
     );
     row(check(
@@ -397,6 +398,7 @@ fn every_rejection_code_has_a_row() {
             target: ballot_id,
             action: ModerationAction::Hide,
             reason: "Non".into(),
+            tombstone: None,
         }),
     );
     row(check(
@@ -530,6 +532,53 @@ fn every_rejection_code_has_a_row() {
     row(check(
         "result_mismatch",
         w.ledger.append(&town0, wrong_result, Clock::Replay),
+    ));
+
+    // Purges (more in `purge.rs`).
+    let mut p = World::new(1, 1, Method::YesNoAbstain {}, 1);
+    let town_p = p.towns[0].pk();
+    let target = p.ledger.event(&p.proposals[0]).expect("proposal").clone();
+    let tombstone = |k: &SecretKey| {
+        palabre_core::purge::Tombstone::sign(
+            palabre_core::purge::TombstoneBody::of(&target, p.consultation).expect("tombstone"),
+            k,
+        )
+        .expect("signs")
+    };
+    let moderate = |action, tombstone| {
+        sign(
+            &key(100),
+            T0,
+            Body::Moderation(ModerationBody {
+                target: target.id(),
+                action,
+                reason: "Données personnelles".into(),
+                tombstone,
+            }),
+        )
+    };
+    let purge = moderate(ModerationAction::Purge, Some(tombstone(&key(100))));
+    let forged = moderate(ModerationAction::Purge, Some(tombstone(&key(1))));
+    let hide = moderate(ModerationAction::Hide, None);
+    let restore = moderate(ModerationAction::Restore, None);
+    row(check(
+        "not_hidden",
+        p.ledger.append(&town_p, purge.clone(), Clock::Replay),
+    ));
+    p.ledger
+        .append(&town_p, hide, Clock::Replay)
+        .expect("hidden");
+    row(check(
+        "bad_tombstone",
+        p.ledger.append(&town_p, forged, Clock::Replay),
+    ));
+    p.ledger
+        .append(&town_p, purge, Clock::Replay)
+        .expect("purged");
+    row(check(
+        "purged",
+        p.ledger
+            .append(&town_p, restore, Clock::Live { now_ms: T0 }),
     ));
 
     let all: BTreeSet<&str> = Rejection::ALL_CODES.iter().copied().collect();

@@ -94,6 +94,7 @@ fn roles_decide_what_a_staff_key_may_sign() {
             target,
             action: ModerationAction::Hide,
             reason: reason.into(),
+            tombstone: None,
         })
     };
     assert_eq!(

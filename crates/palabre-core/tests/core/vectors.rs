@@ -157,6 +157,7 @@ fn sample_log() -> (Vec<SignedEvent>, Vec<&'static str>) {
                 target: pid,
                 action: ModerationAction::Restore,
                 reason: "Signalement examiné : rien à retirer.".into(),
+                tombstone: None,
             }),
         ),
     );
@@ -446,6 +447,7 @@ fn staff_vectors() {
         target: pid,
         action: ModerationAction::Hide,
         reason: "Hors sujet".into(),
+        tombstone: None,
     });
     log.push((
         "moderation by the moderator",

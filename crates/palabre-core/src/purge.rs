@@ -1,0 +1,269 @@
+//! Purged entries: what stays in a log when a town removes the text of a proposal or
+//! argument it had hidden.
+//!
+//! A log never loses a position. The purged entry's place holds a *tombstone*: the
+//! entry's leaf hash, so every head, inclusion and consistency proof stays valid, and the
+//! facts later entries rely on (id, kind, author, time, consultation, the proposal an
+//! argument answers, a proposal's cost), signed by the log's authority. The act itself is
+//! public: a `moderation` event with action `purge` carries the same tombstone, and
+//! whoever appends that event replaces their copy of the entry with it.
+//!
+//! Wire shape (PROTOCOL.md, "Purged entries"): canonical JSON
+//! `{"purged": {…}, "sig": "…"}`, the signature by the log's authority over
+//! `"palabre/v1/purged\n"` followed by the canonical bytes of the `purged` object.
+
+use serde::{Deserialize, Serialize};
+
+use crate::canonical;
+use crate::crypto::{Domain, PublicKey, SecretKey, Signature};
+use crate::event::{Body, Kind, SignedEvent, Stance, from_canonical};
+use crate::ids::{EventId, Hash};
+use crate::limits::MAX_EVENT_BYTES;
+use crate::merkle;
+use crate::rejection::Rejection;
+
+/// What a tombstone says of the entry it replaces.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TombstoneBody {
+    pub id: EventId,
+    /// The entry's Merkle leaf hash (of its exact bytes).
+    pub leaf: Hash,
+    pub kind: Kind,
+    pub author: PublicKey,
+    pub created_at_ms: u64,
+    /// The consultation the proposal, or the argument's proposal, belongs to.
+    pub consultation: EventId,
+    /// For an argument: the proposal it answers, and on which side.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub proposal: Option<EventId>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stance: Option<Stance>,
+    /// For a proposal of a budget consultation: its cost.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cost: Option<u64>,
+}
+
+impl TombstoneBody {
+    /// The tombstone of `event`, a proposal or an argument of `consultation` (an
+    /// argument's consultation is its proposal's, which the caller looks up).
+    pub fn of(event: &SignedEvent, consultation: EventId) -> Option<TombstoneBody> {
+        let (proposal, stance, cost) = match event.body() {
+            Body::Proposal(b) if b.consultation == consultation => (None, None, b.cost),
+            Body::Argument(b) => (Some(b.proposal), Some(b.stance), None),
+            _ => return None,
+        };
+        Some(TombstoneBody {
+            id: event.id(),
+            leaf: merkle::leaf_hash(event.bytes()),
+            kind: event.kind(),
+            author: *event.author(),
+            created_at_ms: event.created_at_ms(),
+            consultation,
+            proposal,
+            stance,
+            cost,
+        })
+    }
+
+    fn check_shape(&self) -> Result<(), Rejection> {
+        let ok = match self.kind {
+            Kind::Proposal => self.proposal.is_none() && self.stance.is_none(),
+            Kind::Argument => {
+                self.proposal.is_some() && self.stance.is_some() && self.cost.is_none()
+            }
+            _ => false,
+        };
+        if ok {
+            Ok(())
+        } else {
+            Err(Rejection::BadTombstone)
+        }
+    }
+}
+
+/// A tombstone and its authority's signature.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Tombstone {
+    pub purged: TombstoneBody,
+    pub sig: Signature,
+}
+
+impl Tombstone {
+    /// Signs `purged` with the key of the authority whose log holds the entry.
+    pub fn sign(purged: TombstoneBody, authority: &SecretKey) -> Result<Tombstone, Rejection> {
+        let bytes = canonical::to_canonical(&purged).map_err(from_canonical)?;
+        Ok(Tombstone {
+            sig: authority.sign(Domain::Purged, &bytes),
+            purged,
+        })
+    }
+
+    /// Checks the shape and that `authority` (the log's) signed it.
+    pub fn verify(&self, authority: &PublicKey) -> Result<(), Rejection> {
+        self.purged.check_shape()?;
+        let bytes = canonical::to_canonical(&self.purged).map_err(from_canonical)?;
+        authority
+            .verify(Domain::Purged, &bytes, &self.sig)
+            .map_err(|_| Rejection::BadTombstone)
+    }
+
+    /// The canonical bytes that take the entry's place in the log.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        canonical::to_canonical(self).expect("a tombstone serializes canonically")
+    }
+}
+
+/// Every stored or transferred tombstone starts with these bytes (canonical key order);
+/// no event does (an event's first member is `author`).
+const TOMBSTONE_PREFIX: &[u8] = b"{\"purged\":";
+
+pub fn is_tombstone(bytes: &[u8]) -> bool {
+    bytes.starts_with(TOMBSTONE_PREFIX)
+}
+
+/// A purged entry as it sits in a log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PurgedEntry {
+    bytes: Vec<u8>,
+    tombstone: Tombstone,
+}
+
+impl PurgedEntry {
+    pub fn new(tombstone: Tombstone) -> PurgedEntry {
+        PurgedEntry {
+            bytes: tombstone.to_bytes(),
+            tombstone,
+        }
+    }
+
+    pub fn tombstone(&self) -> &Tombstone {
+        &self.tombstone
+    }
+
+    pub fn body(&self) -> &TombstoneBody {
+        &self.tombstone.purged
+    }
+
+    pub fn bytes(&self) -> &[u8] {
+        &self.bytes
+    }
+}
+
+/// One position of a log: an event, or what remains of a purged one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Entry {
+    Event(SignedEvent),
+    Purged(PurgedEntry),
+}
+
+impl Entry {
+    /// Decodes and checks an entry of `log` received from elsewhere: an event with every
+    /// stateless check, or a canonical tombstone signed by `log`'s authority.
+    pub fn from_bytes(bytes: Vec<u8>, log: &PublicKey) -> Result<Entry, Rejection> {
+        if !is_tombstone(&bytes) {
+            return SignedEvent::from_bytes(bytes).map(Entry::Event);
+        }
+        let entry = decode_tombstone(bytes)?;
+        entry.tombstone.verify(log)?;
+        Ok(Entry::Purged(entry))
+    }
+
+    /// Reads back an entry this node stored after checking it: only decoding is repeated.
+    pub fn stored(bytes: Vec<u8>) -> Result<Entry, Rejection> {
+        if is_tombstone(&bytes) {
+            decode_tombstone(bytes).map(Entry::Purged)
+        } else {
+            crate::event::decode(bytes).map(|u| Entry::Event(u.into_verified_unchecked()))
+        }
+    }
+
+    pub fn id(&self) -> EventId {
+        match self {
+            Entry::Event(e) => e.id(),
+            Entry::Purged(p) => p.body().id,
+        }
+    }
+
+    pub fn kind(&self) -> Kind {
+        match self {
+            Entry::Event(e) => e.kind(),
+            Entry::Purged(p) => p.body().kind,
+        }
+    }
+
+    /// The leaf hash of an event's position.
+    pub fn leaf_of(event: &SignedEvent) -> Hash {
+        merkle::leaf_hash(event.bytes())
+    }
+
+    /// The Merkle leaf hash of the position: the same before and after a purge.
+    pub fn leaf(&self) -> Hash {
+        match self {
+            Entry::Event(e) => merkle::leaf_hash(e.bytes()),
+            Entry::Purged(p) => p.body().leaf,
+        }
+    }
+
+    pub fn bytes(&self) -> &[u8] {
+        match self {
+            Entry::Event(e) => e.bytes(),
+            Entry::Purged(p) => p.bytes(),
+        }
+    }
+
+    pub fn into_bytes(self) -> Vec<u8> {
+        match self {
+            Entry::Event(e) => e.into_bytes(),
+            Entry::Purged(p) => p.bytes,
+        }
+    }
+
+    pub fn event(&self) -> Option<&SignedEvent> {
+        match self {
+            Entry::Event(e) => Some(e),
+            Entry::Purged(_) => None,
+        }
+    }
+
+    pub fn purged(&self) -> Option<&PurgedEntry> {
+        match self {
+            Entry::Event(_) => None,
+            Entry::Purged(p) => Some(p),
+        }
+    }
+}
+
+impl From<SignedEvent> for Entry {
+    fn from(event: SignedEvent) -> Entry {
+        Entry::Event(event)
+    }
+}
+
+/// The leaf hash of an entry's stored bytes, without decoding an event.
+pub fn stored_leaf(bytes: &[u8]) -> Hash {
+    if is_tombstone(bytes) {
+        match serde_json::from_slice::<Tombstone>(bytes) {
+            Ok(t) => t.purged.leaf,
+            // Not a tombstone this node could have stored: hash the bytes, so the
+            // mismatch shows up as a wrong root rather than a silent success.
+            Err(_) => merkle::leaf_hash(bytes),
+        }
+    } else {
+        merkle::leaf_hash(bytes)
+    }
+}
+
+fn decode_tombstone(bytes: Vec<u8>) -> Result<PurgedEntry, Rejection> {
+    if bytes.len() > MAX_EVENT_BYTES {
+        return Err(Rejection::TooLarge {
+            max_bytes: MAX_EVENT_BYTES,
+        });
+    }
+    let json = canonical::parse_canonical(&bytes).map_err(from_canonical)?;
+    let tombstone: Tombstone =
+        serde_json::from_value(json).map_err(|e| Rejection::Malformed(e.to_string()))?;
+    tombstone.purged.check_shape()?;
+    Ok(PurgedEntry { bytes, tombstone })
+}
