@@ -10,7 +10,7 @@
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 
-use palabre_core::event::{ConsultationBody, ProposalBody};
+use palabre_core::event::{ConsultationBody, ModerationAction, ModerationBody, ProposalBody};
 use palabre_core::head::TreeHead;
 use palabre_core::tally::Method;
 use palabre_net::proto::Wire;
@@ -512,4 +512,215 @@ fn three_towns_federate_by_config_alone() {
     towns[2].start();
     assert_eq!(log_of(&towns[2].addr(), &keys[2]), before);
     assert_eq!(counted(&towns[2].addr()), tallies[0]);
+}
+
+/// Town 0 hides a proposal whose text must go (a resident's address), then purges it:
+/// town 1, which replicated the text, erases it when the purge arrives; a node that joins
+/// afterwards (town 2's key on a bare network node) receives the tombstone by sync from
+/// either. No node serves the text any more, over HTTP or libp2p, and both logs have the
+/// same root.
+#[test]
+fn a_purge_erases_the_text_on_every_replica() {
+    use palabre_core::purge::{Tombstone, TombstoneBody};
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let mut towns: Vec<Town> = (0..3)
+        .map(|i| {
+            let data = tmp.path().join(format!("town{i}"));
+            ok(palabre(&[
+                "init",
+                "--data",
+                path(&data),
+                "--name",
+                &format!("Commune {i}"),
+            ]));
+            Town {
+                key: town_key(&data),
+                data,
+                p2p: format!("/ip4/127.0.0.1/tcp/{}", free_port()),
+                node: None,
+            }
+        })
+        .collect();
+    // Towns 0 and 1 dial each other; town 2 dials town 0 only, so what it receives of
+    // town 0's log comes from town 0's own node.
+    for i in 0..3 {
+        for j in (0..3).filter(|j| *j != i) {
+            let mut args = vec![
+                "peers",
+                "add",
+                "--data",
+                path(&towns[i].data),
+                "--authority",
+            ];
+            let key = towns[j].pk().to_string();
+            args.push(&key);
+            if matches!((i, j), (0, 1) | (1, 0) | (2, 0)) {
+                args.extend(["--addr", towns[j].p2p.as_str()]);
+            }
+            ok(palabre(&args));
+        }
+    }
+    towns[0].start();
+    towns[1].start();
+    let keys: Vec<PublicKey> = towns.iter().map(Town::pk).collect();
+    let sign = |key: &SecretKey, body: Body| {
+        Event {
+            author: key.public_key(),
+            created_at_ms: now_ms(),
+            body,
+        }
+        .sign(key)
+        .expect("valid event")
+    };
+    let now = now_ms();
+    let mut partners = vec![keys[0], keys[1]];
+    partners.sort();
+    let c = sign(
+        &towns[0].key,
+        Body::Consultation(Box::new(ConsultationBody {
+            title: "Le lavoir".into(),
+            description: "Que faire du lavoir ?".into(),
+            authorities: partners,
+            proposals_open_ms: now - 1_000,
+            proposals_close_ms: now + 600_000,
+            vote_open_ms: now + 600_000,
+            vote_close_ms: now + 1_200_000,
+            method: Method::Approval { max_choices: 1 },
+            show_running_results: true,
+        })),
+    );
+    let secret = "chez Mme Martin au 4 impasse des Saules";
+    let p = sign(
+        &towns[0].key,
+        Body::Proposal(ProposalBody {
+            consultation: c.id(),
+            title: "Un jardin partagé".into(),
+            body: format!("Les clés sont {secret}."),
+            cost: None,
+        }),
+    );
+    post(&towns[0].addr(), &c);
+    post(&towns[0].addr(), &p);
+    let holds = |addr: &str, text: &str| {
+        log_of(addr, &keys[0])
+            .iter()
+            .any(|e| e.to_string().contains(text))
+    };
+    wait_until("town 1 to replicate the proposal", 60, || {
+        holds(&towns[1].addr(), secret)
+    });
+
+    let moderate = |action, tombstone| {
+        sign(
+            &towns[0].key,
+            Body::Moderation(ModerationBody {
+                target: p.id(),
+                action,
+                reason: "Données personnelles d'un tiers".into(),
+                tombstone,
+            }),
+        )
+    };
+    let tombstone = Tombstone::sign(
+        TombstoneBody::of(&p, c.id()).expect("a proposal"),
+        &towns[0].key,
+    )
+    .expect("signs");
+    // Not hidden yet: refused, nothing changes.
+    let (status, v) = http(
+        &towns[0].addr(),
+        "POST",
+        "/api/v1/events",
+        moderate(ModerationAction::Purge, Some(tombstone.clone())).bytes(),
+    )
+    .expect("post");
+    assert_eq!(
+        (status, v["error"]["code"].as_str()),
+        (422, Some("not_hidden")),
+        "{v}"
+    );
+    post(&towns[0].addr(), &moderate(ModerationAction::Hide, None));
+    post(
+        &towns[0].addr(),
+        &moderate(ModerationAction::Purge, Some(tombstone.clone())),
+    );
+    let tomb = serde_json::to_value(&tombstone).expect("json");
+    for t in &towns[..2] {
+        wait_until("the purge to erase the text", 60, || {
+            let log = log_of(&t.addr(), &keys[0]);
+            log.contains(&tomb) && !log.iter().any(|e| e.to_string().contains(secret))
+        });
+    }
+    // A town that joins afterwards — here a bare network node with town 2's key, so
+    // that what it holds is exactly what town 0's node serves over libp2p — receives
+    // the tombstone, never the text, and checks it like every entry.
+    let size = log_size(&towns[0].addr(), &keys[0]);
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let fetch = |from: &Town| -> Vec<Vec<u8>> {
+        rt.block_on(async {
+            let (net, _events) = palabre_net::shell::start(
+                SecretKey::from_seed(&towns[2].key.seed()),
+                keys.clone(),
+                "/ip4/127.0.0.1/tcp/0".parse().expect("multiaddr"),
+                vec![from.p2p.parse().expect("multiaddr")],
+            )
+            .await
+            .expect("the network starts");
+            let deadline = Instant::now() + Duration::from_secs(60);
+            loop {
+                let progress = net.progress().await.expect("progress");
+                if progress
+                    .iter()
+                    .any(|p| p.authority == keys[0] && p.held >= size)
+                {
+                    break;
+                }
+                assert!(Instant::now() < deadline, "timed out syncing town 0's log");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            net.entries(keys[0]).await.expect("entries")
+        })
+    };
+    let text_served = |bytes: &[Vec<u8>]| {
+        bytes
+            .iter()
+            .any(|e| String::from_utf8_lossy(e).contains(secret))
+    };
+    // From town 1, which held the text, then from town 0, whose log it is.
+    let from_replica = fetch(&towns[1]);
+    assert!(from_replica.contains(&tombstone.to_bytes()));
+    assert!(!text_served(&from_replica));
+    let served = fetch(&towns[0]);
+    assert!(served.contains(&tombstone.to_bytes()));
+    assert!(!text_served(&served));
+    let logs: Vec<Vec<Value>> = towns[..2]
+        .iter()
+        .map(|t| log_of(&t.addr(), &keys[0]))
+        .collect();
+    assert_eq!(logs[0], logs[1]);
+    let as_json: Vec<Value> = served
+        .iter()
+        .map(|e| serde_json::from_slice(e).expect("json"))
+        .collect();
+    assert_eq!(logs[0][..as_json.len()], as_json[..]);
+    let head = |addr: &str| {
+        let (_, v) = http(
+            addr,
+            "GET",
+            &format!("/api/v1/logs/{}/checkpoint", keys[0]),
+            b"",
+        )
+        .expect("head");
+        (v["head"]["size"].clone(), v["head"]["root"].clone())
+    };
+    assert_eq!(head(&towns[0].addr()), head(&towns[1].addr()));
+    // The proposal's page keeps its place and its reason, without its text.
+    let page =
+        String::from_utf8(get_raw(&towns[1].addr(), &format!("/p/{}", p.id()))).expect("utf-8");
+    assert!(
+        page.contains("Données personnelles d&#39;un tiers")
+            || page.contains("Données personnelles d'un tiers"),
+        "{page}"
+    );
+    assert!(!page.contains("jardin partagé") && !page.contains(secret));
 }

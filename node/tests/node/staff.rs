@@ -12,6 +12,8 @@ use std::time::Duration;
 use palabre_core::crypto::{PublicKey, SecretKey};
 use palabre_core::event::{Body, StaffRole, decode};
 use palabre_core::ids::EventId;
+use palabre_core::merkle;
+use serde_json::json;
 
 use super::federation::ok;
 use super::{Node, http, redeem, start};
@@ -198,7 +200,8 @@ pub fn appoint(admin: &mut Web, name: &str, login: &str, role: &str) -> Web {
     web
 }
 
-/// Every event of `log`, decoded from the exact bytes the node serves.
+/// Every event of `log`, decoded from the exact bytes the node serves (the tombstones of
+/// purged ones left out).
 fn log_events(addr: &str, log: &PublicKey) -> Vec<(EventId, palabre_core::event::Event)> {
     let (_, head) =
         http(addr, "GET", &format!("/api/v1/logs/{log}/checkpoint"), b"").expect("head");
@@ -218,6 +221,9 @@ fn log_events(addr: &str, log: &PublicKey) -> Vec<(EventId, palabre_core::event:
         );
         let page: Page<'_> = serde_json::from_slice(&raw).expect("a page of entries");
         for e in &page.entries {
+            if palabre_core::purge::is_tombstone(e.get().as_bytes()) {
+                continue;
+            }
             let u = decode(e.get().as_bytes().to_vec()).expect("a stored event decodes");
             out.push((EventId::of_signed_bytes(&u.bytes), u.event));
         }
@@ -795,6 +801,110 @@ fn reports_reach_moderators_who_hide_in_the_open() {
     );
     assert_eq!(refused.status, 422);
     assert!(refused.body.contains("not_moderatable"));
+
+    // Erasing the text: only of a hidden item, for good, in the open.
+    let (_, before) =
+        http(&node.addr, "GET", &format!("/api/v1/events/{target}"), b"").expect("the event");
+    let title = before["event"]["body"]["title"]
+        .as_str()
+        .expect("a title")
+        .to_owned();
+    let (_, head) = http(
+        &node.addr,
+        "GET",
+        &format!("/api/v1/logs/{town}/checkpoint"),
+        b"",
+    )
+    .expect("head");
+    let erase = |who: &mut Web, target: &EventId| {
+        who.post(
+            "/staff/moderation",
+            &[
+                ("csrf", &csrf),
+                ("target", &target.to_string()),
+                ("action", "purge"),
+                ("reason", "Données personnelles (RGPD, article 17)"),
+            ],
+        )
+    };
+    let visible = erase(&mut moderator, &proposals[1]);
+    assert_eq!(visible.status, 422);
+    assert!(visible.body.contains("not_hidden"), "{}", visible.body);
+    let erased = erase(&mut moderator, &target);
+    assert_eq!(erased.status, 200, "{}", erased.body);
+    let (_, after) =
+        http(&node.addr, "GET", &format!("/api/v1/events/{target}"), b"").expect("the tombstone");
+    assert_eq!(after["event"]["purged"]["id"], json!(target.to_string()));
+    assert!(!after.to_string().contains(&title));
+    // The old head's root is still the root of the entries now served.
+    let size = head["head"]["size"].as_u64().expect("size");
+    let raw = super::get_raw(
+        &node.addr,
+        &format!("/api/v1/logs/{town}/entries?start=0&end={size}"),
+    );
+    #[derive(serde::Deserialize)]
+    struct Page<'a> {
+        #[serde(borrow)]
+        entries: Vec<&'a serde_json::value::RawValue>,
+    }
+    let page: Page<'_> = serde_json::from_slice(&raw).expect("entries");
+    let mut tree = merkle::MemoryTree::new();
+    for e in &page.entries {
+        tree.push(palabre_core::purge::stored_leaf(e.get().as_bytes()));
+    }
+    assert_eq!(
+        json!(merkle::root_at(&tree, size).expect("root")),
+        head["head"]["root"]
+    );
+    let proposal_page = Web::new(&node.addr).get(&format!("/p/{target}"));
+    assert_eq!(proposal_page.status, 200);
+    assert!(
+        !proposal_page.body.contains(&title),
+        "{}",
+        proposal_page.body
+    );
+    assert!(proposal_page.body.contains("texte retiré"));
+    let (_, detail) = http(
+        &node.addr,
+        "GET",
+        &format!("/api/v1/consultations/{cid}"),
+        b"",
+    )
+    .expect("detail");
+    let item = detail["proposals"]
+        .as_array()
+        .expect("proposals")
+        .iter()
+        .find(|p| p["id"] == json!(target.to_string()))
+        .expect("still listed")
+        .clone();
+    assert_eq!(
+        (item["purged"].clone(), item["hidden"].clone()),
+        (json!(true), json!(true))
+    );
+    assert!(item["body"].is_null());
+    let public = Web::new(&node.addr).get("/moderation");
+    assert!(public.body.contains("Texte effacé"));
+    assert!(
+        public
+            .body
+            .contains("Données personnelles (RGPD, article 17)")
+    );
+    let metrics = String::from_utf8(super::get_raw(&node.addr, "/metrics")).expect("utf-8");
+    assert!(metrics.contains("palabre_staff_actions_total{action=\"moderation_purge\"} 1"));
+    // For good: restoring is refused, and so is a second erasure.
+    let restore = moderator.post(
+        "/staff/moderation",
+        &[
+            ("csrf", &csrf),
+            ("target", &target.to_string()),
+            ("action", "restore"),
+            ("reason", "Erreur"),
+        ],
+    );
+    assert_eq!(restore.status, 422);
+    assert!(restore.body.contains("purged"), "{}", restore.body);
+    assert_eq!(erase(&mut moderator, &target).status, 422);
 }
 
 #[test]
