@@ -830,8 +830,23 @@ fn reports_reach_moderators_who_hide_in_the_open() {
     let visible = erase(&mut moderator, &proposals[1]);
     assert_eq!(visible.status, 422);
     assert!(visible.body.contains("not_hidden"), "{}", visible.body);
+    // The moderators' page lists what this town hides, each with an erase form.
+    let listed = moderator.get("/staff/moderation");
+    assert!(
+        listed.body.contains("Contenus masqués (1)"),
+        "{}",
+        listed.body
+    );
+    assert!(listed.body.contains(&format!(
+        "name=\"target\" value=\"{target}\"><input type=\"hidden\" name=\"action\" value=\"purge\">"
+    )));
     let erased = erase(&mut moderator, &target);
     assert_eq!(erased.status, 200, "{}", erased.body);
+    assert!(
+        erased.body.contains("Contenus masqués (0)"),
+        "{}",
+        erased.body
+    );
     let (_, after) =
         http(&node.addr, "GET", &format!("/api/v1/events/{target}"), b"").expect("the tombstone");
     assert_eq!(after["event"]["purged"]["id"], json!(target.to_string()));

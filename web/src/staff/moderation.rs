@@ -266,11 +266,70 @@ pub(crate) struct QueueItem {
     pub when: String,
 }
 
+/// An item of this town's log that it hides, as moderators see it (to erase its text).
+pub(crate) struct HiddenItem {
+    pub target: String,
+    pub kind: &'static str,
+    pub text: String,
+    pub link: String,
+    pub reason: String,
+}
+
+/// The items of this town's own log whose latest moderation here is `hide`, newest
+/// first: the ones whose text may be erased.
+fn hidden_items<O: Office>(st: &Staff<O>, fr: bool) -> Result<Vec<HiddenItem>, BackendError> {
+    let me = st.office.authority().key;
+    let mut latest: Vec<(EventId, ModerationAction, String)> = Vec::new();
+    for stored in st.office.moderation_log()? {
+        if stored.log != me {
+            continue;
+        }
+        let Ok(u) = decode(stored.bytes) else {
+            continue;
+        };
+        if let Body::Moderation(m) = u.event.body {
+            latest.retain(|(t, _, _)| *t != m.target);
+            latest.push((m.target, m.action, m.reason));
+        }
+    }
+    let mut out = Vec::new();
+    for (target, action, reason) in latest.into_iter().rev() {
+        if action != ModerationAction::Hide {
+            continue;
+        }
+        let held_here = st
+            .office
+            .event(&target)?
+            .is_some_and(|e| e.log == me && !palabre_core::purge::is_tombstone(&e.bytes));
+        let Some(found) = item(&*st.office, &target)?.filter(|_| held_here) else {
+            continue;
+        };
+        out.push(HiddenItem {
+            target: target.to_string(),
+            kind: kind_name(fr, found.kind),
+            text: excerpt(&found.text),
+            link: found.link,
+            reason,
+        });
+    }
+    Ok(out)
+}
+
+fn kind_name(fr: bool, kind: Kind) -> &'static str {
+    match (fr, kind) {
+        (true, Kind::Proposal) => "proposition",
+        (true, _) => "argument",
+        (false, Kind::Proposal) => "proposal",
+        (false, _) => "argument",
+    }
+}
+
 #[derive(Template)]
 #[template(path = "staff/moderation.html")]
 struct QueuePage {
     page: Frame,
     reports: Vec<QueueItem>,
+    hidden: Vec<HiddenItem>,
     message: String,
     max_reason: usize,
 }
@@ -295,21 +354,21 @@ fn queue_page<O: Office>(st: &Staff<O>, headers: &HeaderMap, me: Me, message: St
         reports.push(QueueItem {
             id: r.id,
             target: r.target.to_string(),
-            kind: match (frame.lang == "fr", found.kind) {
-                (true, Kind::Proposal) => "proposition",
-                (true, _) => "argument",
-                (false, Kind::Proposal) => "proposal",
-                (false, _) => "argument",
-            },
+            kind: kind_name(frame.lang == "fr", found.kind),
             text: excerpt(&found.text),
             link: found.link,
             reason: r.reason,
             when: crate::site::when(r.created_ms),
         });
     }
+    let hidden = match hidden_items(st, frame.lang == "fr") {
+        Ok(h) => h,
+        Err(e) => return failed(&e),
+    };
     page(QueuePage {
         page: frame,
         reports,
+        hidden,
         message,
         max_reason: MAX_REASON_CHARS,
     })

@@ -6,7 +6,7 @@
 
 use std::path::PathBuf;
 
-use palabre_core::admission::Clock;
+use palabre_core::admission::{Clock, Record};
 use palabre_core::crypto::Domain;
 use palabre_core::event::*;
 use palabre_core::head::{CosignedHead, ReceiptBody, TreeHead};
@@ -476,6 +476,109 @@ fn staff_vectors() {
                 "statement": text(&statement),
                 "signed_message": text(&Domain::Assistance.message(&statement)),
             },
+        }),
+    );
+}
+
+/// `purge.json`: a town's log in which an argument is hidden, then purged: the log as
+/// served afterwards (the tombstone in the argument's place), the exact message the
+/// town signed for the tombstone, and the root, the same before and after the purge.
+#[test]
+fn purge_vectors() {
+    use palabre_core::purge::{Entry, Tombstone, TombstoneBody};
+    let town = key(100);
+    let resident = key_of(0, 0);
+    let t = town.public_key();
+    let credential = Body::Credential(CredentialBody {
+        subject: resident.public_key(),
+        replaces: None,
+    });
+    let c = sign(
+        &town,
+        T0 - DAY,
+        consultation_body(&[t], Method::Support { threshold: 1 }),
+    );
+    let cid = c.id();
+    let p = sign(
+        &town,
+        PROPOSALS_OPEN,
+        Body::Proposal(ProposalBody {
+            consultation: cid,
+            title: "Des bancs".into(),
+            body: "Sur la place.".into(),
+            cost: None,
+        }),
+    );
+    let argument = sign(
+        &resident,
+        PROPOSALS_OPEN + 1,
+        Body::Argument(ArgumentBody {
+            proposal: p.id(),
+            stance: Stance::Con,
+            body: "Le voisin du 2 rue Basse s'y oppose.".into(),
+        }),
+    );
+    let tombstone_body = TombstoneBody::of(&argument, cid).expect("an argument");
+    let tombstone = Tombstone::sign(tombstone_body.clone(), &town).expect("signs");
+    let moderate = |at: u64, action, tombstone| {
+        sign(
+            &town,
+            at,
+            Body::Moderation(ModerationBody {
+                target: argument.id(),
+                action,
+                reason: "Données personnelles".into(),
+                tombstone,
+            }),
+        )
+    };
+    let log = vec![
+        sign(&town, T0 - DAY, authority_body("Ville de Palabre")),
+        sign(&town, T0 - DAY, credential),
+        c,
+        p,
+        argument.clone(),
+        moderate(PROPOSALS_OPEN + 2, ModerationAction::Hide, None),
+        moderate(
+            PROPOSALS_OPEN + 3,
+            ModerationAction::Purge,
+            Some(tombstone.clone()),
+        ),
+    ];
+    let mut ledger = Ledger::new();
+    for e in &log {
+        ledger
+            .append(&t, e.clone(), Clock::Replay)
+            .unwrap_or_else(|r| panic!("{r}"));
+    }
+    let served: Vec<&Entry> = ledger.log(&t).expect("log").entries.iter().collect();
+    assert!(matches!(served[4], Entry::Purged(_)));
+    let size = log.len() as u64;
+    let mut before = merkle::MemoryTree::new();
+    for e in &log {
+        before.push(merkle::leaf_hash(e.bytes()));
+    }
+    let root = merkle::root_at(&before, size).expect("root");
+    assert_eq!(Record::root_at(&ledger, &t, size), Some(root));
+    let purged_body = palabre_core::canonical::to_canonical(&tombstone_body).expect("canonical");
+    check_file(
+        "purge.json",
+        &json!({
+            "keys": {
+                "town": hex::encode(town.seed()),
+                "resident": hex::encode(resident.seed()),
+            },
+            "purged_event": text(argument.bytes()),
+            "entries_served": served
+                .iter()
+                .map(|e| json!({"entry": text(e.bytes()), "leaf_hash": e.leaf().to_hex()}))
+                .collect::<Vec<_>>(),
+            "tombstone": {
+                "domain_tag": text(Domain::Purged.tag()),
+                "signed_message": text(&Domain::Purged.message(&purged_body)),
+            },
+            "root": root.to_hex(),
+            "size": size,
         }),
     );
 }
