@@ -15,7 +15,7 @@ use crate::crypto::PublicKey;
 use crate::event::{Body, Kind, ModerationAction, SignedEvent, StaffRole};
 use crate::ids::{EventId, Hash};
 use crate::merkle::{self, MemoryTree};
-use crate::purge::{Entry, TombstoneBody};
+use crate::purge::{Entry, PurgedEntry, Tombstone, TombstoneBody};
 use crate::rejection::Rejection;
 
 /// One authority's log.
@@ -179,7 +179,7 @@ impl Ledger {
         let id = event.id();
         let l = self.logs.entry(*log).or_default();
         let index = l.entries.len() as u64;
-        l.tree.push(Entry::leaf_of(&event));
+        l.tree.push(merkle::leaf_hash(event.bytes()));
         self.positions.insert(id, Position { log: *log, index });
         self.refs.note(log, &event);
         let from_log = event.author() == log;
@@ -249,20 +249,21 @@ impl Ledger {
         index
     }
 
-    /// Puts a purge's tombstone in its target's place, if the target is in `log`.
-    fn purge(&mut self, log: &PublicKey, tombstone: &crate::purge::Tombstone) {
+    /// Puts a purge's tombstone in its target's place, if the target is in `log` and the
+    /// tombstone keeps its leaf hash (an inadmissible purge a replay applies anyway
+    /// changes nothing else).
+    fn purge(&mut self, log: &PublicKey, tombstone: &Tombstone) {
         let Some(p) = self.positions.get(&tombstone.purged.id) else {
             return;
         };
-        if p.log != *log {
+        let Some(l) = self.logs.get_mut(log).filter(|_| p.log == *log) else {
+            return;
+        };
+        if l.tree.leaf(p.index) != Some(tombstone.purged.leaf) {
             return;
         }
-        if let Some(slot) = self
-            .logs
-            .get_mut(log)
-            .and_then(|l| l.entries.get_mut(p.index as usize))
-        {
-            *slot = Entry::Purged(crate::purge::PurgedEntry::new(tombstone.clone()));
+        if let Some(slot) = l.entries.get_mut(p.index as usize) {
+            *slot = Entry::Purged(PurgedEntry::new(tombstone.clone()));
         }
     }
 

@@ -193,11 +193,6 @@ impl Entry {
         }
     }
 
-    /// The leaf hash of an event's position.
-    pub fn leaf_of(event: &SignedEvent) -> Hash {
-        merkle::leaf_hash(event.bytes())
-    }
-
     /// The Merkle leaf hash of the position: the same before and after a purge.
     pub fn leaf(&self) -> Hash {
         match self {

@@ -430,3 +430,30 @@ fn only_proposals_and_arguments_have_tombstones() {
         Err(Rejection::BadTombstone)
     );
 }
+
+#[test]
+fn a_purge_applied_without_admission_never_swaps_in_a_foreign_leaf() {
+    // A replay applies refused entries to keep its tree in step (the audit does); a purge
+    // whose tombstone names another leaf must not replace the entry.
+    let (mut w, proposal, _) = hidden_world();
+    let town0 = w.towns[0].pk();
+    let mut body = TombstoneBody::of(&proposal, w.consultation).expect("tombstone");
+    body.leaf = merkle::leaf_hash(b"something else");
+    let forged = Tombstone::sign(body, &w.towns[0].key).expect("signs");
+    let purge = moderation(
+        &w.towns[0].key,
+        AT + 30,
+        proposal.id(),
+        ModerationAction::Purge,
+        Some(forged),
+    );
+    assert_eq!(
+        code(w.ledger.append(&town0, purge.clone(), Clock::Replay)),
+        "bad_tombstone"
+    );
+    w.ledger.apply(&town0, purge);
+    assert!(
+        w.ledger.event(&proposal.id()).is_some(),
+        "the text is still there"
+    );
+}
