@@ -436,14 +436,8 @@ fn append(
     log: &PublicKey,
     event: &SignedEvent,
 ) -> u64 {
-    let index = View {
-        trees: view_trees,
-        pending,
-        sizes,
-    }
-    .size(log);
     let id = event.id();
-    push_entry(view_trees, sizes, pending, log, index, id, event.bytes());
+    let index = push_entry(view_trees, sizes, pending, log, id, event.bytes());
     let from_log = event.author() == log;
     let for_log = acts_for(
         || {
@@ -529,18 +523,10 @@ fn append(
             );
         }
         Body::Proposal(b) => {
-            let cost = match b.cost {
-                Some(c) => cat(&[&[1], &c.to_be_bytes()]),
-                None => vec![0],
-            };
             pending.put(
                 T::PROPOSAL,
                 id.0.as_bytes().to_vec(),
-                cat(&[
-                    event.author().as_bytes(),
-                    b.consultation.0.as_bytes(),
-                    &cost,
-                ]),
+                proposal_view(event.author(), &b.consultation, b.cost),
             );
             pending.put(
                 T::TARGET,
@@ -647,24 +633,14 @@ fn append_purged(
     log: &PublicKey,
     purged: &PurgedEntry,
 ) -> u64 {
-    let index = View {
-        trees: view_trees,
-        pending,
-        sizes,
-    }
-    .size(log);
     let t = purged.body();
-    push_entry(view_trees, sizes, pending, log, index, t.id, purged.bytes());
+    let index = push_entry(view_trees, sizes, pending, log, t.id, purged.bytes());
     let id = t.id.0.as_bytes().to_vec();
     if t.kind == Kind::Proposal {
-        let cost = match t.cost {
-            Some(c) => cat(&[&[1], &c.to_be_bytes()]),
-            None => vec![0],
-        };
         pending.put(
             T::PROPOSAL,
             id.clone(),
-            cat(&[t.author.as_bytes(), t.consultation.0.as_bytes(), &cost]),
+            proposal_view(&t.author, &t.consultation, t.cost),
         );
     }
     pending.put(
@@ -680,16 +656,22 @@ fn append_purged(
     index
 }
 
-/// Writes the entry at `index` with its position, and the Merkle nodes it completes.
+/// Writes the entry at the end of `log` with its position, and the Merkle nodes it
+/// completes; returns its index.
 fn push_entry(
     view_trees: &[sled::Tree; N_TREES],
     sizes: &Mutex<HashMap<PublicKey, u64>>,
     pending: &mut Pending,
     log: &PublicKey,
-    index: u64,
     id: EventId,
     bytes: &[u8],
-) {
+) -> u64 {
+    let index = View {
+        trees: view_trees,
+        pending,
+        sizes,
+    }
+    .size(log);
     pending.put(T::EVENT, log_key(log, index), bytes.to_vec());
     // Climb from the new leaf while it completes a perfect subtree, storing the ones
     // high enough to be kept.
@@ -712,6 +694,16 @@ fn push_entry(
     }
     pending.put(T::POSITION, id.0.as_bytes().to_vec(), log_key(log, index));
     pending.sizes.insert(*log, index + 1);
+    index
+}
+
+/// The `proposalid_view` value: author ‖ consultation ‖ cost.
+fn proposal_view(author: &PublicKey, consultation: &EventId, cost: Option<u64>) -> Vec<u8> {
+    let cost = match cost {
+        Some(c) => cat(&[&[1], &c.to_be_bytes()]),
+        None => vec![0],
+    };
+    cat(&[author.as_bytes(), consultation.0.as_bytes(), &cost])
 }
 
 /// The sled-backed storage.

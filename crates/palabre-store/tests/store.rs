@@ -127,6 +127,25 @@ fn ballot(c: EventId, n: u16, at: u64, approve: Vec<EventId>) -> SignedEvent {
     )
 }
 
+/// The town's moderation of `target` (a purge carries its tombstone).
+fn moderation(
+    at: u64,
+    target: EventId,
+    action: ModerationAction,
+    tombstone: Option<Tombstone>,
+) -> SignedEvent {
+    sign(
+        &town(),
+        at,
+        Body::Moderation(ModerationBody {
+            target,
+            action,
+            reason: "hors sujet".into(),
+            tombstone,
+        }),
+    )
+}
+
 /// A town with `n` residents (at least the two who propose), a consultation and two
 /// proposals, committed in one batch.
 fn seed<S: Storage>(s: &S, n: u16) -> (EventId, Vec<EventId>) {
@@ -410,18 +429,8 @@ fn members_and_moderation<S: Storage>(s: &S) {
             }),
         )
     };
-    let moderate = |at: u64, target: EventId, action: ModerationAction| {
-        sign(
-            &town(),
-            at,
-            Body::Moderation(ModerationBody {
-                target,
-                action,
-                reason: "hors sujet".into(),
-                tombstone: None,
-            }),
-        )
-    };
+    let moderate =
+        |at: u64, target: EventId, action: ModerationAction| moderation(at, target, action, None);
     let a1 = argue(0, ps[0], "Plus d'ombre");
     let a2 = argue(2, ps[1], "Moins de bruit");
     let hide = moderate(T0 + 3, a2.id(), ModerationAction::Hide);
@@ -566,16 +575,7 @@ fn purges_keep_proofs_and_replicas_follow<S: Storage>(s: &S) {
     let t = town().public_key();
     let target = ps[1];
     let moderate = |at: u64, action: ModerationAction, tombstone: Option<Tombstone>| {
-        sign(
-            &town(),
-            at,
-            Body::Moderation(ModerationBody {
-                target,
-                action,
-                reason: "Données personnelles".into(),
-                tombstone,
-            }),
-        )
+        moderation(at, target, action, tombstone)
     };
     let hide = moderate(T0 + DAY, ModerationAction::Hide, None);
     let out = s

@@ -80,6 +80,40 @@ impl Town {
     }
 }
 
+/// `n` towns initialised under `dir` (`Commune 0`, …), each with a free p2p port, not
+/// started.
+fn init_towns(dir: &Path, n: usize) -> Vec<Town> {
+    (0..n)
+        .map(|i| {
+            let data = dir.join(format!("town{i}"));
+            ok(palabre(&[
+                "init",
+                "--data",
+                path(&data),
+                "--name",
+                &format!("Commune {i}"),
+            ]));
+            Town {
+                key: town_key(&data),
+                data,
+                p2p: format!("/ip4/127.0.0.1/tcp/{}", free_port()),
+                node: None,
+            }
+        })
+        .collect()
+}
+
+/// An event signed by `key` now.
+fn sign(key: &SecretKey, body: Body) -> palabre_core::event::SignedEvent {
+    Event {
+        author: key.public_key(),
+        created_at_ms: now_ms(),
+        body,
+    }
+    .sign(key)
+    .expect("valid event")
+}
+
 fn path(p: &Path) -> &str {
     p.to_str().expect("utf-8 path")
 }
@@ -135,24 +169,7 @@ fn resident(town: usize, n: u8) -> SecretKey {
 fn three_towns_federate_by_config_alone() {
     let tmp = tempfile::tempdir().expect("temp dir");
     let rogue = SecretKey::from_seed(&[66; 32]);
-    let mut towns: Vec<Town> = (0..3)
-        .map(|i| {
-            let data = tmp.path().join(format!("town{i}"));
-            ok(palabre(&[
-                "init",
-                "--data",
-                path(&data),
-                "--name",
-                &format!("Commune {i}"),
-            ]));
-            Town {
-                key: town_key(&data),
-                data,
-                p2p: format!("/ip4/127.0.0.1/tcp/{}", free_port()),
-                node: None,
-            }
-        })
-        .collect();
+    let mut towns = init_towns(tmp.path(), 3);
     // Each town names the other two, and the rogue's key (a town it believes in).
     for i in 0..3 {
         for j in 0..3 {
@@ -201,15 +218,6 @@ fn three_towns_federate_by_config_alone() {
     participants.sort();
     let organiser = &towns[0].key;
     let now = now_ms();
-    let sign = |key: &SecretKey, body: Body| {
-        Event {
-            author: key.public_key(),
-            created_at_ms: now_ms(),
-            body,
-        }
-        .sign(key)
-        .expect("valid event")
-    };
     let c = sign(
         organiser,
         Body::Consultation(Box::new(ConsultationBody {
@@ -523,24 +531,7 @@ fn three_towns_federate_by_config_alone() {
 fn a_purge_erases_the_text_on_every_replica() {
     use palabre_core::purge::{Tombstone, TombstoneBody};
     let tmp = tempfile::tempdir().expect("temp dir");
-    let mut towns: Vec<Town> = (0..3)
-        .map(|i| {
-            let data = tmp.path().join(format!("town{i}"));
-            ok(palabre(&[
-                "init",
-                "--data",
-                path(&data),
-                "--name",
-                &format!("Commune {i}"),
-            ]));
-            Town {
-                key: town_key(&data),
-                data,
-                p2p: format!("/ip4/127.0.0.1/tcp/{}", free_port()),
-                node: None,
-            }
-        })
-        .collect();
+    let mut towns = init_towns(tmp.path(), 3);
     // Towns 0 and 1 dial each other; town 2 dials town 0 only, so what it receives of
     // town 0's log comes from town 0's own node.
     for i in 0..3 {
@@ -563,15 +554,6 @@ fn a_purge_erases_the_text_on_every_replica() {
     towns[0].start();
     towns[1].start();
     let keys: Vec<PublicKey> = towns.iter().map(Town::pk).collect();
-    let sign = |key: &SecretKey, body: Body| {
-        Event {
-            author: key.public_key(),
-            created_at_ms: now_ms(),
-            body,
-        }
-        .sign(key)
-        .expect("valid event")
-    };
     let now = now_ms();
     let mut partners = vec![keys[0], keys[1]];
     partners.sort();

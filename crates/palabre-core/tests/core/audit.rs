@@ -659,16 +659,7 @@ fn a_purged_item_passes_the_audit_from_any_source() {
             (VOTE_OPEN + 31, ModerationAction::Hide, None),
             (VOTE_OPEN + 32, ModerationAction::Purge, Some(tombstone)),
         ] {
-            let m = sign(
-                &w.towns[0].key,
-                at,
-                Body::Moderation(ModerationBody {
-                    target: argument.id(),
-                    action,
-                    reason: "Données personnelles".into(),
-                    tombstone,
-                }),
-            );
+            let m = moderation(&w.towns[0].key, at, argument.id(), action, tombstone);
             w.ledger
                 .append(&town0, m, Clock::Replay)
                 .expect("moderation");

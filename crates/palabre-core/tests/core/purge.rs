@@ -32,25 +32,6 @@ fn argue(w: &mut World, town: usize, resident: usize, proposal: EventId) -> Sign
     e
 }
 
-fn moderation(
-    key: &palabre_core::crypto::SecretKey,
-    at: u64,
-    target: EventId,
-    action: ModerationAction,
-    tombstone: Option<Tombstone>,
-) -> SignedEvent {
-    sign(
-        key,
-        at,
-        Body::Moderation(ModerationBody {
-            target,
-            action,
-            reason: "Données personnelles".into(),
-            tombstone,
-        }),
-    )
-}
-
 fn tombstone_of(w: &World, town: usize, event: &SignedEvent) -> Tombstone {
     let body = TombstoneBody::of(event, w.consultation).expect("a proposal or an argument");
     Tombstone::sign(body, &w.towns[town].key).expect("signs")
@@ -58,6 +39,24 @@ fn tombstone_of(w: &World, town: usize, event: &SignedEvent) -> Tombstone {
 
 fn proposal_event(w: &World, id: &EventId) -> SignedEvent {
     w.ledger.event(id).expect("held").clone()
+}
+
+/// Town 0 purges each of `targets` (hidden), at `at`.
+fn purge_all(w: &mut World, targets: &[&SignedEvent], at: u64) {
+    let town0 = w.towns[0].pk();
+    for target in targets {
+        let t = tombstone_of(w, 0, target);
+        let purge = moderation(
+            &w.towns[0].key,
+            at,
+            target.id(),
+            ModerationAction::Purge,
+            Some(t),
+        );
+        w.ledger
+            .append(&town0, purge, Clock::Replay)
+            .expect("purge");
+    }
 }
 
 fn code(r: Result<u64, Rejection>) -> &'static str {
@@ -96,19 +95,7 @@ fn a_purge_keeps_every_root_and_the_count() {
         .collect();
     let (_, before) = w.ledger.count(&w.consultation).expect("count");
 
-    for target in [&argument, &proposal] {
-        let t = tombstone_of(&w, 0, target);
-        let purge = moderation(
-            &w.towns[0].key,
-            VOTE_OPEN + 1,
-            target.id(),
-            ModerationAction::Purge,
-            Some(t),
-        );
-        w.ledger
-            .append(&town0, purge, Clock::Replay)
-            .expect("purge");
-    }
+    purge_all(&mut w, &[&argument, &proposal], VOTE_OPEN + 1);
 
     // Every root of the history before the purges is unchanged.
     for (n, root) in (1..=size).zip(&roots) {
@@ -188,54 +175,77 @@ fn the_rules_of_a_purge() {
     let town1 = w.towns[1].pk();
     let live = Clock::Live { now_ms: AT + 10 };
     let key0 = key(100);
-
-    // Not hidden: a visible proposal.
-    let visible = proposal_event(&w, &w.proposals[0].clone());
-    let t = tombstone_of(&w, 0, &visible);
-    let m = moderation(
-        &key0,
-        AT + 10,
-        visible.id(),
-        ModerationAction::Purge,
-        Some(t),
-    );
-    assert_eq!(code(w.ledger.append(&town0, m, live)), "not_hidden");
-
-    // Another town cannot purge an item of town 0's log, even once it hid it itself.
     let key1 = key(101);
+    let desk = key(77);
+    let visible = proposal_event(&w, &w.proposals[0].clone());
+    // Town 1 hides town 0's visible proposal too; a desk agent of town 0 is appointed.
     let hide1 = moderation(&key1, AT + 10, visible.id(), ModerationAction::Hide, None);
     w.ledger.append(&town1, hide1, live).expect("town 1 hides");
-    let t = tombstone_of(&w, 1, &visible);
-    let m = moderation(
-        &key1,
-        AT + 10,
-        visible.id(),
-        ModerationAction::Purge,
-        Some(t),
+    let appoint = sign(
+        &key0,
+        AT,
+        Body::Staff(StaffBody {
+            subject: desk.public_key(),
+            name: "Accueil".into(),
+            role: StaffRole::Desk,
+            active: true,
+        }),
     );
-    assert_eq!(code(w.ledger.append(&town1, m, live)), "not_hidden");
+    w.ledger.append(&town0, appoint, live).expect("appointed");
+    let mut inexact = TombstoneBody::of(&proposal, w.consultation).expect("tombstone");
+    inexact.cost = Some(1);
 
-    // A tombstone that is not exact, or not the town's signature.
-    let mut wrong = TombstoneBody::of(&proposal, w.consultation).expect("tombstone");
-    wrong.cost = Some(1);
-    let t = Tombstone::sign(wrong, &key0).expect("signs");
-    let m = moderation(
-        &key0,
-        AT + 10,
-        proposal.id(),
-        ModerationAction::Purge,
-        Some(t),
-    );
-    assert_eq!(code(w.ledger.append(&town0, m, live)), "bad_tombstone");
-    let t = tombstone_of(&w, 1, &proposal);
-    let m = moderation(
-        &key0,
-        AT + 10,
-        proposal.id(),
-        ModerationAction::Purge,
-        Some(t),
-    );
-    assert_eq!(code(w.ledger.append(&town0, m, live)), "bad_tombstone");
+    for (why, log, by, target, tombstone, expected) in [
+        (
+            "a visible item",
+            town0,
+            &key0,
+            &visible,
+            tombstone_of(&w, 0, &visible),
+            "not_hidden",
+        ),
+        (
+            "another town's item, even hidden by that town",
+            town1,
+            &key1,
+            &visible,
+            tombstone_of(&w, 1, &visible),
+            "not_hidden",
+        ),
+        (
+            "a tombstone that is not exact",
+            town0,
+            &key0,
+            &proposal,
+            Tombstone::sign(inexact, &key0).expect("signs"),
+            "bad_tombstone",
+        ),
+        (
+            "a tombstone signed by another town",
+            town0,
+            &key0,
+            &proposal,
+            tombstone_of(&w, 1, &proposal),
+            "bad_tombstone",
+        ),
+        (
+            "a staff member whose role does not moderate",
+            town0,
+            &desk,
+            &proposal,
+            tombstone_of(&w, 0, &proposal),
+            "not_staff",
+        ),
+    ] {
+        let m = moderation(
+            by,
+            AT + 10,
+            target.id(),
+            ModerationAction::Purge,
+            Some(tombstone),
+        );
+        assert_eq!(code(w.ledger.append(&log, m, live)), expected, "{why}");
+    }
 
     // A purge without a tombstone, a hide with one, or a tombstone of another item:
     // refused before any record is read.
@@ -260,29 +270,6 @@ fn the_rules_of_a_purge() {
         .sign(&key0);
         assert_eq!(refused.map(|_| ()), Err(Rejection::BadTombstone));
     }
-
-    // A staff member whose role does not moderate.
-    let desk = key(77);
-    let appoint = sign(
-        &key0,
-        AT,
-        Body::Staff(StaffBody {
-            subject: desk.public_key(),
-            name: "Accueil".into(),
-            role: StaffRole::Desk,
-            active: true,
-        }),
-    );
-    w.ledger.append(&town0, appoint, live).expect("appointed");
-    let t = tombstone_of(&w, 0, &proposal);
-    let m = moderation(
-        &desk,
-        AT + 10,
-        proposal.id(),
-        ModerationAction::Purge,
-        Some(t),
-    );
-    assert_eq!(code(w.ledger.append(&town0, m, live)), "not_staff");
 
     // The right one; then nothing moderates the item any more.
     let t = tombstone_of(&w, 0, &proposal);
@@ -337,19 +324,7 @@ fn the_rules_of_a_purge() {
 fn a_replica_replays_tombstones_and_their_purge() {
     let (mut w, proposal, argument) = hidden_world();
     let town0 = w.towns[0].pk();
-    for target in [&proposal, &argument] {
-        let t = tombstone_of(&w, 0, target);
-        let purge = moderation(
-            &w.towns[0].key,
-            AT + 20,
-            target.id(),
-            ModerationAction::Purge,
-            Some(t),
-        );
-        w.ledger
-            .append(&town0, purge, Clock::Replay)
-            .expect("purge");
-    }
+    purge_all(&mut w, &[&proposal, &argument], AT + 20);
     // A ballot and an argument that refer to the purged proposal, after the purge.
     let late = sign(
         &w.towns[0].residents[2],

@@ -520,18 +520,8 @@ fn purge_vectors() {
     );
     let tombstone_body = TombstoneBody::of(&argument, cid).expect("an argument");
     let tombstone = Tombstone::sign(tombstone_body.clone(), &town).expect("signs");
-    let moderate = |at: u64, action, tombstone| {
-        sign(
-            &town,
-            at,
-            Body::Moderation(ModerationBody {
-                target: argument.id(),
-                action,
-                reason: "Données personnelles".into(),
-                tombstone,
-            }),
-        )
-    };
+    let moderate =
+        |at: u64, action, tombstone| moderation(&town, at, argument.id(), action, tombstone);
     let log = vec![
         sign(&town, T0 - DAY, authority_body("Ville de Palabre")),
         sign(&town, T0 - DAY, credential),

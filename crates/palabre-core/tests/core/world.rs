@@ -186,6 +186,26 @@ impl World {
     }
 }
 
+/// A `moderation` of `target` signed by `key` (a purge carries its tombstone).
+pub fn moderation(
+    key: &SecretKey,
+    at: u64,
+    target: EventId,
+    action: ModerationAction,
+    tombstone: Option<palabre_core::purge::Tombstone>,
+) -> SignedEvent {
+    sign(
+        key,
+        at,
+        Body::Moderation(ModerationBody {
+            target,
+            action,
+            reason: "Données personnelles".into(),
+            tombstone,
+        }),
+    )
+}
+
 pub fn key_of(town: u8, resident: u8) -> SecretKey {
     let mut seed = [0u8; 32];
     seed[0] = 1;
