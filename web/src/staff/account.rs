@@ -49,21 +49,13 @@ struct LoginPage {
 
 /// The login form carries a token also set as a cookie (double submit): a login
 /// cannot be forged from another site.
-pub async fn login_page<O: Office>(State(st): State<Shared<O>>, headers: HeaderMap) -> Response {
+pub async fn login_page<O: Office>(State(st): State<Shared<O>>, headers: HeaderMap) -> Reply {
     let frame = st.frame(&headers, "", None);
     render_login(&st, frame, String::new(), String::new())
 }
 
-fn render_login<O: Office>(
-    st: &Staff<O>,
-    mut frame: Frame,
-    login: String,
-    error: String,
-) -> Response {
-    let csrf = match token() {
-        Ok(t) => t,
-        Err(e) => return failed(&e),
-    };
+fn render_login<O: Office>(st: &Staff<O>, mut frame: Frame, login: String, error: String) -> Reply {
+    let csrf = token()?;
     frame.title = frame.tr("Connexion du personnel", "Staff login").into();
     let mut res = page(LoginPage {
         page: frame,
@@ -78,7 +70,7 @@ fn render_login<O: Office>(
             secure(st)
         ),
     );
-    res
+    Ok(res)
 }
 
 fn secure<O>(st: &Staff<O>) -> &'static str {
@@ -106,13 +98,13 @@ pub async fn login<O: Office>(
     client: Client,
     headers: HeaderMap,
     Form(form): Form<LoginForm>,
-) -> Response {
+) -> Reply {
     let lang = st.lang(&headers);
     let frame = st.frame(&headers, "", None);
     let cookie_token = cookie(&headers, "palabre_login").unwrap_or_default();
     if form.csrf.is_empty() || !constant_time_eq(cookie_token.as_bytes(), form.csrf.as_bytes()) {
         tracing::warn!("a login form came without its token");
-        return st.refuse(
+        return Ok(st.refuse(
             &headers,
             None,
             StatusCode::FORBIDDEN,
@@ -121,7 +113,7 @@ pub async fn login<O: Office>(
                 "Ce formulaire a expiré. Rechargez la page de connexion.",
                 "This form has expired. Reload the login page.",
             ),
-        );
+        ));
     }
     let login = form.login.trim().to_lowercase();
     let address = client.0.map(|ip| format!("ip:{ip}"));
@@ -138,14 +130,11 @@ pub async fn login<O: Office>(
                 Lang::Fr => "Trop d'essais manqués. Réessayez dans 15 minutes.".into(),
                 Lang::En => "Too many failed attempts. Try again in 15 minutes.".into(),
             },
-        );
+        )?;
         *res.status_mut() = StatusCode::TOO_MANY_REQUESTS;
-        return res;
+        return Ok(res);
     }
-    let account = match st.account(&login) {
-        Ok(a) => a.filter(|a| a.active),
-        Err(e) => return failed(&e),
-    };
+    let account = st.account(&login)?.filter(|a| a.active);
     let password = form.password;
     // An unknown login costs the same Argon2 check as a known one: the answer's time
     // does not tell which logins exist.
@@ -174,21 +163,17 @@ pub async fn login<O: Office>(
                 Lang::Fr => "Identifiant ou mot de passe incorrect.".into(),
                 Lang::En => "Wrong login or password.".into(),
             },
-        );
+        )?;
         *res.status_mut() = StatusCode::UNAUTHORIZED;
-        return res;
+        return Ok(res);
     };
     for k in &keys {
         st.forgive(k);
     }
-    match start_session(&st, &account.login) {
-        Ok(res) => {
-            tracing::info!(staff = %account.login, "staff login");
-            st.office.count_action("login");
-            res
-        }
-        Err(e) => failed(&e),
-    }
+    let res = start_session(&st, &account.login)?;
+    tracing::info!(staff = %account.login, "staff login");
+    st.office.count_action("login");
+    Ok(res)
 }
 
 fn start_session<O: Office>(st: &Staff<O>, login: &str) -> Result<Response, BackendError> {
@@ -350,18 +335,16 @@ pub async fn logout<O: Office>(
     State(st): State<Shared<O>>,
     headers: HeaderMap,
     Form(form): Form<CsrfForm>,
-) -> Response {
+) -> Reply {
     if let Err(res) = st.require_form(
         &headers,
         &form.csrf,
         &[StaffRole::Moderator, StaffRole::Desk],
     ) {
-        return res.into_response();
+        return Ok(res.into_response());
     }
-    if let Some(t) = cookie(&headers, "palabre_staff")
-        && let Err(e) = st.office.office_take(ns::SESSION, &token_hash(&t))
-    {
-        return failed(&e);
+    if let Some(t) = cookie(&headers, "palabre_staff") {
+        st.office.office_take(ns::SESSION, &token_hash(&t))?;
     }
     let mut res = see_other("/staff/login");
     set_cookie(
@@ -371,7 +354,7 @@ pub async fn logout<O: Office>(
             secure(&st)
         ),
     );
-    res
+    Ok(res)
 }
 
 #[derive(Template)]
@@ -380,13 +363,10 @@ struct DashboardPage {
     page: Frame,
 }
 
-pub async fn dashboard<O: Office>(State(st): State<Shared<O>>, headers: HeaderMap) -> Response {
-    let me = match st.require(&headers, &[StaffRole::Moderator, StaffRole::Desk]) {
-        Ok(me) => me,
-        Err(res) => return res.into_response(),
-    };
+pub async fn dashboard<O: Office>(State(st): State<Shared<O>>, headers: HeaderMap) -> Reply {
+    let me = st.require(&headers, &[StaffRole::Moderator, StaffRole::Desk])?;
     let frame = st.frame_tr(&headers, me, "Espace du personnel", "Staff area");
-    page(DashboardPage { page: frame })
+    Ok(page(DashboardPage { page: frame }))
 }
 
 #[derive(Template)]
@@ -408,21 +388,19 @@ pub async fn setup_page<O: Office>(
     State(st): State<Shared<O>>,
     Path(token): Path<String>,
     headers: HeaderMap,
-) -> Response {
-    match setup_token_valid(&st, &token) {
-        Ok(true) => {}
-        Ok(false) => return setup_gone(&st, &headers),
-        Err(e) => return failed(&e),
+) -> Reply {
+    if !setup_token_valid(&st, &token)? {
+        return Ok(setup_gone(&st, &headers));
     }
     let mut frame = st.frame(&headers, "", None);
     frame.title = frame
         .tr("Premier compte administrateur", "First administrator")
         .into();
-    page(SetupPage {
+    Ok(page(SetupPage {
         page: frame,
         token,
         error: String::new(),
-    })
+    }))
 }
 
 fn setup_gone<O: Office>(st: &Staff<O>, headers: &HeaderMap) -> Response {
@@ -490,7 +468,7 @@ pub async fn setup<O: Office>(
     Path(token): Path<String>,
     headers: HeaderMap,
     Form(form): Form<NewAccount>,
-) -> Response {
+) -> Reply {
     let login = form.login.trim().to_lowercase();
     let lang = st.lang(&headers);
     if let Err((code, fr, en)) = check_account(&form.name, &login, &form.password) {
@@ -505,38 +483,32 @@ pub async fn setup<O: Office>(
             error: if lang == Lang::Fr { fr } else { en }.into(),
         });
         *res.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
-        return res;
+        return Ok(res);
     }
     // The token is taken before anything is created: of two tabs, one wins.
-    match st.office.office_get(ns::SETUP, "token") {
-        Ok(Some(h)) if constant_time_eq(&h, token_hash(&token).as_bytes()) => {}
-        Ok(_) => return setup_gone(&st, &headers),
-        Err(e) => return failed(&e),
+    match st.office.office_get(ns::SETUP, "token")? {
+        Some(h) if constant_time_eq(&h, token_hash(&token).as_bytes()) => {}
+        _ => return Ok(setup_gone(&st, &headers)),
     }
-    match st.office.office_take(ns::SETUP, "token") {
-        Ok(Some(_)) => {}
-        Ok(None) => return setup_gone(&st, &headers),
-        Err(e) => return failed(&e),
+    match st.office.office_take(ns::SETUP, "token")? {
+        Some(_) => {}
+        None => return Ok(setup_gone(&st, &headers)),
     }
-    match create_account(&st, &form.name, &login, &form.password, StaffRole::Admin).await {
-        Ok(Ok(())) => {}
-        Ok(Err(refusal)) => {
-            return st.refuse(
+    match create_account(&st, &form.name, &login, &form.password, StaffRole::Admin).await? {
+        Ok(()) => {}
+        Err(refusal) => {
+            return Ok(st.refuse(
                 &headers,
                 None,
                 StatusCode::UNPROCESSABLE_ENTITY,
                 &refusal.code,
                 &refusal.message,
-            );
+            ));
         }
-        Err(e) => return failed(&e),
     }
     tracing::info!(staff = %login, "first administrator created");
     st.office.count_action("setup");
-    match start_session(&st, &login) {
-        Ok(res) => res,
-        Err(e) => failed(&e),
-    }
+    Ok(start_session(&st, &login)?)
 }
 
 /// Makes a key for the new member, appoints it in the log (signed by the authority),
@@ -622,34 +594,27 @@ pub(crate) fn members<O: Office>(st: &Staff<O>, lang: &str) -> Result<Vec<Member
     Ok(list)
 }
 
-fn team_page<O: Office>(st: &Staff<O>, headers: &HeaderMap, me: Me, error: String) -> Response {
+fn team_page<O: Office>(st: &Staff<O>, headers: &HeaderMap, me: Me, error: String) -> Reply {
     let frame = st.frame_tr(headers, me, "Équipe", "Team");
-    match members(st, frame.lang) {
-        Ok(members) => page(TeamPage {
-            page: frame,
-            members,
-            error,
-        }),
-        Err(e) => failed(&e),
-    }
+    let members = members(st, frame.lang)?;
+    Ok(page(TeamPage {
+        page: frame,
+        members,
+        error,
+    }))
 }
 
-pub async fn team<O: Office>(State(st): State<Shared<O>>, headers: HeaderMap) -> Response {
-    match st.require(&headers, &[]) {
-        Ok(me) => team_page(&st, &headers, me, String::new()),
-        Err(res) => res.into_response(),
-    }
+pub async fn team<O: Office>(State(st): State<Shared<O>>, headers: HeaderMap) -> Reply {
+    let me = st.require(&headers, &[])?;
+    team_page(&st, &headers, me, String::new())
 }
 
 pub async fn appoint<O: Office>(
     State(st): State<Shared<O>>,
     headers: HeaderMap,
     Form(form): Form<NewAccount>,
-) -> Response {
-    let me = match st.require_form(&headers, &form.csrf, &[]) {
-        Ok(me) => me,
-        Err(res) => return res.into_response(),
-    };
+) -> Reply {
+    let me = st.require_form(&headers, &form.csrf, &[])?;
     let lang = st.lang(&headers);
     let login = form.login.trim().to_lowercase();
     let checked = check_account(&form.name, &login, &form.password).and_then(|()| {
@@ -664,23 +629,24 @@ pub async fn appoint<O: Office>(
                 &headers,
                 me,
                 if lang == Lang::Fr { fr } else { en }.into(),
-            );
+            )?;
             *res.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
-            return res;
+            return Ok(res);
         }
     };
-    match create_account(&st, &form.name, &login, &form.password, role).await {
-        Ok(Ok(())) => {
-            tracing::info!(staff = %me.account.login, new = %login, role = role.as_str(), "staff appointed");
-            see_other("/staff/team")
-        }
-        Ok(Err(r)) => {
-            let mut res = team_page(&st, &headers, me, r.message);
-            *res.status_mut() = StatusCode::CONFLICT;
-            res
-        }
-        Err(e) => failed(&e),
-    }
+    Ok(
+        match create_account(&st, &form.name, &login, &form.password, role).await? {
+            Ok(()) => {
+                tracing::info!(staff = %me.account.login, new = %login, role = role.as_str(), "staff appointed");
+                see_other("/staff/team")
+            }
+            Err(r) => {
+                let mut res = team_page(&st, &headers, me, r.message)?;
+                *res.status_mut() = StatusCode::CONFLICT;
+                res
+            }
+        },
+    )
 }
 
 pub async fn dismiss<O: Office>(
@@ -688,16 +654,13 @@ pub async fn dismiss<O: Office>(
     Path(login): Path<String>,
     headers: HeaderMap,
     Form(form): Form<CsrfForm>,
-) -> Response {
-    let me = match st.require_form(&headers, &form.csrf, &[]) {
-        Ok(me) => me,
-        Err(res) => return res.into_response(),
-    };
+) -> Reply {
+    let me = st.require_form(&headers, &form.csrf, &[])?;
     let lang = st.lang(&headers);
-    let account = match st.account(&login) {
-        Ok(Some(a)) if a.active => a,
-        Ok(_) => {
-            return st.refuse(
+    let account = match st.account(&login)? {
+        Some(a) if a.active => a,
+        _ => {
+            return Ok(st.refuse(
                 &headers,
                 Some(me),
                 StatusCode::NOT_FOUND,
@@ -707,12 +670,11 @@ pub async fn dismiss<O: Office>(
                 } else {
                     "No active member by that login."
                 },
-            );
+            ));
         }
-        Err(e) => return failed(&e),
     };
     if account.login == me.account.login {
-        return st.refuse(
+        return Ok(st.refuse(
             &headers,
             Some(me),
             StatusCode::CONFLICT,
@@ -722,12 +684,9 @@ pub async fn dismiss<O: Office>(
             } else {
                 "You cannot dismiss yourself: another administrator can."
             },
-        );
+        ));
     }
-    let key = match account.key() {
-        Ok(k) => k.public_key(),
-        Err(e) => return failed(&e),
-    };
+    let key = account.key()?.public_key();
     let event = st.office.sign_as_authority(Event {
         author: st.office.authority().key,
         created_at_ms: st.office.now_ms(),
@@ -738,28 +697,20 @@ pub async fn dismiss<O: Office>(
             active: false,
         }),
     });
-    let event = match event {
-        Ok(e) => e,
-        Err(e) => return failed(&e),
-    };
-    match st.submit_one(event).await {
-        Ok(Ok(_)) => {}
-        Ok(Err(r)) => return st.refused(&headers, me, &r),
-        Err(e) => return failed(&e),
+    let event = event?;
+    match st.submit_one(event).await? {
+        Ok(_) => {}
+        Err(r) => return Ok(st.refused(&headers, me, &r)),
     }
     let ended = Account {
         active: false,
         ..account
     };
-    if let Err(e) = st
-        .office
-        .office_put(ns::ACCOUNT, &ended.login, &encode_record(&ended))
-    {
-        return failed(&e);
-    }
+    st.office
+        .office_put(ns::ACCOUNT, &ended.login, &encode_record(&ended))?;
     st.office.count_action("dismiss");
     tracing::info!(staff = %me.account.login, dismissed = %ended.login, "staff dismissed");
-    see_other("/staff/team")
+    Ok(see_other("/staff/team"))
 }
 
 #[cfg(test)]

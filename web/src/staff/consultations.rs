@@ -228,16 +228,10 @@ struct ListPage {
     published: Vec<Row>,
 }
 
-pub async fn list<O: Office>(State(st): State<Shared<O>>, headers: HeaderMap) -> Response {
-    let me = match st.require(&headers, &[]) {
-        Ok(me) => me,
-        Err(res) => return res.into_response(),
-    };
+pub async fn list<O: Office>(State(st): State<Shared<O>>, headers: HeaderMap) -> Reply {
+    let me = st.require(&headers, &[])?;
     let frame = st.frame_tr(&headers, me, "Consultations", "Consultations");
-    let drafts = match st.office.office_scan(ns::DRAFT) {
-        Ok(d) => d,
-        Err(e) => return failed(&e),
-    };
+    let drafts = st.office.office_scan(ns::DRAFT)?;
     let mut drafts: Vec<Draft> = drafts
         .iter()
         .filter_map(|(_, b)| decode_record(b).ok())
@@ -259,10 +253,7 @@ pub async fn list<O: Office>(State(st): State<Shared<O>>, headers: HeaderMap) ->
         .collect();
     let me_key = st.office.authority().key;
     let now = st.office.now_ms();
-    let all = match st.office.consultations() {
-        Ok(c) => c,
-        Err(e) => return failed(&e),
-    };
+    let all = st.office.consultations()?;
     let mut published: Vec<Row> = Vec::new();
     let mut mine: Vec<_> = all
         .into_iter()
@@ -297,11 +288,11 @@ pub async fn list<O: Office>(State(st): State<Shared<O>>, headers: HeaderMap) ->
             state: state.into(),
         });
     }
-    page(ListPage {
+    Ok(page(ListPage {
         page: frame,
         drafts,
         published,
-    })
+    }))
 }
 
 /// Starts a draft with sensible dates: proposals from tomorrow for two weeks, then two
@@ -310,15 +301,9 @@ pub async fn create<O: Office>(
     State(st): State<Shared<O>>,
     headers: HeaderMap,
     Form(form): Form<account::CsrfForm>,
-) -> Response {
-    let me = match st.require_form(&headers, &form.csrf, &[]) {
-        Ok(me) => me,
-        Err(res) => return res.into_response(),
-    };
-    let id = match random::<8>() {
-        Ok(b) => hex::encode(b),
-        Err(e) => return failed(&e),
-    };
+) -> Reply {
+    let me = st.require_form(&headers, &form.csrf, &[])?;
+    let id = hex::encode(random::<8>()?);
     const DAY: u64 = 24 * 60 * 60 * 1000;
     let start = (st.office.now_ms() / DAY + 1) * DAY + 8 * 60 * 60 * 1000;
     let draft = Draft {
@@ -337,11 +322,10 @@ pub async fn create<O: Office>(
         by: me.account.login.clone(),
         ..Draft::default()
     };
-    if let Err(e) = st.office.office_put(ns::DRAFT, &id, &encode_record(&draft)) {
-        return failed(&e);
-    }
+    st.office
+        .office_put(ns::DRAFT, &id, &encode_record(&draft))?;
     st.office.count_action("draft");
-    see_other(&format!("/staff/drafts/{id}"))
+    Ok(see_other(&format!("/staff/drafts/{id}")))
 }
 
 /// A partner town offered on the form.
@@ -443,10 +427,10 @@ fn load_draft<O: Office>(st: &Staff<O>, id: &str) -> Result<Option<Draft>, Backe
         .transpose()
 }
 
-fn published_already<O: Office>(st: &Staff<O>, headers: &HeaderMap, me: Me, id: &str) -> Response {
+fn published_already<O: Office>(st: &Staff<O>, headers: &HeaderMap, me: Me, id: &str) -> Reply {
     let lang = st.lang(headers);
-    match st.office.office_get(ns::PUBLISHED, id) {
-        Ok(Some(_)) => st.refuse(
+    Ok(match st.office.office_get(ns::PUBLISHED, id)? {
+        Some(_) => st.refuse(
             headers,
             Some(me),
             StatusCode::CONFLICT,
@@ -457,7 +441,7 @@ fn published_already<O: Office>(st: &Staff<O>, headers: &HeaderMap, me: Me, id: 
                 "This consultation is published: its signed text can no longer change."
             },
         ),
-        Ok(None) => st.refuse(
+        None => st.refuse(
             headers,
             Some(me),
             StatusCode::NOT_FOUND,
@@ -468,23 +452,18 @@ fn published_already<O: Office>(st: &Staff<O>, headers: &HeaderMap, me: Me, id: 
                 "There is no such draft."
             },
         ),
-        Err(e) => failed(&e),
-    }
+    })
 }
 
 pub async fn draft<O: Office>(
     State(st): State<Shared<O>>,
     Path(id): Path<String>,
     headers: HeaderMap,
-) -> Response {
-    let me = match st.require(&headers, &[]) {
-        Ok(me) => me,
-        Err(res) => return res.into_response(),
-    };
-    match load_draft(&st, &id) {
-        Ok(Some(d)) => draft_page(&st, &headers, me, d, false),
-        Ok(None) => published_already(&st, &headers, me, &id),
-        Err(e) => failed(&e),
+) -> Reply {
+    let me = st.require(&headers, &[])?;
+    match load_draft(&st, &id)? {
+        Some(d) => Ok(draft_page(&st, &headers, me, d, false)),
+        None => published_already(&st, &headers, me, &id),
     }
 }
 
@@ -504,15 +483,11 @@ pub async fn save<O: Office>(
     Path(id): Path<String>,
     headers: HeaderMap,
     Form(form): Form<Pairs>,
-) -> Response {
-    let me = match st.require_form(&headers, &value(&form, "csrf"), &[]) {
-        Ok(me) => me,
-        Err(res) => return res.into_response(),
-    };
-    let old = match load_draft(&st, &id) {
-        Ok(Some(d)) => d,
-        Ok(None) => return published_already(&st, &headers, me, &id),
-        Err(e) => return failed(&e),
+) -> Reply {
+    let me = st.require_form(&headers, &value(&form, "csrf"), &[])?;
+    let old = match load_draft(&st, &id)? {
+        Some(d) => d,
+        None => return published_already(&st, &headers, me, &id),
     };
     // Bounded like the event it becomes: nothing larger than a signed event is kept.
     let clip = |s: String, max: usize| s.chars().take(max).collect::<String>();
@@ -540,10 +515,8 @@ pub async fn save<O: Office>(
         updated_ms: st.office.now_ms(),
         by: me.account.login.clone(),
     };
-    if let Err(e) = st.office.office_put(ns::DRAFT, &d.id, &encode_record(&d)) {
-        return failed(&e);
-    }
-    draft_page(&st, &headers, me, d, true)
+    st.office.office_put(ns::DRAFT, &d.id, &encode_record(&d))?;
+    Ok(draft_page(&st, &headers, me, d, true))
 }
 
 pub async fn publish<O: Office>(
@@ -551,15 +524,11 @@ pub async fn publish<O: Office>(
     Path(id): Path<String>,
     headers: HeaderMap,
     Form(form): Form<account::CsrfForm>,
-) -> Response {
-    let me = match st.require_form(&headers, &form.csrf, &[]) {
-        Ok(me) => me,
-        Err(res) => return res.into_response(),
-    };
-    let d = match load_draft(&st, &id) {
-        Ok(Some(d)) => d,
-        Ok(None) => return published_already(&st, &headers, me, &id),
-        Err(e) => return failed(&e),
+) -> Reply {
+    let me = st.require_form(&headers, &form.csrf, &[])?;
+    let d = match load_draft(&st, &id)? {
+        Some(d) => d,
+        None => return published_already(&st, &headers, me, &id),
     };
     let body = match d.build(st.office.authority().key, &federated(&st)) {
         Ok(b) => b,
@@ -567,30 +536,24 @@ pub async fn publish<O: Office>(
             tracing::info!(staff = %me.account.login, draft = %id, "publication refused: the draft is incomplete");
             let mut res = draft_page(&st, &headers, me, d, false);
             *res.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
-            return res;
+            return Ok(res);
         }
     };
-    match st
+    let (event, _) = match st
         .sign_and_submit(&me, Body::Consultation(Box::new(body)))
-        .await
+        .await?
     {
-        Ok(Ok((event, _))) => {
-            let cid = event.id().to_string();
-            // Published first, then the draft goes: a crash between leaves a draft that
-            // says it was published, never a consultation that could be published twice.
-            if let Err(e) = st.office.office_put(ns::PUBLISHED, &id, cid.as_bytes()) {
-                return failed(&e);
-            }
-            if let Err(e) = st.office.office_take(ns::DRAFT, &id) {
-                return failed(&e);
-            }
-            st.office.count_action("publish");
-            tracing::info!(staff = %me.account.login, consultation = %cid, "consultation published");
-            see_other(&format!("/c/{cid}"))
-        }
-        Ok(Err(r)) => st.refused(&headers, me, &r),
-        Err(e) => failed(&e),
-    }
+        Ok(done) => done,
+        Err(r) => return Ok(st.refused(&headers, me, &r)),
+    };
+    let cid = event.id().to_string();
+    // Published first, then the draft goes: a crash between leaves a draft that says it
+    // was published, never a consultation that could be published twice.
+    st.office.office_put(ns::PUBLISHED, &id, cid.as_bytes())?;
+    st.office.office_take(ns::DRAFT, &id)?;
+    st.office.count_action("publish");
+    tracing::info!(staff = %me.account.login, consultation = %cid, "consultation published");
+    Ok(see_other(&format!("/c/{cid}")))
 }
 
 #[derive(Deserialize)]
@@ -611,32 +574,29 @@ pub async fn add_project<O: Office>(
     Path(id): Path<String>,
     headers: HeaderMap,
     Form(form): Form<ProjectForm>,
-) -> Response {
-    let me = match st.require_form(&headers, &form.csrf, &[]) {
-        Ok(me) => me,
-        Err(res) => return res.into_response(),
-    };
+) -> Reply {
+    let me = st.require_form(&headers, &form.csrf, &[])?;
     let Ok(consultation) = id.parse::<EventId>() else {
-        return st.refuse(
+        return Ok(st.refuse(
             &headers,
             Some(me),
             StatusCode::BAD_REQUEST,
             "bad_id",
             "bad id",
-        );
+        ));
     };
     let cost = match form.cost.trim() {
         "" => None,
         c => match c.parse::<u64>() {
             Ok(n) => Some(n),
             Err(_) => {
-                return st.refuse(
+                return Ok(st.refuse(
                     &headers,
                     Some(me),
                     StatusCode::UNPROCESSABLE_ENTITY,
                     "bad_cost",
                     "cost: a whole number / un nombre entier",
-                );
+                ));
             }
         },
     };
@@ -657,12 +617,11 @@ pub async fn add_project<O: Office>(
             .collect(),
         cost,
     });
-    match st.sign_and_submit(&me, body).await {
-        Ok(Ok((event, _))) => {
+    Ok(match st.sign_and_submit(&me, body).await? {
+        Ok((event, _)) => {
             st.office.count_action("project");
             see_other(&format!("/p/{}", event.id()))
         }
-        Ok(Err(r)) => st.refused(&headers, me, &r),
-        Err(e) => failed(&e),
-    }
+        Err(r) => st.refused(&headers, me, &r),
+    })
 }

@@ -9,7 +9,6 @@
 use askama::Template;
 use axum::extract::{Form, Path, State};
 use axum::http::{HeaderMap, StatusCode};
-use axum::response::Response;
 use palabre_core::admission::Phase;
 use palabre_core::counting;
 use palabre_core::event::{Assistance, BallotBody, Body, CredentialBody, Event, StaffRole, decode};
@@ -38,33 +37,30 @@ pub(crate) fn desk_page<O: Office>(
     headers: &HeaderMap,
     me: Me,
     message: String,
-) -> Response {
+) -> Reply {
     let frame = st.frame_tr(headers, me, "Accueil en mairie", "Town-hall desk");
     let me_key = st.office.authority().key;
     let now = st.office.now_ms();
-    let open = match st.office.consultations() {
-        Ok(list) => list
-            .into_iter()
-            .filter(|c| c.participates(&me_key) && c.phase(now) == Phase::Voting)
-            .map(|c| Open {
-                id: c.id.to_string(),
-                title: c.body.title,
-            })
-            .collect(),
-        Err(e) => return failed(&e),
-    };
-    page(DeskPage {
+    let open = st
+        .office
+        .consultations()?
+        .into_iter()
+        .filter(|c| c.participates(&me_key) && c.phase(now) == Phase::Voting)
+        .map(|c| Open {
+            id: c.id.to_string(),
+            title: c.body.title,
+        })
+        .collect();
+    Ok(page(DeskPage {
         page: frame,
         open,
         message,
-    })
+    }))
 }
 
-pub async fn desk<O: Office>(State(st): State<Shared<O>>, headers: HeaderMap) -> Response {
-    match st.require(&headers, &[StaffRole::Desk]) {
-        Ok(me) => desk_page(&st, &headers, me, String::new()),
-        Err(res) => res.into_response(),
-    }
+pub async fn desk<O: Office>(State(st): State<Shared<O>>, headers: HeaderMap) -> Reply {
+    let me = st.require(&headers, &[StaffRole::Desk])?;
+    desk_page(&st, &headers, me, String::new())
 }
 
 #[derive(Template)]
@@ -85,16 +81,10 @@ async fn issue_card<O: Office>(
     me: Me,
     code: Option<Hash>,
     replaces: Option<PublicKey>,
-) -> Response {
-    let seed = match random::<32>() {
-        Ok(s) => s,
-        Err(e) => return failed(&e),
-    };
+) -> Reply {
+    let seed = random::<32>()?;
     let resident = SecretKey::from_seed(&seed);
-    let agent = match me.account.key() {
-        Ok(k) => k,
-        Err(e) => return failed(&e),
-    };
+    let agent = me.account.key()?;
     let credential = Event {
         author: agent.public_key(),
         created_at_ms: st.office.now_ms(),
@@ -107,26 +97,25 @@ async fn issue_card<O: Office>(
     let credential = match credential {
         Ok(c) => c,
         Err(r) => {
-            return st.refuse(
+            return Ok(st.refuse(
                 headers,
                 Some(me),
                 StatusCode::UNPROCESSABLE_ENTITY,
                 r.code(),
                 &r.to_string(),
-            );
+            ));
         }
     };
     let answer = match code {
         Some(h) => st.office.submit_consuming(credential, h).await,
         None => st.submit_one(credential).await,
     };
-    match answer {
-        Ok(Ok(_)) => {}
-        Ok(Err(r)) => {
+    match answer? {
+        Ok(_) => {}
+        Err(r) => {
             tracing::info!(staff = %me.account.login, code = %r.code, "desk registration refused");
-            return st.refused(headers, me, &r);
+            return Ok(st.refused(headers, me, &r));
         }
-        Err(e) => return failed(&e),
     }
     st.office.count_action(if replaces.is_some() {
         "desk_replace"
@@ -148,31 +137,25 @@ async fn issue_card<O: Office>(
         .map(|c| String::from_utf8_lossy(c).into_owned())
         .collect::<Vec<_>>()
         .join(" ");
-    page(CardPage {
+    Ok(page(CardPage {
         page: frame,
         secret: grouped,
         public: resident.public_key().to_string(),
         qr,
         replaced: replaces.is_some(),
-    })
+    }))
 }
 
 pub async fn register<O: Office>(
     State(st): State<Shared<O>>,
     headers: HeaderMap,
     Form(form): Form<letters::CodeForm>,
-) -> Response {
-    let me = match st.require_form(&headers, &form.csrf, &[StaffRole::Desk]) {
-        Ok(me) => me,
-        Err(res) => return res.into_response(),
-    };
+) -> Reply {
+    let me = st.require_form(&headers, &form.csrf, &[StaffRole::Desk])?;
     let code = if form.code.trim().is_empty() {
         None
     } else {
-        match letters::typed_code(&st, &headers, &me, &form.code) {
-            Ok(h) => Some(h),
-            Err(res) => return *res,
-        }
+        Some(letters::typed_code(&st, &headers, &me, &form.code)?)
     };
     issue_card(&st, &headers, me, code, None).await
 }
@@ -189,17 +172,14 @@ pub async fn replace<O: Office>(
     State(st): State<Shared<O>>,
     headers: HeaderMap,
     Form(form): Form<ReplaceForm>,
-) -> Response {
-    let me = match st.require_form(&headers, &form.csrf, &[StaffRole::Desk]) {
-        Ok(me) => me,
-        Err(res) => return res.into_response(),
-    };
+) -> Reply {
+    let me = st.require_form(&headers, &form.csrf, &[StaffRole::Desk])?;
     let Ok(old) = form.old.trim().to_lowercase().parse::<PublicKey>() else {
-        return st.refuse_tr(
+        return Ok(st.refuse_tr(
             &headers,
             Some(me),
             StatusCode::UNPROCESSABLE_ENTITY,
-            "bad_key", "Ce n'est pas une clé publique (64 caractères 0-9 a-f, sur la carte, un reçu ou la page « Mon espace »).", "This is not a public key (64 characters 0-9 a-f, on the card, a receipt or the “My space” page).");
+            "bad_key", "Ce n'est pas une clé publique (64 caractères 0-9 a-f, sur la carte, un reçu ou la page « Mon espace »).", "This is not a public key (64 characters 0-9 a-f, on the card, a receipt or the “My space” page)."));
     };
     issue_card(&st, &headers, me, None, Some(old)).await
 }
@@ -231,20 +211,19 @@ fn ballot_page<O: Office>(
     me: Me,
     consultation: &EventId,
     receipt: String,
-) -> Response {
-    let (view, members) = match st.office.discussion(consultation) {
-        Ok(Some(d)) => d,
-        Ok(None) => {
-            return st.refuse_tr(
+) -> Reply {
+    let (view, members) = match st.office.discussion(consultation)? {
+        Some(d) => d,
+        None => {
+            return Ok(st.refuse_tr(
                 headers,
                 Some(me),
                 StatusCode::NOT_FOUND,
                 "unknown_consultation",
                 "Consultation inconnue.",
                 "Unknown consultation.",
-            );
+            ));
         }
-        Err(e) => return failed(&e),
     };
     let mut options = Vec::new();
     for m in members {
@@ -277,7 +256,7 @@ fn ballot_page<O: Office>(
         ),
     };
     let frame = st.frame_tr(headers, me, "Vote accompagné", "Assisted ballot");
-    page(BallotPage {
+    Ok(page(BallotPage {
         page: frame,
         id: view.id.to_string(),
         title: view.body.title,
@@ -286,20 +265,17 @@ fn ballot_page<O: Office>(
         options,
         grades,
         receipt,
-    })
+    }))
 }
 
 pub async fn ballot_form<O: Office>(
     State(st): State<Shared<O>>,
     Path(id): Path<String>,
     headers: HeaderMap,
-) -> Response {
-    let me = match st.require(&headers, &[StaffRole::Desk]) {
-        Ok(me) => me,
-        Err(res) => return res.into_response(),
-    };
-    match id.parse::<EventId>() {
-        Ok(c) => ballot_page(&st, &headers, me, &c, String::new()),
+) -> Reply {
+    let me = st.require(&headers, &[StaffRole::Desk])?;
+    Ok(match id.parse::<EventId>() {
+        Ok(c) => ballot_page(&st, &headers, me, &c, String::new())?,
         Err(_) => st.refuse(
             &headers,
             Some(me),
@@ -307,7 +283,7 @@ pub async fn ballot_form<O: Office>(
             "bad_id",
             "bad id",
         ),
-    }
+    })
 }
 
 /// The card's secret key as typed or scanned: 64 hex characters, spaces and dashes
@@ -374,56 +350,50 @@ pub async fn ballot<O: Office>(
     Path(id): Path<String>,
     headers: HeaderMap,
     Form(form): Form<consultations::Pairs>,
-) -> Response {
+) -> Reply {
     let get = |name: &str| consultations::value(&form, name);
-    let me = match st.require_form(&headers, &get("csrf"), &[StaffRole::Desk]) {
-        Ok(me) => me,
-        Err(res) => return res.into_response(),
-    };
+    let me = st.require_form(&headers, &get("csrf"), &[StaffRole::Desk])?;
     let fr = st.lang(&headers) == Lang::Fr;
     let Ok(consultation) = id.parse::<EventId>() else {
-        return st.refuse(
+        return Ok(st.refuse(
             &headers,
             Some(me),
             StatusCode::BAD_REQUEST,
             "bad_id",
             "bad id",
-        );
+        ));
     };
     let Some(voter) = read_card(&get("card")) else {
         tracing::info!(staff = %me.account.login, "assisted ballot refused: unreadable card");
-        return st.refuse_tr(
+        return Ok(st.refuse_tr(
             &headers,
             Some(me),
             StatusCode::UNPROCESSABLE_ENTITY,
-            "bad_card", "La clé de la carte est illisible : 64 caractères 0-9 a-f (ou scannez le QR code de la carte).", "The card's key is unreadable: 64 characters 0-9 a-f (or scan the card's QR code).");
+            "bad_card", "La clé de la carte est illisible : 64 caractères 0-9 a-f (ou scannez le QR code de la carte).", "The card's key is unreadable: 64 characters 0-9 a-f (or scan the card's QR code)."));
     };
     let Some(choice) = read_choice(&get("kind"), &form) else {
-        return st.refuse_tr(
+        return Ok(st.refuse_tr(
             &headers,
             Some(me),
             StatusCode::UNPROCESSABLE_ENTITY,
             "invalid_choice",
             "Le choix est illisible.",
             "The choice is unreadable.",
-        );
+        ));
     };
-    let agent = match me.account.key() {
-        Ok(k) => k,
-        Err(e) => return failed(&e),
-    };
+    let agent = me.account.key()?;
     let at = st.office.now_ms();
     let assistance = match Assistance::sign(&agent, &voter.public_key(), at, &consultation, &choice)
     {
         Ok(a) => a,
         Err(r) => {
-            return st.refuse(
+            return Ok(st.refuse(
                 &headers,
                 Some(me),
                 StatusCode::UNPROCESSABLE_ENTITY,
                 r.code(),
                 &r.to_string(),
-            );
+            ));
         }
     };
     let ballot = Event {
@@ -439,18 +409,18 @@ pub async fn ballot<O: Office>(
     let ballot = match ballot {
         Ok(b) => b,
         Err(r) => {
-            return st.refuse(
+            return Ok(st.refuse(
                 &headers,
                 Some(me),
                 StatusCode::UNPROCESSABLE_ENTITY,
                 r.code(),
                 &r.to_string(),
-            );
+            ));
         }
     };
     let id_text = ballot.id().to_string();
-    match st.submit_one(ballot).await {
-        Ok(Ok(receipt)) => {
+    Ok(match st.submit_one(ballot).await? {
+        Ok(receipt) => {
             st.office.count_action("assisted_ballot");
             tracing::info!(staff = %me.account.login, "assisted ballot recorded");
             let text = if fr {
@@ -464,12 +434,11 @@ pub async fn ballot<O: Office>(
                     receipt.receipt.index
                 )
             };
-            ballot_page(&st, &headers, me, &consultation, text)
+            ballot_page(&st, &headers, me, &consultation, text)?
         }
-        Ok(Err(r)) => {
+        Err(r) => {
             tracing::info!(staff = %me.account.login, code = %r.code, "assisted ballot refused");
             st.refused(&headers, me, &r)
         }
-        Err(e) => failed(&e),
-    }
+    })
 }

@@ -86,31 +86,22 @@ struct LettersPage {
     max: usize,
 }
 
-fn letters_page<O: Office>(
-    st: &Staff<O>,
-    headers: &HeaderMap,
-    me: Me,
-    message: String,
-) -> Response {
+fn letters_page<O: Office>(st: &Staff<O>, headers: &HeaderMap, me: Me, message: String) -> Reply {
     let frame = st.frame_tr(headers, me, "Lettres d'invitation", "Invitation letters");
-    let (batches, total) = match (rows(st), st.office.invitation_counts(None)) {
-        (Ok(b), Ok(t)) => (b, t),
-        (Err(e), _) | (_, Err(e)) => return failed(&e),
-    };
-    page(LettersPage {
+    let batches = rows(st)?;
+    let total = st.office.invitation_counts(None)?;
+    Ok(page(LettersPage {
         page: frame,
         batches,
         total,
         message,
         max: MAX_BATCH,
-    })
+    }))
 }
 
-pub async fn list<O: Office>(State(st): State<Shared<O>>, headers: HeaderMap) -> Response {
-    match st.require(&headers, &[]) {
-        Ok(me) => letters_page(&st, &headers, me, String::new()),
-        Err(res) => res.into_response(),
-    }
+pub async fn list<O: Office>(State(st): State<Shared<O>>, headers: HeaderMap) -> Reply {
+    let me = st.require(&headers, &[])?;
+    letters_page(&st, &headers, me, String::new())
 }
 
 #[derive(Deserialize)]
@@ -127,11 +118,8 @@ pub async fn generate<O: Office>(
     State(st): State<Shared<O>>,
     headers: HeaderMap,
     Form(form): Form<GenerateForm>,
-) -> Response {
-    let me = match st.require_form(&headers, &form.csrf, &[]) {
-        Ok(me) => me,
-        Err(res) => return res.into_response(),
-    };
+) -> Reply {
+    let me = st.require_form(&headers, &form.csrf, &[])?;
     let fr = st.lang(&headers) == Lang::Fr;
     let label = form.label.trim().to_owned();
     let count = form
@@ -157,30 +145,22 @@ pub async fn generate<O: Office>(
                     "Give an area (at most 120 characters) and a number of letters from 1 to {MAX_BATCH}."
                 )
             },
-        );
+        )?;
         *res.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
-        return res;
+        return Ok(res);
     };
     let authority = st.office.authority().key;
     let mut codes = Vec::with_capacity(count);
     let mut hashes = Vec::with_capacity(count);
     for _ in 0..count {
-        let code = match random::<16>() {
-            Ok(r) => code_from_random(&r),
-            Err(e) => return failed(&e),
-        };
+        let code = code_from_random(&random::<16>()?);
         let normal = normalize_code(&code).expect("generated codes are well formed");
         hashes.push(code_hash(&authority, &normal));
         codes.push(code);
     }
-    let id = match random::<8>() {
-        Ok(b) => hex::encode(b),
-        Err(e) => return failed(&e),
-    };
+    let id = hex::encode(random::<8>()?);
     // The hashes first: a batch record never names codes the node does not hold.
-    if let Err(e) = st.office.add_invitations(&hashes) {
-        return failed(&e);
-    }
+    st.office.add_invitations(&hashes)?;
     let batch = Batch {
         id: id.clone(),
         label,
@@ -188,13 +168,12 @@ pub async fn generate<O: Office>(
         by: me.account.login.clone(),
         hashes,
     };
-    if let Err(e) = st.office.office_put(ns::BATCH, &id, &encode_record(&batch)) {
-        return failed(&e);
-    }
+    st.office
+        .office_put(ns::BATCH, &id, &encode_record(&batch))?;
     st.keep_codes(&id, codes);
     st.office.count_action("letters");
     tracing::info!(staff = %me.account.login, batch = %id, count, "invitation letters generated");
-    see_other(&format!("/staff/letters/{id}"))
+    Ok(see_other(&format!("/staff/letters/{id}")))
 }
 
 fn find<O: Office>(st: &Staff<O>, id: &str) -> Result<Option<Batch>, BackendError> {
@@ -235,11 +214,8 @@ pub async fn batch<O: Office>(
     State(st): State<Shared<O>>,
     Path(id): Path<String>,
     headers: HeaderMap,
-) -> Response {
-    let me = match st.require(&headers, &[]) {
-        Ok(me) => me,
-        Err(res) => return res.into_response(),
-    };
+) -> Reply {
+    let me = st.require(&headers, &[])?;
     batch_page(&st, &headers, me, &id, String::new())
 }
 
@@ -249,19 +225,15 @@ fn batch_page<O: Office>(
     me: Me,
     id: &str,
     message: String,
-) -> Response {
-    let b = match find(st, id) {
-        Ok(Some(b)) => b,
-        Ok(None) => return no_batch(st, headers, me),
-        Err(e) => return failed(&e),
+) -> Reply {
+    let b = match find(st, id)? {
+        Some(b) => b,
+        None => return Ok(no_batch(st, headers, me)),
     };
-    let counts = match st.office.invitation_counts(Some(&b.hashes)) {
-        Ok(c) => c,
-        Err(e) => return failed(&e),
-    };
+    let counts = st.office.invitation_counts(Some(&b.hashes))?;
     let mut frame = st.frame(headers, "", Some(me));
     frame.title = format!("{} · {}", frame.tr("Lettres", "Letters"), b.label);
-    page(BatchPage {
+    Ok(page(BatchPage {
         page: frame,
         b: BatchRow {
             printable: st.codes(&b.id).is_some(),
@@ -272,7 +244,7 @@ fn batch_page<O: Office>(
             counts,
         },
         message,
-    })
+    }))
 }
 
 /// One letter.
@@ -300,18 +272,14 @@ pub async fn print<O: Office>(
     Path(id): Path<String>,
     Query(q): Query<PrintQuery>,
     headers: HeaderMap,
-) -> Response {
-    let me = match st.require(&headers, &[]) {
-        Ok(me) => me,
-        Err(res) => return res.into_response(),
-    };
-    let b = match find(&st, &id) {
-        Ok(Some(b)) => b,
-        Ok(None) => return no_batch(&st, &headers, me),
-        Err(e) => return failed(&e),
+) -> Reply {
+    let me = st.require(&headers, &[])?;
+    let b = match find(&st, &id)? {
+        Some(b) => b,
+        None => return Ok(no_batch(&st, &headers, me)),
     };
     let Some(codes) = st.codes(&id) else {
-        return codes_gone(&st, &headers, me);
+        return Ok(codes_gone(&st, &headers, me));
     };
     let site = st.office.public_url().trim_end_matches('/').to_owned();
     let mut frame = st.frame(&headers, "", Some(me));
@@ -337,29 +305,25 @@ pub async fn print<O: Office>(
         })
         .collect();
     st.office.count_action("print");
-    page(PrintPage {
+    Ok(page(PrintPage {
         page: frame,
         site,
         letters,
-    })
+    }))
 }
 
 pub async fn csv<O: Office>(
     State(st): State<Shared<O>>,
     Path(id): Path<String>,
     headers: HeaderMap,
-) -> Response {
-    let me = match st.require(&headers, &[]) {
-        Ok(me) => me,
-        Err(res) => return res.into_response(),
-    };
-    match find(&st, &id) {
-        Ok(Some(_)) => {}
-        Ok(None) => return no_batch(&st, &headers, me),
-        Err(e) => return failed(&e),
+) -> Reply {
+    let me = st.require(&headers, &[])?;
+    match find(&st, &id)? {
+        Some(_) => {}
+        None => return Ok(no_batch(&st, &headers, me)),
     }
     let Some(codes) = st.codes(&id) else {
-        return codes_gone(&st, &headers, me);
+        return Ok(codes_gone(&st, &headers, me));
     };
     let site = st.office.public_url().trim_end_matches('/').to_owned();
     let mut out = String::from("code,site,registration_link\r\n");
@@ -367,7 +331,7 @@ pub async fn csv<O: Office>(
         out.push_str(&format!("{code},{site},{site}/register?code={code}\r\n"));
     }
     st.office.count_action("csv");
-    (
+    Ok((
         [
             (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()),
             (
@@ -377,7 +341,7 @@ pub async fn csv<O: Office>(
         ],
         out,
     )
-        .into_response()
+        .into_response())
 }
 
 pub async fn revoke<O: Office>(
@@ -385,20 +349,13 @@ pub async fn revoke<O: Office>(
     Path(id): Path<String>,
     headers: HeaderMap,
     Form(form): Form<account::CsrfForm>,
-) -> Response {
-    let me = match st.require_form(&headers, &form.csrf, &[]) {
-        Ok(me) => me,
-        Err(res) => return res.into_response(),
+) -> Reply {
+    let me = st.require_form(&headers, &form.csrf, &[])?;
+    let b = match find(&st, &id)? {
+        Some(b) => b,
+        None => return Ok(no_batch(&st, &headers, me)),
     };
-    let b = match find(&st, &id) {
-        Ok(Some(b)) => b,
-        Ok(None) => return no_batch(&st, &headers, me),
-        Err(e) => return failed(&e),
-    };
-    let n = match st.office.revoke_invitations(&b.hashes) {
-        Ok(n) => n,
-        Err(e) => return failed(&e),
-    };
+    let n = st.office.revoke_invitations(&b.hashes)?;
     st.forget_codes(&id);
     st.office.count_action("revoke_batch");
     tracing::info!(staff = %me.account.login, batch = %id, withdrawn = n, "unused codes withdrawn");
@@ -426,17 +383,17 @@ pub(crate) fn typed_code<O: Office>(
     headers: &HeaderMap,
     me: &Me,
     typed: &str,
-) -> Result<Hash, Box<Response>> {
+) -> Result<Hash, Refused> {
     match normalize_code(typed) {
         Some(code) => Ok(code_hash(&st.office.authority().key, &code)),
-        None => Err(Box::new(st.refuse_tr(
+        None => Err(Refused(Box::new(st.refuse_tr(
             headers,
             Some(me.clone()),
             StatusCode::UNPROCESSABLE_ENTITY,
             "bad_code",
             "Ce code n'a pas la forme d'un code d'invitation (XXXX-XXXX-XXXX).",
             "This is not the shape of an invitation code (XXXX-XXXX-XXXX).",
-        ))),
+        )))),
     }
 }
 
@@ -445,18 +402,12 @@ pub async fn revoke_code<O: Office>(
     State(st): State<Shared<O>>,
     headers: HeaderMap,
     Form(form): Form<CodeForm>,
-) -> Response {
-    let me = match st.require_form(&headers, &form.csrf, &[StaffRole::Desk]) {
-        Ok(me) => me,
-        Err(res) => return res.into_response(),
-    };
+) -> Reply {
+    let me = st.require_form(&headers, &form.csrf, &[StaffRole::Desk])?;
     let fr = st.lang(&headers) == Lang::Fr;
-    let h = match typed_code(&st, &headers, &me, &form.code) {
-        Ok(h) => h,
-        Err(res) => return *res,
-    };
-    match st.office.revoke_invitations(&[h]) {
-        Ok(1) => {
+    let h = typed_code(&st, &headers, &me, &form.code)?;
+    Ok(match st.office.revoke_invitations(&[h])? {
+        1 => {
             st.office.count_action("revoke_code");
             tracing::info!(staff = %me.account.login, "one invitation code withdrawn");
             let msg = if fr {
@@ -465,12 +416,12 @@ pub async fn revoke_code<O: Office>(
                 "Code withdrawn: it can no longer be used to register."
             };
             if me.account.role == StaffRole::Admin {
-                letters_page(&st, &headers, me, msg.into())
+                letters_page(&st, &headers, me, msg.into())?
             } else {
-                desk::desk_page(&st, &headers, me, msg.into())
+                desk::desk_page(&st, &headers, me, msg.into())?
             }
         }
-        Ok(_) => st.refuse_tr(
+        _ => st.refuse_tr(
             &headers,
             Some(me),
             StatusCode::CONFLICT,
@@ -478,6 +429,5 @@ pub async fn revoke_code<O: Office>(
             "Ce code est inconnu, déjà utilisé ou déjà retiré.",
             "This code is unknown, already used or already withdrawn.",
         ),
-        Err(e) => failed(&e),
-    }
+    })
 }

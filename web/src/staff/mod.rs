@@ -403,9 +403,7 @@ impl<O: Office> Staff<O> {
     /// Who may see a page: a logged-in member whose role is one of `roles` (admins may
     /// everything). Otherwise the login page, or a refusal that names the role needed.
     pub fn require(&self, headers: &HeaderMap, roles: &[StaffRole]) -> Result<Me, Refused> {
-        let me = self
-            .me(headers)
-            .map_err(|e| Refused(Box::new(failed(&e))))?;
+        let me = self.me(headers)?;
         let Some(me) = me else {
             return Err(Refused(Box::new(
                 Redirect::to("/staff/login").into_response(),
@@ -437,9 +435,7 @@ impl<O: Office> Staff<O> {
         csrf: &str,
         roles: &[StaffRole],
     ) -> Result<Me, Refused> {
-        let me = self
-            .me(headers)
-            .map_err(|e| Refused(Box::new(failed(&e))))?;
+        let me = self.me(headers)?;
         let valid = me.as_ref().is_some_and(|m| {
             !csrf.is_empty() && constant_time_eq(m.csrf.as_bytes(), csrf.as_bytes())
         });
@@ -707,6 +703,17 @@ impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Client {
 /// Why a page is not shown to this visitor: the login page, a refusal or a failure.
 #[derive(Debug)]
 pub(crate) struct Refused(Box<Response>);
+
+/// What a staff handler answers: its page, or the answer a check gave first (the login
+/// redirect, a 403, a 500 for a failing node), returned with `?`.
+pub(crate) type Reply = Result<Response, Refused>;
+
+/// A failing node answers 500 (logged, naming nothing to the client).
+impl From<BackendError> for Refused {
+    fn from(e: BackendError) -> Refused {
+        Refused(Box::new(failed(&e)))
+    }
+}
 
 impl IntoResponse for Refused {
     fn into_response(self) -> Response {

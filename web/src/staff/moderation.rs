@@ -10,7 +10,6 @@
 use askama::Template;
 use axum::extract::{Form, Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
-use axum::response::Response;
 use palabre_core::event::{Body, Kind, ModerationAction, ModerationBody, StaffRole, decode};
 use palabre_core::ids::EventId;
 use palabre_core::limits::MAX_REASON_CHARS;
@@ -113,17 +112,14 @@ pub async fn report_form<O: Office>(
     State(st): State<Shared<O>>,
     Query(q): Query<TargetQuery>,
     headers: HeaderMap,
-) -> Response {
+) -> Reply {
     let layout = st.public_layout(&headers, "", "/report");
     let title = layout
         .tr("Signaler un contenu", "Report an item")
         .to_owned();
     let target = q.target.unwrap_or_default();
     let found = match target.parse::<EventId>() {
-        Ok(id) => match item(&*st.office, &id) {
-            Ok(i) => i,
-            Err(e) => return failed(&e),
-        },
+        Ok(id) => item(&*st.office, &id)?,
         Err(_) => None,
     };
     let mut layout = layout;
@@ -140,15 +136,15 @@ pub async fn report_form<O: Office>(
             error,
         });
         *res.status_mut() = StatusCode::NOT_FOUND;
-        return res;
+        return Ok(res);
     };
-    page(ReportPage {
+    Ok(page(ReportPage {
         page: layout,
         target,
         text: excerpt(&found.text),
         done: false,
         error: String::new(),
-    })
+    }))
 }
 
 #[derive(Deserialize)]
@@ -163,7 +159,7 @@ pub async fn report<O: Office>(
     State(st): State<Shared<O>>,
     headers: HeaderMap,
     Form(form): Form<ReportForm>,
-) -> Response {
+) -> Reply {
     let mut layout = st.public_layout(&headers, "", "/report");
     layout.title = layout
         .tr("Signaler un contenu", "Report an item")
@@ -182,59 +178,54 @@ pub async fn report<O: Office>(
         res
     };
     let Ok(target) = form.target.parse::<EventId>() else {
-        return refuse(
+        return Ok(refuse(
             layout,
             StatusCode::BAD_REQUEST,
             "bad_id",
             "Ce contenu n'existe pas.",
             "There is no such item.",
-        );
+        ));
     };
-    match item(&*st.office, &target) {
-        Ok(Some(_)) => {}
-        Ok(None) => {
-            return refuse(
+    match item(&*st.office, &target)? {
+        Some(_) => {}
+        None => {
+            return Ok(refuse(
                 layout,
                 StatusCode::NOT_FOUND,
                 "unknown_target",
                 "Seuls les propositions et les arguments peuvent être signalés.",
                 "Only proposals and arguments can be reported.",
-            );
+            ));
         }
-        Err(e) => return failed(&e),
     }
     let reason = form.reason.replace("\r\n", "\n").trim().to_owned();
     if reason.is_empty() || reason.chars().count() > MAX_REPORT_CHARS {
-        return refuse(
+        return Ok(refuse(
             layout,
             StatusCode::UNPROCESSABLE_ENTITY,
             "bad_reason",
             "Dites en quelques mots ce qui pose problème (500 caractères au plus).",
             "Say in a few words what is wrong (at most 500 characters).",
-        );
+        ));
     }
-    let open = match st.office.office_scan(ns::REPORT) {
-        Ok(all) => all
-            .iter()
-            .filter_map(|(_, b)| decode_record::<Report>(b).ok())
-            .filter(|r| r.open)
-            .count(),
-        Err(e) => return failed(&e),
-    };
+    let open = st
+        .office
+        .office_scan(ns::REPORT)?
+        .iter()
+        .filter_map(|(_, b)| decode_record::<Report>(b).ok())
+        .filter(|r| r.open)
+        .count();
     if open >= MAX_OPEN_REPORTS {
-        return refuse(
+        return Ok(refuse(
             layout,
             StatusCode::SERVICE_UNAVAILABLE,
             "too_many_reports",
             "Trop de signalements attendent d'être lus. Réessayez plus tard ou venez en mairie.",
             "Too many reports are waiting to be read. Try later or come to the town hall.",
-        );
+        ));
     }
     let now = st.office.now_ms();
-    let id = match random::<6>() {
-        Ok(r) => format!("{now:016}-{}", hex::encode(r)),
-        Err(e) => return failed(&e),
-    };
+    let id = format!("{now:016}-{}", hex::encode(random::<6>()?));
     let r = Report {
         id: id.clone(),
         target,
@@ -242,17 +233,15 @@ pub async fn report<O: Office>(
         created_ms: now,
         open: true,
     };
-    if let Err(e) = st.office.office_put(ns::REPORT, &id, &encode_record(&r)) {
-        return failed(&e);
-    }
+    st.office.office_put(ns::REPORT, &id, &encode_record(&r))?;
     st.office.count_action("report");
-    page(ReportPage {
+    Ok(page(ReportPage {
         page: layout,
         target: String::new(),
         text: String::new(),
         done: true,
         error: String::new(),
-    })
+    }))
 }
 
 /// A report as moderators see it.
@@ -334,22 +323,16 @@ struct QueuePage {
     max_reason: usize,
 }
 
-fn queue_page<O: Office>(st: &Staff<O>, headers: &HeaderMap, me: Me, message: String) -> Response {
+fn queue_page<O: Office>(st: &Staff<O>, headers: &HeaderMap, me: Me, message: String) -> Reply {
     let frame = st.frame_tr(headers, me, "Modération", "Moderation");
-    let all = match st.office.office_scan(ns::REPORT) {
-        Ok(a) => a,
-        Err(e) => return failed(&e),
-    };
+    let all = st.office.office_scan(ns::REPORT)?;
     let mut reports = Vec::new();
     for r in all
         .iter()
         .filter_map(|(_, b)| decode_record::<Report>(b).ok())
         .filter(|r| r.open)
     {
-        let found = match item(&*st.office, &r.target) {
-            Ok(i) => i,
-            Err(e) => return failed(&e),
-        };
+        let found = item(&*st.office, &r.target)?;
         let Some(found) = found else { continue };
         reports.push(QueueItem {
             id: r.id,
@@ -361,24 +344,19 @@ fn queue_page<O: Office>(st: &Staff<O>, headers: &HeaderMap, me: Me, message: St
             when: crate::site::when(r.created_ms),
         });
     }
-    let hidden = match hidden_items(st, frame.lang == "fr") {
-        Ok(h) => h,
-        Err(e) => return failed(&e),
-    };
-    page(QueuePage {
+    let hidden = hidden_items(st, frame.lang == "fr")?;
+    Ok(page(QueuePage {
         page: frame,
         reports,
         hidden,
         message,
         max_reason: MAX_REASON_CHARS,
-    })
+    }))
 }
 
-pub async fn queue<O: Office>(State(st): State<Shared<O>>, headers: HeaderMap) -> Response {
-    match st.require(&headers, &[StaffRole::Moderator]) {
-        Ok(me) => queue_page(&st, &headers, me, String::new()),
-        Err(res) => res.into_response(),
-    }
+pub async fn queue<O: Office>(State(st): State<Shared<O>>, headers: HeaderMap) -> Reply {
+    let me = st.require(&headers, &[StaffRole::Moderator])?;
+    queue_page(&st, &headers, me, String::new())
 }
 
 #[derive(Deserialize)]
@@ -399,11 +377,8 @@ pub async fn moderate<O: Office>(
     State(st): State<Shared<O>>,
     headers: HeaderMap,
     Form(form): Form<ModerateForm>,
-) -> Response {
-    let me = match st.require_form(&headers, &form.csrf, &[StaffRole::Moderator]) {
-        Ok(me) => me,
-        Err(res) => return res.into_response(),
-    };
+) -> Reply {
+    let me = st.require_form(&headers, &form.csrf, &[StaffRole::Moderator])?;
     let fr = st.lang(&headers) == Lang::Fr;
     // A pasted address of the item's page is fine too.
     let target_text = form
@@ -414,57 +389,56 @@ pub async fn moderate<O: Office>(
         .unwrap_or("")
         .to_owned();
     let Ok(target) = target_text.parse::<EventId>() else {
-        return st.refuse_tr(
+        return Ok(st.refuse_tr(
             &headers,
             Some(me),
             StatusCode::UNPROCESSABLE_ENTITY,
             "bad_id",
             "Indiquez l'identifiant du contenu (64 caractères, dans l'adresse de sa page).",
             "Give the item's id (64 characters, in its page's address).",
-        );
+        ));
     };
     let action = match form.action.as_str() {
         "hide" => ModerationAction::Hide,
         "restore" => ModerationAction::Restore,
         "purge" => ModerationAction::Purge,
         _ => {
-            return st.refuse_tr(
+            return Ok(st.refuse_tr(
                 &headers,
                 Some(me),
                 StatusCode::UNPROCESSABLE_ENTITY,
                 "bad_action",
                 "Choisissez masquer, rétablir ou effacer le texte.",
                 "Choose hide, restore or erase the text.",
-            );
+            ));
         }
     };
     let reason = form.reason.replace("\r\n", "\n").trim().to_owned();
     if reason.is_empty() {
-        return st.refuse_tr(
+        return Ok(st.refuse_tr(
             &headers,
             Some(me),
             StatusCode::UNPROCESSABLE_ENTITY,
             "bad_reason",
             "La raison est obligatoire : elle sera publique.",
             "A reason is required: it will be public.",
-        );
+        ));
     }
     // A purge carries the town's signed tombstone of the item (core checks that the
     // item is hidden and the tombstone exact).
     let tombstone = match action {
-        ModerationAction::Purge => match st.office.tombstone(&target) {
-            Ok(Some(t)) => Some(t),
-            Ok(None) => {
-                return st.refuse_tr(
+        ModerationAction::Purge => match st.office.tombstone(&target)? {
+            Some(t) => Some(t),
+            None => {
+                return Ok(st.refuse_tr(
                     &headers,
                     Some(me),
                     StatusCode::UNPROCESSABLE_ENTITY,
                     "not_hidden",
                     "Seul le texte d'une proposition ou d'un argument de notre registre, déjà masqué, peut être effacé.",
                     "Only the text of a proposal or argument of our own record, already hidden, can be erased.",
-                );
+                ));
             }
-            Err(e) => return failed(&e),
         },
         _ => None,
     };
@@ -474,13 +448,12 @@ pub async fn moderate<O: Office>(
         reason,
         tombstone,
     });
-    match st.sign_and_submit(&me, body).await {
-        Ok(Ok(_)) => {}
-        Ok(Err(r)) => {
+    match st.sign_and_submit(&me, body).await? {
+        Ok(_) => {}
+        Err(r) => {
             tracing::info!(staff = %me.account.login, code = %r.code, "moderation refused");
-            return st.refused(&headers, me, &r);
+            return Ok(st.refused(&headers, me, &r));
         }
-        Err(e) => return failed(&e),
     }
     st.office.count_action(match action {
         ModerationAction::Hide => "moderation_hide",
@@ -496,9 +469,8 @@ pub async fn moderate<O: Office>(
         {
             if r.open && (r.target == target || r.id == form.report) {
                 r.open = false;
-                if let Err(e) = st.office.office_put(ns::REPORT, &r.id, &encode_record(&r)) {
-                    return failed(&e);
-                }
+                st.office
+                    .office_put(ns::REPORT, &r.id, &encode_record(&r))?;
             }
         }
     }
@@ -519,32 +491,23 @@ pub async fn dismiss<O: Office>(
     Path(id): Path<String>,
     headers: HeaderMap,
     Form(form): Form<account::CsrfForm>,
-) -> Response {
-    let me = match st.require_form(&headers, &form.csrf, &[StaffRole::Moderator]) {
-        Ok(me) => me,
-        Err(res) => return res.into_response(),
-    };
-    let found = match st.office.office_get(ns::REPORT, &id) {
-        Ok(Some(b)) => decode_record::<Report>(&b),
-        Ok(None) => {
-            return st.refuse(
+) -> Reply {
+    let me = st.require_form(&headers, &form.csrf, &[StaffRole::Moderator])?;
+    let found = match st.office.office_get(ns::REPORT, &id)? {
+        Some(b) => decode_record::<Report>(&b),
+        None => {
+            return Ok(st.refuse(
                 &headers,
                 Some(me),
                 StatusCode::NOT_FOUND,
                 "not_found",
                 "no such report / signalement inconnu",
-            );
+            ));
         }
-        Err(e) => return failed(&e),
     };
-    let mut r = match found {
-        Ok(r) => r,
-        Err(e) => return failed(&e),
-    };
+    let mut r = found?;
     r.open = false;
-    if let Err(e) = st.office.office_put(ns::REPORT, &id, &encode_record(&r)) {
-        return failed(&e);
-    }
+    st.office.office_put(ns::REPORT, &id, &encode_record(&r))?;
     st.office.count_action("report_dismissed");
     let fr = st.lang(&headers) == Lang::Fr;
     queue_page(
@@ -586,15 +549,13 @@ fn names<O: Office>(st: &Staff<O>) -> Result<HashMap<PublicKey, String>, Backend
     Ok(names)
 }
 
-pub async fn public_log<O: Office>(State(st): State<Shared<O>>, headers: HeaderMap) -> Response {
+pub async fn public_log<O: Office>(State(st): State<Shared<O>>, headers: HeaderMap) -> Reply {
     let mut layout = st.public_layout(&headers, "", "/moderation");
     layout.title = layout
         .tr("Journal de modération", "Moderation log")
         .to_owned();
-    let (entries, names) = match (st.office.moderation_log(), names(&st)) {
-        (Ok(e), Ok(n)) => (e, n),
-        (Err(e), _) | (_, Err(e)) => return failed(&e),
-    };
+    let entries = st.office.moderation_log()?;
+    let names = names(&st)?;
     let mut lines = Vec::new();
     for stored in entries {
         let Ok(u) = decode(stored.bytes) else {
@@ -603,10 +564,9 @@ pub async fn public_log<O: Office>(State(st): State<Shared<O>>, headers: HeaderM
         let Body::Moderation(m) = &u.event.body else {
             continue;
         };
-        let link = match item(&*st.office, &m.target) {
-            Ok(Some(i)) => i.link,
-            Ok(None) => String::new(),
-            Err(e) => return failed(&e),
+        let link = match item(&*st.office, &m.target)? {
+            Some(i) => i.link,
+            None => String::new(),
         };
         let author = u.event.author;
         let by = names.get(&author).cloned().unwrap_or_else(|| {
@@ -623,10 +583,10 @@ pub async fn public_log<O: Office>(State(st): State<Shared<O>>, headers: HeaderM
         });
     }
     lines.reverse();
-    page(LogPage {
+    Ok(page(LogPage {
         page: layout,
         lines,
-    })
+    }))
 }
 
 /// Assisted ballots of one consultation, per agent.
@@ -645,50 +605,44 @@ struct TransparencyPage {
     assisted: Vec<Assisted>,
 }
 
-pub async fn transparency<O: Office>(State(st): State<Shared<O>>, headers: HeaderMap) -> Response {
+pub async fn transparency<O: Office>(State(st): State<Shared<O>>, headers: HeaderMap) -> Reply {
     let mut layout = st.public_layout(&headers, "", "/transparency");
     layout.title = layout.tr("Transparence", "Transparency").to_owned();
-    let gathered = (|| -> Result<_, BackendError> {
-        let batches = letters::rows(&st)?;
-        let total = st.office.invitation_counts(None)?;
-        let members = account::members(&st, layout.lang)?;
-        let names = names(&st)?;
-        let me = st.office.authority().key;
-        let mut assisted = Vec::new();
-        for c in st
-            .office
-            .consultations()?
-            .into_iter()
-            .filter(|c| c.participates(&me))
-        {
-            let Some((view, counted)) = st.office.count(&c.id)? else {
-                continue;
-            };
-            if counted.assisted.is_empty() {
-                continue;
-            }
-            assisted.push(Assisted {
-                title: view.body.title,
-                agents: counted
-                    .assisted
-                    .iter()
-                    .map(|(k, n)| {
-                        let name = names.get(k).cloned().unwrap_or_else(|| k.to_string());
-                        (name, *n)
-                    })
-                    .collect(),
-            });
+    let batches = letters::rows(&st)?;
+    let total = st.office.invitation_counts(None)?;
+    let members = account::members(&st, layout.lang)?;
+    let names = names(&st)?;
+    let me = st.office.authority().key;
+    let mut assisted = Vec::new();
+    for c in st
+        .office
+        .consultations()?
+        .into_iter()
+        .filter(|c| c.participates(&me))
+    {
+        let Some((view, counted)) = st.office.count(&c.id)? else {
+            continue;
+        };
+        if counted.assisted.is_empty() {
+            continue;
         }
-        Ok((batches, total, members, assisted))
-    })();
-    match gathered {
-        Ok((batches, total, members, assisted)) => page(TransparencyPage {
-            page: layout,
-            batches,
-            total,
-            members,
-            assisted,
-        }),
-        Err(e) => failed(&e),
+        assisted.push(Assisted {
+            title: view.body.title,
+            agents: counted
+                .assisted
+                .iter()
+                .map(|(k, n)| {
+                    let name = names.get(k).cloned().unwrap_or_else(|| k.to_string());
+                    (name, *n)
+                })
+                .collect(),
+        });
     }
+    Ok(page(TransparencyPage {
+        page: layout,
+        batches,
+        total,
+        members,
+        assisted,
+    }))
 }
