@@ -185,6 +185,17 @@ fn now_ms() -> u64 {
 }
 
 fn redeem(addr: &str, code: &str, key: &SecretKey) -> bool {
+    matches!(redeem_request(addr, code, key), Some((201, _)))
+}
+
+/// `POST /credentials/redeem` of `code` for `key`: the status and the refusal code.
+fn redeem_answer(addr: &str, code: &str, key: &SecretKey) -> (u16, Value) {
+    let (status, v) = redeem_request(addr, code, key).expect("an answer");
+    (status, v["error"]["code"].clone())
+}
+
+/// The redemption request itself (`None` if the node did not answer).
+fn redeem_request(addr: &str, code: &str, key: &SecretKey) -> Option<(u16, Value)> {
     let authority = authority(addr);
     let invitation = code_hash(&authority, &normalize_code(code).expect("code"));
     let proof = KeyPossession {
@@ -194,14 +205,11 @@ fn redeem(addr: &str, code: &str, key: &SecretKey) -> bool {
     }
     .sign(key);
     let body = json!({"code": code, "key": key.public_key().to_hex(), "proof": proof.to_hex()});
-    matches!(
-        http(
-            addr,
-            "POST",
-            "/api/v1/credentials/redeem",
-            &serde_json::to_vec(&body).expect("json")
-        ),
-        Some((201, _))
+    http(
+        addr,
+        "POST",
+        "/api/v1/credentials/redeem",
+        &serde_json::to_vec(&body).expect("json"),
     )
 }
 

@@ -107,27 +107,6 @@ fn served_log(addr: &str, log: &PublicKey) -> (Vec<Vec<u8>>, SignedTreeHead) {
     (entries, head)
 }
 
-/// `POST /credentials/redeem` of `code` for `key`: the status and the refusal code.
-fn redeem_answer(addr: &str, code: &str, key: &SecretKey) -> (u16, Value) {
-    let authority = authority(addr);
-    let invitation = code_hash(&authority, &normalize_code(code).expect("code"));
-    let proof = KeyPossession {
-        authority,
-        invitation,
-        subject: key.public_key(),
-    }
-    .sign(key);
-    let body = json!({"code": code, "key": key.public_key().to_hex(), "proof": proof.to_hex()});
-    let (status, v) = http(
-        addr,
-        "POST",
-        "/api/v1/credentials/redeem",
-        &serde_json::to_vec(&body).expect("json"),
-    )
-    .expect("an answer");
-    (status, v["error"]["code"].clone())
-}
-
 fn resident(n: usize) -> SecretKey {
     let mut seed = [9u8; 32];
     seed[..8].copy_from_slice(&(n as u64).to_le_bytes());

@@ -140,12 +140,17 @@ impl Web {
     }
 
     /// Logs in; panics unless the node lets us in.
-    pub fn login(&mut self, login: &str, password: &str) {
+    /// Opens the login page, then posts `login` and `password` with its token.
+    pub fn try_login(&mut self, login: &str, password: &str) -> Answer {
         let csrf = self.get("/staff/login").csrf();
-        let a = self.post(
+        self.post(
             "/staff/login",
             &[("login", login), ("password", password), ("csrf", &csrf)],
-        );
+        )
+    }
+
+    pub fn login(&mut self, login: &str, password: &str) {
+        let a = self.try_login(login, password);
         assert_eq!(a.status, 303, "login of {login}: {}", a.body);
         assert_eq!(a.header("location"), Some("/staff"));
     }
@@ -296,15 +301,7 @@ fn the_first_administrator_comes_from_a_one_time_link_and_logins_are_guarded() {
     );
     assert_eq!(dashboard.header("cache-control"), Some("no-store"));
     // An unknown login is refused like a wrong password.
-    let csrf = web.get("/staff/login").csrf();
-    let unknown = web.post(
-        "/staff/login",
-        &[
-            ("login", "personne"),
-            ("password", ADMIN_PASSWORD),
-            ("csrf", &csrf),
-        ],
-    );
+    let unknown = web.try_login("personne", ADMIN_PASSWORD);
     assert_eq!(unknown.status, 401);
 
     // The appointment is in the log, signed by the town, naming the admin's own key.
@@ -328,15 +325,7 @@ fn the_first_administrator_comes_from_a_one_time_link_and_logins_are_guarded() {
         (a.status, a.header("location")),
         (303, Some("/staff/login"))
     );
-    let csrf = stranger.get("/staff/login").csrf();
-    let wrong = stranger.post(
-        "/staff/login",
-        &[
-            ("login", "claire"),
-            ("password", "pas le bon"),
-            ("csrf", &csrf),
-        ],
-    );
+    let wrong = stranger.try_login("claire", "pas le bon");
     assert_eq!(wrong.status, 401);
     assert!(wrong.body.contains("incorrect"));
     let forged = Web::new(&node.addr).post(
@@ -351,25 +340,9 @@ fn the_first_administrator_comes_from_a_one_time_link_and_logins_are_guarded() {
     assert!(forged.body.contains("bad_csrf"));
     // Five failures lock the account for a while, even with the right password.
     for _ in 0..5 {
-        let csrf = stranger.get("/staff/login").csrf();
-        stranger.post(
-            "/staff/login",
-            &[
-                ("login", "claire"),
-                ("password", "toujours faux"),
-                ("csrf", &csrf),
-            ],
-        );
+        stranger.try_login("claire", "toujours faux");
     }
-    let csrf = stranger.get("/staff/login").csrf();
-    let locked = stranger.post(
-        "/staff/login",
-        &[
-            ("login", "claire"),
-            ("password", ADMIN_PASSWORD),
-            ("csrf", &csrf),
-        ],
-    );
+    let locked = stranger.try_login("claire", ADMIN_PASSWORD);
     assert_eq!(locked.status, 429);
     // The session already open still works; after logout, its cookie is worth nothing.
     let old_cookie = admin.cookies.clone();
