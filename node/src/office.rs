@@ -12,7 +12,7 @@ use palabre_core::head::Receipt;
 use palabre_core::ids::EventId;
 use palabre_core::ids::Hash;
 use palabre_core::purge::{Entry, Tombstone, TombstoneBody};
-use palabre_store::{CommitItem, InvitationStatus, Storage};
+use palabre_store::{CommitItem, InvitationStatus, Moderated, Storage};
 use palabre_web::staff::{Counts, Office};
 use palabre_web::{BackendError, Refusal};
 
@@ -121,6 +121,10 @@ impl Office for NodeBackend {
 
     fn sign_as_authority(&self, event: Event) -> Result<SignedEvent, BackendError> {
         event.sign(&self.key).map_err(internal)
+    }
+
+    fn moderation_of(&self, target: &EventId) -> Result<Vec<Moderated>, BackendError> {
+        self.storage.moderation(target).map_err(internal)
     }
 
     fn tombstone(&self, target: &EventId) -> Result<Option<Tombstone>, BackendError> {

@@ -383,29 +383,20 @@ pub async fn ballot<O: Office>(
     };
     let agent = me.account.key()?;
     let at = st.office.now_ms();
-    let assistance = match Assistance::sign(&agent, &voter.public_key(), at, &consultation, &choice)
-    {
-        Ok(a) => a,
-        Err(r) => {
-            return Ok(st.refuse(
-                &headers,
-                Some(me),
-                StatusCode::UNPROCESSABLE_ENTITY,
-                r.code(),
-                &r.to_string(),
-            ));
-        }
-    };
-    let ballot = Event {
-        author: voter.public_key(),
-        created_at_ms: at,
-        body: Body::Ballot(BallotBody {
-            consultation,
-            choice,
-            assistance: Some(assistance),
-        }),
-    }
-    .sign(&voter);
+    // The agent countersigns, then the voter's key signs the ballot that carries it.
+    let ballot = Assistance::sign(&agent, &voter.public_key(), at, &consultation, &choice)
+        .and_then(|assistance| {
+            Event {
+                author: voter.public_key(),
+                created_at_ms: at,
+                body: Body::Ballot(BallotBody {
+                    consultation,
+                    choice,
+                    assistance: Some(assistance),
+                }),
+            }
+            .sign(&voter)
+        });
     let ballot = match ballot {
         Ok(b) => b,
         Err(r) => {

@@ -68,6 +68,12 @@ pub trait Office: Backend {
 
     /// Signs `event` with the authority's own key (appointments of staff).
     fn sign_as_authority(&self, event: Event) -> Result<SignedEvent, BackendError>;
+    /// Each authority's latest moderation of `target` in its own log (the store's rule,
+    /// a purge final).
+    fn moderation_of(
+        &self,
+        target: &palabre_core::ids::EventId,
+    ) -> Result<Vec<palabre_core::ledger::Moderated>, BackendError>;
     /// The tombstone of `target`, signed with the authority's key, for a purge: `None`
     /// unless `target` is a proposal or an argument of this town's own log, not purged.
     fn tombstone(

@@ -268,24 +268,31 @@ pub(crate) struct HiddenItem {
 /// first: the ones whose text may be erased.
 fn hidden_items<O: Office>(st: &Staff<O>, fr: bool) -> Result<Vec<HiddenItem>, BackendError> {
     let me = st.office.authority().key;
-    let mut latest: Vec<(EventId, ModerationAction, String)> = Vec::new();
-    for stored in st.office.moderation_log()? {
+    let mut seen = std::collections::HashSet::new();
+    let mut out = Vec::new();
+    for stored in st.office.moderation_log()?.into_iter().rev() {
         if stored.log != me {
             continue;
         }
         let Ok(u) = decode(stored.bytes) else {
             continue;
         };
-        if let Body::Moderation(m) = u.event.body {
-            latest.retain(|(t, _, _)| *t != m.target);
-            latest.push((m.target, m.action, m.reason));
-        }
-    }
-    let mut out = Vec::new();
-    for (target, action, reason) in latest.into_iter().rev() {
-        if action != ModerationAction::Hide {
+        let Body::Moderation(m) = u.event.body else {
+            continue;
+        };
+        let target = m.target;
+        if !seen.insert(target) {
             continue;
         }
+        // Whether this town's moderation that stands hides it is the store's answer.
+        let Some(latest) = st
+            .office
+            .moderation_of(&target)?
+            .into_iter()
+            .find(|x| x.by == me && x.action == ModerationAction::Hide)
+        else {
+            continue;
+        };
         let held_here = st
             .office
             .event(&target)?
@@ -298,7 +305,7 @@ fn hidden_items<O: Office>(st: &Staff<O>, fr: bool) -> Result<Vec<HiddenItem>, B
             kind: kind_name(fr, found.kind),
             text: excerpt(&found.text),
             link: found.link,
-            reason,
+            reason: crate::backend::moderation_reason(&*st.office, &latest.moderation)?,
         });
     }
     Ok(out)
