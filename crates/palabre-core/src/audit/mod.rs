@@ -1,0 +1,178 @@
+//! The auditor's verification: given what one or several nodes served of a
+//! consultation's logs (entries, signed heads, cosignatures), check everything and
+//! recount, trusting none of them. Each failure names the rule, the log, the entry and
+//! the source that served it. The command-line tool only fetches and prints; all the
+//! checking is here, and it calls the same `admit` and `count` as the node.
+//!
+//! What is checked, in order: every entry decodes under the stateless rules; every
+//! signature holds (batch with a strict fallback, on several threads); every signed head
+//! and cosignature verifies and matches the entries served; sources agree on their common
+//! history; every entry is admissible when the logs are replayed; each participating log
+//! has a closing checkpoint backed by a quorum of timely cosignatures; the recount equals
+//! the organiser's signed result.
+
+use serde::Serialize;
+
+use crate::crypto::PublicKey;
+use crate::head::{Cosignature, Equivocation, SignedTreeHead};
+use crate::ids::EventId;
+use crate::tally::Tally;
+
+pub mod bundle;
+mod closing;
+mod compare;
+mod replay;
+mod sources;
+
+pub use compare::{ReceiptEvidence, check_receipt, extends};
+
+/// What one source (a node, a bundle) served of one authority's log.
+#[derive(Debug, Clone)]
+pub struct LogMaterial {
+    pub authority: PublicKey,
+    /// Where it came from, to name it in failures (a URL, a file name).
+    pub source: String,
+    /// Entries from index 0, each exactly as served.
+    pub entries: Vec<Vec<u8>>,
+    pub heads: Vec<SignedTreeHead>,
+    pub cosignatures: Vec<Cosignature>,
+}
+
+#[derive(Debug, Clone)]
+pub struct AuditInput {
+    pub consultation: EventId,
+    pub logs: Vec<LogMaterial>,
+    /// Proofs of equivocation the sources hold (PROTOCOL.md, "Evidence"); any that
+    /// checks and convicts a participating authority fails the audit.
+    pub evidence: Vec<Equivocation>,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct AuditOptions {
+    /// Threads for signature verification (at least 1).
+    pub threads: usize,
+}
+
+impl Default for AuditOptions {
+    fn default() -> Self {
+        AuditOptions { threads: 1 }
+    }
+}
+
+/// One thing that does not hold.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Failure {
+    /// A stable code (PROTOCOL.md, "Audit rules").
+    pub rule: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub authority: Option<PublicKey>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub index: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub event: Option<EventId>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
+    pub detail: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct LogSummary {
+    pub authority: PublicKey,
+    pub sources: Vec<String>,
+    pub n_entries: u64,
+    pub n_heads: u64,
+    pub closing_size: Option<u64>,
+    pub witnesses: Vec<PublicKey>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AuditReport {
+    pub consultation: EventId,
+    pub title: Option<String>,
+    pub logs: Vec<LogSummary>,
+    pub n_events: u64,
+    pub n_ballots_seen: u64,
+    pub n_ballots_counted: u64,
+    /// The recount.
+    pub tally: Option<Tally>,
+    /// The organiser's signed result, if the logs hold one.
+    pub result: Option<EventId>,
+    pub failures: Vec<Failure>,
+}
+
+impl AuditReport {
+    pub fn passed(&self) -> bool {
+        self.failures.is_empty()
+    }
+}
+
+struct Fail<'a>(&'a mut Vec<Failure>);
+
+impl Fail<'_> {
+    fn push(
+        &mut self,
+        rule: &'static str,
+        authority: Option<PublicKey>,
+        index: Option<u64>,
+        event: Option<EventId>,
+        source: Option<&str>,
+        detail: impl Into<String>,
+    ) {
+        self.0.push(Failure {
+            rule,
+            authority,
+            index,
+            event,
+            source: source.map(str::to_owned),
+            detail: detail.into(),
+        });
+    }
+}
+
+/// Checks everything `input` holds about its consultation, phase by phase: the sources
+/// and signatures (`sources`), the replay (`replay`), then the closing, the recount and
+/// the result (`closing`).
+pub fn audit(input: &AuditInput, options: AuditOptions) -> AuditReport {
+    let mut failures = Vec::new();
+    let mut fail = Fail(&mut failures);
+    let logs = sources::check_logs(&input.logs, options, &mut fail);
+    let replay = replay::replay(&logs, &mut fail);
+    let mut report = AuditReport {
+        consultation: input.consultation,
+        title: None,
+        logs: Vec::new(),
+        n_events: logs.iter().map(|l| l.events.len() as u64).sum(),
+        n_ballots_seen: 0,
+        n_ballots_counted: 0,
+        tally: None,
+        result: None,
+        failures: Vec::new(),
+    };
+    let Some(consultation) = replay.refs.consultations.get(&input.consultation).cloned() else {
+        fail.push(
+            "missing_consultation",
+            None,
+            None,
+            Some(input.consultation),
+            None,
+            "no log served holds this consultation",
+        );
+        report.failures = failures;
+        return report;
+    };
+    report.title = Some(consultation.body.title.clone());
+    closing::check_evidence(&input.evidence, &consultation, &mut fail);
+    let prefixes = closing::close_logs(&consultation, &logs, &replay, &mut report, &mut fail);
+    let tally = closing::recount(&consultation, &prefixes, &mut report);
+    closing::check_result(
+        &consultation,
+        &replay,
+        prefixes.len(),
+        &tally,
+        &mut report,
+        &mut fail,
+    );
+    report.tally = Some(tally);
+    report.failures = failures;
+    report
+}
