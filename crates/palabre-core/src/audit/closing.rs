@@ -59,6 +59,7 @@ pub(super) fn close_logs(
             sources: log.map(|l| l.sources.clone()).unwrap_or_default(),
             n_entries: log.map_or(0, |l| l.events.len() as u64),
             n_heads: log.map_or(0, |l| l.n_heads),
+            n_outside: replay.outside.get(authority).copied().unwrap_or(0),
             closing_size: None,
             witnesses: Vec::new(),
         };
@@ -74,6 +75,7 @@ pub(super) fn close_logs(
                 "no source served this participating authority's log",
             );
         }
+        report.n_outside += summary.n_outside;
         report.logs.push(summary);
     }
     prefixes

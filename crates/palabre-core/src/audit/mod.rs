@@ -81,6 +81,8 @@ pub struct LogSummary {
     pub sources: Vec<String>,
     pub n_entries: u64,
     pub n_heads: u64,
+    /// Of `n_entries`, those about another consultation.
+    pub n_outside: u64,
     pub closing_size: Option<u64>,
     pub witnesses: Vec<PublicKey>,
 }
@@ -91,6 +93,10 @@ pub struct AuditReport {
     pub title: Option<String>,
     pub logs: Vec<LogSummary>,
     pub n_events: u64,
+    /// Entries of the participating logs that are about another consultation: checked
+    /// for decoding, signature and place in their log, not replayed (PROTOCOL.md,
+    /// "Audit").
+    pub n_outside: u64,
     pub n_ballots_seen: u64,
     pub n_ballots_counted: u64,
     /// The recount.
@@ -136,12 +142,13 @@ pub fn audit(input: &AuditInput, options: AuditOptions) -> AuditReport {
     let mut failures = Vec::new();
     let mut fail = Fail(&mut failures);
     let logs = sources::check_logs(&input.logs, options, &mut fail);
-    let replay = replay::replay(&logs, &mut fail);
+    let replay = replay::replay(&logs, &input.consultation, &mut fail);
     let mut report = AuditReport {
         consultation: input.consultation,
         title: None,
         logs: Vec::new(),
         n_events: logs.iter().map(|l| l.events.len() as u64).sum(),
+        n_outside: 0,
         n_ballots_seen: 0,
         n_ballots_counted: 0,
         tally: None,

@@ -3,7 +3,7 @@
 //! log served. It returns what was admitted, for the closing checks and the recount
 //! (`closing.rs`); it judges nothing about closing or counting itself.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 
 use super::Fail;
@@ -23,13 +23,106 @@ pub(super) struct Replay {
     pub(super) ledger: Ledger,
     /// Per authority, `(index, entry)` of the entries that passed admission.
     pub(super) admitted: BTreeMap<PublicKey, Vec<(u64, Entry)>>,
-    /// Results, judged at the end when every log's checkpoint has been replayed.
+    /// Per authority, how many entries are about another consultation (checked for
+    /// signature and place, not judged: PROTOCOL.md, "Audit").
+    pub(super) outside: BTreeMap<PublicKey, u64>,
+    /// Results of the audited consultation, judged at the end when every log's
+    /// checkpoint has been replayed.
     pub(super) results: Vec<(PublicKey, u64, SignedEvent)>,
 }
 
-/// Replays every log: references resolve across all logs; state comes from each log in
-/// order. Each inadmissible entry and each unexplained tombstone is a failure.
-pub(super) fn replay(logs: &[CheckedLog], fail: &mut Fail<'_>) -> Replay {
+/// What a replayed entry is about, as far as the served logs tell.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum About {
+    /// Every consultation of its log: `authority`, `staff`, `credential`,
+    /// `revocation`, `consultation`, or a moderation of something that has no
+    /// consultation (inadmissible: it is judged to say so).
+    Log,
+    /// The consultation the entry names, directly or through its proposal or target.
+    Consultation(EventId),
+    /// An argument or a moderation whose proposal or target no served log holds.
+    Unknown,
+}
+
+/// The consultation of every proposal and argument served (tombstones included), so
+/// that an entry's consultation can be told wherever in the logs its proposal sits.
+struct Items {
+    consultation_of: HashMap<EventId, EventId>,
+    kinds: HashMap<EventId, Kind>,
+}
+
+impl Items {
+    fn of(logs: &[CheckedLog]) -> Items {
+        let mut consultation_of = HashMap::new();
+        let mut kinds = HashMap::new();
+        let entries = || logs.iter().flat_map(|l| l.events.iter().flatten());
+        for e in entries() {
+            kinds.insert(e.id(), e.kind());
+            match e {
+                Entry::Purged(p) => {
+                    consultation_of.insert(p.body().id, p.body().consultation);
+                }
+                Entry::Event(e) => {
+                    if let Body::Proposal(b) = e.body() {
+                        consultation_of.insert(e.id(), b.consultation);
+                    }
+                }
+            }
+        }
+        for e in entries().filter_map(Entry::event) {
+            if let Body::Argument(b) = e.body()
+                && let Some(c) = consultation_of.get(&b.proposal).copied()
+            {
+                consultation_of.insert(e.id(), c);
+            }
+        }
+        Items {
+            consultation_of,
+            kinds,
+        }
+    }
+
+    fn about(&self, event: &SignedEvent) -> About {
+        let through = |id: &EventId| match self.consultation_of.get(id) {
+            Some(c) => About::Consultation(*c),
+            None => About::Unknown,
+        };
+        match event.body() {
+            Body::Proposal(b) => About::Consultation(b.consultation),
+            Body::Ballot(b) => About::Consultation(b.consultation),
+            Body::Checkpoint(b) => About::Consultation(b.consultation),
+            Body::Result(b) => About::Consultation(b.consultation),
+            Body::Argument(b) => through(&b.proposal),
+            // A target of a kind that has no consultation: judged (`not_moderatable`).
+            Body::Moderation(b) => match self.kinds.get(&b.target) {
+                Some(Kind::Proposal | Kind::Argument) | None => through(&b.target),
+                Some(_) => About::Log,
+            },
+            _ => About::Log,
+        }
+    }
+}
+
+/// The running state of a replay.
+struct Replaying<'r, 'f> {
+    consultation: EventId,
+    items: Items,
+    ledger: Ledger,
+    admitted: BTreeMap<PublicKey, Vec<(u64, Entry)>>,
+    outside: BTreeMap<PublicKey, u64>,
+    results: Vec<(PublicKey, u64, SignedEvent)>,
+    /// Tombstones served, each to be explained by a purge of its own log.
+    tombstones: Vec<(PublicKey, u64, PurgedEntry)>,
+    /// (log, target) of the purges that explain a tombstone.
+    purges: BTreeSet<(PublicKey, EventId)>,
+    fail: &'r mut Fail<'f>,
+}
+
+/// Replays every log for `consultation`: references resolve across all logs; state
+/// comes from each log in order. Entries about another consultation are kept in place
+/// but not judged (PROTOCOL.md, "Audit"). Each inadmissible entry and each unexplained
+/// tombstone is a failure.
+pub(super) fn replay(logs: &[CheckedLog], consultation: &EventId, fail: &mut Fail<'_>) -> Replay {
     let mut refs = References::default();
     for log in logs {
         for e in log.events.iter().flatten() {
@@ -40,69 +133,127 @@ pub(super) fn replay(logs: &[CheckedLog], fail: &mut Fail<'_>) -> Replay {
         }
     }
     let refs = Arc::new(refs);
-    let mut ledger = Ledger::with_references(refs.clone());
-    let mut admitted: BTreeMap<PublicKey, Vec<(u64, Entry)>> = BTreeMap::new();
-    let mut results: Vec<(PublicKey, u64, SignedEvent)> = Vec::new();
-    // Tombstones served, each to be explained by a purge of its own log.
-    let mut tombstones: Vec<(PublicKey, u64, PurgedEntry)> = Vec::new();
-    let mut purges: BTreeSet<(PublicKey, EventId)> = BTreeSet::new();
+    let mut r = Replaying {
+        consultation: *consultation,
+        items: Items::of(logs),
+        ledger: Ledger::with_references(refs.clone()),
+        admitted: BTreeMap::new(),
+        outside: BTreeMap::new(),
+        results: Vec::new(),
+        tombstones: Vec::new(),
+        purges: BTreeSet::new(),
+        fail,
+    };
     for log in logs {
-        let list = admitted.entry(log.authority).or_default();
+        r.admitted.entry(log.authority).or_default();
+        r.outside.entry(log.authority).or_default();
         for (index, slot) in log.events.iter().enumerate() {
-            let index = index as u64;
-            let event = match slot {
-                // Keep the tree in step with the served history even for bad entries.
-                None => continue,
-                Some(Entry::Purged(p)) => {
-                    tombstones.push((log.authority, index, p.clone()));
-                    list.push((index, Entry::Purged(p.clone())));
-                    ledger.apply_entry(&log.authority, Entry::Purged(p.clone()));
-                    continue;
-                }
-                Some(Entry::Event(event)) => event,
-            };
-            if event.kind() == Kind::Result {
-                results.push((log.authority, index, event.clone()));
-                ledger.apply(&log.authority, event.clone());
-                continue;
+            // A bad entry (`None`) was named already; the rest keep the tree in step.
+            match slot {
+                None => {}
+                Some(Entry::Purged(p)) => r.purged(&log.authority, index as u64, p),
+                Some(Entry::Event(e)) => r.event(&log.authority, index as u64, e),
             }
-            match admit(&ledger, &log.authority, event, Clock::Replay).into_result() {
-                Ok(()) => {
-                    if let Body::Moderation(b) = event.body()
-                        && b.tombstone.is_some()
-                    {
-                        purges.insert((log.authority, b.target));
-                    }
-                    list.push((index, Entry::Event(event.clone())));
-                    ledger.apply(&log.authority, event.clone());
+        }
+    }
+    check_tombstones(&r.tombstones, &r.purges, r.fail);
+    Replay {
+        refs,
+        ledger: r.ledger,
+        admitted: r.admitted,
+        outside: r.outside,
+        results: r.results,
+    }
+}
+
+impl Replaying<'_, '_> {
+    fn is_outside(&self, about: About) -> bool {
+        match about {
+            About::Log => false,
+            About::Consultation(c) => c != self.consultation,
+            About::Unknown => true,
+        }
+    }
+
+    fn purged(&mut self, log: &PublicKey, index: u64, p: &PurgedEntry) {
+        self.tombstones.push((*log, index, p.clone()));
+        if p.body().consultation == self.consultation {
+            self.admitted
+                .entry(*log)
+                .or_default()
+                .push((index, Entry::Purged(p.clone())));
+        } else {
+            *self.outside.entry(*log).or_default() += 1;
+        }
+        self.ledger.apply_entry(log, Entry::Purged(p.clone()));
+    }
+
+    fn event(&mut self, log: &PublicKey, index: u64, event: &SignedEvent) {
+        let about = self.items.about(event);
+        if self.is_outside(about) {
+            return self.outside_event(log, index, event);
+        }
+        if event.kind() == Kind::Result {
+            self.results.push((*log, index, event.clone()));
+            self.ledger.apply(log, event.clone());
+            return;
+        }
+        match admit(&self.ledger, log, event, Clock::Replay).into_result() {
+            Ok(()) => {
+                if let Body::Moderation(b) = event.body()
+                    && b.tombstone.is_some()
+                {
+                    self.purges.insert((*log, b.target));
                 }
-                Err(r) => {
-                    fail.push(
-                        "inadmissible",
-                        Some(log.authority),
-                        Some(index),
-                        Some(event.id()),
-                        None,
-                        format!("{} ({})", r, r.code()),
-                    );
-                    if r != Rejection::Duplicate {
-                        ledger.apply(&log.authority, event.clone());
-                    }
+                self.admitted
+                    .entry(*log)
+                    .or_default()
+                    .push((index, Entry::Event(event.clone())));
+                self.ledger.apply(log, event.clone());
+            }
+            Err(r) => {
+                let duplicate = r == Rejection::Duplicate;
+                self.inadmissible(log, index, event, r);
+                if !duplicate {
+                    self.ledger.apply(log, event.clone());
                 }
             }
         }
     }
-    check_tombstones(&tombstones, &purges, fail);
-    Replay {
-        refs,
-        ledger,
-        admitted,
-        results,
+
+    /// An entry about another consultation: its signature and place were checked; it
+    /// must not repeat an entry, and a purge among them explains the tombstone it
+    /// carries only if that is exactly the one served in its target's place.
+    fn outside_event(&mut self, log: &PublicKey, index: u64, event: &SignedEvent) {
+        if self.ledger.contains(&event.id()) {
+            return self.inadmissible(log, index, event, Rejection::Duplicate);
+        }
+        if let Body::Moderation(b) = event.body()
+            && let Some(t) = &b.tombstone
+            && matches!(self.ledger.stored(&b.target), Some(Entry::Purged(p))
+                if p.tombstone() == t && self.ledger.position(&b.target).is_some_and(|at| at.log == *log))
+        {
+            self.purges.insert((*log, b.target));
+        }
+        *self.outside.entry(*log).or_default() += 1;
+        self.ledger.apply(log, event.clone());
+    }
+
+    fn inadmissible(&mut self, log: &PublicKey, index: u64, event: &SignedEvent, r: Rejection) {
+        self.fail.push(
+            "inadmissible",
+            Some(*log),
+            Some(index),
+            Some(event.id()),
+            None,
+            format!("{} ({})", r, r.code()),
+        );
     }
 }
 
-/// A tombstone withholds an entry's text: only its own log's public purge, admitted in
-/// the replay (the item hidden, the tombstone exact), allows that.
+/// A tombstone withholds an entry's text: only its own log's public purge allows that
+/// (admitted in the replay, or, for an entry of another consultation, carrying exactly
+/// this tombstone).
 fn check_tombstones(
     tombstones: &[(PublicKey, u64, PurgedEntry)],
     purges: &BTreeSet<(PublicKey, EventId)>,

@@ -731,3 +731,250 @@ fn a_tombstone_without_a_purge_is_caught() {
         rules(&report)
     );
 }
+
+/// Closes `consultation` in the logs of `towns` (town indices; `organiser` signs the
+/// result): each checkpoints at VOTE_CLOSE and every other participant cosigns.
+fn close(
+    w: &mut World,
+    consultation: palabre_core::ids::EventId,
+    towns: &[usize],
+    organiser: usize,
+) -> Vec<Cosignature> {
+    let mut cosignatures = Vec::new();
+    let mut closed = Vec::new();
+    for &t in towns {
+        let pk = w.towns[t].pk();
+        let size = w.ledger.log_size(&pk);
+        let root = w.ledger.root_at(&pk, size).expect("root");
+        let head = TreeHead {
+            authority: pk,
+            size,
+            root,
+            timestamp_ms: VOTE_CLOSE,
+        };
+        for &o in towns.iter().filter(|o| **o != t) {
+            cosignatures.push(
+                CosignedHead {
+                    head,
+                    witness: w.towns[o].pk(),
+                    timestamp_ms: VOTE_CLOSE + 60_000,
+                }
+                .sign(&w.towns[o].key),
+            );
+        }
+        let cp = sign(
+            &w.towns[t].key,
+            VOTE_CLOSE,
+            Body::Checkpoint(CheckpointBody {
+                consultation,
+                size,
+                root,
+            }),
+        );
+        w.ledger.append(&pk, cp, Clock::Replay).expect("checkpoint");
+        closed.push(ClosedLog {
+            authority: pk,
+            size,
+            root,
+        });
+    }
+    closed.sort();
+    let (view, counted) = w.ledger.count(&consultation).expect("count");
+    let result = sign(
+        &w.towns[organiser].key,
+        VOTE_CLOSE + 1,
+        Body::Result(Box::new(ResultBody {
+            consultation,
+            checkpoints: closed,
+            tally: counted.tally(&view),
+        })),
+    );
+    let pk = w.towns[organiser].pk();
+    w.ledger.append(&pk, result, Clock::Replay).expect("result");
+    cosignatures
+}
+
+/// Towns 1 and 2 also hold a consultation of their own (C2, organised by town 1), while
+/// taking part in town 0's (C1). A resident of town 2 argues on a proposal of C1, which
+/// sits in town 0's log, and town 1 hides that argument. Returns the world, every
+/// cosignature, C2's id and its proposal.
+fn overlapping_world() -> (
+    World,
+    Vec<Cosignature>,
+    palabre_core::ids::EventId,
+    palabre_core::ids::EventId,
+) {
+    let mut c2 = None;
+    let mut c2_cosignatures = Vec::new();
+    let (w, mut cosignatures) = closed_world_with(2, |w| {
+        let (pk1, pk2) = (w.towns[1].pk(), w.towns[2].pk());
+        let mut body = consultation_body(&[pk1, pk2], Method::Approval { max_choices: 1 });
+        if let Body::Consultation(c) = &mut body {
+            c.title = "Le pont entre Town 1 et Town 2".into();
+        }
+        let consultation = sign(&w.towns[1].key, T0 - DAY, body);
+        let cid = consultation.id();
+        w.ledger
+            .append(&pk1, consultation, Clock::Replay)
+            .expect("C2");
+        let proposal = sign(
+            &w.towns[2].residents[0],
+            PROPOSALS_OPEN + DAY,
+            Body::Proposal(ProposalBody {
+                consultation: cid,
+                title: "Un pont piéton".into(),
+                body: "En bois.".into(),
+                cost: None,
+            }),
+        );
+        let pid = proposal.id();
+        w.ledger
+            .append(&pk2, proposal, Clock::Replay)
+            .expect("C2 proposal");
+        let argument = sign(
+            &w.towns[2].residents[1],
+            PROPOSALS_OPEN + DAY,
+            Body::Argument(ArgumentBody {
+                proposal: w.proposals[0],
+                stance: Stance::Con,
+                body: "Trop cher.".into(),
+            }),
+        );
+        let aid = argument.id();
+        w.ledger
+            .append(&pk2, argument, Clock::Replay)
+            .expect("argument on C1");
+        let hide = moderation(
+            &w.towns[1].key,
+            PROPOSALS_OPEN + 2 * DAY,
+            aid,
+            ModerationAction::Hide,
+            None,
+        );
+        w.ledger.append(&pk1, hide, Clock::Replay).expect("hide");
+        for t in 1..3 {
+            for r in 0..3 {
+                let ballot = sign(
+                    &w.towns[t].residents[r],
+                    VOTE_OPEN + 50 + r as u64,
+                    Body::Ballot(BallotBody {
+                        consultation: cid,
+                        choice: Choice::Approve(if r == 2 { vec![] } else { vec![pid] }),
+                        assistance: None,
+                    }),
+                );
+                let log = w.towns[t].pk();
+                w.ledger
+                    .append(&log, ballot, Clock::Replay)
+                    .expect("C2 ballot");
+            }
+        }
+        c2_cosignatures = close(w, cid, &[1, 2], 1);
+        c2 = Some((cid, pid));
+    });
+    cosignatures.extend(c2_cosignatures);
+    let (cid, pid) = c2.expect("C2 was made");
+    (w, cosignatures, cid, pid)
+}
+
+fn audit_of(consultation: palabre_core::ids::EventId, logs: Vec<LogMaterial>) -> AuditReport {
+    audit(
+        &AuditInput {
+            consultation,
+            logs,
+            evidence: Vec::new(),
+        },
+        AuditOptions { threads: 2 },
+    )
+}
+
+/// Each consultation audits clean from its own participants' logs alone, though those
+/// logs also hold the other consultation's entries; those are counted as outside it.
+#[test]
+fn overlapping_consultations_each_audit_clean() {
+    let (w, cosigs, c2, p2) = overlapping_world();
+    let town0 = w.towns[0].pk();
+    let c2_logs: Vec<LogMaterial> = materials(&w, &cosigs)
+        .into_iter()
+        .filter(|m| m.authority != town0)
+        .collect();
+    let report = audit_of(c2, c2_logs);
+    assert!(report.passed(), "{:#?}", report.failures);
+    assert_eq!(report.n_ballots_counted, 6);
+    let Some(Tally::Approval { rows, .. }) = &report.tally else {
+        panic!("approval tally")
+    };
+    assert_eq!(rows.len(), 1);
+    assert_eq!((rows[0].proposal, rows[0].approvals), (p2, 4));
+    // Town 1: three C1 ballots and its C1 checkpoint; town 2: three C1 ballots, the
+    // argument on a C1 proposal and its C1 checkpoint; town 1's hiding of that argument.
+    assert_eq!(report.n_outside, 3 + 1 + 1 + 3 + 1 + 1);
+    assert!(report.result.is_some());
+
+    // C1, from its three logs, holds C2's entries as outside it, and passes too.
+    let report = audit_of(w.consultation, materials(&w, &cosigs));
+    assert!(report.passed(), "{:#?}", report.failures);
+    assert_eq!(report.n_ballots_counted, 9);
+    // C2's proposal, six ballots, two checkpoints and the result.
+    assert_eq!(report.n_outside, 1 + 6 + 2 + 1);
+}
+
+/// Being of another consultation is the voter's signed word, not the town's: a C2
+/// ballot rewritten to name C1 no longer verifies, and an entry of another consultation
+/// served twice is still a duplicate.
+#[test]
+fn a_town_cannot_pass_off_a_ballot_as_another_consultations() {
+    let (w, cosigs, c2, _) = overlapping_world();
+    let town0 = w.towns[0].pk();
+    let town2 = w.towns[2].pk();
+    let c2_logs = || -> Vec<LogMaterial> {
+        materials(&w, &cosigs)
+            .into_iter()
+            .filter(|m| m.authority != town0)
+            .collect()
+    };
+    let mut logs = c2_logs();
+    let log = logs
+        .iter_mut()
+        .find(|m| m.authority == town2)
+        .expect("town 2");
+    let at = log
+        .entries
+        .iter()
+        .position(|e| {
+            let text = String::from_utf8_lossy(e);
+            text.contains("\"ballot\"") && text.contains(&c2.to_string())
+        })
+        .expect("a C2 ballot");
+    let relabelled = String::from_utf8(log.entries[at].clone())
+        .expect("utf-8")
+        .replace(&c2.to_string(), &w.consultation.to_string());
+    log.entries[at] = relabelled.into_bytes();
+    resign(log, &w.towns[2].key);
+    let report = audit_of(c2, logs);
+    assert!(
+        rules(&report).contains(&"bad_signature"),
+        "{:?}",
+        rules(&report)
+    );
+
+    let mut logs = c2_logs();
+    let log = logs
+        .iter_mut()
+        .find(|m| m.authority == town2)
+        .expect("town 2");
+    let c1_ballot = log
+        .entries
+        .iter()
+        .position(|e| {
+            let text = String::from_utf8_lossy(e);
+            text.contains("\"ballot\"") && text.contains(&w.consultation.to_string())
+        })
+        .expect("a C1 ballot");
+    let copy = log.entries[c1_ballot].clone();
+    log.entries.push(copy);
+    resign(log, &w.towns[2].key);
+    let report = audit_of(c2, logs);
+    assert_eq!(rules(&report), vec!["inadmissible"]);
+    assert!(report.failures[0].detail.contains("duplicate"));
+}
