@@ -16,8 +16,8 @@ use std::time::Duration;
 
 use anyhow::Context;
 use palabre_core::audit::{
-    AuditInput, AuditOptions, AuditReport, Failure, LogMaterial, ReceiptEvidence, audit, bundle,
-    check_receipt, extends,
+    AuditInput, AuditOptions, AuditReport, AuditState, Failure, LogMaterial, ReceiptEvidence,
+    audit, bundle, check_receipt, extends,
 };
 use palabre_core::crypto::PublicKey;
 use palabre_core::head::{Cosignature, Equivocation, Receipt, SignedTreeHead};
@@ -206,9 +206,19 @@ pub fn read_bundle(path: &std::path::Path) -> anyhow::Result<AuditInput> {
         .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
 }
 
+/// The exit status of an audit (PROTOCOL.md, "Audit"; `palabre audit --help`).
+pub mod exit {
+    /// No rule fails and the consultation is closed: the result is final.
+    pub const FINAL: i32 = 0;
+    /// A rule fails.
+    pub const FAILED: i32 = 1;
+    /// Every check holds, but the consultation is still open: the result is not final.
+    pub const OPEN: i32 = 3;
+}
+
 /// Verifies `input` (and, with `since`, that it only appends to it), prints the report;
-/// `Ok(true)` when everything holds.
-pub fn run(input: &AuditInput, since: Option<&AuditInput>, json: bool) -> anyhow::Result<bool> {
+/// returns the exit status (see [`exit`]).
+pub fn run(input: &AuditInput, since: Option<&AuditInput>, json: bool) -> anyhow::Result<i32> {
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
     let mut report = audit(input, AuditOptions { threads });
     if let Some(old) = since {
@@ -219,7 +229,13 @@ pub fn run(input: &AuditInput, since: Option<&AuditInput>, json: bool) -> anyhow
     } else {
         print!("{}", human(&report));
     }
-    Ok(report.passed())
+    Ok(if !report.passed() {
+        exit::FAILED
+    } else if report.is_final() {
+        exit::FINAL
+    } else {
+        exit::OPEN
+    })
 }
 
 #[derive(Deserialize)]
@@ -326,27 +342,47 @@ fn failure_line(f: &Failure) -> String {
     out
 }
 
-/// The report as a person reads it.
+/// The report as a person reads it: a short summary in plain words first, then the
+/// details (every log, the recount, each failure).
 pub fn human(r: &AuditReport) -> String {
     let mut out = String::new();
     let title = r.title.as_deref().unwrap_or("(unknown consultation)");
-    out.push_str(&format!("Consultation {title}\n  id {}\n", r.consultation));
+    out.push_str(&format!(
+        "Consultation « {title} »\n  id {}\n\n",
+        r.consultation
+    ));
+    summary(r, &mut out);
+    out.push_str("\nDetails\n");
     for log in &r.logs {
         out.push_str(&format!(
-            "  log of {}: {} entries, {} signed head(s), closed at {}, {} witness(es); from {}\n",
+            "  log of {} ({}): {} entries ({} about other consultations), {} signed head(s), {}, {} witness(es); from {}\n",
+            log.name.as_deref().unwrap_or("undeclared"),
             log.authority,
             log.n_entries,
+            log.n_outside,
             log.n_heads,
             log.closing_size
-                .map_or_else(|| "— (not closed)".to_owned(), |s| format!("size {s}")),
+                .map_or_else(|| "open (no checkpoint)".to_owned(), |s| format!("closed at size {s}")),
             log.witnesses.len(),
             log.sources.join(", ")
         ));
     }
     out.push_str(&format!(
-        "  {} events checked; {} ballots seen, {} counted (one per voter)\n",
-        r.n_events, r.n_ballots_seen, r.n_ballots_counted
+        "  {} entries checked ({} about other consultations: signature and place only); {} ballots seen, {} counted (one per voter)\n",
+        r.n_events, r.n_outside, r.n_ballots_seen, r.n_ballots_counted
     ));
+    for p in &r.proposals {
+        out.push_str(&format!(
+            "  proposal {} « {} »{}\n",
+            p.id,
+            p.title.as_deref().unwrap_or("(text erased)"),
+            if p.hidden {
+                " — hidden by moderation"
+            } else {
+                ""
+            }
+        ));
+    }
     match &r.result {
         Some(id) => out.push_str(&format!("  signed result {id}\n")),
         None => out.push_str("  no signed result in the logs\n"),
@@ -355,8 +391,12 @@ pub fn human(r: &AuditReport) -> String {
         let text = serde_json::to_string(tally).unwrap_or_default();
         out.push_str(&format!("  recount: {text}\n"));
     }
-    if r.passed() {
-        out.push_str("PASSED: every check holds.\n");
+    if r.passed() && r.state == AuditState::Closed {
+        out.push_str(
+            "PASSED: every check holds; the consultation is closed and its result is final.\n",
+        );
+    } else if r.passed() {
+        out.push_str("OPEN: every check holds so far, but there is no closing checkpoint yet: the result is not final.\n");
     } else {
         out.push_str(&format!(
             "FAILED: {} check(s) do not hold.\n",
@@ -367,4 +407,117 @@ pub fn human(r: &AuditReport) -> String {
         }
     }
     out
+}
+
+/// "In short": who, which towns, how many ballots, the result by title, what was checked
+/// and what that proves and does not.
+fn summary(r: &AuditReport, out: &mut String) {
+    let name = |key: &PublicKey| {
+        r.logs
+            .iter()
+            .find(|l| l.authority == *key)
+            .and_then(|l| l.name.clone())
+            .unwrap_or_else(|| key.to_string())
+    };
+    out.push_str("In short\n");
+    if let Some(organiser) = &r.organiser {
+        let others: Vec<String> = r
+            .logs
+            .iter()
+            .filter(|l| l.authority != *organiser)
+            .map(|l| name(&l.authority))
+            .collect();
+        out.push_str(&format!("  Organised by {}", name(organiser)));
+        if others.is_empty() {
+            out.push_str(", alone.\n");
+        } else {
+            out.push_str(&format!(", with {}.\n", others.join(", ")));
+        }
+    }
+    let n_open = r.logs.iter().filter(|l| l.closing_size.is_none()).count();
+    let close = r
+        .vote_close_ms
+        .map(|ms| format!(" The vote closes at {}.", palabre_web::site::when(ms)))
+        .unwrap_or_default();
+    match r.state {
+        AuditState::Closed => out.push_str(&format!(
+            "  Closed: every town closed its log with a checkpoint.{close}\n"
+        )),
+        AuditState::Open => out.push_str(&format!(
+            "  OPEN: {n_open} of {} town(s) have no closing checkpoint yet: the result is not final.{close}\n",
+            r.logs.len()
+        )),
+    }
+    out.push_str(&format!(
+        "  {} ballot(s) counted, one per voter ({} seen).\n",
+        r.n_ballots_counted, r.n_ballots_seen
+    ));
+    let label = if r.state == AuditState::Closed {
+        "Result (recounted)"
+    } else {
+        "Running count"
+    };
+    match &r.tally {
+        Some(tally) => {
+            out.push_str(&format!("  {label}:\n"));
+            for line in tally_lines(r, tally) {
+                out.push_str(&format!("    {line}\n"));
+            }
+        }
+        None if r.tally_hidden => out.push_str(
+            "  Running results are hidden until the close (the ballots themselves are public in the logs).\n",
+        ),
+        None => {}
+    }
+    out.push_str(
+        "  Checked: every signature; every signed head against the entries; that the nodes agree; \
+         every entry replayed under the admission rules; each town's closing checkpoint and its \
+         witnesses; the recount against the organiser's signed result.\n",
+    );
+    out.push_str(
+        "  This proves, if it passed: each counted ballot was signed by a key its town certified, \
+         the latest per voter counts, the logs are those the towns signed, no town can change what \
+         its log held at the close without being caught, and the published result is their count.\n",
+    );
+    out.push_str(
+        "  It does not prove: that each key is a distinct real person (a town can certify extra \
+         keys; their number is public), that a town logged every ballot it was sent (each voter \
+         checks their receipt: palabre check-receipt), or anything about a node not asked.\n",
+    );
+}
+
+/// One line per proposal of the tally, by title, with its figures; then the winners or
+/// the ranking, by title.
+fn tally_lines(r: &AuditReport, tally: &palabre_core::tally::Tally) -> Vec<String> {
+    let title = |id: &serde_json::Value| {
+        let id = id.as_str().unwrap_or("");
+        r.proposals
+            .iter()
+            .find(|p| p.id.to_string() == id)
+            .map(|p| format!("« {} »", p.title.as_deref().unwrap_or("(text erased)")))
+            .unwrap_or_else(|| id.to_owned())
+    };
+    let value = serde_json::to_value(tally).unwrap_or_default();
+    let mut lines = Vec::new();
+    for row in value["rows"].as_array().into_iter().flatten() {
+        let figures: Vec<String> = row
+            .as_object()
+            .into_iter()
+            .flatten()
+            .filter(|(k, _)| k.as_str() != "proposal")
+            .map(|(k, v)| format!("{k} {v}"))
+            .collect();
+        lines.push(format!(
+            "{}: {}",
+            title(&row["proposal"]),
+            figures.join(", ")
+        ));
+    }
+    for key in ["winners", "ranking"] {
+        if let Some(list) = value[key].as_array() {
+            let names: Vec<String> = list.iter().map(title).collect();
+            lines.push(format!("{key}: {}", names.join(", ")));
+        }
+    }
+    lines
 }

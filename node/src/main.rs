@@ -112,7 +112,11 @@ enum Command {
     /// Verify a consultation from the logs that nodes serve (or a bundle), trusting none
     /// of them: signatures, heads, consistency between nodes, admission of every entry,
     /// closing checkpoints and their quorum, and the recount against the signed result.
-    /// Exits with 0 only when everything holds.
+    ///
+    /// Exit status: 0 when every check holds and the consultation is closed (the result
+    /// is final); 1 when a rule fails; 3 when every check holds but the consultation is
+    /// still open (no closing checkpoint yet: the result is not final); 2 for a usage
+    /// error.
     Audit {
         /// The consultation's id (with --node).
         #[arg(long, required_unless_present = "bundle")]
@@ -304,10 +308,9 @@ fn main() -> anyhow::Result<()> {
                 (None, None) => anyhow::bail!("give --consultation and --node, or --bundle"),
             };
             let since = since.map(|p| audit::read_bundle(&p)).transpose()?;
-            if audit::run(&input, since.as_ref(), json)? {
-                Ok(())
-            } else {
-                std::process::exit(1)
+            match audit::run(&input, since.as_ref(), json)? {
+                audit::exit::FINAL => Ok(()),
+                status => std::process::exit(status),
             }
         }
         Command::Tally {

@@ -476,6 +476,20 @@ fn the_node_closes_and_the_audit_passes() {
     let text = String::from_utf8_lossy(&human.stdout);
     assert!(human.status.success(), "{text}");
     assert!(text.contains("PASSED"), "{text}");
+    // The plain summary comes first, and names the proposals by their titles.
+    let (short, details) = text
+        .split_once("\nDetails\n")
+        .expect("a summary, then details");
+    assert!(
+        short.contains("In short") && short.contains("Organised by"),
+        "{text}"
+    );
+    assert!(
+        short.contains("Result (recounted)") && short.contains("« "),
+        "{text}"
+    );
+    assert!(short.contains("It does not prove"), "{text}");
+    assert!(details.contains("proposal "), "{text}");
     assert!(text.contains("1 counted"), "{text}");
     let json = audit(&["--json"]);
     assert!(json.status.success());
@@ -558,16 +572,38 @@ fn the_node_closes_and_the_audit_passes() {
     assert_eq!(bad.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&bad.stdout).contains("[bad_receipt]"));
 
-    // An open consultation is not closed: the audit says so, and exits with 1.
+    // An open consultation reads as open, not as a failure: its own exit status (3), in
+    // words and in the JSON report.
     let (open, _) = approval_consultation(&node.addr);
-    let open_audit = Command::new(env!("CARGO_BIN_EXE_palabre"))
-        .args(["audit", "--consultation", &open.to_string(), "--node", &url])
-        .env("PALABRE_LOG", "warn")
-        .output()
-        .expect("runs");
-    assert_eq!(open_audit.status.code(), Some(1));
-    let text = String::from_utf8_lossy(&open_audit.stdout);
-    assert!(text.contains("[missing_checkpoint]"), "{text}");
+    let open_audit = |extra: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_palabre"))
+            .args(["audit", "--consultation", &open.to_string(), "--node", &url])
+            .args(extra)
+            .env("PALABRE_LOG", "warn")
+            .output()
+            .expect("runs")
+    };
+    let out = open_audit(&[]);
+    assert_eq!(out.status.code(), Some(3));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("OPEN") && text.contains("the result is not final"),
+        "{text}"
+    );
+    assert!(!text.contains("FAILED"), "{text}");
+    let out = open_audit(&["--json"]);
+    assert_eq!(out.status.code(), Some(3));
+    let report: Value = serde_json::from_slice(&out.stdout).expect("a JSON report");
+    assert_eq!(report["state"], json!("open"));
+    assert_eq!(report["failures"], json!([]));
+    let help = String::from_utf8_lossy(&palabre(&["audit", "--help"]).stdout)
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
+    assert!(
+        help.contains("3 when every check holds but the consultation is still open"),
+        "{help}"
+    );
 }
 
 /// `palabre tally` on small instances whose results were worked out by hand (see the

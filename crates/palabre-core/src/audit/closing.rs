@@ -6,11 +6,11 @@
 
 use super::replay::{Replay, admit_result};
 use super::sources::CheckedLog;
-use super::{AuditReport, Fail, LogSummary};
+use super::{AuditReport, Fail, LogSummary, ProposalSummary};
 use crate::admission::{ConsultationView, Record};
-use crate::counting::{self, LogPrefix};
+use crate::counting::{self, Counted, LogPrefix};
 use crate::crypto::PublicKey;
-use crate::event::Body;
+use crate::event::{Body, Kind};
 use crate::head::{Equivocation, closing_quorum, closing_witnesses};
 use crate::purge::Entry;
 use crate::tally::Tally;
@@ -39,11 +39,16 @@ pub(super) fn check_evidence(
     }
 }
 
-/// One participating log's counted prefix: the admitted entries below its checkpoint.
-pub(super) type Prefix = (PublicKey, Vec<Entry>);
+/// One participating log's counted prefix: the admitted entries below its checkpoint,
+/// or, while it has none, all of them (a running count).
+pub(super) struct Prefix {
+    authority: PublicKey,
+    entries: Vec<Entry>,
+    pub(super) closed: bool,
+}
 
 /// Each participating log's closing checkpoint and quorum, summarised in `report`;
-/// returns the counted prefix of every closed log.
+/// returns the counted (or running) prefix of every log served.
 pub(super) fn close_logs(
     consultation: &ConsultationView,
     logs: &[CheckedLog],
@@ -56,6 +61,7 @@ pub(super) fn close_logs(
         let log = logs.iter().find(|l| l.authority == *authority);
         let mut summary = LogSummary {
             authority: *authority,
+            name: declared_name(replay, authority),
             sources: log.map(|l| l.sources.clone()).unwrap_or_default(),
             n_entries: log.map_or(0, |l| l.events.len() as u64),
             n_heads: log.map_or(0, |l| l.n_heads),
@@ -64,7 +70,7 @@ pub(super) fn close_logs(
             witnesses: Vec::new(),
         };
         if let Some(log) = log {
-            prefixes.extend(close_log(consultation, log, replay, &mut summary, fail));
+            prefixes.push(close_log(consultation, log, replay, &mut summary, fail));
         } else {
             fail.push(
                 "missing_log",
@@ -82,26 +88,26 @@ pub(super) fn close_logs(
 }
 
 /// One participating log: its checkpoint, the quorum behind it, the ballots after it;
-/// its counted prefix if it is closed.
+/// its counted prefix (everything admitted, while it has no checkpoint).
 fn close_log(
     consultation: &ConsultationView,
     log: &CheckedLog,
     replay: &Replay,
     summary: &mut LogSummary,
     fail: &mut Fail<'_>,
-) -> Option<Prefix> {
+) -> Prefix {
     let authority = &log.authority;
     let participants = &consultation.body.authorities;
+    let admitted = replay
+        .admitted
+        .get(authority)
+        .map_or(&[][..], Vec::as_slice);
     let Some((size, root)) = replay.ledger.closing(authority, &consultation.id) else {
-        fail.push(
-            "missing_checkpoint",
-            Some(*authority),
-            None,
-            None,
-            None,
-            "this log has no closing checkpoint for the consultation",
-        );
-        return None;
+        return Prefix {
+            authority: *authority,
+            entries: admitted.iter().map(|(_, e)| e.clone()).collect(),
+            closed: false,
+        };
     };
     summary.closing_size = Some(size);
     let witnesses = closing_witnesses(
@@ -150,30 +156,73 @@ fn close_log(
         .filter(|(i, _)| *i < size)
         .map(|(_, e)| e.clone())
         .collect();
-    Some((*authority, entries))
+    Prefix {
+        authority: *authority,
+        entries,
+        closed: true,
+    }
 }
 
-/// The recount of the counted prefixes, with the ballot counts put in `report`.
+/// The name `authority` declared last in its own log.
+fn declared_name(replay: &Replay, authority: &PublicKey) -> Option<String> {
+    let log = replay.ledger.log(authority)?;
+    log.entries
+        .iter()
+        .rev()
+        .find_map(|e| match e.event()?.body() {
+            Body::Authority(b) if e.event()?.author() == authority => Some(b.name.clone()),
+            _ => None,
+        })
+}
+
+/// The recount of the prefixes, with the ballot counts and the proposals put in
+/// `report`.
 pub(super) fn recount(
     consultation: &ConsultationView,
     prefixes: &[Prefix],
     report: &mut AuditReport,
-) -> Tally {
+) -> Counted {
     let views: Vec<LogPrefix<'_>> = prefixes
         .iter()
-        .map(|(a, entries)| LogPrefix {
-            authority: *a,
-            entries,
+        .map(|p| LogPrefix {
+            authority: p.authority,
+            entries: &p.entries,
         })
         .collect();
     let counted = counting::count(consultation, &views);
     report.n_ballots_seen = counted.n_ballots_seen;
     report.n_ballots_counted = counted.ballots.len() as u64;
-    counted.tally(consultation)
+    for p in prefixes {
+        for e in &p.entries {
+            let (id, title) = match e {
+                Entry::Event(e) => match e.body() {
+                    Body::Proposal(b) if b.consultation == consultation.id => {
+                        (e.id(), Some(b.title.clone()))
+                    }
+                    _ => continue,
+                },
+                Entry::Purged(t) => {
+                    let t = t.body();
+                    if t.kind != Kind::Proposal || t.consultation != consultation.id {
+                        continue;
+                    }
+                    (t.id, None)
+                }
+            };
+            report.proposals.push(ProposalSummary {
+                id,
+                title,
+                log: p.authority,
+                hidden: counted.hidden.contains(&id),
+            });
+        }
+    }
+    report.proposals.sort_by_key(|p| p.id);
+    counted
 }
 
 /// The organiser's result: admissible, and equal to the recount; required once every
-/// participating log is closed.
+/// participating log is closed (`n_closed` of them are).
 pub(super) fn check_result(
     consultation: &ConsultationView,
     replay: &Replay,

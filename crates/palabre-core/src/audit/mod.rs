@@ -78,20 +78,51 @@ pub struct Failure {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct LogSummary {
     pub authority: PublicKey,
+    /// The name the authority declared in its own log.
+    pub name: Option<String>,
     pub sources: Vec<String>,
     pub n_entries: u64,
     pub n_heads: u64,
     /// Of `n_entries`, those about another consultation.
     pub n_outside: u64,
+    /// The size of the log's closing checkpoint; `None` while the log is open.
     pub closing_size: Option<u64>,
     pub witnesses: Vec<PublicKey>,
+}
+
+/// Where the audited consultation stands in the material.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AuditState {
+    /// Some participating log has no closing checkpoint yet: what was checked holds or
+    /// not, but the result is not final.
+    Open,
+    /// Every participating log has its closing checkpoint.
+    Closed,
+}
+
+/// A proposal of the consultation, as the counted (or running) prefixes hold it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ProposalSummary {
+    pub id: EventId,
+    /// `None` when its text was purged.
+    pub title: Option<String>,
+    /// The log that holds it.
+    pub log: PublicKey,
+    /// Hidden by a participating authority's moderation: not a candidate.
+    pub hidden: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct AuditReport {
     pub consultation: EventId,
     pub title: Option<String>,
+    /// The authority whose log holds the consultation.
+    pub organiser: Option<PublicKey>,
+    pub vote_close_ms: Option<u64>,
+    pub state: AuditState,
     pub logs: Vec<LogSummary>,
+    pub proposals: Vec<ProposalSummary>,
     pub n_events: u64,
     /// Entries of the participating logs that are about another consultation: checked
     /// for decoding, signature and place in their log, not replayed (PROTOCOL.md,
@@ -99,16 +130,25 @@ pub struct AuditReport {
     pub n_outside: u64,
     pub n_ballots_seen: u64,
     pub n_ballots_counted: u64,
-    /// The recount.
+    /// The recount; while the consultation is open, the running count, or `None` if the
+    /// consultation hides running results until the close.
     pub tally: Option<Tally>,
+    /// Whether the running count is withheld (open, and running results hidden).
+    pub tally_hidden: bool,
     /// The organiser's signed result, if the logs hold one.
     pub result: Option<EventId>,
     pub failures: Vec<Failure>,
 }
 
 impl AuditReport {
+    /// No rule fails.
     pub fn passed(&self) -> bool {
         self.failures.is_empty()
+    }
+
+    /// No rule fails and the consultation is closed: the result is final.
+    pub fn is_final(&self) -> bool {
+        self.passed() && self.state == AuditState::Closed
     }
 }
 
@@ -146,12 +186,17 @@ pub fn audit(input: &AuditInput, options: AuditOptions) -> AuditReport {
     let mut report = AuditReport {
         consultation: input.consultation,
         title: None,
+        organiser: None,
+        vote_close_ms: None,
+        state: AuditState::Open,
         logs: Vec::new(),
+        proposals: Vec::new(),
         n_events: logs.iter().map(|l| l.events.len() as u64).sum(),
         n_outside: 0,
         n_ballots_seen: 0,
         n_ballots_counted: 0,
         tally: None,
+        tally_hidden: false,
         result: None,
         failures: Vec::new(),
     };
@@ -168,18 +213,29 @@ pub fn audit(input: &AuditInput, options: AuditOptions) -> AuditReport {
         return report;
     };
     report.title = Some(consultation.body.title.clone());
+    report.organiser = Some(consultation.organiser);
+    report.vote_close_ms = Some(consultation.body.vote_close_ms);
     closing::check_evidence(&input.evidence, &consultation, &mut fail);
     let prefixes = closing::close_logs(&consultation, &logs, &replay, &mut report, &mut fail);
-    let tally = closing::recount(&consultation, &prefixes, &mut report);
+    let n_closed = prefixes.iter().filter(|p| p.closed).count();
+    if n_closed == consultation.body.authorities.len() {
+        report.state = AuditState::Closed;
+    }
+    let counted = closing::recount(&consultation, &prefixes, &mut report);
+    let tally = counted.tally(&consultation);
     closing::check_result(
         &consultation,
         &replay,
-        prefixes.len(),
+        n_closed,
         &tally,
         &mut report,
         &mut fail,
     );
-    report.tally = Some(tally);
+    report.tally_hidden =
+        report.state == AuditState::Open && !consultation.body.show_running_results;
+    if !report.tally_hidden {
+        report.tally = Some(tally);
+    }
     report.failures = failures;
     report
 }

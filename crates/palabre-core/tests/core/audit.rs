@@ -1,7 +1,7 @@
 //! The audit module on an honest three-town consultation, then with planted faults.
 
 use palabre_core::admission::{Clock, Record};
-use palabre_core::audit::{AuditInput, AuditOptions, AuditReport, LogMaterial, audit};
+use palabre_core::audit::{AuditInput, AuditOptions, AuditReport, AuditState, LogMaterial, audit};
 use palabre_core::crypto::PublicKey;
 use palabre_core::event::*;
 use palabre_core::head::{Cosignature, CosignedHead, Equivocation, TreeHead};
@@ -900,6 +900,8 @@ fn overlapping_consultations_each_audit_clean() {
         .collect();
     let report = audit_of(c2, c2_logs);
     assert!(report.passed(), "{:#?}", report.failures);
+    assert_eq!(report.state, AuditState::Closed);
+    assert!(report.is_final());
     assert_eq!(report.n_ballots_counted, 6);
     let Some(Tally::Approval { rows, .. }) = &report.tally else {
         panic!("approval tally")
@@ -977,4 +979,91 @@ fn a_town_cannot_pass_off_a_ballot_as_another_consultations() {
     let report = audit_of(c2, logs);
     assert_eq!(rules(&report), vec!["inadmissible"]);
     assert!(report.failures[0].detail.contains("duplicate"));
+}
+
+/// A consultation still open audits as open: what was checked holds, the ballots so far
+/// are counted, the running tally is withheld unless the consultation shows running
+/// results, and a planted fault still fails. One log closed of three is still open.
+#[test]
+fn an_open_consultation_reads_as_open() {
+    let mut w = World::new(3, 3, Method::Approval { max_choices: 2 }, 3);
+    let p = w.proposals.clone();
+    for t in 0..3 {
+        for r in 0..2 {
+            w.vote(t, r, VOTE_OPEN + r as u64, Choice::Approve(vec![p[t]]))
+                .expect("ballot");
+        }
+    }
+    let report = run(&w, materials(&w, &[]));
+    assert!(report.passed(), "{:#?}", report.failures);
+    assert!(!report.is_final());
+    assert_eq!(report.state, AuditState::Open);
+    assert_eq!(report.n_ballots_counted, 6);
+    assert!(report.tally_hidden && report.tally.is_none());
+    assert!(report.logs.iter().all(|l| l.closing_size.is_none()));
+    assert_eq!(report.proposals.len(), 3);
+    assert!(
+        report
+            .proposals
+            .iter()
+            .all(|p| p.title.is_some() && !p.hidden)
+    );
+    assert_eq!(report.logs[0].name.as_deref(), Some("Town 0"));
+    let json = serde_json::to_value(&report).expect("json");
+    assert_eq!(json["state"], serde_json::json!("open"));
+
+    // Town 2 closes its part: still open, and its checkpoint still needs its quorum.
+    let town2 = w.towns[2].pk();
+    let size = w.ledger.log_size(&town2);
+    let root = w.ledger.root_at(&town2, size).expect("root");
+    let cp = sign(
+        &w.towns[2].key,
+        VOTE_CLOSE,
+        Body::Checkpoint(CheckpointBody {
+            consultation: w.consultation,
+            size,
+            root,
+        }),
+    );
+    w.ledger
+        .append(&town2, cp, Clock::Replay)
+        .expect("checkpoint");
+    let report = run(&w, materials(&w, &[]));
+    assert_eq!(report.state, AuditState::Open);
+    assert_eq!(rules(&report), vec!["checkpoint_no_quorum"]);
+
+    // With running results shown, the running count is there.
+    let mut w = World::new(2, 2, Method::Approval { max_choices: 1 }, 2);
+    let mut body = consultation_body(
+        &[w.towns[0].pk(), w.towns[1].pk()],
+        Method::Approval { max_choices: 1 },
+    );
+    if let Body::Consultation(c) = &mut body {
+        c.show_running_results = true;
+    }
+    let c = sign(&w.towns[0].key, T0 - DAY, body);
+    w.consultation = c.id();
+    let organiser = w.towns[0].pk();
+    w.ledger
+        .append(&organiser, c, Clock::Replay)
+        .expect("consultation");
+    let p = w.propose(1, 0, "Des bancs", None).expect("proposal");
+    w.vote(0, 0, VOTE_OPEN, Choice::Approve(vec![p]))
+        .expect("ballot");
+    w.vote(1, 1, VOTE_OPEN, Choice::Approve(vec![p]))
+        .expect("ballot");
+    let report = run(&w, materials(&w, &[]));
+    assert!(report.passed(), "{:#?}", report.failures);
+    assert_eq!(report.state, AuditState::Open);
+    let Some(Tally::Approval { rows, .. }) = &report.tally else {
+        panic!("a running approval tally")
+    };
+    assert_eq!((rows[0].proposal, rows[0].approvals), (p, 2));
+
+    // A planted fault in an open consultation still fails.
+    let mut logs = materials(&w, &[]);
+    let last = logs[1].entries.len() - 1;
+    logs[1].entries[last][40] ^= 1;
+    let report = run(&w, logs);
+    assert!(!report.passed());
 }
