@@ -988,9 +988,9 @@ fn a_town_cannot_pass_off_a_ballot_as_another_consultations() {
 fn an_open_consultation_reads_as_open() {
     let mut w = World::new(3, 3, Method::Approval { max_choices: 2 }, 3);
     let p = w.proposals.clone();
-    for t in 0..3 {
+    for (t, proposal) in p.iter().enumerate() {
         for r in 0..2 {
-            w.vote(t, r, VOTE_OPEN + r as u64, Choice::Approve(vec![p[t]]))
+            w.vote(t, r, VOTE_OPEN + r as u64, Choice::Approve(vec![*proposal]))
                 .expect("ballot");
         }
     }
