@@ -706,3 +706,220 @@ fn a_purge_erases_the_text_on_every_replica() {
     );
     assert!(!page.contains("jardin partagé") && !page.contains(secret));
 }
+
+/// Four towns, three overlapping consultations: C1 of towns 0, 1, 2 (town 0 organises),
+/// C2 of towns 1 and 2 (town 1), C3 of towns 0 and 3 (town 3). Each town's log so holds
+/// the entries of every consultation it takes part in, and town 1 argues on, then hides
+/// its argument on, a proposal of C1 that sits in town 0's log. While open, C1 audits as
+/// open (exit 3); once closed with their quorums, each consultation audits clean from
+/// every node alone, from all of them together, and from a bundle exported from each.
+#[test]
+fn overlapping_consultations_audit_clean_from_every_node_and_bundle() {
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let mut towns = init_towns(tmp.path(), 4);
+    for i in 0..4 {
+        for j in (0..4).filter(|j| *j != i) {
+            ok(palabre(&[
+                "peers",
+                "add",
+                "--data",
+                path(&towns[i].data),
+                "--authority",
+                &towns[j].pk().to_string(),
+                "--addr",
+                &towns[j].p2p,
+                "--name",
+                &format!("Commune {j}"),
+            ]));
+        }
+    }
+    for t in towns.iter_mut() {
+        t.start();
+    }
+    let keys: Vec<PublicKey> = towns.iter().map(Town::pk).collect();
+    wait_until("every node to replicate every declaration", 60, || {
+        towns
+            .iter()
+            .all(|t| keys.iter().all(|k| log_size(&t.addr(), k) >= 1))
+    });
+
+    let now = now_ms();
+    let close = now + 30_000;
+    // (organiser, participants, title, proposal title)
+    let plan: [(usize, &[usize], &str, &str); 3] = [
+        (
+            0,
+            &[0, 1, 2],
+            "La piscine intercommunale",
+            "Couvrir le bassin",
+        ),
+        (1, &[1, 2], "Le pont sur la Sèvre", "Un pont piéton"),
+        (3, &[0, 3], "La navette du marché", "Une navette le samedi"),
+    ];
+    let mut consultations = Vec::new();
+    for (organiser, members, title, proposal) in plan {
+        let mut authorities: Vec<PublicKey> = members.iter().map(|m| keys[*m]).collect();
+        authorities.sort();
+        let key = &towns[organiser].key;
+        let c = sign(
+            key,
+            Body::Consultation(Box::new(ConsultationBody {
+                title: title.into(),
+                description: "Votre avis compte.".into(),
+                authorities,
+                proposals_open_ms: now - 1_000,
+                proposals_close_ms: close,
+                vote_open_ms: now - 1_000,
+                vote_close_ms: close,
+                method: Method::Approval { max_choices: 1 },
+                show_running_results: false,
+            })),
+        );
+        let p = sign(
+            key,
+            Body::Proposal(ProposalBody {
+                consultation: c.id(),
+                title: proposal.into(),
+                body: "Pour tous.".into(),
+                cost: None,
+            }),
+        );
+        post(&towns[organiser].addr(), &c);
+        post(&towns[organiser].addr(), &p);
+        consultations.push((c.id(), p.id(), members.to_vec(), organiser, proposal));
+    }
+    wait_until(
+        "every consultation and proposal to reach every node",
+        60,
+        || {
+            consultations.iter().all(|(cid, ..)| {
+                towns.iter().all(|t| {
+                    matches!(http(&t.addr(), "GET", &format!("/api/v1/consultations/{cid}"), b""),
+                    Some((200, v)) if v["proposals"].as_array().is_some_and(|l| l.len() == 1))
+                })
+            })
+        },
+    );
+    // Town 1 argues on C1's proposal (in town 0's log), then hides its own argument.
+    let argument = sign(
+        &towns[1].key,
+        Body::Argument(palabre_core::event::ArgumentBody {
+            proposal: consultations[0].1,
+            stance: palabre_core::event::Stance::Con,
+            body: "Le coût d'entretien.".into(),
+        }),
+    );
+    post(&towns[1].addr(), &argument);
+    post(
+        &towns[1].addr(),
+        &sign(
+            &towns[1].key,
+            Body::Moderation(ModerationBody {
+                target: argument.id(),
+                action: ModerationAction::Hide,
+                reason: "Doublon".into(),
+                tombstone: None,
+            }),
+        ),
+    );
+    // Two residents of each town vote at home, in every consultation of their town; the
+    // second of each town casts a blank ballot.
+    for (t, town) in towns.iter().enumerate() {
+        for n in 0..2u8 {
+            let code = town.node.as_ref().expect("running").codes[n as usize].clone();
+            let key = resident(t, n);
+            assert!(redeem(&town.addr(), &code, &key));
+            for (cid, pid, members, ..) in &consultations {
+                if members.contains(&t) {
+                    let approve = if n == 0 { vec![*pid] } else { Vec::new() };
+                    post(
+                        &town.addr(),
+                        &sign(
+                            &key,
+                            Body::Ballot(BallotBody {
+                                consultation: *cid,
+                                choice: Choice::Approve(approve),
+                                assistance: None,
+                            }),
+                        ),
+                    );
+                }
+            }
+        }
+    }
+    let url = |t: &Town| format!("http://{}", t.addr());
+    let audit_of = |cid: &EventId, nodes: &[String], extra: &[&str]| {
+        let cid = cid.to_string();
+        let mut args = vec!["audit", "--consultation", cid.as_str()];
+        for n in nodes {
+            args.extend(["--node", n.as_str()]);
+        }
+        args.extend(extra);
+        palabre(&args)
+    };
+
+    // Still open: every check holds, the result is not final (exit 3).
+    let open = audit_of(&consultations[0].0, &[url(&towns[1])], &[]);
+    let text = String::from_utf8_lossy(&open.stdout);
+    assert_eq!(open.status.code(), Some(3), "{text}");
+    assert!(text.contains("the result is not final"), "{text}");
+
+    wait_until("every organiser's result", 120, || {
+        consultations.iter().all(|(cid, _, _, organiser, _)| {
+            log_of(&towns[*organiser].addr(), &keys[*organiser])
+                .iter()
+                .any(|e| e["kind"] == json!("result") && e["body"]["consultation"] == json!(cid))
+        })
+    });
+    wait_until("every node to hold every log alike", 60, || {
+        keys.iter().all(|k| {
+            let reference = log_of(&towns[0].addr(), k);
+            towns[1..].iter().all(|t| log_of(&t.addr(), k) == reference)
+        })
+    });
+
+    let all: Vec<String> = towns.iter().map(url).collect();
+    for (k, (cid, _, members, _, proposal)) in consultations.iter().enumerate() {
+        // From all the nodes at once, as JSON: the other consultations' entries are there,
+        // outside this one, and the recount is two ballots per town, one approving.
+        let json = audit_of(cid, &all, &["--json"]);
+        assert_eq!(
+            json.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&json.stdout)
+        );
+        let report: Value = serde_json::from_slice(&json.stdout).expect("a JSON report");
+        assert_eq!(report["state"], json!("closed"));
+        assert_eq!(report["failures"], json!([]));
+        assert_eq!(report["n_ballots_counted"], json!(2 * members.len()));
+        assert_eq!(
+            report["tally"]["rows"][0]["approvals"],
+            json!(members.len()),
+            "{report}"
+        );
+        assert!(
+            report["n_outside"].as_u64().expect("n_outside") > 0,
+            "{report}"
+        );
+        for t in &towns {
+            let node = url(t);
+            let text = ok(audit_of(cid, std::slice::from_ref(&node), &[]));
+            assert!(text.contains("PASSED") && text.contains(proposal), "{text}");
+            let bundle = tmp
+                .path()
+                .join(format!("c{k}-{}.bundle.json", t.addr().replace(':', "_")));
+            ok(palabre(&[
+                "export",
+                "--consultation",
+                &cid.to_string(),
+                "--bundle",
+                path(&bundle),
+                "--node",
+                &node,
+            ]));
+            let offline = ok(palabre(&["audit", "--bundle", path(&bundle)]));
+            assert!(offline.contains("PASSED"), "{offline}");
+        }
+    }
+}

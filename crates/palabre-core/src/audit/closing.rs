@@ -239,7 +239,7 @@ pub(super) fn check_result(
         if body.consultation != consultation.id {
             continue;
         }
-        if let Err(r) = admit_result(&replay.ledger, log, event) {
+        if let Err(r) = admit_result(&replay.ledger, &replay.refs, log, event) {
             fail.push(
                 "inadmissible",
                 Some(*log),

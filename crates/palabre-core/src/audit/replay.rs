@@ -107,6 +107,7 @@ impl Items {
 struct Replaying<'r, 'f> {
     consultation: EventId,
     items: Items,
+    refs: Arc<References>,
     ledger: Ledger,
     admitted: BTreeMap<PublicKey, Vec<(u64, Entry)>>,
     outside: BTreeMap<PublicKey, u64>,
@@ -132,10 +133,21 @@ pub(super) fn replay(logs: &[CheckedLog], consultation: &EventId, fail: &mut Fai
             }
         }
     }
+    // An argument noted before the log that holds its proposal has no consultation yet
+    // (a moderation of it would then find none): note the arguments again, now that
+    // every proposal is known.
+    for log in logs {
+        for e in log.events.iter().flatten().filter_map(Entry::event) {
+            if e.kind() == Kind::Argument {
+                refs.note(&log.authority, e);
+            }
+        }
+    }
     let refs = Arc::new(refs);
     let mut r = Replaying {
         consultation: *consultation,
         items: Items::of(logs),
+        refs: refs.clone(),
         ledger: Ledger::with_references(refs.clone()),
         admitted: BTreeMap::new(),
         outside: BTreeMap::new(),
@@ -198,7 +210,12 @@ impl Replaying<'_, '_> {
             self.ledger.apply(log, event.clone());
             return;
         }
-        match admit(&self.ledger, log, event, Clock::Replay).into_result() {
+        let view = View {
+            ledger: &self.ledger,
+            refs: &self.refs,
+            forget: None,
+        };
+        match admit(&view, log, event, Clock::Replay).into_result() {
             Ok(()) => {
                 if let Body::Moderation(b) = event.body()
                     && b.tombstone.is_some()
@@ -276,29 +293,32 @@ fn check_tombstones(
 /// Whether the organiser's `result` is admissible, judged after the whole replay.
 pub(super) fn admit_result(
     ledger: &Ledger,
+    refs: &References,
     log: &PublicKey,
     event: &SignedEvent,
 ) -> Result<(), Rejection> {
-    admit(&ledger_without(ledger, event), log, event, Clock::Replay).into_result()
-}
-
-/// The ledger as it was before `event` was applied, for judging a deferred result: only
-/// "already recorded" differs, so a view that forgets this one id is enough.
-fn ledger_without<'a>(ledger: &'a Ledger, event: &SignedEvent) -> Forgetting<'a> {
-    Forgetting {
+    let view = View {
         ledger,
-        id: event.id(),
-    }
+        refs,
+        forget: Some(event.id()),
+    };
+    admit(&view, log, event, Clock::Replay).into_result()
 }
 
-struct Forgetting<'a> {
+/// The ledger as the replay judges against it: a moderation's target is resolved from
+/// every log served (the ledger alone knows an argument's consultation only if its
+/// proposal's log was replayed first); and, for a deferred result, the ledger as it
+/// was before `forget` was applied — only "already recorded" differs, so a view that
+/// forgets this one id is enough.
+struct View<'a> {
     ledger: &'a Ledger,
-    id: EventId,
+    refs: &'a References,
+    forget: Option<EventId>,
 }
 
-impl Record for Forgetting<'_> {
+impl Record for View<'_> {
     fn contains(&self, id: &EventId) -> bool {
-        *id != self.id && self.ledger.contains(id)
+        Some(*id) != self.forget && self.ledger.contains(id)
     }
     fn is_declared(&self, a: &PublicKey) -> bool {
         self.ledger.is_declared(a)
@@ -310,7 +330,10 @@ impl Record for Forgetting<'_> {
         self.ledger.proposal(id)
     }
     fn target(&self, id: &EventId) -> Option<(Kind, Option<EventId>)> {
-        self.ledger.target(id)
+        match self.refs.targets.get(id) {
+            Some(t @ (_, Some(_))) => Some(*t),
+            _ => self.ledger.target(id),
+        }
     }
     fn credential(
         &self,
@@ -324,7 +347,8 @@ impl Record for Forgetting<'_> {
     }
     fn has_result(&self, c: &EventId) -> bool {
         // Only the first result of a consultation counts; later ones are refused.
-        self.ledger.has_result(c) && self.ledger.first_result(c) != Some(self.id)
+        self.ledger.has_result(c)
+            && (self.forget.is_none() || self.ledger.first_result(c) != self.forget)
     }
     fn log_size(&self, a: &PublicKey) -> u64 {
         self.ledger.log_size(a)
