@@ -1067,3 +1067,38 @@ fn an_open_consultation_reads_as_open() {
     let report = run(&w, logs);
     assert!(!report.passed());
 }
+
+/// Quorum (PROTOCOL.md, "Closing and quorum"): a cosignature counts when its head has
+/// the checkpoint's size and root, whatever that head's own timestamp (an ordinary head
+/// cosigned on the way); with another root it does not.
+#[test]
+fn a_cosignature_of_an_ordinary_head_with_the_closing_size_and_root_counts() {
+    let (w, cosigs) = closed_world(1);
+    let cosigned = |timestamp_ms: u64, other_root: bool| -> Vec<Cosignature> {
+        cosigs
+            .iter()
+            .map(|c| {
+                let mut head = c.cosigned.head;
+                head.timestamp_ms = timestamp_ms;
+                if other_root {
+                    head.root.0[0] ^= 1;
+                }
+                let witness = w
+                    .towns
+                    .iter()
+                    .find(|t| t.pk() == c.cosigned.witness)
+                    .expect("a town");
+                CosignedHead {
+                    head,
+                    witness: witness.pk(),
+                    timestamp_ms: c.cosigned.timestamp_ms,
+                }
+                .sign(&witness.key)
+            })
+            .collect()
+    };
+    let report = run(&w, materials(&w, &cosigned(VOTE_OPEN + 5, false)));
+    assert!(report.passed(), "{:?}", rules(&report));
+    let report = run(&w, materials(&w, &cosigned(0, true)));
+    assert_eq!(rules(&report), vec!["checkpoint_no_quorum"; 3]);
+}
