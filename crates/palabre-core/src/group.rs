@@ -10,6 +10,7 @@
 //! design names. ElGamal, proofs, the DKG and the shuffle live in their own modules.
 //! There is no randomness here: provers take 32-byte seeds and expand them with
 //! [`seeded_scalar`].
+#![deny(missing_docs)]
 
 use curve25519_dalek::ristretto::{CompressedRistretto, RistrettoPoint};
 use curve25519_dalek::scalar::Scalar;
