@@ -12,8 +12,12 @@
 //! [`seeded_scalar`].
 #![deny(missing_docs)]
 
-use curve25519_dalek::ristretto::{CompressedRistretto, RistrettoPoint};
-use curve25519_dalek::scalar::Scalar;
+use curve25519_dalek::ristretto::CompressedRistretto;
+/// The group element and scalar types, re-exported so that callers need not depend on
+/// curve25519-dalek themselves.
+pub use curve25519_dalek::ristretto::RistrettoPoint;
+#[doc(no_inline)]
+pub use curve25519_dalek::scalar::Scalar;
 use sha2::{Digest, Sha512};
 
 use crate::ids::decode_hex;
