@@ -230,7 +230,12 @@ impl DleqProof {
     /// Checks the proof of `st` under `ctx`.
     pub fn verify(&self, ctx: &[&[u8]], st: &DleqStatement) -> Result<(), ProofError> {
         let minus_c = -self.c;
-        let a = group::vartime_multiscalar_mul(&[self.s, minus_c], &[st.p, st.x]);
+        // Every use of the protocol has P = B, where dalek's basepoint tables are faster.
+        let a = if st.p == group::B {
+            RistrettoPoint::vartime_double_scalar_mul_basepoint(&minus_c, &st.x, &self.s)
+        } else {
+            group::vartime_multiscalar_mul(&[self.s, minus_c], &[st.p, st.x])
+        };
         let bq = group::vartime_multiscalar_mul(&[self.s, minus_c], &[st.q, st.d]);
         if dleq_challenge(ctx, st, &a, &bq) == self.c {
             Ok(())

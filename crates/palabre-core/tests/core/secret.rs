@@ -1226,3 +1226,92 @@ proptest! {
         }
     }
 }
+
+/// The codes of PROTOCOL.md's "Codes of the primitives" table, one row each.
+#[test]
+fn primitive_codes_are_stable() {
+    use palabre_core::dkg::DkgError;
+    use palabre_core::proofs::ProofError;
+    use palabre_core::sealed::CodecError;
+    let table: [(&str, &str); 13] = [
+        (GroupError::BadPoint.code(), "bad_point"),
+        (GroupError::BadScalar.code(), "bad_scalar"),
+        (ProofError::BadPok.code(), "bad_pok"),
+        (ProofError::BadDleq.code(), "bad_dleq"),
+        (ProofError::Shape.code(), "invalid_choice"),
+        (CodecError::OutOfRange.code(), "invalid_choice"),
+        (DkgError::BadTrustees.code(), "bad_trustees"),
+        (DkgError::BadDeal.code(), "bad_deal"),
+        (DkgError::BadShare.code(), "bad_share"),
+        (DkgError::BadComplaint.code(), "bad_complaint"),
+        (DkgError::BadDecryptionShare.code(), "bad_decryption_share"),
+        (DkgError::TooFewShares.code(), "too_few_shares"),
+        (CodecError::TooLong.code(), "invalid_choice"),
+    ];
+    for (got, want) in table {
+        assert_eq!(got, want);
+    }
+    // And where each is produced.
+    assert_eq!(Params::new(1, 1), Err(DkgError::BadTrustees));
+    assert_eq!(Params::new(17, 9), Err(DkgError::BadTrustees));
+    assert_eq!(Params::new(5, 6), Err(DkgError::BadTrustees));
+    assert_eq!(sealed::encode_payload(&[0; 31]), Err(CodecError::TooLong));
+    let cer = ceremony();
+    let cid = id(CID);
+    let mut short = cer.deals[0].clone();
+    short.commitments.pop();
+    assert_eq!(
+        dkg::check_dealing(&cid, cer.params, &short),
+        Err(DkgError::BadDeal)
+    );
+    let mut reordered = cer.deals[0].clone();
+    reordered.shares.swap(0, 1);
+    assert_eq!(
+        dkg::check_dealing(&cid, cer.params, &reordered),
+        Err(DkgError::BadDeal)
+    );
+    let mut missing = cer.deals[0].clone();
+    missing.shares.pop();
+    assert_eq!(
+        dkg::check_dealing(&cid, cer.params, &missing),
+        Err(DkgError::BadDeal)
+    );
+    // A deal's proof is bound to its dealer's index: dealer 3's deal claimed by 4 fails.
+    let mut stolen = cer.deals[2].clone();
+    stolen.dealer = 4;
+    stolen.shares = cer.deals[3].shares.clone();
+    assert_eq!(
+        dkg::check_dealing(&cid, cer.params, &stolen),
+        Err(DkgError::BadDeal)
+    );
+    // A complaint by someone else than the recipient fails its proof.
+    let (dealer, complaint, _) = cer.complaints[0];
+    let mut other = complaint;
+    other.complainer = 5;
+    assert_eq!(
+        dkg::judge_complaint(
+            &cid,
+            &deal_id(dealer),
+            &cer.deals[1],
+            &other,
+            &cer.trustees[4].e_pub
+        ),
+        Err(DkgError::BadComplaint)
+    );
+    let y = cer.election_key();
+    let ct = Ciphertext::encrypt(&y, &B, &Scalar::ONE);
+    let share = DecryptionShare::create(&[&cid, &id(0xf1)], &ct.alpha, &cer.x(1), &seed(1));
+    let y_3 = dkg::verification_key(cer.qual_deals(), 3);
+    assert_eq!(
+        share.verify(&[&cid, &id(0xf1)], &ct.alpha, &y_3),
+        Err(DkgError::BadDecryptionShare)
+    );
+    assert_eq!(
+        dkg::recombine(
+            cer.params,
+            &ct.beta,
+            &[(1, share.d), (1, share.d), (3, share.d)]
+        ),
+        Err(DkgError::TooFewShares)
+    );
+}

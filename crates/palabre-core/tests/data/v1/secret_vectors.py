@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """Recomputes secret.json from the specification, independently of Palabre's Rust code.
 
-Group operations come from libsodium's ristretto255 functions (through ctypes, so any
-libsodium >= 1.0.18 works: Debian's libsodium23, or the one PyNaCl was built against);
+Group operations come from libsodium's ristretto255 functions through ctypes, so any
+shared libsodium >= 1.0.18 works (Debian's libsodium23; PyNaCl 1.6 has no ristretto255
+bindings and its bundled copy does not export them);
 SHA-512 from hashlib; scalar arithmetic from Python integers mod l. Every value of the
 file that can be derived from the seeds and inputs it records is recomputed and
 compared: Hs, Gen, seeded scalars, the RFC 9496 vectors, the codec, ElGamal, the
