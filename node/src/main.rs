@@ -108,6 +108,10 @@ enum Command {
         /// its print page and CSV.
         #[arg(long)]
         staff_letters: Option<usize>,
+        /// Instead: the secret-ballot primitives — proof and DLEQ verification against
+        /// verify_strict, decryption shares, a DKG with 16 trustees.
+        #[arg(long)]
+        secret: bool,
     },
     /// Verify a consultation from the logs that nodes serve (or a bundle), trusting none
     /// of them: signatures, heads, consistency between nodes, admission of every entry,
@@ -365,6 +369,7 @@ fn main() -> anyhow::Result<()> {
             }
             Ok(())
         }
+        Command::Bench { secret: true, .. } => bench::secret_run(),
         Command::Bench {
             staff_letters: Some(n),
             ..
