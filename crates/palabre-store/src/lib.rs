@@ -19,7 +19,7 @@ use palabre_core::crypto::PublicKey;
 use palabre_core::event::{SignedEvent, decode};
 use palabre_core::head::{Cosignature, Equivocation, SignedTreeHead, TreeHead};
 use palabre_core::ids::{EventId, Hash};
-pub use palabre_core::ledger::Moderated;
+pub use palabre_core::counting::Moderated;
 use palabre_core::limits::MAX_PAGE_ENTRIES;
 use palabre_core::merkle::MerkleError;
 pub use palabre_core::purge::Entry;

@@ -10,7 +10,7 @@ use palabre_core::head::{CosignedHead, Equivocation, SignedTreeHead, TreeHead};
 use palabre_core::ids::{EventId, Hash};
 use palabre_core::ledger::Ledger;
 use palabre_core::merkle;
-use palabre_core::purge::{Entry, Tombstone, TombstoneBody};
+use palabre_core::purge::Entry;
 use palabre_core::tally::{Choice, Method};
 use palabre_store::{
     CommitItem, InvitationStatus, MemoryStorage, Moderated, SledStorage, Storage, StoreConfig,
