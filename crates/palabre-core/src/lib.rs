@@ -20,4 +20,5 @@ pub mod merkle;
 pub mod pabulib;
 pub mod purge;
 pub mod rejection;
+pub mod replica;
 pub mod tally;

@@ -21,7 +21,7 @@ use palabre_core::head::{Cosignature, Equivocation, SignedTreeHead, TreeHead};
 use palabre_core::ids::{EventId, Hash};
 use palabre_core::merkle::{self, Nodes};
 use palabre_core::purge::{self, Entry, PurgedEntry};
-use palabre_core::rejection::Rejection;
+use palabre_core::replica::{self, ReplicaError, ReplicaLog};
 use sled::Transactional;
 use sled::transaction::{ConflictableTransactionError, TransactionError};
 
@@ -907,45 +907,21 @@ impl Storage for SledStorage {
     ) -> Result<ReplicaOutcome, StoreError> {
         let _one_at_a_time = self.commit_lock.lock().unwrap_or_else(|e| e.into_inner());
         let _writing = self.writing();
-        let log = head.head.authority;
-        let mut pending = Pending::default();
-        let held = self.view(&pending).size(&log);
-        if held != start {
-            return Err(StoreError::NotContiguous { held, start });
-        }
-        let mut outcome = ReplicaOutcome {
-            appended: 0,
-            refused: None,
-            reached_head: false,
+        let mut write = ReplicaWrite {
+            store: self,
+            pending: Pending::default(),
         };
-        for entry in entries {
-            let verdict = match &entry {
-                Entry::Event(event) => {
-                    admit(&self.view(&pending), &log, event, Clock::Replay).into_result()
-                }
-                // A tombstone's signature was checked on receipt; its purge follows it
-                // in the log and is admitted then.
-                Entry::Purged(p) if self.view(&pending).contains(&p.body().id) => {
-                    Err(Rejection::Duplicate)
-                }
-                Entry::Purged(_) => Ok(()),
-            };
-            if let Err(r) = verdict {
-                outcome.refused = Some((start + outcome.appended, r));
-                break;
+        let outcome = match replica::append_replica(&mut write, head, start, entries) {
+            Ok(outcome) => outcome,
+            Err(ReplicaError::NotContiguous { held, start }) => {
+                return Err(StoreError::NotContiguous { held, start });
             }
-            match &entry {
-                Entry::Event(event) => append(&self.all, &self.sizes, &mut pending, &log, event),
-                Entry::Purged(p) => append_purged(&self.all, &self.sizes, &mut pending, &log, p),
-            };
-            outcome.appended += 1;
-        }
-        let view = self.view(&pending);
-        let size = view.size(&log);
-        if size == head.head.size && merkle::root_at(&view.nodes(log), size)? == head.head.root {
+            Err(ReplicaError::Store(e)) => return Err(e),
+        };
+        let mut pending = write.pending;
+        if outcome.reached_head {
             let json = serde_json::to_vec(head).map_err(|e| corrupt(&e.to_string()))?;
-            pending.put(T::HEAD, log_key(&log, size), json);
-            outcome.reached_head = true;
+            pending.put(T::HEAD, log_key(&head.head.authority, head.head.size), json);
         }
         self.write(pending)?;
         Ok(outcome)
@@ -1197,5 +1173,37 @@ impl Storage for SledStorage {
             );
         }
         Ok(list)
+    }
+}
+
+/// A replica page being written: core's [`replica::append_replica`] reads the store with
+/// the page's pending writes over it, and appends through it.
+struct ReplicaWrite<'s> {
+    store: &'s SledStorage,
+    pending: Pending,
+}
+
+impl ReplicaLog for ReplicaWrite<'_> {
+    type Error = StoreError;
+    type View<'v> = View<'v>;
+
+    fn read<T>(&self, read: impl FnOnce(&View<'_>) -> T) -> T {
+        read(&self.store.view(&self.pending))
+    }
+
+    fn root(&self, log: &PublicKey, size: u64) -> Result<Option<Hash>, StoreError> {
+        Ok(Some(merkle::root_at(
+            &self.store.view(&self.pending).nodes(*log),
+            size,
+        )?))
+    }
+
+    fn append(&mut self, log: &PublicKey, entry: Entry) -> Result<(), StoreError> {
+        let store = self.store;
+        match &entry {
+            Entry::Event(event) => append(&store.all, &store.sizes, &mut self.pending, log, event),
+            Entry::Purged(p) => append_purged(&store.all, &store.sizes, &mut self.pending, log, p),
+        };
+        Ok(())
     }
 }
