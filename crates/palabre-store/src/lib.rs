@@ -8,9 +8,12 @@
 //! `admission::admit` for every item and writes only what it accepts.
 
 mod backup;
+mod indexes;
 mod memory;
 mod office;
 mod sled_storage;
+mod trees;
+mod view;
 mod writer;
 
 use palabre_core::admission::{Clock, ConsultationView, Record};
