@@ -17,6 +17,10 @@ use palabre_store::{
     stored_event,
 };
 
+mod store {
+    pub mod model;
+}
+
 const T0: u64 = 1_900_000_000_000;
 const DAY: u64 = 86_400_000;
 
