@@ -42,6 +42,7 @@ pub use writer::{
 
 /// Failures of the storage itself (never of the input: those are [`CommitRejection`]s).
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum StoreError {
     #[error("sled: {0}")]
     Sled(#[from] sled::Error),
