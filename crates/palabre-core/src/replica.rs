@@ -24,7 +24,9 @@ use crate::rejection::Rejection;
 /// first one refused (if any; it and the rest were not written).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ReplicaOutcome {
+    /// How many entries of the page were admitted and appended.
     pub appended: u64,
+    /// The first entry refused, by its index in the log, and why.
     pub refused: Option<(u64, Rejection)>,
     /// Whether the log now holds exactly the page's signed head (stored with it).
     pub reached_head: bool,
@@ -34,7 +36,12 @@ pub struct ReplicaOutcome {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ReplicaError<E> {
     /// The page does not start where the held log ends.
-    NotContiguous { held: u64, start: u64 },
+    NotContiguous {
+        /// The size of the log held.
+        held: u64,
+        /// Where the page starts.
+        start: u64,
+    },
     /// The store failed to read or write.
     Store(E),
 }
@@ -42,6 +49,7 @@ pub enum ReplicaError<E> {
 /// What [`append_replica`] needs of a store: the record as it stands (with the entries
 /// this page appended so far), a log's root, and a way to append an admitted entry.
 pub trait ReplicaLog {
+    /// The store's failure to read or write.
     type Error;
     /// The record as it stands, with the entries appended so far.
     type View<'v>: Record;
