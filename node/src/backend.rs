@@ -3,10 +3,9 @@
 //! and receipts are signed with the authority key.
 
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
 
-use crate::federation::FederationStats;
-use crate::office::{OfficeSettings, StaffActions};
+use crate::clock::now_ms;
+use crate::metrics::{FederationStats, StaffActions};
 use palabre_core::admission::{ConsultationView, Record};
 use palabre_core::counting::Counted;
 use palabre_core::crypto::{PublicKey, SecretKey};
@@ -16,10 +15,15 @@ use palabre_core::ids::{EventId, Hash};
 use palabre_store::{Answer, CommitItem, Committed, GROUP_BUCKETS, SledStorage, Storage, Writer};
 use palabre_web::{AuthorityInfo, Backend, BackendError, Member, Refusal, StoredEvent};
 
-pub fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as u64)
+/// What the staff pages print and offer, from the node's configuration.
+#[derive(Debug, Clone, Default)]
+pub struct OfficeSettings {
+    pub public_url: String,
+    pub town_name: String,
+    /// The federation list: each town's key and name.
+    pub federation: Vec<(PublicKey, String)>,
+    /// How long a staff session lasts.
+    pub session_ms: u64,
 }
 
 pub struct NodeBackend {

@@ -15,57 +15,21 @@
 
 use std::fs;
 use std::io::{BufRead, BufReader, Read, Write};
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use anyhow::{Context, bail};
 use palabre_core::admission::Record;
-use palabre_core::crypto::PublicKey;
-use palabre_store::{
-    BackupFile, BackupHeader, BackupSummary, SledStorage, Storage, restore_backup, verify_backup,
-};
+use palabre_store::{BackupSummary, Storage, restore_backup, verify_backup};
 
-use crate::backend::now_ms;
 use crate::control::{self, Answer, Request};
-use crate::home::{BACKED_UP_FILES, Home, STORE};
+use crate::home::{Home, STORE};
+use crate::snapshot::write_snapshot;
 
 /// The staging directory of a restore, inside the data directory.
 const STAGING: &str = ".restore-partial";
-
-/// The backed-up files present in `dir`, with their modes.
-pub fn data_files(dir: &Path) -> anyhow::Result<Vec<BackupFile>> {
-    let mut files = Vec::new();
-    for name in BACKED_UP_FILES {
-        let path = dir.join(name);
-        match fs::read(&path) {
-            Ok(bytes) => files.push(BackupFile {
-                name: name.to_owned(),
-                mode: fs::metadata(&path)?.permissions().mode() & 0o777,
-                bytes,
-            }),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
-        }
-    }
-    Ok(files)
-}
-
-/// Writes a snapshot of the node whose data directory is `dir` and store `storage`.
-pub fn write_snapshot(
-    storage: &SledStorage,
-    dir: &Path,
-    authority: &PublicKey,
-    out: &mut dyn Write,
-) -> anyhow::Result<BackupSummary> {
-    let header = BackupHeader {
-        created_at_ms: now_ms(),
-        producer: format!("palabre {}", env!("CARGO_PKG_VERSION")),
-        authority: authority.to_hex(),
-    };
-    Ok(storage.snapshot(&header, &data_files(dir)?, out)?)
-}
 
 /// Where a snapshot came from.
 enum Source {

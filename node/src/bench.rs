@@ -20,7 +20,7 @@ use palabre_core::tally::{Choice, Method};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use crate::backend::now_ms;
+use crate::clock::now_ms;
 use crate::home::Home;
 
 /// Resident memory of process `pid` (`VmRSS`) and its peak (`VmHWM`), in KiB.

@@ -161,7 +161,7 @@ async fn answer(mut stream: UnixStream, node: &Arc<Node>) -> anyhow::Result<()> 
             stream.set_write_timeout(Some(STALLED_CLIENT))?;
             let node = Arc::clone(node);
             let summary = tokio::task::spawn_blocking(move || {
-                crate::backup::write_snapshot(
+                crate::snapshot::write_snapshot(
                     &node.storage,
                     &node.dir,
                     &node.authority,

@@ -9,7 +9,7 @@ use palabre_core::event::*;
 use palabre_core::tally::{Answer, BudgetRule, Choice, Method};
 use palabre_store::{CommitItem, SledStorage, Storage};
 
-use crate::backend::now_ms;
+use crate::clock::now_ms;
 
 /// A demo proposal: title, text, cost (budgets only).
 type DemoProposal = (&'static str, &'static str, Option<u64>);

@@ -18,7 +18,7 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use palabre_core::admission::Record;
@@ -32,8 +32,9 @@ use palabre_net::shell::{self, Net, NetEvent};
 use palabre_store::{Entry, SledStorage, Storage, stored_entry};
 use tokio::sync::mpsc;
 
-use crate::backend::now_ms;
+use crate::clock::now_ms;
 use crate::home::Peers;
+use crate::metrics::FederationStats;
 
 /// How often the bridge compares the store and the network.
 pub const PASS: Duration = Duration::from_millis(250);
@@ -41,63 +42,6 @@ pub const PASS: Duration = Duration::from_millis(250);
 pub const STEP_ENTRIES: u64 = 5_000;
 /// A log's ordinary heads are cosigned at most this often (closing heads always).
 pub const COSIGN_EVERY: Duration = Duration::from_secs(10);
-
-/// What the federation did, for `/metrics` and the tests.
-#[derive(Debug, Default)]
-pub struct FederationStats {
-    pub replicated_entries: AtomicU64,
-    pub cosignatures_made: AtomicU64,
-    pub cosignatures_received: AtomicU64,
-    pub evidence: AtomicU64,
-    pub penalties: AtomicU64,
-    /// Entries received from peers, wanted or not (copied from the network's counter).
-    pub sync_entries_received: AtomicU64,
-}
-
-impl FederationStats {
-    pub fn metrics(&self) -> String {
-        let rows = [
-            (
-                "palabre_replicated_entries_total",
-                "Entries of other towns' logs appended to replicas.",
-                &self.replicated_entries,
-            ),
-            (
-                "palabre_cosignatures_made_total",
-                "Heads of other towns cosigned by this node.",
-                &self.cosignatures_made,
-            ),
-            (
-                "palabre_cosignatures_received_total",
-                "Witness cosignatures received from peers and kept.",
-                &self.cosignatures_received,
-            ),
-            (
-                "palabre_evidence_total",
-                "Proofs of equivocation found or received, and kept.",
-                &self.evidence,
-            ),
-            (
-                "palabre_peer_penalties_total",
-                "Invalid messages from peers (each lowers the peer's score).",
-                &self.penalties,
-            ),
-            (
-                "palabre_sync_entries_received_total",
-                "Entries received from peers in sync answers, duplicates included.",
-                &self.sync_entries_received,
-            ),
-        ];
-        let mut out = String::new();
-        for (name, help, value) in rows {
-            out.push_str(&format!(
-                "# HELP {name} {help}\n# TYPE {name} counter\n{name} {}\n",
-                value.load(Ordering::Relaxed)
-            ));
-        }
-        out
-    }
-}
 
 /// The federation's settings: who, where.
 #[derive(Debug, Clone)]

@@ -6,15 +6,18 @@ mod audit;
 mod backend;
 mod backup;
 mod bench;
+mod clock;
 mod closer;
 mod control;
 mod demo;
 mod federation;
 mod home;
+mod metrics;
 mod office;
 mod opendata;
 mod recount;
 mod replbench;
+mod snapshot;
 mod staffbench;
 
 use std::net::SocketAddr;
@@ -31,7 +34,8 @@ use palabre_core::invitation::{code_from_random, code_hash, normalize_code};
 use palabre_store::{CommitItem, SledStorage, Storage, StoreConfig};
 use palabre_web::{ApiConfig, RateLimit};
 
-use crate::backend::{NodeBackend, now_ms};
+use crate::backend::NodeBackend;
+use crate::clock::now_ms;
 use crate::home::Home;
 
 #[derive(Debug, Parser)]
@@ -496,7 +500,7 @@ fn serve(data: PathBuf, http: Option<String>, demo: bool) -> anyhow::Result<()> 
         },
         ..ApiConfig::default()
     };
-    let office = office::OfficeSettings {
+    let office = backend::OfficeSettings {
         public_url: home.config.public_url.clone(),
         town_name: home.config.name.clone(),
         session_ms: home.config.staff_session_seconds.saturating_mul(1000),
@@ -704,7 +708,7 @@ fn recover(data: PathBuf, from: Vec<String>, timeout: u64) -> anyhow::Result<()>
     let settings = federation::Settings::new("/ip4/0.0.0.0/tcp/0", &home.peers()?, &from)?
         .ok_or_else(|| anyhow::anyhow!("give at least one --from address"))?;
     let key = Arc::new(home.key);
-    let stats = Arc::new(federation::FederationStats::default());
+    let stats = Arc::new(metrics::FederationStats::default());
     let runtime = tokio::runtime::Runtime::new()?;
     let size = runtime.block_on(async {
         let never = Arc::new(tokio::sync::Notify::new());

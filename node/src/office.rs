@@ -1,53 +1,20 @@
 //! The node's side of the staff pages (`palabre_web::staff::Office`): the town hall's
 //! records and invitation codes in the store, appointments signed with the authority
-//! key, the settings the pages print, and the counts of staff actions for `/metrics`.
-
-use std::collections::BTreeMap;
-use std::sync::Mutex;
+//! key, and the settings the pages print (`backend::OfficeSettings`). Staff actions are
+//! counted for `/metrics` in `metrics::StaffActions`.
 
 use palabre_core::admission::Record;
 use palabre_core::crypto::PublicKey;
-use palabre_core::event::{Body, Event, SignedEvent};
+use palabre_core::event::{Body, Event, SignedEvent, Tombstone, TombstoneBody};
 use palabre_core::head::Receipt;
 use palabre_core::ids::EventId;
 use palabre_core::ids::Hash;
-use palabre_core::purge::{Entry, Tombstone, TombstoneBody};
+use palabre_core::purge::Entry;
 use palabre_store::{CommitItem, InvitationStatus, Moderated, Storage};
 use palabre_web::staff::{Counts, Office};
 use palabre_web::{BackendError, Refusal};
 
 use crate::backend::NodeBackend;
-
-/// What the staff pages print and offer, from the node's configuration.
-#[derive(Debug, Clone, Default)]
-pub struct OfficeSettings {
-    pub public_url: String,
-    pub town_name: String,
-    /// The federation list: each town's key and name.
-    pub federation: Vec<(PublicKey, String)>,
-    /// How long a staff session lasts.
-    pub session_ms: u64,
-}
-
-/// Staff actions done since the node started, by action.
-#[derive(Debug, Default)]
-pub struct StaffActions(Mutex<BTreeMap<&'static str, u64>>);
-
-impl StaffActions {
-    /// Prometheus lines.
-    pub fn metrics(&self) -> String {
-        let map = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        let mut out = String::from(
-            "# HELP palabre_staff_actions_total Staff actions (logins, appointments, publications, letters, moderation, desk) since start.\n# TYPE palabre_staff_actions_total counter\n",
-        );
-        for (action, n) in map.iter() {
-            out.push_str(&format!(
-                "palabre_staff_actions_total{{action=\"{action}\"}} {n}\n"
-            ));
-        }
-        out
-    }
-}
 
 fn internal(e: impl std::fmt::Display) -> BackendError {
     BackendError(e.to_string())
@@ -172,12 +139,6 @@ impl Office for NodeBackend {
     }
 
     fn count_action(&self, action: &'static str) {
-        *self
-            .staff_actions
-            .0
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .entry(action)
-            .or_default() += 1;
+        self.staff_actions.count(action);
     }
 }

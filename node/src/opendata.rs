@@ -25,7 +25,7 @@ use palabre_core::purge::Entry;
 use palabre_core::tally::{Choice, Method, Tally};
 use serde_json::json;
 
-use crate::backend::now_ms;
+use crate::clock::now_ms;
 
 /// The licence open data is published under.
 pub const LICENCE: &str = "Licence Ouverte 2.0 (Etalab)";

@@ -24,8 +24,8 @@ use palabre_core::tally::{Choice, Method};
 use palabre_store::{CommitItem, SledStorage, Storage, StoreConfig, stored_event};
 use tokio::net::TcpStream;
 
-use crate::backend::now_ms;
 use crate::bench::{Node, batch_body, closed_log, key, mib, post, rss_kib, sign_all, time_audit};
+use crate::clock::now_ms;
 use crate::home::{Home, Peer, Peers};
 
 pub fn run(n: u32, rate: u32, seconds: u32) -> anyhow::Result<()> {

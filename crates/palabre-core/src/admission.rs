@@ -10,10 +10,11 @@
 use crate::crypto::PublicKey;
 use crate::event::{
     Body, ConsultationBody, Kind, ModerationAction, ModerationBody, SignedEvent, StaffRole,
+    TombstoneBody,
 };
 use crate::ids::{EventId, Hash};
 use crate::limits::MAX_CLOCK_SKEW_MS;
-use crate::purge::{Entry, TombstoneBody};
+use crate::purge::Entry;
 use crate::rejection::Rejection;
 use crate::tally::{self, Method, Tally};
 

@@ -14,7 +14,6 @@ use crate::admission::{ConsultationView, CredentialStatus, Record, VoterId, acts
 use crate::crypto::PublicKey;
 use crate::event::{Body, ClosedLog, Kind, ModerationAction, SignedEvent, StaffRole};
 use crate::ids::EventId;
-use crate::ledger::Moderated;
 use crate::purge::Entry;
 use crate::tally::{self, Candidate, Choice, Tally};
 
@@ -61,6 +60,15 @@ pub fn counted_size<R: Record + ?Sized>(
     record
         .closing(authority, consultation)
         .map_or_else(|| record.log_size(authority), |(size, _)| size)
+}
+
+/// One authority's latest moderation of an event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Moderated {
+    pub by: PublicKey,
+    pub action: ModerationAction,
+    /// The `moderation` event, for its reason.
+    pub moderation: EventId,
 }
 
 /// The moderation that hides an item of `consultation`, if any: the latest action of a

@@ -16,7 +16,7 @@ use crate::canonical::{self, CanonicalError};
 use crate::crypto::{Domain, KeyError, PublicKey, SecretKey, Signature};
 use crate::ids::{EventId, Hash};
 use crate::limits::*;
-use crate::purge::Tombstone;
+use crate::merkle;
 use crate::rejection::Rejection;
 use crate::tally::{Choice, Method, Tally};
 
@@ -733,5 +733,102 @@ pub fn choice_proposals(choice: &Choice) -> Vec<EventId> {
         Choice::Approve(ids) => ids.clone(),
         Choice::Answers(map) => map.keys().copied().collect(),
         Choice::Grades(map) => map.keys().copied().collect(),
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Tombstones: what takes a purged proposal's or argument's place in its log (`purge`
+// reads log positions either way). Wire shape: PROTOCOL.md, "Purged entries".
+
+/// What a tombstone says of the entry it replaces.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TombstoneBody {
+    pub id: EventId,
+    /// The entry's Merkle leaf hash (of its exact bytes).
+    pub leaf: Hash,
+    pub kind: Kind,
+    pub author: PublicKey,
+    pub created_at_ms: u64,
+    /// The consultation the proposal, or the argument's proposal, belongs to.
+    pub consultation: EventId,
+    /// For an argument: the proposal it answers, and on which side.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub proposal: Option<EventId>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stance: Option<Stance>,
+    /// For a proposal of a budget consultation: its cost.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cost: Option<u64>,
+}
+
+impl TombstoneBody {
+    /// The tombstone of `event`, a proposal or an argument of `consultation` (an
+    /// argument's consultation is its proposal's, which the caller looks up).
+    pub fn of(event: &SignedEvent, consultation: EventId) -> Option<TombstoneBody> {
+        let (proposal, stance, cost) = match event.body() {
+            Body::Proposal(b) if b.consultation == consultation => (None, None, b.cost),
+            Body::Argument(b) => (Some(b.proposal), Some(b.stance), None),
+            _ => return None,
+        };
+        Some(TombstoneBody {
+            id: event.id(),
+            leaf: merkle::leaf_hash(event.bytes()),
+            kind: event.kind(),
+            author: *event.author(),
+            created_at_ms: event.created_at_ms(),
+            consultation,
+            proposal,
+            stance,
+            cost,
+        })
+    }
+
+    pub(crate) fn check_shape(&self) -> Result<(), Rejection> {
+        let ok = match self.kind {
+            Kind::Proposal => self.proposal.is_none() && self.stance.is_none(),
+            Kind::Argument => {
+                self.proposal.is_some() && self.stance.is_some() && self.cost.is_none()
+            }
+            _ => false,
+        };
+        if ok {
+            Ok(())
+        } else {
+            Err(Rejection::BadTombstone)
+        }
+    }
+}
+
+/// A tombstone and its authority's signature.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Tombstone {
+    pub purged: TombstoneBody,
+    pub sig: Signature,
+}
+
+impl Tombstone {
+    /// Signs `purged` with the key of the authority whose log holds the entry.
+    pub fn sign(purged: TombstoneBody, authority: &SecretKey) -> Result<Tombstone, Rejection> {
+        let bytes = canonical::to_canonical(&purged).map_err(from_canonical)?;
+        Ok(Tombstone {
+            sig: authority.sign(Domain::Purged, &bytes),
+            purged,
+        })
+    }
+
+    /// Checks the shape and that `authority` (the log's) signed it.
+    pub fn verify(&self, authority: &PublicKey) -> Result<(), Rejection> {
+        self.purged.check_shape()?;
+        let bytes = canonical::to_canonical(&self.purged).map_err(from_canonical)?;
+        authority
+            .verify(Domain::Purged, &bytes, &self.sig)
+            .map_err(|_| Rejection::BadTombstone)
+    }
+
+    /// The canonical bytes that take the entry's place in the log.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        canonical::to_canonical(self).expect("a tombstone serializes canonically")
     }
 }

@@ -10,12 +10,14 @@ use crate::admission::{
     Clock, ConsultationView, CredentialState, CredentialStatus, ProposalView, Record, VoterId,
     acts_for, admit,
 };
-use crate::counting::{self, Counted, LogPrefix};
+use crate::counting::{self, Counted, LogPrefix, Moderated};
 use crate::crypto::PublicKey;
-use crate::event::{Body, Kind, ModerationAction, SignedEvent, StaffRole};
+use crate::event::{
+    Body, Kind, ModerationAction, SignedEvent, StaffRole, Tombstone, TombstoneBody,
+};
 use crate::ids::{EventId, Hash};
 use crate::merkle::{self, MemoryTree};
-use crate::purge::{Entry, PurgedEntry, Tombstone, TombstoneBody};
+use crate::purge::{Entry, PurgedEntry};
 use crate::rejection::Rejection;
 
 /// One authority's log.
@@ -30,15 +32,6 @@ impl Log {
     pub fn events(&self) -> impl Iterator<Item = &SignedEvent> {
         self.entries.iter().filter_map(Entry::event)
     }
-}
-
-/// One authority's latest moderation of an event.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Moderated {
-    pub by: PublicKey,
-    pub action: ModerationAction,
-    /// The `moderation` event, for its reason.
-    pub moderation: EventId,
 }
 
 /// Where an event sits.

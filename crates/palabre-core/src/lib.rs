@@ -24,5 +24,6 @@ pub mod pabulib;
 pub mod proofs;
 pub mod purge;
 pub mod rejection;
+pub mod replica;
 pub mod sealed;
 pub mod tally;

@@ -35,5 +35,7 @@ pub const MAX_BALLOT_ENTRIES: usize = 500;
 /// Proposals and checkpoints a `result` may carry.
 pub const MAX_RESULT_ROWS: usize = 2_000;
 
-/// Leaves a single entries page, proof or batch may carry (used by the API and sync).
+/// Leaves a single entries page, proof or batch of the HTTP API may carry, and the page
+/// in which the store streams a count (federation sync pages have their own bound,
+/// `palabre_net::proto::MAX_SYNC_PAGE_ENTRIES`).
 pub const MAX_PAGE_ENTRIES: u64 = 1_000;

@@ -6,6 +6,7 @@
 use crate::tally::ChoiceError;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum Rejection {
     #[error("the event is larger than {max_bytes} bytes")]
     TooLarge { max_bytes: usize },

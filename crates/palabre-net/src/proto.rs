@@ -28,7 +28,7 @@ use serde::{Deserialize, Serialize};
 pub type PeerId = u64;
 
 /// Entries per sync page.
-pub const MAX_PAGE_ENTRIES: u64 = 2_048;
+pub const MAX_SYNC_PAGE_ENTRIES: u64 = 2_048;
 /// Bytes of entries per sync page (a page holds at least one entry, at most 64 KiB).
 pub const MAX_PAGE_BYTES: usize = 2 * 1024 * 1024;
 /// How long a sync request may go unanswered before another peer is asked.
@@ -591,7 +591,7 @@ impl Node {
                 {
                     return;
                 }
-                let end = end.min(r.size()).min(start + MAX_PAGE_ENTRIES);
+                let end = end.min(r.size()).min(start + MAX_SYNC_PAGE_ENTRIES);
                 let mut bytes = 0;
                 let entries: Vec<Vec<u8>> = r.entries[start as usize..end as usize]
                     .iter()
@@ -841,7 +841,7 @@ impl Node {
         let Some(peer) = r.holders.iter().next().copied() else {
             return;
         };
-        let end = target.head.size.min(start + MAX_PAGE_ENTRIES);
+        let end = target.head.size.min(start + MAX_SYNC_PAGE_ENTRIES);
         r.asked = Some((peer, start, now_ms + REQUEST_TIMEOUT_MS));
         out.push(Output::Send {
             to: peer,
@@ -943,7 +943,7 @@ impl Node {
         };
         let room = target.head.size - expected;
         if entries.is_empty()
-            || entries.len() as u64 > room.min(MAX_PAGE_ENTRIES)
+            || entries.len() as u64 > room.min(MAX_SYNC_PAGE_ENTRIES)
             || r.pending.len() + entries.len() > MAX_PENDING_ENTRIES
         {
             Self::refuse(

@@ -8,22 +8,26 @@
 //! `admission::admit` for every item and writes only what it accepts.
 
 mod backup;
+mod indexes;
 mod memory;
 mod office;
 mod sled_storage;
+mod trees;
+mod view;
 mod writer;
 
 use palabre_core::admission::{Clock, ConsultationView, Record};
+pub use palabre_core::counting::Moderated;
 use palabre_core::counting::{self, Counted, Counter};
 use palabre_core::crypto::PublicKey;
 use palabre_core::event::{SignedEvent, decode};
 use palabre_core::head::{Cosignature, Equivocation, SignedTreeHead, TreeHead};
 use palabre_core::ids::{EventId, Hash};
-pub use palabre_core::ledger::Moderated;
 use palabre_core::limits::MAX_PAGE_ENTRIES;
 use palabre_core::merkle::MerkleError;
 pub use palabre_core::purge::Entry;
 use palabre_core::rejection::Rejection;
+pub use palabre_core::replica::ReplicaOutcome;
 
 pub use backup::{
     BACKUP_VERSION, BackupFile, BackupHeader, BackupSummary, Restored, restore_backup,
@@ -38,6 +42,7 @@ pub use writer::{
 
 /// Failures of the storage itself (never of the input: those are [`CommitRejection`]s).
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum StoreError {
     #[error("sled: {0}")]
     Sled(#[from] sled::Error),
@@ -112,16 +117,6 @@ pub struct Appended {
 pub struct CommitOutcome {
     pub results: Vec<Result<Appended, CommitRejection>>,
     pub heads: Vec<SignedTreeHead>,
-}
-
-/// What appending a page of a replica did: the entries admitted, in order, until the
-/// first one refused (if any; it and the rest were not written).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ReplicaOutcome {
-    pub appended: u64,
-    pub refused: Option<(u64, Rejection)>,
-    /// Whether the log now holds exactly the page's signed head (stored with it).
-    pub reached_head: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

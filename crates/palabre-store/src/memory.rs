@@ -15,7 +15,7 @@ use palabre_core::ids::{EventId, Hash};
 use palabre_core::ledger::Ledger;
 use palabre_core::merkle;
 use palabre_core::purge::Entry;
-use palabre_core::rejection::Rejection;
+use palabre_core::replica::{self, ReplicaError};
 
 use crate::{
     Appended, CommitItem, CommitOutcome, CommitRejection, InvitationCounts, InvitationStatus,
@@ -151,37 +151,15 @@ impl Storage for MemoryStorage {
         entries: Vec<Entry>,
     ) -> Result<ReplicaOutcome, StoreError> {
         let mut inner = self.lock();
-        let log = head.head.authority;
-        let held = inner.ledger.log_size(&log);
-        if held != start {
-            return Err(StoreError::NotContiguous { held, start });
-        }
-        let mut outcome = ReplicaOutcome {
-            appended: 0,
-            refused: None,
-            reached_head: false,
-        };
-        for entry in entries {
-            let verdict = match &entry {
-                Entry::Event(event) => {
-                    admit(&inner.ledger, &log, event, Clock::Replay).into_result()
-                }
-                Entry::Purged(p) if inner.ledger.contains(&p.body().id) => {
-                    Err(Rejection::Duplicate)
-                }
-                Entry::Purged(_) => Ok(()),
-            };
-            if let Err(r) = verdict {
-                outcome.refused = Some((start + outcome.appended, r));
-                break;
+        let outcome = match replica::append_replica(&mut inner.ledger, head, start, entries) {
+            Ok(outcome) => outcome,
+            Err(ReplicaError::NotContiguous { held, start }) => {
+                return Err(StoreError::NotContiguous { held, start });
             }
-            inner.ledger.apply_entry(&log, entry);
-            outcome.appended += 1;
-        }
-        let size = inner.ledger.log_size(&log);
-        if size == head.head.size && inner.ledger.root_at(&log, size) == Some(head.head.root) {
-            inner.heads.insert(log, *head);
-            outcome.reached_head = true;
+            Err(ReplicaError::Store(never)) => match never {},
+        };
+        if outcome.reached_head {
+            inner.heads.insert(head.head.authority, *head);
         }
         Ok(outcome)
     }

@@ -1,11 +1,10 @@
 //! The town hall's own records, which are not part of any log: staff accounts and
 //! sessions, consultation drafts, residents' reports, batches of invitation letters.
 //! The staff pages (`palabre-web`'s `staff` module) decide what they hold; here they are
-//! opaque values in namespaces, in one sled tree, each write durable before it returns.
+//! opaque values in namespaces, in one sled tree (`trees.rs`: `nskey_record`, `office` on
+//! disk), each write durable before it returns.
 
 use crate::{SledStorage, StoreError};
-
-const TREE: &str = "office";
 
 fn key(ns: &str, key: &str) -> Vec<u8> {
     let mut k = Vec::with_capacity(ns.len() + 1 + key.len());
@@ -16,18 +15,18 @@ fn key(ns: &str, key: &str) -> Vec<u8> {
 }
 
 impl SledStorage {
-    fn office(&self) -> Result<sled::Tree, StoreError> {
-        Ok(self.db.open_tree(TREE)?)
+    fn office(&self) -> &sled::Tree {
+        &self.trees.nskey_record
     }
 
     pub fn office_get(&self, ns: &str, k: &str) -> Result<Option<Vec<u8>>, StoreError> {
-        Ok(self.office()?.get(key(ns, k))?.map(|v| v.to_vec()))
+        Ok(self.office().get(key(ns, k))?.map(|v| v.to_vec()))
     }
 
     /// Stores `value` under `ns`/`k`, on disk when it returns.
     pub fn office_put(&self, ns: &str, k: &str, value: &[u8]) -> Result<(), StoreError> {
         let _writing = self.writing();
-        self.office()?.insert(key(ns, k), value)?;
+        self.office().insert(key(ns, k), value)?;
         self.db.flush()?;
         Ok(())
     }
@@ -36,7 +35,7 @@ impl SledStorage {
     /// same one-time token, exactly one gets it.
     pub fn office_take(&self, ns: &str, k: &str) -> Result<Option<Vec<u8>>, StoreError> {
         let _writing = self.writing();
-        let old = self.office()?.remove(key(ns, k))?;
+        let old = self.office().remove(key(ns, k))?;
         self.db.flush()?;
         Ok(old.map(|v| v.to_vec()))
     }
@@ -44,7 +43,7 @@ impl SledStorage {
     /// Every entry of `ns`, by key.
     pub fn office_scan(&self, ns: &str) -> Result<Vec<(String, Vec<u8>)>, StoreError> {
         let prefix = key(ns, "");
-        self.office()?
+        self.office()
             .scan_prefix(&prefix)
             .map(|r| {
                 let (k, v) = r?;

@@ -1,7 +1,9 @@
-//! The sled storage. All trees are declared in [`Trees`], with their key layouts; integers
-//! in keys are big-endian so that scans run in order.
+//! The sled storage: [`SledStorage`], core's `Record` and the `Storage` port over sled.
+//! Its trees are declared in one table (`trees.rs`, each named `key_value` with its key
+//! layout); what a commit writes per entry is `indexes.rs`'s, how it reads through its own
+//! pending writes `view.rs`'s.
 //!
-//! A commit first admits its items against a [`View`]: the stored record with the
+//! A commit first admits its items against a `View`: the stored record with the
 //! batch's pending writes layered on top, so each item sees the ones accepted before it.
 //! Then every pending write of every tree goes to disk in one sled transaction, followed
 //! by one `flush()`; only then does `commit` return. sled's background flush is never
@@ -12,21 +14,23 @@ use std::path::Path;
 use std::sync::{Mutex, RwLock};
 
 use palabre_core::admission::{
-    Clock, ConsultationView, CredentialState, CredentialStatus, ProposalView, Record, VoterId,
-    acts_for, admit,
+    Clock, ConsultationView, CredentialState, ProposalView, Record, admit,
 };
 use palabre_core::crypto::PublicKey;
-use palabre_core::event::{Body, ConsultationBody, Kind, ModerationAction, SignedEvent, StaffRole};
+use palabre_core::event::{Kind, ModerationAction, StaffRole};
 use palabre_core::head::{Cosignature, Equivocation, SignedTreeHead, TreeHead};
 use palabre_core::ids::{EventId, Hash};
-use palabre_core::merkle::{self, Nodes};
-use palabre_core::purge::{self, Entry, PurgedEntry};
-use palabre_core::rejection::Rejection;
+use palabre_core::merkle;
+use palabre_core::purge::Entry;
+use palabre_core::replica::{self, ReplicaError, ReplicaLog};
 use sled::Transactional;
 use sled::transaction::{ConflictableTransactionError, TransactionError};
 
 use sha2::{Digest, Sha256};
 
+use crate::indexes::{append, append_purged};
+use crate::trees::*;
+use crate::view::{Pending, View};
 use crate::{
     Appended, CommitItem, CommitOutcome, CommitRejection, InvitationCounts, InvitationStatus,
     Moderated, ReplicaOutcome, Storage, StoreError,
@@ -47,670 +51,11 @@ impl Default for StoreConfig {
     }
 }
 
-/// Every tree, in one place. Keys: `A` = authority key (32 bytes), `I` = index (u64 BE),
-/// `E` = event id (32), `K` = resident key (32), `H` = hash (32).
-#[derive(Debug, Clone)]
-struct Trees {
-    logidx_event: sled::Tree, // A ‖ I → exact signed event bytes, or its tombstone
-    node_hash: sled::Tree,    // A ‖ level (u8) ‖ I → perfect-subtree hash, levels ≥ STORED_LEVEL
-    logsize_head: sled::Tree, // A ‖ size (u64 BE) → signed tree head (JSON)
-    eventid_position: sled::Tree, // E → A ‖ I
-    authority_declared: sled::Tree, // A → [] (its `authority` event is in its log)
-    consultationid_view: sled::Tree, // E → organiser A ‖ consultation body (JSON)
-    proposalid_view: sled::Tree, // E → author K ‖ consultation E ‖ cost (0, or 1 ‖ u64 BE)
-    eventid_target: sled::Tree, // E → kind (u8) ‖ consultation E (proposals, arguments)
-    issuersubject_credential: sled::Tree, // A ‖ K → voter's first key K ‖ status (u8)
-    authorityconsultation_closing: sled::Tree, // A ‖ E → size (u64 BE) ‖ root H
-    consultationid_result: sled::Tree, // E → the first result's id E
-    codehash_status: sled::Tree, // H → 0 unused, 1 used, 2 revoked
-    consultationmember_kind: sled::Tree, // consultation E ‖ proposal or argument E → kind (u8)
-    targetmoderator_action: sled::Tree, // E ‖ A → action (0 hide, 1 restore, 2 purge) ‖ moderation E
-    authoritysubject_staff: sled::Tree, // A ‖ K → role (u8: index in StaffRole::ALL, or DISMISSED)
-    logidx_moderation: sled::Tree,      // A ‖ I → [] for every `moderation` entry that acts for A
-    // Outside commits (not in `all`): written on their own.
-    logsizewitness_cosignature: sled::Tree, // A ‖ size (u64 BE) ‖ witness A ‖ root H → cosignature (JSON)
-    authorityhash_evidence: sled::Tree,     // A ‖ SHA-256 of the JSON → equivocation (JSON)
-}
-
-const N_TREES: usize = 16;
-
-/// The lowest level of Merkle nodes written to `node_hash`. Below it, a node is
-/// recomputed from the entries it covers (at most 16): storing every leaf hash and small
-/// subtree would cost about 2 × 80 bytes per entry for what a few SHA-256 calls give back.
-const STORED_LEVEL: u32 = 4;
-
-impl Trees {
-    fn open(db: &sled::Db) -> Result<Trees, sled::Error> {
-        Ok(Trees {
-            logidx_event: db.open_tree("logidx_event")?,
-            node_hash: db.open_tree("node_hash")?,
-            logsize_head: db.open_tree("logsize_head")?,
-            eventid_position: db.open_tree("eventid_position")?,
-            authority_declared: db.open_tree("authority_declared")?,
-            consultationid_view: db.open_tree("consultationid_view")?,
-            proposalid_view: db.open_tree("proposalid_view")?,
-            eventid_target: db.open_tree("eventid_target")?,
-            issuersubject_credential: db.open_tree("issuersubject_credential")?,
-            authorityconsultation_closing: db.open_tree("authorityconsultation_closing")?,
-            consultationid_result: db.open_tree("consultationid_result")?,
-            codehash_status: db.open_tree("codehash_status")?,
-            consultationmember_kind: db.open_tree("consultationmember_kind")?,
-            targetmoderator_action: db.open_tree("targetmoderator_action")?,
-            authoritysubject_staff: db.open_tree("authoritysubject_staff")?,
-            logidx_moderation: db.open_tree("logidx_moderation")?,
-            logsizewitness_cosignature: db.open_tree("logsizewitness_cosignature")?,
-            authorityhash_evidence: db.open_tree("authorityhash_evidence")?,
-        })
-    }
-
-    /// In the order of [`T`]'s constants.
-    fn all(&self) -> [sled::Tree; N_TREES] {
-        [
-            self.logidx_event.clone(),
-            self.node_hash.clone(),
-            self.logsize_head.clone(),
-            self.eventid_position.clone(),
-            self.authority_declared.clone(),
-            self.consultationid_view.clone(),
-            self.proposalid_view.clone(),
-            self.eventid_target.clone(),
-            self.issuersubject_credential.clone(),
-            self.authorityconsultation_closing.clone(),
-            self.consultationid_result.clone(),
-            self.codehash_status.clone(),
-            self.consultationmember_kind.clone(),
-            self.targetmoderator_action.clone(),
-            self.authoritysubject_staff.clone(),
-            self.logidx_moderation.clone(),
-        ]
-    }
-}
-
-/// Indexes into [`Trees::all`].
-struct T;
-impl T {
-    const EVENT: usize = 0;
-    const NODE: usize = 1;
-    const HEAD: usize = 2;
-    const POSITION: usize = 3;
-    const DECLARED: usize = 4;
-    const CONSULTATION: usize = 5;
-    const PROPOSAL: usize = 6;
-    const TARGET: usize = 7;
-    const CREDENTIAL: usize = 8;
-    const CLOSING: usize = 9;
-    const RESULT: usize = 10;
-    const CODE: usize = 11;
-    const MEMBER: usize = 12;
-    const MODERATION: usize = 13;
-    const STAFF: usize = 14;
-    const MODLOG: usize = 15;
-}
-
-/// A staff key whose appointment ended.
-const DISMISSED: u8 = 0xff;
-
-fn role_byte(role: StaffRole) -> u8 {
-    StaffRole::ALL
-        .iter()
-        .position(|r| *r == role)
-        .expect("every role is in ALL") as u8
-}
-
-const HIDE: u8 = 0;
-const RESTORE: u8 = 1;
-const PURGE: u8 = 2;
-
-fn action_byte(action: ModerationAction) -> u8 {
-    match action {
-        ModerationAction::Hide => HIDE,
-        ModerationAction::Restore => RESTORE,
-        ModerationAction::Purge => PURGE,
-    }
-}
-
-fn action_of(byte: u8) -> Option<ModerationAction> {
-    match byte {
-        HIDE => Some(ModerationAction::Hide),
-        RESTORE => Some(ModerationAction::Restore),
-        PURGE => Some(ModerationAction::Purge),
-        _ => None,
-    }
-}
-
-const ACTIVE: u8 = 0;
-const REVOKED: u8 = 1;
-const REPLACED: u8 = 2;
-
-fn invitation_status(stored: &[u8]) -> InvitationStatus {
-    match stored {
-        [1] => InvitationStatus::Used,
-        [2] => InvitationStatus::Revoked,
-        _ => InvitationStatus::Unused,
-    }
-}
-
-fn cat(parts: &[&[u8]]) -> Vec<u8> {
-    parts.concat()
-}
-
-fn log_key(log: &PublicKey, index: u64) -> Vec<u8> {
-    cat(&[log.as_bytes(), &index.to_be_bytes()])
-}
-
-fn node_key(log: &PublicKey, level: u32, index: u64) -> Vec<u8> {
-    cat(&[log.as_bytes(), &[level as u8], &index.to_be_bytes()])
-}
-
-fn kind_byte(kind: Kind) -> u8 {
-    Kind::ALL.iter().position(|k| *k == kind).unwrap_or(0) as u8
-}
-
-fn corrupt(what: &str) -> StoreError {
-    StoreError::Corrupt(what.to_owned())
-}
-
-fn key32(bytes: &[u8]) -> Option<[u8; 32]> {
-    bytes.get(..32)?.try_into().ok()
-}
-
-fn read_u64(bytes: &[u8]) -> Option<u64> {
-    Some(u64::from_be_bytes(bytes.get(..8)?.try_into().ok()?))
-}
-
-/// The writes of a commit not yet on disk.
-#[derive(Debug, Default)]
-struct Pending {
-    writes: [BTreeMap<Vec<u8>, Vec<u8>>; N_TREES],
-    sizes: HashMap<PublicKey, u64>,
-}
-
-/// The stored record, with pending writes layered over it.
-struct View<'a> {
-    trees: &'a [sled::Tree; N_TREES],
-    pending: &'a Pending,
-    sizes: &'a Mutex<HashMap<PublicKey, u64>>,
-}
-
-impl View<'_> {
-    fn get(&self, tree: usize, key: &[u8]) -> Option<Vec<u8>> {
-        if let Some(v) = self.pending.writes[tree].get(key) {
-            return Some(v.clone());
-        }
-        // A read error is reported as "absent"; the commit that follows hits the same
-        // disk and fails loudly, so nothing is acknowledged on a failing store.
-        self.trees[tree].get(key).ok().flatten().map(|v| v.to_vec())
-    }
-
-    fn size(&self, log: &PublicKey) -> u64 {
-        if let Some(n) = self.pending.sizes.get(log) {
-            return *n;
-        }
-        let cached = self
-            .sizes
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(log)
-            .copied();
-        if let Some(n) = cached {
-            return n;
-        }
-        let n = self.trees[T::EVENT]
-            .scan_prefix(log.as_bytes())
-            .next_back()
-            .and_then(|r| r.ok())
-            .and_then(|(k, _)| read_u64(&k[32..]))
-            .map_or(0, |last| last + 1);
-        // A commit may have landed since the scan: its size wins over ours.
-        *self
-            .sizes
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .entry(*log)
-            .or_insert(n)
-    }
-
-    /// The hash of a perfect subtree: stored from [`STORED_LEVEL`] up, recomputed from
-    /// the entries below it (at most `2^STORED_LEVEL` of them).
-    fn node(&self, log: &PublicKey, level: u32, index: u64) -> Hash {
-        if level == 0 {
-            return self
-                .get(T::EVENT, &log_key(log, index))
-                .map(|bytes| purge::stored_leaf(&bytes))
-                .unwrap_or_default();
-        }
-        if level >= STORED_LEVEL {
-            return self
-                .get(T::NODE, &node_key(log, level, index))
-                .and_then(|v| key32(&v))
-                .map(Hash)
-                .unwrap_or_default();
-        }
-        merkle::node_hash(
-            &self.node(log, level - 1, 2 * index),
-            &self.node(log, level - 1, 2 * index + 1),
-        )
-    }
-
-    fn nodes(&self, log: PublicKey) -> LogNodes<'_> {
-        LogNodes {
-            view: self,
-            log,
-            size: self.size(&log),
-        }
-    }
-}
-
-struct LogNodes<'a> {
-    view: &'a View<'a>,
-    log: PublicKey,
-    size: u64,
-}
-
-impl Nodes for LogNodes<'_> {
-    fn size(&self) -> u64 {
-        self.size
-    }
-
-    fn node(&self, level: u32, index: u64) -> Hash {
-        self.view.node(&self.log, level, index)
-    }
-}
-
-impl Record for View<'_> {
-    fn staff(&self, authority: &PublicKey, key: &PublicKey) -> Option<StaffRole> {
-        let v = self.get(T::STAFF, &cat(&[authority.as_bytes(), key.as_bytes()]))?;
-        StaffRole::ALL.get(usize::from(*v.first()?)).copied()
-    }
-
-    fn contains(&self, id: &EventId) -> bool {
-        self.get(T::POSITION, id.0.as_bytes()).is_some()
-    }
-
-    fn is_declared(&self, authority: &PublicKey) -> bool {
-        self.get(T::DECLARED, authority.as_bytes()).is_some()
-    }
-
-    fn consultation(&self, id: &EventId) -> Option<ConsultationView> {
-        let v = self.get(T::CONSULTATION, id.0.as_bytes())?;
-        let organiser = PublicKey::from_bytes(&key32(&v)?).ok()?;
-        let body: ConsultationBody = serde_json::from_slice(&v[32..]).ok()?;
-        Some(ConsultationView {
-            id: *id,
-            organiser,
-            body,
-        })
-    }
-
-    fn proposal(&self, id: &EventId) -> Option<ProposalView> {
-        let v = self.get(T::PROPOSAL, id.0.as_bytes())?;
-        let author = PublicKey::from_bytes(&key32(&v)?).ok()?;
-        let consultation = EventId(Hash(key32(v.get(32..)?)?));
-        let cost = match v.get(64)? {
-            1 => Some(read_u64(v.get(65..)?)?),
-            _ => None,
-        };
-        Some(ProposalView {
-            id: *id,
-            author,
-            consultation,
-            cost,
-        })
-    }
-
-    fn target(&self, id: &EventId) -> Option<(Kind, Option<EventId>)> {
-        let v = self.get(T::TARGET, id.0.as_bytes())?;
-        let kind = *Kind::ALL.get(*v.first()? as usize)?;
-        let consultation = v.get(1..).and_then(key32).map(|b| EventId(Hash(b)));
-        Some((kind, consultation))
-    }
-
-    fn credential(&self, issuer: &PublicKey, subject: &PublicKey) -> Option<CredentialState> {
-        let v = self.get(
-            T::CREDENTIAL,
-            &cat(&[issuer.as_bytes(), subject.as_bytes()]),
-        )?;
-        let first_key = PublicKey::from_bytes(&key32(&v)?).ok()?;
-        let status = match *v.get(32)? {
-            REVOKED => CredentialStatus::Revoked,
-            REPLACED => CredentialStatus::Replaced,
-            _ => CredentialStatus::Active,
-        };
-        Some(CredentialState {
-            voter: VoterId {
-                issuer: *issuer,
-                first_key,
-            },
-            status,
-        })
-    }
-
-    fn closing(&self, authority: &PublicKey, consultation: &EventId) -> Option<(u64, Hash)> {
-        let v = self.get(
-            T::CLOSING,
-            &cat(&[authority.as_bytes(), consultation.0.as_bytes()]),
-        )?;
-        Some((read_u64(&v)?, Hash(key32(v.get(8..)?)?)))
-    }
-
-    fn has_result(&self, consultation: &EventId) -> bool {
-        self.get(T::RESULT, consultation.0.as_bytes()).is_some()
-    }
-
-    fn log_size(&self, authority: &PublicKey) -> u64 {
-        self.size(authority)
-    }
-
-    fn root_at(&self, authority: &PublicKey, size: u64) -> Option<Hash> {
-        merkle::root_at(&self.nodes(*authority), size).ok()
-    }
-
-    fn held(&self, id: &EventId) -> Option<(PublicKey, Entry)> {
-        let at = self.get(T::POSITION, id.0.as_bytes())?;
-        let log = PublicKey::from_bytes(&key32(&at)?).ok()?;
-        let bytes = self.get(T::EVENT, &at)?;
-        Some((log, Entry::stored(bytes).ok()?))
-    }
-
-    fn moderated(&self, authority: &PublicKey, target: &EventId) -> Option<ModerationAction> {
-        let v = self.get(
-            T::MODERATION,
-            &cat(&[target.0.as_bytes(), authority.as_bytes()]),
-        )?;
-        action_of(*v.first()?)
-    }
-}
-
-impl Pending {
-    fn put(&mut self, tree: usize, key: Vec<u8>, value: Vec<u8>) {
-        self.writes[tree].insert(key, value);
-    }
-}
-
-/// Records an admitted event in `pending`: the entry, its Merkle nodes, and the indexes
-/// (the same effects as core's `Ledger::apply`).
-fn append(
-    view_trees: &[sled::Tree; N_TREES],
-    sizes: &Mutex<HashMap<PublicKey, u64>>,
-    pending: &mut Pending,
-    log: &PublicKey,
-    event: &SignedEvent,
-) -> u64 {
-    let id = event.id();
-    let index = push_entry(view_trees, sizes, pending, log, id, event.bytes());
-    let from_log = event.author() == log;
-    let for_log = acts_for(
-        || {
-            View {
-                trees: view_trees,
-                pending,
-                sizes,
-            }
-            .staff(log, event.author())
-        },
-        log,
-        event.author(),
-        event.kind(),
-    );
-    let target = |kind: Kind, consultation: Option<EventId>| {
-        let mut v = vec![kind_byte(kind)];
-        if let Some(c) = consultation {
-            v.extend_from_slice(c.0.as_bytes());
-        }
-        v
-    };
-    match event.body() {
-        Body::Authority(_) if from_log => {
-            pending.put(T::DECLARED, log.as_bytes().to_vec(), Vec::new());
-        }
-        Body::Staff(b) if from_log => {
-            let key = cat(&[log.as_bytes(), b.subject.as_bytes()]);
-            let role = if b.active {
-                role_byte(b.role)
-            } else {
-                DISMISSED
-            };
-            pending.put(T::STAFF, key, vec![role]);
-        }
-        Body::Credential(b) if for_log => {
-            let mut first_key = b.subject;
-            if let Some(old) = b.replaces {
-                let key = cat(&[log.as_bytes(), old.as_bytes()]);
-                let view = View {
-                    trees: view_trees,
-                    pending,
-                    sizes,
-                };
-                if let Some(state) = view.credential(log, &old) {
-                    first_key = state.voter.first_key;
-                    pending.put(
-                        T::CREDENTIAL,
-                        key,
-                        cat(&[first_key.as_bytes(), &[REPLACED]]),
-                    );
-                }
-            }
-            pending.put(
-                T::CREDENTIAL,
-                cat(&[log.as_bytes(), b.subject.as_bytes()]),
-                cat(&[first_key.as_bytes(), &[ACTIVE]]),
-            );
-        }
-        Body::Revocation(b) if for_log => {
-            let view = View {
-                trees: view_trees,
-                pending,
-                sizes,
-            };
-            if let Some(state) = view.credential(log, &b.subject)
-                && state.status == CredentialStatus::Active
-            {
-                let v = cat(&[state.voter.first_key.as_bytes(), &[REVOKED]]);
-                pending.put(
-                    T::CREDENTIAL,
-                    cat(&[log.as_bytes(), b.subject.as_bytes()]),
-                    v,
-                );
-            }
-        }
-        Body::Consultation(b) => {
-            let json = serde_json::to_vec(&**b).expect("a consultation body serializes to JSON");
-            // The organiser is the log's authority, whoever of its staff signed it.
-            pending.put(
-                T::CONSULTATION,
-                id.0.as_bytes().to_vec(),
-                cat(&[log.as_bytes(), &json]),
-            );
-        }
-        Body::Proposal(b) => {
-            pending.put(
-                T::PROPOSAL,
-                id.0.as_bytes().to_vec(),
-                proposal_view(event.author(), &b.consultation, b.cost),
-            );
-            pending.put(
-                T::TARGET,
-                id.0.as_bytes().to_vec(),
-                target(Kind::Proposal, Some(b.consultation)),
-            );
-            pending.put(
-                T::MEMBER,
-                cat(&[b.consultation.0.as_bytes(), id.0.as_bytes()]),
-                vec![kind_byte(Kind::Proposal)],
-            );
-        }
-        Body::Argument(b) => {
-            let view = View {
-                trees: view_trees,
-                pending,
-                sizes,
-            };
-            let consultation = view.proposal(&b.proposal).map(|p| p.consultation);
-            pending.put(
-                T::TARGET,
-                id.0.as_bytes().to_vec(),
-                target(Kind::Argument, consultation),
-            );
-            if let Some(c) = consultation {
-                pending.put(
-                    T::MEMBER,
-                    cat(&[c.0.as_bytes(), id.0.as_bytes()]),
-                    vec![kind_byte(Kind::Argument)],
-                );
-            }
-        }
-        Body::Moderation(b) if for_log => {
-            pending.put(T::MODLOG, log_key(log, index), Vec::new());
-            let view = View {
-                trees: view_trees,
-                pending,
-                sizes,
-            };
-            // A purge is final: what a replay accepts after it changes nothing.
-            if view.moderated(log, &b.target) != Some(ModerationAction::Purge) {
-                let at = view.get(T::POSITION, b.target.0.as_bytes());
-                pending.put(
-                    T::MODERATION,
-                    cat(&[b.target.0.as_bytes(), log.as_bytes()]),
-                    cat(&[&[action_byte(b.action)], id.0.as_bytes()]),
-                );
-                // The purged entry's place takes the tombstone (same leaf hash, so no
-                // Merkle node changes).
-                if let (Some(t), Some(at)) = (&b.tombstone, at)
-                    && at.starts_with(log.as_bytes())
-                {
-                    pending.put(T::EVENT, at, t.to_bytes());
-                }
-            }
-        }
-        Body::Checkpoint(b) if from_log => {
-            let key = cat(&[log.as_bytes(), b.consultation.0.as_bytes()]);
-            let view = View {
-                trees: view_trees,
-                pending,
-                sizes,
-            };
-            if view.closing(log, &b.consultation).is_none() {
-                pending.put(
-                    T::CLOSING,
-                    key,
-                    cat(&[&b.size.to_be_bytes(), b.root.as_bytes()]),
-                );
-            }
-        }
-        Body::Result(b) => {
-            let view = View {
-                trees: view_trees,
-                pending,
-                sizes,
-            };
-            if !view.has_result(&b.consultation) {
-                pending.put(
-                    T::RESULT,
-                    b.consultation.0.as_bytes().to_vec(),
-                    id.0.as_bytes().to_vec(),
-                );
-            }
-        }
-        _ => {}
-    }
-    if !matches!(event.kind(), Kind::Proposal | Kind::Argument) {
-        pending.put(
-            T::TARGET,
-            id.0.as_bytes().to_vec(),
-            target(event.kind(), None),
-        );
-    }
-    index
-}
-
-/// Records a tombstone received in a purged entry's place (its signature checked by the
-/// caller): the entry, its Merkle nodes, and the indexes the purged event had.
-fn append_purged(
-    view_trees: &[sled::Tree; N_TREES],
-    sizes: &Mutex<HashMap<PublicKey, u64>>,
-    pending: &mut Pending,
-    log: &PublicKey,
-    purged: &PurgedEntry,
-) -> u64 {
-    let t = purged.body();
-    let index = push_entry(view_trees, sizes, pending, log, t.id, purged.bytes());
-    let id = t.id.0.as_bytes().to_vec();
-    if t.kind == Kind::Proposal {
-        pending.put(
-            T::PROPOSAL,
-            id.clone(),
-            proposal_view(&t.author, &t.consultation, t.cost),
-        );
-    }
-    pending.put(
-        T::TARGET,
-        id.clone(),
-        cat(&[&[kind_byte(t.kind)], t.consultation.0.as_bytes()]),
-    );
-    pending.put(
-        T::MEMBER,
-        cat(&[t.consultation.0.as_bytes(), &id]),
-        vec![kind_byte(t.kind)],
-    );
-    index
-}
-
-/// Writes the entry at the end of `log` with its position, and the Merkle nodes it
-/// completes; returns its index.
-fn push_entry(
-    view_trees: &[sled::Tree; N_TREES],
-    sizes: &Mutex<HashMap<PublicKey, u64>>,
-    pending: &mut Pending,
-    log: &PublicKey,
-    id: EventId,
-    bytes: &[u8],
-) -> u64 {
-    let index = View {
-        trees: view_trees,
-        pending,
-        sizes,
-    }
-    .size(log);
-    pending.put(T::EVENT, log_key(log, index), bytes.to_vec());
-    // Climb from the new leaf while it completes a perfect subtree, storing the ones
-    // high enough to be kept.
-    let (mut level, mut i) = (0u32, index);
-    while i % 2 == 1 {
-        level += 1;
-        i /= 2;
-        if level >= STORED_LEVEL {
-            let view = View {
-                trees: view_trees,
-                pending,
-                sizes,
-            };
-            let h = merkle::node_hash(
-                &view.node(log, level - 1, 2 * i),
-                &view.node(log, level - 1, 2 * i + 1),
-            );
-            pending.put(T::NODE, node_key(log, level, i), h.0.to_vec());
-        }
-    }
-    pending.put(T::POSITION, id.0.as_bytes().to_vec(), log_key(log, index));
-    pending.sizes.insert(*log, index + 1);
-    index
-}
-
-/// The `proposalid_view` value: author ‖ consultation ‖ cost.
-fn proposal_view(author: &PublicKey, consultation: &EventId, cost: Option<u64>) -> Vec<u8> {
-    let cost = match cost {
-        Some(c) => cat(&[&[1], &c.to_be_bytes()]),
-        None => vec![0],
-    };
-    cat(&[author.as_bytes(), consultation.0.as_bytes(), &cost])
-}
-
 /// The sled-backed storage.
 #[derive(Debug)]
 pub struct SledStorage {
     pub(crate) db: sled::Db,
-    trees: Trees,
+    pub(crate) trees: Trees,
     /// The same trees, in [`T`]'s order, for views and transactions.
     all: [sled::Tree; N_TREES],
     /// Log sizes read so far (updated after each commit).
@@ -907,45 +252,21 @@ impl Storage for SledStorage {
     ) -> Result<ReplicaOutcome, StoreError> {
         let _one_at_a_time = self.commit_lock.lock().unwrap_or_else(|e| e.into_inner());
         let _writing = self.writing();
-        let log = head.head.authority;
-        let mut pending = Pending::default();
-        let held = self.view(&pending).size(&log);
-        if held != start {
-            return Err(StoreError::NotContiguous { held, start });
-        }
-        let mut outcome = ReplicaOutcome {
-            appended: 0,
-            refused: None,
-            reached_head: false,
+        let mut write = ReplicaWrite {
+            store: self,
+            pending: Pending::default(),
         };
-        for entry in entries {
-            let verdict = match &entry {
-                Entry::Event(event) => {
-                    admit(&self.view(&pending), &log, event, Clock::Replay).into_result()
-                }
-                // A tombstone's signature was checked on receipt; its purge follows it
-                // in the log and is admitted then.
-                Entry::Purged(p) if self.view(&pending).contains(&p.body().id) => {
-                    Err(Rejection::Duplicate)
-                }
-                Entry::Purged(_) => Ok(()),
-            };
-            if let Err(r) = verdict {
-                outcome.refused = Some((start + outcome.appended, r));
-                break;
+        let outcome = match replica::append_replica(&mut write, head, start, entries) {
+            Ok(outcome) => outcome,
+            Err(ReplicaError::NotContiguous { held, start }) => {
+                return Err(StoreError::NotContiguous { held, start });
             }
-            match &entry {
-                Entry::Event(event) => append(&self.all, &self.sizes, &mut pending, &log, event),
-                Entry::Purged(p) => append_purged(&self.all, &self.sizes, &mut pending, &log, p),
-            };
-            outcome.appended += 1;
-        }
-        let view = self.view(&pending);
-        let size = view.size(&log);
-        if size == head.head.size && merkle::root_at(&view.nodes(log), size)? == head.head.root {
+            Err(ReplicaError::Store(e)) => return Err(e),
+        };
+        let mut pending = write.pending;
+        if outcome.reached_head {
             let json = serde_json::to_vec(head).map_err(|e| corrupt(&e.to_string()))?;
-            pending.put(T::HEAD, log_key(&log, size), json);
-            outcome.reached_head = true;
+            pending.put(T::HEAD, log_key(&head.head.authority, head.head.size), json);
         }
         self.write(pending)?;
         Ok(outcome)
@@ -1197,5 +518,37 @@ impl Storage for SledStorage {
             );
         }
         Ok(list)
+    }
+}
+
+/// A replica page being written: core's [`replica::append_replica`] reads the store with
+/// the page's pending writes over it, and appends through it.
+struct ReplicaWrite<'s> {
+    store: &'s SledStorage,
+    pending: Pending,
+}
+
+impl ReplicaLog for ReplicaWrite<'_> {
+    type Error = StoreError;
+    type View<'v> = View<'v>;
+
+    fn read<T>(&self, read: impl FnOnce(&View<'_>) -> T) -> T {
+        read(&self.store.view(&self.pending))
+    }
+
+    fn root(&self, log: &PublicKey, size: u64) -> Result<Option<Hash>, StoreError> {
+        Ok(Some(merkle::root_at(
+            &self.store.view(&self.pending).nodes(*log),
+            size,
+        )?))
+    }
+
+    fn append(&mut self, log: &PublicKey, entry: Entry) -> Result<(), StoreError> {
+        let store = self.store;
+        match &entry {
+            Entry::Event(event) => append(&store.all, &store.sizes, &mut self.pending, log, event),
+            Entry::Purged(p) => append_purged(&store.all, &store.sizes, &mut self.pending, log, p),
+        };
+        Ok(())
     }
 }

@@ -10,12 +10,16 @@ use palabre_core::head::{CosignedHead, Equivocation, SignedTreeHead, TreeHead};
 use palabre_core::ids::{EventId, Hash};
 use palabre_core::ledger::Ledger;
 use palabre_core::merkle;
-use palabre_core::purge::{Entry, Tombstone, TombstoneBody};
+use palabre_core::purge::Entry;
 use palabre_core::tally::{Choice, Method};
 use palabre_store::{
     CommitItem, InvitationStatus, MemoryStorage, Moderated, SledStorage, Storage, StoreConfig,
     stored_event,
 };
+
+mod store {
+    pub mod model;
+}
 
 const T0: u64 = 1_900_000_000_000;
 const DAY: u64 = 86_400_000;

@@ -529,7 +529,7 @@ fn three_towns_federate_by_config_alone() {
 /// same root.
 #[test]
 fn a_purge_erases_the_text_on_every_replica() {
-    use palabre_core::purge::{Tombstone, TombstoneBody};
+    use palabre_core::event::{Tombstone, TombstoneBody};
     let tmp = tempfile::tempdir().expect("temp dir");
     let mut towns = init_towns(tmp.path(), 3);
     // Towns 0 and 1 dial each other; town 2 dials town 0 only, so what it receives of

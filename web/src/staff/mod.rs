@@ -73,13 +73,13 @@ pub trait Office: Backend {
     fn moderation_of(
         &self,
         target: &palabre_core::ids::EventId,
-    ) -> Result<Vec<palabre_core::ledger::Moderated>, BackendError>;
+    ) -> Result<Vec<palabre_core::counting::Moderated>, BackendError>;
     /// The tombstone of `target`, signed with the authority's key, for a purge: `None`
     /// unless `target` is a proposal or an argument of this town's own log, not purged.
     fn tombstone(
         &self,
         target: &palabre_core::ids::EventId,
-    ) -> Result<Option<palabre_core::purge::Tombstone>, BackendError>;
+    ) -> Result<Option<palabre_core::event::Tombstone>, BackendError>;
     /// The towns this node federates with, by key, with their names.
     fn federation(&self) -> Vec<(PublicKey, String)>;
     /// The address residents type to reach this node (printed on letters and cards).

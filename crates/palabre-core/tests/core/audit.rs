@@ -633,7 +633,7 @@ fn weak_and_non_canonical_keys_are_refused() {
 #[test]
 fn a_purged_item_passes_the_audit_from_any_source() {
     use palabre_core::audit::extends;
-    use palabre_core::purge::{Tombstone, TombstoneBody};
+    use palabre_core::event::{Tombstone, TombstoneBody};
     let mut text = Vec::new();
     let (w, cosignatures) = closed_world_with(1, |w| {
         let town0 = w.towns[0].pk();
@@ -700,7 +700,7 @@ fn a_purged_item_passes_the_audit_from_any_source() {
 /// relaying its log, withholding a text it never publicly erased) is named.
 #[test]
 fn a_tombstone_without_a_purge_is_caught() {
-    use palabre_core::purge::{Tombstone, TombstoneBody};
+    use palabre_core::event::{Tombstone, TombstoneBody};
     let (w, cosignatures) = closed_world(1);
     let mut logs = materials(&w, &cosignatures);
     let target = w.ledger.event(&w.proposals[0]).expect("proposal").clone();

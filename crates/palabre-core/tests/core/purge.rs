@@ -7,7 +7,7 @@ use palabre_core::event::*;
 use palabre_core::ids::EventId;
 use palabre_core::ledger::Ledger;
 use palabre_core::merkle;
-use palabre_core::purge::{Entry, Tombstone, TombstoneBody};
+use palabre_core::purge::Entry;
 use palabre_core::rejection::Rejection;
 use palabre_core::tally::{Choice, Method};
 

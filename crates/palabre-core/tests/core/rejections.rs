@@ -539,8 +539,8 @@ fn every_rejection_code_has_a_row() {
     let town_p = p.towns[0].pk();
     let target = p.ledger.event(&p.proposals[0]).expect("proposal").clone();
     let tombstone = |k: &SecretKey| {
-        palabre_core::purge::Tombstone::sign(
-            palabre_core::purge::TombstoneBody::of(&target, p.consultation).expect("tombstone"),
+        palabre_core::event::Tombstone::sign(
+            palabre_core::event::TombstoneBody::of(&target, p.consultation).expect("tombstone"),
             k,
         )
         .expect("signs")

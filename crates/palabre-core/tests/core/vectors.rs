@@ -485,7 +485,7 @@ fn staff_vectors() {
 /// town signed for the tombstone, and the root, the same before and after the purge.
 #[test]
 fn purge_vectors() {
-    use palabre_core::purge::{Entry, Tombstone, TombstoneBody};
+    use palabre_core::purge::Entry;
     let town = key(100);
     let resident = key_of(0, 0);
     let t = town.public_key();

@@ -192,7 +192,7 @@ pub fn moderation(
     at: u64,
     target: EventId,
     action: ModerationAction,
-    tombstone: Option<palabre_core::purge::Tombstone>,
+    tombstone: Option<palabre_core::event::Tombstone>,
 ) -> SignedEvent {
     sign(
         key,
