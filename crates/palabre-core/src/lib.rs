@@ -22,4 +22,5 @@ pub mod merkle;
 pub mod pabulib;
 pub mod purge;
 pub mod rejection;
+pub mod shuffle;
 pub mod tally;
