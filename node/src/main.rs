@@ -15,6 +15,7 @@ mod office;
 mod opendata;
 mod recount;
 mod replbench;
+mod shufflebench;
 mod staffbench;
 
 use std::net::SocketAddr;
@@ -108,6 +109,10 @@ enum Command {
         /// its print page and CSV.
         #[arg(long)]
         staff_letters: Option<usize>,
+        /// Instead: a trustee's mix — shuffle, proof and verification of this many
+        /// sealed ciphertexts (width 1) on one core.
+        #[arg(long)]
+        shuffle: Option<usize>,
     },
     /// Verify a consultation from the logs that nodes serve (or a bundle), trusting none
     /// of them: signatures, heads, consistency between nodes, admission of every entry,
@@ -362,6 +367,9 @@ fn main() -> anyhow::Result<()> {
             }
             Ok(())
         }
+        Command::Bench {
+            shuffle: Some(n), ..
+        } => shufflebench::run(n),
         Command::Bench {
             staff_letters: Some(n),
             ..
