@@ -113,6 +113,10 @@ enum Command {
         /// sealed ciphertexts (width 1) on one core.
         #[arg(long)]
         shuffle: Option<usize>,
+        /// Instead: the secret-ballot primitives — proof and DLEQ verification against
+        /// verify_strict, decryption shares, a DKG with 16 trustees.
+        #[arg(long)]
+        secret: bool,
     },
     /// Verify a consultation from the logs that nodes serve (or a bundle), trusting none
     /// of them: signatures, heads, consistency between nodes, admission of every entry,
@@ -367,6 +371,7 @@ fn main() -> anyhow::Result<()> {
             }
             Ok(())
         }
+        Command::Bench { secret: true, .. } => bench::secret_run(),
         Command::Bench {
             shuffle: Some(n), ..
         } => shufflebench::run(n),

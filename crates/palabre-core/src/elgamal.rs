@@ -5,6 +5,7 @@
 //! choice becomes a point is `sealed.rs`'s codec; proofs about ciphertexts are in
 //! `proofs.rs`; threshold decryption (shares and recombination) in `dkg.rs`. The
 //! randomness `r` comes from the caller, which derives it from a seed.
+#![deny(missing_docs)]
 
 use curve25519_dalek::ristretto::RistrettoPoint;
 use curve25519_dalek::scalar::Scalar;

@@ -10,9 +10,14 @@
 //! design names. ElGamal, proofs, the DKG and the shuffle live in their own modules.
 //! There is no randomness here: provers take 32-byte seeds and expand them with
 //! [`seeded_scalar`].
+#![deny(missing_docs)]
 
-use curve25519_dalek::ristretto::{CompressedRistretto, RistrettoPoint};
-use curve25519_dalek::scalar::Scalar;
+use curve25519_dalek::ristretto::CompressedRistretto;
+/// The group element and scalar types, re-exported so that callers need not depend on
+/// curve25519-dalek themselves.
+pub use curve25519_dalek::ristretto::RistrettoPoint;
+#[doc(no_inline)]
+pub use curve25519_dalek::scalar::Scalar;
 use sha2::{Digest, Sha512};
 
 use crate::ids::decode_hex;

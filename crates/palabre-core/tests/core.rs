@@ -7,6 +7,7 @@ mod core {
     pub mod properties;
     pub mod purge;
     pub mod rejections;
+    pub mod secret;
     pub mod shuffle;
     pub mod staff;
     pub mod vectors;
