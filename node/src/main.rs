@@ -17,6 +17,7 @@ mod office;
 mod opendata;
 mod recount;
 mod replbench;
+mod shufflebench;
 mod snapshot;
 mod staffbench;
 
@@ -112,6 +113,10 @@ enum Command {
         /// its print page and CSV.
         #[arg(long)]
         staff_letters: Option<usize>,
+        /// Instead: a trustee's mix — shuffle, proof and verification of this many
+        /// sealed ciphertexts (width 1) on one core.
+        #[arg(long)]
+        shuffle: Option<usize>,
         /// Instead: the secret-ballot primitives — proof and DLEQ verification against
         /// verify_strict, decryption shares, a DKG with 16 trustees.
         #[arg(long)]
@@ -374,6 +379,9 @@ fn main() -> anyhow::Result<()> {
             Ok(())
         }
         Command::Bench { secret: true, .. } => bench::secret_run(),
+        Command::Bench {
+            shuffle: Some(n), ..
+        } => shufflebench::run(n),
         Command::Bench {
             staff_letters: Some(n),
             ..

@@ -26,4 +26,5 @@ pub mod purge;
 pub mod rejection;
 pub mod replica;
 pub mod sealed;
+pub mod shuffle;
 pub mod tally;

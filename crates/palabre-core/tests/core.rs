@@ -8,6 +8,7 @@ mod core {
     pub mod purge;
     pub mod rejections;
     pub mod secret;
+    pub mod shuffle;
     pub mod staff;
     pub mod vectors;
     pub mod world;
