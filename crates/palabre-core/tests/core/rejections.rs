@@ -354,6 +354,21 @@ fn every_rejection_code_has_a_row() {
     let wrong_kind = Choice::Answers([(w.proposals[0], Answer::Yes)].into());
     row(check("invalid_choice", w.vote(0, 1, VOTE_OPEN, wrong_kind)));
 
+    // A grade label is one line of text: no control character.
+    let tabbed = sign(
+        &w.towns[0].key,
+        T0,
+        consultation_body(
+            &[town0],
+            Method::MajorityJudgment {
+                grades: vec!["Bien".into(), "Très\tbien".into()],
+            },
+        ),
+    );
+    row(check(
+        "invalid_method",
+        w.ledger.append(&town0, tabbed, Clock::Replay),
+    ));
     let zero = sign(
         &w.towns[0].key,
         T0,
@@ -640,6 +655,16 @@ fn every_rejection_code_has_a_row() {
         "v": 1
     });
     row(check("weak_key", decode(raw(&key(100), weak_subject))));
+    // A tombstone received in a log's place with a member missing: `bad_tombstone` too.
+    let served = serde_json_canonicalizer::to_vec(&json!({
+        "purged": {"id": target.id().to_string()},
+        "sig": "00".repeat(64),
+    }))
+    .expect("encodes");
+    row(check(
+        "bad_tombstone",
+        palabre_core::purge::Entry::from_bytes(served, &town_p),
+    ));
 
     let all: BTreeSet<&str> = Rejection::ALL_CODES.iter().copied().collect();
     let unknown: Vec<&&str> = seen.difference(&all).collect();

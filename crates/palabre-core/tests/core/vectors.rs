@@ -1167,6 +1167,15 @@ fn every_kind_vectors() {
     log.push(("checkpoint", checkpoint));
     let (view, counted) = ledger.count(&cid).expect("counted");
     let tally = counted.tally(&view);
+    // The assisted ballot counts (Alice's, unassisted, went with her revocation), and the
+    // signed result says how many counted ballots the desk agent countersigned.
+    assert_eq!(
+        tally.assisted(),
+        &[palabre_core::tally::Assisted {
+            agent: desk.public_key(),
+            ballots: 1
+        }]
+    );
     let result = sign(
         &town,
         VOTE_CLOSE + 1,
