@@ -191,7 +191,15 @@ fn redeem(addr: &str, code: &str, key: &SecretKey) -> bool {
 /// `POST /credentials/redeem` of `code` for `key`: the status and the refusal code.
 fn redeem_answer(addr: &str, code: &str, key: &SecretKey) -> (u16, Value) {
     let (status, v) = redeem_request(addr, code, key).expect("an answer");
-    (status, v["error"]["code"].clone())
+    let refused = v["error"]["code"].clone();
+    if let Some(code) = refused.as_str() {
+        assert!(
+            palabre_core::rejection::Rejection::ALL_CODES.contains(&code)
+                || palabre_web::error::REQUEST_CODES.contains(&code),
+            "the node answered `{code}`, a code PROTOCOL.md does not list"
+        );
+    }
+    (status, refused)
 }
 
 /// The redemption request itself (`None` if the node did not answer).

@@ -15,7 +15,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router, middleware};
 use palabre_core::admission::Phase;
-use palabre_core::crypto::{PublicKey, Signature};
+use palabre_core::crypto::{KeyError, PublicKey, Signature};
 use palabre_core::event::SignedEvent;
 use palabre_core::ids::EventId;
 use palabre_core::invitation::{KeyPossession, code_hash, normalize_code};
@@ -143,13 +143,23 @@ fn lock<B>(state: &AppState<B>) -> std::sync::MutexGuard<'_, Counters> {
     state.counters.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-fn parse_key(text: &str) -> Result<PublicKey, ApiError> {
-    text.parse().map_err(|_| {
-        ApiError::refused(
+/// The refusal of a key that does not parse: `weak_key` for a point of small or mixed
+/// order, `bad_key` for anything else, as for a key inside an event.
+fn key_refusal(what: &str, e: KeyError) -> ApiError {
+    match e {
+        KeyError::Weak => ApiError::refused(
+            "weak_key",
+            format!("{what} is a weak (small-order or mixed-order) Ed25519 key"),
+        ),
+        _ => ApiError::refused(
             "bad_key",
-            "an authority is 64 lowercase hex characters of a valid key",
-        )
-    })
+            format!("{what} is not 64 lowercase hex characters of a canonical Ed25519 key"),
+        ),
+    }
+}
+
+fn parse_key(text: &str) -> Result<PublicKey, ApiError> {
+    text.parse().map_err(|e| key_refusal("the authority", e))
 }
 
 fn parse_id(text: &str) -> Result<EventId, ApiError> {
@@ -465,10 +475,7 @@ async fn redeem<B: Backend>(
             "an invitation code is 12 letters and digits, as printed on the letter",
         )
     })?;
-    let subject: PublicKey = r
-        .key
-        .parse()
-        .map_err(|_| ApiError::refused("bad_key", "the key is not a valid Ed25519 public key"))?;
+    let subject: PublicKey = r.key.parse().map_err(|e| key_refusal("the key", e))?;
     let proof: Signature = r.proof.parse().map_err(|_| {
         ApiError::refused(
             "bad_proof",

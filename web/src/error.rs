@@ -47,12 +47,36 @@ impl From<BackendError> for ApiError {
     }
 }
 
+/// Every code the API answers besides the event rejections of core
+/// (`Rejection::ALL_CODES`). PROTOCOL.md's table "Request codes" lists exactly these,
+/// with the status [`status_of`] gives (a test reads the table). The staff pages' own
+/// refusals (HTML forms for the town hall) are not part of the protocol.
+pub const REQUEST_CODES: &[&str] = &[
+    "body_too_large",
+    "bad_request",
+    "bad_id",
+    "bad_range",
+    "bad_code",
+    "bad_proof",
+    "unknown_invitation",
+    "used_invitation",
+    "revoked_invitation",
+    "not_found",
+    "results_hidden",
+    "rate_limited",
+    "timeout",
+    "internal",
+];
+
 /// The HTTP status of a refusal code (PROTOCOL.md lists the codes).
 pub fn status_of(code: &str) -> StatusCode {
     match code {
         "too_large" | "body_too_large" => StatusCode::PAYLOAD_TOO_LARGE,
         "not_found" => StatusCode::NOT_FOUND,
         "results_hidden" => StatusCode::FORBIDDEN,
+        "rate_limited" => StatusCode::TOO_MANY_REQUESTS,
+        "timeout" => StatusCode::SERVICE_UNAVAILABLE,
+        "internal" => StatusCode::INTERNAL_SERVER_ERROR,
         "duplicate"
         | "already_credentialed"
         | "used_invitation"

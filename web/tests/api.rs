@@ -375,6 +375,19 @@ fn ballot(n: u8, at: u64, cid: EventId, pid: EventId) -> SignedEvent {
 }
 
 async fn call(b: &Arc<TestBackend>, method: &str, uri: &str, body: Vec<u8>) -> (StatusCode, Value) {
+    let (status, bytes) = call_bytes(b, method, uri, body).await;
+    let value = serde_json::from_slice(&bytes)
+        .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into()));
+    (status, value)
+}
+
+/// [`call`], answering the exact bytes of the body.
+async fn call_bytes(
+    b: &Arc<TestBackend>,
+    method: &str,
+    uri: &str,
+    body: Vec<u8>,
+) -> (StatusCode, Vec<u8>) {
     let request = Request::builder()
         .method(method)
         .uri(uri)
@@ -398,13 +411,25 @@ async fn call(b: &Arc<TestBackend>, method: &str, uri: &str, body: Vec<u8>) -> (
         .await
         .expect("body")
         .to_bytes();
-    let value = serde_json::from_slice(&bytes)
-        .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into()));
-    (status, value)
+    (status, bytes.to_vec())
 }
 
+/// The refusal code of an answer; every code a test sees must be one PROTOCOL.md lists
+/// (core's event codes or the API's request codes).
 fn code(v: &Value) -> &str {
-    v["error"]["code"].as_str().unwrap_or("(no code)")
+    let code = v["error"]["code"].as_str().unwrap_or("(no code)");
+    if code != "(no code)" {
+        assert!(
+            palabre_core::rejection::Rejection::ALL_CODES.contains(&code)
+                || palabre_web::error::REQUEST_CODES.contains(&code),
+            "the API answered `{code}`, a code PROTOCOL.md does not list"
+        );
+    }
+    code
+}
+
+mod api {
+    pub mod protocol;
 }
 
 #[tokio::test]

@@ -268,25 +268,30 @@ fn check(
         return Err(Rejection::UnknownAuthority);
     }
     let author = event.author();
+    // One code per situation, whatever the kind: a key appointed to L's staff whose role
+    // does not allow this kind is `not_staff`; any other key but L's is `wrong_author`.
+    let refuse_author = |expected: &'static str| -> Rejection {
+        if record.staff(log, author).is_some() {
+            Rejection::NotStaff
+        } else {
+            Rejection::WrongAuthor { expected }
+        }
+    };
     let by_log = || -> Result<(), Rejection> {
         if author == log {
             Ok(())
         } else {
-            Err(Rejection::WrongAuthor {
-                expected: "the authority whose log this is",
-            })
+            Err(refuse_author("the authority whose log this is"))
         }
     };
     // The authority, or a staff member of its log whose role allows this kind.
     let for_log = || -> Result<(), Rejection> {
         if acts_for(|| record.staff(log, author), log, author, event.kind()) {
             Ok(())
-        } else if record.staff(log, author).is_some() {
-            Err(Rejection::NotStaff)
         } else {
-            Err(Rejection::WrongAuthor {
-                expected: "the authority whose log this is, or one of its staff",
-            })
+            Err(refuse_author(
+                "the authority whose log this is, or one of its staff",
+            ))
         }
     };
     match event.body() {
@@ -415,9 +420,9 @@ fn check(
                 .consultation(&b.consultation)
                 .ok_or(Rejection::UnknownConsultation)?;
             if author != log || *author != c.organiser {
-                return Err(Rejection::WrongAuthor {
-                    expected: "the consultation's organiser, in its own log",
-                });
+                return Err(refuse_author(
+                    "the consultation's organiser, in its own log",
+                ));
             }
             if at < c.body.vote_close_ms {
                 return Err(Rejection::NotClosed);

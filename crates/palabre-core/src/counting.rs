@@ -41,12 +41,15 @@ pub struct Counted {
 }
 
 impl Counted {
+    /// The tally of the counted ballots, with how many of them each desk agent
+    /// countersigned (PROTOCOL.md, "Counting and tallies": `assisted`).
     pub fn tally(&self, consultation: &ConsultationView) -> Tally {
         tally::tally(
             &consultation.body.method,
             &self.candidates,
             self.ballots.values().map(|(_, c)| c),
         )
+        .with_assisted(self.assisted.iter().map(|(agent, n)| (*agent, *n)))
     }
 }
 

@@ -576,8 +576,9 @@ fn key_rejection(field: &'static str, e: KeyError) -> Rejection {
     }
 }
 
-/// Gives keys inside bodies their precise rejection (weak vs malformed) before serde
-/// would fold them into a generic `malformed`.
+/// Gives keys inside bodies their precise rejection (weak vs malformed), and a carried
+/// tombstone its own (`bad_tombstone`), before serde would fold them into a generic
+/// `malformed`.
 fn check_keys_in_body(kind: Kind, body: &Value) -> Result<(), Rejection> {
     let check = |field: &'static str| -> Result<(), Rejection> {
         match body.get(field) {
@@ -593,6 +594,14 @@ fn check_keys_in_body(kind: Kind, body: &Value) -> Result<(), Rejection> {
         Kind::Revocation | Kind::Staff => check("subject"),
         Kind::Ballot => match body.get("assistance") {
             Some(a) => parse_key("agent", a.get("agent")).map(|_| ()),
+            None => Ok(()),
+        },
+        // Whatever is wrong with a carried tombstone (its members, their types, its keys)
+        // is `bad_tombstone`, as when a tombstone is received in a log's place.
+        Kind::Moderation => match body.get("tombstone") {
+            Some(t) => serde_json::from_value::<Tombstone>(t.clone())
+                .map(|_| ())
+                .map_err(|_| Rejection::BadTombstone),
             None => Ok(()),
         },
         Kind::Consultation => match body.get("authorities") {

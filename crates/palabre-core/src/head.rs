@@ -5,7 +5,9 @@
 //! once it has checked it is consistent with every earlier head it saw. A receipt is the
 //! authority's signed promise that an event sits at an index under a signed head. Each is
 //! signed over its domain tag followed by the RFC 8785 bytes of its unsigned object; these
-//! objects have fixed schemas, so their canonical bytes are unique.
+//! objects have fixed schemas, so their canonical bytes are unique. Their fields are
+//! declared in RFC 8785 member order, so that serializing one (the API, sync, bundles)
+//! gives its canonical bytes: what is served is byte for byte what is signed.
 
 use serde::{Deserialize, Serialize};
 
@@ -20,8 +22,8 @@ pub const CLOSE_GRACE_MS: u64 = 24 * 60 * 60 * 1000;
 #[serde(deny_unknown_fields)]
 pub struct TreeHead {
     pub authority: PublicKey,
-    pub size: u64,
     pub root: Hash,
+    pub size: u64,
     pub timestamp_ms: u64,
 }
 
@@ -59,9 +61,9 @@ impl SignedTreeHead {
 #[serde(deny_unknown_fields)]
 pub struct CosignedHead {
     pub head: TreeHead,
-    pub witness: PublicKey,
     /// When the witness cosigned (its own clock).
     pub timestamp_ms: u64,
+    pub witness: PublicKey,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -102,9 +104,9 @@ impl Cosignature {
 #[serde(deny_unknown_fields)]
 pub struct Equivocation {
     pub first: SignedTreeHead,
-    pub second: SignedTreeHead,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub prefix: Option<PrefixProof>,
+    pub second: SignedTreeHead,
 }
 
 /// The root of the larger head's log at the smaller head's size, and the consistency
@@ -112,8 +114,8 @@ pub struct Equivocation {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PrefixProof {
-    pub root: Hash,
     pub proof: Vec<Hash>,
+    pub root: Hash,
 }
 
 /// Why a claimed equivocation proves nothing.
@@ -386,6 +388,43 @@ mod tests {
         }
         .sign(&key(2));
         assert_eq!(by_stranger.verify(), Err(ReceiptError::BadReceiptSignature));
+    }
+
+    #[test]
+    fn serialized_heads_cosignatures_and_receipts_are_canonical() {
+        let town = key(1);
+        let sth = head(10).sign(&town);
+        let cosig = CosignedHead {
+            head: sth.head,
+            witness: key(2).public_key(),
+            timestamp_ms: 2_000,
+        }
+        .sign(&key(2));
+        let receipt = ReceiptBody {
+            event_id: EventId(Hash([3; 32])),
+            index: 9,
+            tree_head: sth,
+        }
+        .sign(&town);
+        let equivocation = Equivocation {
+            first: sth,
+            second: head(12).sign(&town),
+            prefix: Some(PrefixProof {
+                root: Hash([4; 32]),
+                proof: vec![Hash([5; 32])],
+            }),
+        };
+        fn same<T: Serialize>(value: &T) {
+            let plain = serde_json::to_vec(value).expect("serializes");
+            assert_eq!(
+                String::from_utf8(plain).expect("utf8"),
+                String::from_utf8(to_canonical(value).expect("canonical")).expect("utf8")
+            );
+        }
+        same(&sth);
+        same(&cosig);
+        same(&receipt);
+        same(&equivocation);
     }
 
     #[test]

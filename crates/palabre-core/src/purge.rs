@@ -166,8 +166,9 @@ fn decode_tombstone(bytes: Vec<u8>) -> Result<PurgedEntry, Rejection> {
         });
     }
     let json = canonical::parse_canonical(&bytes).map_err(from_canonical)?;
-    let tombstone: Tombstone =
-        serde_json::from_value(json).map_err(|e| Rejection::Malformed(e.to_string()))?;
+    // A member missing, extra or of the wrong type is `bad_tombstone`, as for a tombstone
+    // carried by a purge (PROTOCOL.md, "Purged entries").
+    let tombstone: Tombstone = serde_json::from_value(json).map_err(|_| Rejection::BadTombstone)?;
     tombstone.purged.check_shape()?;
     Ok(PurgedEntry { bytes, tombstone })
 }

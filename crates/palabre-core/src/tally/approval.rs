@@ -24,6 +24,7 @@ pub(super) fn tally(valid: &Valid) -> Tally {
     Tally::Approval {
         n_ballots: valid.n_ballots,
         n_invalid: valid.n_invalid,
+        assisted: Vec::new(),
         rows,
         ranking: order.into_iter().map(|i| ids[i]).collect(),
     }

@@ -43,6 +43,7 @@ pub(super) fn tally(valid: &Valid, budget: u64, rule: BudgetRule) -> Tally {
     Tally::Budget {
         n_ballots: valid.n_ballots,
         n_invalid: valid.n_invalid,
+        assisted: Vec::new(),
         rule,
         budget,
         spent: u64::try_from(spent).expect("winners are chosen to fit in the budget"),

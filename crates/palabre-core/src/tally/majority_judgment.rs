@@ -46,6 +46,7 @@ pub(super) fn tally(valid: &Valid, n_grades: usize) -> Tally {
     Tally::MajorityJudgment {
         n_ballots: valid.n_ballots,
         n_invalid: valid.n_invalid,
+        assisted: Vec::new(),
         rows,
         ranking,
     }

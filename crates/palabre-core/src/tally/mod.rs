@@ -16,6 +16,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use crate::crypto::PublicKey;
 use crate::ids::EventId;
 
 mod approval;
@@ -155,6 +156,48 @@ pub struct Candidate {
     pub cost: Option<u64>,
 }
 
+/// How many of the counted ballots one desk agent countersigned (assisted ballots, cast in
+/// person). Public, and part of the signed result: a town can see how much each desk was
+/// used, and an auditor recounts it like the rest.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Assisted {
+    pub agent: PublicKey,
+    pub ballots: u64,
+}
+
+impl Tally {
+    /// The same tally, reporting `assisted` (ascending by agent; agents with no counted
+    /// ballot are left out). The tally's other numbers do not depend on it.
+    pub fn with_assisted(mut self, counts: impl IntoIterator<Item = (PublicKey, u64)>) -> Tally {
+        let mut list: Vec<Assisted> = counts
+            .into_iter()
+            .filter(|(_, n)| *n > 0)
+            .map(|(agent, ballots)| Assisted { agent, ballots })
+            .collect();
+        list.sort_by_key(|a| a.agent);
+        match &mut self {
+            Tally::Support { assisted, .. }
+            | Tally::YesNoAbstain { assisted, .. }
+            | Tally::Approval { assisted, .. }
+            | Tally::Budget { assisted, .. }
+            | Tally::MajorityJudgment { assisted, .. } => *assisted = list,
+        }
+        self
+    }
+
+    /// The desk agents' counts of counted assisted ballots.
+    pub fn assisted(&self) -> &[Assisted] {
+        match self {
+            Tally::Support { assisted, .. }
+            | Tally::YesNoAbstain { assisted, .. }
+            | Tally::Approval { assisted, .. }
+            | Tally::Budget { assisted, .. }
+            | Tally::MajorityJudgment { assisted, .. } => assisted,
+        }
+    }
+}
+
 /// The result of a consultation. Rows are sorted by proposal id and list every candidate.
 /// `n_ballots` counts the ballots that were counted (blank ones included), `n_invalid`
 /// those ignored because they did not validate against the method and candidates (callers
@@ -165,17 +208,26 @@ pub enum Tally {
     Support {
         n_ballots: u64,
         n_invalid: u64,
+        /// Counted ballots cast with a desk agent's help, per agent (see [`Assisted`]).
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        assisted: Vec<Assisted>,
         threshold: u64,
         rows: Vec<SupportRow>,
     },
     YesNoAbstain {
         n_ballots: u64,
         n_invalid: u64,
+        /// Counted ballots cast with a desk agent's help, per agent (see [`Assisted`]).
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        assisted: Vec<Assisted>,
         rows: Vec<YesNoAbstainRow>,
     },
     Approval {
         n_ballots: u64,
         n_invalid: u64,
+        /// Counted ballots cast with a desk agent's help, per agent (see [`Assisted`]).
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        assisted: Vec<Assisted>,
         rows: Vec<ApprovalRow>,
         /// Every proposal, by approvals (more first), ties by lower id first.
         ranking: Vec<EventId>,
@@ -183,6 +235,9 @@ pub enum Tally {
     Budget {
         n_ballots: u64,
         n_invalid: u64,
+        /// Counted ballots cast with a desk agent's help, per agent (see [`Assisted`]).
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        assisted: Vec<Assisted>,
         rule: BudgetRule,
         budget: u64,
         /// Sum of the costs of the funded proposals; never more than `budget`.
@@ -194,6 +249,9 @@ pub enum Tally {
     MajorityJudgment {
         n_ballots: u64,
         n_invalid: u64,
+        /// Counted ballots cast with a desk agent's help, per agent (see [`Assisted`]).
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        assisted: Vec<Assisted>,
         rows: Vec<MajorityJudgmentRow>,
         /// Every proposal, best first, by majority value (see [`tally`]), ties (identical
         /// profiles) by lower id first.

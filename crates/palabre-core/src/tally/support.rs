@@ -20,6 +20,7 @@ pub(super) fn tally(valid: &Valid, threshold: u64) -> Tally {
     Tally::Support {
         n_ballots: valid.n_ballots,
         n_invalid: valid.n_invalid,
+        assisted: Vec::new(),
         threshold,
         rows,
     }

@@ -100,6 +100,7 @@ fn hand_computed_support_yes_no_approval() {
             expected: Tally::Support {
                 n_ballots: 4,
                 n_invalid: 0,
+                assisted: Vec::new(),
                 threshold: 2,
                 rows: vec![
                     SupportRow {
@@ -134,6 +135,7 @@ fn hand_computed_support_yes_no_approval() {
             expected: Tally::Support {
                 n_ballots: 1,
                 n_invalid: 4,
+                assisted: Vec::new(),
                 threshold: 1,
                 rows: vec![
                     SupportRow {
@@ -163,6 +165,7 @@ fn hand_computed_support_yes_no_approval() {
             expected: Tally::YesNoAbstain {
                 n_ballots: 5,
                 n_invalid: 0,
+                assisted: Vec::new(),
                 rows: vec![
                     YesNoAbstainRow {
                         proposal: id(1),
@@ -202,6 +205,7 @@ fn hand_computed_support_yes_no_approval() {
             expected: Tally::Approval {
                 n_ballots: 4,
                 n_invalid: 1,
+                assisted: Vec::new(),
                 rows: vec![
                     ApprovalRow {
                         proposal: id(1),
@@ -359,6 +363,7 @@ fn literature_budget_examples() {
             expected: Tally::Budget {
                 n_ballots: 11,
                 n_invalid: 0,
+                assisted: Vec::new(),
                 rule: BudgetRule::Greedy,
                 budget: 1100,
                 spent: 1100,
@@ -377,6 +382,7 @@ fn literature_budget_examples() {
             expected: Tally::Budget {
                 n_ballots: 11,
                 n_invalid: 0,
+                assisted: Vec::new(),
                 rule: BudgetRule::EqualShares,
                 budget: 1100,
                 spent: 1000,
@@ -571,6 +577,7 @@ fn pabulib_file_example_of_equalshares_net() {
         Tally::Budget {
             n_ballots: 4,
             n_invalid: 0,
+            assisted: Vec::new(),
             rule: BudgetRule::EqualShares,
             budget: 100_000,
             spent: 100_000,
@@ -666,6 +673,7 @@ fn majority_judgment_examples_from_the_literature() {
         expected: Tally::MajorityJudgment {
             n_ballots: 100,
             n_invalid: 0,
+            assisted: Vec::new(),
             rows: vec![
                 // Memphis is ungraded (so Poor) by 41 of the 58 who don't love it.
                 row(memphis, [58, 0, 0, 42], poor),
@@ -698,6 +706,7 @@ fn majority_judgment_examples_from_the_literature() {
         expected: Tally::MajorityJudgment {
             n_ballots: 4,
             n_invalid: 0,
+            assisted: Vec::new(),
             rows: vec![row(x, [1, 1, 2, 0], fair), row(y, [0, 3, 0, 1], fair)],
             ranking: ids(&[x, y]),
         },
@@ -720,6 +729,7 @@ fn majority_judgment_examples_from_the_literature() {
         expected: Tally::MajorityJudgment {
             n_ballots: 100,
             n_invalid: 0,
+            assisted: Vec::new(),
             rows: vec![
                 row(a, [34, 31, 0, 35], fair),
                 row(b, [0, 69, 0, 31], fair),
@@ -755,6 +765,7 @@ fn majority_judgment_hand_computed() {
         expected: Tally::MajorityJudgment {
             n_ballots: 2,
             n_invalid: 1,
+            assisted: Vec::new(),
             rows: vec![
                 row(1, [0, 1, 1], 1),
                 row(2, [0, 1, 1], 1),
@@ -771,6 +782,7 @@ fn majority_judgment_hand_computed() {
         expected: Tally::MajorityJudgment {
             n_ballots: 0,
             n_invalid: 0,
+            assisted: Vec::new(),
             rows: vec![row(1, [0, 0, 0], 0), row(2, [0, 0, 0], 0)],
             ranking: ids(&[1, 2]),
         },

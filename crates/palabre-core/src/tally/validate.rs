@@ -21,7 +21,9 @@ pub enum ChoiceError {
     NumberTooLarge,
     #[error("a majority judgment needs between {MIN_GRADES} and {MAX_GRADES} grades")]
     GradeCountOutOfRange,
-    #[error("a grade label must be non-blank and at most {MAX_GRADE_LABEL_CHARS} characters")]
+    #[error(
+        "a grade label must be non-blank, without control characters, and at most {MAX_GRADE_LABEL_CHARS} characters"
+    )]
     BadGradeLabel,
     #[error("two grades have the same label")]
     DuplicateGradeLabel,
@@ -92,7 +94,12 @@ pub fn validate_method(method: &Method) -> Result<(), ChoiceError> {
                 return Err(ChoiceError::GradeCountOutOfRange);
             }
             for (i, label) in grades.iter().enumerate() {
-                if label.trim().is_empty() || label.chars().count() > MAX_GRADE_LABEL_CHARS {
+                // A label is one line of text, like a title: not blank, no control
+                // character (PROTOCOL.md, "Event kinds").
+                let bad = label.trim().is_empty()
+                    || label.chars().count() > MAX_GRADE_LABEL_CHARS
+                    || label.chars().any(char::is_control);
+                if bad {
                     return Err(ChoiceError::BadGradeLabel);
                 }
                 if grades[..i].contains(label) {

@@ -36,6 +36,7 @@ pub(super) fn tally(valid: &Valid) -> Tally {
     Tally::YesNoAbstain {
         n_ballots: valid.n_ballots,
         n_invalid: valid.n_invalid,
+        assisted: Vec::new(),
         rows,
     }
 }

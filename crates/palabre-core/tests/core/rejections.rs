@@ -354,6 +354,21 @@ fn every_rejection_code_has_a_row() {
     let wrong_kind = Choice::Answers([(w.proposals[0], Answer::Yes)].into());
     row(check("invalid_choice", w.vote(0, 1, VOTE_OPEN, wrong_kind)));
 
+    // A grade label is one line of text: no control character.
+    let tabbed = sign(
+        &w.towns[0].key,
+        T0,
+        consultation_body(
+            &[town0],
+            Method::MajorityJudgment {
+                grades: vec!["Bien".into(), "Très\tbien".into()],
+            },
+        ),
+    );
+    row(check(
+        "invalid_method",
+        w.ledger.append(&town0, tabbed, Clock::Replay),
+    ));
     let zero = sign(
         &w.towns[0].key,
         T0,
@@ -455,6 +470,36 @@ fn every_rejection_code_has_a_row() {
         "not_staff",
         w.ledger
             .append(&town0, credential_by_moderator, Clock::Replay),
+    ));
+    // The same code when the kind is one no staff may sign (the authority's own: here a
+    // checkpoint), and `wrong_author` for a key that is not staff at all.
+    let checkpoint_by_moderator = sign(
+        &moderator,
+        VOTE_CLOSE,
+        Body::Checkpoint(CheckpointBody {
+            consultation: w.consultation,
+            size: 1,
+            root: Hash([0; 32]),
+        }),
+    );
+    row(check(
+        "not_staff",
+        w.ledger
+            .append(&town0, checkpoint_by_moderator, Clock::Replay),
+    ));
+    let checkpoint_by_stranger = sign(
+        &key(92),
+        VOTE_CLOSE,
+        Body::Checkpoint(CheckpointBody {
+            consultation: w.consultation,
+            size: 1,
+            root: Hash([0; 32]),
+        }),
+    );
+    row(check(
+        "wrong_author",
+        w.ledger
+            .append(&town0, checkpoint_by_stranger, Clock::Replay),
     ));
 
     let mut b = World::new(
@@ -581,7 +626,52 @@ fn every_rejection_code_has_a_row() {
             .append(&town_p, restore, Clock::Live { now_ms: T0 }),
     ));
 
+    // A purge whose tombstone has the wrong shape (a member missing) is `bad_tombstone`,
+    // not `malformed`, like a tombstone received in a log's place.
+    let mut wrong_shape = json!({
+        "author": key(100).public_key().to_hex(),
+        "body": {
+            "action": "purge",
+            "reason": "Données personnelles",
+            "target": target.id().to_string(),
+            "tombstone": {"purged": {"id": target.id().to_string()}, "sig": "00".repeat(64)},
+        },
+        "created_at_ms": T0,
+        "kind": "moderation",
+        "v": 1
+    });
+    row(check(
+        "bad_tombstone",
+        decode(raw(&key(100), wrong_shape.clone())),
+    ));
+    wrong_shape["body"]["tombstone"] = json!("purged");
+    row(check("bad_tombstone", decode(raw(&key(100), wrong_shape))));
+    // A weak key inside a body is `weak_key`, as in `author`.
+    let weak_subject = json!({
+        "author": key(100).public_key().to_hex(),
+        "body": {"subject": format!("01{}", "00".repeat(31))},
+        "created_at_ms": T0,
+        "kind": "credential",
+        "v": 1
+    });
+    row(check("weak_key", decode(raw(&key(100), weak_subject))));
+    // A tombstone received in a log's place with a member missing: `bad_tombstone` too.
+    let served = serde_json_canonicalizer::to_vec(&json!({
+        "purged": {"id": target.id().to_string()},
+        "sig": "00".repeat(64),
+    }))
+    .expect("encodes");
+    row(check(
+        "bad_tombstone",
+        palabre_core::purge::Entry::from_bytes(served, &town_p),
+    ));
+
     let all: BTreeSet<&str> = Rejection::ALL_CODES.iter().copied().collect();
+    let unknown: Vec<&&str> = seen.difference(&all).collect();
+    assert!(
+        unknown.is_empty(),
+        "codes seen that core does not list: {unknown:?}"
+    );
     let missing: Vec<&&str> = all.difference(&seen).collect();
     assert!(missing.is_empty(), "codes without a row: {missing:?}");
     assert_eq!(all.len(), Rejection::ALL_CODES.len(), "codes are unique");

@@ -572,3 +572,734 @@ fn purge_vectors() {
         }),
     );
 }
+
+/// `ed25519.json`: keys and signatures Palabre refuses, made by `vectors/ed25519.py`
+/// (plain Python arithmetic and libsodium), not by this code. Every claim of each case is
+/// recomputed here with curve25519-dalek, Palabre must answer each event with the code
+/// given, and PROTOCOL.md's libsodium recipe (`crypto_core_ed25519_is_valid_point`, then
+/// `crypto_sign_verify_detached`) must accept exactly the cases without a code.
+#[test]
+fn ed25519_vectors() {
+    use curve25519_dalek::constants::ED25519_BASEPOINT_POINT;
+    use curve25519_dalek::edwards::CompressedEdwardsY;
+    use curve25519_dalek::scalar::Scalar;
+    use palabre_core::crypto::{KeyError, PublicKey, Signature};
+    use sha2::{Digest, Sha512};
+
+    let text = std::fs::read_to_string(data_dir().join("ed25519.json")).expect("ed25519.json");
+    let file: Value = serde_json::from_str(&text).expect("JSON");
+    let bytes = |v: &Value| hex::decode(v.as_str().expect("hex text")).expect("hex");
+    let b32 = |v: &Value| -> [u8; 32] { bytes(v).try_into().expect("32 bytes") };
+    let claims = |enc: &[u8; 32], claims: &Value, what: &str| {
+        let point = CompressedEdwardsY(*enc).decompress();
+        let got = match point {
+            None => {
+                json!({"canonical": false, "on_curve": false, "small_order": false, "torsion_free": false})
+            }
+            Some(p) => json!({
+                "canonical": p.compress().to_bytes() == *enc,
+                "on_curve": true,
+                "small_order": p.is_small_order(),
+                "torsion_free": p.is_torsion_free(),
+            }),
+        };
+        assert_eq!(&got, claims, "{what} {}", hex::encode(enc));
+    };
+    let code_of_key = |enc: &[u8; 32]| match PublicKey::from_bytes(enc) {
+        Ok(_) => None,
+        Err(KeyError::Weak) => Some("weak_key"),
+        Err(_) => Some("bad_key"),
+    };
+    assert_eq!(file["domain_tag"], json!(text_of(Domain::Event.tag())));
+    let seed = b32(&file["seed"]);
+    assert_eq!(seed, [120; 32], "the seed of key(120)");
+    let honest = key(120);
+    let cases = file["cases"].as_array().expect("cases");
+    let names: Vec<&str> = cases.iter().filter_map(|c| c["name"].as_str()).collect();
+    for needed in [
+        "valid",
+        "s_plus_l",
+        "small_order_r_identity",
+        "non_canonical_r",
+        "mixed_order_key",
+        "small_order_key",
+        "identity_key_forgery",
+        "non_canonical_identity_key",
+        "non_canonical_key",
+    ] {
+        assert!(names.contains(&needed), "ed25519.json has a case {needed}");
+    }
+    for case in cases {
+        let name = case["name"].as_str().expect("name");
+        let a = b32(&case["public_key"]);
+        let sig: [u8; 64] = bytes(&case["signature"]).try_into().expect("64 bytes");
+        let r: [u8; 32] = sig[..32].try_into().expect("32 bytes");
+        let message = case["message"].as_str().expect("message").as_bytes();
+        claims(&a, &case["key"], name);
+        claims(&r, &case["r"], name);
+        let s_canonical = Option::<Scalar>::from(Scalar::from_canonical_bytes(
+            sig[32..].try_into().expect("32 bytes"),
+        ))
+        .is_some();
+        assert_eq!(json!(s_canonical), case["s_canonical"], "{name}");
+        // The equation as a lenient verifier checks it: points decoded with y reduced,
+        // S reduced modulo ℓ.
+        let (cofactorless, cofactored) = match (
+            CompressedEdwardsY(a).decompress(),
+            CompressedEdwardsY(r).decompress(),
+        ) {
+            (Some(a_pt), Some(r_pt)) => {
+                let k = Scalar::from_bytes_mod_order_wide(
+                    &Sha512::new()
+                        .chain_update(r)
+                        .chain_update(a)
+                        .chain_update(message)
+                        .finalize()
+                        .into(),
+                );
+                let s = Scalar::from_bytes_mod_order(sig[32..].try_into().expect("32 bytes"));
+                let (lhs, rhs) = (ED25519_BASEPOINT_POINT * s, r_pt + a_pt * k);
+                (lhs == rhs, lhs.mul_by_cofactor() == rhs.mul_by_cofactor())
+            }
+            _ => (false, false),
+        };
+        assert_eq!(json!(cofactorless), case["cofactorless_equation"], "{name}");
+        assert_eq!(json!(cofactored), case["cofactored_equation"], "{name}");
+        // The message is the event's: the tag and the event without `sig`.
+        let event = case["signed_event"].as_str().expect("event").as_bytes();
+        let unsigned = text_of(event).replace(&format!(",\"sig\":\"{}\"", hex::encode(sig)), "");
+        assert_eq!(
+            text_of(message),
+            format!("{}{unsigned}", text_of(Domain::Event.tag())),
+            "{name}"
+        );
+        // Palabre's verdict, on the event and on the bare key and signature.
+        let expected = case["code"].as_str();
+        let got = SignedEvent::from_bytes(event.to_vec()).err();
+        assert_eq!(got.as_ref().map(|r| r.code()), expected, "{name}: {got:?}");
+        let bare = code_of_key(&a).or_else(|| {
+            let key = PublicKey::from_bytes(&a).expect("checked");
+            key.verify_message(message, &Signature(sig))
+                .err()
+                .map(|_| "bad_signature")
+        });
+        assert_eq!(bare, expected, "{name}");
+        // PROTOCOL.md's recipe with libsodium gives the same verdict.
+        let sodium = case["libsodium_crypto_sign_verify_detached"] == json!(true)
+            && case["libsodium_crypto_core_ed25519_is_valid_point"] == json!(true);
+        assert_eq!(sodium, expected.is_none(), "{name}");
+        if name == "valid" {
+            assert_eq!(a, *honest.public_key().as_bytes());
+            let event = Event {
+                author: honest.public_key(),
+                created_at_ms: VOTE_OPEN,
+                body: Body::Ballot(BallotBody {
+                    consultation: palabre_core::ids::EventId(Hash([0; 32])),
+                    choice: Choice::Approve(vec![]),
+                    assistance: None,
+                }),
+            }
+            .sign(&honest)
+            .expect("signs");
+            assert_eq!(text_of(event.bytes()), text_of(event_bytes_of(case)));
+        }
+    }
+    let keys = file["small_order_keys"].as_array().expect("keys");
+    assert_eq!(
+        keys.iter()
+            .filter(|k| k["canonical"] == json!(true))
+            .count(),
+        8
+    );
+    for row in keys {
+        let a = b32(&row["public_key"]);
+        let mut point_claims = row.clone();
+        let object = point_claims.as_object_mut().expect("object");
+        for extra in [
+            "public_key",
+            "code",
+            "libsodium_crypto_core_ed25519_is_valid_point",
+        ] {
+            object.remove(extra);
+        }
+        claims(&a, &point_claims, "small-order key");
+        assert_eq!(code_of_key(&a), row["code"].as_str(), "{}", hex::encode(a));
+        assert_eq!(
+            row["libsodium_crypto_core_ed25519_is_valid_point"],
+            json!(false)
+        );
+    }
+}
+
+fn text_of(bytes: &[u8]) -> String {
+    String::from_utf8(bytes.to_vec()).expect("UTF-8")
+}
+
+fn event_bytes_of(case: &Value) -> &[u8] {
+    case["signed_event"].as_str().expect("event").as_bytes()
+}
+
+/// `canonical_json.json`: received bytes that are not acceptable signed content, each
+/// with the code a node answers, and one that is. Each case starts from the same valid
+/// ballot and changes one thing; `bytes_hex` is exact, `text` is there when it is UTF-8.
+#[test]
+fn canonical_json_vectors() {
+    let voter = key(121);
+    let event = |body: Value, at: Value| -> Value {
+        json!({
+            "author": voter.public_key().to_hex(),
+            "body": body,
+            "created_at_ms": at,
+            "kind": "ballot",
+            "v": 1
+        })
+    };
+    let ballot_body = json!({"choice": {"approve": []}, "consultation": "00".repeat(32)});
+    // Signs a JSON value as an event, whatever its content (the rules are the point).
+    let signed = |unsigned: Value| -> String {
+        let bytes = serde_json_canonicalizer::to_vec(&unsigned).expect("encodes");
+        let sig = voter.sign(Domain::Event, &bytes);
+        let mut whole = unsigned;
+        whole["sig"] = Value::String(sig.to_hex());
+        String::from_utf8(serde_json_canonicalizer::to_vec(&whole).expect("encodes")).expect("utf8")
+    };
+    let valid = signed(event(ballot_body.clone(), json!(VOTE_OPEN)));
+    let sig_member = &valid[valid.find(",\"sig\"").expect("sig")..valid.find(",\"v\"").expect("v")];
+    // The valid event with `from` replaced by `to` (once), signature kept.
+    let edit = |from: &str, to: &str| -> Vec<u8> {
+        assert!(valid.contains(from), "{from}");
+        valid.replacen(from, to, 1).into_bytes()
+    };
+    let time = VOTE_OPEN.to_string();
+    let mut cases: Vec<(&str, &str, Vec<u8>, Option<&str>)> = vec![
+        (
+            "valid",
+            "A canonical, validly signed ballot.",
+            valid.clone().into_bytes(),
+            None,
+        ),
+        (
+            "space_after_colon",
+            "A space after a colon.",
+            edit("\"kind\":", "\"kind\": "),
+            Some("not_canonical"),
+        ),
+        (
+            "trailing_newline",
+            "A line feed after the object.",
+            format!("{valid}\n").into_bytes(),
+            Some("not_canonical"),
+        ),
+        (
+            "members_out_of_order",
+            "`v` before `sig`.",
+            {
+                let without = valid.replace(",\"v\":1", "");
+                without
+                    .replacen(",\"sig\"", ",\"v\":1,\"sig\"", 1)
+                    .into_bytes()
+            },
+            Some("not_canonical"),
+        ),
+        (
+            "duplicate_member",
+            "`kind` twice.",
+            edit(
+                "\"kind\":\"ballot\"",
+                "\"kind\":\"ballot\",\"kind\":\"ballot\"",
+            ),
+            Some("not_canonical"),
+        ),
+        (
+            "escaped_letter",
+            "A letter escaped (`ballo\\u0074`): the same string, not in its canonical form.",
+            edit("\"kind\":\"ballot\"", "\"kind\":\"ballo\\u0074\""),
+            Some("not_canonical"),
+        ),
+        (
+            "exponent",
+            "`created_at_ms` written with an exponent.",
+            edit(&time, "1.900864e12"),
+            Some("not_an_integer"),
+        ),
+        (
+            "fraction",
+            "`created_at_ms` with a fraction `.0`.",
+            edit(&time, &format!("{time}.0")),
+            Some("not_an_integer"),
+        ),
+        (
+            "negative_zero",
+            "`-0`.",
+            edit(&time, "-0"),
+            Some("not_an_integer"),
+        ),
+        (
+            "beyond_2_53",
+            "2^53, one more than the largest integer allowed.",
+            edit(&time, "9007199254740992"),
+            Some("not_an_integer"),
+        ),
+        (
+            "null",
+            "`null` as the value of a member.",
+            edit("\"choice\":{\"approve\":[]}", "\"choice\":null"),
+            Some("null_value"),
+        ),
+        (
+            "nine_levels",
+            "Nine levels of nesting: the event object is level 1.",
+            edit("\"approve\":[]", "\"approve\":[[[[[[]]]]]]"),
+            Some("too_deep"),
+        ),
+        (
+            "eight_levels",
+            "Eight levels of nesting: allowed by the JSON rules (the body is then refused for its shape).",
+            edit("\"approve\":[]", "\"approve\":[[[[[]]]]]"),
+            Some("malformed"),
+        ),
+        (
+            "not_json",
+            "Not JSON.",
+            b"ballot".to_vec(),
+            Some("malformed"),
+        ),
+        (
+            "byte_order_mark",
+            "A UTF-8 byte order mark before the object.",
+            [&[0xef, 0xbb, 0xbf][..], valid.as_bytes()].concat(),
+            Some("malformed"),
+        ),
+        (
+            "invalid_utf8",
+            "A byte 0xff inside a string.",
+            edit("ballot", "ball\u{0}t")
+                .into_iter()
+                .map(|b| if b == 0 { 0xff } else { b })
+                .collect(),
+            Some("malformed"),
+        ),
+        (
+            "lone_surrogate",
+            "A lone surrogate escape `\\ud800` in a string.",
+            edit("\"kind\":\"ballot\"", "\"kind\":\"ballot\\ud800\""),
+            Some("malformed"),
+        ),
+        (
+            "array",
+            "A JSON array, not an object.",
+            format!("[{valid}]").into_bytes(),
+            Some("malformed"),
+        ),
+        (
+            "missing_member",
+            "No `kind` member.",
+            edit(",\"kind\":\"ballot\"", ""),
+            Some("malformed"),
+        ),
+        (
+            "extra_member",
+            "A seventh member.",
+            edit("\"v\":1", "\"v\":1,\"w\":1"),
+            Some("malformed"),
+        ),
+        (
+            "version_2",
+            "`v` = 2.",
+            edit("\"v\":1", "\"v\":2"),
+            Some("unsupported_version"),
+        ),
+        (
+            "unknown_kind",
+            "`kind` = `poll`.",
+            edit("\"kind\":\"ballot\"", "\"kind\":\"poll\""),
+            Some("unknown_kind"),
+        ),
+        (
+            "uppercase_key",
+            "The author key in uppercase hex.",
+            edit(
+                &voter.public_key().to_hex(),
+                &voter.public_key().to_hex().to_uppercase(),
+            ),
+            Some("bad_key"),
+        ),
+        (
+            "uppercase_id",
+            "The consultation id in uppercase hex.",
+            {
+                let upper = signed(event(
+                    json!({"choice": {"approve": []}, "consultation": "AB".repeat(32)}),
+                    json!(VOTE_OPEN),
+                ));
+                upper.into_bytes()
+            },
+            Some("malformed"),
+        ),
+        (
+            "short_signature",
+            "`sig` of 126 hex characters.",
+            edit(
+                &sig_member[..sig_member.len() - 3],
+                &sig_member[..sig_member.len() - 5],
+            ),
+            Some("malformed"),
+        ),
+        (
+            "other_content_same_signature",
+            "`created_at_ms` changed by one, signature kept.",
+            edit(&time, &(VOTE_OPEN + 1).to_string()),
+            Some("bad_signature"),
+        ),
+    ];
+    // Escaped non-ASCII: `é` must be written as itself, never `\u00e9`.
+    let accented = signed(json!({
+        "author": voter.public_key().to_hex(),
+        "body": {"addresses": [], "code": "", "name": "Montréal"},
+        "created_at_ms": T0,
+        "kind": "authority",
+        "v": 1
+    }));
+    let escaped = accented.replacen("é", "\\u00e9", 1).into_bytes();
+    cases.push((
+        "escaped_non_ascii",
+        "`é` written `\\u00e9`.",
+        escaped,
+        Some("not_canonical"),
+    ));
+    let escaped_upper = accented
+        .replacen("\"code\":\"\"", "\"code\":\"\\u001F\"", 1)
+        .into_bytes();
+    cases.push((
+        "uppercase_escape",
+        "A control character escaped `\\u001F` (RFC 8785 writes `\\u001f`).",
+        escaped_upper,
+        Some("not_canonical"),
+    ));
+    let tab_escape = accented
+        .replacen("\"code\":\"\"", "\"code\":\"\\u0009\"", 1)
+        .into_bytes();
+    cases.push((
+        "long_tab_escape",
+        "A tab escaped `\\u0009` (RFC 8785 writes `\\t`).",
+        tab_escape,
+        Some("not_canonical"),
+    ));
+    let rows: Vec<Value> = cases
+        .into_iter()
+        .map(|(name, explanation, bytes, code)| {
+            let got = SignedEvent::from_bytes(bytes.clone())
+                .err()
+                .map(|r| r.code());
+            assert_eq!(got, code, "{name}");
+            let mut row = json!({
+                "name": name,
+                "explanation": explanation,
+                "bytes_hex": hex::encode(&bytes),
+                "code": code,
+            });
+            if let Ok(text) = String::from_utf8(bytes) {
+                row["text"] = Value::String(text);
+            }
+            row
+        })
+        .collect();
+    check_file(
+        "canonical_json.json",
+        &json!({"domain_tag": text(Domain::Event.tag()), "cases": rows}),
+    );
+}
+
+/// `every_kind.json`: one town's valid log holding an event of each of the eleven kinds
+/// (`staff` among them: an appointment and a dismissal), staff signing with their own
+/// keys, an assisted ballot, and the root after each entry.
+#[test]
+fn every_kind_vectors() {
+    let town = key(100);
+    let desk = key(110);
+    let alice = key_of(0, 0);
+    let bob = key_of(0, 1);
+    let bob2 = key_of(0, 2);
+    let t = town.public_key();
+    let mut log: Vec<(&'static str, SignedEvent)> = Vec::new();
+    log.push((
+        "authority",
+        sign(
+            &town,
+            T0 - DAY,
+            authority_body("Ville de Palabre-sur-Loire"),
+        ),
+    ));
+    let appoint = |active: bool| {
+        Body::Staff(StaffBody {
+            subject: desk.public_key(),
+            name: "Accueil de la mairie".into(),
+            role: StaffRole::Desk,
+            active,
+        })
+    };
+    log.push((
+        "staff (appointment of a desk agent)",
+        sign(&town, T0 - DAY, appoint(true)),
+    ));
+    let credential = |subject: &palabre_core::crypto::SecretKey,
+                      replaces: Option<&palabre_core::crypto::SecretKey>| {
+        Body::Credential(CredentialBody {
+            subject: subject.public_key(),
+            replaces: replaces.map(|k| k.public_key()),
+        })
+    };
+    log.push((
+        "credential (by the town)",
+        sign(&town, T0 - DAY, credential(&alice, None)),
+    ));
+    log.push((
+        "credential (by the desk agent)",
+        sign(&desk, T0 - DAY, credential(&bob, None)),
+    ));
+    log.push((
+        "credential (replacement of a lost key)",
+        sign(&desk, T0, credential(&bob2, Some(&bob))),
+    ));
+    let c = sign(
+        &town,
+        T0,
+        consultation_body(&[t], Method::Support { threshold: 1 }),
+    );
+    let cid = c.id();
+    log.push(("consultation", c));
+    let p = sign(
+        &alice,
+        PROPOSALS_OPEN + 1,
+        Body::Proposal(ProposalBody {
+            consultation: cid,
+            title: "Un banc à l'ombre".into(),
+            body: "Près de la fontaine.".into(),
+            cost: None,
+        }),
+    );
+    let pid = p.id();
+    log.push(("proposal", p));
+    log.push((
+        "argument",
+        sign(
+            &bob2,
+            PROPOSALS_OPEN + 2,
+            Body::Argument(ArgumentBody {
+                proposal: pid,
+                stance: Stance::Pro,
+                body: "Les anciens s'y reposeront.".into(),
+            }),
+        ),
+    ));
+    log.push((
+        "moderation",
+        moderation(
+            &town,
+            PROPOSALS_OPEN + 3,
+            pid,
+            ModerationAction::Restore,
+            None,
+        ),
+    ));
+    let choice = Choice::Approve(vec![pid]);
+    let at = VOTE_OPEN + 1;
+    let assistance = Assistance::sign(&desk, &bob2.public_key(), at, &cid, &choice).expect("signs");
+    log.push((
+        "ballot (assisted by the desk agent)",
+        sign(
+            &bob2,
+            at,
+            Body::Ballot(BallotBody {
+                consultation: cid,
+                choice: choice.clone(),
+                assistance: Some(assistance),
+            }),
+        ),
+    ));
+    log.push((
+        "ballot",
+        sign(
+            &alice,
+            VOTE_OPEN + 2,
+            Body::Ballot(BallotBody {
+                consultation: cid,
+                choice,
+                assistance: None,
+            }),
+        ),
+    ));
+    log.push((
+        "revocation",
+        sign(
+            &town,
+            VOTE_OPEN + 3,
+            Body::Revocation(RevocationBody {
+                subject: alice.public_key(),
+                reason: "Inscrite deux fois.".into(),
+            }),
+        ),
+    ));
+    log.push((
+        "staff (dismissal)",
+        sign(&town, VOTE_OPEN + 4, appoint(false)),
+    ));
+    let mut ledger = Ledger::new();
+    for (name, e) in &log {
+        ledger
+            .append(&t, e.clone(), Clock::Replay)
+            .unwrap_or_else(|r| panic!("{name}: {r}"));
+    }
+    let size = log.len() as u64;
+    let root = Record::root_at(&ledger, &t, size).expect("root");
+    let checkpoint = sign(
+        &town,
+        VOTE_CLOSE,
+        Body::Checkpoint(CheckpointBody {
+            consultation: cid,
+            size,
+            root,
+        }),
+    );
+    ledger
+        .append(&t, checkpoint.clone(), Clock::Replay)
+        .expect("checkpoint");
+    log.push(("checkpoint", checkpoint));
+    let (view, counted) = ledger.count(&cid).expect("counted");
+    let tally = counted.tally(&view);
+    // The assisted ballot counts (Alice's, unassisted, went with her revocation), and the
+    // signed result says how many counted ballots the desk agent countersigned.
+    assert_eq!(
+        tally.assisted(),
+        &[palabre_core::tally::Assisted {
+            agent: desk.public_key(),
+            ballots: 1
+        }]
+    );
+    let result = sign(
+        &town,
+        VOTE_CLOSE + 1,
+        Body::Result(Box::new(ResultBody {
+            consultation: cid,
+            checkpoints: vec![ClosedLog {
+                authority: t,
+                size,
+                root,
+            }],
+            tally,
+        })),
+    );
+    ledger
+        .append(&t, result.clone(), Clock::Replay)
+        .expect("result");
+    log.push(("result", result));
+    let kinds: std::collections::BTreeSet<&str> =
+        log.iter().map(|(_, e)| e.kind().as_str()).collect();
+    assert_eq!(kinds.len(), Kind::ALL.len(), "every kind: {kinds:?}");
+    let mut tree = MemoryTree::new();
+    let rows: Vec<Value> = event_rows(log.iter().map(|(name, e)| (*name, e)))
+        .into_iter()
+        .zip(&log)
+        .map(|(mut row, (_, e))| {
+            tree.push(merkle::leaf_hash(e.bytes()));
+            let n = tree.size();
+            row["root_after"] = Value::String(merkle::root_at(&tree, n).expect("root").to_hex());
+            row
+        })
+        .collect();
+    check_file(
+        "every_kind.json",
+        &json!({
+            "keys": {
+                "town": hex::encode(town.seed()),
+                "desk_agent": hex::encode(desk.seed()),
+                "alice": hex::encode(alice.seed()),
+                "bob": hex::encode(bob.seed()),
+                "bob_new_key": hex::encode(bob2.seed()),
+            },
+            "events": rows,
+        }),
+    );
+}
+
+/// `invitation.json`: an invitation code as printed, normalised and hashed, and a
+/// redemption request for it with the exact statement the fresh key signed.
+#[test]
+fn invitation_vectors() {
+    use palabre_core::invitation::{KeyPossession, code_from_random, code_hash, normalize_code};
+    let town = key(100);
+    let fresh = key(122);
+    let printed = code_from_random(&[7; 16]);
+    let typed = printed.to_lowercase().replace('-', " ");
+    let normalized = normalize_code(&typed).expect("well formed");
+    let hash = code_hash(&town.public_key(), &normalized);
+    let mut hashed = b"palabre/v1/invitation\n".to_vec();
+    hashed.extend_from_slice(town.public_key().as_bytes());
+    hashed.extend_from_slice(normalized.as_bytes());
+    assert_eq!(hash, Hash::of(&hashed));
+    let statement = KeyPossession {
+        authority: town.public_key(),
+        invitation: hash,
+        subject: fresh.public_key(),
+    };
+    let proof = statement.sign(&fresh);
+    let canonical = palabre_core::canonical::to_canonical(&statement).expect("canonical");
+    check_file(
+        "invitation.json",
+        &json!({
+            "keys": {"town": hex::encode(town.seed()), "resident": hex::encode(fresh.seed())},
+            "printed_code": printed,
+            "typed_code": typed,
+            "normalised_code": normalized,
+            "hashed_bytes_hex": hex::encode(&hashed),
+            "invitation_hash": hash.to_hex(),
+            "possession": {
+                "domain_tag": text(Domain::KeyPossession.tag()),
+                "statement": text(&canonical),
+                "signed_message": text(&Domain::KeyPossession.message(&canonical)),
+            },
+            "redeem_request": {
+                "code": typed,
+                "key": fresh.public_key().to_hex(),
+                "proof": proof.to_hex(),
+            },
+        }),
+    );
+}
+
+/// `equal_shares.json`: Method of Equal Shares cases computed by `vectors/equal_shares.py`
+/// (exact fractions, the endowment raised one unit at a time), recounted here: the
+/// winners, in order, and the money spent must be the same.
+#[test]
+fn equal_shares_vectors() {
+    use palabre_core::tally::{Candidate, Tally, tally};
+    let text =
+        std::fs::read_to_string(data_dir().join("equal_shares.json")).expect("equal_shares.json");
+    let file: Value = serde_json::from_str(&text).expect("JSON");
+    let cases = file["cases"].as_array().expect("cases");
+    let names: Vec<&str> = cases.iter().filter_map(|c| c["name"].as_str()).collect();
+    for needed in ["add1u_raises_the_endowment", "all_fit", "zero_voters"] {
+        assert!(names.contains(&needed), "equal_shares.json has {needed}");
+    }
+    for case in cases {
+        let name = case["name"].as_str().expect("name");
+        let method: Method = serde_json::from_value(case["method"].clone()).expect("method");
+        let candidates: Vec<Candidate> = case["candidates"]
+            .as_array()
+            .expect("candidates")
+            .iter()
+            .map(|c| Candidate {
+                id: c["id"].as_str().expect("id").parse().expect("an id"),
+                cost: c["cost"].as_u64(),
+            })
+            .collect();
+        let ballots: Vec<Choice> =
+            serde_json::from_value(case["ballots"].clone()).expect("ballots");
+        let Tally::Budget { winners, spent, .. } = tally(&method, &candidates, &ballots) else {
+            panic!("{name}: a budget tally");
+        };
+        let winners: Vec<String> = winners.iter().map(|w| w.to_string()).collect();
+        assert_eq!(json!(winners), case["winners"], "{name}");
+        assert_eq!(json!(spent), case["spent"], "{name}");
+    }
+}
