@@ -6,6 +6,7 @@ mod audit;
 mod backend;
 mod backup;
 mod bench;
+mod client;
 mod closer;
 mod control;
 mod demo;
@@ -13,6 +14,7 @@ mod federation;
 mod home;
 mod office;
 mod opendata;
+mod receipt;
 mod recount;
 mod replbench;
 mod staffbench;
@@ -330,7 +332,7 @@ fn main() -> anyhow::Result<()> {
             budget,
         ),
         Command::CheckReceipt { receipt, nodes } => {
-            if audit::run_check_receipt(&receipt, &nodes)? {
+            if receipt::run(&receipt, &nodes)? {
                 Ok(())
             } else {
                 std::process::exit(1)
