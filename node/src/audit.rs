@@ -7,104 +7,20 @@
 //! "authority", "source", "entries": [each entry exactly as served], "heads",
 //! "cosignatures"}]}` (PROTOCOL.md, "Audit bundle").
 //!
-//! It speaks plain HTTP (a node behind HTTPS is audited from a bundle, which its site
-//! serves at `/api/v1/consultations/{id}/bundle`).
-
-use std::io::{Read, Write};
-use std::net::TcpStream;
-use std::time::Duration;
+//! The requests themselves are `client`'s; `palabre check-receipt` is `receipt`'s.
 
 use anyhow::Context;
 use palabre_core::audit::{
-    AuditInput, AuditOptions, AuditReport, AuditState, Failure, LogMaterial, ReceiptEvidence,
-    audit, bundle, check_receipt, extends,
+    AuditInput, AuditOptions, AuditReport, AuditState, Failure, LogMaterial, audit, bundle,
+    extends,
 };
 use palabre_core::crypto::PublicKey;
-use palabre_core::head::{Cosignature, Equivocation, Receipt, SignedTreeHead};
-use palabre_core::ids::{EventId, Hash};
+use palabre_core::head::{Cosignature, Equivocation, SignedTreeHead};
+use palabre_core::ids::EventId;
 use palabre_core::limits::MAX_PAGE_ENTRIES;
 use serde::Deserialize;
-use serde_json::value::RawValue;
 
-/// The largest answer taken from a node: a page of 1,000 entries of at most 64 KiB
-/// each, with room for the JSON around them.
-const MAX_ANSWER_BYTES: u64 = 70 * 1024 * 1024;
-
-/// A node's base URL, `http://host:port`.
-struct NodeUrl {
-    authority: String,
-    text: String,
-}
-
-impl NodeUrl {
-    fn parse(url: &str) -> anyhow::Result<NodeUrl> {
-        let rest = url
-            .strip_prefix("http://")
-            .with_context(|| format!("{url}: only http:// node addresses are supported"))?;
-        let authority = rest.trim_end_matches('/').to_owned();
-        anyhow::ensure!(
-            !authority.is_empty() && !authority.contains('/'),
-            "{url}: give the node's address without a path, like http://127.0.0.1:8080"
-        );
-        Ok(NodeUrl {
-            authority,
-            text: url.trim_end_matches('/').to_owned(),
-        })
-    }
-
-    /// GET `path`; the body of a 200, or an error naming the node and the status.
-    fn get(&self, path: &str) -> anyhow::Result<Vec<u8>> {
-        let mut s = TcpStream::connect(&self.authority)
-            .with_context(|| format!("connecting to {}", self.text))?;
-        s.set_read_timeout(Some(Duration::from_secs(60)))?;
-        write!(
-            s,
-            "GET {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n\r\n",
-            self.authority
-        )?;
-        let mut raw = Vec::new();
-        // A node is not trusted: its answer is read up to a bound, never to its end.
-        (&mut s)
-            .take(MAX_ANSWER_BYTES + 1)
-            .read_to_end(&mut raw)
-            .with_context(|| format!("reading {}{path}", self.text))?;
-        anyhow::ensure!(
-            raw.len() as u64 <= MAX_ANSWER_BYTES,
-            "{}{path}: the answer is over {MAX_ANSWER_BYTES} bytes",
-            self.text
-        );
-        let at = raw
-            .windows(4)
-            .position(|w| w == b"\r\n\r\n")
-            .with_context(|| format!("{}{path}: not an HTTP answer", self.text))?;
-        let head = String::from_utf8_lossy(&raw[..at]).to_string();
-        let status = head.split_whitespace().nth(1).unwrap_or("");
-        anyhow::ensure!(status == "200", "{}{path}: status {status}", self.text);
-        let body = raw[at + 4..].to_vec();
-        if head
-            .to_ascii_lowercase()
-            .contains("transfer-encoding: chunked")
-        {
-            return dechunk(&body).with_context(|| format!("{}{path}: bad chunks", self.text));
-        }
-        Ok(body)
-    }
-}
-
-fn dechunk(mut rest: &[u8]) -> Option<Vec<u8>> {
-    let mut out = Vec::new();
-    loop {
-        let end = rest.windows(2).position(|w| w == b"\r\n")?;
-        let size_text = std::str::from_utf8(&rest[..end]).ok()?;
-        let size = usize::from_str_radix(size_text.split(';').next()?.trim(), 16).ok()?;
-        if size == 0 {
-            return Some(out);
-        }
-        let start = end + 2;
-        out.extend_from_slice(rest.get(start..start + size)?);
-        rest = rest.get(start + size + 2..)?;
-    }
-}
+use crate::client::{Entries, NodeUrl};
 
 #[derive(Deserialize)]
 struct Detail {
@@ -114,12 +30,6 @@ struct Detail {
 #[derive(Deserialize)]
 struct DetailConsultation {
     authorities: Vec<PublicKey>,
-}
-
-#[derive(Deserialize)]
-struct Entries<'a> {
-    #[serde(borrow)]
-    entries: Vec<&'a RawValue>,
 }
 
 /// Everything one node serves of one authority's log: every entry, exactly as served,
@@ -238,94 +148,7 @@ pub fn run(input: &AuditInput, since: Option<&AuditInput>, json: bool) -> anyhow
     })
 }
 
-#[derive(Deserialize)]
-struct Proof {
-    proof: Vec<Hash>,
-}
-
-/// A receipt as the site keeps it, or the API's whole answer (`{"receipt": …}`).
-#[derive(Deserialize)]
-#[serde(untagged)]
-enum ReceiptFile {
-    Bare(Receipt),
-    Answer { receipt: Receipt },
-}
-
-/// `palabre check-receipt`: is the receipt's event in the log, as every node serves it?
-pub fn run_check_receipt(path: &std::path::Path, nodes: &[String]) -> anyhow::Result<bool> {
-    let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
-    let receipt = match serde_json::from_slice(&bytes)
-        .with_context(|| format!("{} is not a Palabre receipt", path.display()))?
-    {
-        ReceiptFile::Bare(r) | ReceiptFile::Answer { receipt: r } => r,
-    };
-    let body = receipt.receipt;
-    let head = body.tree_head.head;
-    let a = head.authority;
-    let mut evidence = Vec::new();
-    for url in nodes {
-        let node = NodeUrl::parse(url)?;
-        let entry_page = node.get(&format!(
-            "/api/v1/logs/{a}/entries?start={}&end={}",
-            body.index,
-            body.index + 1
-        ))?;
-        let page: Entries<'_> = serde_json::from_slice(&entry_page).context("entries")?;
-        let entry = page
-            .entries
-            .first()
-            .map(|e| e.get().as_bytes().to_vec())
-            .with_context(|| format!("{url}: no entry at index {}", body.index))?;
-        let inclusion: Proof = serde_json::from_slice(&node.get(&format!(
-            "/api/v1/logs/{a}/proof/inclusion?index={}&size={}",
-            body.index, head.size
-        ))?)
-        .context("inclusion proof")?;
-        let latest: SignedTreeHead =
-            serde_json::from_slice(&node.get(&format!("/api/v1/logs/{a}/checkpoint"))?)
-                .context("latest head")?;
-        let consistency = if latest.head.size > head.size {
-            let p: Proof = serde_json::from_slice(&node.get(&format!(
-                "/api/v1/logs/{a}/proof/consistency?from={}&to={}",
-                head.size, latest.head.size
-            ))?)
-            .context("consistency proof")?;
-            p.proof
-        } else {
-            Vec::new()
-        };
-        evidence.push(ReceiptEvidence {
-            source: url.clone(),
-            entry,
-            inclusion: inclusion.proof,
-            latest,
-            consistency,
-        });
-    }
-    let failures = check_receipt(&receipt, &evidence);
-    println!(
-        "Receipt for event {}\n  entry {} of the log of {a}, under a head of size {}",
-        body.event_id, body.index, head.size
-    );
-    print_failures(&failures, nodes);
-    Ok(failures.is_empty())
-}
-
-fn print_failures(failures: &[Failure], nodes: &[String]) {
-    if failures.is_empty() {
-        println!(
-            "PASSED: the receipt is signed, and its event is in the log as {} serve(s) it.",
-            nodes.join(", ")
-        );
-        return;
-    }
-    println!("FAILED: {} check(s) do not hold.", failures.len());
-    for f in failures {
-        println!("  {}", failure_line(f));
-    }
-}
-
-fn failure_line(f: &Failure) -> String {
+pub(crate) fn failure_line(f: &Failure) -> String {
     let mut out = format!("[{}] {}", f.rule, f.detail);
     if let Some(a) = &f.authority {
         out.push_str(&format!("\n      log {a}"));

@@ -6,6 +6,7 @@ mod audit;
 mod backend;
 mod backup;
 mod bench;
+mod client;
 mod clock;
 mod closer;
 mod control;
@@ -15,6 +16,7 @@ mod home;
 mod metrics;
 mod office;
 mod opendata;
+mod receipt;
 mod recount;
 mod replbench;
 mod shufflebench;
@@ -134,7 +136,8 @@ enum Command {
         /// The consultation's id (with --node).
         #[arg(long, required_unless_present = "bundle")]
         consultation: Option<EventId>,
-        /// A node to fetch from, like http://127.0.0.1:8080 (repeat to compare nodes).
+        /// A node to fetch from, like https://palabre.example.org or http://127.0.0.1:8080
+        /// (repeat to compare nodes).
         #[arg(
             long = "node",
             required_unless_present = "bundle",
@@ -151,14 +154,25 @@ enum Command {
         /// Print the report as JSON.
         #[arg(long)]
         json: bool,
+        /// Also trust the certificate authorities in this PEM file for https:// nodes
+        /// (a town with its own CA; repeat for several). Mozilla's roots are always trusted.
+        #[arg(long = "ca-cert", value_name = "FILE")]
+        ca_certs: Vec<PathBuf>,
     },
     /// Check a receipt kept from the site: its signatures, and that its event is in the
     /// log, at its index, as every node given serves it. Exits with 0 only if so.
     CheckReceipt {
         /// The receipt (JSON), as the site's "my participation" page or the API gave it.
         receipt: PathBuf,
-        #[arg(long = "node", default_value = "http://127.0.0.1:8080")]
+        /// A node to ask, like https://palabre.example.org (repeat to ask several). By
+        /// default, the address the town declares in the signed authority event that the
+        /// site's answer carries with the receipt.
+        #[arg(long = "node")]
         nodes: Vec<String>,
+        /// Also trust the certificate authorities in this PEM file for https:// nodes
+        /// (a town with its own CA; repeat for several). Mozilla's roots are always trusted.
+        #[arg(long = "ca-cert", value_name = "FILE")]
+        ca_certs: Vec<PathBuf>,
     },
     /// Recompute a result from plain input, outside any node: a pabulib `.pb` file for
     /// budgets, a `voter,proposal,value` CSV for the other methods. Prints the tally a
@@ -203,6 +217,10 @@ enum Command {
         /// A node to fetch from (repeat to include several nodes' copies).
         #[arg(long = "node", default_value = "http://127.0.0.1:8080")]
         nodes: Vec<String>,
+        /// Also trust the certificate authorities in this PEM file for https:// nodes
+        /// (a town with its own CA; repeat for several). Mozilla's roots are always trusted.
+        #[arg(long = "ca-cert", value_name = "FILE")]
+        ca_certs: Vec<PathBuf>,
     },
     /// Show the node's authority, log and invitations.
     Status {
@@ -314,7 +332,9 @@ fn main() -> anyhow::Result<()> {
             bundle,
             since,
             json,
+            ca_certs,
         } => {
+            client::trust(&ca_certs)?;
             let input = match (bundle, consultation) {
                 (Some(path), _) => audit::read_bundle(&path)?,
                 (None, Some(id)) => audit::fetch(id, &nodes)?,
@@ -345,8 +365,13 @@ fn main() -> anyhow::Result<()> {
             },
             budget,
         ),
-        Command::CheckReceipt { receipt, nodes } => {
-            if audit::run_check_receipt(&receipt, &nodes)? {
+        Command::CheckReceipt {
+            receipt,
+            nodes,
+            ca_certs,
+        } => {
+            client::trust(&ca_certs)?;
+            if receipt::run(&receipt, &nodes)? {
                 Ok(())
             } else {
                 std::process::exit(1)
@@ -358,7 +383,9 @@ fn main() -> anyhow::Result<()> {
             format,
             out,
             nodes,
+            ca_certs,
         } => {
+            client::trust(&ca_certs)?;
             let input = audit::fetch(consultation, &nodes)?;
             match (bundle, format, out) {
                 (Some(bundle), _, _) => {

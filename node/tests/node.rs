@@ -366,6 +366,8 @@ mod ops;
 mod site;
 #[path = "node/staff.rs"]
 mod staff;
+#[path = "node/tls.rs"]
+mod tls;
 #[path = "node/town_hall.rs"]
 mod town_hall;
 

@@ -276,7 +276,9 @@ async fn submit<B: Backend>(
     }
     match results.into_iter().next() {
         Some(Ok(receipt)) => {
-            Ok((StatusCode::CREATED, Json(json!({"receipt": receipt}))).into_response())
+            let authority = state.backend.authority().event.map(raw).transpose()?;
+            let body = ReceiptAnswer { receipt, authority };
+            Ok((StatusCode::CREATED, Json(body)).into_response())
         }
         Some(Err(refusal)) => Err(refusal.into()),
         None => Err(ApiError::refused("malformed", "empty request")),
@@ -304,6 +306,15 @@ async fn event<B: Backend>(
         index: stored.index,
         event: raw(stored.bytes)?,
     }))
+}
+
+/// A receipt as the resident keeps it, with the town's signed `authority` event (its
+/// exact bytes), whose addresses tell `palabre check-receipt` which node to ask.
+#[derive(Serialize)]
+struct ReceiptAnswer {
+    receipt: palabre_core::head::Receipt,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    authority: Option<Box<RawValue>>,
 }
 
 #[derive(Serialize)]

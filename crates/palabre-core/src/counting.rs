@@ -121,6 +121,45 @@ pub fn count(consultation: &ConsultationView, logs: &[LogPrefix<'_>]) -> Counted
     counter.finish()
 }
 
+/// Where one ballot stands in a count: what `palabre check-receipt` tells its voter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Standing {
+    /// It is its voter's counted ballot.
+    Counted,
+    /// A later ballot of the same voter (perhaps cast with a replacing key) counts
+    /// instead; this one does not.
+    Replaced { by: EventId },
+    /// Neither it nor another ballot of its voter counts: it is not among the counted
+    /// entries, its key had no active credential when it was cast, or the voter's
+    /// credential was revoked since.
+    NotCounted,
+}
+
+/// Where `ballot` stands in the count of `consultation` over the given log prefixes (the
+/// same rules as [`count`]; the prefix of the ballot's own log is enough, since a voter's
+/// ballots all sit in the log of the authority that credentialed them).
+pub fn standing(
+    consultation: &ConsultationView,
+    logs: &[LogPrefix<'_>],
+    ballot: &EventId,
+) -> Standing {
+    let mut counter = Counter::new(consultation);
+    counter.watched = Some((*ballot, None));
+    for log in logs {
+        counter.start_log(log.authority);
+        for entry in log.entries {
+            counter.push_entry(entry);
+        }
+    }
+    let voter = counter.watched.and_then(|(_, voter)| voter);
+    let counted = counter.finish();
+    match voter.and_then(|v| counted.ballots.get(&v)) {
+        Some((id, _)) if id == ballot => Standing::Counted,
+        Some((id, _)) => Standing::Replaced { by: *id },
+        None => Standing::NotCounted,
+    }
+}
+
 /// The state of the log a [`Counter`] is reading.
 struct LogState {
     authority: PublicKey,
@@ -143,6 +182,9 @@ pub struct Counter<'c> {
     n_ballots_seen: u64,
     /// `None` outside a log, or in the log of an authority that does not take part.
     log: Option<LogState>,
+    /// A ballot whose voter [`standing`] asks about, and that voter once it is read
+    /// (`None` while unseen, or when its key had no active credential).
+    watched: Option<(EventId, Option<VoterId>)>,
 }
 
 impl std::fmt::Debug for LogState {
@@ -163,6 +205,7 @@ impl<'c> Counter<'c> {
             ballots: BTreeMap::new(),
             n_ballots_seen: 0,
             log: None,
+            watched: None,
         }
     }
 
@@ -263,11 +306,19 @@ impl<'c> Counter<'c> {
             }
             Body::Ballot(b) if b.consultation == self.consultation.id => {
                 self.n_ballots_seen += 1;
-                if let Some((voter, CredentialStatus::Active)) = log.credentials.get(event.author())
+                let active = match log.credentials.get(event.author()) {
+                    Some((voter, CredentialStatus::Active)) => Some(*voter),
+                    _ => None,
+                };
+                if let Some((watched, voter)) = self.watched.as_mut()
+                    && *watched == event.id()
                 {
+                    *voter = active;
+                }
+                if let Some(voter) = active {
                     let agent = b.assistance.as_ref().map(|a| a.agent);
                     self.ballots
-                        .insert(*voter, (event.id(), b.choice.clone(), agent));
+                        .insert(voter, (event.id(), b.choice.clone(), agent));
                 }
             }
             _ => {}

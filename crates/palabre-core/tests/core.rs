@@ -2,6 +2,7 @@
 
 mod core {
     pub mod audit;
+    pub mod counting;
     pub mod deps;
     pub mod keys;
     pub mod properties;
