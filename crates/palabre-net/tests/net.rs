@@ -1109,7 +1109,7 @@ fn a_long_log_is_kept_as_it_is_fetched() {
 /// penalised, and nothing is left half-asked.
 #[test]
 fn a_node_that_lost_its_store_gathers_what_it_witnessed() {
-    for seed in 1..=n_seeds().min(6) {
+    for seed in 1..=n_seeds().min(4) {
         let faults = Faults {
             drop_percent: 10,
             duplicate_percent: 10,
