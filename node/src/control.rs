@@ -3,7 +3,8 @@
 //!
 //! A Unix socket, mode 0600, and every connection's peer checked: only the node's own
 //! user (and root) is answered, since a backup carries the authority key. One request
-//! per connection, one JSON line: `{"command":"backup"}`. The answer is one JSON line,
+//! per connection, one JSON line: `{"command":"backup"}` or `{"command":"status"}` (its
+//! answer is one line, `{"ok":true,"status":{…}}`, see `status.rs`). The backup's is one JSON line,
 //! `{"ok":true}` followed by the backup's bytes until the node closes the connection, or
 //! `{"ok":false,"error":"…"}`. The backup checks itself (its checksum), so a client
 //! tells a complete one from a node that stopped half-way.
@@ -39,6 +40,8 @@ pub const STALLED_CLIENT: Duration = Duration::from_secs(30);
 pub enum Request {
     /// A backup of the whole node, sent after the answer line.
     Backup,
+    /// The node's status (`palabre status` while it serves).
+    Status,
 }
 
 #[derive(Debug, Default, Serialize, Deserialize)]
@@ -69,6 +72,7 @@ struct Node {
     busy: tokio::sync::Mutex<()>,
     /// The node's user: the owner of the socket file.
     uid: u32,
+    live: Arc<crate::status::Live>,
 }
 
 /// Opens `DIR/control.sock` and answers on it for as long as the runtime runs. The store
@@ -78,6 +82,7 @@ pub fn listen(
     dir: &Path,
     storage: Arc<SledStorage>,
     authority: PublicKey,
+    live: Arc<crate::status::Live>,
 ) -> anyhow::Result<Control> {
     let path = dir.join(SOCKET);
     match fs::remove_file(&path) {
@@ -98,6 +103,7 @@ pub fn listen(
         authority,
         busy: tokio::sync::Mutex::new(()),
         uid,
+        live,
     });
     tokio::spawn(async move {
         loop {
@@ -143,6 +149,9 @@ async fn answer(mut stream: UnixStream, node: &Arc<Node>) -> anyhow::Result<()> 
         }
     };
     match request {
+        Request::Status => {
+            crate::status::answer(&mut stream, &node.storage, node.authority, &node.live).await?;
+        }
         Request::Backup => {
             let Ok(_one) = node.busy.try_lock() else {
                 refuse(&mut stream, "a backup is already being taken; try again").await?;

@@ -14,7 +14,11 @@
 //! - as a witness, the node cosigns the heads it reaches (at most every
 //!   [`COSIGN_EVERY`] per log) and, always, every closing checkpoint it replicates;
 //! - cosignatures and evidence received from peers are kept in the store, where the API
-//!   serves them and the closer counts them.
+//!   serves them and the closer counts them;
+//! - a peer's request for the cosignatures or evidence the store keeps is answered from
+//!   it, page by page; and `palabre recover` gathers the same from every neighbour
+//!   (`Net::gather`), keeping each checked page before the next is asked, so that a
+//!   recovered node serves what it witnessed and received before the loss.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -28,6 +32,7 @@ use palabre_core::head::{Cosignature, CosignedHead, TreeHead};
 use palabre_core::ids::EventId;
 use palabre_core::purge;
 use palabre_net::Multiaddr;
+use palabre_net::proto::{MAX_PAGE_COSIGNATURES, MAX_PAGE_EVIDENCE, Want, Wire};
 use palabre_net::shell::{self, Net, NetEvent};
 use palabre_store::{Entry, SledStorage, Storage, stored_entry};
 use tokio::sync::mpsc;
@@ -125,7 +130,8 @@ struct Bridge {
     /// A refused replica entry already reported (so it is logged once).
     reported: HashMap<PublicKey, u64>,
     /// Rebuilding this town's own log (`palabre recover`): the only time the network
-    /// may write it. Serving, only the writer does.
+    /// may write it (serving, only the writer does). It then witnesses nothing: what it
+    /// witnessed before the loss is gathered back from the neighbours.
     recovering: bool,
 }
 
@@ -184,14 +190,46 @@ impl Bridge {
                 let authority = e.authority();
                 if self.blocking(move |s| s.add_evidence(&e)).await?? {
                     self.stats.evidence.fetch_add(1, Ordering::Relaxed);
-                    tracing::error!(
-                        "the town {authority} signed two different histories of its log: \
-                         its consultations are disputed (GET /api/v1/evidence)"
-                    );
+                    if self.recovering {
+                        // Known before the loss, and brought back: not news.
+                        tracing::warn!(
+                            "kept again the proof that the town {authority} signed two \
+                             different histories of its log"
+                        );
+                    } else {
+                        tracing::error!(
+                            "the town {authority} signed two different histories of its log: \
+                             its consultations are disputed (GET /api/v1/evidence)"
+                        );
+                    }
                 }
             }
             NetEvent::Penalised { .. } => {
                 self.stats.penalties.fetch_add(1, Ordering::Relaxed);
+            }
+            NetEvent::Lookup { peer, want } => {
+                let wire = self.blocking(move |s| look_up(s, want)).await??;
+                self.net.answer(peer, wire).await?;
+            }
+            NetEvent::Gathered {
+                peer,
+                cosignatures,
+                evidence,
+            } => {
+                let new = self
+                    .blocking(move |s| -> anyhow::Result<(u64, u64)> {
+                        let mut proofs = 0;
+                        for e in &evidence {
+                            proofs += u64::from(s.add_evidence(e)?);
+                        }
+                        Ok((s.add_cosignatures(&cosignatures)?, proofs))
+                    })
+                    .await??;
+                self.stats
+                    .cosignatures_received
+                    .fetch_add(new.0, Ordering::Relaxed);
+                self.stats.evidence.fetch_add(new.1, Ordering::Relaxed);
+                self.net.kept(peer).await?;
             }
         }
         Ok(())
@@ -333,8 +371,10 @@ impl Bridge {
                 r.code()
             );
         }
-        if authority == self.me {
-            return Ok(()); // recovering this town's own log: nothing to witness
+        if self.recovering {
+            // Rebuilding after a loss: what this node witnessed before comes back from
+            // the neighbours (gathered); it does not witness anew what it only restores.
+            return Ok(());
         }
         // Closing heads among what was appended: always cosigned, and kept for peers
         // that connect later (the organiser needs them for its quorum).
@@ -358,23 +398,45 @@ impl Bridge {
         Ok(())
     }
 
+    /// Cosigns `head` and sends the cosignature out. If this witness already keeps one
+    /// of the same size and root (an ordinary head that a checkpoint then names), that
+    /// one is what travels: every node keeps one cosignature per witness and position,
+    /// and they must all keep the same.
     async fn cosign(&self, head: TreeHead, sticky: bool) -> anyhow::Result<()> {
-        let cosignature: Cosignature = CosignedHead {
+        let fresh: Cosignature = CosignedHead {
             head,
             witness: self.me,
             timestamp_ms: now_ms(),
         }
         .sign(&self.key);
-        self.blocking(move |s| s.add_cosignature(&cosignature))
+        let me = self.me;
+        let kept = self
+            .blocking(move |s| -> anyhow::Result<Option<Cosignature>> {
+                if s.add_cosignature(&fresh)? {
+                    return Ok(Some(fresh));
+                }
+                let h = &fresh.cosigned.head;
+                Ok(s.cosignatures(&h.authority)?.into_iter().find(|c| {
+                    let k = &c.cosigned;
+                    k.witness == me && k.head.size == h.size && k.head.root == h.root
+                }))
+            })
             .await??;
-        self.stats.cosignatures_made.fetch_add(1, Ordering::Relaxed);
+        let Some(cosignature) = kept else {
+            return Ok(());
+        };
+        if cosignature == fresh {
+            self.stats.cosignatures_made.fetch_add(1, Ordering::Relaxed);
+        }
         self.net.cosigned(cosignature, sticky).await?;
         Ok(())
     }
 }
 
 /// For `palabre recover`: whether this town's own log and every replica are held in
-/// the store as far as the network knows them.
+/// the store as far as the network knows them, and every federated neighbour connected
+/// has handed over the cosignatures and evidence it keeps (at least one has); then the
+/// size of this town's log.
 pub async fn caught_up(
     net: &Net,
     storage: &Arc<SledStorage>,
@@ -393,7 +455,41 @@ pub async fn caught_up(
             return Ok(None);
         }
     }
+    let gathered = net.gathering().await?;
+    if gathered.asking > 0 || gathered.done == 0 {
+        return Ok(None);
+    }
     Ok(Some(mine.held))
+}
+
+/// A peer's request for what the store keeps, answered from it.
+fn look_up(s: &SledStorage, want: Want) -> anyhow::Result<Wire> {
+    Ok(match want {
+        Want::Cosignatures { authority, after } => {
+            let from = after.map(|k| (k.size, k.witness, k.root));
+            let mut cosignatures =
+                s.cosignatures_after(&authority, from, MAX_PAGE_COSIGNATURES + 1)?;
+            let complete = cosignatures.len() <= MAX_PAGE_COSIGNATURES;
+            cosignatures.truncate(MAX_PAGE_COSIGNATURES);
+            Wire::Cosignatures {
+                authority,
+                after,
+                cosignatures,
+                complete,
+            }
+        }
+        Want::Evidence { authority, skip } => {
+            let mut evidence = s.evidence_against(&authority, skip, MAX_PAGE_EVIDENCE + 1)?;
+            let complete = evidence.len() <= MAX_PAGE_EVIDENCE;
+            evidence.truncate(MAX_PAGE_EVIDENCE);
+            Wire::EvidenceList {
+                authority,
+                skip,
+                evidence,
+                complete,
+            }
+        }
+    })
 }
 
 /// The targets of the purges among `entries`.

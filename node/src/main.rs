@@ -22,6 +22,7 @@ mod replbench;
 mod shufflebench;
 mod snapshot;
 mod staffbench;
+mod status;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -317,7 +318,7 @@ fn main() -> anyhow::Result<()> {
         Command::Serve { data, http, demo } => serve(data, http, demo),
         Command::Init { data, name, code } => init(data, name, code),
         Command::Invite { data, count, out } => invite(data, count, out),
-        Command::Status { data } => status(data),
+        Command::Status { data } => status::run(&data),
         Command::Peers { data, action } => peers(data, action),
         Command::Recover {
             data,
@@ -556,7 +557,12 @@ fn serve(data: PathBuf, http: Option<String>, demo: bool) -> anyhow::Result<()> 
             .with_context(|| format!("listening on {addr}"))?;
         // `palabre backup` reaches the running node here (control.rs).
         let me = backend.key.public_key();
-        let _control = control::listen(&data, Arc::clone(&backend.storage), me)
+        let live = Arc::new(status::Live {
+            town: home.config.name.clone(),
+            peers: peers.clone(),
+            net: std::sync::OnceLock::new(),
+        });
+        let _control = control::listen(&data, Arc::clone(&backend.storage), me, Arc::clone(&live))
             .map_err(|e| tracing::warn!("no control socket, so no backup while serving: {e:#}"))
             .ok();
         // Federation first: the "serving" line is the last thing printed at start.
@@ -572,6 +578,7 @@ fn serve(data: PathBuf, http: Option<String>, demo: bool) -> anyhow::Result<()> 
             )
             .await?;
             println!("Federating with {n} town(s), listening on {}", net.addr);
+            let _ = live.net.set(net);
         }
         println!("Palabre is serving on http://{}", listener.local_addr()?);
         let staff = palabre_web::staff::routes(Arc::clone(&backend))
@@ -740,15 +747,19 @@ fn recover(data: PathBuf, from: Vec<String>, timeout: u64) -> anyhow::Result<()>
         "this data directory already holds this town's log ({} entries): nothing to recover",
         storage.log_size(&me)
     );
-    let settings = federation::Settings::new("/ip4/0.0.0.0/tcp/0", &home.peers()?, &from)?
+    let peers = home.peers()?;
+    let settings = federation::Settings::new("/ip4/0.0.0.0/tcp/0", &peers, &from)?
         .ok_or_else(|| anyhow::anyhow!("give at least one --from address"))?;
     let key = Arc::new(home.key);
     let stats = Arc::new(metrics::FederationStats::default());
     let runtime = tokio::runtime::Runtime::new()?;
-    let size = runtime.block_on(async {
+    let (size, gathered) = runtime.block_on(async {
         let never = Arc::new(tokio::sync::Notify::new());
         let net =
             federation::start(settings, Arc::clone(&storage), key, stats, never, true).await?;
+        // What the neighbours witnessed (cosignatures) and proved (evidence) comes back
+        // by asking each of them, not by waiting for it to be sent again.
+        net.gather().await?;
         let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(timeout);
         let mut stable: Option<(u64, tokio::time::Instant)> = None;
         loop {
@@ -756,13 +767,13 @@ fn recover(data: PathBuf, from: Vec<String>, timeout: u64) -> anyhow::Result<()>
             let now = tokio::time::Instant::now();
             anyhow::ensure!(
                 now < deadline,
-                "no neighbour served this town's log within {timeout} s (are the addresses right, and their nodes running?)"
+                "no neighbour served this town's log and what it witnessed within {timeout} s (are the addresses right, and their nodes running?)"
             );
             match federation::caught_up(&net, &storage, &me).await? {
                 Some(size) => match stable {
                     Some((s, since)) if s == size => {
                         if since.elapsed() >= std::time::Duration::from_secs(2) {
-                            return anyhow::Ok(size);
+                            return anyhow::Ok((size, net.gathering().await?));
                         }
                     }
                     _ => stable = Some((size, now)),
@@ -781,22 +792,24 @@ fn recover(data: PathBuf, from: Vec<String>, timeout: u64) -> anyhow::Result<()>
         "Recovered this town's log: {size} entries, head root {} (signed by this town).",
         head.head.root
     );
-    Ok(())
-}
-
-fn status(data: PathBuf) -> anyhow::Result<()> {
-    let home = Home::open_or_create(&data)?;
-    let storage = open(&home)?;
-    let me = home.key.public_key();
-    println!("Authority:    {me}");
-    println!("Log size:     {}", storage.log_size(&me));
-    if let Some(h) = storage.latest_head(&me)? {
-        println!("Latest head:  size {} root {}", h.head.size, h.head.root);
+    let mut n_cosignatures = 0;
+    let mut logs = vec![me];
+    logs.extend(peers.peer.iter().map(|p| p.authority));
+    for log in &logs {
+        n_cosignatures += storage.cosignatures(log)?.len();
     }
-    let palabre_store::InvitationCounts {
-        issued, redeemed, ..
-    } = storage.invitation_counts()?;
-    println!("Invitations:  {issued} issued, {redeemed} redeemed");
-    println!("Consultations: {}", storage.consultations()?.len());
+    println!(
+        "Recovered {} replica(s), {n_cosignatures} witness cosignature(s) and {} proof(s) of \
+         equivocation from {} neighbour(s).",
+        logs.len() - 1,
+        storage.evidence()?.len(),
+        gathered.done
+    );
+    if gathered.failed > 0 {
+        println!(
+            "{} neighbour(s) did not hand over what they witnessed (see the log above).",
+            gathered.failed
+        );
+    }
     Ok(())
 }

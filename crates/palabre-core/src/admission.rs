@@ -16,7 +16,7 @@ use crate::ids::{EventId, Hash};
 use crate::limits::MAX_CLOCK_SKEW_MS;
 use crate::purge::Entry;
 use crate::rejection::Rejection;
-use crate::tally::{self, Method, Tally};
+use crate::tally::{self, ChoiceError, Method, Tally};
 
 /// A resident across key replacements: the first key an authority certified for them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -383,8 +383,14 @@ fn check(
                     .proposal(id)
                     .is_some_and(|p| p.consultation == b.consultation)
             };
-            tally::validate_choice(&c.body.method, is_candidate, &b.choice)
-                .map_err(Rejection::InvalidChoice)
+            tally::validate_choice(&c.body.method, is_candidate, &b.choice).map_err(|e| match e {
+                // A proposal recorded nowhere may be in a log not caught up yet; one of
+                // another consultation never becomes a candidate.
+                ChoiceError::UnknownProposal(id) if record.proposal(&id).is_none() => {
+                    Rejection::UnknownProposal
+                }
+                e => Rejection::InvalidChoice(e),
+            })
         }
         Body::Moderation(b) => {
             for_log()?;

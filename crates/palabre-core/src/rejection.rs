@@ -104,8 +104,8 @@ pub enum Rejection {
 
 impl Rejection {
     /// Whether the event may be admissible once another log is further along: it refers
-    /// to something (a consultation, a proposal, a target, a declaration, closing
-    /// checkpoints) not recorded yet. Replication retries such entries; any other
+    /// to something (a consultation, a proposal — an argument's, or one a ballot names —,
+    /// a target, a declaration, closing checkpoints) not recorded yet. Replication retries such entries; any other
     /// refusal of a signed entry is final.
     pub fn awaits_other_log(&self) -> bool {
         matches!(

@@ -13,6 +13,13 @@
 //! proof goes out to the node and to every peer, who check it alone and pass it on.
 //! Witness cosignatures travel the same way: the node cosigns (the state machine holds no
 //! key), the state machine sends them to every peer, and checks the ones it receives.
+//!
+//! A node that lost its store gathers back what its neighbours witnessed (`Input::Gather`):
+//! it asks each federated peer, page by page, for every cosignature and proof of
+//! equivocation it keeps of every federated log, checks each, and asks for the next page
+//! only once the node says it kept the last (`Input::Kept`). The state machine keeps none
+//! of that itself: a peer's request for it goes out to the node (`Output::Lookup`), which
+//! answers from its store (`Input::Answer`).
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
@@ -43,6 +50,51 @@ pub const PROVE_EVERY: usize = 65_536;
 pub const MAX_SEEN: usize = 65_536;
 /// Cosignatures re-sent to every peer that connects (closing heads: they must not be lost).
 pub const MAX_STICKY: usize = 4_096;
+/// Cosignatures per `cosignatures` answer (each under 500 bytes of JSON).
+pub const MAX_PAGE_COSIGNATURES: usize = 1_024;
+/// Proofs of equivocation per `evidence_list` answer (each under 8 KiB of JSON).
+pub const MAX_PAGE_EVIDENCE: usize = 32;
+/// How long a gathered page may wait for the node to keep it before it is asked again.
+pub const KEEP_TIMEOUT_MS: u64 = 10_000;
+/// Unanswered gathering requests in a row after which a peer is given up on.
+pub const MAX_GATHER_RETRIES: u32 = 10;
+
+/// Where a page of cosignatures starts: after the cosignature with this key, in the order
+/// of (size, witness, root) — witness and root compared as bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CosignatureKey {
+    pub size: u64,
+    pub witness: PublicKey,
+    pub root: Hash,
+}
+
+impl CosignatureKey {
+    pub fn of(c: &Cosignature) -> CosignatureKey {
+        CosignatureKey {
+            size: c.cosigned.head.size,
+            witness: c.cosigned.witness,
+            root: c.cosigned.head.root,
+        }
+    }
+
+    /// The order pages follow (the store's key order).
+    pub fn order(&self) -> (u64, [u8; 32], [u8; 32]) {
+        (self.size, *self.witness.as_bytes(), self.root.0)
+    }
+}
+
+/// What a peer asks the node to read from its store (see [`Output::Lookup`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Want {
+    /// At most [`MAX_PAGE_COSIGNATURES`] cosignatures of `authority`'s heads after `after`.
+    Cosignatures {
+        authority: PublicKey,
+        after: Option<CosignatureKey>,
+    },
+    /// At most [`MAX_PAGE_EVIDENCE`] proofs against `authority`, from the `skip`-th.
+    Evidence { authority: PublicKey, skip: u64 },
+}
 
 /// What goes over the wire (as JSON, PROTOCOL.md "Replication between nodes").
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -79,6 +131,31 @@ pub enum Wire {
         from: u64,
         to: u64,
         proof: Vec<Hash>,
+    },
+    /// Every cosignature you keep of `authority`'s heads after `after` (from the first
+    /// when none), please: what a node that lost its store asks its neighbours.
+    GetCosignatures {
+        authority: PublicKey,
+        after: Option<CosignatureKey>,
+    },
+    /// The next of them after `after`, in order, at most [`MAX_PAGE_COSIGNATURES`];
+    /// `complete` when none follow.
+    Cosignatures {
+        authority: PublicKey,
+        after: Option<CosignatureKey>,
+        cosignatures: Vec<Cosignature>,
+        complete: bool,
+    },
+    /// Every proof of equivocation you keep against `authority`, from the `skip`-th
+    /// (counting from 0), please.
+    GetEvidence { authority: PublicKey, skip: u64 },
+    /// The next of them from the `skip`-th, at most [`MAX_PAGE_EVIDENCE`]; `complete`
+    /// when none follow.
+    EvidenceList {
+        authority: PublicKey,
+        skip: u64,
+        evidence: Vec<Equivocation>,
+        complete: bool,
     },
     /// The first message on a connection: the authority this node speaks for, signed
     /// over the sender's libp2p peer id (checked by the shell, which knows that id).
@@ -149,6 +226,19 @@ pub enum Input {
         cosignature: Cosignature,
         sticky: bool,
     },
+    /// This node lost its store: gather from every federated peer, now and as each
+    /// proves who it speaks for, every cosignature and proof of equivocation it keeps of
+    /// the federated logs (see [`Node::gathering`]).
+    Gather,
+    /// The node kept the last page gathered from `peer` ([`Output::Gathered`]).
+    Kept {
+        peer: PeerId,
+    },
+    /// The node's answer to an [`Output::Lookup`] of `to`, to send as is.
+    Answer {
+        to: PeerId,
+        wire: Wire,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -174,6 +264,71 @@ pub enum Output {
         peer: PeerId,
         reason: &'static str,
     },
+    /// A federated peer asks for what the node keeps in its store: the node reads it and
+    /// answers with [`Input::Answer`] (`cosignatures` or `evidence_list`).
+    Lookup {
+        peer: PeerId,
+        want: Want,
+    },
+    /// A page gathered from `peer`, every item checked: the node keeps them all, then
+    /// says so ([`Input::Kept`]) — only then is the next page asked.
+    Gathered {
+        peer: PeerId,
+        cosignatures: Vec<Cosignature>,
+        evidence: Vec<Equivocation>,
+    },
+}
+
+/// One request of a gathering.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Ask {
+    Cosignatures(PublicKey, Option<CosignatureKey>),
+    Evidence(PublicKey, u64),
+}
+
+impl Ask {
+    fn wire(self) -> Wire {
+        match self {
+            Ask::Cosignatures(authority, after) => Wire::GetCosignatures { authority, after },
+            Ask::Evidence(authority, skip) => Wire::GetEvidence { authority, skip },
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Stage {
+    /// `ask` is out, unanswered; `retries` times asked again already.
+    Asked {
+        deadline_ms: u64,
+        retries: u32,
+    },
+    /// `ask`'s answer is with the node; `next` follows once it is kept.
+    Keeping {
+        next: Option<Ask>,
+        deadline_ms: u64,
+    },
+    Done,
+    /// The peer sent something invalid, or never answered.
+    Failed,
+}
+
+/// What is gathered from one peer: the request out, and those that follow.
+#[derive(Debug, Clone)]
+struct Gathering {
+    ask: Ask,
+    queue: VecDeque<Ask>,
+    stage: Stage,
+}
+
+/// How far the gathering is, over the federated peers that proved who they speak for.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct GatherProgress {
+    /// Peers still being asked.
+    pub asking: usize,
+    /// Peers that gave everything they keep, all of it kept by the node.
+    pub done: usize,
+    /// Peers given up on (invalid answers, or none).
+    pub failed: usize,
 }
 
 /// One log as this node holds it: entries checked up to a signed head.
@@ -237,6 +392,9 @@ pub struct Node {
     sticky: VecDeque<Wire>,
     /// See [`PROVE_EVERY`].
     prove_every: usize,
+    /// Gathering what peers witnessed ([`Input::Gather`]), and from whom.
+    gather: bool,
+    gathered: BTreeMap<PeerId, Gathering>,
 }
 
 /// What gossip validation says of a message: relay it, drop it and blame the sender, or
@@ -294,6 +452,8 @@ impl Node {
             seen_set: BTreeSet::new(),
             sticky: VecDeque::new(),
             prove_every: PROVE_EVERY,
+            gather: false,
+            gathered: BTreeMap::new(),
         }
     }
 
@@ -350,6 +510,10 @@ impl Node {
             | Wire::Entries { .. }
             | Wire::GetConsistency { .. }
             | Wire::Consistency { .. }
+            | Wire::GetCosignatures { .. }
+            | Wire::Cosignatures { .. }
+            | Wire::GetEvidence { .. }
+            | Wire::EvidenceList { .. }
             | Wire::Hello { .. } => Verdict::Reject,
         }
     }
@@ -433,10 +597,21 @@ impl Node {
             }
             Input::Authenticated { peer, authority } => {
                 self.speaks_for.insert(peer, authority);
+                if self.gather {
+                    self.start_gathering(peer, &mut out);
+                }
             }
             Input::Disconnected(p) => {
                 self.peers.remove(&p);
                 self.speaks_for.remove(&p);
+                // Asked afresh if it comes back; what it gave, or did wrong, is remembered.
+                if self
+                    .gathered
+                    .get(&p)
+                    .is_some_and(|g| !matches!(g.stage, Stage::Done | Stage::Failed))
+                {
+                    self.gathered.remove(&p);
+                }
                 for r in self.logs.values_mut() {
                     r.holders.remove(&p);
                     if matches!(r.proving, Some((q, _, _)) if q == p) {
@@ -482,6 +657,7 @@ impl Node {
                     }
                 }
                 self.ask_all(&mut out);
+                self.gather_tick(&mut out);
             }
             Input::Appended {
                 head,
@@ -539,11 +715,32 @@ impl Node {
                 sticky,
             } => {
                 let wire = Wire::Cosignature { cosignature };
+                // Sticky even if already sent: an ordinary head's cosignature that a
+                // checkpoint then names comes back as a closing one.
+                if sticky && !self.sticky.contains(&wire) {
+                    self.sticky_push(wire.clone());
+                }
                 if self.first_sight(&wire) {
                     self.flood(&wire, None, &mut out);
-                    if sticky {
-                        self.sticky_push(wire);
-                    }
+                }
+            }
+            Input::Gather => {
+                self.gather = true;
+                let peers: Vec<PeerId> = self.speaks_for.keys().copied().collect();
+                for p in peers {
+                    self.start_gathering(p, &mut out);
+                }
+            }
+            Input::Kept { peer } => {
+                if let Some(g) = self.gathered.get_mut(&peer)
+                    && let Stage::Keeping { next, .. } = g.stage
+                {
+                    Self::gather_next(peer, g, next, self.now_ms, &mut out);
+                }
+            }
+            Input::Answer { to, wire } => {
+                if self.peers.contains(&to) {
+                    out.push(Output::Send { to, wire });
                 }
             }
             Input::Received { from, wire } => self.receive(from, wire, &mut out),
@@ -655,6 +852,24 @@ impl Node {
                 to: n,
                 proof,
             } => self.on_consistency(from, authority, m, n, proof, out),
+            Wire::GetCosignatures { authority, after } => {
+                self.lookup(from, Want::Cosignatures { authority, after }, out);
+            }
+            Wire::GetEvidence { authority, skip } => {
+                self.lookup(from, Want::Evidence { authority, skip }, out);
+            }
+            Wire::Cosignatures {
+                authority,
+                after,
+                cosignatures,
+                complete,
+            } => self.on_cosignatures(from, authority, after, cosignatures, complete, out),
+            Wire::EvidenceList {
+                authority,
+                skip,
+                evidence,
+                complete,
+            } => self.on_evidence_list(from, authority, skip, evidence, complete, out),
             Wire::Cosignature { cosignature } => {
                 let c = &cosignature.cosigned;
                 if !self.federation.contains(&c.head.authority)
@@ -696,6 +911,249 @@ impl Node {
                 }
             }
         }
+    }
+
+    /// The towns of the connected peers that proved who they speak for.
+    pub fn connected(&self) -> Vec<PublicKey> {
+        let towns: BTreeSet<PublicKey> = self
+            .speaks_for
+            .iter()
+            .filter(|(p, _)| self.peers.contains(p))
+            .map(|(_, a)| *a)
+            .collect();
+        towns.into_iter().collect()
+    }
+
+    /// How far the gathering of what peers witnessed is.
+    pub fn gathering(&self) -> GatherProgress {
+        let mut p = GatherProgress::default();
+        for g in self.gathered.values() {
+            match g.stage {
+                Stage::Done => p.done += 1,
+                Stage::Failed => p.failed += 1,
+                Stage::Asked { .. } | Stage::Keeping { .. } => p.asking += 1,
+            }
+        }
+        p
+    }
+
+    /// Passes a federated peer's request for what the store keeps to the node.
+    fn lookup(&self, from: PeerId, want: Want, out: &mut Vec<Output>) {
+        let authority = match want {
+            Want::Cosignatures { authority, .. } | Want::Evidence { authority, .. } => authority,
+        };
+        let federated_peer = self
+            .speaks_for
+            .get(&from)
+            .is_some_and(|a| self.federation.contains(a));
+        if federated_peer && self.federation.contains(&authority) {
+            out.push(Output::Lookup { peer: from, want });
+        }
+    }
+
+    /// Starts gathering from `peer`, if it speaks for a town of the federation and was
+    /// not asked yet: the cosignatures of every federated log, then the evidence.
+    fn start_gathering(&mut self, peer: PeerId, out: &mut Vec<Output>) {
+        let speaks = self.speaks_for.get(&peer);
+        if !self.peers.contains(&peer)
+            || !speaks.is_some_and(|a| self.federation.contains(a))
+            || self.gathered.contains_key(&peer)
+        {
+            return;
+        }
+        let mut queue: VecDeque<Ask> = self
+            .federation
+            .iter()
+            .map(|a| Ask::Cosignatures(*a, None))
+            .chain(self.federation.iter().map(|a| Ask::Evidence(*a, 0)))
+            .collect();
+        let Some(ask) = queue.pop_front() else {
+            return;
+        };
+        let g = self.gathered.entry(peer).or_insert(Gathering {
+            ask,
+            queue,
+            stage: Stage::Done,
+        });
+        Self::gather_next(peer, g, Some(ask), self.now_ms, out);
+    }
+
+    /// Asks `next` of `peer`, or, with nothing left, marks it done.
+    fn gather_next(
+        peer: PeerId,
+        g: &mut Gathering,
+        next: Option<Ask>,
+        now_ms: u64,
+        out: &mut Vec<Output>,
+    ) {
+        match next.or_else(|| g.queue.pop_front()) {
+            Some(ask) => {
+                g.ask = ask;
+                g.stage = Stage::Asked {
+                    deadline_ms: now_ms + REQUEST_TIMEOUT_MS,
+                    retries: 0,
+                };
+                out.push(Output::Send {
+                    to: peer,
+                    wire: ask.wire(),
+                });
+            }
+            None => g.stage = Stage::Done,
+        }
+    }
+
+    /// Asks again what went unanswered, or was never kept; gives up on a peer that does
+    /// not answer.
+    fn gather_tick(&mut self, out: &mut Vec<Output>) {
+        let now = self.now_ms;
+        for (peer, g) in self.gathered.iter_mut() {
+            let retries = match g.stage {
+                Stage::Asked {
+                    deadline_ms,
+                    retries,
+                } if deadline_ms <= now => retries + 1,
+                // The page never reached the store (the node was too busy): again.
+                Stage::Keeping { deadline_ms, .. } if deadline_ms <= now => 0,
+                _ => continue,
+            };
+            if retries > MAX_GATHER_RETRIES {
+                g.stage = Stage::Failed;
+                continue;
+            }
+            g.stage = Stage::Asked {
+                deadline_ms: now + REQUEST_TIMEOUT_MS,
+                retries,
+            };
+            out.push(Output::Send {
+                to: *peer,
+                wire: g.ask.wire(),
+            });
+        }
+    }
+
+    /// The gathering of `from` waiting for exactly this answer, if any.
+    fn awaiting(&mut self, from: PeerId, ask: Ask) -> Option<&mut Gathering> {
+        self.gathered
+            .get_mut(&from)
+            .filter(|g| g.ask == ask && matches!(g.stage, Stage::Asked { .. }))
+    }
+
+    /// Gives up on gathering from `from`, and blames it.
+    fn gather_refuse(&mut self, from: PeerId, reason: &'static str, out: &mut Vec<Output>) {
+        if let Some(g) = self.gathered.get_mut(&from) {
+            g.stage = Stage::Failed;
+        }
+        out.push(Output::Penalise { peer: from, reason });
+    }
+
+    /// A page of cosignatures asked while gathering: each of the log asked about, by a
+    /// federated witness, verifying, in order after `after`.
+    fn on_cosignatures(
+        &mut self,
+        from: PeerId,
+        authority: PublicKey,
+        after: Option<CosignatureKey>,
+        cosignatures: Vec<Cosignature>,
+        complete: bool,
+        out: &mut Vec<Output>,
+    ) {
+        if self
+            .awaiting(from, Ask::Cosignatures(authority, after))
+            .is_none()
+        {
+            return; // not asked, a duplicate, or too late
+        }
+        let mut last = after.map(|k| k.order());
+        let mut valid =
+            cosignatures.len() <= MAX_PAGE_COSIGNATURES && (complete || !cosignatures.is_empty());
+        for c in &cosignatures {
+            let order = CosignatureKey::of(c).order();
+            valid = valid
+                && c.cosigned.head.authority == authority
+                && self.federation.contains(&c.cosigned.witness)
+                && last.is_none_or(|l| l < order)
+                && c.verify().is_ok();
+            last = Some(order);
+        }
+        if !valid {
+            self.gather_refuse(from, "a page of cosignatures that does not hold", out);
+            return;
+        }
+        for c in &cosignatures {
+            self.first_sight(&Wire::Cosignature { cosignature: *c });
+        }
+        let next = match cosignatures.last() {
+            Some(c) if !complete => Some(Ask::Cosignatures(authority, Some(CosignatureKey::of(c)))),
+            _ => None,
+        };
+        self.gathered_page(from, next, cosignatures, Vec::new(), out);
+    }
+
+    /// A page of evidence asked while gathering: each against the authority asked about,
+    /// and proving what it claims.
+    fn on_evidence_list(
+        &mut self,
+        from: PeerId,
+        authority: PublicKey,
+        skip: u64,
+        evidence: Vec<Equivocation>,
+        complete: bool,
+        out: &mut Vec<Output>,
+    ) {
+        if self
+            .awaiting(from, Ask::Evidence(authority, skip))
+            .is_none()
+        {
+            return;
+        }
+        let valid = evidence.len() <= MAX_PAGE_EVIDENCE
+            && (complete || !evidence.is_empty())
+            && evidence
+                .iter()
+                .all(|e| e.authority() == authority && e.check().is_ok());
+        if !valid {
+            self.gather_refuse(from, "a page of evidence that does not hold", out);
+            return;
+        }
+        for e in &evidence {
+            let wire = Wire::Evidence {
+                evidence: e.clone(),
+            };
+            // Sent again to every peer that connects, as any evidence this node holds.
+            if self.first_sight(&wire) {
+                self.sticky_push(wire);
+            }
+        }
+        let next = (!complete).then(|| Ask::Evidence(authority, skip + evidence.len() as u64));
+        self.gathered_page(from, next, Vec::new(), evidence, out);
+    }
+
+    /// Hands a checked page to the node, or, if it is empty, goes on at once.
+    fn gathered_page(
+        &mut self,
+        from: PeerId,
+        next: Option<Ask>,
+        cosignatures: Vec<Cosignature>,
+        evidence: Vec<Equivocation>,
+        out: &mut Vec<Output>,
+    ) {
+        let now = self.now_ms;
+        let Some(g) = self.gathered.get_mut(&from) else {
+            return;
+        };
+        if cosignatures.is_empty() && evidence.is_empty() {
+            Self::gather_next(from, g, next, now, out);
+            return;
+        }
+        g.stage = Stage::Keeping {
+            next,
+            deadline_ms: now + KEEP_TIMEOUT_MS,
+        };
+        out.push(Output::Gathered {
+            peer: from,
+            cosignatures,
+            evidence,
+        });
     }
 
     /// A head announced by `from` itself (`direct`), or relayed by it on gossip — then

@@ -23,7 +23,9 @@ use palabre_core::head::{Cosignature, SignedTreeHead};
 use serde::{Deserialize, Serialize};
 use tokio::sync::{mpsc, oneshot};
 
-use crate::proto::{self, Equivocation, Input, Output, PeerId, Progress, Verdict, Wire};
+use crate::proto::{
+    self, Equivocation, GatherProgress, Input, Output, PeerId, Progress, Verdict, Want, Wire,
+};
 
 /// How often the state machine is ticked (announcements, retries).
 pub const TICK: Duration = Duration::from_millis(250);
@@ -77,6 +79,10 @@ fn topic_of(wire: &Wire) -> Option<&'static str> {
         | Wire::Entries { .. }
         | Wire::GetConsistency { .. }
         | Wire::Consistency { .. }
+        | Wire::GetCosignatures { .. }
+        | Wire::Cosignatures { .. }
+        | Wire::GetEvidence { .. }
+        | Wire::EvidenceList { .. }
         | Wire::Hello { .. } => None,
     }
 }
@@ -218,6 +224,14 @@ pub enum Command {
     Progress {
         reply: oneshot::Sender<Vec<Progress>>,
     },
+    /// How far the gathering of what peers witnessed is.
+    Gathering {
+        reply: oneshot::Sender<GatherProgress>,
+    },
+    /// The towns of the peers connected now (those that proved who they speak for).
+    Connected {
+        reply: oneshot::Sender<Vec<PublicKey>>,
+    },
     /// Sends a message as is to every connected peer (tests play rogue peers with it).
     Broadcast(Wire),
     /// Publishes a message as is on its gossip topic, and nothing else (tests).
@@ -227,10 +241,28 @@ pub enum Command {
 /// What the network task reports.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum NetEvent {
-    Stored { authority: PublicKey, size: u64 },
+    Stored {
+        authority: PublicKey,
+        size: u64,
+    },
     Evidence(Box<Equivocation>),
     Cosignature(Box<Cosignature>),
-    Penalised { peer: String, reason: &'static str },
+    Penalised {
+        peer: String,
+        reason: &'static str,
+    },
+    /// A peer asks for what the store keeps: answer with [`Net::answer`].
+    Lookup {
+        peer: PeerId,
+        want: Want,
+    },
+    /// Checked cosignatures and evidence gathered from a peer: keep them, then
+    /// [`Net::kept`].
+    Gathered {
+        peer: PeerId,
+        cosignatures: Vec<Cosignature>,
+        evidence: Vec<Equivocation>,
+    },
 }
 
 /// A running network task.
@@ -285,6 +317,36 @@ impl Net {
             sticky,
         }))
         .await
+    }
+
+    /// Gathers back from every federated peer what it witnessed (a node that lost its
+    /// store): [`NetEvent::Gathered`] pages, and [`Net::gathering`] for how far it is.
+    pub async fn gather(&self) -> Result<(), NetError> {
+        self.send(Command::Handle(Input::Gather)).await
+    }
+
+    /// The last page gathered from `peer` is kept: ask the next.
+    pub async fn kept(&self, peer: PeerId) -> Result<(), NetError> {
+        self.send(Command::Handle(Input::Kept { peer })).await
+    }
+
+    /// Answers a [`NetEvent::Lookup`] of `peer`.
+    pub async fn answer(&self, peer: PeerId, wire: Wire) -> Result<(), NetError> {
+        self.send(Command::Handle(Input::Answer { to: peer, wire }))
+            .await
+    }
+
+    pub async fn gathering(&self) -> Result<GatherProgress, NetError> {
+        let (reply, rx) = oneshot::channel();
+        self.send(Command::Gathering { reply }).await?;
+        rx.await.map_err(|_| NetError::Stopped)
+    }
+
+    /// The towns whose nodes are connected now.
+    pub async fn connected(&self) -> Result<Vec<PublicKey>, NetError> {
+        let (reply, rx) = oneshot::channel();
+        self.send(Command::Connected { reply }).await?;
+        rx.await.map_err(|_| NetError::Stopped)
     }
 
     /// All entries held of a log.
@@ -520,6 +582,14 @@ async fn run(
                     let _ = reply.send(node.progress());
                     Vec::new()
                 }
+                Some(Command::Gathering { reply }) => {
+                    let _ = reply.send(node.gathering());
+                    Vec::new()
+                }
+                Some(Command::Connected { reply }) => {
+                    let _ = reply.send(node.connected());
+                    Vec::new()
+                }
                 Some(Command::Broadcast(wire)) => {
                     let connected: Vec<libp2p::PeerId> = swarm.connected_peers().copied().collect();
                     for p in connected {
@@ -672,6 +742,22 @@ async fn run(
                 }
                 Output::Cosignature(c) => {
                     let _ = events.try_send(NetEvent::Cosignature(Box::new(c)));
+                }
+                // Lost when the node is too busy: the peer asks again, the page is asked
+                // again (the state machine's timeouts).
+                Output::Lookup { peer, want } => {
+                    let _ = events.try_send(NetEvent::Lookup { peer, want });
+                }
+                Output::Gathered {
+                    peer,
+                    cosignatures,
+                    evidence,
+                } => {
+                    let _ = events.try_send(NetEvent::Gathered {
+                        peer,
+                        cosignatures,
+                        evidence,
+                    });
                 }
                 Output::Penalise { peer, reason } => {
                     let libp2p_peer = peers.peers.get(&peer).copied();

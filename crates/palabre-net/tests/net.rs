@@ -5,13 +5,13 @@
 //! names its seed; `PALABRE_SIM_SEEDS` sets how many seeds run (default 12).
 
 use std::cmp::Reverse;
-use std::collections::BinaryHeap;
+use std::collections::{BTreeMap, BinaryHeap};
 
 use palabre_core::crypto::{PublicKey, SecretKey};
 use palabre_core::event::{AuthorityBody, Body, CredentialBody, Event};
-use palabre_core::head::{SignedTreeHead, TreeHead};
+use palabre_core::head::{Cosignature, CosignedHead, Equivocation, SignedTreeHead, TreeHead};
 use palabre_core::merkle::{self, MemoryTree};
-use palabre_net::proto::{Input, Node, Output, PeerId, Wire};
+use palabre_net::proto::{CosignatureKey, Input, Node, Output, PeerId, Want, Wire};
 
 /// xorshift64*: small, seeded, good enough to pick faults.
 struct Rng(u64);
@@ -127,6 +127,76 @@ struct Sim {
     /// Nodes currently cut off from everyone.
     cut: Vec<bool>,
     outputs: Vec<(usize, Output)>,
+    /// What each node's store keeps of cosignatures and evidence (the node's side of
+    /// `Lookup`, `Gathered` and `Kept`).
+    stores: Vec<Store>,
+}
+
+/// A node's store of cosignatures (in the sled store's key order) and evidence.
+#[derive(Default, Clone)]
+struct Store {
+    cosignatures: BTreeMap<(u64, [u8; 32], [u8; 32]), Cosignature>,
+    evidence: Vec<Equivocation>,
+}
+
+/// Cosignatures per answer in the simulation (small, so that gathering takes pages).
+const SIM_PAGE: usize = 4;
+
+impl Store {
+    fn keep_cosignature(&mut self, c: Cosignature) {
+        self.cosignatures
+            .entry(CosignatureKey::of(&c).order())
+            .or_insert(c);
+    }
+
+    fn keep_evidence(&mut self, e: Equivocation) {
+        if !self.evidence.contains(&e) {
+            self.evidence.push(e);
+        }
+    }
+
+    fn answer(&self, want: Want) -> Wire {
+        match want {
+            Want::Cosignatures { authority, after } => {
+                let mut page: Vec<Cosignature> = self
+                    .cosignatures
+                    .iter()
+                    .filter(|(k, c)| {
+                        c.cosigned.head.authority == authority
+                            && after.is_none_or(|a| **k > a.order())
+                    })
+                    .map(|(_, c)| *c)
+                    .take(SIM_PAGE + 1)
+                    .collect();
+                let complete = page.len() <= SIM_PAGE;
+                page.truncate(SIM_PAGE);
+                Wire::Cosignatures {
+                    authority,
+                    after,
+                    cosignatures: page,
+                    complete,
+                }
+            }
+            Want::Evidence { authority, skip } => {
+                let mut page: Vec<Equivocation> = self
+                    .evidence
+                    .iter()
+                    .filter(|e| e.authority() == authority)
+                    .skip(skip as usize)
+                    .take(2)
+                    .cloned()
+                    .collect();
+                let complete = page.len() <= 1;
+                page.truncate(1);
+                Wire::EvidenceList {
+                    authority,
+                    skip,
+                    evidence: page,
+                    complete,
+                }
+            }
+        }
+    }
 }
 
 /// `Wire` in the queue (ordered by time and sequence only).
@@ -167,6 +237,7 @@ impl Sim {
             faults,
             cut: vec![false; n],
             outputs: Vec::new(),
+            stores: vec![Store::default(); n],
         };
         for a in 0..n {
             for (b, authority) in keys.iter().enumerate() {
@@ -198,8 +269,82 @@ impl Sim {
                         }
                     }
                 }
-                o => self.outputs.push((node, o)),
+                // The node's store answers at once.
+                Output::Lookup { peer, want } => {
+                    let wire = self.stores[node].answer(want);
+                    self.input(node, Input::Answer { to: peer, wire });
+                }
+                // Kept, then said so — unless the node "was too busy" and lost the page
+                // (the state machine asks for it again).
+                Output::Gathered {
+                    peer,
+                    cosignatures,
+                    evidence,
+                } => {
+                    if self.rng.chance(self.faults.drop_percent) {
+                        continue;
+                    }
+                    for c in cosignatures {
+                        self.stores[node].keep_cosignature(c);
+                    }
+                    for e in evidence {
+                        self.stores[node].keep_evidence(e);
+                    }
+                    self.input(node, Input::Kept { peer });
+                }
+                o => {
+                    match &o {
+                        Output::Cosignature(c) => self.stores[node].keep_cosignature(*c),
+                        Output::Evidence(e) => self.stores[node].keep_evidence(e.clone()),
+                        _ => {}
+                    }
+                    self.outputs.push((node, o));
+                }
             }
+        }
+    }
+
+    /// Node `w` cosigns town `t`'s head now, and keeps its cosignature.
+    fn cosign(&mut self, w: usize, t: usize, sticky: bool) {
+        let cosignature = CosignedHead {
+            head: self.towns[t].head(self.now).head,
+            witness: self.towns[w].key.public_key(),
+            timestamp_ms: self.now,
+        }
+        .sign(&self.towns[w].key);
+        self.stores[w].keep_cosignature(cosignature);
+        self.input(
+            w,
+            Input::Cosigned {
+                cosignature,
+                sticky,
+            },
+        );
+    }
+
+    /// Node `n` loses everything (its key kept): a fresh state machine and an empty
+    /// store, connected again to every other node.
+    fn wipe(&mut self, n: usize) {
+        let keys: Vec<PublicKey> = self.towns.iter().map(|t| t.key.public_key()).collect();
+        self.nodes[n] = Node::new(keys[n], keys.iter().copied());
+        self.stores[n] = Store::default();
+        for other in (0..self.nodes.len()).filter(|o| *o != n) {
+            self.input(other, Input::Disconnected(n as PeerId));
+        }
+    }
+
+    /// Nodes `a` and `b` connect and prove who they speak for.
+    fn link(&mut self, a: usize, b: usize) {
+        for (x, y) in [(a, b), (b, a)] {
+            self.input(x, Input::Connected(y as PeerId));
+            let authority = self.towns[y].key.public_key();
+            self.input(
+                x,
+                Input::Authenticated {
+                    peer: y as PeerId,
+                    authority,
+                },
+            );
         }
     }
 
@@ -955,5 +1100,257 @@ fn a_long_log_is_kept_as_it_is_fetched() {
             "seed {seed}: kept at {kept:?}"
         );
         assert_eq!(sim.penalties(), 0, "seed {seed}");
+    }
+}
+
+/// A node that lost its store (its key kept) gathers back, page by page on a lossy
+/// network, every cosignature and proof of equivocation its neighbours keep — what it
+/// had witnessed and received before — and its own log by sync; honest peers are never
+/// penalised, and nothing is left half-asked.
+#[test]
+fn a_node_that_lost_its_store_gathers_what_it_witnessed() {
+    for seed in 1..=n_seeds().min(4) {
+        let faults = Faults {
+            drop_percent: 10,
+            duplicate_percent: 10,
+            max_delay_ms: 150,
+        };
+        let n = 4;
+        let mut sim = Sim::new(seed, n, faults);
+        // Logs grow in rounds; after each, every node witnesses every other log.
+        for round in 0..4 {
+            for t in 0..n {
+                sim.write(t, 3);
+            }
+            let mut until = sim.now;
+            while !sim.converged() {
+                until += 500;
+                sim.run(until);
+                assert!(until < 120_000, "seed {seed}: no convergence");
+            }
+            for w in 0..n {
+                for t in (0..n).filter(|t| *t != w) {
+                    sim.cosign(w, t, round == 3);
+                }
+            }
+            sim.run(sim.now + 1_000);
+        }
+        // Town 1 shows node 0 another history: every node comes to hold the proof.
+        let mut fork = Town::new(1);
+        let _ = fork.write(2, 1);
+        let _ = fork.write(sim.towns[1].entries.len() - 2, 2);
+        let forked = fork.head(sim.now);
+        sim.input(
+            0,
+            Input::Received {
+                from: 1,
+                wire: Wire::Head { head: forked },
+            },
+        );
+        sim.run(sim.now + 3_000);
+        let held = |store: &Store| {
+            (
+                store.cosignatures.keys().copied().collect::<Vec<_>>(),
+                store.evidence.len(),
+            )
+        };
+        let before = held(&sim.stores[3]);
+        assert!(before.0.len() >= 4 * (n - 1) * 3, "seed {seed}: {before:?}");
+        assert_eq!(before.1, 1, "seed {seed}");
+        let penalties = sim.penalties();
+
+        // Node 3 loses its store and is told to gather before any peer is back.
+        sim.wipe(3);
+        sim.input(3, Input::Gather);
+        for other in 0..3 {
+            sim.link(3, other);
+        }
+        let mut until = sim.now;
+        loop {
+            until += 500;
+            sim.run(until);
+            let g = sim.nodes[3].gathering();
+            if g.asking == 0 && sim.converged() {
+                assert_eq!((g.done, g.failed), (3, 0), "seed {seed}");
+                break;
+            }
+            assert!(
+                until < 300_000,
+                "seed {seed}: the gathering never ended: {g:?}"
+            );
+        }
+        let mut neighbours = Store::default();
+        for s in &sim.stores[..3] {
+            for c in s.cosignatures.values() {
+                neighbours.keep_cosignature(*c);
+            }
+            for e in &s.evidence {
+                neighbours.keep_evidence(e.clone());
+            }
+        }
+        let after = held(&sim.stores[3]);
+        assert_eq!(after, held(&neighbours), "seed {seed}");
+        // What it held before and the neighbours held too is back (under a lossy flood
+        // a cosignature may have reached it alone: then it was lost with its disk).
+        for key in &before.0 {
+            if neighbours.cosignatures.contains_key(key) {
+                assert!(after.0.contains(key), "seed {seed}: {key:?} lost");
+            }
+        }
+        assert_eq!(after.1, 1, "seed {seed}: the evidence came back");
+        assert_eq!(
+            sim.penalties(),
+            penalties,
+            "seed {seed}: honest peers penalised"
+        );
+    }
+}
+
+/// A peer that answers a gathering with a cosignature that does not verify, out of
+/// order, or of another log, is penalised and given up on; answers nobody asked for are
+/// dropped; a town outside the federation gets nothing looked up for it.
+#[test]
+fn a_bad_gathering_answer_is_refused() {
+    let keys: Vec<SecretKey> = (0..3).map(town_key).collect();
+    let federation: Vec<PublicKey> = keys.iter().map(SecretKey::public_key).collect();
+    // Logs are gathered in key order: the first asked is the smallest key's.
+    let first = (0..3).min_by_key(|i| federation[*i]).expect("three towns");
+    let other = (first + 1) % 3;
+    let cosign = |t: usize, size: u64| {
+        let w = if t == 1 { 2 } else { 1 };
+        CosignedHead {
+            head: TreeHead {
+                authority: federation[t],
+                size,
+                root: palabre_core::ids::Hash([size as u8; 32]),
+                timestamp_ms: 5,
+            },
+            witness: federation[w],
+            timestamp_ms: 6,
+        }
+        .sign(&keys[w])
+    };
+    let good = [cosign(first, 1), cosign(first, 2)];
+    let mut forged = cosign(first, 3);
+    forged.cosigned.timestamp_ms += 1;
+    let pages: [(&str, Vec<Cosignature>); 3] = [
+        ("forged", vec![good[0], forged]),
+        ("out of order", vec![good[1], good[0]]),
+        ("of another log", vec![cosign(other, 1)]),
+    ];
+    for (what, page) in pages {
+        let mut node = Node::new(federation[0], federation.iter().copied());
+        let _ = node.handle(0, Input::Gather);
+        let _ = node.handle(0, Input::Connected(1));
+        let outs = node.handle(
+            0,
+            Input::Authenticated {
+                peer: 1,
+                authority: federation[1],
+            },
+        );
+        let asked = outs.iter().find_map(|o| match o {
+            Output::Send {
+                to: 1,
+                wire: Wire::GetCosignatures { authority, after },
+            } => Some((*authority, *after)),
+            _ => None,
+        });
+        assert_eq!(asked, Some((federation[first], None)), "{outs:?}");
+        // An answer about another log than the one asked: not awaited, dropped.
+        let dropped = node.handle(
+            1,
+            Input::Received {
+                from: 1,
+                wire: Wire::Cosignatures {
+                    authority: federation[other],
+                    after: None,
+                    cosignatures: vec![],
+                    complete: true,
+                },
+            },
+        );
+        assert!(dropped.is_empty(), "{what}: {dropped:?}");
+        let outs = node.handle(
+            2,
+            Input::Received {
+                from: 1,
+                wire: Wire::Cosignatures {
+                    authority: federation[first],
+                    after: None,
+                    cosignatures: page,
+                    complete: true,
+                },
+            },
+        );
+        assert!(
+            outs.iter()
+                .any(|o| matches!(o, Output::Penalise { peer: 1, .. })),
+            "{what}: {outs:?}"
+        );
+        assert!(
+            !outs.iter().any(|o| matches!(o, Output::Gathered { .. })),
+            "{what}: {outs:?}"
+        );
+        assert_eq!(node.gathering().failed, 1, "{what}");
+        assert_eq!(node.gathering().asking, 0, "{what}");
+    }
+    // A good page is handed to the node, and the next request waits until it is kept.
+    let mut node = Node::new(federation[0], federation.iter().copied());
+    let _ = node.handle(0, Input::Connected(1));
+    let _ = node.handle(
+        0,
+        Input::Authenticated {
+            peer: 1,
+            authority: federation[1],
+        },
+    );
+    let _ = node.handle(0, Input::Gather);
+    let outs = node.handle(
+        1,
+        Input::Received {
+            from: 1,
+            wire: Wire::Cosignatures {
+                authority: federation[first],
+                after: None,
+                cosignatures: good.to_vec(),
+                complete: false,
+            },
+        },
+    );
+    assert!(
+        matches!(outs.as_slice(), [Output::Gathered { peer: 1, cosignatures, .. }] if *cosignatures == good),
+        "{outs:?}"
+    );
+    let outs = node.handle(2, Input::Kept { peer: 1 });
+    let next = Wire::GetCosignatures {
+        authority: federation[first],
+        after: Some(CosignatureKey::of(&good[1])),
+    };
+    assert_eq!(
+        outs,
+        vec![Output::Send { to: 1, wire: next }],
+        "the next page starts after the last one kept"
+    );
+    // A stranger's requests are not looked up; a federated town's are.
+    let stranger = town_key(50).public_key();
+    let mut node = Node::new(federation[0], federation.iter().copied());
+    for (peer, authority) in [(7, stranger), (8, federation[2])] {
+        let _ = node.handle(0, Input::Connected(peer));
+        let _ = node.handle(0, Input::Authenticated { peer, authority });
+        let outs = node.handle(
+            0,
+            Input::Received {
+                from: peer,
+                wire: Wire::GetEvidence {
+                    authority: federation[1],
+                    skip: 0,
+                },
+            },
+        );
+        let looked_up = outs
+            .iter()
+            .any(|o| matches!(o, Output::Lookup { peer: p, .. } if *p == peer));
+        assert_eq!(looked_up, authority != stranger, "{outs:?}");
     }
 }

@@ -167,6 +167,53 @@ pub trait Storage: Record + Send + Sync {
     fn add_evidence(&self, evidence: &Equivocation) -> Result<bool, StoreError>;
     /// Every proof of equivocation kept.
     fn evidence(&self) -> Result<Vec<Equivocation>, StoreError>;
+    /// At most `limit` cosignatures of `log`'s heads after the position `after` — (size,
+    /// witness, root), keys and hashes compared as bytes — in that order: the pages a
+    /// recovering neighbour asks for.
+    fn cosignatures_after(
+        &self,
+        log: &PublicKey,
+        after: Option<(u64, PublicKey, Hash)>,
+        limit: usize,
+    ) -> Result<Vec<Cosignature>, StoreError> {
+        let order = |c: &Cosignature| {
+            let h = &c.cosigned.head;
+            (h.size, *c.cosigned.witness.as_bytes(), h.root.0)
+        };
+        let after = after.map(|(size, w, root)| (size, *w.as_bytes(), root.0));
+        let mut list = self.cosignatures(log)?;
+        list.sort_by_key(order);
+        Ok(list
+            .into_iter()
+            .filter(|c| after.is_none_or(|a| order(c) > a))
+            .take(limit)
+            .collect())
+    }
+    /// Keeps several cosignatures (checked by the caller) in one durable write; how many
+    /// were new.
+    fn add_cosignatures(&self, list: &[Cosignature]) -> Result<u64, StoreError> {
+        let mut n = 0;
+        for c in list {
+            n += u64::from(self.add_cosignature(c)?);
+        }
+        Ok(n)
+    }
+    /// At most `limit` proofs against `authority`, from the `skip`-th, in the order
+    /// [`Storage::evidence`] lists them.
+    fn evidence_against(
+        &self,
+        authority: &PublicKey,
+        skip: u64,
+        limit: usize,
+    ) -> Result<Vec<Equivocation>, StoreError> {
+        Ok(self
+            .evidence()?
+            .into_iter()
+            .filter(|e| e.authority() == *authority)
+            .skip(usize::try_from(skip).unwrap_or(usize::MAX))
+            .take(limit)
+            .collect())
+    }
 
     /// The exact bytes of entry `index` of `log`.
     fn entry(&self, log: &PublicKey, index: u64) -> Result<Option<Vec<u8>>, StoreError>;

@@ -273,22 +273,73 @@ impl Storage for SledStorage {
     }
 
     fn add_cosignature(&self, c: &Cosignature) -> Result<bool, StoreError> {
+        Ok(self.add_cosignatures(std::slice::from_ref(c))? == 1)
+    }
+
+    fn add_cosignatures(&self, list: &[Cosignature]) -> Result<u64, StoreError> {
         let _writing = self.writing();
-        let h = &c.cosigned.head;
-        let key = cat(&[
-            h.authority.as_bytes(),
-            &h.size.to_be_bytes(),
-            c.cosigned.witness.as_bytes(),
-            h.root.as_bytes(),
-        ]);
         let tree = &self.trees.logsizewitness_cosignature;
-        if tree.contains_key(&key)? {
-            return Ok(false);
+        let mut n = 0;
+        for c in list {
+            let h = &c.cosigned.head;
+            let key = cosignature_key(&h.authority, h.size, &c.cosigned.witness, &h.root);
+            if tree.contains_key(&key)? {
+                continue;
+            }
+            let json = serde_json::to_vec(c).map_err(|e| corrupt(&e.to_string()))?;
+            tree.insert(key, json)?;
+            n += 1;
         }
-        let json = serde_json::to_vec(c).map_err(|e| corrupt(&e.to_string()))?;
-        tree.insert(key, json)?;
-        self.db.flush()?;
-        Ok(true)
+        if n > 0 {
+            self.db.flush()?;
+        }
+        Ok(n)
+    }
+
+    fn cosignatures_after(
+        &self,
+        log: &PublicKey,
+        after: Option<(u64, PublicKey, Hash)>,
+        limit: usize,
+    ) -> Result<Vec<Cosignature>, StoreError> {
+        use std::ops::Bound;
+        let from = match after {
+            Some((size, witness, root)) => {
+                Bound::Excluded(cosignature_key(log, size, &witness, &root))
+            }
+            None => Bound::Included(log.as_bytes().to_vec()),
+        };
+        self.trees
+            .logsizewitness_cosignature
+            .range::<Vec<u8>, _>((from, Bound::Unbounded))
+            .take_while(|r| {
+                r.as_ref()
+                    .map_or(true, |(k, _)| k.starts_with(log.as_bytes()))
+            })
+            .take(limit)
+            .map(|r| {
+                let (_, v) = r?;
+                serde_json::from_slice(&v).map_err(|e| corrupt(&format!("cosignature: {e}")))
+            })
+            .collect()
+    }
+
+    fn evidence_against(
+        &self,
+        authority: &PublicKey,
+        skip: u64,
+        limit: usize,
+    ) -> Result<Vec<Equivocation>, StoreError> {
+        self.trees
+            .authorityhash_evidence
+            .scan_prefix(authority.as_bytes())
+            .skip(usize::try_from(skip).unwrap_or(usize::MAX))
+            .take(limit)
+            .map(|r| {
+                let (_, v) = r?;
+                serde_json::from_slice(&v).map_err(|e| corrupt(&format!("evidence: {e}")))
+            })
+            .collect()
     }
 
     fn cosignatures(&self, log: &PublicKey) -> Result<Vec<Cosignature>, StoreError> {

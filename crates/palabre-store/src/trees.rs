@@ -10,7 +10,7 @@
 
 use palabre_core::crypto::PublicKey;
 use palabre_core::event::{Kind, ModerationAction, StaffRole};
-use palabre_core::ids::EventId;
+use palabre_core::ids::{EventId, Hash};
 
 use crate::{InvitationStatus, StoreError};
 
@@ -155,6 +155,16 @@ pub(crate) fn invitation_status(stored: &[u8]) -> InvitationStatus {
 
 pub(crate) fn cat(parts: &[&[u8]]) -> Vec<u8> {
     parts.concat()
+}
+
+/// `logsizewitness_cosignature`'s key: authority, size (big-endian), witness, root.
+pub(crate) fn cosignature_key(log: &PublicKey, size: u64, witness: &PublicKey, root: &Hash) -> Vec<u8> {
+    cat(&[
+        log.as_bytes(),
+        &size.to_be_bytes(),
+        witness.as_bytes(),
+        root.as_bytes(),
+    ])
 }
 
 pub(crate) fn log_key(log: &PublicKey, index: u64) -> Vec<u8> {

@@ -559,7 +559,60 @@ fn replicas_are_kept_byte_for_byte<S: Storage>(s: &S) {
     };
     assert!(s.add_evidence(&fork).expect("add"));
     assert!(!s.add_evidence(&fork).expect("add again"));
-    assert_eq!(s.evidence().expect("read"), vec![fork]);
+    assert_eq!(s.evidence().expect("read"), vec![fork.clone()]);
+    assert_eq!(
+        s.evidence_against(&t, 0, 5).expect("read"),
+        vec![fork.clone()]
+    );
+    assert_eq!(s.evidence_against(&t, 1, 5).expect("read"), vec![]);
+    assert_eq!(
+        s.evidence_against(&witness.public_key(), 0, 5)
+            .expect("read"),
+        vec![]
+    );
+    // Pages of cosignatures, in the order (size, witness, root), for a recovering peer;
+    // several kept in one write.
+    let witnesses: Vec<_> = (102..106).map(key).collect();
+    let more: Vec<_> = witnesses
+        .iter()
+        .flat_map(|w| {
+            [1, 2].map(|size| {
+                CosignedHead {
+                    head: TreeHead { size, ..head.head },
+                    witness: w.public_key(),
+                    timestamp_ms: T0,
+                }
+                .sign(w)
+            })
+        })
+        .collect();
+    assert_eq!(s.add_cosignatures(&more).expect("add"), 8);
+    assert_eq!(s.add_cosignatures(&more).expect("add again"), 0);
+    let order = |c: &palabre_core::head::Cosignature| {
+        let h = &c.cosigned.head;
+        (h.size, *c.cosigned.witness.as_bytes(), h.root.0)
+    };
+    let mut all = more.clone();
+    all.push(c);
+    all.sort_by_key(order);
+    let mut paged = Vec::new();
+    let mut after = None;
+    loop {
+        let page = s.cosignatures_after(&t, after, 3).expect("page");
+        let Some(last) = page.last() else { break };
+        after = Some((
+            last.cosigned.head.size,
+            last.cosigned.witness,
+            last.cosigned.head.root,
+        ));
+        paged.extend(page);
+    }
+    assert_eq!(paged, all);
+    assert_eq!(
+        s.cosignatures_after(&witness.public_key(), None, 3)
+            .expect("page"),
+        vec![]
+    );
 }
 
 /// The entries of `t`'s log as served, checked as a peer checks them.

@@ -5,7 +5,9 @@
 //! node stopped during the vote catches up; a rogue peer (an in-process libp2p node)
 //! that equivocates, sends a badly signed head, badly signed entries and an oversized
 //! message is caught by every honest node, changes nothing and is penalised; a wiped
-//! node recovers its log from its neighbours. Every wait is on a condition, bounded.
+//! node recovers its log, replicas, cosignatures and evidence from its neighbours and, with
+//! them stopped, serves and audits as before; `palabre status` answers from a running node.
+//! Every wait is on a condition, bounded.
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
@@ -128,14 +130,16 @@ fn log_of(addr: &str, log: &PublicKey) -> Vec<Value> {
     let mut out = Vec::new();
     while (out.len() as u64) < size {
         let start = out.len();
-        let (_, page) = http(
+        let (status, page) = http(
             addr,
             "GET",
             &format!("/api/v1/logs/{log}/entries?start={start}&end={size}"),
             b"",
         )
         .expect("entries");
-        let list = page["entries"].as_array().expect("entries").clone();
+        let Some(list) = page["entries"].as_array().cloned() else {
+            panic!("entries {start}..{size} of {log} from {addr}: {status} {page}");
+        };
         assert!(!list.is_empty());
         out.extend(list);
     }
@@ -489,7 +493,83 @@ fn three_towns_federate_by_config_alone() {
     let offline = ok(palabre(&["audit", "--bundle", path(&bundle)]));
     assert!(offline.contains("PASSED"), "{offline}");
 
-    // Town 2 loses its disk (the key is kept): it rebuilds its log from the others.
+    // `palabre status` on a running node answers from the node itself: its town, its
+    // log, its peers as connected now.
+    wait_until(
+        "town 0's status to show both neighbours connected",
+        30,
+        || ok(palabre(&["status", "--data", path(&towns[0].data)])).contains("2 of 3 connected"),
+    );
+    let status = ok(palabre(&["status", "--data", path(&towns[0].data)]));
+    assert!(status.contains("Town:          Commune 0"), "{status}");
+    assert!(status.contains("Node:          running"), "{status}");
+    let size0 = log_size(&towns[0].addr(), &keys[0]);
+    assert!(
+        status.contains(&format!("Log size:      {size0}\n")),
+        "{status}"
+    );
+    for (j, k) in keys.iter().enumerate().skip(1) {
+        assert!(
+            status.contains(&format!("  {k}  Commune {j}  connected  replica: ")),
+            "{status}"
+        );
+    }
+
+    // Town 2 loses its disk (the key is kept). First, what an auditor reads from it: the
+    // cosignatures of every log, the evidence, and the audit of the consultation from it
+    // alone — once its neighbours keep all of what it witnessed and received.
+    let witnessed = |addr: &str| -> Vec<Vec<Value>> {
+        keys.iter()
+            .map(|k| {
+                let (_, v) = http(addr, "GET", &format!("/api/v1/logs/{k}/cosignatures"), b"")
+                    .expect("cosignatures");
+                v["cosignatures"].as_array().expect("a list").clone()
+            })
+            .collect()
+    };
+    wait_until("the neighbours to keep all that town 2 keeps", 30, || {
+        let mine = witnessed(&towns[2].addr());
+        let theirs = [witnessed(&towns[0].addr()), witnessed(&towns[1].addr())];
+        mine.iter().enumerate().all(|(log, list)| {
+            list.iter()
+                .all(|c| theirs.iter().any(|t| t[log].contains(c)))
+        })
+    });
+    let evidence_of = |addr: &str| {
+        http(addr, "GET", "/api/v1/evidence", b"")
+            .expect("evidence")
+            .1
+    };
+    let audit_alone = |addr: &str| {
+        let url = format!("http://{addr}");
+        let out = palabre(&[
+            "audit",
+            "--consultation",
+            cid_text.as_str(),
+            "--node",
+            &url,
+            "--json",
+        ]);
+        let text = ok(out).replace(&url, "NODE");
+        serde_json::from_str::<Value>(&text).expect("a JSON report")
+    };
+    let cosignatures_before = witnessed(&towns[2].addr());
+    let neighbours_kept: Vec<Vec<Value>> = {
+        let (a, b) = (witnessed(&towns[0].addr()), witnessed(&towns[1].addr()));
+        a.into_iter().zip(b).map(|(x, y)| [x, y].concat()).collect()
+    };
+    let evidence_before = evidence_of(&towns[2].addr());
+    let audit_before = audit_alone(&towns[2].addr());
+    assert_eq!(audit_before["failures"], json!([]), "{audit_before}");
+    assert!(cosignatures_before.iter().all(|l| !l.is_empty()));
+    assert!(
+        !evidence_before["evidence"]
+            .as_array()
+            .expect("a list")
+            .is_empty()
+    );
+
+    // It rebuilds its log, its replicas, and what it witnessed from the others.
     let before = log_of(&towns[0].addr(), &keys[2]);
     towns[2].node.take().expect("running").kill();
     std::fs::remove_dir_all(towns[2].data.join("store")).expect("wipe");
@@ -502,7 +582,7 @@ fn three_towns_federate_by_config_alone() {
     ]);
     assert!(!refused.status.success());
     assert!(String::from_utf8_lossy(&refused.stderr).contains("palabre recover"));
-    let recovered = ok(palabre(&[
+    let recovered = palabre(&[
         "recover",
         "--data",
         path(&towns[2].data),
@@ -512,14 +592,51 @@ fn three_towns_federate_by_config_alone() {
         &towns[1].p2p,
         "--timeout",
         "60",
-    ]));
+    ]);
+    let log = String::from_utf8_lossy(&recovered.stderr).into_owned();
+    let recovered = ok(recovered);
     assert!(
         recovered.contains(&format!("{} entries", before.len())),
         "{recovered}"
     );
+    assert!(recovered.contains("from 2 neighbour(s)"), "{recovered}");
+    assert!(
+        !log.contains("ERROR"),
+        "the recovery logged an error:\n{log}"
+    );
+
+    // With its neighbours stopped, it serves the same record, the same cosignatures and
+    // evidence, and the audit from it alone gives the same report.
+    for t in &mut towns[..2] {
+        t.node.take().expect("running").kill();
+    }
     towns[2].start();
-    assert_eq!(log_of(&towns[2].addr(), &keys[2]), before);
-    assert_eq!(counted(&towns[2].addr()), tallies[0]);
+    let addr2 = towns[2].addr();
+    assert_eq!(log_of(&addr2, &keys[2]), before);
+    assert_eq!(counted(&addr2), tallies[0]);
+    // Everything it served before, and what only its neighbours kept (a cosignature one
+    // of them never passed on to it) — nothing else.
+    let cosignatures_after = witnessed(&addr2);
+    for (log, list) in cosignatures_before.iter().enumerate() {
+        for c in list {
+            assert!(cosignatures_after[log].contains(c), "lost: {c}");
+        }
+        for c in &cosignatures_after[log] {
+            assert!(
+                list.contains(c) || neighbours_kept[log].contains(c),
+                "from nowhere: {c}"
+            );
+        }
+    }
+    assert_eq!(evidence_of(&addr2), evidence_before);
+    assert_eq!(audit_alone(&addr2), audit_before);
+    let status = ok(palabre(&["status", "--data", path(&towns[2].data)]));
+    assert!(status.contains("Town:          Commune 2"), "{status}");
+    assert!(
+        status.contains(&format!("Log size:      {}\n", before.len())),
+        "{status}"
+    );
+    assert!(status.contains("0 of 3 connected"), "{status}");
 }
 
 /// Town 0 hides a proposal whose text must go (a resident's address), then purges it:

@@ -349,6 +349,28 @@ fn every_rejection_code_has_a_row() {
         w.ledger.append(&town1, foreign, Clock::Replay),
     ));
 
+    // A ballot naming a proposal recorded nowhere waits for the log that may hold it; one
+    // naming a proposal of another consultation is refused for good.
+    let unknown = w.vote(0, 1, VOTE_OPEN, Choice::Approve(vec![nowhere]));
+    assert!(unknown.as_ref().is_err_and(Rejection::awaits_other_log));
+    row(check("unknown_proposal", unknown));
+    let elsewhere = sign(
+        &w.towns[0].key,
+        T0 + DAY,
+        Body::Proposal(ProposalBody {
+            consultation: solo_id,
+            title: "Ailleurs".into(),
+            body: "…".into(),
+            cost: None,
+        }),
+    );
+    let elsewhere_id = elsewhere.id();
+    w.ledger
+        .append(&town0, elsewhere, Clock::Replay)
+        .expect("a proposal of the solo consultation");
+    let misplaced = w.vote(0, 1, VOTE_OPEN, Choice::Approve(vec![elsewhere_id]));
+    assert!(misplaced.as_ref().is_err_and(|r| !r.awaits_other_log()));
+    row(check("invalid_choice", misplaced));
     let too_many = Choice::Approve(w.proposals.clone());
     row(check("invalid_choice", w.vote(0, 1, VOTE_OPEN, too_many)));
     let wrong_kind = Choice::Answers([(w.proposals[0], Answer::Yes)].into());
