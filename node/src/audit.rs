@@ -11,8 +11,7 @@
 
 use anyhow::Context;
 use palabre_core::audit::{
-    AuditInput, AuditOptions, AuditReport, AuditState, Failure, LogMaterial, audit, bundle,
-    extends,
+    AuditInput, AuditOptions, AuditReport, AuditState, Failure, LogMaterial, audit, bundle, extends,
 };
 use palabre_core::crypto::PublicKey;
 use palabre_core::head::{Cosignature, Equivocation, SignedTreeHead};

@@ -158,7 +158,12 @@ pub(crate) fn cat(parts: &[&[u8]]) -> Vec<u8> {
 }
 
 /// `logsizewitness_cosignature`'s key: authority, size (big-endian), witness, root.
-pub(crate) fn cosignature_key(log: &PublicKey, size: u64, witness: &PublicKey, root: &Hash) -> Vec<u8> {
+pub(crate) fn cosignature_key(
+    log: &PublicKey,
+    size: u64,
+    witness: &PublicKey,
+    root: &Hash,
+) -> Vec<u8> {
     cat(&[
         log.as_bytes(),
         &size.to_be_bytes(),

@@ -120,30 +120,26 @@ fn path(p: &Path) -> &str {
     p.to_str().expect("utf-8 path")
 }
 
-/// The entries a node holds of a log, as served.
+/// The entries a node holds of a log, as served. A node under load may answer a page
+/// late or with a transient refusal (its 30 s request limit): the read is repeated for
+/// up to 60 s, as any client would, and only then fails, with what the node said.
 fn log_of(addr: &str, log: &PublicKey) -> Vec<Value> {
-    let Some((200, head)) = http(addr, "GET", &format!("/api/v1/logs/{log}/checkpoint"), b"")
-    else {
-        return Vec::new();
-    };
-    let size = head["head"]["size"].as_u64().expect("size");
-    let mut out = Vec::new();
-    while (out.len() as u64) < size {
-        let start = out.len();
-        let (status, page) = http(
-            addr,
-            "GET",
-            &format!("/api/v1/logs/{log}/entries?start={start}&end={size}"),
-            b"",
-        )
-        .expect("entries");
-        let Some(list) = page["entries"].as_array().cloned() else {
-            panic!("entries {start}..{size} of {log} from {addr}: {status} {page}");
-        };
-        assert!(!list.is_empty());
-        out.extend(list);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        match http(addr, "GET", &format!("/api/v1/logs/{log}/checkpoint"), b"") {
+            // A log the node does not hold (yet): it serves nothing of it.
+            Some((status, _)) if status != 200 => return Vec::new(),
+            _ => {}
+        }
+        if let Some(entries) = served_log(addr, log) {
+            return entries;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{addr} did not serve the log of {log} for 60 s"
+        );
+        std::thread::sleep(Duration::from_millis(200));
     }
-    out
 }
 
 fn log_size(addr: &str, log: &PublicKey) -> u64 {
