@@ -107,26 +107,9 @@ fn write_checked(
 
 /// Asks the running node for a snapshot; opens the store itself when none answers.
 fn take(data: &Path, file: &mut fs::File) -> anyhow::Result<Source> {
-    let socket = data.join(control::SOCKET);
-    match UnixStream::connect(&socket) {
-        Ok(stream) => {
-            from_node(stream, file)?;
-            return Ok(Source::RunningNode);
-        }
-        // No socket, or one left by a node that was killed: nobody serves.
-        Err(e)
-            if matches!(
-                e.kind(),
-                std::io::ErrorKind::NotFound | std::io::ErrorKind::ConnectionRefused
-            ) => {}
-        Err(e) => {
-            return Err(e).with_context(|| {
-                format!(
-                    "reaching the running node through {} (run this as the node's user)",
-                    socket.display()
-                )
-            });
-        }
+    if let Some(stream) = control::connect(data)? {
+        from_node(stream, file)?;
+        return Ok(Source::RunningNode);
     }
     if !data.join(STORE).is_dir() || !data.join("authority.key").is_file() {
         bail!(

@@ -26,6 +26,30 @@ use tokio::net::{UnixListener, UnixStream};
 
 /// The socket's name in the data directory.
 pub const SOCKET: &str = "control.sock";
+/// The running node's control socket in `data`, for a command of the same data
+/// directory (`backup`, `status`): `None` when no node serves there — no socket, or one
+/// left by a node that was killed.
+pub fn connect(data: &Path) -> anyhow::Result<Option<std::os::unix::net::UnixStream>> {
+    let socket = data.join(SOCKET);
+    match std::os::unix::net::UnixStream::connect(&socket) {
+        Ok(stream) => Ok(Some(stream)),
+        Err(e)
+            if matches!(
+                e.kind(),
+                std::io::ErrorKind::NotFound | std::io::ErrorKind::ConnectionRefused
+            ) =>
+        {
+            Ok(None)
+        }
+        Err(e) => Err(e).with_context(|| {
+            format!(
+                "reaching the running node through {} (run this as the node's user)",
+                socket.display()
+            )
+        }),
+    }
+}
+
 /// The longest request line read.
 pub const MAX_LINE_BYTES: u64 = 4096;
 /// How long a client has to send its request.

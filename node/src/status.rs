@@ -147,33 +147,17 @@ pub async fn answer(
 pub fn run(data: &Path) -> anyhow::Result<()> {
     let home = Home::open_or_create(data)?;
     let socket = data.join(control::SOCKET);
-    match UnixStream::connect(&socket) {
-        Ok(stream) => {
-            let status = ask(stream)
-                .with_context(|| format!("asking the running node through {}", socket.display()))?;
-            print!(
-                "{}",
-                human(
-                    &status,
-                    &format!("running (answered on {})", socket.display())
-                )
-            );
-            return Ok(());
-        }
-        // No socket, or one left by a node that was killed: read the store.
-        Err(e)
-            if matches!(
-                e.kind(),
-                std::io::ErrorKind::NotFound | std::io::ErrorKind::ConnectionRefused
-            ) => {}
-        Err(e) => {
-            return Err(e).with_context(|| {
-                format!(
-                    "reaching the running node through {} (run this as the node's user)",
-                    socket.display()
-                )
-            });
-        }
+    if let Some(stream) = control::connect(data)? {
+        let status = ask(stream)
+            .with_context(|| format!("asking the running node through {}", socket.display()))?;
+        print!(
+            "{}",
+            human(
+                &status,
+                &format!("running (answered on {})", socket.display())
+            )
+        );
+        return Ok(());
     }
     let storage = match crate::open(&home) {
         Ok(s) => s,
