@@ -24,6 +24,8 @@ pub struct OfficeSettings {
     pub federation: Vec<(PublicKey, String)>,
     /// How long a staff session lasts.
     pub session_ms: u64,
+    /// `serve --demo`: a loopback public address is expected.
+    pub demo: bool,
 }
 
 pub struct NodeBackend {

@@ -26,6 +26,7 @@ pub struct Config {
     /// Its official code (INSEE); may be empty.
     pub code: String,
     /// Where residents reach this node (printed on letters, in the authority event).
+    /// Empty: derived from the address actually served (see [`Config::public_url_for`]).
     pub public_url: String,
     /// sled page cache, in MiB.
     pub cache_mib: u64,
@@ -46,7 +47,7 @@ impl Default for Config {
             http: "127.0.0.1:8080".into(),
             name: "Ville de Palabre".into(),
             code: String::new(),
-            public_url: "http://127.0.0.1:8080".into(),
+            public_url: String::new(),
             cache_mib: 16,
             rate_per_second: 50.0,
             rate_burst: 200.0,
@@ -67,8 +68,11 @@ http = "127.0.0.1:8080"
 name = "Ville de Palabre"
 code = ""
 
-# The address residents type to reach this node (printed on invitation letters).
-public_url = "http://127.0.0.1:8080"
+# The address residents type to reach this node (printed on invitation letters and
+# declared in the town's authority event). Unset, it is http://<the address served>,
+# which only this computer reaches unless `http` names a public interface: the staff
+# pages then warn, and refuse to print letters (except with `serve --demo`).
+# public_url = "https://palabre.example.org"
 
 # Memory for the store's page cache, in MiB.
 cache_mib = 16
@@ -91,6 +95,22 @@ p2p_listen = "/ip4/0.0.0.0/tcp/4040"
 # computer, shorter is safer.
 staff_session_seconds = 36000
 "#;
+
+impl Config {
+    /// The public URL: `public_url` when set, else `http://` + the address served
+    /// (an unspecified address such as 0.0.0.0 becomes 127.0.0.1, the one sure to answer).
+    pub fn public_url_for(&self, served: std::net::SocketAddr) -> String {
+        let set = self.public_url.trim();
+        if !set.is_empty() {
+            return set.trim_end_matches('/').to_owned();
+        }
+        let mut addr = served;
+        if addr.ip().is_unspecified() {
+            addr.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
+        }
+        format!("http://{addr}")
+    }
+}
 
 /// A ballot dated before the close is admitted up to `MAX_CLOCK_SKEW_MS` after it; the
 /// checkpoint waits that long, and a second more for commits in flight.

@@ -448,7 +448,13 @@ fn open(home: &Home) -> anyhow::Result<SledStorage> {
 }
 
 /// Appends this town's `authority` event if its log is empty.
-fn declare(storage: &SledStorage, home: &Home, name: &str, code: &str) -> anyhow::Result<()> {
+fn declare(
+    storage: &SledStorage,
+    home: &Home,
+    name: &str,
+    code: &str,
+    public_url: &str,
+) -> anyhow::Result<()> {
     let me = home.key.public_key();
     if storage.log_size(&me) > 0 {
         return Ok(());
@@ -459,7 +465,7 @@ fn declare(storage: &SledStorage, home: &Home, name: &str, code: &str) -> anyhow
         body: Body::Authority(AuthorityBody {
             name: name.into(),
             code: code.into(),
-            addresses: vec![home.config.public_url.clone()],
+            addresses: vec![public_url.to_owned()],
         }),
     }
     .sign(&home.key)
@@ -514,7 +520,29 @@ fn serve(data: PathBuf, http: Option<String>, demo: bool) -> anyhow::Result<()> 
         );
     }
     let federation = federation::Settings::new(&home.config.p2p_listen, &peers, &[])?;
-    declare(&storage, &home, &home.config.name, &home.config.code)?;
+    let addr: SocketAddr = http
+        .unwrap_or_else(|| home.config.http.clone())
+        .parse()
+        .context("the HTTP address is like 127.0.0.1:8080")?;
+    // Bound now, so the public URL derived from it names the port really served.
+    let std_listener =
+        std::net::TcpListener::bind(addr).with_context(|| format!("listening on {addr}"))?;
+    std_listener.set_nonblocking(true)?;
+    let public_url = home.config.public_url_for(std_listener.local_addr()?);
+    declare(
+        &storage,
+        &home,
+        &home.config.name,
+        &home.config.code,
+        &public_url,
+    )?;
+    if !demo && palabre_web::staff::is_loopback_url(&public_url) {
+        println!(
+            "WARNING: residents cannot reach {public_url} (only this computer can). Set \
+             public_url in palabre.toml (or PALABRE_PUBLIC_URL); letters will not be printed \
+             until then."
+        );
+    }
     if demo {
         if demo::seed(&storage, &home.key)? {
             println!("Demo consultations created.");
@@ -525,10 +553,6 @@ fn serve(data: PathBuf, http: Option<String>, demo: bool) -> anyhow::Result<()> 
             println!("  {c}");
         }
     }
-    let addr: SocketAddr = http
-        .unwrap_or_else(|| home.config.http.clone())
-        .parse()
-        .context("the HTTP address is like 127.0.0.1:8080")?;
     let api = ApiConfig {
         rate: RateLimit {
             per_second: home.config.rate_per_second,
@@ -537,7 +561,8 @@ fn serve(data: PathBuf, http: Option<String>, demo: bool) -> anyhow::Result<()> 
         ..ApiConfig::default()
     };
     let office = backend::OfficeSettings {
-        public_url: home.config.public_url.clone(),
+        public_url,
+        demo,
         town_name: home.config.name.clone(),
         session_ms: home.config.staff_session_seconds.saturating_mul(1000),
         federation: peers
@@ -552,8 +577,7 @@ fn serve(data: PathBuf, http: Option<String>, demo: bool) -> anyhow::Result<()> 
     }
     let runtime = tokio::runtime::Runtime::new()?;
     runtime.block_on(async move {
-        let listener = tokio::net::TcpListener::bind(addr)
-            .await
+        let listener = tokio::net::TcpListener::from_std(std_listener)
             .with_context(|| format!("listening on {addr}"))?;
         // `palabre backup` reaches the running node here (control.rs).
         let me = backend.key.public_key();
@@ -655,7 +679,13 @@ async fn shutdown_signal() {
 fn init(data: PathBuf, name: String, code: String) -> anyhow::Result<()> {
     let home = Home::open_or_create(&data)?;
     let storage = open(&home)?;
-    declare(&storage, &home, &name, &code)?;
+    let public_url = home.config.public_url_for(
+        home.config
+            .http
+            .parse()
+            .context("the HTTP address is like 127.0.0.1:8080")?,
+    );
+    declare(&storage, &home, &name, &code, &public_url)?;
     println!("Data directory: {}", data.display());
     println!("Authority key:  {}", home.key.public_key());
     Ok(())
@@ -665,9 +695,15 @@ fn invite(data: PathBuf, count: u32, out: PathBuf) -> anyhow::Result<()> {
     let home = Home::open_or_create(&data)?;
     let storage = open(&home)?;
     let codes = new_codes(&storage, &home, count)?;
+    let public_url = home.config.public_url_for(
+        home.config
+            .http
+            .parse()
+            .context("the HTTP address is like 127.0.0.1:8080")?,
+    );
     let mut csv = String::from("code,url\n");
     for c in &codes {
-        csv.push_str(&format!("{c},{}\n", home.config.public_url));
+        csv.push_str(&format!("{c},{public_url}\n"));
     }
     std::fs::write(&out, csv).with_context(|| format!("writing {}", out.display()))?;
     println!(

@@ -120,6 +120,10 @@ impl Office for NodeBackend {
         self.office.public_url.clone()
     }
 
+    fn demo(&self) -> bool {
+        self.office.demo
+    }
+
     fn town_name(&self) -> String {
         self.office.town_name.clone()
     }

@@ -26,6 +26,8 @@ struct Node {
     codes: Vec<String>,
     /// The path of the one-time link that creates the first administrator.
     setup: Option<String>,
+    /// That link as printed, whole (address included).
+    setup_link: Option<String>,
 }
 
 /// Starts `palabre serve --demo` on a free port and waits for its "serving" line.
@@ -35,8 +37,15 @@ fn start(data: &std::path::Path) -> Node {
 
 /// [`start`] with more environment variables for the node.
 fn start_with(data: &std::path::Path, env: &[(&str, &str)]) -> Node {
+    start_args(data, &["--demo", "--http", "127.0.0.1:0"], env)
+}
+
+/// `palabre serve <args> --data <data>`, waiting for its "serving" line.
+fn start_args(data: &std::path::Path, args: &[&str], env: &[(&str, &str)]) -> Node {
     let mut child = Command::new(env!("CARGO_BIN_EXE_palabre"))
-        .args(["serve", "--demo", "--http", "127.0.0.1:0", "--data"])
+        .arg("serve")
+        .args(args)
+        .arg("--data")
         .arg(data)
         .envs(env.iter().copied())
         .env("PALABRE_LOG", "warn")
@@ -54,6 +63,7 @@ fn start_with(data: &std::path::Path, env: &[(&str, &str)]) -> Node {
         addr: String::new(),
         codes: Vec::new(),
         setup: None,
+        setup_link: None,
     };
     let mut lines = BufReader::new(stdout).lines();
     let deadline = Instant::now() + Duration::from_secs(60);
@@ -69,6 +79,10 @@ fn start_with(data: &std::path::Path, env: &[(&str, &str)]) -> Node {
         }
         if let Some(at) = line.find("/staff/setup/") {
             node.setup = Some(line[at..].trim().to_owned());
+            node.setup_link = line
+                .split_whitespace()
+                .find(|w| w.contains("/staff/setup/"))
+                .map(str::to_owned);
         }
         if let Some(url) = line.strip_prefix("Palabre is serving on http://") {
             node.addr = url.trim().to_owned();

@@ -99,10 +99,17 @@ async function submit(form) {
   const me = await myKey();
   if (!me) { say(form, T.needKey, false); return; }
   const kind = form.dataset.kind;
-  const unsigned = { author: me.pub, body: bodies[kind](form), created_at_ms: Date.now(), kind, v: 1 };
-  const sig = await sign(me.priv, "palabre/v1/event\n", canon(unsigned));
-  const event = canon({ ...unsigned, sig });
+  const body = bodies[kind](form);
+  // A retry of the same words sends the same signed event again, never a second one.
+  const same = me.pub + canon(body);
+  let event = form.pending && form.pending.same === same && form.pending.event;
+  if (!event) {
+    const unsigned = { author: me.pub, body, created_at_ms: Date.now(), kind, v: 1 };
+    event = canon({ ...unsigned, sig: await sign(me.priv, "palabre/v1/event\n", canon(unsigned)) });
+    form.pending = { same, event };
+  }
   const answer = await post("/api/v1/events", event);
+  form.pending = null;
   keep({ kind, title: form.dataset.title || "", event, receipt: answer.receipt, at: Date.now() });
   say(form, T.done + " " + answer.receipt.receipt.index, true);
 }
@@ -197,8 +204,14 @@ for (const button of $$("form button[disabled]")) button.disabled = false;
 for (const form of $$("form[data-kind], form[data-register]")) {
   form.addEventListener("submit", (e) => {
     e.preventDefault();
+    // One send at a time: a double tap does not send twice.
+    if (form.busy) return;
+    form.busy = true;
+    const buttons = $$("button", form);
+    for (const x of buttons) x.disabled = true;
     const act = form.dataset.register !== undefined ? register(form) : submit(form);
-    act.catch((err) => say(form, T.refused + " " + err.message, false));
+    act.catch((err) => say(form, T.refused + " " + err.message, false))
+      .finally(() => { form.busy = false; for (const x of buttons) x.disabled = false; });
   });
 }
 const b = $("#backup");

@@ -404,15 +404,22 @@ fn a_resident_takes_part_in_a_real_browser() {
             .send_keys("Du nom de l'allée.")
             .await
             .expect("type");
-        css(&c, "form[data-kind=proposal] button")
-            .await
-            .send_keys(ENTER)
-            .await
-            .expect("enter");
+        // A double tap: two submissions in a row send one proposal.
+        c.execute(
+            "const f = document.querySelector('form[data-kind=proposal]'); \
+             f.requestSubmit(); f.requestSubmit();",
+            vec![],
+        )
+        .await
+        .expect("double submit");
         answered(&c, "form[data-kind=proposal]").await;
         c.goto(&format!("{base}/c/{approval}")).await.expect("page");
         let listed = c.source().await.expect("html");
-        assert!(listed.contains("Médiathèque des Tilleuls"));
+        assert_eq!(
+            listed.matches(">Médiathèque des Tilleuls<").count(),
+            1,
+            "one proposal for a double tap"
+        );
 
         // Argue against the first proposal listed.
         let first = css(&c, "ul.list a").await;

@@ -16,7 +16,7 @@ use palabre_core::merkle;
 use serde_json::json;
 
 use super::federation::ok;
-use super::{Node, http, redeem, start};
+use super::{Node, http, redeem, start, start_args};
 
 /// One browser's worth of state: cookies, kept across requests.
 pub struct Web {
@@ -1084,4 +1084,87 @@ fn an_expired_session_opens_nothing_and_changes_nothing() {
     admin.login("claire", ADMIN_PASSWORD);
     let list = admin.get("/staff/consultations");
     assert!(list.body.contains("Aucun brouillon"), "{}", list.body);
+}
+
+/// A node served on a port of its own prints, on its setup link, on its letters and in
+/// its authority event, the address it really serves, not the config file's default.
+#[test]
+fn the_printed_addresses_are_the_ones_served() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("a free port")
+        .local_addr()
+        .expect("addr")
+        .port();
+    let served = format!("127.0.0.1:{port}");
+    let node = start_args(dir.path(), &["--demo", "--http", &served], &[]);
+    assert_eq!(node.addr, served);
+    let site = format!("http://{served}");
+    let link = node.setup_link.clone().expect("a setup link");
+    assert!(link.starts_with(&format!("{site}/staff/setup/")), "{link}");
+    // Follow the printed link where it says (its own host and port).
+    let rest = link.strip_prefix("http://").expect("http link");
+    let (host, path) = rest.split_at(rest.find('/').expect("a path"));
+    let mut admin = Web::new(host);
+    assert_eq!(admin.get(path).status, 200);
+    let made = admin.post(
+        path,
+        &[
+            ("name", "Claire Martin"),
+            ("login", "claire"),
+            ("password", ADMIN_PASSWORD),
+        ],
+    );
+    assert_eq!(made.status, 303, "{}", made.body);
+    // A demo on loopback is expected: no warning, letters print.
+    let letters = admin.get("/staff/letters");
+    assert!(!letters.body.contains("site-warning"), "{}", letters.body);
+    assert!(letters.body.contains(&format!("<code>{site}</code>")));
+    let csrf = admin.csrf();
+    let made = admin.post(
+        "/staff/letters",
+        &[("csrf", &csrf), ("label", "Gare"), ("count", "1")],
+    );
+    assert_eq!(made.status, 303, "{}", made.body);
+    let batch = made.header("location").expect("batch page").to_owned();
+    let print = admin.get(&format!("{batch}/print"));
+    assert_eq!(print.status, 200);
+    assert!(print.body.contains(&format!("<strong>{site}</strong>")));
+    assert!(!print.body.contains("127.0.0.1:8080"));
+    let csv = admin.get(&format!("{batch}/codes.csv"));
+    let line = csv.body.lines().nth(1).expect("one letter");
+    let qr_link = line.rsplit(',').next().expect("registration link");
+    assert!(
+        qr_link.starts_with(&format!("{site}/register?code=")),
+        "{qr_link}"
+    );
+    let rest = qr_link.strip_prefix("http://").expect("http link");
+    let (host, path) = rest.split_at(rest.find('/').expect("a path"));
+    let mut resident = Web::new(host);
+    let page = resident.get(path);
+    assert_eq!(page.status, 200, "{}", page.body);
+    // The authority event declares the same address.
+    let (status, authority) =
+        http(&node.addr, "GET", "/api/v1/authority", b"").expect("the authority");
+    assert_eq!(status, 200, "{authority}");
+    assert!(authority.to_string().contains(&site), "{authority}");
+}
+
+/// Not a demo, on a loopback address: every staff page warns, and letters are refused.
+#[test]
+fn letters_are_refused_while_residents_cannot_reach_the_site() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let node = start_args(dir.path(), &["--http", "127.0.0.1:0"], &[]);
+    let mut admin = first_admin(&node);
+    let home = admin.get("/staff");
+    assert!(home.body.contains("id=\"site-warning\""), "{}", home.body);
+    let csrf = admin.csrf();
+    let made = admin.post(
+        "/staff/letters",
+        &[("csrf", &csrf), ("label", "Gare"), ("count", "1")],
+    );
+    assert_eq!(made.status, 303, "{}", made.body);
+    let batch = made.header("location").expect("batch page").to_owned();
+    assert_eq!(admin.get(&format!("{batch}/print")).status, 409);
+    assert_eq!(admin.get(&format!("{batch}/codes.csv")).status, 409);
 }

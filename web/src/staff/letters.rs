@@ -194,6 +194,27 @@ fn no_batch<O: Office>(st: &Staff<O>, headers: &HeaderMap, me: Me) -> Response {
     )
 }
 
+/// Letters are not printed while residents could not reach the address they carry.
+fn site_unreachable<O: Office>(st: &Staff<O>, headers: &HeaderMap, me: Me) -> Response {
+    let site = st.office.public_url();
+    let (fr, en) = (
+        format!(
+            "Impression refusée : l'adresse publique du site, {site}, n'est joignable que depuis cet ordinateur. Les habitants ne pourraient pas s'inscrire. Réglez public_url dans palabre.toml (ou PALABRE_PUBLIC_URL) sur l'adresse que les habitants tapent, puis redémarrez le nœud."
+        ),
+        format!(
+            "Printing refused: the site's public address, {site}, is reachable from this computer only. Residents could not register. Set public_url in palabre.toml (or PALABRE_PUBLIC_URL) to the address residents type, then restart the node."
+        ),
+    );
+    st.refuse_tr(
+        headers,
+        Some(me),
+        StatusCode::CONFLICT,
+        "site_unreachable",
+        &fr,
+        &en,
+    )
+}
+
 fn codes_gone<O: Office>(st: &Staff<O>, headers: &HeaderMap, me: Me) -> Response {
     st.refuse_tr(
         headers,
@@ -278,6 +299,9 @@ pub async fn print<O: Office>(
         Some(b) => b,
         None => return Ok(no_batch(&st, &headers, me)),
     };
+    if st.site_unreachable() {
+        return Ok(site_unreachable(&st, &headers, me));
+    }
     let Some(codes) = st.codes(&id) else {
         return Ok(codes_gone(&st, &headers, me));
     };
@@ -321,6 +345,9 @@ pub async fn csv<O: Office>(
     match find(&st, &id)? {
         Some(_) => {}
         None => return Ok(no_batch(&st, &headers, me)),
+    }
+    if st.site_unreachable() {
+        return Ok(site_unreachable(&st, &headers, me));
     }
     let Some(codes) = st.codes(&id) else {
         return Ok(codes_gone(&st, &headers, me));

@@ -84,6 +84,11 @@ pub trait Office: Backend {
     fn federation(&self) -> Vec<(PublicKey, String)>;
     /// The address residents type to reach this node (printed on letters and cards).
     fn public_url(&self) -> String;
+    /// Whether this node is a demo (`serve --demo`): a loopback public address is then
+    /// expected, not an error.
+    fn demo(&self) -> bool {
+        false
+    }
     /// The municipality's name.
     fn town_name(&self) -> String;
     /// How long a staff session lasts, in ms.
@@ -315,6 +320,10 @@ pub(crate) struct Frame {
     pub css: String,
     pub town: String,
     pub me: Option<Me>,
+    /// The address printed on letters, and whether residents cannot reach it (a loopback
+    /// address on a node that is not a demo): the staff pages then warn on every page.
+    pub site: String,
+    pub site_unreachable: bool,
 }
 
 impl Frame {
@@ -362,7 +371,15 @@ impl<O: Office> Staff<O> {
             css: self.css.clone(),
             town: self.office.town_name(),
             me,
+            site: self.office.public_url(),
+            site_unreachable: self.site_unreachable(),
         }
+    }
+
+    /// True when the public address is loopback (`localhost`, `127.x`, `[::1]`) and the
+    /// node is not a demo: letters printed now would send residents nowhere.
+    pub fn site_unreachable(&self) -> bool {
+        !self.office.demo() && is_loopback_url(&self.office.public_url())
     }
 
     pub fn lang(&self, headers: &HeaderMap) -> Lang {
@@ -730,4 +747,47 @@ impl IntoResponse for Refused {
 /// A 303 to `to` (after a form).
 pub(crate) fn see_other(to: &str) -> Response {
     Redirect::to(to).into_response()
+}
+
+/// Whether `url`'s host is a loopback or unspecified address (only this machine reaches it).
+pub fn is_loopback_url(url: &str) -> bool {
+    let rest = url.split_once("://").map_or(url, |(_, r)| r);
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+    let host = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    let host = if let Some(v6) = host.strip_prefix('[') {
+        v6.split(']').next().unwrap_or("")
+    } else {
+        host.split(':').next().unwrap_or("")
+    };
+    let host = host.to_ascii_lowercase();
+    if host == "localhost" || host.ends_with(".localhost") || host.is_empty() {
+        return true;
+    }
+    host.parse::<std::net::IpAddr>()
+        .is_ok_and(|ip| ip.is_loopback() || ip.is_unspecified())
+}
+
+#[cfg(test)]
+mod loopback_tests {
+    use super::is_loopback_url;
+
+    #[test]
+    fn loopback_addresses_are_recognised() {
+        for u in [
+            "http://127.0.0.1:8080",
+            "http://localhost/",
+            "http://[::1]:80",
+            "http://0.0.0.0:8080",
+            "http://127.1.2.3",
+        ] {
+            assert!(is_loopback_url(u), "{u}");
+        }
+        for u in [
+            "https://palabre.example.org",
+            "http://192.0.2.7:8080",
+            "http://[2001:db8::1]/",
+        ] {
+            assert!(!is_loopback_url(u), "{u}");
+        }
+    }
 }
