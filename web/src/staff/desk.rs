@@ -11,6 +11,7 @@ use axum::extract::{Form, Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use palabre_core::admission::Phase;
 use palabre_core::counting;
+use palabre_core::crypto::KeyError;
 use palabre_core::event::{Assistance, BallotBody, Body, CredentialBody, Event, StaffRole, decode};
 use palabre_core::ids::EventId;
 use palabre_core::tally::{Answer, Choice, Method};
@@ -174,14 +175,38 @@ pub async fn replace<O: Office>(
     Form(form): Form<ReplaceForm>,
 ) -> Reply {
     let me = st.require_form(&headers, &form.csrf, &[StaffRole::Desk])?;
-    let Ok(old) = form.old.trim().to_lowercase().parse::<PublicKey>() else {
-        return Ok(st.refuse_tr(
-            &headers,
-            Some(me),
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "bad_key", "Ce n'est pas une clé publique (64 caractères 0-9 a-f, sur la carte, un reçu ou la page « Mon espace »).", "This is not a public key (64 characters 0-9 a-f, on the card, a receipt or the “My space” page)."));
+    let old = match form.old.trim().to_lowercase().parse::<PublicKey>() {
+        Ok(old) => old,
+        Err(e) => {
+            let (code, fr, en) = old_key_refusal(&e);
+            return Ok(st.refuse_tr(
+                &headers,
+                Some(me),
+                StatusCode::UNPROCESSABLE_ENTITY,
+                code,
+                fr,
+                en,
+            ));
+        }
     };
     issue_card(&st, &headers, me, None, Some(old)).await
+}
+
+/// The refusal of a typed old key, with the code the API gives for the same key:
+/// `weak_key` for a point of small or mixed order, `bad_key` for anything else.
+fn old_key_refusal(e: &KeyError) -> (&'static str, &'static str, &'static str) {
+    match e {
+        KeyError::Weak => (
+            "weak_key",
+            "Cette clé est faible (un point d'ordre petit ou mixte) : ce ne peut pas être celle d'une carte.",
+            "This key is weak (a point of small or mixed order): it cannot be a card's.",
+        ),
+        _ => (
+            "bad_key",
+            "Ce n'est pas une clé publique (64 caractères 0-9 a-f, sur la carte, un reçu ou la page « Mon espace »).",
+            "This is not a public key (64 characters 0-9 a-f, on the card, a receipt or the “My space” page).",
+        ),
+    }
 }
 
 /// A proposal offered on the assisted ballot.
@@ -432,4 +457,19 @@ pub async fn ballot<O: Office>(
             st.refused(&headers, me, &r)
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A weak old key is refused with the API's code, anything unparsable with `bad_key`.
+    #[test]
+    fn a_weak_old_key_is_weak_key_as_in_the_api() {
+        let weak = format!("01{}", "00".repeat(31));
+        let e = weak.parse::<PublicKey>().expect_err("weak");
+        assert_eq!(old_key_refusal(&e).0, "weak_key");
+        let e = "pas une clé".parse::<PublicKey>().expect_err("not hex");
+        assert_eq!(old_key_refusal(&e).0, "bad_key");
+    }
 }

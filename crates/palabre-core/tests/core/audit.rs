@@ -1102,3 +1102,65 @@ fn a_cosignature_of_an_ordinary_head_with_the_closing_size_and_root_counts() {
     let report = run(&w, materials(&w, &cosigned(0, true)));
     assert_eq!(rules(&report), vec!["checkpoint_no_quorum"; 3]);
 }
+
+/// The published vector of a federation audit (PROTOCOL.md, "Test vectors"):
+/// `overlapping_bundle.json` is the bundle of C2 from its two participants' logs, which
+/// also hold C1's entries, exactly as `audit::bundle::to_json` writes it;
+/// `overlapping_report.json` is what `palabre audit --bundle overlapping_bundle.json
+/// --json` prints for it. Both are regenerated and compared byte for byte, then the
+/// committed bundle is audited and must give the committed report.
+#[test]
+fn overlapping_bundle_vector() {
+    use palabre_core::audit::bundle;
+    const BUNDLE: &str = "overlapping_bundle.json";
+    const REPORT: &str = "overlapping_report.json";
+    let dir = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data/v1");
+    let report_text = |bytes: &[u8]| -> (AuditReport, Vec<u8>) {
+        let input = bundle::from_json(bytes, BUNDLE).expect("the bundle reads");
+        let report = audit(&input, AuditOptions { threads: 2 });
+        let text = serde_json::to_string_pretty(&report).expect("report serializes") + "\n";
+        (report, text.into_bytes())
+    };
+
+    let (w, cosigs, c2, _) = overlapping_world();
+    let town0 = w.towns[0].pk();
+    let input = AuditInput {
+        consultation: c2,
+        logs: materials(&w, &cosigs)
+            .into_iter()
+            .filter(|m| m.authority != town0)
+            .collect(),
+        evidence: Vec::new(),
+    };
+    let bundle_bytes = bundle::to_json(&input).expect("bundle");
+    let (_, report_bytes) = report_text(&bundle_bytes);
+    for (name, bytes) in [(BUNDLE, &bundle_bytes), (REPORT, &report_bytes)] {
+        let path = dir.join(name);
+        match std::fs::read(&path) {
+            Ok(on_disk) => assert!(
+                &on_disk == bytes,
+                "{name} differs from what the code produces: vectors are never edited"
+            ),
+            Err(_) if std::env::var_os("PALABRE_WRITE_NEW_VECTORS").is_some() => {
+                std::fs::write(&path, bytes).expect("write new vector file");
+            }
+            Err(e) => {
+                panic!("{name} is missing ({e}); run with PALABRE_WRITE_NEW_VECTORS=1 to create it")
+            }
+        }
+    }
+
+    let committed = std::fs::read(dir.join(BUNDLE)).expect("committed bundle");
+    let (report, text) = report_text(&committed);
+    assert_eq!(
+        text,
+        std::fs::read(dir.join(REPORT)).expect("committed report")
+    );
+    assert!(report.passed(), "{:#?}", report.failures);
+    assert!(report.is_final());
+    assert_eq!(report.state, AuditState::Closed);
+    assert_eq!(report.consultation, c2);
+    assert_eq!(report.logs.len(), 2);
+    assert!(report.logs.iter().all(|l| l.n_outside > 0));
+    assert!(report.result.is_some());
+}
