@@ -150,6 +150,15 @@ fn consultation_detail(addr: &str, id: &EventId) -> Value {
     v
 }
 
+/// The id of the first proposal listed in a consultation's detail.
+fn first_proposal(detail: &Value) -> EventId {
+    detail["proposals"][0]["id"]
+        .as_str()
+        .expect("a proposal")
+        .parse()
+        .expect("id")
+}
+
 fn authority(addr: &str) -> PublicKey {
     let (_, v) = http(addr, "GET", "/api/v1/authority", b"").expect("authority");
     v["key"].as_str().expect("key").parse().expect("valid key")
@@ -400,11 +409,7 @@ fn the_node_closes_and_the_audit_passes() {
         .parse()
         .expect("id");
     let detail = consultation_detail(&node.addr, &cid);
-    let pid: EventId = detail["proposals"][0]["id"]
-        .as_str()
-        .expect("a proposal")
-        .parse()
-        .expect("id");
+    let pid = first_proposal(&detail);
     let ballot = Event {
         author: voter.public_key(),
         created_at_ms: now_ms(),

@@ -19,7 +19,9 @@ use serde_json::{Value, json};
 use tokio_rustls::rustls;
 use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 
-use super::{authority, consultation_detail, http, now_ms, redeem, site, start_with};
+use super::{
+    authority, consultation_detail, first_proposal, http, now_ms, redeem, site, start_with,
+};
 
 /// A private certificate authority and a server certificate it signed for 127.0.0.1.
 struct Certificates {
@@ -153,11 +155,7 @@ fn the_auditor_checks_a_town_behind_https() {
         .parse()
         .expect("id");
     let detail = consultation_detail(&node.addr, &cid);
-    let pid: EventId = detail["proposals"][0]["id"]
-        .as_str()
-        .expect("a proposal")
-        .parse()
-        .expect("id");
+    let pid = first_proposal(&detail);
     let proposal = post(
         &node.addr,
         &voter,
