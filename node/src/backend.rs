@@ -40,6 +40,15 @@ pub struct NodeBackend {
     pub staff_actions: StaffActions,
 }
 
+// By hand: the writer and the store have nothing useful to print, and the key must not be.
+impl std::fmt::Debug for NodeBackend {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NodeBackend")
+            .field("authority", &self.key.public_key())
+            .finish_non_exhaustive()
+    }
+}
+
 fn internal(e: impl std::fmt::Display) -> BackendError {
     BackendError(e.to_string())
 }

@@ -118,7 +118,7 @@ fn take(data: &Path, file: &mut fs::File) -> anyhow::Result<Source> {
         );
     }
     let home = Home::open_or_create(data)?;
-    let storage = crate::open(&home)?;
+    let storage = home.open_store()?;
     write_snapshot(&storage, data, &home.key.public_key(), file)?;
     Ok(Source::Store)
 }
@@ -229,7 +229,7 @@ fn restore_into(from: &Path, staging: &Path) -> anyhow::Result<String> {
         bail!("the backup holds no authority.key: it is not a node's backup");
     }
     let home = Home::open_or_create(staging)?;
-    let storage = crate::open(&home)?;
+    let storage = home.open_store()?;
     let me = home.key.public_key();
     let size = storage.log_size(&me);
     let Some(head) = storage.latest_head(&me)? else {

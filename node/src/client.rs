@@ -141,7 +141,7 @@ fn explain(node: &str, url: &str, e: ureq::Error) -> anyhow::Error {
 
 /// A page of a log's entries (`GET /api/v1/logs/{a}/entries`): each entry is the
 /// event's raw JSON, kept byte for byte as the node sent it.
-#[derive(Deserialize)]
+#[derive(Debug, Deserialize)]
 pub struct Entries<'a> {
     #[serde(borrow)]
     pub entries: Vec<&'a RawValue>,

@@ -186,6 +186,19 @@ impl Home {
         self.dir.join(STORE)
     }
 
+    /// Opens this node's store (one process at a time).
+    pub fn open_store(&self) -> anyhow::Result<palabre_store::SledStorage> {
+        let config = palabre_store::StoreConfig {
+            cache_capacity_bytes: self.config.cache_mib * 1024 * 1024,
+        };
+        palabre_store::SledStorage::open(&self.store_dir(), config).with_context(|| {
+            format!(
+                "opening the store in {} (is another palabre running on it?)",
+                self.store_dir().display()
+            )
+        })
+    }
+
     pub fn peers_path(&self) -> PathBuf {
         self.dir.join("peers.toml")
     }

@@ -159,7 +159,7 @@ pub fn run(data: &Path) -> anyhow::Result<()> {
         );
         return Ok(());
     }
-    let storage = match crate::open(&home) {
+    let storage = match home.open_store() {
         Ok(s) => s,
         Err(e) if format!("{e:#}").contains("lock") => anyhow::bail!(
             "a palabre process holds the store in {} (a node serving, or another command), \

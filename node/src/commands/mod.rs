@@ -1,0 +1,97 @@
+//! What each command of `palabre` does, one file per command or family: `serve` (the
+//! node itself), `town` (`init`, `invite`: the town's declaration and its invitation
+//! codes), `peers`, `recover`, `auditor` (`audit`, `check-receipt`, `export`). This file
+//! dispatches a parsed [`Command`]; the flags are `cli.rs`'s, the node's parts are the crate's other modules.
+
+use crate::cli::Command;
+use crate::{backup, bench, recount, replbench, shufflebench, staffbench, status};
+
+mod auditor;
+mod peers;
+mod recover;
+mod serve;
+mod town;
+
+/// Runs one command of the command line.
+pub fn run(command: Command) -> anyhow::Result<()> {
+    match command {
+        Command::Serve { data, http, demo } => serve::serve(data, http, demo),
+        Command::Init { data, name, code } => town::init(data, name, code),
+        Command::Invite { data, count, out } => town::invite(data, count, out),
+        Command::Status { data } => status::run(&data),
+        Command::Peers { data, action } => peers::peers(data, action),
+        Command::Recover {
+            data,
+            from,
+            timeout,
+        } => recover::recover(data, from, timeout),
+        Command::Backup { data, out } => backup::backup(&data, &out),
+        Command::Restore { from, data } => backup::restore(&from, &data),
+        Command::Audit {
+            consultation,
+            nodes,
+            bundle,
+            since,
+            json,
+            ca_certs,
+        } => auditor::audit(consultation, nodes, bundle, since, json, ca_certs),
+        Command::Tally {
+            method,
+            input,
+            rule,
+            budget,
+            threshold,
+            max_choices,
+            grades,
+        } => recount::run(
+            &input,
+            &recount::Options {
+                method,
+                rule,
+                threshold,
+                max_choices,
+                grades,
+            },
+            budget,
+        ),
+        Command::CheckReceipt {
+            receipt,
+            nodes,
+            ca_certs,
+        } => auditor::check_receipt(receipt, nodes, ca_certs),
+        Command::Export {
+            consultation,
+            bundle,
+            format,
+            out,
+            nodes,
+            ca_certs,
+        } => auditor::export(consultation, bundle, format, out, nodes, ca_certs),
+        Command::Bench { secret: true, .. } => bench::secret_run(),
+        Command::Bench {
+            shuffle: Some(n), ..
+        } => shufflebench::run(n),
+        Command::Bench {
+            staff_letters: Some(n),
+            ..
+        } => staffbench::run(n, 10),
+        Command::Bench {
+            audit_ballots: Some(n),
+            ..
+        } => bench::audit_run(n),
+        Command::Bench {
+            replication: Some(n),
+            rate,
+            seconds,
+            ..
+        } => replbench::run(n, rate, seconds),
+        Command::Bench {
+            voters,
+            clients,
+            batch,
+            audit_ballots: None,
+            replication: None,
+            ..
+        } => bench::run(voters, clients, batch),
+    }
+}
