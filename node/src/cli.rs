@@ -55,43 +55,6 @@ pub enum Command {
         #[arg(long)]
         out: PathBuf,
     },
-    /// Measure signature rates, durable HTTP ingest, memory and disk (BENCHMARKS.md).
-    Bench {
-        /// Voters (one ballot each; half sent one per request, half in batches).
-        #[arg(long, default_value_t = 20_000)]
-        voters: u32,
-        /// Concurrent HTTP clients.
-        #[arg(long, default_value_t = 32)]
-        clients: usize,
-        /// Ballots per batch request.
-        #[arg(long, default_value_t = 100)]
-        batch: usize,
-        /// Instead: time the audit of a closed consultation with this many ballots.
-        #[arg(long)]
-        audit_ballots: Option<u32>,
-        /// Instead: the federation's figures — replicate a closed consultation of this
-        /// many ballots to a fresh node, then propagation across three nodes.
-        #[arg(long)]
-        replication: Option<u32>,
-        /// With --replication: ballots per second sent to the first node.
-        #[arg(long, default_value_t = 2_000)]
-        rate: u32,
-        /// With --replication: for how many seconds.
-        #[arg(long, default_value_t = 10)]
-        seconds: u32,
-        /// Instead: the town hall's pages — setup, logins, a batch of this many letters,
-        /// its print page and CSV.
-        #[arg(long)]
-        staff_letters: Option<usize>,
-        /// Instead: a trustee's mix — shuffle, proof and verification of this many
-        /// sealed ciphertexts (width 1) on one core.
-        #[arg(long)]
-        shuffle: Option<usize>,
-        /// Instead: the secret-ballot primitives — proof and DLEQ verification against
-        /// verify_strict, decryption shares, a DKG with 16 trustees.
-        #[arg(long)]
-        secret: bool,
-    },
     /// Verify a consultation from the logs that nodes serve (or a bundle), trusting none
     /// of them: signatures, heads, consistency between nodes, admission of every entry,
     /// closing checkpoints and their quorum, and the recount against the signed result.

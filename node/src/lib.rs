@@ -8,7 +8,6 @@
 pub mod audit;
 pub mod backend;
 pub mod backup;
-pub mod bench;
 pub mod cli;
 pub mod client;
 pub mod clock;
@@ -23,8 +22,5 @@ pub mod office;
 pub mod opendata;
 pub mod receipt;
 pub mod recount;
-pub mod replbench;
-pub mod shufflebench;
 pub mod snapshot;
-pub mod staffbench;
 pub mod status;

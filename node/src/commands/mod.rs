@@ -4,7 +4,7 @@
 //! dispatches a parsed [`Command`]; the flags are `cli.rs`'s, the node's parts are the crate's other modules.
 
 use crate::cli::Command;
-use crate::{backup, bench, recount, replbench, shufflebench, staffbench, status};
+use crate::{backup, recount, status};
 
 mod auditor;
 mod peers;
@@ -67,31 +67,5 @@ pub fn run(command: Command) -> anyhow::Result<()> {
             nodes,
             ca_certs,
         } => auditor::export(consultation, bundle, format, out, nodes, ca_certs),
-        Command::Bench { secret: true, .. } => bench::secret_run(),
-        Command::Bench {
-            shuffle: Some(n), ..
-        } => shufflebench::run(n),
-        Command::Bench {
-            staff_letters: Some(n),
-            ..
-        } => staffbench::run(n, 10),
-        Command::Bench {
-            audit_ballots: Some(n),
-            ..
-        } => bench::audit_run(n),
-        Command::Bench {
-            replication: Some(n),
-            rate,
-            seconds,
-            ..
-        } => replbench::run(n, rate, seconds),
-        Command::Bench {
-            voters,
-            clients,
-            batch,
-            audit_ballots: None,
-            replication: None,
-            ..
-        } => bench::run(voters, clients, batch),
     }
 }

@@ -1,4 +1,4 @@
-//! `palabre bench --staff`: what the town hall's pages cost on this machine, through the
+//! `palabre-bench --staff`: what the town hall's pages cost on this machine, through the
 //! real router of a `palabre serve` child on loopback — the first administrator (an
 //! Argon2id hash and a signed appointment), logins (an Argon2id check each), a batch of
 //! letters (codes made, hashed and stored), its print page and CSV, the transparency

@@ -1,4 +1,4 @@
-//! `palabre bench --replication N`: the federation's figures of BENCHMARKS.md, in one run
+//! `palabre-bench --replication N`: the federation's figures of BENCHMARKS.md, in one run
 //! on this machine, with real `palabre serve` processes on loopback.
 //!
 //! 1. **Replication**: a town's log holding a closed consultation of N ballots (written
@@ -24,9 +24,11 @@ use palabre_core::tally::{Choice, Method};
 use palabre_store::{CommitItem, SledStorage, Storage, StoreConfig, stored_event};
 use tokio::net::TcpStream;
 
-use crate::bench::{Node, batch_body, closed_log, key, mib, post, rss_kib, sign_all, time_audit};
-use crate::clock::now_ms;
-use crate::home::{Home, Peer, Peers};
+use crate::bench::{
+    Node, batch_body, closed_log, key, mib, palabre_bin, post, rss_kib, sign_all, time_audit,
+};
+use palabre::clock::now_ms;
+use palabre::home::{Home, Peer, Peers};
 
 pub fn run(n: u32, rate: u32, seconds: u32) -> anyhow::Result<()> {
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
@@ -112,7 +114,7 @@ fn federate(towns: &[(&Home, &str)]) -> anyhow::Result<()> {
 
 /// A fresh town: `palabre init`.
 fn init(dir: &Path, name: &str) -> anyhow::Result<Home> {
-    let out = std::process::Command::new(std::env::current_exe()?)
+    let out = std::process::Command::new(palabre_bin()?)
         .args(["init", "--name", name, "--data"])
         .arg(dir)
         .env("PALABRE_LOG", "warn")

@@ -1,4 +1,4 @@
-//! `palabre bench --shuffle N`: what a trustee's mix costs on this machine (BENCHMARKS.md,
+//! `palabre-bench --shuffle N`: what a trustee's mix costs on this machine (BENCHMARKS.md,
 //! SECRET-BALLOTS.md §8) — core's `shuffle` + `prove` and `verify` for `N` sealed
 //! ciphertexts of width 1, on one core, against the raw `verify_strict` rate measured in
 //! the same run. The ciphertexts are made first and not timed. Timings live here, never

@@ -1,4 +1,4 @@
-//! `palabre bench`: the figures of BENCHMARKS.md, measured in one run on this machine —
+//! `palabre-bench`: the figures of BENCHMARKS.md, measured in one run on this machine —
 //! raw signature rates first (the limits), then durable HTTP ingest into a real
 //! `palabre serve` child process on loopback, the child's memory (RSS) idle and loaded,
 //! and its disk. Timings live here, never in tests.
@@ -20,8 +20,8 @@ use palabre_core::tally::{Choice, Method};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use crate::clock::now_ms;
-use crate::home::Home;
+use palabre::clock::now_ms;
+use palabre::home::Home;
 
 /// Resident memory of process `pid` (`VmRSS`) and its peak (`VmHWM`), in KiB.
 pub(crate) fn rss_kib(pid: u32) -> (u64, u64) {
@@ -219,6 +219,23 @@ async fn send_all(
     Ok(t.elapsed().as_secs_f64())
 }
 
+/// The `palabre` binary the benches start: `PALABRE_BIN` if set, else the one built
+/// beside this program (`cargo build --release -p palabre -p palabre-bench` puts both in
+/// `target/release/`).
+pub(crate) fn palabre_bin() -> anyhow::Result<std::path::PathBuf> {
+    if let Some(path) = std::env::var_os("PALABRE_BIN") {
+        return Ok(path.into());
+    }
+    let me = std::env::current_exe()?;
+    let beside = me.with_file_name("palabre");
+    anyhow::ensure!(
+        beside.is_file(),
+        "no palabre binary at {} (build it with cargo build --release -p palabre, or set PALABRE_BIN)",
+        beside.display()
+    );
+    Ok(beside)
+}
+
 /// A `palabre serve` child on a free loopback port, killed when dropped.
 pub(crate) struct Node {
     child: Child,
@@ -234,7 +251,7 @@ impl Node {
 
     /// With more environment variables for the node.
     pub fn start_with(data: &Path, env: &[(&str, &str)]) -> anyhow::Result<Node> {
-        let mut child = Command::new(std::env::current_exe()?)
+        let mut child = Command::new(palabre_bin()?)
             .args(["serve", "--http", "127.0.0.1:0", "--data"])
             .arg(data)
             .envs(env.iter().copied())
@@ -441,7 +458,7 @@ fn measure(
     Ok(())
 }
 
-/// `palabre bench --audit-ballots N`: the auditor's benchmark (BENCHMARKS.md). Builds a
+/// `palabre-bench --audit-ballots N`: the auditor's benchmark (BENCHMARKS.md). Builds a
 /// closed single-town consultation with `n` credentialed voters who each cast one
 /// ballot (setup, not timed), then times core's `audit` of it on every core.
 pub fn audit_run(n: u32) -> anyhow::Result<()> {
@@ -641,7 +658,7 @@ pub(crate) fn closed_log(n: u32) -> anyhow::Result<ClosedLog> {
     })
 }
 
-/// `palabre bench --secret`: the secret-ballot primitives of SECRET-BALLOTS.md §8, each
+/// `palabre-bench --secret`: the secret-ballot primitives of SECRET-BALLOTS.md §8, each
 /// on one core and against `verify_strict` measured in the same run — sealed-ballot
 /// proof verification per element, DLEQ verification per decryption share, share
 /// production, and a DKG with n = 16, t = 9.

@@ -1,0 +1,83 @@
+//! `palabre-bench`: the figures of BENCHMARKS.md, measured on this machine against real
+//! `palabre serve` processes (the `palabre` binary built beside it, or `PALABRE_BIN`). A
+//! program of its own so that the binary towns install carries no bench code; it uses the
+//! node's library for its data directory and clock, and leaves every rule to core.
+//! Timings live here, never in tests.
+
+mod bench;
+mod replbench;
+mod shufflebench;
+mod staffbench;
+
+use clap::Parser;
+
+/// Measure signature rates, durable HTTP ingest, memory and disk (BENCHMARKS.md).
+#[derive(Debug, Parser)]
+#[command(name = "palabre-bench", version)]
+struct Args {
+    /// Voters (one ballot each; half sent one per request, half in batches).
+    #[arg(long, default_value_t = 20_000)]
+    voters: u32,
+    /// Concurrent HTTP clients.
+    #[arg(long, default_value_t = 32)]
+    clients: usize,
+    /// Ballots per batch request.
+    #[arg(long, default_value_t = 100)]
+    batch: usize,
+    /// Instead: time the audit of a closed consultation with this many ballots.
+    #[arg(long)]
+    audit_ballots: Option<u32>,
+    /// Instead: the federation's figures — replicate a closed consultation of this
+    /// many ballots to a fresh node, then propagation across three nodes.
+    #[arg(long)]
+    replication: Option<u32>,
+    /// With --replication: ballots per second sent to the first node.
+    #[arg(long, default_value_t = 2_000)]
+    rate: u32,
+    /// With --replication: for how many seconds.
+    #[arg(long, default_value_t = 10)]
+    seconds: u32,
+    /// Instead: the town hall's pages — setup, logins, a batch of this many letters,
+    /// its print page and CSV.
+    #[arg(long)]
+    staff_letters: Option<usize>,
+    /// Instead: a trustee's mix — shuffle, proof and verification of this many
+    /// sealed ciphertexts (width 1) on one core.
+    #[arg(long)]
+    shuffle: Option<usize>,
+    /// Instead: the secret-ballot primitives — proof and DLEQ verification against
+    /// verify_strict, decryption shares, a DKG with 16 trustees.
+    #[arg(long)]
+    secret: bool,
+}
+
+fn main() -> anyhow::Result<()> {
+    match Args::parse() {
+        Args { secret: true, .. } => bench::secret_run(),
+        Args {
+            shuffle: Some(n), ..
+        } => shufflebench::run(n),
+        Args {
+            staff_letters: Some(n),
+            ..
+        } => staffbench::run(n, 10),
+        Args {
+            audit_ballots: Some(n),
+            ..
+        } => bench::audit_run(n),
+        Args {
+            replication: Some(n),
+            rate,
+            seconds,
+            ..
+        } => replbench::run(n, rate, seconds),
+        Args {
+            voters,
+            clients,
+            batch,
+            audit_ballots: None,
+            replication: None,
+            ..
+        } => bench::run(voters, clients, batch),
+    }
+}
