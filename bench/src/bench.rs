@@ -315,7 +315,9 @@ pub fn run(n_voters: u32, clients: usize, batch: usize) -> anyhow::Result<()> {
     );
     let (strict, batched) = signature_rates(20_000);
     println!("raw verify_strict, one core:        {strict:>10.0} signatures/s");
+    crate::report::figure("raw verify_strict, one core", strict, "signatures/s");
     println!("raw batch verify (256), one core:   {batched:>10.0} signatures/s");
+    crate::report::figure("raw batch verify (256), one core", batched, "signatures/s");
 
     let dir = std::env::temp_dir().join(format!("palabre-bench-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
@@ -341,6 +343,7 @@ fn measure(
         "RSS of the node, idle:              {:>10.1} MiB",
         mib(idle)
     );
+    crate::report::figure("RSS of the node, idle", mib(idle), "MiB");
 
     let now = now_ms();
     // Events are signed just before they are sent, a round at a time: the node refuses
@@ -437,15 +440,37 @@ fn measure(
         "HTTP ingest, 1 ballot/request, {clients} clients: {single:>8.0} ballots/s = {:.2} × (2 × verify_strict)  [goal ≥ 0.30]",
         single / (2.0 * strict)
     );
+    crate::report::against(
+        &format!("HTTP ingest, 1 ballot/request, {clients} clients"),
+        single,
+        "ballots/s",
+        2.0 * strict,
+        single / (2.0 * strict),
+        "≥ 0.30",
+    );
     println!(
         "HTTP ingest, {batch}/request, {clients} clients:   {batch_rate:>8.0} ballots/s = {:.2} × (2 × batch verify)  [goal ≥ 0.50]",
         batch_rate / (2.0 * batched)
+    );
+    crate::report::against(
+        &format!("HTTP ingest, {batch}/request, {clients} clients"),
+        batch_rate,
+        "ballots/s",
+        2.0 * batched,
+        batch_rate / (2.0 * batched),
+        "≥ 0.50",
     );
     println!(
         "RSS of the node after {n_voters} credentials and ballots: {:.1} MiB (peak {:.1} MiB)",
         mib(loaded),
         mib(peak)
     );
+    crate::report::figure(
+        &format!("RSS of the node after {n_voters} credentials and ballots"),
+        mib(loaded),
+        "MiB",
+    );
+    crate::report::figure("RSS of the node, peak", mib(peak), "MiB");
     let (disk_len, disk_used) = disk;
     println!(
         "disk after a clean stop: {:.1} MiB allocated ({:.1} MiB apparent) for {:.1} MiB of signed events = {:.2}× ({:.2}× apparent)  [goal ≤ 2.5]",
@@ -454,6 +479,19 @@ fn measure(
         stored_bytes as f64 / 1048576.0,
         disk_used as f64 / stored_bytes as f64,
         disk_len as f64 / stored_bytes as f64,
+    );
+    crate::report::against(
+        "disk after a clean stop ÷ signed bytes",
+        disk_used as f64 / 1048576.0,
+        "MiB",
+        stored_bytes as f64 / 1048576.0,
+        disk_used as f64 / stored_bytes as f64,
+        "≤ 2.5",
+    );
+    crate::report::figure(
+        "disk after a clean stop, apparent",
+        disk_len as f64 / 1048576.0,
+        "MiB",
     );
     Ok(())
 }
@@ -467,7 +505,9 @@ pub fn audit_run(n: u32) -> anyhow::Result<()> {
     println!("machine: {cores} cores");
     let (strict, batched) = signature_rates(20_000);
     println!("raw verify_strict, one core:        {strict:>10.0} signatures/s");
+    crate::report::figure("raw verify_strict, one core", strict, "signatures/s");
     println!("raw batch verify (256), one core:   {batched:>10.0} signatures/s");
+    crate::report::figure("raw batch verify (256), one core", batched, "signatures/s");
     let log = closed_log(n)?;
     let secs = time_audit(&log)?;
     let goal = 1.5 * (f64::from(n) / (2.0 * batched));
@@ -476,6 +516,14 @@ pub fn audit_run(n: u32) -> anyhow::Result<()> {
         log.entries.len(),
         log.entries.len() as f64 / secs,
         secs / goal
+    );
+    crate::report::against(
+        &format!("audit of {n} ballots ({} events)", log.entries.len()),
+        secs,
+        "s",
+        goal,
+        secs / goal,
+        "≤ 1",
     );
     Ok(())
 }
@@ -672,6 +720,7 @@ pub fn secret_run() -> anyhow::Result<()> {
     println!("machine: {cores} cores; every figure below is one core");
     let (strict, _) = signature_rates(20_000);
     println!("raw verify_strict:                      {strict:>10.0} signatures/s");
+    crate::report::figure("raw verify_strict, one core", strict, "signatures/s");
     let ratio = |rate: f64| rate / strict;
 
     let seed = |n: u64| -> [u8; 32] {
@@ -708,6 +757,14 @@ pub fn secret_run() -> anyhow::Result<()> {
         "sealed-ballot PoK verification:         {pok_rate:>10.0} elements/s = {:.2} × verify_strict (target ≥ 0.8)",
         ratio(pok_rate)
     );
+    crate::report::against(
+        "sealed-ballot PoK verification",
+        pok_rate,
+        "elements/s",
+        strict,
+        ratio(pok_rate),
+        "≥ 0.8",
+    );
 
     // Decryption shares: production, then verification.
     let x = Secret(group::seeded_scalar(tags::SEED_KEY, &seed(1), 0));
@@ -736,9 +793,25 @@ pub fn secret_run() -> anyhow::Result<()> {
         "DLEQ verification (decryption share):   {dleq_rate:>10.0} shares/s = {:.2} × verify_strict (target ≥ 0.4)",
         ratio(dleq_rate)
     );
+    crate::report::against(
+        "DLEQ verification (decryption share)",
+        dleq_rate,
+        "shares/s",
+        strict,
+        ratio(dleq_rate),
+        "≥ 0.4",
+    );
     println!(
         "decryption share production:            {make_rate:>10.0} shares/s = {:.2} × verify_strict (target ≥ 0.3)",
         ratio(make_rate)
+    );
+    crate::report::against(
+        "decryption share production",
+        make_rate,
+        "shares/s",
+        strict,
+        ratio(make_rate),
+        "≥ 0.3",
     );
 
     // DKG, n = 16, t = 9: what one trustee computes (its deal, then checking the other
@@ -784,8 +857,17 @@ pub fn secret_run() -> anyhow::Result<()> {
         "DKG n = 16, t = 9, per trustee:         {:>10.1} ms (deal {deal_ms:.1} ms + check 15 deals and open 15 shares {receive_ms:.1} ms; target ≤ 50 ms)",
         deal_ms + receive_ms
     );
+    crate::report::against(
+        "DKG n = 16, t = 9, per trustee",
+        deal_ms + receive_ms,
+        "ms",
+        50.0,
+        (deal_ms + receive_ms) / 50.0,
+        "≤ 1",
+    );
     println!(
         "DKG n = 16, t = 9, public check:        {audit_ms:>10.1} ms (16 deals' proofs, Y and the 16 Y_j, as the audit does)"
     );
+    crate::report::figure("DKG n = 16, t = 9, public check", audit_ms, "ms");
     Ok(())
 }

@@ -6,6 +6,7 @@
 
 mod bench;
 mod replbench;
+mod report;
 mod shufflebench;
 mod staffbench;
 
@@ -15,6 +16,10 @@ use clap::Parser;
 #[derive(Debug, Parser)]
 #[command(name = "palabre-bench", version)]
 struct Args {
+    /// Also write every printed figure, with its limit, ratio and goal, to this JSON file
+    /// (to compare a run with an earlier one).
+    #[arg(long, value_name = "FILE")]
+    json: Option<std::path::PathBuf>,
     /// Voters (one ballot each; half sent one per request, half in batches).
     #[arg(long, default_value_t = 20_000)]
     voters: u32,
@@ -52,7 +57,17 @@ struct Args {
 }
 
 fn main() -> anyhow::Result<()> {
-    match Args::parse() {
+    let args = Args::parse();
+    let json = args.json.clone();
+    run(args)?;
+    match json {
+        Some(path) => report::write_json(&path),
+        None => Ok(()),
+    }
+}
+
+fn run(args: Args) -> anyhow::Result<()> {
+    match args {
         Args { secret: true, .. } => bench::secret_run(),
         Args {
             shuffle: Some(n), ..

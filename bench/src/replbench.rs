@@ -209,6 +209,25 @@ fn replication(dir: &Path, n: u32) -> anyhow::Result<()> {
         mib(rss),
         mib(peak)
     );
+    crate::report::against(
+        &format!("replication of {total} entries ({n} ballots) to a fresh node"),
+        secs,
+        "s",
+        30.0,
+        secs / 30.0,
+        "≤ 1",
+    );
+    crate::report::against(
+        "replication ÷ audit of the same log",
+        secs,
+        "s",
+        2.0 * audit_secs,
+        secs / (2.0 * audit_secs),
+        "≤ 1",
+    );
+    crate::report::figure("audit of the same log", audit_secs, "s");
+    crate::report::figure("fresh node RSS", mib(rss), "MiB");
+    crate::report::figure("fresh node RSS, peak", mib(peak), "MiB");
     Ok(())
 }
 
@@ -412,6 +431,18 @@ fn propagation(dir: &Path, rate: u32, seconds: u32) -> anyhow::Result<()> {
             pct(0.99) / 200.0,
             received as f64 / (2.0 * acks.len() as f64),
         );
+            crate::report::figure("propagation p50", pct(0.5), "ms");
+            crate::report::against("propagation p99", pct(0.99), "ms", 200.0, pct(0.99) / 200.0, "≤ 1");
+            crate::report::figure("propagation max", latencies[latencies.len() - 1], "ms");
+            crate::report::figure("propagation lost ballots", lost as f64, "ballots");
+            crate::report::against(
+                "entries received per entry needed",
+                received as f64 / (2.0 * acks.len() as f64),
+                "entries",
+                3.0,
+                received as f64 / (2.0 * acks.len() as f64) / 3.0,
+                "≤ 1",
+            );
         anyhow::Ok(())
     })?;
     for node in nodes {

@@ -18,6 +18,7 @@ pub fn run(n: usize) -> anyhow::Result<()> {
     anyhow::ensure!(n >= 1, "at least one ciphertext");
     let (strict, _) = signature_rates(20_000);
     println!("raw verify_strict, one core:        {strict:>10.0} signatures/s");
+    crate::report::figure("raw verify_strict, one core", strict, "signatures/s");
 
     let cid = [0x5a; 32];
     let x = group::seeded_scalar(tags::SEED_KEY, &[1; 32], 0);
@@ -47,20 +48,42 @@ pub fn run(n: usize) -> anyhow::Result<()> {
         "shuffle of {n} (re-encryption only):  {shuffled:>8.2} s = {:>8.0} elements/s",
         per(shuffled)
     );
+    crate::report::figure("shuffle (re-encryption only)", per(shuffled), "elements/s");
     println!(
         "shuffle + proof, one core:          {mixed:>8.2} s = {:>8.0} elements/s = {:.3} × verify_strict (goal ≥ 2,500/s)",
         per(mixed),
         per(mixed) / strict
+    );
+    crate::report::against(
+        "shuffle + proof, one core",
+        per(mixed),
+        "elements/s",
+        2500.0,
+        per(mixed) / 2500.0,
+        "≥ 1",
     );
     println!(
         "verification, one core:             {verified:>8.2} s = {:>8.0} elements/s = {:.3} × verify_strict (goal ≥ 5,000/s, ≥ 0.2 ×)",
         per(verified),
         per(verified) / strict
     );
+    crate::report::against(
+        "shuffle verification, one core",
+        per(verified),
+        "elements/s",
+        strict,
+        per(verified) / strict,
+        "≥ 0.2",
+    );
     println!(
         "outputs + proof: {bytes} bytes = {:.0} bytes per element ({:.0} as hex)",
         bytes as f64 / n as f64,
         2.0 * bytes as f64 / n as f64
+    );
+    crate::report::figure(
+        "outputs + proof per element",
+        bytes as f64 / n as f64,
+        "bytes",
     );
     Ok(())
 }

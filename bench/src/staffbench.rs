@@ -136,10 +136,12 @@ fn measure(dir: &std::path::Path, letters: usize, logins: usize) -> anyhow::Resu
         ],
     )?;
     anyhow::ensure!(page.status == 303, "setup answered {}", page.status);
+    let took = ms(t);
     println!(
         "first administrator (Argon2id hash, signed appointment): {:>8.1} ms",
-        ms(t)
+        took
     );
+    crate::report::figure("first administrator", took, "ms");
     let (after_setup, _) = rss_kib(node.pid());
 
     let t = Instant::now();
@@ -157,10 +159,12 @@ fn measure(dir: &std::path::Path, letters: usize, logins: usize) -> anyhow::Resu
         )?;
         anyhow::ensure!(page.status == 303, "login answered {}", page.status);
     }
+    let took = ms(t);
     println!(
         "login (form + Argon2id check), mean of {logins}:   {:>8.1} ms",
-        ms(t) / logins as f64
+        took / logins as f64
     );
+    crate::report::figure("login, mean", took / logins as f64, "ms");
     let (after_logins, _) = rss_kib(node.pid());
 
     let token = csrf(&web.request("GET", "/staff", &[])?.body)?;
@@ -172,9 +176,15 @@ fn measure(dir: &std::path::Path, letters: usize, logins: usize) -> anyhow::Resu
         &[("csrf", &token), ("label", "Bench"), ("count", &count)],
     )?;
     anyhow::ensure!(page.status == 303, "letters answered {}", page.status);
+    let took = ms(t);
     println!(
         "{letters} letters made, hashed and stored:           {:>8.1} ms",
-        ms(t)
+        took
+    );
+    crate::report::figure(
+        &format!("{letters} letters made, hashed and stored"),
+        took,
+        "ms",
     );
     let batch = page.location;
     let t = Instant::now();
@@ -188,21 +198,35 @@ fn measure(dir: &std::path::Path, letters: usize, logins: usize) -> anyhow::Resu
         print.body.len() as f64 / 1024.0,
         print.body.len() as f64 / on_page as f64
     );
+    crate::report::figure(
+        &format!("one print page ({on_page} letters)"),
+        print_ms,
+        "ms",
+    );
+    crate::report::figure(
+        "one print page, size",
+        print.body.len() as f64 / 1024.0,
+        "KiB",
+    );
     let t = Instant::now();
     let csv = web.request("GET", &format!("{batch}/codes.csv"), &[])?;
     anyhow::ensure!(csv.status == 200, "CSV answered {}", csv.status);
+    let took = ms(t);
     println!(
         "CSV of {letters} codes:                             {:>8.1} ms, {:.0} KiB",
-        ms(t),
+        took,
         csv.body.len() as f64 / 1024.0
     );
+    crate::report::figure(&format!("CSV of {letters} codes"), took, "ms");
     let t = Instant::now();
     let page = web.request("GET", "/transparency", &[])?;
     anyhow::ensure!(page.status == 200, "transparency answered {}", page.status);
+    let took = ms(t);
     println!(
         "transparency page (counts {letters} code states):   {:>8.1} ms",
-        ms(t)
+        took
     );
+    crate::report::figure("transparency page", took, "ms");
     let (rss, peak) = rss_kib(node.pid());
     println!(
         "node RSS: idle {:.1} MiB, after the setup {:.1} MiB, after the logins {:.1} MiB, at the end {:.1} MiB, peak {:.1} MiB",
@@ -212,5 +236,8 @@ fn measure(dir: &std::path::Path, letters: usize, logins: usize) -> anyhow::Resu
         mib(rss),
         mib(peak)
     );
+    crate::report::figure("node RSS, idle", mib(idle), "MiB");
+    crate::report::figure("node RSS, at the end", mib(rss), "MiB");
+    crate::report::figure("node RSS, peak", mib(peak), "MiB");
     node.stop()
 }
