@@ -7,6 +7,7 @@
 mod bench;
 mod replbench;
 mod report;
+mod secretbench;
 mod shufflebench;
 mod staffbench;
 
@@ -68,7 +69,7 @@ fn main() -> anyhow::Result<()> {
 
 fn run(args: Args) -> anyhow::Result<()> {
     match args {
-        Args { secret: true, .. } => bench::secret_run(),
+        Args { secret: true, .. } => secretbench::run(),
         Args {
             shuffle: Some(n), ..
         } => shufflebench::run(n),
