@@ -6,9 +6,23 @@
 //! resident submits is signed in the browser by `palabre.js` and posted to the API. So
 //! no form here is authenticated by a cookie (the only cookie is the language), and there
 //! is nothing to forge across sites. Charts are SVG drawn here (`charts.rs`).
+//!
+//! One file per page, named as its template in `web/templates/` (`home.rs`,
+//! `consultation.rs`, `proposal.rs`, `propose.rs`, `results.rs`, `register.rs`, `me.rs`,
+//! `text.rs` for `/verify` and `/about`); this file keeps the router, the assets, the
+//! security headers, the frame every page shares, the loaders of a consultation's items,
+//! the language switch and the messages.
 
 mod charts;
+mod consultation;
+mod home;
 pub mod i18n;
+mod me;
+mod proposal;
+mod propose;
+mod register;
+mod results;
+mod text;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -102,15 +116,15 @@ pub fn routes<B: Backend>(backend: Arc<B>) -> Router {
         authority,
     });
     Router::new()
-        .route("/", get(home::<B>))
-        .route("/c/{id}", get(consultation::<B>))
-        .route("/c/{id}/propose", get(propose::<B>))
-        .route("/c/{id}/results", get(results::<B>))
-        .route("/p/{id}", get(proposal::<B>))
-        .route("/register", get(register::<B>))
-        .route("/me", get(me::<B>))
-        .route("/verify", get(verify::<B>))
-        .route("/about", get(about::<B>))
+        .route("/", get(home::home::<B>))
+        .route("/c/{id}", get(consultation::consultation::<B>))
+        .route("/c/{id}/propose", get(propose::propose::<B>))
+        .route("/c/{id}/results", get(results::results::<B>))
+        .route("/p/{id}", get(proposal::proposal::<B>))
+        .route("/register", get(register::register::<B>))
+        .route("/me", get(me::me::<B>))
+        .route("/verify", get(text::verify::<B>))
+        .route("/about", get(text::about::<B>))
         .route("/lang/{code}", get(switch_language))
         .route("/static/{file}", get(asset::<B>))
         .layer(middleware::from_fn(security_headers))
@@ -308,65 +322,6 @@ pub(crate) fn method_label(lang: Lang, method: &Method) -> String {
     }
 }
 
-/// A consultation in a list.
-struct Summary {
-    id: String,
-    title: String,
-    phase: &'static str,
-    closes: String,
-}
-
-#[derive(Template)]
-#[template(path = "home.html")]
-struct HomePage {
-    page: Layout,
-    open: Vec<Summary>,
-    upcoming: Vec<Summary>,
-    closed: Vec<Summary>,
-}
-
-async fn home<B: Backend>(State(site): State<Shared<B>>, headers: HeaderMap) -> Response {
-    let layout = site.layout(&headers, "", "/".into());
-    let list = match site.backend.consultations() {
-        Ok(l) => l,
-        Err(e) => return internal(e),
-    };
-    let now = site.backend.now_ms();
-    let (mut open, mut upcoming, mut closed) = (Vec::new(), Vec::new(), Vec::new());
-    // The consultations this town takes part in: a federated node also holds its
-    // neighbours' (for auditors, through the API), where its residents have no vote.
-    let me = site.backend.authority().key;
-    let mut list = list;
-    list.retain(|c| c.participates(&me));
-    list.sort_by(|a, b| {
-        a.body
-            .vote_close_ms
-            .cmp(&b.body.vote_close_ms)
-            .then(a.id.cmp(&b.id))
-    });
-    for c in list {
-        let phase = c.phase(now);
-        let s = Summary {
-            id: c.id.to_string(),
-            title: c.body.title.clone(),
-            phase: phase_label(layout.t, phase),
-            closes: when(c.body.vote_close_ms),
-        };
-        match phase {
-            Phase::Upcoming => upcoming.push(s),
-            Phase::Proposals | Phase::Voting => open.push(s),
-            Phase::Closed => closed.push(s),
-        }
-    }
-    closed.reverse();
-    page(HomePage {
-        page: layout,
-        open,
-        upcoming,
-        closed,
-    })
-}
-
 /// A proposal as pages show it.
 struct ProposalItem {
     id: String,
@@ -510,353 +465,12 @@ impl<B: Backend> Site<B> {
     }
 }
 
-#[derive(Deserialize)]
-struct SeedQuery {
-    seed: Option<u64>,
-}
-
-/// How the ballot form asks: which inputs, with what labels.
-enum BallotForm {
-    Approve { max: Option<u32> },
-    Answers,
-    Grades(Vec<(usize, String)>),
-}
-
-#[derive(Template)]
-#[template(path = "consultation.html")]
-struct ConsultationPage {
-    page: Layout,
-    id: String,
-    description: Vec<String>,
-    phase: &'static str,
-    proposals_window: String,
-    vote_window: String,
-    method: String,
-    trust: &'static str,
-    can_propose: bool,
-    can_vote: bool,
-    results_visible: bool,
-    order_note: String,
-    proposals: Vec<ProposalItem>,
-    form: BallotForm,
-    /// How `palabre.js` reads the form: `approve`, `answers` or `grades`.
-    form_kind: &'static str,
-}
-
 fn paragraphs(text: &str) -> Vec<String> {
     text.split("\n\n")
         .map(str::trim)
         .filter(|p| !p.is_empty())
         .map(str::to_owned)
         .collect()
-}
-
-async fn consultation<B: Backend>(
-    State(site): State<Shared<B>>,
-    Path(id): Path<String>,
-    Query(q): Query<SeedQuery>,
-    headers: HeaderMap,
-) -> Response {
-    let (_, d) = match site.load(&id, &headers) {
-        Ok(found) => found,
-        Err(answer) => return *answer,
-    };
-    let now = site.backend.now_ms();
-    let seed = q.seed.unwrap_or_else(|| {
-        let n = site.seeds.fetch_add(1, Ordering::Relaxed);
-        let h = Hash::of(&[now.to_le_bytes(), n.to_le_bytes()].concat());
-        u64::from_le_bytes(h.0[..8].try_into().expect("8 bytes")) % 1_000_000
-    });
-    let mut proposals = d.proposals;
-    proposals.sort_by_cached_key(|p| Hash::of(format!("{seed}:{}", p.id).as_bytes()));
-    let b = &d.view.body;
-    let mut layout = site.layout(&headers, &b.title, format!("/c/{id}?seed={seed}"));
-    let lang = Lang::parse(layout.lang).unwrap_or(Lang::Fr);
-    let t = layout.t;
-    let form = match &b.method {
-        Method::YesNoAbstain {} => BallotForm::Answers,
-        Method::MajorityJudgment { grades } => {
-            BallotForm::Grades(grades.iter().cloned().enumerate().rev().collect())
-        }
-        Method::Approval { max_choices } => BallotForm::Approve {
-            max: Some(*max_choices),
-        },
-        _ => BallotForm::Approve { max: None },
-    };
-    let phase = d.view.phase(now);
-    layout.title = b.title.clone();
-    page(ConsultationPage {
-        id,
-        description: paragraphs(&b.description),
-        phase: phase_label(t, phase),
-        proposals_window: format!(
-            "{} → {}",
-            when(b.proposals_open_ms),
-            when(b.proposals_close_ms)
-        ),
-        vote_window: format!("{} → {}", when(b.vote_open_ms), when(b.vote_close_ms)),
-        method: method_label(lang, &b.method),
-        trust: if b.authorities.len() > 1 {
-            t.trust_federated
-        } else {
-            t.trust_single
-        },
-        can_propose: d.view.accepts(Kind::Proposal, now),
-        can_vote: d.view.accepts(Kind::Ballot, now),
-        results_visible: d.view.results_visible(now),
-        order_note: t.order_note.replace("{seed}", &seed.to_string()),
-        proposals,
-        form_kind: match form {
-            BallotForm::Approve { .. } => "approve",
-            BallotForm::Answers => "answers",
-            BallotForm::Grades(_) => "grades",
-        },
-        form,
-        page: layout,
-    })
-}
-
-#[derive(Template)]
-#[template(path = "proposal.html")]
-struct ProposalPage {
-    page: Layout,
-    consultation: String,
-    consultation_title: String,
-    p: ProposalItem,
-    body: Vec<String>,
-    pro: Vec<ArgumentItem>,
-    con: Vec<ArgumentItem>,
-    can_argue: bool,
-    /// A ballot covers every proposal of a consultation (the latest one counts), so the
-    /// vote form lives on the consultation page; a proposal links to it.
-    can_vote: bool,
-    max_chars: usize,
-}
-
-async fn proposal<B: Backend>(
-    State(site): State<Shared<B>>,
-    Path(id): Path<String>,
-    headers: HeaderMap,
-) -> Response {
-    let Ok(pid) = id.parse::<EventId>() else {
-        return not_found(&site, &headers);
-    };
-    let consultation = match site.backend.event(&pid) {
-        Ok(Some(stored)) => match Entry::stored(stored.bytes) {
-            Ok(Entry::Event(e)) => match e.body() {
-                Body::Proposal(p) => p.consultation,
-                _ => return not_found(&site, &headers),
-            },
-            Ok(Entry::Purged(p)) if p.body().kind == Kind::Proposal => p.body().consultation,
-            _ => return not_found(&site, &headers),
-        },
-        Ok(None) => return not_found(&site, &headers),
-        Err(e) => return internal(e),
-    };
-    let d = match site.load(&consultation.to_string(), &headers) {
-        Ok((_, d)) => d,
-        Err(answer) => return *answer,
-    };
-    let Some(p) = d.proposals.into_iter().find(|p| p.id == id) else {
-        return not_found(&site, &headers);
-    };
-    let (mut pro, mut con) = (Vec::new(), Vec::new());
-    for (target, argument, stance) in d.arguments {
-        if target == pid {
-            match stance {
-                Stance::Pro => pro.push(argument),
-                Stance::Con => con.push(argument),
-            }
-        }
-    }
-    let now = site.backend.now_ms();
-    let b = &d.view.body;
-    page(ProposalPage {
-        page: site.layout(&headers, &p.title, format!("/p/{id}")),
-        consultation: consultation.to_string(),
-        consultation_title: b.title.clone(),
-        body: paragraphs(&p.body),
-        p,
-        pro,
-        con,
-        can_argue: d.view.accepts(Kind::Argument, now),
-        can_vote: d.view.accepts(Kind::Ballot, now),
-        max_chars: MAX_ARGUMENT_BODY_CHARS,
-    })
-}
-
-#[derive(Template)]
-#[template(path = "propose.html")]
-struct ProposePage {
-    page: Layout,
-    consultation: String,
-    consultation_title: String,
-    budget: bool,
-    open: bool,
-    max_title: usize,
-    max_body: usize,
-}
-
-async fn propose<B: Backend>(
-    State(site): State<Shared<B>>,
-    Path(id): Path<String>,
-    headers: HeaderMap,
-) -> Response {
-    let view = match site.load(&id, &headers) {
-        Ok((_, d)) => d.view,
-        Err(answer) => return *answer,
-    };
-    let now = site.backend.now_ms();
-    let layout = site.layout(&headers, "", format!("/c/{id}/propose"));
-    let title = format!("{} · {}", layout.t.propose, view.body.title);
-    let mut layout = layout;
-    layout.title = title;
-    page(ProposePage {
-        page: layout,
-        consultation: id,
-        consultation_title: view.body.title.clone(),
-        budget: matches!(view.body.method, Method::Budget { .. }),
-        open: view.accepts(Kind::Proposal, now),
-        max_title: MAX_TITLE_CHARS,
-        max_body: MAX_PROPOSAL_BODY_CHARS,
-    })
-}
-
-#[derive(Template)]
-#[template(path = "results.html")]
-struct ResultsPage {
-    page: Layout,
-    consultation: String,
-    visible: bool,
-    n_ballots: u64,
-    chart: String,
-    rows: Vec<(String, String)>,
-    /// A participatory budget (its results are also a pabulib file).
-    budget: bool,
-}
-
-async fn results<B: Backend>(
-    State(site): State<Shared<B>>,
-    Path(id): Path<String>,
-    headers: HeaderMap,
-) -> Response {
-    let (cid, d) = match site.load(&id, &headers) {
-        Ok(found) => found,
-        Err(answer) => return *answer,
-    };
-    let layout = site.layout(&headers, "", format!("/c/{id}/results"));
-    let t = layout.t;
-    let mut layout = layout;
-    layout.title = format!("{} · {}", t.results, d.view.body.title);
-    let now = site.backend.now_ms();
-    if !d.view.results_visible(now) {
-        return page(ResultsPage {
-            page: layout,
-            consultation: id,
-            visible: false,
-            n_ballots: 0,
-            chart: String::new(),
-            rows: Vec::new(),
-            budget: false,
-        });
-    }
-    let (view, counted) = match site.backend.count(&cid) {
-        Ok(Some(x)) => x,
-        Ok(None) => return not_found(&site, &headers),
-        Err(e) => return internal(e),
-    };
-    let titles: Vec<(String, String)> = d
-        .proposals
-        .iter()
-        .map(|p| (p.id.clone(), p.title.clone()))
-        .collect();
-    let drawn = charts::draw(t, &view.body.method, &counted.tally(&view), &titles);
-    page(ResultsPage {
-        page: layout,
-        consultation: id,
-        visible: true,
-        n_ballots: drawn.n_ballots,
-        chart: drawn.svg,
-        rows: drawn.rows,
-        budget: matches!(view.body.method, Method::Budget { .. }),
-    })
-}
-
-#[derive(Template)]
-#[template(path = "register.html")]
-struct RegisterPage {
-    page: Layout,
-    /// The code of the letter's QR link, when it is well formed.
-    code: String,
-}
-
-#[derive(Deserialize)]
-struct CodeQuery {
-    code: Option<String>,
-}
-
-async fn register<B: Backend>(
-    State(site): State<Shared<B>>,
-    Query(q): Query<CodeQuery>,
-    headers: HeaderMap,
-) -> Response {
-    let mut layout = site.layout(&headers, "", "/register".into());
-    layout.title = layout.t.register.into();
-    let code = q
-        .code
-        .filter(|c| palabre_core::invitation::normalize_code(c).is_some())
-        .unwrap_or_default();
-    page(RegisterPage { page: layout, code })
-}
-
-#[derive(Template)]
-#[template(path = "me.html")]
-struct MePage {
-    page: Layout,
-}
-
-async fn me<B: Backend>(State(site): State<Shared<B>>, headers: HeaderMap) -> Response {
-    let mut layout = site.layout(&headers, "", "/me".into());
-    layout.title = layout.t.me.into();
-    page(MePage { page: layout })
-}
-
-#[derive(Template)]
-#[template(path = "text.html")]
-struct TextPage {
-    page: Layout,
-    paragraphs: Vec<String>,
-}
-
-async fn verify<B: Backend>(State(site): State<Shared<B>>, headers: HeaderMap) -> Response {
-    let mut layout = site.layout(&headers, "", "/verify".into());
-    let t = layout.t;
-    layout.title = t.verify.into();
-    let paragraphs = t
-        .verify_text
-        .iter()
-        .map(|p| {
-            p.replace("{commune}", &layout.authority)
-                .replace("{town}", &layout.authority)
-        })
-        .collect();
-    page(TextPage {
-        page: layout,
-        paragraphs,
-    })
-}
-
-async fn about<B: Backend>(State(site): State<Shared<B>>, headers: HeaderMap) -> Response {
-    let mut layout = site.layout(&headers, "", "/about".into());
-    let t = layout.t;
-    layout.title = t.about.into();
-    let mut paragraphs: Vec<String> = t.about_text.iter().map(|p| (*p).to_owned()).collect();
-    paragraphs.push(format!("{} : {}", t.authority, layout.authority));
-    paragraphs.push(t.trust_single.into());
-    page(TextPage {
-        page: layout,
-        paragraphs,
-    })
 }
 
 #[derive(Deserialize)]

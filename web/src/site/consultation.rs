@@ -1,0 +1,103 @@
+//! `GET /c/{id}`: a consultation, its proposals in a random order (seeded) and its ballot
+//! form (`consultation.html`).
+//! The shared frame, loaders and helpers are `mod.rs`'s; the page reads and never writes.
+
+use super::*;
+
+#[derive(Deserialize)]
+pub(super) struct SeedQuery {
+    seed: Option<u64>,
+}
+
+/// How the ballot form asks: which inputs, with what labels.
+enum BallotForm {
+    Approve { max: Option<u32> },
+    Answers,
+    Grades(Vec<(usize, String)>),
+}
+
+#[derive(Template)]
+#[template(path = "consultation.html")]
+struct ConsultationPage {
+    page: Layout,
+    id: String,
+    description: Vec<String>,
+    phase: &'static str,
+    proposals_window: String,
+    vote_window: String,
+    method: String,
+    trust: &'static str,
+    can_propose: bool,
+    can_vote: bool,
+    results_visible: bool,
+    order_note: String,
+    proposals: Vec<ProposalItem>,
+    form: BallotForm,
+    /// How `palabre.js` reads the form: `approve`, `answers` or `grades`.
+    form_kind: &'static str,
+}
+
+pub(super) async fn consultation<B: Backend>(
+    State(site): State<Shared<B>>,
+    Path(id): Path<String>,
+    Query(q): Query<SeedQuery>,
+    headers: HeaderMap,
+) -> Response {
+    let (_, d) = match site.load(&id, &headers) {
+        Ok(found) => found,
+        Err(answer) => return *answer,
+    };
+    let now = site.backend.now_ms();
+    let seed = q.seed.unwrap_or_else(|| {
+        let n = site.seeds.fetch_add(1, Ordering::Relaxed);
+        let h = Hash::of(&[now.to_le_bytes(), n.to_le_bytes()].concat());
+        u64::from_le_bytes(h.0[..8].try_into().expect("8 bytes")) % 1_000_000
+    });
+    let mut proposals = d.proposals;
+    proposals.sort_by_cached_key(|p| Hash::of(format!("{seed}:{}", p.id).as_bytes()));
+    let b = &d.view.body;
+    let mut layout = site.layout(&headers, &b.title, format!("/c/{id}?seed={seed}"));
+    let lang = Lang::parse(layout.lang).unwrap_or(Lang::Fr);
+    let t = layout.t;
+    let form = match &b.method {
+        Method::YesNoAbstain {} => BallotForm::Answers,
+        Method::MajorityJudgment { grades } => {
+            BallotForm::Grades(grades.iter().cloned().enumerate().rev().collect())
+        }
+        Method::Approval { max_choices } => BallotForm::Approve {
+            max: Some(*max_choices),
+        },
+        _ => BallotForm::Approve { max: None },
+    };
+    let phase = d.view.phase(now);
+    layout.title = b.title.clone();
+    page(ConsultationPage {
+        id,
+        description: paragraphs(&b.description),
+        phase: phase_label(t, phase),
+        proposals_window: format!(
+            "{} → {}",
+            when(b.proposals_open_ms),
+            when(b.proposals_close_ms)
+        ),
+        vote_window: format!("{} → {}", when(b.vote_open_ms), when(b.vote_close_ms)),
+        method: method_label(lang, &b.method),
+        trust: if b.authorities.len() > 1 {
+            t.trust_federated
+        } else {
+            t.trust_single
+        },
+        can_propose: d.view.accepts(Kind::Proposal, now),
+        can_vote: d.view.accepts(Kind::Ballot, now),
+        results_visible: d.view.results_visible(now),
+        order_note: t.order_note.replace("{seed}", &seed.to_string()),
+        proposals,
+        form_kind: match form {
+            BallotForm::Approve { .. } => "approve",
+            BallotForm::Answers => "answers",
+            BallotForm::Grades(_) => "grades",
+        },
+        form,
+        page: layout,
+    })
+}
