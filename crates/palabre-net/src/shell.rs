@@ -445,7 +445,7 @@ pub async fn start(
     };
     let (commands, command_rx) = mpsc::channel(256);
     let (events_tx, events) = mpsc::channel(4096);
-    let node = proto::Node::new(key.public_key(), federation);
+    let node = proto::Node::new(key.public_key(), federation).verifier(Box::new(EveryCore));
     let hello = hello(&key, swarm.local_peer_id());
     let received_entries = Arc::new(AtomicU64::new(0));
     tokio::spawn(run(
@@ -465,6 +465,29 @@ pub async fn start(
         },
         events,
     ))
+}
+
+/// Checks a page of fetched entries on every core (a page is thousands of signatures):
+/// the state machine's [`proto::Verifier`] here, where threads are the shell's to spawn.
+#[derive(Debug, Clone, Copy)]
+struct EveryCore;
+
+impl proto::Verifier for EveryCore {
+    fn all_verify(&self, authority: &PublicKey, entries: &[Vec<u8>]) -> bool {
+        let ok = |e: &Vec<u8>| proto::entry_holds(authority, e);
+        let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+        if threads < 2 || entries.len() < 64 {
+            return entries.iter().all(ok);
+        }
+        let per = entries.len().div_ceil(threads);
+        std::thread::scope(|scope| {
+            let parts: Vec<_> = entries
+                .chunks(per)
+                .map(|chunk| scope.spawn(move || chunk.iter().all(ok)))
+                .collect();
+            parts.into_iter().all(|p| p.join().unwrap_or(false))
+        })
+    }
 }
 
 /// Numbers libp2p peers for the state machine.

@@ -17,24 +17,29 @@ pub enum Verdict {
     Ignore,
 }
 
-/// Whether every entry of `authority`'s log decodes and its signature verifies (an
-/// event's by its author, a purged entry's tombstone by the authority), checked on every
-/// core (a page is thousands of signatures; this is pure computation, so the state
-/// machine stays free of IO and deterministic).
-pub(super) fn all_verify(authority: &PublicKey, entries: &[Vec<u8>]) -> bool {
-    let ok = |e: &Vec<u8>| Entry::from_bytes(e.clone(), authority).is_ok();
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-    if threads < 2 || entries.len() < 64 {
-        return entries.iter().all(ok);
+/// Checks pages of fetched entries: whether every entry of `authority`'s log decodes and
+/// its signature verifies (an event's by its author, a purged entry's tombstone by the
+/// authority, `Entry::from_bytes`). The state machine is given one, so that it spawns no
+/// thread and stays deterministic: [`InOrder`] by default (the simulation), one that
+/// spreads a page over every core in the shell.
+pub trait Verifier: Send + std::fmt::Debug {
+    /// Whether every entry of the page holds.
+    fn all_verify(&self, authority: &PublicKey, entries: &[Vec<u8>]) -> bool;
+}
+
+/// Checks a page entry after entry, on the caller's thread.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct InOrder;
+
+impl Verifier for InOrder {
+    fn all_verify(&self, authority: &PublicKey, entries: &[Vec<u8>]) -> bool {
+        entries.iter().all(|e| entry_holds(authority, e))
     }
-    let per = entries.len().div_ceil(threads);
-    std::thread::scope(|scope| {
-        let parts: Vec<_> = entries
-            .chunks(per)
-            .map(|chunk| scope.spawn(move || chunk.iter().all(ok)))
-            .collect();
-        parts.into_iter().all(|p| p.join().unwrap_or(false))
-    })
+}
+
+/// Whether one entry of `authority`'s log decodes and its signature verifies.
+pub fn entry_holds(authority: &PublicKey, entry: &[u8]) -> bool {
+    Entry::from_bytes(entry.to_vec(), authority).is_ok()
 }
 
 impl Node {

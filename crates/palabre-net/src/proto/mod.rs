@@ -29,7 +29,7 @@ mod wire;
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
-pub use check::Verdict;
+pub use check::{InOrder, Verdict, Verifier, entry_holds};
 pub use gather::GatherProgress;
 use gather::{Gathering, Stage};
 use palabre_core::crypto::PublicKey;
@@ -225,6 +225,8 @@ pub struct Node {
     /// Gathering what peers witnessed ([`Input::Gather`]), and from whom.
     gather: bool,
     gathered: BTreeMap<PeerId, Gathering>,
+    /// Checks the pages fetched (see [`Verifier`]).
+    verifier: Box<dyn Verifier>,
 }
 
 /// How far this node holds a log, and how far it is catching up.
@@ -255,7 +257,14 @@ impl Node {
             prove_every: PROVE_EVERY,
             gather: false,
             gathered: BTreeMap::new(),
+            verifier: Box::new(InOrder),
         }
+    }
+
+    /// Checks fetched pages with `verifier` (the shell's uses every core).
+    pub fn verifier(mut self, verifier: Box<dyn Verifier>) -> Node {
+        self.verifier = verifier;
+        self
     }
 
     /// Proves and keeps pending entries every `n` (tests use small logs).

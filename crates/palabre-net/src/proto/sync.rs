@@ -13,7 +13,6 @@ use palabre_core::ids::Hash;
 use palabre_core::merkle;
 use palabre_core::purge;
 
-use super::check::all_verify;
 use super::{
     MAX_PAGE_BYTES, MAX_PENDING_ENTRIES, MAX_SYNC_PAGE_ENTRIES, MAX_WAYPOINTS, Node, Output,
     PeerId, REQUEST_TIMEOUT_MS, Replica, Wire,
@@ -297,7 +296,7 @@ impl Node {
             );
             return;
         }
-        if !all_verify(&authority, &entries) {
+        if !self.verifier.all_verify(&authority, &entries) {
             Self::refuse(
                 authority,
                 r,
