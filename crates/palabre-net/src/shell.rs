@@ -1,7 +1,8 @@
 //! The libp2p shell around [`proto::Node`]: TCP + Noise + Yamux, identify, and a
 //! request-response protocol (`/palabre/sync/1`, JSON) that carries the state machine's
-//! messages. It runs a straight loop — swarm events and a tick in, `Node::handle`, its
-//! outputs out — and decides nothing itself.
+//! messages. It runs as an actor (`Actor`): its loop only waits — swarm events, commands,
+//! a tick — and each arm calls one `handle_*` method, which feeds `Node::handle`; the
+//! outputs go out through `Actor::apply`. It decides nothing itself.
 //!
 //! The shell keeps dialling the federation's addresses (a peer that restarts is found
 //! again) and scores peers: one that keeps sending invalid messages is disconnected and
@@ -445,7 +446,7 @@ pub async fn start(
     };
     let (commands, command_rx) = mpsc::channel(256);
     let (events_tx, events) = mpsc::channel(4096);
-    let node = proto::Node::new(key.public_key(), federation);
+    let node = proto::Node::new(key.public_key(), federation).verifier(Box::new(EveryCore));
     let hello = hello(&key, swarm.local_peer_id());
     let received_entries = Arc::new(AtomicU64::new(0));
     tokio::spawn(run(
@@ -465,6 +466,29 @@ pub async fn start(
         },
         events,
     ))
+}
+
+/// Checks a page of fetched entries on every core (a page is thousands of signatures):
+/// the state machine's [`proto::Verifier`] here, where threads are the shell's to spawn.
+#[derive(Debug, Clone, Copy)]
+struct EveryCore;
+
+impl proto::Verifier for EveryCore {
+    fn all_verify(&self, authority: &PublicKey, entries: &[Vec<u8>]) -> bool {
+        let ok = |e: &Vec<u8>| proto::entry_holds(authority, e);
+        let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+        if threads < 2 || entries.len() < 64 {
+            return entries.iter().all(ok);
+        }
+        let per = entries.len().div_ceil(threads);
+        std::thread::scope(|scope| {
+            let parts: Vec<_> = entries
+                .chunks(per)
+                .map(|chunk| scope.spawn(move || chunk.iter().all(ok)))
+                .collect();
+            parts.into_iter().all(|p| p.join().unwrap_or(false))
+        })
+    }
 }
 
 /// Numbers libp2p peers for the state machine.
@@ -519,194 +543,294 @@ impl Links {
     }
 }
 
+/// The network task: the swarm, the state machine, and what ties them, as an actor
+/// whose loop only waits; each arm of its `select!` calls one `handle_*` method, and
+/// whatever the state machine answers goes out through [`Actor::apply`].
+struct Actor {
+    swarm: libp2p::Swarm<Behaviour>,
+    node: proto::Node,
+    events: mpsc::Sender<NetEvent>,
+    peers: Peers,
+    links: Links,
+    received_entries: Arc<AtomicU64>,
+    hello: Wire,
+    started: tokio::time::Instant,
+}
+
 async fn run(
-    mut swarm: libp2p::Swarm<Behaviour>,
-    mut node: proto::Node,
-    mut commands: mpsc::Receiver<Command>,
+    swarm: libp2p::Swarm<Behaviour>,
+    node: proto::Node,
+    commands: mpsc::Receiver<Command>,
     events: mpsc::Sender<NetEvent>,
     wanted: Vec<Multiaddr>,
     received_entries: Arc<AtomicU64>,
     hello: Wire,
 ) {
-    let started = tokio::time::Instant::now();
-    let now = || started.elapsed().as_millis() as u64;
-    let mut tick = tokio::time::interval(TICK);
-    let mut redial = tokio::time::interval(REDIAL);
-    let mut peers = Peers::default();
-    let mut links = Links {
-        wanted,
-        ..Links::default()
+    let actor = Actor {
+        swarm,
+        node,
+        events,
+        peers: Peers::default(),
+        links: Links {
+            wanted,
+            ..Links::default()
+        },
+        received_entries,
+        hello,
+        started: tokio::time::Instant::now(),
     };
-    loop {
-        let outputs = tokio::select! {
-            _ = tick.tick() => node.handle(now(), Input::Tick),
-            _ = redial.tick() => {
-                for addr in links.wanted.clone() {
-                    if links.connected.get(&addr).copied().unwrap_or(0) == 0
-                        && !links.dialled.values().any(|a| *a == addr)
-                    {
-                        let opts = libp2p::swarm::dial_opts::DialOpts::unknown_peer_id()
-                            .address(addr.clone())
-                            .build();
-                        let id = opts.connection_id();
-                        match swarm.dial(opts) {
-                            Ok(()) => {
-                                links.dialled.insert(id, addr);
-                            }
-                            Err(e) => tracing::debug!("dialling {addr}: {e}"),
-                        }
+    actor.run(commands).await;
+}
+
+impl Actor {
+    async fn run(mut self, mut commands: mpsc::Receiver<Command>) {
+        let mut tick = tokio::time::interval(TICK);
+        let mut redial = tokio::time::interval(REDIAL);
+        loop {
+            let outputs = tokio::select! {
+                _ = tick.tick() => self.node.handle(self.now(), Input::Tick),
+                _ = redial.tick() => self.handle_redial(),
+                command = commands.recv() => match command {
+                    None => return,
+                    Some(c) => self.handle_command(c),
+                },
+                event = self.swarm.select_next_some() => self.handle_swarm_event(event),
+            };
+            self.apply(outputs);
+        }
+    }
+
+    /// Milliseconds since the task started: the state machine's clock.
+    fn now(&self) -> u64 {
+        self.started.elapsed().as_millis() as u64
+    }
+
+    /// Dials again every federation address not connected nor being dialled.
+    fn handle_redial(&mut self) -> Vec<Output> {
+        let links = &mut self.links;
+        let swarm = &mut self.swarm;
+        for addr in links.wanted.clone() {
+            if links.connected.get(&addr).copied().unwrap_or(0) == 0
+                && !links.dialled.values().any(|a| *a == addr)
+            {
+                let opts = libp2p::swarm::dial_opts::DialOpts::unknown_peer_id()
+                    .address(addr.clone())
+                    .build();
+                let id = opts.connection_id();
+                match swarm.dial(opts) {
+                    Ok(()) => {
+                        links.dialled.insert(id, addr);
                     }
+                    Err(e) => tracing::debug!("dialling {addr}: {e}"),
+                }
+            }
+        }
+        Vec::new()
+    }
+
+    /// A command from the node's side ([`Net`]).
+    fn handle_command(&mut self, command: Command) -> Vec<Output> {
+        match command {
+            Command::Dial(addr) => {
+                if let Err(e) = self.swarm.dial(addr.clone()) {
+                    tracing::warn!("dialling {addr}: {e}");
                 }
                 Vec::new()
             }
-            command = commands.recv() => match command {
-                None => return,
-                Some(Command::Dial(addr)) => {
-                    if let Err(e) = swarm.dial(addr.clone()) {
-                        tracing::warn!("dialling {addr}: {e}");
-                    }
+            Command::Handle(input) => self.node.handle(self.now(), input),
+            Command::Range {
+                authority,
+                start,
+                end,
+                reply,
+            } => {
+                let all = self.node.entries(&authority);
+                let end = end.min(all.len() as u64);
+                let page = all
+                    .get(start.min(end) as usize..end as usize)
+                    .unwrap_or_default()
+                    .to_vec();
+                let _ = reply.send((self.node.head(&authority), page));
+                Vec::new()
+            }
+            Command::Progress { reply } => {
+                let _ = reply.send(self.node.progress());
+                Vec::new()
+            }
+            Command::Gathering { reply } => {
+                let _ = reply.send(self.node.gathering());
+                Vec::new()
+            }
+            Command::Connected { reply } => {
+                let _ = reply.send(self.node.connected());
+                Vec::new()
+            }
+            Command::Broadcast(wire) => {
+                let connected: Vec<libp2p::PeerId> =
+                    self.swarm.connected_peers().copied().collect();
+                for p in connected {
+                    self.swarm
+                        .behaviour_mut()
+                        .sync
+                        .send_request(&p, Request::Wire(Box::new(wire.clone())));
+                }
+                Vec::new()
+            }
+            Command::Publish(wire) => vec![Output::Publish(wire)],
+        }
+    }
+
+    /// What the swarm reports: connections, requests from peers, gossip.
+    fn handle_swarm_event(&mut self, event: SwarmEvent<BehaviourEvent>) -> Vec<Output> {
+        match event {
+            SwarmEvent::ConnectionEstablished {
+                peer_id,
+                connection_id,
+                num_established,
+                ..
+            } => {
+                if let Some(addr) = self.links.dialled.get(&connection_id) {
+                    *self.links.connected.entry(addr.clone()).or_default() += 1;
+                }
+                if self.links.is_banned(&peer_id) {
+                    let _ = self.swarm.disconnect_peer_id(peer_id);
+                    Vec::new()
+                } else if num_established.get() == 1 {
+                    self.swarm
+                        .behaviour_mut()
+                        .sync
+                        .send_request(&peer_id, Request::Wire(Box::new(self.hello.clone())));
+                    let id = self.peers.id(peer_id);
+                    self.node.handle(self.now(), Input::Connected(id))
+                } else {
                     Vec::new()
                 }
-                Some(Command::Handle(input)) => node.handle(now(), input),
-                Some(Command::Range { authority, start, end, reply }) => {
-                    let all = node.entries(&authority);
-                    let end = end.min(all.len() as u64);
-                    let page = all
-                        .get(start.min(end) as usize..end as usize)
-                        .unwrap_or_default()
-                        .to_vec();
-                    let _ = reply.send((node.head(&authority), page));
+            }
+            SwarmEvent::OutgoingConnectionError { connection_id, .. } => {
+                self.links.dialled.remove(&connection_id);
+                Vec::new()
+            }
+            SwarmEvent::ConnectionClosed {
+                peer_id,
+                connection_id,
+                num_established,
+                ..
+            } => {
+                if let Some(addr) = self.links.dialled.remove(&connection_id)
+                    && let Some(n) = self.links.connected.get_mut(&addr)
+                {
+                    *n = n.saturating_sub(1);
+                }
+                if num_established == 0 {
+                    let id = self.peers.id(peer_id);
+                    self.node.handle(self.now(), Input::Disconnected(id))
+                } else {
                     Vec::new()
                 }
-                Some(Command::Progress { reply }) => {
-                    let _ = reply.send(node.progress());
-                    Vec::new()
-                }
-                Some(Command::Gathering { reply }) => {
-                    let _ = reply.send(node.gathering());
-                    Vec::new()
-                }
-                Some(Command::Connected { reply }) => {
-                    let _ = reply.send(node.connected());
-                    Vec::new()
-                }
-                Some(Command::Broadcast(wire)) => {
-                    let connected: Vec<libp2p::PeerId> = swarm.connected_peers().copied().collect();
-                    for p in connected {
-                        swarm
-                            .behaviour_mut()
-                            .sync
-                            .send_request(&p, Request::Wire(Box::new(wire.clone())));
-                    }
-                    Vec::new()
-                }
-                Some(Command::Publish(wire)) => vec![Output::Publish(wire)],
-            },
-            event = swarm.select_next_some() => match event {
-                SwarmEvent::ConnectionEstablished { peer_id, connection_id, num_established, .. } => {
-                    if let Some(addr) = links.dialled.get(&connection_id) {
-                        *links.connected.entry(addr.clone()).or_default() += 1;
-                    }
-                    if links.is_banned(&peer_id) {
-                        let _ = swarm.disconnect_peer_id(peer_id);
-                        Vec::new()
-                    } else if num_established.get() == 1 {
-                        swarm
-                            .behaviour_mut()
-                            .sync
-                            .send_request(&peer_id, Request::Wire(Box::new(hello.clone())));
-                        let id = peers.id(peer_id);
-                        node.handle(now(), Input::Connected(id))
-                    } else {
-                        Vec::new()
-                    }
-                }
-                SwarmEvent::OutgoingConnectionError { connection_id, .. } => {
-                    links.dialled.remove(&connection_id);
-                    Vec::new()
-                }
-                SwarmEvent::ConnectionClosed { peer_id, connection_id, num_established, .. } => {
-                    if let Some(addr) = links.dialled.remove(&connection_id)
-                        && let Some(n) = links.connected.get_mut(&addr)
-                    {
-                        *n = n.saturating_sub(1);
-                    }
-                    if num_established == 0 {
-                        let id = peers.id(peer_id);
-                        node.handle(now(), Input::Disconnected(id))
-                    } else {
-                        Vec::new()
-                    }
-                }
-                SwarmEvent::Behaviour(BehaviourEvent::Sync(request_response::Event::Message {
-                    peer,
-                    message: request_response::Message::Request { request, channel, .. },
-                    ..
-                })) => {
-                    let _ = swarm.behaviour_mut().sync.send_response(channel, Ack {});
-                    let from = peers.id(peer);
-                    match request {
-                        _ if links.is_banned(&peer) => Vec::new(),
-                        Request::Wire(wire) if matches!(*wire, Wire::Hello { .. }) => {
-                            match *wire {
-                                Wire::Hello { authority, sig }
-                                    if hello_holds(&peer, &authority, &sig) =>
-                                {
-                                    node.handle(now(), Input::Authenticated { peer: from, authority })
-                                }
-                                _ => vec![Output::Penalise {
-                                    peer: from,
-                                    reason: "a hello not signed for this peer",
-                                }],
-                            }
-                        }
-                        Request::Wire(wire) => {
-                            if let Wire::Entries { entries, .. } = &*wire {
-                                received_entries.fetch_add(entries.len() as u64, Ordering::Relaxed);
-                            }
-                            node.handle(now(), Input::Received { from, wire: *wire })
-                        }
-                        Request::Unreadable(reason) => vec![Output::Penalise { peer: from, reason }],
-                    }
-                }
-                SwarmEvent::Behaviour(BehaviourEvent::Gossip(gossipsub::Event::Message {
-                    propagation_source,
-                    message_id,
-                    message,
-                })) => {
-                    let wire = serde_json::from_slice::<Wire>(&message.data).ok();
-                    let verdict = match &wire {
-                        _ if links.is_banned(&propagation_source) => Verdict::Ignore,
-                        Some(w) if topic_of(w).is_some_and(|t| {
-                            message.topic == gossipsub::IdentTopic::new(t).hash()
-                        }) => node.check(w),
-                        _ => Verdict::Reject,
-                    };
-                    let acceptance = match verdict {
-                        Verdict::Accept => gossipsub::MessageAcceptance::Accept,
-                        Verdict::Reject => gossipsub::MessageAcceptance::Reject,
-                        Verdict::Ignore => gossipsub::MessageAcceptance::Ignore,
-                    };
-                    swarm.behaviour_mut().gossip.report_message_validation_result(
-                        &message_id,
-                        &propagation_source,
-                        acceptance,
-                    );
-                    let from = peers.id(propagation_source);
-                    match (verdict, wire) {
-                        (Verdict::Accept, Some(wire)) => {
-                            node.handle(now(), Input::Gossip { from, wire })
-                        }
-                        (Verdict::Reject, _) => vec![Output::Penalise {
+            }
+            SwarmEvent::Behaviour(BehaviourEvent::Sync(request_response::Event::Message {
+                peer,
+                message:
+                    request_response::Message::Request {
+                        request, channel, ..
+                    },
+                ..
+            })) => self.handle_request(peer, request, channel),
+            SwarmEvent::Behaviour(BehaviourEvent::Gossip(gossipsub::Event::Message {
+                propagation_source,
+                message_id,
+                message,
+            })) => self.handle_gossip(propagation_source, message_id, message),
+            _ => Vec::new(),
+        }
+    }
+
+    /// A peer's message (every one is acknowledged; what it leads to comes as requests).
+    fn handle_request(
+        &mut self,
+        peer: libp2p::PeerId,
+        request: Request,
+        channel: request_response::ResponseChannel<Ack>,
+    ) -> Vec<Output> {
+        let _ = self
+            .swarm
+            .behaviour_mut()
+            .sync
+            .send_response(channel, Ack {});
+        let from = self.peers.id(peer);
+        match request {
+            _ if self.links.is_banned(&peer) => Vec::new(),
+            Request::Wire(wire) if matches!(*wire, Wire::Hello { .. }) => match *wire {
+                Wire::Hello { authority, sig } if hello_holds(&peer, &authority, &sig) => {
+                    self.node.handle(
+                        self.now(),
+                        Input::Authenticated {
                             peer: from,
-                            reason: "an invalid gossip message",
-                        }],
-                        _ => Vec::new(),
-                    }
+                            authority,
+                        },
+                    )
                 }
-                _ => Vec::new(),
+                _ => vec![Output::Penalise {
+                    peer: from,
+                    reason: "a hello not signed for this peer",
+                }],
             },
+            Request::Wire(wire) => {
+                if let Wire::Entries { entries, .. } = &*wire {
+                    self.received_entries
+                        .fetch_add(entries.len() as u64, Ordering::Relaxed);
+                }
+                self.node
+                    .handle(self.now(), Input::Received { from, wire: *wire })
+            }
+            Request::Unreadable(reason) => vec![Output::Penalise { peer: from, reason }],
+        }
+    }
+
+    /// A gossip message: validated (gossipsub relays only what is accepted), then handled.
+    fn handle_gossip(
+        &mut self,
+        propagation_source: libp2p::PeerId,
+        message_id: gossipsub::MessageId,
+        message: gossipsub::Message,
+    ) -> Vec<Output> {
+        let wire = serde_json::from_slice::<Wire>(&message.data).ok();
+        let verdict = match &wire {
+            _ if self.links.is_banned(&propagation_source) => Verdict::Ignore,
+            Some(w)
+                if topic_of(w)
+                    .is_some_and(|t| message.topic == gossipsub::IdentTopic::new(t).hash()) =>
+            {
+                self.node.check(w)
+            }
+            _ => Verdict::Reject,
         };
+        let acceptance = match verdict {
+            Verdict::Accept => gossipsub::MessageAcceptance::Accept,
+            Verdict::Reject => gossipsub::MessageAcceptance::Reject,
+            Verdict::Ignore => gossipsub::MessageAcceptance::Ignore,
+        };
+        self.swarm
+            .behaviour_mut()
+            .gossip
+            .report_message_validation_result(&message_id, &propagation_source, acceptance);
+        let from = self.peers.id(propagation_source);
+        match (verdict, wire) {
+            (Verdict::Accept, Some(wire)) => {
+                self.node.handle(self.now(), Input::Gossip { from, wire })
+            }
+            (Verdict::Reject, _) => vec![Output::Penalise {
+                peer: from,
+                reason: "an invalid gossip message",
+            }],
+            _ => Vec::new(),
+        }
+    }
+
+    /// Carries out what the state machine decided.
+    fn apply(&mut self, outputs: Vec<Output>) {
+        let (swarm, peers, links, events) =
+            (&mut self.swarm, &self.peers, &mut self.links, &self.events);
         for o in outputs {
             match o {
                 Output::Send { to, wire } => {
