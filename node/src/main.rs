@@ -6,6 +6,7 @@ mod audit;
 mod backend;
 mod backup;
 mod bench;
+mod check_encryption;
 mod client;
 mod clock;
 mod closer;
@@ -273,6 +274,9 @@ enum Command {
         #[arg(long, default_value = "palabre-data", env = "PALABRE_DATA")]
         data: PathBuf,
     },
+    /// Check a secret ballot's encryption from the file the vote page gave instead of
+    /// casting it (exit status 1 when it does not match).
+    CheckEncryption(check_encryption::Args),
 }
 
 #[derive(Debug, Subcommand)]
@@ -319,6 +323,7 @@ fn main() -> anyhow::Result<()> {
         Command::Init { data, name, code } => init(data, name, code),
         Command::Invite { data, count, out } => invite(data, count, out),
         Command::Status { data } => status::run(&data),
+        Command::CheckEncryption(args) => check_encryption::run(&args),
         Command::Peers { data, action } => peers(data, action),
         Command::Recover {
             data,

@@ -9,6 +9,7 @@
 
 mod charts;
 pub mod i18n;
+pub mod verify_encryption;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -110,6 +111,11 @@ pub fn routes<B: Backend>(backend: Arc<B>) -> Router {
         .route("/register", get(register::<B>))
         .route("/me", get(me::<B>))
         .route("/verify", get(verify::<B>))
+        .route(
+            "/verify/encryption",
+            get(verify_encryption::form::<B>).post(verify_encryption::check::<B>),
+        )
+        .route("/static/sealed/{file}", get(verify_encryption::script::<B>))
         .route("/about", get(about::<B>))
         .route("/lang/{code}", get(switch_language))
         .route("/static/{file}", get(asset::<B>))
