@@ -263,18 +263,46 @@ fn the_browser_seals_byte_for_byte_as_core_does() {
     });
 }
 
-/// Chromium's DevTools command through chromedriver's `goog/cdp/execute`.
+/// Chromium's DevTools command through chromedriver's `goog/cdp/execute` (chromedriver
+/// keeps the connection open, so the answer is read by its length).
 fn cdp(driver: &Driver, session: &str, cmd: &str, params: Value) {
+    use std::io::{Read, Write};
     let addr = driver.url.trim_start_matches("http://");
     let body = json!({"cmd": cmd, "params": params}).to_string();
-    let (status, answer) = http(
-        addr,
-        "POST",
-        &format!("/session/{session}/goog/cdp/execute"),
-        body.as_bytes(),
+    let mut s = std::net::TcpStream::connect(addr).expect("chromedriver answers");
+    write!(
+        s,
+        "POST /session/{session}/goog/cdp/execute HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
     )
-    .expect("chromedriver answers");
-    assert_eq!(status, 200, "{answer}");
+    .expect("write");
+    let mut raw = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        let n = s.read(&mut buf).expect("read");
+        assert!(
+            n > 0,
+            "chromedriver closed: {}",
+            String::from_utf8_lossy(&raw)
+        );
+        raw.extend_from_slice(&buf[..n]);
+        let text = String::from_utf8_lossy(&raw).to_string();
+        if let Some((head, rest)) = text.split_once("\r\n\r\n") {
+            let length = head
+                .lines()
+                .find_map(|l| {
+                    l.to_lowercase()
+                        .strip_prefix("content-length:")
+                        .map(|v| v.trim().to_owned())
+                })
+                .and_then(|v| v.parse::<usize>().ok())
+                .expect("a length");
+            if rest.len() >= length {
+                assert!(head.starts_with("HTTP/1.1 200"), "{text}");
+                return;
+            }
+        }
+    }
 }
 
 /// The browser benchmark of BENCHMARKS.md: a 20-proposal split ballot sealed in the page,
