@@ -158,6 +158,9 @@ pub enum Command {
         #[arg(long, default_value = "palabre-data", env = "PALABRE_DATA")]
         data: PathBuf,
     },
+    /// Check a secret ballot's encryption from the file the vote page gave instead of
+    /// casting it (exit status 1 when it does not match).
+    CheckEncryption(crate::check_encryption::Args),
     /// The federation: the towns whose logs this node replicates and witnesses, and
     /// where their nodes listen (kept in `peers.toml`; read when the node starts).
     Peers {

@@ -8,6 +8,7 @@
 pub mod audit;
 pub mod backend;
 pub mod backup;
+pub mod check_encryption;
 pub mod cli;
 pub mod client;
 pub mod clock;

@@ -385,6 +385,8 @@ fn check_everything_kept(addr: &str, seen: &Seen) {
 mod federation;
 #[path = "node/ops.rs"]
 mod ops;
+#[path = "node/sealed.rs"]
+mod sealed;
 #[path = "node/site.rs"]
 mod site;
 #[path = "node/staff.rs"]

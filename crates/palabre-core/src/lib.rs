@@ -20,6 +20,7 @@ pub mod invitation;
 pub mod ledger;
 pub mod limits;
 pub mod merkle;
+pub mod opening;
 pub mod pabulib;
 pub mod proofs;
 pub mod purge;

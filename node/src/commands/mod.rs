@@ -19,6 +19,7 @@ pub fn run(command: Command) -> anyhow::Result<()> {
         Command::Init { data, name, code } => town::init(data, name, code),
         Command::Invite { data, count, out } => town::invite(data, count, out),
         Command::Status { data } => status::run(&data),
+        Command::CheckEncryption(args) => crate::check_encryption::run(&args),
         Command::Peers { data, action } => peers::peers(data, action),
         Command::Recover {
             data,

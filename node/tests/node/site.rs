@@ -32,7 +32,7 @@ const WAIT: Duration = Duration::from_secs(30);
 /// chromedriver on a free port, killed when dropped.
 pub(super) struct Driver {
     child: Child,
-    url: String,
+    pub(super) url: String,
 }
 
 impl Drop for Driver {

@@ -9,7 +9,7 @@
 //!
 //! One file per page, named as its template in `web/templates/` (`home.rs`,
 //! `consultation.rs`, `proposal.rs`, `propose.rs`, `results.rs`, `register.rs`, `me.rs`,
-//! `text.rs` for `/verify` and `/about`); this file keeps the router, the assets, the
+//! `text.rs` for `/verify` and `/about`, `verify_encryption.rs` for `/verify/encryption`); this file keeps the router, the assets, the
 //! security headers, the frame every page shares, the loaders of a consultation's items,
 //! the language switch and the messages.
 
@@ -23,6 +23,7 @@ mod propose;
 mod register;
 mod results;
 mod text;
+pub mod verify_encryption;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -124,6 +125,11 @@ pub fn routes<B: Backend>(backend: Arc<B>) -> Router {
         .route("/register", get(register::register::<B>))
         .route("/me", get(me::me::<B>))
         .route("/verify", get(text::verify::<B>))
+        .route(
+            "/verify/encryption",
+            get(verify_encryption::form::<B>).post(verify_encryption::check::<B>),
+        )
+        .route("/static/sealed/{file}", get(verify_encryption::script::<B>))
         .route("/about", get(text::about::<B>))
         .route("/lang/{code}", get(switch_language))
         .route("/static/{file}", get(asset::<B>))
