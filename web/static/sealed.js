@@ -10,7 +10,8 @@ await palabreSeal({key, consultation, layout, author, mode, choice, columns, see
  only (32 bytes); otherwise crypto.getRandomValues.
 -> {sealed: {layout, groups: [[128 hex]], pok: {c, s: [64 hex]}}}, the ballot's member.
  With audit true, also opening: the check-encryption file (the r's and the plaintext):
- never cast a sealing whose opening was shown. The r's are zeroed before returning.
+ never cast a sealing whose opening was shown. The seed is zeroed and the r's dropped
+ before returning (a BigInt cannot be wiped in place).
  Throws Error("malformed" | "bad_point" | "invalid_choice").
 palabreSeal.t holds the internals for the tests. */
 (() => {
