@@ -29,7 +29,6 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use anyhow::Context;
-use axum::serve::ListenerExt;
 use clap::{Parser, Subcommand};
 use palabre_core::admission::{Clock, Record};
 use palabre_core::event::{AuthorityBody, Body, Event};
@@ -558,8 +557,10 @@ fn serve(data: PathBuf, http: Option<String>, demo: bool) -> anyhow::Result<()> 
             per_second: home.config.rate_per_second,
             burst: home.config.rate_burst,
         },
+        trusted_proxies: home.config.trusted_proxies()?,
         ..ApiConfig::default()
     };
+    let connections = home.config.conn_limits(palabre_web::conn::file_limit());
     let office = backend::OfficeSettings {
         public_url,
         demo,
@@ -612,18 +613,8 @@ fn serve(data: PathBuf, http: Option<String>, demo: bool) -> anyhow::Result<()> 
             Arc::clone(&backend),
             home.config.close_grace_ms,
         ));
-        // Small answers go out at once rather than waiting on Nagle's algorithm.
-        let listener = listener.tap_io(|tcp| {
-            if let Err(e) = tcp.set_nodelay(true) {
-                tracing::debug!("TCP_NODELAY not set: {e}");
-            }
-        });
-        axum::serve(
-            listener,
-            app.into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(shutdown_signal())
-        .await?;
+        // Bounded connections, header timeout, TCP_NODELAY (web/src/conn.rs).
+        palabre_web::conn::serve(listener, app, connections, shutdown_signal()).await?;
         tracing::info!("shutting down: flushing the store");
         backend.storage.flush()?;
         anyhow::Ok(())

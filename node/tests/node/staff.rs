@@ -355,7 +355,7 @@ fn the_first_administrator_comes_from_a_one_time_link_and_logins_are_guarded() {
     assert_eq!(no_token.status, 403);
     let metrics = String::from_utf8(super::get_raw(&node.addr, "/metrics")).expect("utf-8");
     assert!(
-        metrics.contains("palabre_staff_actions_total{action=\"login_failed\"} 5"),
+        metrics.contains("palabre_staff_actions_total{action=\"login_failed\"} 6"),
         "{metrics}"
     );
 }

@@ -7,6 +7,7 @@
 //! no form here is authenticated by a cookie (the only cookie is the language), and there
 //! is nothing to forge across sites. Charts are SVG drawn here (`charts.rs`).
 
+mod back;
 mod charts;
 pub mod i18n;
 
@@ -868,10 +869,7 @@ struct Back {
 /// path of this site).
 async fn switch_language(Path(code): Path<String>, Query(q): Query<Back>) -> Response {
     let lang = Lang::parse(&code).unwrap_or(Lang::Fr);
-    let back = q
-        .back
-        .filter(|b| b.starts_with('/') && !b.starts_with("//") && !b.contains('\\'))
-        .unwrap_or_else(|| "/".into());
+    let back = back::page_to_return_to(q.back.as_deref());
     let mut res = Redirect::to(&back).into_response();
     if let Ok(v) = HeaderValue::from_str(&format!(
         "lang={}; Path=/; Max-Age=31536000; SameSite=Lax",
