@@ -191,9 +191,39 @@ const BUSY: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: applicat
 Connection: close\r\nRetry-After: 5\r\nContent-Length: 86\r\n\r\n\
 {\"error\":{\"code\":\"too_many_connections\",\"message\":\"too many connections; try again\"}}\n";
 
-/// Says "busy" if the socket takes it at once (never waits), then closes.
+/// Turn-aways in progress; past [`MAX_TURNING_AWAY`] a refused socket is just closed.
+static TURNING_AWAY: AtomicU64 = AtomicU64::new(0);
+const MAX_TURNING_AWAY: u64 = 64;
+
+/// Says "busy" and closes: the answer is written, the sending side shut, and what the
+/// client sent read and dropped for at most a second (closing a socket with unread
+/// bytes resets it, and the client would lose the answer).
 fn turn_away(tcp: TcpStream) {
-    let _ = tcp.try_write(BUSY);
+    if TURNING_AWAY.fetch_add(1, Ordering::Relaxed) >= MAX_TURNING_AWAY {
+        TURNING_AWAY.fetch_sub(1, Ordering::Relaxed);
+        let _ = tcp.try_write(BUSY);
+        return;
+    }
+    tokio::spawn(async move {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let mut tcp = tcp;
+        let _ = tokio::time::timeout(Duration::from_secs(1), async {
+            tcp.write_all(BUSY).await?;
+            tcp.shutdown().await?;
+            let mut sink = [0u8; 1024];
+            let mut left: usize = 16 * 1024;
+            while left > 0 {
+                let n = tcp.read(&mut sink).await?;
+                if n == 0 {
+                    break;
+                }
+                left = left.saturating_sub(n);
+            }
+            std::io::Result::Ok(())
+        })
+        .await;
+        TURNING_AWAY.fetch_sub(1, Ordering::Relaxed);
+    });
 }
 
 /// Serves `app` on `listener` under `limits` until `shutdown` completes, then lets the
