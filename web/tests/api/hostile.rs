@@ -89,3 +89,150 @@ proptest! {
         prop_assert!(stays_here(&location), "{:?} → {:?}", back, location);
     }
 }
+
+/// `GET /healthz` as if from the socket peer `peer`, with an `X-Forwarded-For`.
+async fn health_from(router: &axum::Router, peer: &str, forwarded: Option<&str>) -> StatusCode {
+    let mut request = Request::builder().uri("/healthz");
+    if let Some(f) = forwarded {
+        request = request.header("x-forwarded-for", f);
+    }
+    let mut request = request.body(HttpBody::empty()).expect("request");
+    let peer: std::net::SocketAddr = peer.parse().expect("a socket address");
+    request
+        .extensions_mut()
+        .insert(axum::extract::ConnectInfo(peer));
+    router
+        .clone()
+        .oneshot(request)
+        .await
+        .expect("the router answers")
+        .status()
+}
+
+#[tokio::test]
+async fn limits_count_ipv6_by_64_and_forwarded_for_only_from_a_trusted_proxy() {
+    let (b, _, _) = world();
+    let one_each = palabre_web::RateLimit {
+        per_second: 0.001,
+        burst: 1.0,
+    };
+    let router = app(
+        Arc::clone(&b),
+        ApiConfig {
+            rate: one_each,
+            ..ApiConfig::default()
+        },
+    );
+    assert_eq!(
+        health_from(&router, "[2001:db8:0:1::1]:5000", None).await,
+        StatusCode::OK
+    );
+    // Another address of the same /64 shares its bucket; the next /64 has its own.
+    assert_eq!(
+        health_from(&router, "[2001:db8:0:1::2]:5000", None).await,
+        StatusCode::TOO_MANY_REQUESTS
+    );
+    assert_eq!(
+        health_from(&router, "[2001:db8:0:2::1]:5000", None).await,
+        StatusCode::OK
+    );
+    // Without a trusted proxy, X-Forwarded-For changes nothing.
+    assert_eq!(
+        health_from(&router, "192.0.2.1:5000", Some("203.0.113.1")).await,
+        StatusCode::OK
+    );
+    assert_eq!(
+        health_from(&router, "192.0.2.1:5000", Some("203.0.113.2")).await,
+        StatusCode::TOO_MANY_REQUESTS
+    );
+    // Behind a trusted proxy, each forwarded client has its own bucket.
+    let proxied = app(
+        Arc::clone(&b),
+        ApiConfig {
+            rate: one_each,
+            trusted_proxies: vec!["127.0.0.1".parse().expect("ip")],
+            ..ApiConfig::default()
+        },
+    );
+    for client in ["203.0.113.1", "203.0.113.2"] {
+        assert_eq!(
+            health_from(&proxied, "127.0.0.1:5000", Some(client)).await,
+            StatusCode::OK
+        );
+    }
+    assert_eq!(
+        health_from(&proxied, "127.0.0.1:5000", Some("203.0.113.1")).await,
+        StatusCode::TOO_MANY_REQUESTS
+    );
+}
+
+#[tokio::test]
+async fn failed_redemptions_spend_a_budget_of_the_whole_node() {
+    use palabre_core::invitation::{KeyPossession, code_hash, normalize_code};
+    let (b, _, _) = world();
+    let router = app(
+        Arc::clone(&b),
+        ApiConfig {
+            redeem_failures: palabre_web::RateLimit {
+                per_second: 0.001,
+                burst: 2.0,
+            },
+            ..ApiConfig::default()
+        },
+    );
+    let redeem = |code: &str, n: u8| {
+        let key = crate::resident(n);
+        let invitation = code_hash(&b.pk(), &normalize_code(code).expect("well formed"));
+        let proof = KeyPossession {
+            authority: b.pk(),
+            invitation,
+            subject: key.public_key(),
+        }
+        .sign(&key);
+        let body = serde_json::json!({"code": code, "key": key.public_key().to_hex(), "proof": proof.to_hex()});
+        let mut request = Request::builder()
+            .method("POST")
+            .uri("/api/v1/credentials/redeem")
+            .body(HttpBody::from(serde_json::to_vec(&body).expect("json")))
+            .expect("request");
+        // Each guess from another address: the per-address rate does not stop them.
+        let peer: std::net::SocketAddr = format!("198.51.100.{n}:4000").parse().expect("addr");
+        request
+            .extensions_mut()
+            .insert(axum::extract::ConnectInfo(peer));
+        let router = router.clone();
+        async move { router.oneshot(request).await.expect("answer").status() }
+    };
+    let good = "ACDE-FGHJ-KMNP";
+    let invitation = code_hash(&b.pk(), &normalize_code(good).expect("well formed"));
+    b.invitations
+        .lock()
+        .expect("lock")
+        .insert(invitation, false);
+    for (n, guess) in [(60, "PPPP-PPPP-PPPA"), (61, "CCCC-CCCC-CCCA")] {
+        assert_ne!(redeem(guess, n).await, StatusCode::CREATED);
+    }
+    // The budget is spent: even a good code waits (429), and is not consumed.
+    assert_eq!(redeem(good, 62).await, StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(
+        b.invitations.lock().expect("lock").get(&invitation),
+        Some(&false)
+    );
+    let response = router
+        .clone()
+        .oneshot(
+            Request::builder()
+                .uri("/metrics")
+                .body(HttpBody::empty())
+                .expect("request"),
+        )
+        .await
+        .expect("answer");
+    let text = http_body_util::BodyExt::collect(response.into_body())
+        .await
+        .expect("body")
+        .to_bytes();
+    let text = String::from_utf8_lossy(&text);
+    assert!(text.contains("palabre_redeem_failed_total 2"), "{text}");
+    assert!(text.contains("palabre_redeem_throttled_total 1"), "{text}");
+}
