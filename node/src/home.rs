@@ -8,7 +8,7 @@
 
 use std::fs;
 use std::io::Write;
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
@@ -183,8 +183,15 @@ pub struct Home {
 impl Home {
     /// Opens `dir`, creating it, the key and the config file on first start.
     pub fn open_or_create(dir: &Path) -> anyhow::Result<Home> {
-        fs::create_dir_all(dir)
-            .with_context(|| format!("creating the data directory {}", dir.display()))?;
+        if !dir.exists() {
+            // Owner only, whatever the umask: the store holds the staff's signing seeds.
+            fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o700)
+                .create(dir)
+                .with_context(|| format!("creating the data directory {}", dir.display()))?;
+            fs::set_permissions(dir, fs::Permissions::from_mode(0o700))?;
+        }
         let key_path = dir.join("authority.key");
         if !key_path.exists() {
             let mut seed = [0u8; 32];
@@ -219,7 +226,13 @@ impl Home {
             })?;
         let config_path = dir.join("palabre.toml");
         if !config_path.exists() {
-            fs::write(&config_path, CONFIG_TEMPLATE)?;
+            let mut f = fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .open(&config_path)
+                .with_context(|| format!("creating {}", config_path.display()))?;
+            f.write_all(CONFIG_TEMPLATE.as_bytes())?;
         }
         let mut config: Config = toml::from_str(&fs::read_to_string(&config_path)?)
             .with_context(|| format!("reading {}", config_path.display()))?;
@@ -353,4 +366,21 @@ fn apply_env(config: &mut Config) -> anyhow::Result<()> {
         config.cache_mib = v.parse().context("PALABRE_CACHE_MIB is a number of MiB")?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_new_data_directory_is_its_owners_only_whatever_the_umask() {
+        let parent = tempfile::tempdir().expect("tempdir");
+        fs::set_permissions(parent.path(), fs::Permissions::from_mode(0o755)).expect("chmod");
+        let dir = parent.path().join("a").join("data");
+        Home::open_or_create(&dir).expect("created");
+        let mode = |p: &Path| fs::metadata(p).expect("metadata").permissions().mode() & 0o777;
+        assert_eq!(mode(&dir), 0o700);
+        assert_eq!(mode(&dir.join("authority.key")), 0o600);
+        assert_eq!(mode(&dir.join("palabre.toml")), 0o600);
+    }
 }

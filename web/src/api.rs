@@ -831,11 +831,23 @@ async fn tally<B: Backend>(
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
     let id = parse_id(&id)?;
+    let now = state.backend.now_ms();
+    // A hidden result is refused before anything is counted (issue 19, point 2).
+    let hidden = state
+        .backend
+        .consultations()?
+        .iter()
+        .any(|v| v.id == id && !v.results_visible(now));
+    if hidden {
+        return Err(ApiError::refused(
+            "results_hidden",
+            "this consultation shows its results only after the vote closes",
+        ));
+    }
     let (view, counted) = state
         .backend
         .count(&id)?
         .ok_or_else(|| ApiError::not_found("consultation"))?;
-    let now = state.backend.now_ms();
     let closed = view.phase(now) == Phase::Closed;
     if !view.results_visible(now) {
         return Err(ApiError::refused(
