@@ -258,6 +258,7 @@ impl Node {
             // The bench is one address sending as fast as it can: no rate limit.
             .env("PALABRE_RATE_PER_SECOND", "1000000000")
             .env("PALABRE_RATE_BURST", "1000000000")
+            .env("PALABRE_HTTP_MAX_CONNECTIONS_PER_ADDRESS", "100000")
             .env("PALABRE_LOG", "warn")
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())

@@ -12,7 +12,7 @@
 //!    received over the network per entry needed (duplicate amplification), too.
 
 use std::collections::HashMap;
-use std::os::unix::fs::OpenOptionsExt;
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -43,7 +43,10 @@ pub fn run(n: u32, rate: u32, seconds: u32) -> anyhow::Result<()> {
 
 /// A data directory holding `key` as its authority key.
 fn home_with_key(dir: &Path, key: &SecretKey, name: &str) -> anyhow::Result<Home> {
-    std::fs::create_dir_all(dir)?;
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)?;
     let mut f = std::fs::OpenOptions::new()
         .write(true)
         .create_new(true)

@@ -196,6 +196,13 @@ pub fn restore(from: &Path, data: &Path) -> anyhow::Result<()> {
             return Err(e);
         }
     };
+    // A directory made beforehand (by systemd, by hand) becomes its owner's only, as the
+    // node requires (home.rs).
+    {
+        use std::os::unix::fs::PermissionsExt;
+        fs::set_permissions(data, fs::Permissions::from_mode(0o700))
+            .with_context(|| format!("chmod 700 {}", data.display()))?;
+    }
     println!(
         "Restored {} into {}: {} files, {} trees, {} entries (backup of {}).",
         from.display(),

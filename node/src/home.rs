@@ -8,7 +8,7 @@
 
 use std::fs;
 use std::io::Write;
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
@@ -39,6 +39,15 @@ pub struct Config {
     pub p2p_listen: String,
     /// How long a staff member stays logged in, in seconds.
     pub staff_session_seconds: u64,
+    /// HTTP connections open at once (0: derived from the file limit, see
+    /// `palabre_web::conn::ConnLimits::for_file_limit`), and from one address.
+    pub http_max_connections: usize,
+    pub http_max_connections_per_address: usize,
+    /// Seconds a client has to send a whole request head (also how long an idle
+    /// keep-alive connection stays open).
+    pub http_header_timeout_seconds: u64,
+    /// Reverse proxies (IP addresses) whose `X-Forwarded-For` names the client.
+    pub trusted_proxies: Vec<String>,
 }
 
 impl Default for Config {
@@ -54,6 +63,10 @@ impl Default for Config {
             close_grace_ms: DEFAULT_CLOSE_GRACE_MS,
             p2p_listen: "/ip4/0.0.0.0/tcp/4040".into(),
             staff_session_seconds: 10 * 60 * 60,
+            http_max_connections: 0,
+            http_max_connections_per_address: 64,
+            http_header_timeout_seconds: 10,
+            trusted_proxies: Vec::new(),
         }
     }
 }
@@ -94,9 +107,45 @@ p2p_listen = "/ip4/0.0.0.0/tcp/4040"
 # How long (seconds) a staff member stays logged in on /staff. On a shared desk
 # computer, shorter is safer.
 staff_session_seconds = 36000
+
+# Connections (docs/OPERATIONS.md, "Threat model and limits"): how many may be open at
+# once (0: half the file limit left after 512 for the store and federation, at most
+# 4096), how many from one address (an IPv6 /64 counts as one), and how many seconds a
+# client has to send a request head (an idle keep-alive connection closes after that).
+http_max_connections = 0
+http_max_connections_per_address = 64
+http_header_timeout_seconds = 10
+
+# Behind a reverse proxy on this machine (nginx), name it so that limits count the
+# client from its X-Forwarded-For; unset, that header is ignored.
+# trusted_proxies = ["127.0.0.1", "::1"]
 "#;
 
 impl Config {
+    /// The accept loop's bounds under a process file limit of `file_limit`.
+    pub fn conn_limits(&self, file_limit: u64) -> palabre_web::conn::ConnLimits {
+        let mut limits = palabre_web::conn::ConnLimits::for_file_limit(file_limit);
+        if self.http_max_connections > 0 {
+            limits.max_total = self.http_max_connections;
+        }
+        limits.max_per_address = self.http_max_connections_per_address.max(1);
+        limits.header_timeout =
+            std::time::Duration::from_secs(self.http_header_timeout_seconds.max(1));
+        limits
+    }
+
+    /// The trusted proxies, parsed.
+    pub fn trusted_proxies(&self) -> anyhow::Result<Vec<std::net::IpAddr>> {
+        self.trusted_proxies
+            .iter()
+            .map(|p| {
+                p.trim()
+                    .parse()
+                    .with_context(|| format!("trusted_proxies: {p:?} is not an IP address"))
+            })
+            .collect()
+    }
+
     /// The public URL: `public_url` when set, else `http://` + the address served
     /// (an unspecified address such as 0.0.0.0 becomes 127.0.0.1, the one sure to answer).
     pub fn public_url_for(&self, served: std::net::SocketAddr) -> String {
@@ -134,8 +183,15 @@ pub struct Home {
 impl Home {
     /// Opens `dir`, creating it, the key and the config file on first start.
     pub fn open_or_create(dir: &Path) -> anyhow::Result<Home> {
-        fs::create_dir_all(dir)
-            .with_context(|| format!("creating the data directory {}", dir.display()))?;
+        if !dir.exists() {
+            // Owner only, whatever the umask: the store holds the staff's signing seeds.
+            fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o700)
+                .create(dir)
+                .with_context(|| format!("creating the data directory {}", dir.display()))?;
+            fs::set_permissions(dir, fs::Permissions::from_mode(0o700))?;
+        }
         let key_path = dir.join("authority.key");
         if !key_path.exists() {
             let mut seed = [0u8; 32];
@@ -170,7 +226,13 @@ impl Home {
             })?;
         let config_path = dir.join("palabre.toml");
         if !config_path.exists() {
-            fs::write(&config_path, CONFIG_TEMPLATE)?;
+            let mut f = fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .open(&config_path)
+                .with_context(|| format!("creating {}", config_path.display()))?;
+            f.write_all(CONFIG_TEMPLATE.as_bytes())?;
         }
         let mut config: Config = toml::from_str(&fs::read_to_string(&config_path)?)
             .with_context(|| format!("reading {}", config_path.display()))?;
@@ -290,8 +352,48 @@ fn apply_env(config: &mut Config) -> anyhow::Result<()> {
             .parse()
             .context("PALABRE_STAFF_SESSION_SECONDS is a number of seconds")?;
     }
+    if let Some(v) = var("HTTP_MAX_CONNECTIONS") {
+        config.http_max_connections = v
+            .parse()
+            .context("PALABRE_HTTP_MAX_CONNECTIONS is a number")?;
+    }
+    if let Some(v) = var("HTTP_MAX_CONNECTIONS_PER_ADDRESS") {
+        config.http_max_connections_per_address = v
+            .parse()
+            .context("PALABRE_HTTP_MAX_CONNECTIONS_PER_ADDRESS is a number")?;
+    }
+    if let Some(v) = var("HTTP_HEADER_TIMEOUT_SECONDS") {
+        config.http_header_timeout_seconds = v
+            .parse()
+            .context("PALABRE_HTTP_HEADER_TIMEOUT_SECONDS is a number of seconds")?;
+    }
+    if let Some(v) = var("TRUSTED_PROXIES") {
+        config.trusted_proxies = v
+            .split(',')
+            .map(str::trim)
+            .filter(|p| !p.is_empty())
+            .map(str::to_owned)
+            .collect();
+    }
     if let Some(v) = var("CACHE_MIB") {
         config.cache_mib = v.parse().context("PALABRE_CACHE_MIB is a number of MiB")?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_new_data_directory_is_its_owners_only_whatever_the_umask() {
+        let parent = tempfile::tempdir().expect("tempdir");
+        fs::set_permissions(parent.path(), fs::Permissions::from_mode(0o755)).expect("chmod");
+        let dir = parent.path().join("a").join("data");
+        Home::open_or_create(&dir).expect("created");
+        let mode = |p: &Path| fs::metadata(p).expect("metadata").permissions().mode() & 0o777;
+        assert_eq!(mode(&dir), 0o700);
+        assert_eq!(mode(&dir.join("authority.key")), 0o600);
+        assert_eq!(mode(&dir.join("palabre.toml")), 0o600);
+    }
 }

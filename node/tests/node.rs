@@ -47,6 +47,8 @@ fn start_args(data: &std::path::Path, args: &[&str], env: &[(&str, &str)]) -> No
         .args(args)
         .arg("--data")
         .arg(data)
+        // Every client of this test is one loopback address (a test may lower it).
+        .env("PALABRE_HTTP_MAX_CONNECTIONS_PER_ADDRESS", "4096")
         .envs(env.iter().copied())
         .env("PALABRE_LOG", "warn")
         // Every client of this test is one loopback address.
@@ -383,6 +385,8 @@ fn check_everything_kept(addr: &str, seen: &Seen) {
 
 #[path = "node/federation.rs"]
 mod federation;
+#[path = "node/hostile.rs"]
+mod hostile;
 #[path = "node/ops.rs"]
 mod ops;
 #[path = "node/sealed.rs"]

@@ -28,11 +28,11 @@ use serde_json::value::RawValue;
 
 use crate::backend::{Backend, Member, Refusal};
 use crate::error::{ApiError, error_body};
-use crate::limit::{Limiter, RateLimit, rate_limit, time_limit};
+use crate::limit::{Budget, Limiter, RateLimit, rate_limit, time_limit, too_many};
 use tower_http::compression::CompressionLayer;
 
 /// Limits of the HTTP layer.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct ApiConfig {
     /// Largest request body (a batch of events).
     pub max_body_bytes: usize,
@@ -42,6 +42,12 @@ pub struct ApiConfig {
     pub rate: RateLimit,
     /// Longest a request may take before the client gets 503 `timeout`.
     pub request_timeout: Duration,
+    /// Failed redemptions of invitation codes allowed on the whole node (from every
+    /// address together); while spent, every redemption answers 429 `rate_limited`.
+    pub redeem_failures: RateLimit,
+    /// Reverse proxies whose `X-Forwarded-For` names the client (`crate::client`);
+    /// empty: the header is ignored.
+    pub trusted_proxies: Vec<std::net::IpAddr>,
 }
 
 impl Default for ApiConfig {
@@ -54,6 +60,11 @@ impl Default for ApiConfig {
                 burst: 200.0,
             },
             request_timeout: Duration::from_secs(30),
+            redeem_failures: RateLimit {
+                per_second: 1.0,
+                burst: 60.0,
+            },
+            trusted_proxies: Vec::new(),
         }
     }
 }
@@ -63,12 +74,17 @@ impl Default for ApiConfig {
 struct Counters {
     admitted_by_kind: BTreeMap<&'static str, u64>,
     rejected_by_code: BTreeMap<String, u64>,
+    /// Redemptions that named an unknown, used or withdrawn code.
+    redeem_failed: u64,
+    /// Redemptions refused because the node's budget of failures was spent.
+    redeem_throttled: u64,
 }
 
 struct AppState<B> {
     backend: Arc<B>,
     config: ApiConfig,
     counters: Mutex<Counters>,
+    redeem_failures: Budget,
 }
 
 type Shared<B> = Arc<AppState<B>>;
@@ -87,8 +103,11 @@ pub fn app_with<B: Backend>(backend: Arc<B>, config: ApiConfig, more: Router) ->
     }
     let limiter = Arc::new(Limiter::new(config.rate));
     let timeout = config.request_timeout;
+    let max_body_bytes = config.max_body_bytes;
+    let trusted: Arc<[std::net::IpAddr]> = config.trusted_proxies.clone().into();
     let state: Shared<B> = Arc::new(AppState {
         backend,
+        redeem_failures: Budget::new(config.redeem_failures),
         config,
         counters: Mutex::new(counters),
     });
@@ -129,12 +148,15 @@ pub fn app_with<B: Backend>(backend: Arc<B>, config: ApiConfig, more: Router) ->
         .merge(crate::site::routes(Arc::clone(&state.backend)))
         .merge(more)
         .fallback(|| async { ApiError::not_found("route") })
-        .layer(DefaultBodyLimit::max(config.max_body_bytes))
+        .layer(DefaultBodyLimit::max(max_body_bytes))
         .layer(middleware::from_fn(move |req, next| {
             time_limit(timeout, req, next)
         }))
         .layer(middleware::from_fn(move |req, next| {
             rate_limit(Arc::clone(&limiter), req, next)
+        }))
+        .layer(middleware::from_fn(move |req, next| {
+            crate::client::resolve(Arc::clone(&trusted), req, next)
         }))
         .layer(CompressionLayer::new())
 }
@@ -471,6 +493,7 @@ struct RedeemRequest {
 
 async fn redeem<B: Backend>(
     State(state): State<Shared<B>>,
+    client: axum::Extension<crate::client::ClientAddr>,
     body: Bytes,
 ) -> Result<Response, ApiError> {
     // Parsed whatever the Content-Type: curl users and old browsers forget it.
@@ -502,7 +525,32 @@ async fn redeem<B: Backend>(
     }
     .verify(&proof)
     .map_err(|_| ApiError::refused("bad_proof", "the proof of key possession does not verify"))?;
-    let (credential, receipt) = state.backend.redeem(invitation, subject).await??;
+    // A global budget of failures bounds guessing from many addresses at once.
+    if let Err(wait) = state.redeem_failures.available(std::time::Instant::now()) {
+        lock(&state).redeem_throttled += 1;
+        return Ok(too_many(
+            wait,
+            "too many failed redemptions on this node just now; wait a moment and try again",
+        ));
+    }
+    let (credential, receipt) = match state.backend.redeem(invitation, subject).await? {
+        Ok(done) => done,
+        Err(refusal) => {
+            if matches!(
+                refusal.code.as_str(),
+                "unknown_invitation" | "used_invitation" | "revoked_invitation"
+            ) {
+                lock(&state).redeem_failed += 1;
+                if state.redeem_failures.spend(std::time::Instant::now()) {
+                    tracing::warn!(
+                        client = ?client.0,
+                        "the budget of failed redemptions is spent: redemptions wait until it refills"
+                    );
+                }
+            }
+            return Err(refusal.into());
+        }
+    };
     lock(&state)
         .admitted_by_kind
         .entry("credential")
@@ -783,11 +831,23 @@ async fn tally<B: Backend>(
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
     let id = parse_id(&id)?;
+    let now = state.backend.now_ms();
+    // A hidden result is refused before anything is counted (issue 19, point 2).
+    let hidden = state
+        .backend
+        .consultations()?
+        .iter()
+        .any(|v| v.id == id && !v.results_visible(now));
+    if hidden {
+        return Err(ApiError::refused(
+            "results_hidden",
+            "this consultation shows its results only after the vote closes",
+        ));
+    }
     let (view, counted) = state
         .backend
         .count(&id)?
         .ok_or_else(|| ApiError::not_found("consultation"))?;
-    let now = state.backend.now_ms();
     let closed = view.phase(now) == Phase::Closed;
     if !view.results_visible(now) {
         return Err(ApiError::refused(
@@ -828,7 +888,24 @@ async fn metrics<B: Backend>(State(state): State<Shared<B>>) -> Response {
             "palabre_events_rejected_total{{code=\"{code}\"}} {n}\n"
         ));
     }
+    out.push_str(
+        "# HELP palabre_redeem_failed_total Redemptions naming an unknown, used or withdrawn code.\n\
+         # TYPE palabre_redeem_failed_total counter\n",
+    );
+    out.push_str(&format!(
+        "palabre_redeem_failed_total {}\n",
+        c.redeem_failed
+    ));
+    out.push_str(
+        "# HELP palabre_redeem_throttled_total Redemptions refused while the node's budget of failures was spent.\n\
+         # TYPE palabre_redeem_throttled_total counter\n",
+    );
+    out.push_str(&format!(
+        "palabre_redeem_throttled_total {}\n",
+        c.redeem_throttled
+    ));
     drop(c);
+    out.push_str(&crate::conn::metrics());
     out.push_str(&state.backend.metrics());
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], out).into_response()
 }

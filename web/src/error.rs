@@ -65,6 +65,7 @@ pub const REQUEST_CODES: &[&str] = &[
     "results_hidden",
     "rate_limited",
     "timeout",
+    "too_many_connections",
     "internal",
 ];
 
@@ -75,7 +76,7 @@ pub fn status_of(code: &str) -> StatusCode {
         "not_found" => StatusCode::NOT_FOUND,
         "results_hidden" => StatusCode::FORBIDDEN,
         "rate_limited" => StatusCode::TOO_MANY_REQUESTS,
-        "timeout" => StatusCode::SERVICE_UNAVAILABLE,
+        "timeout" | "too_many_connections" => StatusCode::SERVICE_UNAVAILABLE,
         "internal" => StatusCode::INTERNAL_SERVER_ERROR,
         "duplicate"
         | "already_credentialed"

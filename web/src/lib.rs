@@ -7,6 +7,8 @@
 
 pub mod api;
 pub mod backend;
+pub mod client;
+pub mod conn;
 pub mod error;
 pub mod limit;
 pub mod openapi;

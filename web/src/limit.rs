@@ -3,19 +3,21 @@
 //! Buckets live in a bounded map: when it is full, buckets that have refilled (idle
 //! clients) are dropped first, and if none has, the map starts over — a flood of
 //! addresses can cost some fairness, never unbounded memory. Requests without a peer
-//! address (tests, unix sockets) share one bucket.
+//! address (tests, unix sockets) share one bucket; IPv6 clients share one per /64
+//! (`crate::client::Bucket`), since one subscriber holds a whole /64.
 
 use std::collections::HashMap;
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::net::IpAddr;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use axum::Json;
-use axum::extract::{ConnectInfo, Request};
+use axum::extract::Request;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
+use crate::client::Bucket;
 use crate::error::error_body;
 
 /// Most clients tracked at once.
@@ -30,7 +32,7 @@ pub struct RateLimit {
 }
 
 #[derive(Debug)]
-struct Bucket {
+struct Tokens {
     tokens: f64,
     at: Instant,
 }
@@ -38,7 +40,7 @@ struct Bucket {
 #[derive(Debug)]
 pub struct Limiter {
     rule: RateLimit,
-    buckets: Mutex<HashMap<IpAddr, Bucket>>,
+    buckets: Mutex<HashMap<Bucket, Tokens>>,
 }
 
 impl Limiter {
@@ -50,20 +52,21 @@ impl Limiter {
     }
 
     /// Takes a token for `client`; `Err(wait)` when there is none.
-    fn take(&self, client: IpAddr, now: Instant) -> Result<(), Duration> {
+    fn take(&self, client: Option<IpAddr>, now: Instant) -> Result<(), Duration> {
         let mut buckets = self.buckets.lock().unwrap_or_else(|e| e.into_inner());
         let rule = self.rule;
-        let refill = |b: &Bucket| {
+        let refill = |b: &Tokens| {
             (b.tokens + now.saturating_duration_since(b.at).as_secs_f64() * rule.per_second)
                 .min(rule.burst)
         };
+        let client = Bucket::of(client);
         if buckets.len() >= MAX_TRACKED_CLIENTS && !buckets.contains_key(&client) {
             buckets.retain(|_, b| refill(b) < rule.burst);
             if buckets.len() >= MAX_TRACKED_CLIENTS {
                 buckets.clear();
             }
         }
-        let bucket = buckets.entry(client).or_insert(Bucket {
+        let bucket = buckets.entry(client).or_insert(Tokens {
             tokens: rule.burst,
             at: now,
         });
@@ -81,11 +84,8 @@ impl Limiter {
     }
 }
 
-fn client_of(request: &Request) -> IpAddr {
-    request
-        .extensions()
-        .get::<ConnectInfo<SocketAddr>>()
-        .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |c| c.0.ip())
+fn client_of(request: &Request) -> Option<IpAddr> {
+    crate::client::of_request(request.extensions())
 }
 
 /// Middleware: refuses with 429 `rate_limited` and `Retry-After` when a client is over
@@ -97,18 +97,69 @@ pub async fn rate_limit(
 ) -> Response {
     match limiter.take(client_of(&request), Instant::now()) {
         Ok(()) => next.run(request).await,
-        Err(wait) => {
-            let body = error_body(
-                "rate_limited",
-                "too many requests from this address; wait a moment and try again",
-            );
-            let mut response = (StatusCode::TOO_MANY_REQUESTS, Json(body)).into_response();
-            let seconds = wait.as_secs().max(1).to_string();
-            if let Ok(v) = HeaderValue::from_str(&seconds) {
-                response.headers_mut().insert(header::RETRY_AFTER, v);
-            }
-            response
+        Err(wait) => too_many(
+            wait,
+            "too many requests from this address; wait a moment and try again",
+        ),
+    }
+}
+
+/// A 429 `rate_limited` answer with `Retry-After`.
+pub(crate) fn too_many(wait: Duration, message: &str) -> Response {
+    let body = error_body("rate_limited", message);
+    let mut response = (StatusCode::TOO_MANY_REQUESTS, Json(body)).into_response();
+    let seconds = wait.as_secs().max(1).to_string();
+    if let Ok(v) = HeaderValue::from_str(&seconds) {
+        response.headers_mut().insert(header::RETRY_AFTER, v);
+    }
+    response
+}
+
+/// One token bucket for the whole node, spent only by what failed (failed redemptions of
+/// invitation codes): while it is empty, the guarded action is refused to everyone.
+#[derive(Debug)]
+pub struct Budget {
+    rule: RateLimit,
+    tokens: Mutex<Tokens>,
+}
+
+impl Budget {
+    pub fn new(rule: RateLimit) -> Budget {
+        Budget {
+            rule,
+            tokens: Mutex::new(Tokens {
+                tokens: rule.burst,
+                at: Instant::now(),
+            }),
         }
+    }
+
+    fn refilled(&self, now: Instant) -> std::sync::MutexGuard<'_, Tokens> {
+        let mut t = self.tokens.lock().unwrap_or_else(|e| e.into_inner());
+        let gained = now.saturating_duration_since(t.at).as_secs_f64() * self.rule.per_second;
+        t.tokens = (t.tokens + gained).min(self.rule.burst);
+        t.at = now;
+        t
+    }
+
+    /// `Err(wait)` while the budget is spent.
+    pub fn available(&self, now: Instant) -> Result<(), Duration> {
+        let t = self.refilled(now);
+        if t.tokens >= 1.0 {
+            Ok(())
+        } else {
+            Err(Duration::from_secs_f64(
+                (1.0 - t.tokens) / self.rule.per_second.max(f64::MIN_POSITIVE),
+            ))
+        }
+    }
+
+    /// Spends one token for a failure; whether that emptied the budget.
+    pub fn spend(&self, now: Instant) -> bool {
+        let mut t = self.refilled(now);
+        let before = t.tokens;
+        t.tokens = (t.tokens - 1.0).max(0.0);
+        before >= 1.0 && t.tokens < 1.0
     }
 }
 
@@ -133,7 +184,7 @@ mod tests {
             per_second: 2.0,
             burst: 3.0,
         });
-        let ip = IpAddr::V4(Ipv4Addr::LOCALHOST);
+        let ip = Some(IpAddr::V4(std::net::Ipv4Addr::LOCALHOST));
         let t0 = Instant::now();
         for _ in 0..3 {
             assert!(limiter.take(ip, t0).is_ok());
@@ -145,7 +196,7 @@ mod tests {
             "one token back after 0.5 s"
         );
         for n in 0..(MAX_TRACKED_CLIENTS as u32 + 10) {
-            let other = IpAddr::V4(Ipv4Addr::from(n));
+            let other = Some(IpAddr::V4(std::net::Ipv4Addr::from(n)));
             let _ = limiter.take(other, t0);
         }
         let tracked = limiter.buckets.lock().expect("lock").len();

@@ -33,6 +33,8 @@ struct TestBackend {
     invitations: Mutex<HashMap<Hash, bool>>,
     now_ms: AtomicU64,
     evidence: Mutex<Vec<palabre_core::head::Equivocation>>,
+    /// How many times a consultation was counted (what a hidden result must not cost).
+    counts: AtomicU64,
 }
 
 impl TestBackend {
@@ -43,6 +45,7 @@ impl TestBackend {
             invitations: Mutex::new(HashMap::new()),
             evidence: Mutex::new(Vec::new()),
             now_ms: AtomicU64::new(T0),
+            counts: AtomicU64::new(0),
         }
     }
 
@@ -247,6 +250,7 @@ impl Backend for TestBackend {
         &self,
         consultation: &EventId,
     ) -> Result<Option<(ConsultationView, Counted)>, BackendError> {
+        self.counts.fetch_add(1, Ordering::SeqCst);
         Ok(self.ledger.lock().expect("lock").count(consultation))
     }
 
@@ -429,6 +433,7 @@ fn code(v: &Value) -> &str {
 }
 
 mod api {
+    pub mod hostile;
     pub mod protocol;
 }
 
@@ -883,6 +888,11 @@ async fn results_are_hidden_until_the_close() {
     let uri = format!("/api/v1/consultations/{cid}/tally");
     let (s, v) = call(&b, "GET", &uri, vec![]).await;
     assert_eq!((s, code(&v)), (StatusCode::FORBIDDEN, "results_hidden"));
+    assert_eq!(
+        b.counts.load(Ordering::SeqCst),
+        0,
+        "refused before counting"
+    );
     b.now_ms.store(T0 + 2 * DAY, Ordering::SeqCst);
     let (s, v) = call(&b, "GET", &uri, vec![]).await;
     assert_eq!(s, StatusCode::OK, "{v}");
@@ -1072,7 +1082,7 @@ async fn pages_answer_with_strict_headers_and_refuse_bad_input() {
     }
     // The language switch only ever sends back to a path of this site.
     for (back, expected) in [
-        ("/c/abc", "/c/abc"),
+        ("/c/abc", "/"),
         ("//evil.example/", "/"),
         ("https://evil.example/", "/"),
         ("/\\evil.example", "/"),

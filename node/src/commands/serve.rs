@@ -8,7 +8,6 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use anyhow::Context;
-use axum::serve::ListenerExt;
 use palabre_core::admission::Record;
 use palabre_store::Storage;
 use palabre_web::{ApiConfig, RateLimit};
@@ -71,8 +70,10 @@ pub(super) fn serve(data: PathBuf, http: Option<String>, demo: bool) -> anyhow::
             per_second: home.config.rate_per_second,
             burst: home.config.rate_burst,
         },
+        trusted_proxies: home.config.trusted_proxies()?,
         ..ApiConfig::default()
     };
+    let connections = home.config.conn_limits(palabre_web::conn::file_limit());
     let office = backend::OfficeSettings {
         public_url,
         demo,
@@ -125,18 +126,8 @@ pub(super) fn serve(data: PathBuf, http: Option<String>, demo: bool) -> anyhow::
             Arc::clone(&backend),
             home.config.close_grace_ms,
         ));
-        // Small answers go out at once rather than waiting on Nagle's algorithm.
-        let listener = listener.tap_io(|tcp| {
-            if let Err(e) = tcp.set_nodelay(true) {
-                tracing::debug!("TCP_NODELAY not set: {e}");
-            }
-        });
-        axum::serve(
-            listener,
-            app.into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(shutdown_signal())
-        .await?;
+        // Bounded connections, header timeout, TCP_NODELAY (web/src/conn.rs).
+        palabre_web::conn::serve(listener, app, connections, shutdown_signal()).await?;
         tracing::info!("shutting down: flushing the store");
         backend.storage.flush()?;
         anyhow::Ok(())

@@ -21,6 +21,8 @@ use super::{Node, http, redeem, start, start_args};
 /// One browser's worth of state: cookies, kept across requests.
 pub struct Web {
     pub addr: String,
+    /// The loopback address this browser connects from (default: the system's choice).
+    pub from: Option<std::net::IpAddr>,
     cookies: BTreeMap<String, String>,
 }
 
@@ -76,12 +78,16 @@ impl Web {
     pub fn new(addr: &str) -> Web {
         Web {
             addr: addr.to_owned(),
+            from: None,
             cookies: BTreeMap::new(),
         }
     }
 
     fn request(&mut self, method: &str, path: &str, body: Option<String>) -> Answer {
-        let mut s = TcpStream::connect(&self.addr).expect("connect");
+        let mut s = match self.from {
+            Some(from) => super::hostile::connect_from(from, &self.addr),
+            None => TcpStream::connect(&self.addr).expect("connect"),
+        };
         s.set_read_timeout(Some(Duration::from_secs(60)))
             .expect("timeout");
         let cookies = self
@@ -355,7 +361,7 @@ fn the_first_administrator_comes_from_a_one_time_link_and_logins_are_guarded() {
     assert_eq!(no_token.status, 403);
     let metrics = String::from_utf8(super::get_raw(&node.addr, "/metrics")).expect("utf-8");
     assert!(
-        metrics.contains("palabre_staff_actions_total{action=\"login_failed\"} 5"),
+        metrics.contains("palabre_staff_actions_total{action=\"login_failed\"} 6"),
         "{metrics}"
     );
 }

@@ -13,6 +13,7 @@
 //! security headers, the frame every page shares, the loaders of a consultation's items,
 //! the language switch and the messages.
 
+mod back;
 mod charts;
 mod consultation;
 mod home;
@@ -488,10 +489,7 @@ struct Back {
 /// path of this site).
 async fn switch_language(Path(code): Path<String>, Query(q): Query<Back>) -> Response {
     let lang = Lang::parse(&code).unwrap_or(Lang::Fr);
-    let back = q
-        .back
-        .filter(|b| b.starts_with('/') && !b.starts_with("//") && !b.contains('\\'))
-        .unwrap_or_else(|| "/".into());
+    let back = back::page_to_return_to(q.back.as_deref());
     let mut res = Redirect::to(&back).into_response();
     if let Ok(v) = HeaderValue::from_str(&format!(
         "lang={}; Path=/; Max-Age=31536000; SameSite=Lax",

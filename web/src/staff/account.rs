@@ -116,24 +116,36 @@ pub async fn login<O: Office>(
         ));
     }
     let login = form.login.trim().to_lowercase();
-    let address = client.0.map(|ip| format!("ip:{ip}"));
-    let keys: Vec<String> = std::iter::once(format!("login:{login}"))
-        .chain(address)
-        .collect();
-    if keys.iter().any(|k| st.locked(k)) {
-        tracing::warn!(login = %login, "login refused: too many failed attempts");
-        let mut res = render_login(
-            &st,
-            frame,
-            login,
-            match lang {
-                Lang::Fr => "Trop d'essais manqués. Réessayez dans 15 minutes.".into(),
-                Lang::En => "Too many failed attempts. Try again in 15 minutes.".into(),
-            },
-        )?;
-        *res.status_mut() = StatusCode::TOO_MANY_REQUESTS;
-        return Ok(res);
-    }
+    let address = client.0;
+    let shown = address.map_or_else(|| "unknown".to_owned(), |a| a.to_string());
+    // Reserved before the Argon2 check, so that simultaneous attempts cannot all pass.
+    let attempt = match st
+        .lockout
+        .reserve(address, &login, std::time::Instant::now())
+    {
+        Ok(attempt) => attempt,
+        Err(locked) => {
+            tracing::warn!(login = %login, address = %shown, code = locked.code(), "staff login refused: too many failed attempts");
+            st.office.count_action("login_locked");
+            let mut res = render_login(
+                &st,
+                frame,
+                login,
+                match lang {
+                    Lang::Fr => format!(
+                        "Trop d'essais manqués depuis cette adresse. Réessayez dans 15 minutes ({}).",
+                        locked.code()
+                    ),
+                    Lang::En => format!(
+                        "Too many failed attempts from this address. Try again in 15 minutes ({}).",
+                        locked.code()
+                    ),
+                },
+            )?;
+            *res.status_mut() = StatusCode::TOO_MANY_REQUESTS;
+            return Ok(res);
+        }
+    };
     let account = st.account(&login)?.filter(|a| a.active);
     let password = form.password;
     // An unknown login costs the same Argon2 check as a known one: the answer's time
@@ -150,10 +162,9 @@ pub async fn login<O: Office>(
     .await
     .unwrap_or(false);
     let Some(account) = account.filter(|_| verified) else {
-        for k in &keys {
-            st.fail(k);
-        }
-        tracing::warn!(login = %login, "failed staff login");
+        // The reserved attempt stays counted.
+        drop(attempt);
+        tracing::warn!(login = %login, address = %shown, "failed staff login");
         st.office.count_action("login_failed");
         let mut res = render_login(
             &st,
@@ -167,9 +178,7 @@ pub async fn login<O: Office>(
         *res.status_mut() = StatusCode::UNAUTHORIZED;
         return Ok(res);
     };
-    for k in &keys {
-        st.forgive(k);
-    }
+    st.lockout.succeeded(attempt);
     let res = start_session(&st, &account.login)?;
     tracing::info!(staff = %account.login, "staff login");
     st.office.count_action("login");

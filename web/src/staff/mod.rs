@@ -16,18 +16,18 @@ mod account;
 mod consultations;
 mod desk;
 mod letters;
+pub mod lockout;
 mod moderation;
 mod qr;
 
 use std::collections::HashMap;
 use std::future::Future;
-use std::net::{IpAddr, SocketAddr};
+use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use askama::Template;
 use axum::Router;
-use axum::extract::ConnectInfo;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
@@ -119,9 +119,6 @@ pub(crate) mod ns {
     pub const REPORT: &str = "report";
 }
 
-/// Failed logins allowed per account name and per address in [`LOGIN_WINDOW`].
-const LOGIN_FAILURES: u32 = 5;
-const LOGIN_WINDOW: Duration = Duration::from_secs(15 * 60);
 /// How long generated codes stay in memory for printing (they are never stored).
 const CODES_KEPT: Duration = Duration::from_secs(60 * 60);
 
@@ -163,18 +160,11 @@ pub(crate) struct Me {
     pub csrf: String,
 }
 
-/// A count of failed logins in the current window.
-#[derive(Debug, Clone, Copy)]
-struct Failures {
-    n: u32,
-    since: Instant,
-}
-
 pub(crate) struct Staff<O> {
     pub office: Arc<O>,
     pub css: String,
     pub secure_cookies: bool,
-    failures: Mutex<HashMap<String, Failures>>,
+    lockout: lockout::Lockout,
     /// Codes of recent letter batches, for printing: batch id → (codes, generated at).
     codes: Mutex<HashMap<String, (Vec<String>, Instant)>>,
 }
@@ -194,7 +184,7 @@ pub fn routes<O: Office>(office: Arc<O>) -> Router {
         office,
         css: Assets::get().css.url.clone(),
         secure_cookies,
-        failures: Mutex::new(HashMap::new()),
+        lockout: lockout::Lockout::new(lockout::LockoutRules::default()),
         codes: Mutex::new(HashMap::new()),
     });
     Router::new()
@@ -583,39 +573,6 @@ impl<O: Office> Staff<O> {
             .map(|receipt| (event, receipt)))
     }
 
-    /// Whether `key` (an account name or an address) is locked out after failed logins.
-    fn locked(&self, key: &str) -> bool {
-        let map = self.failures.lock().unwrap_or_else(|e| e.into_inner());
-        map.get(key)
-            .is_some_and(|f| f.n >= LOGIN_FAILURES && f.since.elapsed() < LOGIN_WINDOW)
-    }
-
-    fn fail(&self, key: &str) {
-        let mut map = self.failures.lock().unwrap_or_else(|e| e.into_inner());
-        // Bounded: old windows go first when the map grows.
-        if map.len() > 10_000 {
-            map.retain(|_, f| f.since.elapsed() < LOGIN_WINDOW);
-        }
-        let f = map.entry(key.to_owned()).or_insert(Failures {
-            n: 0,
-            since: Instant::now(),
-        });
-        if f.since.elapsed() >= LOGIN_WINDOW {
-            *f = Failures {
-                n: 0,
-                since: Instant::now(),
-            };
-        }
-        f.n += 1;
-    }
-
-    fn forgive(&self, key: &str) {
-        self.failures
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .remove(key);
-    }
-
     /// Keeps freshly generated codes in memory for printing, and forgets old ones.
     fn keep_codes(&self, batch: &str, codes: Vec<String>) {
         let mut map = self.codes.lock().unwrap_or_else(|e| e.into_inner());
@@ -714,12 +671,7 @@ impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Client {
         parts: &mut axum::http::request::Parts,
         _: &S,
     ) -> Result<Client, Self::Rejection> {
-        Ok(Client(
-            parts
-                .extensions
-                .get::<ConnectInfo<SocketAddr>>()
-                .map(|c| c.0.ip()),
-        ))
+        Ok(Client(crate::client::of_request(&parts.extensions)))
     }
 }
 
