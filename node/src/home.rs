@@ -1,7 +1,9 @@
 //! The node's data directory: created on first start with the authority key (readable by
 //! its owner only), a commented config file, and the store.
 //!
-//! Layout: `authority.key` (hex of the 32-byte seed, mode 0600), `palabre.toml`
+//! Layout: `authority.key` (hex of the 32-byte seed, mode 0600), `trustee.key` (the
+//! town's encryption key as a trustee of secret ballots, mode 0600: `trustee.rs`),
+//! `palabre.toml`
 //! (settings; `PALABRE_*` environment variables override them), `peers.toml` (the
 //! federation: the towns this node replicates, kept by `palabre peers`), `store/` (sled),
 //! and, while the node serves, `control.sock` (how `palabre backup` reaches it).
@@ -14,6 +16,8 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, bail};
 use palabre_core::crypto::SecretKey;
 use serde::{Deserialize, Serialize};
+
+use crate::trustee::TrusteeKey;
 
 /// Settings from `palabre.toml`, then the environment.
 #[derive(Debug, Clone, Deserialize)]
@@ -39,6 +43,9 @@ pub struct Config {
     pub p2p_listen: String,
     /// How long a staff member stays logged in, in seconds.
     pub staff_session_seconds: u64,
+    /// Shifts the node's clock by this many milliseconds (`clock.rs`): for rehearsing a
+    /// consultation's calendar and for tests; 0 in service.
+    pub clock_offset_ms: i64,
 }
 
 impl Default for Config {
@@ -54,6 +61,7 @@ impl Default for Config {
             close_grace_ms: DEFAULT_CLOSE_GRACE_MS,
             p2p_listen: "/ip4/0.0.0.0/tcp/4040".into(),
             staff_session_seconds: 10 * 60 * 60,
+            clock_offset_ms: 0,
         }
     }
 }
@@ -118,7 +126,12 @@ pub const DEFAULT_CLOSE_GRACE_MS: u64 = palabre_core::limits::MAX_CLOCK_SKEW_MS 
 
 /// The files of a data directory that a backup carries beside the store (every one
 /// that holds state: a file added to the layout above belongs here too).
-pub const BACKED_UP_FILES: [&str; 3] = ["authority.key", "palabre.toml", "peers.toml"];
+pub const BACKED_UP_FILES: [&str; 4] = [
+    "authority.key",
+    crate::trustee::KEY_FILE,
+    "palabre.toml",
+    "peers.toml",
+];
 
 /// The store's directory inside a data directory.
 pub const STORE: &str = "store";
@@ -128,6 +141,8 @@ pub const STORE: &str = "store";
 pub struct Home {
     pub dir: PathBuf,
     pub key: SecretKey,
+    /// The trustee encryption key (`trustee.key`).
+    pub trustee: TrusteeKey,
     pub config: Config,
 }
 
@@ -168,6 +183,7 @@ impl Home {
                     key_path.display()
                 )
             })?;
+        let trustee = TrusteeKey::open_or_create(dir)?;
         let config_path = dir.join("palabre.toml");
         if !config_path.exists() {
             fs::write(&config_path, CONFIG_TEMPLATE)?;
@@ -175,9 +191,11 @@ impl Home {
         let mut config: Config = toml::from_str(&fs::read_to_string(&config_path)?)
             .with_context(|| format!("reading {}", config_path.display()))?;
         apply_env(&mut config)?;
+        crate::clock::set_offset_ms(config.clock_offset_ms);
         Ok(Home {
             dir: dir.to_path_buf(),
             key: SecretKey::from_seed(&seed),
+            trustee,
             config,
         })
     }
@@ -276,6 +294,11 @@ fn apply_env(config: &mut Config) -> anyhow::Result<()> {
         config.staff_session_seconds = v
             .parse()
             .context("PALABRE_STAFF_SESSION_SECONDS is a number of seconds")?;
+    }
+    if let Some(v) = var("CLOCK_OFFSET_MS") {
+        config.clock_offset_ms = v
+            .parse()
+            .context("PALABRE_CLOCK_OFFSET_MS is a number of milliseconds")?;
     }
     if let Some(v) = var("CACHE_MIB") {
         config.cache_mib = v.parse().context("PALABRE_CACHE_MIB is a number of MiB")?;

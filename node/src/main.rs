@@ -23,6 +23,7 @@ mod shufflebench;
 mod snapshot;
 mod staffbench;
 mod status;
+mod trustee;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -583,6 +584,7 @@ fn serve(data: PathBuf, http: Option<String>, demo: bool) -> anyhow::Result<()> 
         let me = backend.key.public_key();
         let live = Arc::new(status::Live {
             town: home.config.name.clone(),
+            encryption_key: home.trustee.public_hex(),
             peers: peers.clone(),
             net: std::sync::OnceLock::new(),
         });
