@@ -467,6 +467,8 @@ fn declare(
             name: name.into(),
             code: code.into(),
             addresses: vec![public_url.to_owned()],
+            encryption_key: None,
+            encryption_pok: None,
         }),
     }
     .sign(&home.key)

@@ -230,6 +230,7 @@ fn three_towns_federate_by_config_alone() {
             vote_close_ms: now + 25_000,
             method: Method::Approval { max_choices: 1 },
             show_running_results: true,
+            secrecy: None,
         })),
     );
     let cid = c.id();
@@ -682,6 +683,7 @@ fn a_purge_erases_the_text_on_every_replica() {
             vote_close_ms: now + 1_200_000,
             method: Method::Approval { max_choices: 1 },
             show_running_results: true,
+            secrecy: None,
         })),
     );
     let secret = "chez Mme Martin au 4 impasse des Saules";
@@ -914,6 +916,7 @@ fn overlapping_consultations_audit_clean_from_every_node_and_bundle() {
                 vote_close_ms: close,
                 method: Method::Approval { max_choices: 1 },
                 show_running_results: false,
+                secrecy: None,
             })),
         );
         let p = sign(

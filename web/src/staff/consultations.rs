@@ -203,6 +203,7 @@ impl Draft {
                     vote_close_ms: vc,
                     method,
                     show_running_results: self.show_running,
+                    secrecy: None,
                 })
             }
             _ => Err(problems),
