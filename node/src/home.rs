@@ -1,9 +1,9 @@
 //! The node's data directory: created on first start with the authority key (readable by
 //! its owner only), a commented config file, and the store.
 //!
-//! Layout: `authority.key` (hex of the 32-byte seed, mode 0600), `trustee.key` (the
-//! town's encryption key as a trustee of secret ballots, mode 0600: `trustee.rs`),
-//! `palabre.toml`
+//! Layout: `authority.key` (hex of the 32-byte seed, mode 0600), `trustee.key` and
+//! `trustee-shares.json` (the town's secrets as a trustee of secret ballots, mode 0600:
+//! `trustee.rs`), `palabre.toml`
 //! (settings; `PALABRE_*` environment variables override them), `peers.toml` (the
 //! federation: the towns this node replicates, kept by `palabre peers`), `store/` (sled),
 //! and, while the node serves, `control.sock` (how `palabre backup` reaches it).
@@ -126,9 +126,10 @@ pub const DEFAULT_CLOSE_GRACE_MS: u64 = palabre_core::limits::MAX_CLOCK_SKEW_MS 
 
 /// The files of a data directory that a backup carries beside the store (every one
 /// that holds state: a file added to the layout above belongs here too).
-pub const BACKED_UP_FILES: [&str; 4] = [
+pub const BACKED_UP_FILES: [&str; 5] = [
     "authority.key",
     crate::trustee::KEY_FILE,
+    crate::trustee::SHARES_FILE,
     "palabre.toml",
     "peers.toml",
 ];

@@ -6,6 +6,7 @@ mod audit;
 mod backend;
 mod backup;
 mod bench;
+mod ceremony;
 mod client;
 mod clock;
 mod closer;
@@ -457,9 +458,12 @@ fn declare(
     public_url: &str,
 ) -> anyhow::Result<()> {
     let me = home.key.public_key();
-    if storage.log_size(&me) > 0 {
+    // Declared already, with this node's trustee key (an older declaration without it,
+    // or with a key since replaced, is declared again: trustee.rs).
+    if storage.log_size(&me) > 0 && storage.encryption_key(&me) == Some(home.trustee.public()) {
         return Ok(());
     }
+    let (encryption_key, encryption_pok) = home.trustee.declaration(&me)?;
     let event = Event {
         author: me,
         created_at_ms: now_ms(),
@@ -467,8 +471,8 @@ fn declare(
             name: name.into(),
             code: code.into(),
             addresses: vec![public_url.to_owned()],
-            encryption_key: None,
-            encryption_pok: None,
+            encryption_key: Some(encryption_key),
+            encryption_pok: Some(encryption_pok),
         }),
     }
     .sign(&home.key)
@@ -574,6 +578,8 @@ fn serve(data: PathBuf, http: Option<String>, demo: bool) -> anyhow::Result<()> 
             .map(|p| (p.authority, p.name.clone()))
             .collect(),
     };
+    let trustee_key = home.trustee.public_hex();
+    let (trustee, shares) = (home.trustee, trustee::Shares::new(&data));
     let backend = Arc::new(NodeBackend::new(Arc::clone(&storage), home.key).with_office(office));
     if let Some(link) = palabre_web::staff::first_admin_link(&*backend)? {
         println!("No administrator yet. To create the first one, open (once): {link}");
@@ -586,7 +592,7 @@ fn serve(data: PathBuf, http: Option<String>, demo: bool) -> anyhow::Result<()> 
         let me = backend.key.public_key();
         let live = Arc::new(status::Live {
             town: home.config.name.clone(),
-            encryption_key: home.trustee.public_hex(),
+            encryption_key: trustee_key,
             peers: peers.clone(),
             net: std::sync::OnceLock::new(),
         });
@@ -616,6 +622,7 @@ fn serve(data: PathBuf, http: Option<String>, demo: bool) -> anyhow::Result<()> 
             Arc::clone(&backend),
             home.config.close_grace_ms,
         ));
+        tokio::spawn(ceremony::run(Arc::clone(&backend), trustee, shares));
         // Small answers go out at once rather than waiting on Nagle's algorithm.
         let listener = listener.tap_io(|tcp| {
             if let Err(e) = tcp.set_nodelay(true) {

@@ -13,11 +13,13 @@
 //! for everything signed.
 
 mod account;
+mod ceremony;
 mod consultations;
 mod desk;
 mod letters;
 mod moderation;
 mod qr;
+mod secrecy;
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -224,6 +226,10 @@ pub fn routes<O: Office>(office: Arc<O>) -> Router {
         .route(
             "/staff/drafts/{id}/publish",
             post(consultations::publish::<O>),
+        )
+        .route(
+            "/staff/consultations/{id}/ceremony",
+            get(ceremony::ceremony::<O>),
         )
         .route(
             "/staff/consultations/{id}/projects",
