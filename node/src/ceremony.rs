@@ -98,20 +98,21 @@ fn as_trustee(
     let dealt = !own_events(storage, &c.id, Kind::DkgDeal, &me).is_empty();
     // The deal: once, before the key window closes, when every trustee's key is known.
     // (A deal dated after `keys_close_ms` is refused; a late node simply does not deal.)
-    if !dealt && now_ms + DEAL_MARGIN_MS < secrecy.keys_close_ms {
-        if let Ok(keys) = build::encryption_keys(c, |k| storage.encryption_key(k)) {
-            let (body, own) = build::deal(c, &me, &keys, &fresh_seed()?)
-                .map_err(|r| anyhow::anyhow!("the deal cannot be made: {r}"))?;
-            // The own share is durable before the deal exists: a crash in between makes
-            // the next pass deal afresh, never a deal whose own share was lost.
-            held.own_share = Some(group::scalar_hex(&own.own_share.0));
-            held.deal = None;
-            shares.put(&c.id, held.clone())?;
-            let event = append(writer, key, Body::DkgDeal(body), now_ms)?;
-            held.deal = Some(event);
-            shares.put(&c.id, held.clone())?;
-            done.deals.push(title.clone());
-        }
+    if !dealt
+        && now_ms + DEAL_MARGIN_MS < secrecy.keys_close_ms
+        && let Ok(keys) = build::encryption_keys(c, |k| storage.encryption_key(k))
+    {
+        let (body, own) = build::deal(c, &me, &keys, &fresh_seed()?)
+            .map_err(|r| anyhow::anyhow!("the deal cannot be made: {r}"))?;
+        // The own share is durable before the deal exists: a crash in between makes
+        // the next pass deal afresh, never a deal whose own share was lost.
+        held.own_share = Some(group::scalar_hex(&own.own_share.0));
+        held.deal = None;
+        shares.put(&c.id, held.clone())?;
+        let event = append(writer, key, Body::DkgDeal(body), now_ms)?;
+        held.deal = Some(event);
+        shares.put(&c.id, held.clone())?;
+        done.deals.push(title.clone());
     }
     // Complaints: every other trustee's deal, opened; a share that fails is shown.
     if now_ms < secrecy.complaints_close_ms() {
