@@ -366,6 +366,7 @@ fn measure(
             vote_close_ms: now + 24 * 3_600_000,
             method: Method::Approval { max_choices: 1 },
             show_running_results: false,
+            secrecy: None,
         })),
     )
     .sign(&town)?;
@@ -598,6 +599,8 @@ pub(crate) fn closed_log(n: u32) -> anyhow::Result<ClosedLog> {
                 name: "Bench".into(),
                 code: String::new(),
                 addresses: vec![],
+                encryption_key: None,
+                encryption_pok: None,
             }),
         )?,
     );
@@ -633,6 +636,7 @@ pub(crate) fn closed_log(n: u32) -> anyhow::Result<ClosedLog> {
             vote_close_ms: T0 + 10 * DAY,
             method: Method::Approval { max_choices: 1 },
             show_running_results: false,
+            secrecy: None,
         })),
     )?;
     let cid = consultation.id();

@@ -255,6 +255,8 @@ fn propagation(dir: &Path, rate: u32, seconds: u32) -> anyhow::Result<()> {
                 name: "Source".into(),
                 code: String::new(),
                 addresses: vec![],
+                encryption_key: None,
+                encryption_pok: None,
             }),
         )?
         .into_bytes(),
@@ -280,6 +282,7 @@ fn propagation(dir: &Path, rate: u32, seconds: u32) -> anyhow::Result<()> {
             vote_close_ms: now + 3_600_000,
             method: Method::Approval { max_choices: 1 },
             show_running_results: false,
+            secrecy: None,
         })),
     )?;
     let cid = consultation.id();

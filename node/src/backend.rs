@@ -308,6 +308,21 @@ impl Backend for NodeBackend {
         now_ms()
     }
 
+    fn declares_encryption_key(&self, authority: &PublicKey) -> Result<bool, BackendError> {
+        Ok(self.storage.encryption_key(authority).is_some())
+    }
+
+    fn ceremony(
+        &self,
+        consultation: &ConsultationView,
+    ) -> Result<Option<palabre_web::trust::Ceremony>, BackendError> {
+        Ok(palabre_web::trust::ceremony_of(
+            &*self.storage,
+            consultation,
+            now_ms(),
+        ))
+    }
+
     fn metrics(&self) -> String {
         use std::sync::atomic::Ordering::Relaxed;
         let stats = self.writer.stats();

@@ -26,7 +26,14 @@ pub struct Closed {
     pub results: Vec<String>,
 }
 
-fn append(writer: &Writer, key: &SecretKey, body: Body, now_ms: u64) -> anyhow::Result<()> {
+/// Signs `body` as this town now and commits it to its log (admitted by core like any
+/// event); the event's id once durable. The ceremony (`ceremony.rs`) appends this way too.
+pub(crate) fn append(
+    writer: &Writer,
+    key: &SecretKey,
+    body: Body,
+    now_ms: u64,
+) -> anyhow::Result<palabre_core::ids::EventId> {
     let me = key.public_key();
     let event: SignedEvent = Event {
         author: me,
@@ -34,14 +41,15 @@ fn append(writer: &Writer, key: &SecretKey, body: Body, now_ms: u64) -> anyhow::
         body,
     }
     .sign(key)
-    .map_err(|r| anyhow::anyhow!("the closing event is invalid: {r}"))?;
+    .map_err(|r| anyhow::anyhow!("the event is invalid: {r}"))?;
+    let id = event.id();
     let committed = writer.submit(vec![CommitItem {
         log: me,
         event,
         consume_invitation: None,
     }])?;
     match committed.results.into_iter().next() {
-        Some(Ok(_)) => Ok(()),
+        Some(Ok(_)) => Ok(id),
         Some(Err(e)) => anyhow::bail!("refused: {e}"),
         None => anyhow::bail!("the writer gave no answer"),
     }
@@ -92,7 +100,7 @@ pub fn close_due(
             let root = storage
                 .root_at(&me, size)
                 .ok_or_else(|| anyhow::anyhow!("no root for this log at size {size}"))?;
-            append(
+            let _ = append(
                 writer,
                 key,
                 Body::Checkpoint(CheckpointBody {
@@ -116,7 +124,7 @@ pub fn close_due(
         let Some((view, counted)) = storage.count(&view.id)? else {
             continue;
         };
-        append(
+        let _ = append(
             writer,
             key,
             Body::Result(Box::new(ResultBody {

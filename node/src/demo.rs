@@ -60,6 +60,7 @@ pub fn seed(storage: &SledStorage, town: &SecretKey) -> anyhow::Result<bool> {
             vote_close_ms: now + 14 * DAY,
             method,
             show_running_results: true,
+            secrecy: None,
         }))
     };
     let plans: Vec<(Body, Vec<DemoProposal>)> = vec![
@@ -260,6 +261,7 @@ fn seed_closed(storage: &SledStorage, town: &SecretKey, now: u64) -> anyhow::Res
             vote_close_ms: now - 10 * DAY,
             method: Method::YesNoAbstain {},
             show_running_results: false,
+            secrecy: None,
         })),
     )?;
     let cid = c.id();

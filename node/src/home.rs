@@ -1,7 +1,9 @@
 //! The node's data directory: created on first start with the authority key (readable by
 //! its owner only), a commented config file, and the store.
 //!
-//! Layout: `authority.key` (hex of the 32-byte seed, mode 0600), `palabre.toml`
+//! Layout: `authority.key` (hex of the 32-byte seed, mode 0600), `trustee.key` and
+//! `trustee-shares.json` (the town's secrets as a trustee of secret ballots, mode 0600:
+//! `trustee.rs`), `palabre.toml`
 //! (settings; `PALABRE_*` environment variables override them), `peers.toml` (the
 //! federation: the towns this node replicates, kept by `palabre peers`), `store/` (sled),
 //! and, while the node serves, `control.sock` (how `palabre backup` reaches it).
@@ -14,6 +16,8 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, bail};
 use palabre_core::crypto::SecretKey;
 use serde::{Deserialize, Serialize};
+
+use crate::trustee::TrusteeKey;
 
 /// Settings from `palabre.toml`, then the environment.
 #[derive(Debug, Clone, Deserialize)]
@@ -48,6 +52,9 @@ pub struct Config {
     pub http_header_timeout_seconds: u64,
     /// Reverse proxies (IP addresses) whose `X-Forwarded-For` names the client.
     pub trusted_proxies: Vec<String>,
+    /// Shifts the node's clock by this many milliseconds (`clock.rs`): for rehearsing a
+    /// consultation's calendar and for tests; 0 in service.
+    pub clock_offset_ms: i64,
 }
 
 impl Default for Config {
@@ -67,6 +74,7 @@ impl Default for Config {
             http_max_connections_per_address: 64,
             http_header_timeout_seconds: 10,
             trusted_proxies: Vec::new(),
+            clock_offset_ms: 0,
         }
     }
 }
@@ -167,7 +175,13 @@ pub const DEFAULT_CLOSE_GRACE_MS: u64 = palabre_core::limits::MAX_CLOCK_SKEW_MS 
 
 /// The files of a data directory that a backup carries beside the store (every one
 /// that holds state: a file added to the layout above belongs here too).
-pub const BACKED_UP_FILES: [&str; 3] = ["authority.key", "palabre.toml", "peers.toml"];
+pub const BACKED_UP_FILES: [&str; 5] = [
+    "authority.key",
+    crate::trustee::KEY_FILE,
+    crate::trustee::SHARES_FILE,
+    "palabre.toml",
+    "peers.toml",
+];
 
 /// The store's directory inside a data directory.
 pub const STORE: &str = "store";
@@ -177,6 +191,8 @@ pub const STORE: &str = "store";
 pub struct Home {
     pub dir: PathBuf,
     pub key: SecretKey,
+    /// The trustee encryption key (`trustee.key`).
+    pub trustee: TrusteeKey,
     pub config: Config,
 }
 
@@ -224,6 +240,7 @@ impl Home {
                     key_path.display()
                 )
             })?;
+        let trustee = TrusteeKey::open_or_create(dir)?;
         let config_path = dir.join("palabre.toml");
         if !config_path.exists() {
             let mut f = fs::OpenOptions::new()
@@ -237,9 +254,11 @@ impl Home {
         let mut config: Config = toml::from_str(&fs::read_to_string(&config_path)?)
             .with_context(|| format!("reading {}", config_path.display()))?;
         apply_env(&mut config)?;
+        crate::clock::set_offset_ms(config.clock_offset_ms);
         Ok(Home {
             dir: dir.to_path_buf(),
             key: SecretKey::from_seed(&seed),
+            trustee,
             config,
         })
     }
@@ -374,6 +393,11 @@ fn apply_env(config: &mut Config) -> anyhow::Result<()> {
             .filter(|p| !p.is_empty())
             .map(str::to_owned)
             .collect();
+    }
+    if let Some(v) = var("CLOCK_OFFSET_MS") {
+        config.clock_offset_ms = v
+            .parse()
+            .context("PALABRE_CLOCK_OFFSET_MS is a number of milliseconds")?;
     }
     if let Some(v) = var("CACHE_MIB") {
         config.cache_mib = v.parse().context("PALABRE_CACHE_MIB is a number of MiB")?;

@@ -8,6 +8,7 @@
 pub mod audit;
 pub mod backend;
 pub mod backup;
+pub mod ceremony;
 pub mod check_encryption;
 pub mod cli;
 pub mod client;
@@ -25,3 +26,4 @@ pub mod receipt;
 pub mod recount;
 pub mod snapshot;
 pub mod status;
+pub mod trustee;

@@ -28,6 +28,10 @@ use crate::home::{Home, Peers};
 #[derive(Debug, Serialize, Deserialize)]
 pub struct Status {
     pub authority: PublicKey,
+    /// Its trustee encryption key `E` (`trustee.key`), which its `authority` event
+    /// declares so that it may be named a trustee of secret ballots.
+    #[serde(default)]
+    pub encryption_key: String,
     /// The name in its `authority` declaration (or its config's, before it declared).
     pub town: String,
     pub log_size: u64,
@@ -66,6 +70,7 @@ struct Answer {
 #[derive(Debug)]
 pub struct Live {
     pub town: String,
+    pub encryption_key: String,
     pub peers: Peers,
     pub net: OnceLock<Net>,
 }
@@ -75,6 +80,7 @@ pub struct Live {
 pub fn build(
     storage: &SledStorage,
     me: &PublicKey,
+    encryption_key: &str,
     config_town: &str,
     peers: &Peers,
     connected: Option<&[PublicKey]>,
@@ -89,6 +95,7 @@ pub fn build(
     let counts = storage.invitation_counts()?;
     Ok(Status {
         authority: *me,
+        encryption_key: encryption_key.to_owned(),
         town,
         log_size: storage.log_size(me),
         head: storage.latest_head(me)?.map(|h| (h.head.size, h.head.root)),
@@ -122,9 +129,11 @@ pub async fn answer(
     let storage = Arc::clone(storage);
     let town = live.town.clone();
     let peers = live.peers.clone();
-    let status =
-        tokio::task::spawn_blocking(move || build(&storage, &me, &town, &peers, Some(&connected)))
-            .await?;
+    let e = live.encryption_key.clone();
+    let status = tokio::task::spawn_blocking(move || {
+        build(&storage, &me, &e, &town, &peers, Some(&connected))
+    })
+    .await?;
     let answer = match status {
         Ok(status) => Answer {
             ok: true,
@@ -173,6 +182,7 @@ pub fn run(data: &Path) -> anyhow::Result<()> {
     let status = build(
         &storage,
         &home.key.public_key(),
+        &home.trustee.public_hex(),
         &home.config.name,
         &home.peers()?,
         None,
@@ -213,8 +223,8 @@ const MAX_ANSWER_BYTES: u64 = 1024 * 1024;
 /// The status as a person reads it.
 pub fn human(s: &Status, node: &str) -> String {
     let mut out = format!(
-        "Town:          {}\nAuthority:     {}\nNode:          {node}\nLog size:      {}\n",
-        s.town, s.authority, s.log_size
+        "Town:          {}\nAuthority:     {}\nTrustee key:   {}\nNode:          {node}\nLog size:      {}\n",
+        s.town, s.authority, s.encryption_key, s.log_size
     );
     if let Some((size, root)) = s.head {
         out.push_str(&format!("Latest head:   size {size} root {root}\n"));

@@ -383,6 +383,8 @@ fn check_everything_kept(addr: &str, seen: &Seen) {
     }
 }
 
+#[path = "node/ceremony.rs"]
+mod ceremony;
 #[path = "node/federation.rs"]
 mod federation;
 #[path = "node/hostile.rs"]

@@ -756,6 +756,7 @@ async fn consultation<B: Backend>(
             "method": view.body.method,
             "show_running_results": view.body.show_running_results,
             "disputed": disputed(backend, &view)?,
+            "trust": crate::trust::level(&view, backend.ceremony(&view)?.as_ref()),
             "event": event,
         },
         "proposals": proposals,

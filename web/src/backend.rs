@@ -104,6 +104,22 @@ pub trait Backend: Send + Sync + 'static {
     /// moderation log), by log then index.
     fn moderation_log(&self) -> Result<Vec<StoredEvent>, BackendError>;
     fn now_ms(&self) -> u64;
+    /// A secret consultation's key ceremony as this node's record holds it
+    /// (`trust::ceremony_of`); `None` for a public consultation, or from a backend that
+    /// holds no secret ballots.
+    fn ceremony(
+        &self,
+        consultation: &ConsultationView,
+    ) -> Result<Option<crate::trust::Ceremony>, BackendError> {
+        let _ = consultation;
+        Ok(None)
+    }
+    /// Whether `authority`'s declaration carries a trustee encryption key (so that a
+    /// secret vote may name it a trustee).
+    fn declares_encryption_key(&self, authority: &PublicKey) -> Result<bool, BackendError> {
+        let _ = authority;
+        Ok(false)
+    }
     /// Lines of Prometheus text the node adds to `/metrics` (log sizes, group commits).
     fn metrics(&self) -> String;
 }

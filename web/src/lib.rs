@@ -14,6 +14,7 @@ pub mod limit;
 pub mod openapi;
 pub mod site;
 pub mod staff;
+pub mod trust;
 
 pub use api::{ApiConfig, app, app_with};
 pub use backend::{AuthorityInfo, Backend, BackendError, Member, Refusal, StoredEvent};

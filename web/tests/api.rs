@@ -319,6 +319,8 @@ fn world() -> (Arc<TestBackend>, EventId, EventId) {
             name: "Ville".into(),
             code: String::new(),
             addresses: vec![],
+            encryption_key: None,
+            encryption_pok: None,
         }),
     ))
     .expect("authority");
@@ -346,6 +348,7 @@ fn world() -> (Arc<TestBackend>, EventId, EventId) {
             vote_close_ms: T0 + 2 * DAY,
             method: Method::Approval { max_choices: 1 },
             show_running_results: false,
+            secrecy: None,
         })),
     );
     let cid = c.id();

@@ -7,6 +7,8 @@
 //! Stateless checks (canonical form, limits, keys, signature) happened earlier, when the
 //! bytes became a [`SignedEvent`].
 
+use curve25519_dalek::ristretto::RistrettoPoint;
+
 use crate::crypto::PublicKey;
 use crate::event::{
     Body, ConsultationBody, Kind, ModerationAction, ModerationBody, SignedEvent, StaffRole,
@@ -16,6 +18,7 @@ use crate::ids::{EventId, Hash};
 use crate::limits::MAX_CLOCK_SKEW_MS;
 use crate::purge::Entry;
 use crate::rejection::Rejection;
+use crate::secret::admit as secret_admission;
 use crate::tally::{self, ChoiceError, Method, Tally};
 
 /// A resident across key replacements: the first key an authority certified for them.
@@ -143,6 +146,18 @@ pub trait Record {
     /// `authority`'s latest moderation of `target` in its own log (a purge is final:
     /// nothing after it counts).
     fn moderated(&self, authority: &PublicKey, target: &EventId) -> Option<ModerationAction>;
+    /// The trustee encryption key `authority`'s `authority` event declares, if any.
+    fn encryption_key(&self, authority: &PublicKey) -> Option<RistrettoPoint>;
+    /// The recorded events of a secret-ballot `kind` (`dkg_deal`, `dkg_complaint`,
+    /// `election_key`, `ballot_layout`) about `consultation`, in every log, with the log
+    /// that holds each. A reader that resolves references from logs not replayed yet
+    /// (the audit's) may return those too: callers that need "already in this log" also
+    /// ask [`Record::contains`].
+    fn secret_events(&self, consultation: &EventId, kind: Kind) -> Vec<(PublicKey, SignedEvent)>;
+    /// The consultation's `election_key` event and its key `Y`.
+    fn election_key(&self, consultation: &EventId) -> Option<(EventId, RistrettoPoint)>;
+    /// The consultation's `ballot_layout` event and its number of columns.
+    fn layout(&self, consultation: &EventId) -> Option<(EventId, u64)>;
 }
 
 /// Whether a staff member in `role` may sign, in their authority's log, events of
@@ -332,7 +347,64 @@ fn check(
         }
         Body::Consultation(b) => {
             for_log()?;
-            check_consultation(log, b)
+            check_consultation(log, b)?;
+            secret_admission::consultation(record, b)
+        }
+        Body::DkgDeal(b) => {
+            by_log()?;
+            let c = record
+                .consultation(&b.consultation)
+                .ok_or(Rejection::UnknownConsultation)?;
+            secret_admission::deal(record, log, &c, event)
+        }
+        Body::DkgComplaint(b) => {
+            by_log()?;
+            let c = record
+                .consultation(&b.consultation)
+                .ok_or(Rejection::UnknownConsultation)?;
+            secret_admission::complaint(record, log, &c, b, event)
+        }
+        Body::ElectionKey(b) => {
+            let c = record
+                .consultation(&b.consultation)
+                .ok_or(Rejection::UnknownConsultation)?;
+            if author != log || *author != c.organiser {
+                return Err(refuse_author(
+                    "the consultation's organiser, in its own log",
+                ));
+            }
+            secret_admission::election_key(record, log, &c, b, event)
+        }
+        Body::BallotLayout(b) => {
+            let c = record
+                .consultation(&b.consultation)
+                .ok_or(Rejection::UnknownConsultation)?;
+            if author != log || *author != c.organiser {
+                return Err(refuse_author(
+                    "the consultation's organiser, in its own log",
+                ));
+            }
+            secret_admission::layout(record, log, &c, b, event)
+        }
+        Body::SealedBallot(b) => {
+            let c = record
+                .consultation(&b.consultation)
+                .ok_or(Rejection::UnknownConsultation)?;
+            participant(&c, log)?;
+            active_credential(record, log, author)?;
+            within(at, &c, Kind::Ballot)?;
+            if let Some(a) = &b.assistance
+                && !matches!(
+                    record.staff(log, &a.agent),
+                    Some(StaffRole::Desk | StaffRole::Admin)
+                )
+            {
+                return Err(Rejection::NotStaff);
+            }
+            if record.closing(log, &b.consultation).is_some() {
+                return Err(Rejection::AlreadyClosed);
+            }
+            secret_admission::sealed_ballot(record, &c, b, author)
         }
         Body::Proposal(b) => {
             let c = record
@@ -365,6 +437,9 @@ fn check(
                 .consultation(&b.consultation)
                 .ok_or(Rejection::UnknownConsultation)?;
             participant(&c, log)?;
+            if c.body.secrecy.is_some() {
+                return Err(Rejection::SealedRequired);
+            }
             active_credential(record, log, author)?;
             within(at, &c, Kind::Ballot)?;
             if let Some(a) = &b.assistance

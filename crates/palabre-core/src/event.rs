@@ -18,6 +18,10 @@ use crate::ids::{EventId, Hash};
 use crate::limits::*;
 use crate::merkle;
 use crate::rejection::Rejection;
+use crate::secret::{
+    self, BallotLayoutBody, DkgComplaintBody, DkgDealBody, ElectionKeyBody, Point, ProofPair,
+    Sealed, SealedBallotBody, Secrecy,
+};
 use crate::tally::{Choice, Method, Tally};
 
 /// The only protocol version this code speaks.
@@ -37,10 +41,15 @@ pub enum Kind {
     Checkpoint,
     Result,
     Staff,
+    DkgDeal,
+    DkgComplaint,
+    ElectionKey,
+    BallotLayout,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 11] = [
+    /// Every kind, in a fixed order that stores use as a byte: new kinds go at the end.
+    pub const ALL: [Kind; 15] = [
         Kind::Authority,
         Kind::Credential,
         Kind::Revocation,
@@ -52,6 +61,10 @@ impl Kind {
         Kind::Checkpoint,
         Kind::Result,
         Kind::Staff,
+        Kind::DkgDeal,
+        Kind::DkgComplaint,
+        Kind::ElectionKey,
+        Kind::BallotLayout,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -67,6 +80,10 @@ impl Kind {
             Kind::Checkpoint => "checkpoint",
             Kind::Result => "result",
             Kind::Staff => "staff",
+            Kind::DkgDeal => "dkg_deal",
+            Kind::DkgComplaint => "dkg_complaint",
+            Kind::ElectionKey => "election_key",
+            Kind::BallotLayout => "ballot_layout",
         }
     }
 
@@ -84,6 +101,13 @@ pub struct AuthorityBody {
     pub code: String,
     /// Where its node can be reached (URLs, multiaddrs).
     pub addresses: Vec<String>,
+    /// Its trustee encryption key `E = e·B`, which makes it able to be a trustee of
+    /// secret consultations (present together with `encryption_pok`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub encryption_key: Option<Point>,
+    /// Schnorr proof of knowledge of `e`, ctx = the authority key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub encryption_pok: Option<ProofPair>,
 }
 
 /// An authority certifies that `subject` is an eligible resident's key.
@@ -118,6 +142,9 @@ pub struct ConsultationBody {
     pub method: Method,
     /// Whether the tally may be shown while the vote is open.
     pub show_running_results: bool,
+    /// Present for a secret consultation: its ballots are sealed (SECRET-BALLOTS.md).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secrecy: Option<Secrecy>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -182,6 +209,38 @@ impl Assistance {
             "created_at_ms": created_at_ms,
         });
         canonical::encode(&value).map_err(from_canonical)
+    }
+
+    /// What the agent signs for a sealed ballot (without the tag): the canonical JSON
+    /// object `{author, consultation, created_at_ms, sealed}`.
+    pub fn sealed_statement(
+        voter: &PublicKey,
+        created_at_ms: u64,
+        consultation: &EventId,
+        sealed: &Sealed,
+    ) -> Result<Vec<u8>, Rejection> {
+        let value = serde_json::json!({
+            "author": voter,
+            "consultation": consultation,
+            "created_at_ms": created_at_ms,
+            "sealed": sealed,
+        });
+        canonical::encode(&value).map_err(from_canonical)
+    }
+
+    /// The agent's countersignature of the sealed ballot `voter` is about to sign.
+    pub fn sign_sealed(
+        agent: &SecretKey,
+        voter: &PublicKey,
+        created_at_ms: u64,
+        consultation: &EventId,
+        sealed: &Sealed,
+    ) -> Result<Assistance, Rejection> {
+        let statement = Assistance::sealed_statement(voter, created_at_ms, consultation, sealed)?;
+        Ok(Assistance {
+            agent: agent.public_key(),
+            sig: agent.sign(Domain::Assistance, &statement),
+        })
     }
 
     /// The agent's countersignature of the ballot `voter` is about to sign.
@@ -313,6 +372,13 @@ pub enum Body {
     /// Boxed: large, and one per consultation.
     Result(Box<ResultBody>),
     Staff(StaffBody),
+    DkgDeal(DkgDealBody),
+    DkgComplaint(DkgComplaintBody),
+    ElectionKey(ElectionKeyBody),
+    BallotLayout(BallotLayoutBody),
+    /// A `ballot` whose body carries `sealed` instead of `choice` (a secret
+    /// consultation's). Its kind is [`Kind::Ballot`].
+    SealedBallot(SealedBallotBody),
 }
 
 impl Body {
@@ -329,6 +395,11 @@ impl Body {
             Body::Checkpoint(_) => Kind::Checkpoint,
             Body::Result(_) => Kind::Result,
             Body::Staff(_) => Kind::Staff,
+            Body::DkgDeal(_) => Kind::DkgDeal,
+            Body::DkgComplaint(_) => Kind::DkgComplaint,
+            Body::ElectionKey(_) => Kind::ElectionKey,
+            Body::BallotLayout(_) => Kind::BallotLayout,
+            Body::SealedBallot(_) => Kind::Ballot,
         }
     }
 
@@ -345,21 +416,41 @@ impl Body {
             Body::Checkpoint(b) => serde_json::to_value(b),
             Body::Result(b) => serde_json::to_value(b),
             Body::Staff(b) => serde_json::to_value(b),
+            Body::DkgDeal(b) => serde_json::to_value(b),
+            Body::DkgComplaint(b) => serde_json::to_value(b),
+            Body::ElectionKey(b) => serde_json::to_value(b),
+            Body::BallotLayout(b) => serde_json::to_value(b),
+            Body::SealedBallot(b) => serde_json::to_value(b),
         }
     }
 
     fn from_json(kind: Kind, json: Value) -> Result<Body, Rejection> {
         fn de<T: DeserializeOwned>(json: Value) -> Result<T, Rejection> {
-            serde_json::from_value(json).map_err(|e| Rejection::Malformed(format!("body: {e}")))
+            serde_json::from_value(json).map_err(|e| secret::serde_rejection(&e))
         }
         Ok(match kind {
+            Kind::Ballot => {
+                let has = |m: &str| json.get(m).is_some();
+                match (has("choice"), has("sealed")) {
+                    (true, false) => Body::Ballot(de(json)?),
+                    (false, true) => Body::SealedBallot(de(json)?),
+                    _ => {
+                        return Err(Rejection::Malformed(
+                            "a ballot has exactly one of `choice` and `sealed`".into(),
+                        ));
+                    }
+                }
+            }
+            Kind::DkgDeal => Body::DkgDeal(de(json)?),
+            Kind::DkgComplaint => Body::DkgComplaint(de(json)?),
+            Kind::ElectionKey => Body::ElectionKey(de(json)?),
+            Kind::BallotLayout => Body::BallotLayout(de(json)?),
             Kind::Authority => Body::Authority(de(json)?),
             Kind::Credential => Body::Credential(de(json)?),
             Kind::Revocation => Body::Revocation(de(json)?),
             Kind::Consultation => Body::Consultation(de(json)?),
             Kind::Proposal => Body::Proposal(de(json)?),
             Kind::Argument => Body::Argument(de(json)?),
-            Kind::Ballot => Body::Ballot(de(json)?),
             Kind::Moderation => Body::Moderation(de(json)?),
             Kind::Checkpoint => Body::Checkpoint(de(json)?),
             Kind::Result => Body::Result(de(json)?),
@@ -548,6 +639,13 @@ pub fn decode(bytes: Vec<u8>) -> Result<UnverifiedEvent, Rejection> {
     let body = Body::from_json(kind, body_json.clone())?;
     check_limits(&body)?;
     check_assistance(&author, created_at_ms, &body)?;
+    if let Body::Authority(a) = &body {
+        secret::check_encryption_key(
+            &author,
+            a.encryption_key.as_ref(),
+            a.encryption_pok.as_ref(),
+        )?;
+    }
     map.insert("body".into(), body_json);
     let unsigned = canonical::encode(&Value::Object(map)).map_err(from_canonical)?;
     Ok(UnverifiedEvent {
@@ -596,6 +694,19 @@ fn check_keys_in_body(kind: Kind, body: &Value) -> Result<(), Rejection> {
             Some(a) => parse_key("agent", a.get("agent")).map(|_| ()),
             None => Ok(()),
         },
+        Kind::DkgDeal => match body.get("shares") {
+            Some(Value::Array(shares)) => shares.iter().try_for_each(|s| match s.get("to") {
+                Some(k) => parse_key("to", Some(k)).map(|_| ()),
+                None => Ok(()),
+            }),
+            _ => Ok(()),
+        },
+        Kind::ElectionKey => match body.get("qual") {
+            Some(Value::Array(keys)) => keys
+                .iter()
+                .try_for_each(|k| parse_key("qual", Some(k)).map(|_| ())),
+            _ => Ok(()),
+        },
         // Whatever is wrong with a carried tombstone (its members, their types, its keys)
         // is `bad_tombstone`, as when a tombstone is received in a log's place.
         Kind::Moderation => match body.get("tombstone") {
@@ -604,12 +715,18 @@ fn check_keys_in_body(kind: Kind, body: &Value) -> Result<(), Rejection> {
                 .map_err(|_| Rejection::BadTombstone),
             None => Ok(()),
         },
-        Kind::Consultation => match body.get("authorities") {
-            Some(Value::Array(keys)) => keys
-                .iter()
-                .try_for_each(|k| parse_key("authorities", Some(k)).map(|_| ())),
-            _ => Ok(()),
-        },
+        Kind::Consultation => {
+            if let Some(Value::Array(keys)) = body.get("authorities") {
+                keys.iter()
+                    .try_for_each(|k| parse_key("authorities", Some(k)).map(|_| ()))?;
+            }
+            match body.get("secrecy").and_then(|s| s.get("trustees")) {
+                Some(Value::Array(keys)) => keys
+                    .iter()
+                    .try_for_each(|k| parse_key("trustees", Some(k)).map(|_| ())),
+                _ => Ok(()),
+            }
+        }
         _ => Ok(()),
     }
 }
@@ -711,6 +828,23 @@ fn check_limits(body: &Body) -> Result<(), Rejection> {
         Body::Checkpoint(_) => Ok(()),
         Body::Result(b) => count("checkpoints", b.checkpoints.len(), MAX_PARTICIPANTS),
         Body::Staff(b) => text("name", &b.name, MAX_STAFF_NAME_CHARS, OneLine),
+        Body::DkgDeal(b) => {
+            count("commitments", b.commitments.len(), MAX_TRUSTEES)?;
+            count("shares", b.shares.len(), MAX_TRUSTEES)
+        }
+        Body::DkgComplaint(_) => Ok(()),
+        Body::ElectionKey(b) => count("qual", b.qual.len(), MAX_TRUSTEES),
+        Body::BallotLayout(b) => {
+            count("columns", b.columns.len(), MAX_BALLOT_ENTRIES)?;
+            count("groups", b.groups.len(), MAX_BALLOT_ENTRIES)?;
+            let members: usize = b.groups.iter().map(Vec::len).sum();
+            count("groups", members, MAX_BALLOT_ENTRIES)
+        }
+        Body::SealedBallot(b) => {
+            count("groups", b.sealed.groups.len(), MAX_BALLOT_ENTRIES)?;
+            count("sealed", b.sealed.len(), MAX_BALLOT_ENTRIES)?;
+            count("s", b.sealed.pok.s.len(), MAX_BALLOT_ENTRIES)
+        }
     }
 }
 
@@ -719,18 +853,28 @@ fn check_limits(body: &Body) -> Result<(), Rejection> {
 /// ballots are few, so this costs nothing that matters). Whether the agent is a desk
 /// agent of the log is admission's question.
 fn check_assistance(author: &PublicKey, created_at_ms: u64, body: &Body) -> Result<(), Rejection> {
-    let Body::Ballot(BallotBody {
-        consultation,
-        choice,
-        assistance: Some(a),
-    }) = body
-    else {
-        return Ok(());
+    let (a, statement) = match body {
+        Body::Ballot(BallotBody {
+            consultation,
+            choice,
+            assistance: Some(a),
+        }) => (
+            a,
+            Assistance::statement(author, created_at_ms, consultation, choice)?,
+        ),
+        Body::SealedBallot(SealedBallotBody {
+            consultation,
+            sealed,
+            assistance: Some(a),
+        }) => (
+            a,
+            Assistance::sealed_statement(author, created_at_ms, consultation, sealed)?,
+        ),
+        _ => return Ok(()),
     };
     if a.agent == *author {
         return Err(Rejection::BadAssistance);
     }
-    let statement = Assistance::statement(author, created_at_ms, consultation, choice)?;
     a.agent
         .verify_message(&Domain::Assistance.message(&statement), &a.sig)
         .map_err(|_| Rejection::BadAssistance)

@@ -20,6 +20,8 @@ use crate::merkle::{self, MemoryTree};
 use crate::purge::{Entry, PurgedEntry};
 use crate::rejection::Rejection;
 
+use curve25519_dalek::ristretto::RistrettoPoint;
+
 /// One authority's log.
 #[derive(Debug, Default)]
 pub struct Log {
@@ -48,13 +50,29 @@ pub struct References {
     pub consultations: HashMap<EventId, ConsultationView>,
     pub proposals: HashMap<EventId, ProposalView>,
     pub targets: HashMap<EventId, (Kind, Option<EventId>)>,
+    /// Trustee encryption keys declared in `authority` events.
+    pub encryption_keys: HashMap<PublicKey, RistrettoPoint>,
+    /// Secret-ballot events by consultation and kind, in the order noted, with their log.
+    pub secret: HashMap<(EventId, Kind), Vec<(PublicKey, SignedEvent)>>,
 }
 
 impl References {
     /// Notes what `event`, an entry of `log`, lets others refer to.
     pub fn note(&mut self, log: &PublicKey, event: &SignedEvent) {
         let id = event.id();
+        if let Some((consultation, _)) = crate::secret::admit::about(event.body()) {
+            self.secret
+                .entry((consultation, event.kind()))
+                .or_default()
+                .push((*log, event.clone()));
+        }
         match event.body() {
+            Body::Authority(b) if event.author() == log => {
+                if let Some(key) = &b.encryption_key {
+                    self.encryption_keys.insert(*log, key.0);
+                }
+                self.targets.insert(id, (event.kind(), None));
+            }
             Body::Consultation(b) => {
                 // The organiser is the authority whose log holds it, whoever of its staff
                 // signed it.
@@ -444,6 +462,46 @@ impl Record for Ledger {
             .into_iter()
             .find(|m| m.by == *authority)
             .map(|m| m.action)
+    }
+
+    fn encryption_key(&self, authority: &PublicKey) -> Option<RistrettoPoint> {
+        self.refs
+            .encryption_keys
+            .get(authority)
+            .or_else(|| self.outside.as_ref()?.encryption_keys.get(authority))
+            .copied()
+    }
+
+    fn secret_events(&self, consultation: &EventId, kind: Kind) -> Vec<(PublicKey, SignedEvent)> {
+        let key = (*consultation, kind);
+        let mut out: Vec<(PublicKey, SignedEvent)> =
+            self.refs.secret.get(&key).cloned().unwrap_or_default();
+        if let Some(outside) = self.outside.as_ref().and_then(|o| o.secret.get(&key)) {
+            for (log, e) in outside {
+                if !out.iter().any(|(_, o)| o.id() == e.id()) {
+                    out.push((*log, e.clone()));
+                }
+            }
+        }
+        out
+    }
+
+    fn election_key(&self, consultation: &EventId) -> Option<(EventId, RistrettoPoint)> {
+        self.secret_events(consultation, Kind::ElectionKey)
+            .iter()
+            .find_map(|(_, e)| match e.body() {
+                Body::ElectionKey(b) => Some((e.id(), b.key.0)),
+                _ => None,
+            })
+    }
+
+    fn layout(&self, consultation: &EventId) -> Option<(EventId, u64)> {
+        self.secret_events(consultation, Kind::BallotLayout)
+            .iter()
+            .find_map(|(_, e)| match e.body() {
+                Body::BallotLayout(b) => Some((e.id(), b.columns.len() as u64)),
+                _ => None,
+            })
     }
 }
 

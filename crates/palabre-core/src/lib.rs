@@ -27,5 +27,6 @@ pub mod purge;
 pub mod rejection;
 pub mod replica;
 pub mod sealed;
+pub mod secret;
 pub mod shuffle;
 pub mod tally;

@@ -32,6 +32,8 @@ pub const MAX_STAFF_NAME_CHARS: usize = 80;
 pub const MAX_PARTICIPANTS: usize = 64;
 /// Proposals a ballot may name (approve list, answers, grades).
 pub const MAX_BALLOT_ENTRIES: usize = 500;
+/// Trustees of a secret consultation, and so commitments, shares and QUAL members.
+pub const MAX_TRUSTEES: usize = 16;
 /// Proposals and checkpoints a `result` may carry.
 pub const MAX_RESULT_ROWS: usize = 2_000;
 

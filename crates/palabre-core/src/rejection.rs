@@ -100,6 +100,36 @@ pub enum Rejection {
     NotHidden,
     #[error("this item's text was purged: it stays hidden for good")]
     Purged,
+    #[error("a point is not the canonical ristretto255 encoding")]
+    BadPoint,
+    #[error("a scalar is not 32 bytes little-endian below the group order")]
+    BadScalar,
+    #[error("the encryption key and its proof of knowledge are not both present and valid")]
+    BadEncryptionKey,
+    #[error(
+        "the trustees must be 2 to 16 ascending authorities that declared an encryption key, with 2 ≤ threshold ≤ their number"
+    )]
+    BadTrustees,
+    #[error("the deal is malformed, or its proof of knowledge does not verify")]
+    BadDeal,
+    #[error("this trustee has already dealt for this consultation")]
+    AlreadyDealt,
+    #[error("the complaint's proof does not verify, or it names no share to its author")]
+    BadComplaint,
+    #[error("the election key does not match the deals and complaints of the trustees' logs")]
+    BadElectionKey,
+    #[error("this consultation has no election key yet: no sealed ballot can be cast")]
+    NoElectionKey,
+    #[error("the layout is not the consultation's canonical layout")]
+    BadLayout,
+    #[error("the sealed ballot is not under the consultation's layout")]
+    WrongLayout,
+    #[error("this consultation's ballots are secret: the ballot must be sealed")]
+    SealedRequired,
+    #[error("this consultation's ballots are public: the ballot must not be sealed")]
+    NotSealed,
+    #[error("the sealed ballot's proof of knowledge does not verify")]
+    BadPok,
 }
 
 impl Rejection {
@@ -117,6 +147,8 @@ impl Rejection {
                 | Rejection::BadParticipants
                 | Rejection::NotClosed
                 | Rejection::ResultMismatch
+                | Rejection::BadElectionKey
+                | Rejection::NoElectionKey
         )
     }
 
@@ -167,6 +199,20 @@ impl Rejection {
             BadTombstone => "bad_tombstone",
             NotHidden => "not_hidden",
             Purged => "purged",
+            BadPoint => "bad_point",
+            BadScalar => "bad_scalar",
+            BadEncryptionKey => "bad_encryption_key",
+            BadTrustees => "bad_trustees",
+            BadDeal => "bad_deal",
+            AlreadyDealt => "already_dealt",
+            BadComplaint => "bad_complaint",
+            BadElectionKey => "bad_election_key",
+            NoElectionKey => "no_election_key",
+            BadLayout => "bad_layout",
+            WrongLayout => "wrong_layout",
+            SealedRequired => "sealed_required",
+            NotSealed => "not_sealed",
+            BadPok => "bad_pok",
         }
     }
 
@@ -215,5 +261,19 @@ impl Rejection {
         "bad_tombstone",
         "not_hidden",
         "purged",
+        "bad_point",
+        "bad_scalar",
+        "bad_encryption_key",
+        "bad_trustees",
+        "bad_deal",
+        "already_dealt",
+        "bad_complaint",
+        "bad_election_key",
+        "no_election_key",
+        "bad_layout",
+        "wrong_layout",
+        "sealed_required",
+        "not_sealed",
+        "bad_pok",
     ];
 }

@@ -64,6 +64,8 @@ impl Town {
                     name: "Commune".into(),
                     code: String::new(),
                     addresses: vec![],
+                    encryption_key: None,
+                    encryption_pok: None,
                 })
             } else {
                 let mut seed = [9u8; 32];

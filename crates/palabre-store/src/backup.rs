@@ -541,6 +541,8 @@ mod tests {
                 name: "Ville".into(),
                 code: "01001".into(),
                 addresses: vec![],
+                encryption_key: None,
+                encryption_pok: None,
             }),
             None,
         );

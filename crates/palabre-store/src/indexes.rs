@@ -17,6 +17,7 @@ use palabre_core::event::{
 use palabre_core::ids::EventId;
 use palabre_core::merkle;
 use palabre_core::purge::PurgedEntry;
+use palabre_core::secret::admit::{self as secret_admission, Summary};
 
 use crate::trees::*;
 use crate::view::{Pending, View};
@@ -48,9 +49,11 @@ pub(crate) fn append(
         event.kind(),
     );
     match event.body() {
-        Body::Authority(_) if from_log => {
-            ix.pending
-                .put(T::DECLARED, log.as_bytes().to_vec(), Vec::new());
+        Body::Authority(b) if from_log => {
+            let key = b.encryption_key.map_or(Vec::new(), |k| {
+                palabre_core::group::point_bytes(&k.0).to_vec()
+            });
+            ix.pending.put(T::DECLARED, log.as_bytes().to_vec(), key);
         }
         Body::Staff(b) if from_log => ix.staff(b),
         Body::Credential(b) if for_log => ix.credential(b),
@@ -70,6 +73,22 @@ pub(crate) fn append(
         Body::Checkpoint(b) if from_log => ix.checkpoint(b),
         Body::Result(b) => ix.result(b),
         _ => {}
+    }
+    if let Some((consultation, summary)) = secret_admission::about(event.body()) {
+        let summary = match summary {
+            Summary::Plain => Vec::new(),
+            Summary::ElectionKey(y) => palabre_core::group::point_bytes(&y).to_vec(),
+            Summary::Layout(n) => n.to_be_bytes().to_vec(),
+        };
+        ix.pending.put(
+            T::SECRET,
+            cat(&[
+                consultation.0.as_bytes(),
+                &[kind_byte(event.kind())],
+                id.0.as_bytes(),
+            ]),
+            cat(&[log.as_bytes(), &summary]),
+        );
     }
     if !matches!(event.kind(), Kind::Proposal | Kind::Argument) {
         ix.pending.put(

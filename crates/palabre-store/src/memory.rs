@@ -85,6 +85,25 @@ impl Record for MemoryStorage {
     fn held(&self, id: &EventId) -> Option<(PublicKey, Entry)> {
         self.lock().ledger.held(id)
     }
+    fn encryption_key(&self, authority: &PublicKey) -> Option<palabre_core::group::RistrettoPoint> {
+        self.lock().ledger.encryption_key(authority)
+    }
+    fn secret_events(
+        &self,
+        consultation: &EventId,
+        kind: Kind,
+    ) -> Vec<(PublicKey, palabre_core::event::SignedEvent)> {
+        self.lock().ledger.secret_events(consultation, kind)
+    }
+    fn election_key(
+        &self,
+        consultation: &EventId,
+    ) -> Option<(EventId, palabre_core::group::RistrettoPoint)> {
+        self.lock().ledger.election_key(consultation)
+    }
+    fn layout(&self, consultation: &EventId) -> Option<(EventId, u64)> {
+        self.lock().ledger.layout(consultation)
+    }
     fn moderated(&self, authority: &PublicKey, target: &EventId) -> Option<ModerationAction> {
         self.lock().ledger.moderated(authority, target)
     }

@@ -172,6 +172,25 @@ impl Record for SledStorage {
     fn held(&self, id: &EventId) -> Option<(PublicKey, Entry)> {
         self.with_view(|v| v.held(id))
     }
+    fn encryption_key(&self, authority: &PublicKey) -> Option<palabre_core::group::RistrettoPoint> {
+        self.with_view(|v| v.encryption_key(authority))
+    }
+    fn secret_events(
+        &self,
+        consultation: &EventId,
+        kind: Kind,
+    ) -> Vec<(PublicKey, palabre_core::event::SignedEvent)> {
+        self.with_view(|v| v.secret_events(consultation, kind))
+    }
+    fn election_key(
+        &self,
+        consultation: &EventId,
+    ) -> Option<(EventId, palabre_core::group::RistrettoPoint)> {
+        self.with_view(|v| v.election_key(consultation))
+    }
+    fn layout(&self, consultation: &EventId) -> Option<(EventId, u64)> {
+        self.with_view(|v| v.layout(consultation))
+    }
     fn moderated(&self, authority: &PublicKey, target: &EventId) -> Option<ModerationAction> {
         self.with_view(|v| v.moderated(authority, target))
     }

@@ -68,7 +68,8 @@ trees! {
         logsize_head: HEAD,
         /// E → A ‖ I.
         eventid_position: POSITION,
-        /// A → [] (its `authority` event is in its log).
+        /// A → its trustee encryption key (32 bytes), or [] (its `authority` event is in
+        /// its log).
         authority_declared: DECLARED,
         /// E → organiser A ‖ consultation body (JSON).
         consultationid_view: CONSULTATION,
@@ -92,6 +93,9 @@ trees! {
         authoritysubject_staff: STAFF,
         /// A ‖ I → [] for every `moderation` entry that acts for A.
         logidx_moderation: MODLOG,
+        /// consultation E ‖ kind (u8) ‖ E → log A ‖ Y (an `election_key`) or columns
+        /// (u64 BE, a `ballot_layout`): the secret-ballot events.
+        consultationkind_secret: SECRET,
     }
     on_their_own {
         /// A ‖ size (u64 BE) ‖ witness A ‖ root H → cosignature (JSON).

@@ -11,7 +11,8 @@ use palabre_core::admission::{
     ConsultationView, CredentialState, CredentialStatus, ProposalView, Record, VoterId,
 };
 use palabre_core::crypto::PublicKey;
-use palabre_core::event::{ConsultationBody, Kind, ModerationAction, StaffRole};
+use palabre_core::event::{ConsultationBody, Kind, ModerationAction, SignedEvent, StaffRole};
+use palabre_core::group::{self, RistrettoPoint};
 use palabre_core::ids::{EventId, Hash};
 use palabre_core::merkle::{self, Nodes};
 use palabre_core::purge::{self, Entry};
@@ -212,12 +213,66 @@ impl Record for View<'_> {
         Some((log, Entry::stored(bytes).ok()?))
     }
 
+    fn encryption_key(&self, authority: &PublicKey) -> Option<RistrettoPoint> {
+        let v = self.get(T::DECLARED, authority.as_bytes())?;
+        group::point_from_bytes(&key32(&v)?).ok()
+    }
+
+    fn secret_events(&self, consultation: &EventId, kind: Kind) -> Vec<(PublicKey, SignedEvent)> {
+        self.secret_index(consultation, kind)
+            .into_iter()
+            .filter_map(|(id, _)| match self.held(&id)? {
+                (log, Entry::Event(e)) => Some((log, e)),
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn election_key(&self, consultation: &EventId) -> Option<(EventId, RistrettoPoint)> {
+        let (id, v) = self
+            .secret_index(consultation, Kind::ElectionKey)
+            .into_iter()
+            .next()?;
+        let y = group::point_from_bytes(&key32(v.get(32..)?)?).ok()?;
+        Some((id, y))
+    }
+
+    fn layout(&self, consultation: &EventId) -> Option<(EventId, u64)> {
+        let (id, v) = self
+            .secret_index(consultation, Kind::BallotLayout)
+            .into_iter()
+            .next()?;
+        Some((id, read_u64(v.get(32..)?)?))
+    }
+
     fn moderated(&self, authority: &PublicKey, target: &EventId) -> Option<ModerationAction> {
         let v = self.get(
             T::MODERATION,
             &cat(&[target.0.as_bytes(), authority.as_bytes()]),
         )?;
         action_of(*v.first()?)
+    }
+}
+
+impl View<'_> {
+    /// The `consultationkind_secret` rows of `consultation` and `kind`, pending ones
+    /// included: (event id, value).
+    fn secret_index(&self, consultation: &EventId, kind: Kind) -> Vec<(EventId, Vec<u8>)> {
+        let prefix = cat(&[consultation.0.as_bytes(), &[kind_byte(kind)]]);
+        let mut rows: BTreeMap<Vec<u8>, Vec<u8>> = self.trees[T::SECRET]
+            .scan_prefix(&prefix)
+            .filter_map(|r| r.ok())
+            .map(|(k, v)| (k.to_vec(), v.to_vec()))
+            .collect();
+        for (k, v) in self.pending.writes[T::SECRET].range(prefix.clone()..) {
+            if !k.starts_with(&prefix) {
+                break;
+            }
+            rows.insert(k.clone(), v.clone());
+        }
+        rows.into_iter()
+            .filter_map(|(k, v)| Some((EventId(Hash(key32(k.get(33..)?)?)), v)))
+            .collect()
     }
 }
 

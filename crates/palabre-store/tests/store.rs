@@ -73,6 +73,8 @@ fn authority() -> SignedEvent {
             name: "Ville".into(),
             code: "01001".into(),
             addresses: vec![],
+            encryption_key: None,
+            encryption_pok: None,
         }),
     )
 }
@@ -102,6 +104,7 @@ fn consultation() -> SignedEvent {
             vote_close_ms: T0 + 2 * DAY,
             method: Method::Approval { max_choices: 2 },
             show_running_results: true,
+            secrecy: None,
         })),
     )
 }

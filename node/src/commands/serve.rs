@@ -16,7 +16,7 @@ use super::town::{declare, new_codes};
 use crate::backend::{self, NodeBackend};
 use crate::clock::now_ms;
 use crate::home::Home;
-use crate::{closer, control, demo, federation, opendata, status};
+use crate::{ceremony, closer, control, demo, federation, opendata, status, trustee};
 
 pub(super) fn serve(data: PathBuf, http: Option<String>, demo: bool) -> anyhow::Result<()> {
     let home = Home::open_or_create(&data)?;
@@ -85,6 +85,8 @@ pub(super) fn serve(data: PathBuf, http: Option<String>, demo: bool) -> anyhow::
             .map(|p| (p.authority, p.name.clone()))
             .collect(),
     };
+    let trustee_key = home.trustee.public_hex();
+    let (trustee, shares) = (home.trustee, trustee::Shares::new(&data));
     let backend = Arc::new(NodeBackend::new(Arc::clone(&storage), home.key).with_office(office));
     if let Some(link) = palabre_web::staff::first_admin_link(&*backend)? {
         println!("No administrator yet. To create the first one, open (once): {link}");
@@ -97,6 +99,7 @@ pub(super) fn serve(data: PathBuf, http: Option<String>, demo: bool) -> anyhow::
         let me = backend.key.public_key();
         let live = Arc::new(status::Live {
             town: home.config.name.clone(),
+            encryption_key: trustee_key,
             peers: peers.clone(),
             net: std::sync::OnceLock::new(),
         });
@@ -126,6 +129,7 @@ pub(super) fn serve(data: PathBuf, http: Option<String>, demo: bool) -> anyhow::
             Arc::clone(&backend),
             home.config.close_grace_ms,
         ));
+        tokio::spawn(ceremony::run(Arc::clone(&backend), trustee, shares));
         // Bounded connections, header timeout, TCP_NODELAY (web/src/conn.rs).
         palabre_web::conn::serve(listener, app, connections, shutdown_signal()).await?;
         tracing::info!("shutting down: flushing the store");

@@ -23,9 +23,12 @@ pub(super) fn declare(
     public_url: &str,
 ) -> anyhow::Result<()> {
     let me = home.key.public_key();
-    if storage.log_size(&me) > 0 {
+    // Declared already, with this node's trustee key (an older declaration without it,
+    // or with a key since replaced, is declared again: trustee.rs).
+    if storage.log_size(&me) > 0 && storage.encryption_key(&me) == Some(home.trustee.public()) {
         return Ok(());
     }
+    let (encryption_key, encryption_pok) = home.trustee.declaration(&me)?;
     let event = Event {
         author: me,
         created_at_ms: now_ms(),
@@ -33,6 +36,8 @@ pub(super) fn declare(
             name: name.into(),
             code: code.into(),
             addresses: vec![public_url.to_owned()],
+            encryption_key: Some(encryption_key),
+            encryption_pok: Some(encryption_pok),
         }),
     }
     .sign(&home.key)

@@ -21,7 +21,7 @@ use super::site::town_key;
 use super::*;
 
 /// Waits until `ready` holds, polling; fails with `what` after `secs`.
-fn wait_until(what: &str, secs: u64, mut ready: impl FnMut() -> bool) {
+pub(super) fn wait_until(what: &str, secs: u64, mut ready: impl FnMut() -> bool) {
     let deadline = Instant::now() + Duration::from_secs(secs);
     while !ready() {
         assert!(Instant::now() < deadline, "timed out waiting for {what}");
@@ -29,7 +29,7 @@ fn wait_until(what: &str, secs: u64, mut ready: impl FnMut() -> bool) {
     }
 }
 
-fn free_port() -> u16 {
+pub(super) fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .expect("a free port")
@@ -116,7 +116,7 @@ fn sign(key: &SecretKey, body: Body) -> palabre_core::event::SignedEvent {
     .expect("valid event")
 }
 
-fn path(p: &Path) -> &str {
+pub(super) fn path(p: &Path) -> &str {
     p.to_str().expect("utf-8 path")
 }
 
@@ -142,7 +142,7 @@ fn log_of(addr: &str, log: &PublicKey) -> Vec<Value> {
     }
 }
 
-fn log_size(addr: &str, log: &PublicKey) -> u64 {
+pub(super) fn log_size(addr: &str, log: &PublicKey) -> u64 {
     match http(addr, "GET", &format!("/api/v1/logs/{log}/checkpoint"), b"") {
         Some((200, head)) => head["head"]["size"].as_u64().unwrap_or(0),
         _ => 0,
@@ -156,7 +156,7 @@ fn metric(addr: &str, name: &str) -> u64 {
         .unwrap_or(0)
 }
 
-fn post(addr: &str, e: &palabre_core::event::SignedEvent) {
+pub(super) fn post(addr: &str, e: &palabre_core::event::SignedEvent) {
     let (status, v) = http(addr, "POST", "/api/v1/events", e.bytes()).expect("post");
     assert_eq!(status, 201, "{v}");
 }
@@ -230,6 +230,7 @@ fn three_towns_federate_by_config_alone() {
             vote_close_ms: now + 25_000,
             method: Method::Approval { max_choices: 1 },
             show_running_results: true,
+            secrecy: None,
         })),
     );
     let cid = c.id();
@@ -682,6 +683,7 @@ fn a_purge_erases_the_text_on_every_replica() {
             vote_close_ms: now + 1_200_000,
             method: Method::Approval { max_choices: 1 },
             show_running_results: true,
+            secrecy: None,
         })),
     );
     let secret = "chez Mme Martin au 4 impasse des Saules";
@@ -822,7 +824,7 @@ fn a_purge_erases_the_text_on_every_replica() {
 
 /// [`log_of`], or `None` while a node answers a page with anything but its entries (a
 /// node busy under the load of parallel tests): for waits that poll again.
-fn served_log(addr: &str, log: &PublicKey) -> Option<Vec<Value>> {
+pub(super) fn served_log(addr: &str, log: &PublicKey) -> Option<Vec<Value>> {
     let (200, head) = http(addr, "GET", &format!("/api/v1/logs/{log}/checkpoint"), b"")? else {
         return None;
     };
@@ -914,6 +916,7 @@ fn overlapping_consultations_audit_clean_from_every_node_and_bundle() {
                 vote_close_ms: close,
                 method: Method::Approval { max_choices: 1 },
                 show_running_results: false,
+                secrecy: None,
             })),
         );
         let p = sign(

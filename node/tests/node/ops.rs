@@ -276,10 +276,17 @@ fn a_backup_taken_while_serving_restores_a_consistent_prefix() {
     // The backup of the stopped node: the same node, to the last code.
     let restored = tmp.path().join("restored-stopped");
     ok(&["restore", "--from", path(&b2), "--data", path(&restored)]);
-    assert_eq!(
-        ok(&["status", "--data", path(&restored)]),
-        ok(&["status", "--data", path(&data)])
-    );
+    let status = ok(&["status", "--data", path(&data)]);
+    assert_eq!(ok(&["status", "--data", path(&restored)]), status);
+    // The trustee key comes back too, as private as it was, and status shows it.
+    let read = |dir: &Path| std::fs::read(dir.join("trustee.key")).expect("trustee.key");
+    assert_eq!(read(&restored), read(&data));
+    let mode = std::fs::metadata(restored.join("trustee.key"))
+        .expect("trustee.key")
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o600);
+    assert!(status.contains("Trustee key:"), "{status}");
 }
 
 #[test]

@@ -313,6 +313,7 @@ pub(super) fn closing_soon(addr: &str, data: &Path, close_in_ms: u64) -> String 
         vote_close_ms: now + close_in_ms,
         method: Method::Approval { max_choices: 1 },
         show_running_results: false,
+        secrecy: None,
     })));
     let p = sign(Body::Proposal(ProposalBody {
         consultation: c.id(),

@@ -27,6 +27,8 @@ struct ConsultationPage {
     vote_window: String,
     method: String,
     trust: &'static str,
+    /// Public or secret ballots, in plain words (`trust::plain`).
+    ballots: String,
     can_propose: bool,
     can_vote: bool,
     results_visible: bool,
@@ -87,6 +89,11 @@ pub(super) async fn consultation<B: Backend>(
         } else {
             t.trust_single
         },
+        ballots: crate::trust::plain(
+            lang == Lang::Fr,
+            &d.view,
+            site.backend.ceremony(&d.view).ok().flatten().as_ref(),
+        ),
         can_propose: d.view.accepts(Kind::Proposal, now),
         can_vote: d.view.accepts(Kind::Ballot, now),
         results_visible: d.view.results_visible(now),

@@ -43,6 +43,16 @@ pub(crate) struct Draft {
     /// Other participating towns (hex keys), from the federation list.
     pub partners: Vec<String>,
     pub show_running: bool,
+    /// `secret` for sealed ballots, anything else for public ones (`secrecy.rs`).
+    pub ballots: String,
+    /// The trustee towns (hex keys) of a secret vote.
+    pub trustees: Vec<String>,
+    /// Its threshold t; empty: ⌊n/2⌋ + 1.
+    pub trustee_threshold: String,
+    /// The end of its key window; empty: the close of proposals.
+    pub keys_close: String,
+    /// Support only: one row over every proposal instead of one ciphertext each.
+    pub row_mode: bool,
     pub updated_ms: u64,
     pub by: String,
 }
@@ -102,6 +112,7 @@ impl Draft {
         &self,
         me: PublicKey,
         federation: &[PublicKey],
+        trustee_capable: &[PublicKey],
     ) -> Result<ConsultationBody, Vec<Problem>> {
         let mut problems = Vec::new();
         let title = self.title.trim().to_owned();
@@ -190,10 +201,17 @@ impl Draft {
             }
         }
         authorities.sort();
+        let secrecy = super::secrecy::secrecy(
+            self,
+            method.as_ref(),
+            windows.map(|w| w.1),
+            trustee_capable,
+            &mut problems,
+        );
         match (problems.is_empty(), method) {
             (true, Some(method)) => {
                 let (po, pc, vo, vc) = windows.expect("no problem means four dates");
-                Ok(ConsultationBody {
+                let body = ConsultationBody {
                     title,
                     description,
                     authorities,
@@ -202,8 +220,16 @@ impl Draft {
                     vote_open_ms: vo,
                     vote_close_ms: vc,
                     method,
-                    show_running_results: self.show_running,
-                })
+                    // Never for secret ballots (core refuses it): nobody counts early.
+                    show_running_results: self.show_running && secrecy.is_none(),
+                    secrecy,
+                };
+                super::secrecy::check(&body, &mut problems);
+                if problems.is_empty() {
+                    Ok(body)
+                } else {
+                    Err(problems)
+                }
             }
             _ => Err(problems),
         }
@@ -218,6 +244,8 @@ pub(crate) struct Row {
     /// Whether the town hall may still put projects forward (proposal window).
     pub projects: bool,
     pub budget: bool,
+    /// Secret ballots: the list links to the key ceremony.
+    pub secret: bool,
 }
 
 #[derive(Template)]
@@ -249,6 +277,7 @@ pub async fn list<O: Office>(State(st): State<Shared<O>>, headers: HeaderMap) ->
             state: frame.tr("brouillon", "draft").into(),
             projects: false,
             budget: false,
+            secret: false,
         })
         .collect();
     let me_key = st.office.authority().key;
@@ -281,6 +310,7 @@ pub async fn list<O: Office>(State(st): State<Shared<O>>, headers: HeaderMap) ->
             },
         };
         published.push(Row {
+            secret: c.body.secrecy.is_some(),
             projects: c.accepts(palabre_core::event::Kind::Proposal, now),
             budget: matches!(c.body.method, Method::Budget { .. }),
             id: c.id.to_string(),
@@ -351,6 +381,10 @@ struct DraftPage {
     page: Frame,
     d: Draft,
     partners: Vec<Partner>,
+    /// The towns a secret vote may name as trustees.
+    trustees: Vec<Partner>,
+    /// ⌊n/2⌋ + 1 for the trustees chosen (the default threshold).
+    default_threshold: u64,
     problems: Vec<&'static str>,
     preview: Option<Preview>,
     saved: bool,
@@ -371,7 +405,7 @@ fn draft_page<O: Office>(
     );
     let fr = frame.lang == "fr";
     let me_key = st.office.authority().key;
-    let (problems, preview) = match d.build(me_key, &federated(st)) {
+    let (problems, preview) = match d.build(me_key, &federated(st), &trustee_capable(st)) {
         Ok(body) => (
             Vec::new(),
             Some(Preview {
@@ -406,10 +440,21 @@ fn draft_page<O: Office>(
             name,
         })
         .collect();
+    let trustees = trustee_choices(st)
+        .into_iter()
+        .map(|(k, name)| Partner {
+            chosen: d.trustees.contains(&k.to_string()),
+            key: k.to_string(),
+            name,
+        })
+        .collect();
+    let default_threshold = super::secrecy::default_threshold(d.trustees.len());
     page(DraftPage {
         page: frame,
         d,
         partners,
+        trustees,
+        default_threshold,
         problems,
         preview,
         saved,
@@ -418,6 +463,20 @@ fn draft_page<O: Office>(
 
 fn federated<O: Office>(st: &Staff<O>) -> Vec<PublicKey> {
     st.office.federation().into_iter().map(|(k, _)| k).collect()
+}
+
+/// This town and the federated towns whose `authority` event declares an encryption
+/// key: the towns a secret vote may name as trustees.
+fn trustee_capable<O: Office>(st: &Staff<O>) -> Vec<PublicKey> {
+    trustee_choices(st).into_iter().map(|(k, _)| k).collect()
+}
+
+fn trustee_choices<O: Office>(st: &Staff<O>) -> Vec<(PublicKey, String)> {
+    let me = st.office.authority().key;
+    std::iter::once((me, st.office.town_name()))
+        .chain(st.office.federation())
+        .filter(|(k, _)| st.office.declares_encryption_key(k).unwrap_or(false))
+        .collect()
 }
 
 fn load_draft<O: Office>(st: &Staff<O>, id: &str) -> Result<Option<Draft>, BackendError> {
@@ -512,6 +571,16 @@ pub async fn save<O: Office>(
             .take(64)
             .collect(),
         show_running: value(&form, "show_running") == "on",
+        ballots: clip(value(&form, "ballots"), 10),
+        trustees: form
+            .iter()
+            .filter(|(k, _)| k == "trustee")
+            .map(|(_, v)| clip(v.clone(), 64))
+            .take(16)
+            .collect(),
+        trustee_threshold: clip(value(&form, "trustee_threshold"), 20),
+        keys_close: clip(value(&form, "keys_close"), 20),
+        row_mode: value(&form, "row_mode") == "on",
         updated_ms: st.office.now_ms(),
         by: me.account.login.clone(),
     };
@@ -530,7 +599,11 @@ pub async fn publish<O: Office>(
         Some(d) => d,
         None => return published_already(&st, &headers, me, &id),
     };
-    let body = match d.build(st.office.authority().key, &federated(&st)) {
+    let body = match d.build(
+        st.office.authority().key,
+        &federated(&st),
+        &trustee_capable(&st),
+    ) {
         Ok(b) => b,
         Err(_) => {
             tracing::info!(staff = %me.account.login, draft = %id, "publication refused: the draft is incomplete");

@@ -13,12 +13,14 @@
 //! for everything signed.
 
 mod account;
+mod ceremony;
 mod consultations;
 mod desk;
 mod letters;
 pub mod lockout;
 mod moderation;
 mod qr;
+mod secrecy;
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -214,6 +216,10 @@ pub fn routes<O: Office>(office: Arc<O>) -> Router {
         .route(
             "/staff/drafts/{id}/publish",
             post(consultations::publish::<O>),
+        )
+        .route(
+            "/staff/consultations/{id}/ceremony",
+            get(ceremony::ceremony::<O>),
         )
         .route(
             "/staff/consultations/{id}/projects",

@@ -90,6 +90,11 @@ impl Items {
         match event.body() {
             Body::Proposal(b) => About::Consultation(b.consultation),
             Body::Ballot(b) => About::Consultation(b.consultation),
+            Body::SealedBallot(b) => About::Consultation(b.consultation),
+            Body::DkgDeal(b) => About::Consultation(b.consultation),
+            Body::DkgComplaint(b) => About::Consultation(b.consultation),
+            Body::ElectionKey(b) => About::Consultation(b.consultation),
+            Body::BallotLayout(b) => About::Consultation(b.consultation),
             Body::Checkpoint(b) => About::Consultation(b.consultation),
             Body::Result(b) => About::Consultation(b.consultation),
             Body::Argument(b) => through(&b.proposal),
@@ -364,5 +369,20 @@ impl Record for View<'_> {
     }
     fn moderated(&self, a: &PublicKey, target: &EventId) -> Option<crate::event::ModerationAction> {
         self.ledger.moderated(a, target)
+    }
+    fn encryption_key(&self, a: &PublicKey) -> Option<curve25519_dalek::ristretto::RistrettoPoint> {
+        self.ledger.encryption_key(a)
+    }
+    fn secret_events(&self, c: &EventId, kind: Kind) -> Vec<(PublicKey, SignedEvent)> {
+        self.ledger.secret_events(c, kind)
+    }
+    fn election_key(
+        &self,
+        c: &EventId,
+    ) -> Option<(EventId, curve25519_dalek::ristretto::RistrettoPoint)> {
+        self.ledger.election_key(c)
+    }
+    fn layout(&self, c: &EventId) -> Option<(EventId, u64)> {
+        self.ledger.layout(c)
     }
 }

@@ -39,6 +39,14 @@ pub enum ChoiceError {
     TooManyEntries,
     #[error("grade {grade} does not exist: there are {n_grades} grades")]
     GradeOutOfRange { grade: u32, n_grades: usize },
+    #[error("a secret consultation cannot show running results")]
+    RunningResultsSecret,
+    #[error("split mode is only for support, yes/no/abstain and majority judgment")]
+    SplitNotAllowed,
+    #[error("yes/no/abstain and majority judgment are sealed in split mode only")]
+    SplitRequired,
+    #[error("the sealed ballot's groups or proof do not have the layout's shape")]
+    SealedShape,
 }
 
 impl ChoiceError {
@@ -58,6 +66,10 @@ impl ChoiceError {
             ChoiceError::TooManyApprovals { .. } => "too_many_approvals",
             ChoiceError::TooManyEntries => "too_many_entries",
             ChoiceError::GradeOutOfRange { .. } => "grade_out_of_range",
+            ChoiceError::RunningResultsSecret => "running_results_secret",
+            ChoiceError::SplitNotAllowed => "split_not_allowed",
+            ChoiceError::SplitRequired => "split_required",
+            ChoiceError::SealedShape => "sealed_shape",
         }
     }
 }

@@ -106,6 +106,8 @@ fn every_rejection_code_has_a_row() {
             name: "x".repeat(121),
             code: String::new(),
             addresses: vec![],
+            encryption_key: None,
+            encryption_pok: None,
         }),
     };
     row(check("over_limit", long_title.sign(&k)));
@@ -116,6 +118,8 @@ fn every_rejection_code_has_a_row() {
             name: "Ville\u{7}".into(),
             code: String::new(),
             addresses: vec![],
+            encryption_key: None,
+            encryption_pok: None,
         }),
     };
     row(check("invalid_text", bell.sign(&k)));

@@ -1195,7 +1195,9 @@ fn every_kind_vectors() {
     log.push(("result", result));
     let kinds: std::collections::BTreeSet<&str> =
         log.iter().map(|(_, e)| e.kind().as_str()).collect();
-    assert_eq!(kinds.len(), Kind::ALL.len(), "every kind: {kinds:?}");
+    // Every kind of this file's time; the secret-ballot kinds that came after have
+    // their own file (`secret_events.json`), and published files are never edited.
+    assert_eq!(kinds.len(), Kind::ALL.len() - 4, "every kind: {kinds:?}");
     let mut tree = MemoryTree::new();
     let rows: Vec<Value> = event_rows(log.iter().map(|(name, e)| (*name, e)))
         .into_iter()

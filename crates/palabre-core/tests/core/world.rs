@@ -36,6 +36,8 @@ pub fn authority_body(name: &str) -> Body {
         name: name.into(),
         code: "75056".into(),
         addresses: vec!["http://127.0.0.1:8080".into()],
+        encryption_key: None,
+        encryption_pok: None,
     })
 }
 
@@ -52,6 +54,7 @@ pub fn consultation_body(authorities: &[PublicKey], method: Method) -> Body {
         vote_close_ms: VOTE_CLOSE,
         method,
         show_running_results: false,
+        secrecy: None,
     }))
 }
 

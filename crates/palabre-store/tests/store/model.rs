@@ -56,6 +56,7 @@ static NEIGHBOUR: LazyLock<Neighbour> = LazyLock::new(|| {
             vote_close_ms: T0 + 2 * DAY,
             method: Method::Support { threshold: 1 },
             show_running_results: true,
+            secrecy: None,
         })),
     );
     let cid = c.id();
@@ -76,6 +77,8 @@ static NEIGHBOUR: LazyLock<Neighbour> = LazyLock::new(|| {
             name: "Voisine".into(),
             code: "01002".into(),
             addresses: vec![],
+            encryption_key: None,
+            encryption_pok: None,
         }),
     );
     let mut heads = Vec::new();
