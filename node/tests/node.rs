@@ -389,6 +389,8 @@ mod ops;
 mod site;
 #[path = "node/staff.rs"]
 mod staff;
+#[path = "node/tidy.rs"]
+mod tidy;
 #[path = "node/tls.rs"]
 mod tls;
 #[path = "node/town_hall.rs"]
