@@ -397,6 +397,8 @@ mod sealed;
 mod site;
 #[path = "node/staff.rs"]
 mod staff;
+#[path = "node/tidy.rs"]
+mod tidy;
 #[path = "node/tls.rs"]
 mod tls;
 #[path = "node/town_hall.rs"]
