@@ -788,19 +788,14 @@ async fn tally<B: Backend>(
         .count(&id)?
         .ok_or_else(|| ApiError::not_found("consultation"))?;
     let now = state.backend.now_ms();
-    let closed = view.phase(now) == Phase::Closed;
-    if !view.results_visible(now) {
+    // Core decides what may be shown: a secret consultation's participation only.
+    let Some(published) = palabre_core::counting::published(&view, &counted, now) else {
         return Err(ApiError::refused(
             "results_hidden",
             "this consultation shows its results only after the vote closes",
         ));
-    }
-    let body = json!({
-        "tally": counted.tally(&view),
-        "n_ballots_counted": counted.ballots.len(),
-        "closed": closed,
-    });
-    Ok(Json(body).into_response())
+    };
+    Ok(Json(published).into_response())
 }
 
 async fn metrics<B: Backend>(State(state): State<Shared<B>>) -> Response {

@@ -767,3 +767,67 @@ proptest! {
         prop_assert!(complains, "a changed deal was admitted and every share opens");
     }
 }
+
+#[test]
+fn a_secret_count_publishes_participation_only() {
+    use palabre_core::counting::{self, Published};
+    let mut w = SecretWorld::ready(3, 3, support(), 2, 2, true);
+    let p0 = Choice::Approve(vec![w.proposals[0]]);
+    w.append(0, w.sealed_ballot(0, 0, VOTE_OPEN, &p0, &[1; 32]))
+        .expect("ballot");
+    let revote = w.sealed_ballot(0, 0, VOTE_OPEN + 5, &Choice::Approve(vec![]), &[2; 32]);
+    let revote_id = revote.id();
+    w.append(0, revote).expect("revote");
+    w.append(1, w.sealed_ballot(1, 0, VOTE_OPEN, &p0, &[3; 32]))
+        .expect("ballot");
+    w.append(1, w.sealed_ballot(1, 1, VOTE_OPEN, &p0, &[4; 32]))
+        .expect("ballot");
+    // A revoked voter's sealed ballot stops counting.
+    let revoked = key_of(1, 1).public_key();
+    w.append(
+        1,
+        sign(
+            &w.towns[1].key,
+            VOTE_OPEN + 10,
+            Body::Revocation(RevocationBody {
+                subject: revoked,
+                reason: "Déménagement".into(),
+            }),
+        ),
+    )
+    .expect("revocation");
+    let (c, counted) = w.ledger.count(&w.consultation).expect("counted");
+    assert_eq!(counted.sealed.len(), 2);
+    assert!(counted.ballots.is_empty(), "no choice is ever read");
+    assert!(counted.sealed.values().any(|id| *id == revote_id));
+    let Some(Published::Participation {
+        participation,
+        n_ballots_counted,
+        sealed,
+        ..
+    }) = counting::published(&c, &counted, VOTE_OPEN + 20)
+    else {
+        panic!("participation only");
+    };
+    assert!(sealed);
+    assert_eq!(n_ballots_counted, 2);
+    assert_eq!(participation.per_town.get(&w.towns[0].pk()), Some(&1));
+    assert_eq!(participation.per_town.get(&w.towns[1].pk()), Some(&1));
+    let json =
+        serde_json::to_string(&counting::published(&c, &counted, VOTE_CLOSE + 1)).expect("json");
+    assert!(!json.contains("tally"), "{json}");
+    // A v1 result of a secret consultation is refused: its result comes from the opening.
+    let result = sign(
+        &w.towns[0].key,
+        VOTE_CLOSE + 1,
+        Body::Result(Box::new(ResultBody {
+            consultation: w.consultation,
+            checkpoints: vec![],
+            tally: counted.tally(&c),
+        })),
+    );
+    assert_eq!(
+        admit(&w, &w.towns[0].pk(), &result).err(),
+        Some(Rejection::SealedRequired)
+    );
+}
