@@ -831,3 +831,204 @@ fn a_secret_count_publishes_participation_only() {
         Some(Rejection::SealedRequired)
     );
 }
+
+/// `secret_events.json`: a whole ceremony's events (positive, in log order, with their
+/// log) and one refused event per new code, each refused against the positives before it.
+#[test]
+fn secret_events_vectors() {
+    let mut w = SecretWorld::ready(3, 2, support(), 2, 2, true);
+    let choice = Choice::Approve(vec![w.proposals[0]]);
+    let ballot = w.sealed_ballot(1, 0, VOTE_OPEN, &choice, &[1; 32]);
+    w.append(1, ballot.clone()).expect("ballot");
+    // A second secret consultation without deals, and a public one.
+    let pks: Vec<_> = w.towns.iter().map(SecretTown::pk).collect();
+    let mut second = secret_consultation_body(&pks, support(), 2, true);
+    second.title = "Sans clé".into();
+    let second = sign(&w.towns[0].key, T0, Body::Consultation(Box::new(second)));
+    let public = sign(&w.towns[0].key, T0, consultation_body(&pks, support()));
+    w.append(0, second.clone()).expect("second");
+    w.append(0, public.clone()).expect("public");
+    let mut positive = Vec::new();
+    for t in &w.towns {
+        let log = w.ledger.log(&t.pk()).expect("log");
+        for e in log.events() {
+            positive.push(json!({
+                "log": t.pk().to_hex(),
+                "id": e.id().to_string(),
+                "signed_event": String::from_utf8(e.bytes().to_vec()).expect("utf8"),
+            }));
+        }
+    }
+    let resident = key_of(1, 0);
+    let mut negative: Vec<(&str, usize, Vec<u8>)> = Vec::new();
+    let ok_authority = w
+        .ledger
+        .log(&w.towns[0].pk())
+        .expect("log")
+        .events()
+        .next()
+        .expect("authority")
+        .clone();
+    negative.push((
+        "bad_point",
+        0,
+        resign(&w.towns[0].key, &ok_authority, |v| {
+            v["body"]["encryption_key"] = json!("ff".repeat(32))
+        }),
+    ));
+    negative.push((
+        "bad_scalar",
+        0,
+        resign(&w.towns[0].key, &ok_authority, |v| {
+            v["body"]["encryption_pok"]["c"] = json!("ff".repeat(32))
+        }),
+    ));
+    negative.push((
+        "bad_encryption_key",
+        0,
+        resign(&w.towns[0].key, &ok_authority, |v| {
+            v["body"]
+                .as_object_mut()
+                .expect("o")
+                .remove("encryption_pok");
+        }),
+    ));
+    let mut bad_t = secret_consultation_body(&pks, support(), 1, true);
+    bad_t.title = "t = 1".into();
+    negative.push((
+        "bad_trustees",
+        0,
+        sign(&w.towns[0].key, T0, Body::Consultation(Box::new(bad_t)))
+            .bytes()
+            .to_vec(),
+    ));
+    negative.push((
+        "already_dealt",
+        1,
+        w.deal_event(1, &[99; 32]).bytes().to_vec(),
+    ));
+    let mut second_deal = w.deal_body(1, &[98; 32]);
+    second_deal.consultation = second.id();
+    second_deal.commitments.pop();
+    negative.push((
+        "bad_deal",
+        1,
+        sign(&w.towns[1].key, DEAL_AT, Body::DkgDeal(second_deal))
+            .bytes()
+            .to_vec(),
+    ));
+    let deal = w.ledger.event(&w.deals[0]).expect("deal").clone();
+    let j = w.town_of_trustee(2);
+    let j = if w.towns[j].pk() == *deal.author() {
+        w.town_of_trustee(1)
+    } else {
+        j
+    };
+    let mut fake = build::complaint(
+        &w.view(),
+        &deal,
+        &w.towns[j].pk(),
+        &w.towns[j].trustee.secret,
+        &[4; 32],
+    )
+    .expect("complaint");
+    fake.d = Point(fake.d.0 + B);
+    negative.push((
+        "bad_complaint",
+        j,
+        sign(&w.towns[j].key, KEYS_CLOSE, Body::DkgComplaint(fake))
+            .bytes()
+            .to_vec(),
+    ));
+    negative.push((
+        "bad_election_key",
+        0,
+        w.election_key_event(SETUP_AT + 5)
+            .expect("ek")
+            .bytes()
+            .to_vec(),
+    ));
+    negative.push((
+        "bad_layout",
+        0,
+        w.layout_event(SETUP_AT + 5).bytes().to_vec(),
+    ));
+    let mut into_second = w.sealed_body(1, 0, &choice, &[2; 32]);
+    into_second.consultation = second.id();
+    negative.push((
+        "no_election_key",
+        1,
+        sign(&resident, VOTE_OPEN, Body::SealedBallot(into_second))
+            .bytes()
+            .to_vec(),
+    ));
+    let mut into_public = w.sealed_body(1, 0, &choice, &[2; 32]);
+    into_public.consultation = public.id();
+    negative.push((
+        "not_sealed",
+        1,
+        sign(&resident, VOTE_OPEN, Body::SealedBallot(into_public))
+            .bytes()
+            .to_vec(),
+    ));
+    let mut wrong = w.sealed_body(1, 0, &choice, &[2; 32]);
+    wrong.sealed.layout = w.proposals[0];
+    negative.push((
+        "wrong_layout",
+        1,
+        sign(&resident, VOTE_OPEN, Body::SealedBallot(wrong))
+            .bytes()
+            .to_vec(),
+    ));
+    let theirs = w.sealed_body(1, 1, &choice, &[2; 32]);
+    negative.push((
+        "bad_pok",
+        1,
+        sign(&resident, VOTE_OPEN, Body::SealedBallot(theirs))
+            .bytes()
+            .to_vec(),
+    ));
+    let plain = Body::Ballot(BallotBody {
+        consultation: w.consultation,
+        choice,
+        assistance: None,
+    });
+    negative.push((
+        "sealed_required",
+        1,
+        sign(&resident, VOTE_OPEN, plain).bytes().to_vec(),
+    ));
+    let mut rows = Vec::new();
+    for (code_name, town, bytes) in negative {
+        let log = w.towns[town].pk();
+        let got = SignedEvent::from_bytes(bytes.clone()).and_then(|e| {
+            palabre_core::admission::admit(&w.ledger, &log, &e, Clock::Replay).into_result()
+        });
+        assert_eq!(got.err().map(|r| r.code()), Some(code_name), "{code_name}");
+        rows.push(json!({
+            "code": code_name,
+            "log": log.to_hex(),
+            "signed_event": String::from_utf8(bytes).expect("utf8"),
+        }));
+    }
+    let value = json!({
+        "description": "Secret-ballot events (PROTOCOL.md, 'Secret ballots: events'): `positive` are the entries of each log of a secret consultation (three trustee towns, t = 2, split support), log by log in log order, all admissible when replayed as an audit does (Clock::Replay, references resolving across logs); each `negative` row is refused with its code when appended to its log once all the positives are recorded.",
+        "positive": positive,
+        "negative": rows,
+    });
+    let text = serde_json::to_string_pretty(&value).expect("json") + "\n";
+    let path =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/v1/secret_events.json");
+    match std::fs::read_to_string(&path) {
+        Ok(on_disk) => assert!(
+            on_disk == text,
+            "secret_events.json differs: vectors are never edited"
+        ),
+        Err(_) if std::env::var_os("PALABRE_WRITE_NEW_VECTORS").is_some() => {
+            std::fs::write(&path, text).expect("write");
+        }
+        Err(e) => {
+            panic!("secret_events.json is missing ({e}); run with PALABRE_WRITE_NEW_VECTORS=1")
+        }
+    }
+}
