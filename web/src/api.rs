@@ -14,7 +14,6 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router, middleware};
-use palabre_core::admission::Phase;
 use palabre_core::crypto::{KeyError, PublicKey, Signature};
 use palabre_core::event::SignedEvent;
 use palabre_core::ids::EventId;
