@@ -14,7 +14,6 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router, middleware};
-use palabre_core::admission::Phase;
 use palabre_core::crypto::{KeyError, PublicKey, Signature};
 use palabre_core::event::SignedEvent;
 use palabre_core::ids::EventId;
@@ -833,12 +832,13 @@ async fn tally<B: Backend>(
 ) -> Result<Response, ApiError> {
     let id = parse_id(&id)?;
     let now = state.backend.now_ms();
-    // A hidden result is refused before anything is counted (issue 19, point 2).
+    // A hidden result is refused before anything is counted (issue 19, point 2); a
+    // secret consultation publishes its participation at any time (core's `published`).
     let hidden = state
         .backend
         .consultations()?
         .iter()
-        .any(|v| v.id == id && !v.results_visible(now));
+        .any(|v| v.id == id && v.body.secrecy.is_none() && !v.results_visible(now));
     if hidden {
         return Err(ApiError::refused(
             "results_hidden",
@@ -849,19 +849,14 @@ async fn tally<B: Backend>(
         .backend
         .count(&id)?
         .ok_or_else(|| ApiError::not_found("consultation"))?;
-    let closed = view.phase(now) == Phase::Closed;
-    if !view.results_visible(now) {
+    // Core decides what may be shown: a secret consultation's participation only.
+    let Some(published) = palabre_core::counting::published(&view, &counted, now) else {
         return Err(ApiError::refused(
             "results_hidden",
             "this consultation shows its results only after the vote closes",
         ));
-    }
-    let body = json!({
-        "tally": counted.tally(&view),
-        "n_ballots_counted": counted.ballots.len(),
-        "closed": closed,
-    });
-    Ok(Json(body).into_response())
+    };
+    Ok(Json(published).into_response())
 }
 
 async fn metrics<B: Backend>(State(state): State<Shared<B>>) -> Response {

@@ -511,6 +511,11 @@ fn check(
             if record.has_result(&b.consultation) {
                 return Err(Rejection::AlreadyClosed);
             }
+            // A secret consultation's result comes from its opening (mix and decryption,
+            // "Secret ballots II"), never from a count of public choices.
+            if c.body.secrecy.is_some() {
+                return Err(Rejection::SealedRequired);
+            }
             let named: Vec<&PublicKey> = b.checkpoints.iter().map(|k| &k.authority).collect();
             let expected: Vec<&PublicKey> = c.body.authorities.iter().collect();
             if named != expected || !tally_matches_method(&b.tally, &c.body.method) {

@@ -7,6 +7,12 @@
 //! current key is revoked has no ballot). Proposals hidden by moderation are not
 //! candidates, and ballot entries naming them are set aside. The tally is then a pure
 //! function of the counted choices (`tally::tally`).
+//!
+//! A secret consultation's ballots are sealed: the same rules select each voter's latest
+//! sealed ballot (the input of the mix, SECRET-BALLOTS.md §4.8), but nothing here reads
+//! a choice from them. Before its opening, all a secret consultation publishes is its
+//! participation ([`Published::Participation`]); a public ballot in it, or a sealed one
+//! in a public consultation, is never counted.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
@@ -38,10 +44,82 @@ pub struct Counted {
     pub n_ballots_seen: u64,
     /// Counted ballots cast with a desk agent's help, per agent key.
     pub assisted: BTreeMap<PublicKey, u64>,
+    /// For a secret consultation: one sealed ballot per voter (the latest that counts),
+    /// by its event id. Empty for a public one.
+    pub sealed: BTreeMap<VoterId, EventId>,
+}
+
+/// How many ballots count in a secret consultation, in all and per town, and nothing
+/// of what they say.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Participation {
+    /// Counted sealed ballots (one per voter).
+    pub n_ballots_counted: u64,
+    /// Counted sealed ballots per town (the authority that credentialed the voter).
+    pub per_town: BTreeMap<PublicKey, u64>,
+}
+
+/// What the API's `/tally` publishes of a consultation (PROTOCOL.md, "HTTP API").
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(untagged)]
+pub enum Published {
+    /// A public consultation: its tally.
+    Tally {
+        tally: Tally,
+        n_ballots_counted: usize,
+        closed: bool,
+    },
+    /// A secret consultation before its opening: participation only, never a choice.
+    Participation {
+        participation: Participation,
+        n_ballots_counted: u64,
+        closed: bool,
+        sealed: bool,
+    },
+}
+
+/// What may be published of a count at `now_ms`: the tally of a public consultation
+/// whose results are visible, the participation of a secret one (at any time: it holds
+/// no choice), or `None` while a public consultation hides its results.
+pub fn published(
+    consultation: &ConsultationView,
+    counted: &Counted,
+    now_ms: u64,
+) -> Option<Published> {
+    let closed = consultation.phase(now_ms) == crate::admission::Phase::Closed;
+    if consultation.body.secrecy.is_some() {
+        let participation = counted.participation();
+        return Some(Published::Participation {
+            n_ballots_counted: participation.n_ballots_counted,
+            participation,
+            closed,
+            sealed: true,
+        });
+    }
+    consultation
+        .results_visible(now_ms)
+        .then(|| Published::Tally {
+            tally: counted.tally(consultation),
+            n_ballots_counted: counted.ballots.len(),
+            closed,
+        })
 }
 
 impl Counted {
-    /// The tally of the counted ballots, with how many of them each desk agent
+    /// The participation of a secret consultation: its counted sealed ballots per town.
+    pub fn participation(&self) -> Participation {
+        let mut p = Participation {
+            n_ballots_counted: self.sealed.len() as u64,
+            ..Participation::default()
+        };
+        for voter in self.sealed.keys() {
+            *p.per_town.entry(voter.issuer).or_default() += 1;
+        }
+        p
+    }
+
+    /// The tally of the counted ballots (public ones only: for a secret consultation
+    /// there are none, and its opening is not a count of choices; see [`published`]), with how many of them each desk agent
     /// countersigned (PROTOCOL.md, "Counting and tallies": `assisted`).
     pub fn tally(&self, consultation: &ConsultationView) -> Tally {
         tally::tally(
@@ -153,9 +231,16 @@ pub fn standing(
     }
     let voter = counter.watched.and_then(|(_, voter)| voter);
     let counted = counter.finish();
-    match voter.and_then(|v| counted.ballots.get(&v)) {
-        Some((id, _)) if id == ballot => Standing::Counted,
-        Some((id, _)) => Standing::Replaced { by: *id },
+    let latest = voter.and_then(|v| {
+        counted
+            .ballots
+            .get(&v)
+            .map(|(id, _)| *id)
+            .or_else(|| counted.sealed.get(&v).copied())
+    });
+    match latest {
+        Some(id) if id == *ballot => Standing::Counted,
+        Some(id) => Standing::Replaced { by: id },
         None => Standing::NotCounted,
     }
 }
@@ -179,6 +264,8 @@ pub struct Counter<'c> {
     moderation: BTreeMap<(PublicKey, EventId), ModerationAction>,
     /// Each voter's latest ballot, with the desk agent who countersigned it, if any.
     ballots: BTreeMap<VoterId, (EventId, Choice, Option<PublicKey>)>,
+    /// Each voter's latest sealed ballot (secret consultations), with its agent.
+    sealed: BTreeMap<VoterId, (EventId, Option<PublicKey>)>,
     n_ballots_seen: u64,
     /// `None` outside a log, or in the log of an authority that does not take part.
     log: Option<LogState>,
@@ -203,6 +290,7 @@ impl<'c> Counter<'c> {
             proposals: BTreeMap::new(),
             moderation: BTreeMap::new(),
             ballots: BTreeMap::new(),
+            sealed: BTreeMap::new(),
             n_ballots_seen: 0,
             log: None,
             watched: None,
@@ -227,6 +315,8 @@ impl<'c> Counter<'c> {
     fn end_log(&mut self) {
         if let Some(log) = self.log.take() {
             self.ballots
+                .retain(|voter, _| !log.revoked_voters.contains(voter));
+            self.sealed
                 .retain(|voter, _| !log.revoked_voters.contains(voter));
         }
     }
@@ -304,7 +394,12 @@ impl<'c> Counter<'c> {
                     *latest = b.action;
                 }
             }
-            Body::Ballot(b) if b.consultation == self.consultation.id => {
+            // A public ballot counts only in a public consultation, a sealed one only in
+            // a secret one (admission refuses the others; a replay may meet them).
+            Body::Ballot(b)
+                if b.consultation == self.consultation.id
+                    && self.consultation.body.secrecy.is_none() =>
+            {
                 self.n_ballots_seen += 1;
                 let active = match log.credentials.get(event.author()) {
                     Some((voter, CredentialStatus::Active)) => Some(*voter),
@@ -319,6 +414,25 @@ impl<'c> Counter<'c> {
                     let agent = b.assistance.as_ref().map(|a| a.agent);
                     self.ballots
                         .insert(voter, (event.id(), b.choice.clone(), agent));
+                }
+            }
+            Body::SealedBallot(b)
+                if b.consultation == self.consultation.id
+                    && self.consultation.body.secrecy.is_some() =>
+            {
+                self.n_ballots_seen += 1;
+                let active = match log.credentials.get(event.author()) {
+                    Some((voter, CredentialStatus::Active)) => Some(*voter),
+                    _ => None,
+                };
+                if let Some((watched, voter)) = self.watched.as_mut()
+                    && *watched == event.id()
+                {
+                    *voter = active;
+                }
+                if let Some(voter) = active {
+                    let agent = b.assistance.as_ref().map(|a| a.agent);
+                    self.sealed.insert(voter, (event.id(), agent));
                 }
             }
             _ => {}
@@ -347,11 +461,18 @@ impl<'c> Counter<'c> {
             })
             .collect();
         let candidate_ids: BTreeSet<EventId> = out.candidates.iter().map(|c| c.id).collect();
-        for (_, _, agent) in self.ballots.values() {
-            if let Some(agent) = agent {
-                *out.assisted.entry(*agent).or_default() += 1;
-            }
+        let agents = self.ballots.values().map(|(_, _, agent)| agent);
+        for agent in agents
+            .chain(self.sealed.values().map(|(_, agent)| agent))
+            .flatten()
+        {
+            *out.assisted.entry(*agent).or_default() += 1;
         }
+        out.sealed = self
+            .sealed
+            .into_iter()
+            .map(|(voter, (id, _))| (voter, id))
+            .collect();
         out.ballots = self
             .ballots
             .into_iter()

@@ -2,6 +2,7 @@
 
 mod core {
     pub mod audit;
+    pub mod ceremony;
     pub mod counting;
     pub mod deps;
     pub mod keys;
@@ -9,6 +10,7 @@ mod core {
     pub mod purge;
     pub mod rejections;
     pub mod secret;
+    pub mod secret_world;
     pub mod shuffle;
     pub mod staff;
     pub mod vectors;

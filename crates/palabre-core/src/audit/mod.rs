@@ -22,6 +22,7 @@ pub mod bundle;
 mod closing;
 mod compare;
 mod replay;
+mod secret;
 mod sources;
 
 pub use compare::{ReceiptEvidence, check_receipt, extends};
@@ -138,6 +139,10 @@ pub struct AuditReport {
     /// The organiser's signed result, if the logs hold one.
     pub result: Option<EventId>,
     pub failures: Vec<Failure>,
+    /// What holds but is worth saying (a secret consultation's `void_complaint`): never
+    /// a failure. Absent from the JSON when empty.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<Failure>,
 }
 
 impl AuditReport {
@@ -199,6 +204,7 @@ pub fn audit(input: &AuditInput, options: AuditOptions) -> AuditReport {
         tally_hidden: false,
         result: None,
         failures: Vec::new(),
+        notes: Vec::new(),
     };
     let Some(consultation) = replay.refs.consultations.get(&input.consultation).cloned() else {
         fail.push(
@@ -216,6 +222,7 @@ pub fn audit(input: &AuditInput, options: AuditOptions) -> AuditReport {
     report.organiser = Some(consultation.organiser);
     report.vote_close_ms = Some(consultation.body.vote_close_ms);
     closing::check_evidence(&input.evidence, &consultation, &mut fail);
+    report.notes = secret::check(&consultation, &replay, options.threads, &mut fail);
     let prefixes = closing::close_logs(&consultation, &logs, &replay, &mut report, &mut fail);
     let n_closed = prefixes.iter().filter(|p| p.closed).count();
     if n_closed == consultation.body.authorities.len() {
@@ -231,8 +238,9 @@ pub fn audit(input: &AuditInput, options: AuditOptions) -> AuditReport {
         &mut report,
         &mut fail,
     );
-    report.tally_hidden =
-        report.state == AuditState::Open && !consultation.body.show_running_results;
+    // A secret consultation's count holds no choice before its opening.
+    report.tally_hidden = consultation.body.secrecy.is_some()
+        || (report.state == AuditState::Open && !consultation.body.show_running_results);
     if !report.tally_hidden {
         report.tally = Some(tally);
     }

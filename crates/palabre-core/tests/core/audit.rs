@@ -1164,3 +1164,200 @@ fn overlapping_bundle_vector() {
     assert!(report.logs.iter().all(|l| l.n_outside > 0));
     assert!(report.result.is_some());
 }
+
+// ---------------------------------------------------------------------------------------
+// Secret consultations (SECRET-BALLOTS.md §4.12, first half): planted faults.
+
+mod secret_faults {
+    use palabre_core::admission::Record;
+    use palabre_core::audit::{AuditInput, AuditOptions, AuditReport, LogMaterial, audit};
+    use palabre_core::event::*;
+    use palabre_core::group::B;
+    use palabre_core::head::TreeHead;
+    use palabre_core::secret::{Point, build};
+    use palabre_core::tally::{Choice, Method};
+
+    use super::super::secret_world::*;
+    use super::super::world::*;
+
+    fn materials(w: &SecretWorld) -> Vec<LogMaterial> {
+        w.towns
+            .iter()
+            .map(|t| {
+                let pk = t.pk();
+                let log = w.ledger.log(&pk).expect("log");
+                let size = log.entries.len() as u64;
+                let head = TreeHead {
+                    authority: pk,
+                    size,
+                    root: w.ledger.root_at(&pk, size).expect("root"),
+                    timestamp_ms: VOTE_OPEN + 5,
+                }
+                .sign(&t.key);
+                LogMaterial {
+                    authority: pk,
+                    source: format!("node-of-{pk}"),
+                    entries: log.entries.iter().map(|e| e.bytes().to_vec()).collect(),
+                    heads: vec![head],
+                    cosignatures: vec![],
+                }
+            })
+            .collect()
+    }
+
+    fn run(w: &SecretWorld) -> AuditReport {
+        audit(
+            &AuditInput {
+                consultation: w.consultation,
+                logs: materials(w),
+                evidence: Vec::new(),
+            },
+            AuditOptions { threads: 2 },
+        )
+    }
+
+    fn rules(r: &AuditReport) -> Vec<&'static str> {
+        r.failures.iter().map(|f| f.rule).collect()
+    }
+
+    const SECRET_RULES: [&str; 6] = [
+        "bad_encryption_key",
+        "bad_deal",
+        "bad_election_key",
+        "layout_incomplete",
+        "bad_pok",
+        "bad_complaint",
+    ];
+
+    fn world() -> SecretWorld {
+        let mut w = SecretWorld::ready(3, 2, Method::Support { threshold: 1 }, 2, 2, true);
+        let choice = Choice::Approve(vec![w.proposals[0]]);
+        w.append(1, w.sealed_ballot(1, 0, VOTE_OPEN, &choice, &[1; 32]))
+            .expect("ballot");
+        w
+    }
+
+    #[test]
+    fn an_honest_secret_consultation_passes_its_checks() {
+        let r = run(&world());
+        assert!(
+            !rules(&r)
+                .iter()
+                .any(|x| SECRET_RULES.contains(x) || *x == "inadmissible"),
+            "{:?}",
+            r.failures
+        );
+        assert!(r.tally.is_none(), "a secret count shows no tally");
+        assert!(r.notes.is_empty());
+    }
+
+    #[test]
+    fn a_bad_deal_and_a_false_complaint() {
+        let mut w = SecretWorld::new(3, 1, Method::Support { threshold: 1 }, 1, 2, true);
+        for t in [0, 1] {
+            w.append(t, w.deal_event(t, &[9 + t as u8; 32]))
+                .expect("deal");
+        }
+        let mut bad = w.deal_body(2, &[11; 32]);
+        bad.commitments.pop();
+        w.ledger.apply(
+            &w.towns[2].pk(),
+            sign(&w.towns[2].key, DEAL_AT, Body::DkgDeal(bad)),
+        );
+        // Town 1 complains of town 0's good deal: void.
+        let c = w.view();
+        let deal0 = w.ledger.event(&w.deals[0]).expect("deal").clone();
+        let body = build::complaint(
+            &c,
+            &deal0,
+            &w.towns[1].pk(),
+            &w.towns[1].trustee.secret,
+            &[3; 32],
+        )
+        .expect("complaint");
+        w.append(
+            1,
+            sign(&w.towns[1].key, KEYS_CLOSE, Body::DkgComplaint(body)),
+        )
+        .expect("admitted");
+        let r = run(&w);
+        assert!(rules(&r).contains(&"bad_deal"), "{:?}", r.failures);
+        assert_eq!(r.notes.len(), 1);
+        assert_eq!(r.notes[0].rule, "void_complaint");
+        assert!(!rules(&r).contains(&"bad_complaint"));
+    }
+
+    #[test]
+    fn a_wrong_election_key() {
+        let mut w = SecretWorld::new(3, 1, Method::Support { threshold: 1 }, 1, 2, true);
+        for t in 0..3 {
+            w.append(t, w.deal_event(t, &[9 + t as u8; 32]))
+                .expect("deal");
+        }
+        let mut body = match w.election_key_event(SETUP_AT).expect("body").body() {
+            Body::ElectionKey(b) => b.clone(),
+            _ => unreachable!(),
+        };
+        body.key = Point(body.key.0 + B);
+        w.ledger.apply(
+            &w.towns[0].pk(),
+            sign(&w.towns[0].key, SETUP_AT, Body::ElectionKey(body)),
+        );
+        let r = run(&w);
+        assert!(rules(&r).contains(&"bad_election_key"), "{:?}", r.failures);
+    }
+
+    #[test]
+    fn an_incomplete_layout() {
+        let mut w = SecretWorld::new(3, 1, Method::Support { threshold: 1 }, 3, 2, true);
+        for t in 0..3 {
+            w.append(t, w.deal_event(t, &[9 + t as u8; 32]))
+                .expect("deal");
+        }
+        w.append(0, w.election_key_event(SETUP_AT).expect("ek"))
+            .expect("ek");
+        let body = build::layout(&w.view(), &w.proposals[1..]).expect("layout");
+        w.append(0, sign(&w.towns[0].key, SETUP_AT, Body::BallotLayout(body)))
+            .expect("admission cannot know every log's proposals");
+        let r = run(&w);
+        let missing: Vec<_> = r
+            .failures
+            .iter()
+            .filter(|f| f.rule == "layout_incomplete")
+            .collect();
+        assert_eq!(missing.len(), 1, "{:?}", r.failures);
+        assert_eq!(missing[0].event, Some(w.proposals[0]));
+    }
+
+    #[test]
+    fn a_bad_proof_and_a_ciphertext_copied_under_another_key() {
+        let mut w = world();
+        let choice = Choice::Approve(vec![]);
+        let mut flipped = w.sealed_body(0, 0, &choice, &[5; 32]);
+        flipped.sealed.pok.s[0].0 += palabre_core::group::Scalar::ONE;
+        let bad = sign(
+            &w.towns[0].residents[0],
+            VOTE_OPEN,
+            Body::SealedBallot(flipped),
+        );
+        let theirs = w.sealed_body(2, 0, &choice, &[6; 32]);
+        let copied = sign(
+            &w.towns[2].residents[1],
+            VOTE_OPEN,
+            Body::SealedBallot(theirs),
+        );
+        let (l0, l2) = (w.towns[0].pk(), w.towns[2].pk());
+        w.ledger.apply(&l0, bad.clone());
+        w.ledger.apply(&l2, copied.clone());
+        let r = run(&w);
+        let bad_poks: Vec<_> = r
+            .failures
+            .iter()
+            .filter(|f| f.rule == "bad_pok")
+            .map(|f| f.event)
+            .collect();
+        assert_eq!(bad_poks.len(), 2, "{:?}", r.failures);
+        assert!(bad_poks.contains(&Some(bad.id())) && bad_poks.contains(&Some(copied.id())));
+        let _ = w.ledger.election_key(&w.consultation);
+    }
+}

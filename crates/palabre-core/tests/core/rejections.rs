@@ -692,6 +692,11 @@ fn every_rejection_code_has_a_row() {
         palabre_core::purge::Entry::from_bytes(served, &town_p),
     ));
 
+    // Secret ballots' codes (`ceremony.rs`).
+    for code in super::ceremony::secret_rejection_rows() {
+        row(code);
+    }
+
     let all: BTreeSet<&str> = Rejection::ALL_CODES.iter().copied().collect();
     let unknown: Vec<&&str> = seen.difference(&all).collect();
     assert!(
