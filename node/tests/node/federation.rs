@@ -330,6 +330,7 @@ fn three_towns_federate_by_config_alone() {
                 .iter()
                 .map(|t| t.p2p.parse().expect("multiaddr"))
                 .collect(),
+            Box::new(std::sync::Arc::new(palabre_store::MemoryStorage::default())),
         )
         .await
         .expect("the rogue's network starts");
@@ -758,6 +759,7 @@ fn a_purge_erases_the_text_on_every_replica() {
                 keys.clone(),
                 "/ip4/127.0.0.1/tcp/0".parse().expect("multiaddr"),
                 vec![from.p2p.parse().expect("multiaddr")],
+                Box::new(std::sync::Arc::new(palabre_store::MemoryStorage::default())),
             )
             .await
             .expect("the network starts");
