@@ -516,9 +516,9 @@ impl Sim {
                     .progress()
                     .iter()
                     .find(|p| p.authority == k)
-                    .map(|p| p.held);
+                    .map_or(0, |p| p.held);
                 Storage::entries(&**logs, &k, 0, u64::MAX).expect("entries") == t.entries
-                    && held == Some(t.entries.len() as u64)
+                    && held == t.entries.len() as u64
             })
         })
     }
