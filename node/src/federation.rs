@@ -9,8 +9,10 @@
 //!   so a restarted node resumes where it was;
 //! - entries the network has fetched and checked against a signed head are appended to
 //!   the store's replica of that log (`Storage::append_replica`: core's admission, byte
-//!   for byte, with the authority's own head). An entry that refers to another log's
-//!   event not replicated yet waits for the next pass;
+//!   for byte, with the authority's own head), and the network is told (`Net::written`):
+//!   it keeps no log in memory, only the entries it fetched and the store has not taken
+//!   yet (a bounded window), and reads the store to serve and check the rest. An entry
+//!   that refers to another log's event not replicated yet waits for the next pass;
 //! - as a witness, the node cosigns the heads it reaches (at most every
 //!   [`COSIGN_EVERY`] per log) and, always, every closing checkpoint it replicates;
 //! - cosignatures and evidence received from peers are kept in the store, where the API
@@ -100,6 +102,7 @@ pub async fn start(
         settings.federation.clone(),
         settings.listen.clone(),
         settings.dial,
+        Box::new(Arc::clone(&storage)),
     )
     .await?;
     let mut federation = settings.federation;
@@ -360,6 +363,10 @@ impl Bridge {
         self.stats
             .replicated_entries
             .fetch_add(outcome.appended, Ordering::Relaxed);
+        // Stored: the network reads them from the store from now on, and fetches more.
+        self.net
+            .written(authority, stored + outcome.appended)
+            .await?;
         self.pass_on_purges(authority, purged).await?;
         if let Some((index, r)) = &outcome.refused
             && !r.awaits_other_log()

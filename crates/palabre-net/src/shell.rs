@@ -297,6 +297,13 @@ impl Net {
         .await
     }
 
+    /// The store now holds the first `size` entries of a log: the network reads them
+    /// from it, and keeps no copy.
+    pub async fn written(&self, authority: PublicKey, size: u64) -> Result<(), NetError> {
+        self.send(Command::Handle(Input::Written { authority, size }))
+            .await
+    }
+
     /// Entry `index` of a log was purged: serve `tombstone` in its place from now on.
     pub async fn purged(
         &self,
@@ -393,12 +400,14 @@ impl Net {
 
 /// Starts the network of the node of authority `key` (which signs its hellos),
 /// replicating `federation`'s logs, listening on `listen` (e.g. `/ip4/127.0.0.1/tcp/0`)
-/// and dialling `peers`. Returns once it listens.
+/// and dialling `peers`, reading the logs it holds from `logs` (the node's store).
+/// Returns once it listens.
 pub async fn start(
     key: SecretKey,
     federation: Vec<PublicKey>,
     listen: Multiaddr,
     peers: Vec<Multiaddr>,
+    logs: Box<dyn proto::Logs>,
 ) -> Result<(Net, mpsc::Receiver<NetEvent>), NetError> {
     let mut swarm = libp2p::SwarmBuilder::with_new_identity()
         .with_tokio()
@@ -446,7 +455,7 @@ pub async fn start(
     };
     let (commands, command_rx) = mpsc::channel(256);
     let (events_tx, events) = mpsc::channel(4096);
-    let node = proto::Node::new(key.public_key(), federation).verifier(Box::new(EveryCore));
+    let node = proto::Node::new(key.public_key(), federation, logs).verifier(Box::new(EveryCore));
     let hello = hello(&key, swarm.local_peer_id());
     let received_entries = Arc::new(AtomicU64::new(0));
     tokio::spawn(run(
@@ -644,12 +653,7 @@ impl Actor {
                 end,
                 reply,
             } => {
-                let all = self.node.entries(&authority);
-                let end = end.min(all.len() as u64);
-                let page = all
-                    .get(start.min(end) as usize..end as usize)
-                    .unwrap_or_default()
-                    .to_vec();
+                let page = self.node.range(&authority, start, end);
                 let _ = reply.send((self.node.head(&authority), page));
                 Vec::new()
             }

@@ -6,12 +6,14 @@
 
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap};
+use std::sync::Arc;
 
 use palabre_core::crypto::{PublicKey, SecretKey};
 use palabre_core::event::{AuthorityBody, Body, CredentialBody, Event};
 use palabre_core::head::{Cosignature, CosignedHead, Equivocation, SignedTreeHead, TreeHead};
 use palabre_core::merkle::{self, MemoryTree};
 use palabre_net::proto::{CosignatureKey, Input, Node, Output, PeerId, Want, Wire};
+use palabre_store::{Entry, MemoryStorage, Storage, stored_entry};
 
 /// xorshift64*: small, seeded, good enough to pick faults.
 struct Rng(u64);
@@ -132,6 +134,52 @@ struct Sim {
     /// What each node's store keeps of cosignatures and evidence (the node's side of
     /// `Lookup`, `Gathered` and `Kept`).
     stores: Vec<Store>,
+    /// Each node's store of logs (the memory store: core's admission, as sled's), which
+    /// its state machine reads; the simulation writes to it as the node's bridge does.
+    logs: Vec<Arc<dyn Storage>>,
+    /// Nodes whose bridge writes only at ticks (so fetched entries wait in memory).
+    lazy: Vec<bool>,
+    /// The most entries each node's state machine held in memory at once.
+    max_in_memory: Vec<usize>,
+}
+
+/// A state machine for `me`, reading the logs it holds from `logs`.
+fn sim_node(me: PublicKey, keys: &[PublicKey], logs: &Arc<dyn Storage>) -> Node {
+    Node::new(me, keys.iter().copied(), Box::new(Arc::clone(logs)))
+}
+
+/// An empty store of logs, for a network that serves none.
+fn empty() -> Box<dyn palabre_net::proto::Logs> {
+    Box::new(memory())
+}
+
+/// A state machine with an empty store of its own.
+fn bare_node(me: PublicKey, keys: &[PublicKey]) -> Node {
+    sim_node(me, keys, &memory())
+}
+
+/// An empty memory store of logs.
+fn memory() -> Arc<dyn Storage> {
+    Arc::new(MemoryStorage::default())
+}
+
+fn stored_entries(bytes: &[Vec<u8>]) -> Vec<Entry> {
+    bytes
+        .iter()
+        .map(|b| stored_entry(b.clone()).expect("a stored entry"))
+        .collect()
+}
+
+/// Appends what the store of a log does not hold yet of `entries` (from `start`).
+fn keep_log(logs: &dyn Storage, head: &SignedTreeHead, start: u64, entries: &[Vec<u8>]) {
+    let stored = logs.log_size(&head.head.authority);
+    let Some(skip) = stored.checked_sub(start) else {
+        return;
+    };
+    if (skip as usize) < entries.len() {
+        logs.append_replica(head, stored, stored_entries(&entries[skip as usize..]))
+            .expect("the memory store appends");
+    }
 }
 
 /// A node's store of cosignatures (in the sled store's key order) and evidence.
@@ -225,9 +273,11 @@ impl Sim {
     fn new(seed: u64, n: usize, faults: Faults) -> Sim {
         let towns: Vec<Town> = (0..n as u64).map(Town::new).collect();
         let keys: Vec<PublicKey> = towns.iter().map(|t| t.key.public_key()).collect();
+        let logs: Vec<Arc<dyn Storage>> = (0..n).map(|_| memory()).collect();
         let nodes = keys
             .iter()
-            .map(|k| Node::new(*k, keys.iter().copied()))
+            .zip(&logs)
+            .map(|(k, l)| sim_node(*k, &keys, l))
             .collect();
         let mut sim = Sim {
             rng: Rng(seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1),
@@ -240,6 +290,9 @@ impl Sim {
             cut: vec![false; n],
             outputs: Vec::new(),
             stores: vec![Store::default(); n],
+            logs,
+            lazy: vec![false; n],
+            max_in_memory: vec![0; n],
         };
         for a in 0..n {
             for (b, authority) in keys.iter().enumerate() {
@@ -259,6 +312,17 @@ impl Sim {
     }
 
     fn input(&mut self, node: usize, input: Input) {
+        // The node's own commits (and logs read back) are in its store first.
+        if let Input::Appended {
+            head,
+            start,
+            entries,
+        } = &input
+        {
+            keep_log(&*self.logs[node], head, *start, entries);
+        }
+        let mut bridge = matches!(input, Input::Tick);
+        let lazy = self.lazy[node];
         let outs = self.nodes[node].handle(self.now, input);
         for o in outs {
             match o {
@@ -295,6 +359,7 @@ impl Sim {
                     self.input(node, Input::Kept { peer });
                 }
                 o => {
+                    bridge |= !lazy && matches!(o, Output::Stored { .. });
                     match &o {
                         Output::Cosignature(c) => self.stores[node].keep_cosignature(*c),
                         Output::Evidence(e) => self.stores[node].keep_evidence(e.clone()),
@@ -302,6 +367,39 @@ impl Sim {
                     }
                     self.outputs.push((node, o));
                 }
+            }
+        }
+        let held = self.nodes[node].in_memory();
+        self.max_in_memory[node] = self.max_in_memory[node].max(held);
+        if bridge {
+            self.bridge(node);
+        }
+    }
+
+    /// What the node's bridge does: appends to the store what the state machine fetched
+    /// and checked, and tells it what was written.
+    fn bridge(&mut self, node: usize) {
+        for t in 0..self.towns.len() {
+            let authority = self.towns[t].key.public_key();
+            let stored = self.logs[node].log_size(&authority);
+            let held = self.nodes[node]
+                .progress()
+                .iter()
+                .find(|p| p.authority == authority)
+                .map_or(0, |p| p.held);
+            let Some(head) = self.nodes[node].head(&authority) else {
+                continue;
+            };
+            if held <= stored {
+                continue;
+            }
+            let page = self.nodes[node].range(&authority, stored, held);
+            let outcome = self.logs[node]
+                .append_replica(&head, stored, stored_entries(&page))
+                .expect("the memory store appends");
+            if outcome.appended > 0 {
+                let size = stored + outcome.appended;
+                self.input(node, Input::Written { authority, size });
             }
         }
     }
@@ -328,7 +426,8 @@ impl Sim {
     /// store, connected again to every other node.
     fn wipe(&mut self, n: usize) {
         let keys: Vec<PublicKey> = self.towns.iter().map(|t| t.key.public_key()).collect();
-        self.nodes[n] = Node::new(keys[n], keys.iter().copied());
+        self.logs[n] = memory();
+        self.nodes[n] = sim_node(keys[n], &keys, &self.logs[n]);
         self.stores[n] = Store::default();
         for other in (0..self.nodes.len()).filter(|o| *o != n) {
             self.input(other, Input::Disconnected(n as PeerId));
@@ -409,11 +508,20 @@ impl Sim {
         self.input(town, input);
     }
 
+    /// Every node's store holds every log exactly as its town wrote it, and its state
+    /// machine knows it holds it all.
     fn converged(&self) -> bool {
-        self.nodes.iter().all(|node| {
-            self.towns
-                .iter()
-                .all(|t| node.entries(&t.key.public_key()) == t.entries.as_slice())
+        self.nodes.iter().zip(&self.logs).all(|(node, logs)| {
+            self.towns.iter().all(|t| {
+                let k = t.key.public_key();
+                let held = node
+                    .progress()
+                    .iter()
+                    .find(|p| p.authority == k)
+                    .map_or(0, |p| p.held);
+                Storage::entries(&**logs, &k, 0, u64::MAX).expect("entries") == t.entries
+                    && held == t.entries.len() as u64
+            })
         })
     }
 
@@ -564,7 +672,11 @@ fn a_rogue_peer_changes_nothing_and_is_penalised() {
         "nothing stored from the rogue"
     );
     assert!(sim.converged(), "every replica is unchanged");
-    assert!(sim.nodes[0].entries(&stranger.key.public_key()).is_empty());
+    assert!(
+        sim.nodes[0]
+            .range(&stranger.key.public_key(), 0, u64::MAX)
+            .is_empty()
+    );
 }
 
 #[test]
@@ -735,12 +847,14 @@ fn three_towns_replicate_over_loopback_sockets() {
         let keys: Vec<PublicKey> = towns.iter().map(|t| t.key.public_key()).collect();
         let mut nets = Vec::new();
         let mut events = Vec::new();
-        for t in &towns {
+        let stores: Vec<Arc<dyn Storage>> = (0..3).map(|_| memory()).collect();
+        for (t, store) in towns.iter().zip(&stores) {
             let (net, ev) = palabre_net::shell::start(
                 SecretKey::from_seed(&t.key.seed()),
                 keys.clone(),
                 "/ip4/127.0.0.1/tcp/0".parse().expect("multiaddr"),
                 Vec::new(),
+                Box::new(Arc::clone(store)),
             )
             .await
             .expect("the network starts");
@@ -762,6 +876,8 @@ fn three_towns_replicate_over_loopback_sockets() {
                 else {
                     unreachable!("write gives an Appended input")
                 };
+                // Committed by the town's node first, as the node does.
+                keep_log(&*stores[i], &head, start, &entries);
                 nets[i]
                     .appended(head, start, entries)
                     .await
@@ -808,13 +924,18 @@ fn oversized_messages_are_penalised() {
         let (honest_key, rogue_key) = (town_key(900), town_key(901));
         let any: palabre_net::Multiaddr = "/ip4/127.0.0.1/tcp/0".parse().expect("multiaddr");
         let (net, mut events) =
-            palabre_net::shell::start(honest_key, vec![rogue], any.clone(), Vec::new())
+            palabre_net::shell::start(honest_key, vec![rogue], any.clone(), Vec::new(), empty())
                 .await
                 .expect("starts");
-        let (bad, _bad_events) =
-            palabre_net::shell::start(rogue_key, vec![honest], any, vec![net.addr.clone()])
-                .await
-                .expect("starts");
+        let (bad, _bad_events) = palabre_net::shell::start(
+            rogue_key,
+            vec![honest],
+            any,
+            vec![net.addr.clone()],
+            empty(),
+        )
+        .await
+        .expect("starts");
         let huge = Wire::Entries {
             authority: honest,
             start: 0,
@@ -861,7 +982,7 @@ fn a_restarted_node_restores_and_syncs_without_duplicating() {
         );
         // Node 1 restarts empty; its peers announce, it asks; then its store is read back.
         let keys: Vec<PublicKey> = sim.towns.iter().map(|t| t.key.public_key()).collect();
-        sim.nodes[1] = Node::new(keys[1], keys.iter().copied());
+        sim.nodes[1] = sim_node(keys[1], &keys, &sim.logs[1]);
         for p in [0, 2] {
             sim.input(1, Input::Connected(p as PeerId));
             let authority = keys[p];
@@ -900,12 +1021,17 @@ fn gossip_is_validated_before_it_is_delivered() {
         let (a, b) = (town_key(910), town_key(911));
         let any: palabre_net::Multiaddr = "/ip4/127.0.0.1/tcp/0".parse().expect("multiaddr");
         let both = vec![a.public_key(), b.public_key()];
-        let (honest, mut events) =
-            palabre_net::shell::start(town_key(910), both.clone(), any.clone(), Vec::new())
-                .await
-                .expect("starts");
+        let (honest, mut events) = palabre_net::shell::start(
+            town_key(910),
+            both.clone(),
+            any.clone(),
+            Vec::new(),
+            empty(),
+        )
+        .await
+        .expect("starts");
         let (publisher, _ev) =
-            palabre_net::shell::start(town_key(911), both, any, vec![honest.addr.clone()])
+            palabre_net::shell::start(town_key(911), both, any, vec![honest.addr.clone()], empty())
                 .await
                 .expect("starts");
         let head = palabre_core::head::TreeHead {
@@ -1067,7 +1193,7 @@ fn a_long_log_is_kept_as_it_is_fetched() {
         };
         let mut sim = Sim::new(seed, 3, faults);
         let keys: Vec<PublicKey> = sim.towns.iter().map(|t| t.key.public_key()).collect();
-        sim.nodes[1] = Node::new(keys[1], keys.iter().copied()).prove_every(1_000);
+        sim.nodes[1] = sim_node(keys[1], &keys, &sim.logs[1]).prove_every(1_000);
         for (p, authority) in keys.iter().enumerate() {
             if p != 1 {
                 sim.input(1, Input::Connected(p as PeerId));
@@ -1241,7 +1367,7 @@ fn a_bad_gathering_answer_is_refused() {
         ("of another log", vec![cosign(other, 1)]),
     ];
     for (what, page) in pages {
-        let mut node = Node::new(federation[0], federation.iter().copied());
+        let mut node = bare_node(federation[0], &federation);
         let _ = node.handle(0, Input::Gather);
         let _ = node.handle(0, Input::Connected(1));
         let outs = node.handle(
@@ -1298,7 +1424,7 @@ fn a_bad_gathering_answer_is_refused() {
         assert_eq!(node.gathering().asking, 0, "{what}");
     }
     // A good page is handed to the node, and the next request waits until it is kept.
-    let mut node = Node::new(federation[0], federation.iter().copied());
+    let mut node = bare_node(federation[0], &federation);
     let _ = node.handle(0, Input::Connected(1));
     let _ = node.handle(
         0,
@@ -1336,7 +1462,7 @@ fn a_bad_gathering_answer_is_refused() {
     );
     // A stranger's requests are not looked up; a federated town's are.
     let stranger = town_key(50).public_key();
-    let mut node = Node::new(federation[0], federation.iter().copied());
+    let mut node = bare_node(federation[0], &federation);
     for (peer, authority) in [(7, stranger), (8, federation[2])] {
         let _ = node.handle(0, Input::Connected(peer));
         let _ = node.handle(0, Input::Authenticated { peer, authority });
@@ -1355,4 +1481,124 @@ fn a_bad_gathering_answer_is_refused() {
             .any(|o| matches!(o, Output::Lookup { peer: p, .. } if *p == peer));
         assert_eq!(looked_up, authority != stranger, "{outs:?}");
     }
+}
+
+/// A fresh node replicates a log larger than its window: the state machine never holds
+/// more than the window of entries in memory (those fetched that its store has not
+/// taken yet, those awaiting a signed root), whatever the log's length, and none at
+/// the end; the store holds the log, exactly.
+#[test]
+fn a_long_replica_is_held_in_the_store_not_in_memory() {
+    let faults = Faults {
+        drop_percent: 2,
+        duplicate_percent: 2,
+        max_delay_ms: 20,
+    };
+    let mut sim = Sim::new(11, 2, faults);
+    let keys: Vec<PublicKey> = sim.towns.iter().map(|t| t.key.public_key()).collect();
+    let (prove_every, window) = (500, 300);
+    sim.nodes[1] = sim_node(keys[1], &keys, &sim.logs[1])
+        .prove_every(prove_every)
+        .max_unstored(window);
+    // Its bridge writes only every tick: fetched pages pile up to the window between.
+    sim.lazy[1] = true;
+    sim.link(0, 1);
+    let n = 12_000;
+    sim.write(0, n);
+    sim.write(1, 3);
+    sim.run(120_000);
+    assert!(sim.converged(), "the fresh node replicated the log");
+    // At most: the window, a consistency-proven run moved in at once, and a page.
+    let page = palabre_net::proto::MAX_SYNC_PAGE_ENTRIES as usize;
+    let bound = window + 2 * (prove_every + page);
+    assert!(bound < n / 2, "the window is smaller than the log");
+    assert!(
+        sim.max_in_memory[1] <= bound,
+        "held {} entries in memory at once (bound {bound})",
+        sim.max_in_memory[1]
+    );
+    assert!(
+        sim.max_in_memory[1] > 0,
+        "entries did pass through the window"
+    );
+    assert_eq!(sim.nodes[1].in_memory(), 0, "nothing held once stored");
+}
+
+/// A replica keeps what it fetched in sled on disk; restarted (the store closed and
+/// opened again, a new state machine told only what the store holds), it serves sync
+/// pages of that log from the store to a node that can get it from nowhere else.
+#[test]
+fn a_restarted_replica_serves_sync_pages_from_its_store() {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let open = || -> Arc<dyn Storage> {
+        Arc::new(
+            palabre_store::SledStorage::open(dir.path(), palabre_store::StoreConfig::default())
+                .expect("sled opens"),
+        )
+    };
+    let faults = Faults {
+        drop_percent: 0,
+        duplicate_percent: 0,
+        max_delay_ms: 10,
+    };
+    let mut sim = Sim::new(4, 3, faults);
+    let keys: Vec<PublicKey> = sim.towns.iter().map(|t| t.key.public_key()).collect();
+    sim.logs[1] = open();
+    sim.nodes[1] = sim_node(keys[1], &keys, &sim.logs[1]);
+    sim.link(0, 1);
+    sim.cut[2] = true;
+    let n = 5_000;
+    sim.write(0, n);
+    sim.run(30_000);
+    let town0 = sim.towns[0].entries.clone();
+    let held = |logs: &Arc<dyn Storage>| {
+        Storage::entries(&**logs, &keys[0], 0, u64::MAX).expect("entries")
+    };
+    assert_eq!(
+        held(&sim.logs[1]),
+        town0,
+        "node 1 replicated town 0 into sled"
+    );
+
+    // Node 1 restarts: its state machine and its store go, the store opens again.
+    sim.nodes[1] = bare_node(keys[1], &keys);
+    sim.logs[1] = memory();
+    sim.logs[1] = open();
+    sim.nodes[1] = sim_node(keys[1], &keys, &sim.logs[1]);
+    // What the node does at start: hands over what its store holds, page by page.
+    for k in &keys {
+        let stored = sim.logs[1].log_size(k);
+        let Some(head) = sim.logs[1].latest_head(k).expect("a head") else {
+            continue;
+        };
+        for start in (0..stored).step_by(1_000) {
+            let entries = Storage::entries(&*sim.logs[1], k, start, start + 1_000).expect("read");
+            sim.input(
+                1,
+                Input::Appended {
+                    head,
+                    start,
+                    entries,
+                },
+            );
+        }
+    }
+    assert_eq!(
+        sim.nodes[1].in_memory(),
+        0,
+        "the restarted node holds no entry"
+    );
+
+    // Town 0 goes away; node 2, empty, comes: node 1's store is the only source.
+    sim.cut[0] = true;
+    sim.cut[2] = false;
+    sim.wipe(2);
+    sim.link(1, 2);
+    sim.run(sim.now + 30_000);
+    assert_eq!(
+        held(&sim.logs[2]),
+        town0,
+        "node 2 got town 0's log from node 1's store"
+    );
+    assert_eq!(sim.nodes[1].in_memory(), 0);
 }

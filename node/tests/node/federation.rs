@@ -331,6 +331,7 @@ fn three_towns_federate_by_config_alone() {
                 .iter()
                 .map(|t| t.p2p.parse().expect("multiaddr"))
                 .collect(),
+            Box::new(RawLogs(vec![ROGUE_ENTRY.to_vec(); 6])),
         )
         .await
         .expect("the rogue's network starts");
@@ -385,8 +386,7 @@ fn three_towns_federate_by_config_alone() {
         start: 0,
         entries: vec![vec![b'x'; 5 * 1024 * 1024]],
     };
-    let bad_entry =
-        br#"{"author":"00","body":{},"created_at_ms":1,"kind":"authority","sig":"00","v":1}"#;
+    let bad_entry = ROGUE_ENTRY;
     // Larger than the equivocating heads, so that the honest nodes ask for it.
     let bad_entries = vec![bad_entry.to_vec(); 6];
     let mut tree = merkle::MemoryTree::new();
@@ -760,6 +760,7 @@ fn a_purge_erases_the_text_on_every_replica() {
                 keys.clone(),
                 "/ip4/127.0.0.1/tcp/0".parse().expect("multiaddr"),
                 vec![from.p2p.parse().expect("multiaddr")],
+                Box::new(std::sync::Arc::new(palabre_store::MemoryStorage::default())),
             )
             .await
             .expect("the network starts");
@@ -1069,5 +1070,36 @@ fn overlapping_consultations_audit_clean_from_every_node_and_bundle() {
             let offline = ok(palabre(&["audit", "--bundle", path(&bundle)]));
             assert!(offline.contains("PASSED"), "{offline}");
         }
+    }
+}
+
+/// What the rogue serves: an entry that does not verify (no store would keep it).
+const ROGUE_ENTRY: &[u8] =
+    br#"{"author":"00","body":{},"created_at_ms":1,"kind":"authority","sig":"00","v":1}"#;
+
+/// The rogue's "store": its bad entries, served as they are, whatever the log.
+struct RawLogs(Vec<Vec<u8>>);
+
+impl palabre_net::proto::Logs for RawLogs {
+    fn entries(&self, _: &PublicKey, start: u64, end: u64) -> Vec<Vec<u8>> {
+        let n = end.saturating_sub(start) as usize;
+        self.0
+            .iter()
+            .skip(start as usize)
+            .take(n)
+            .cloned()
+            .collect()
+    }
+
+    fn root_at(&self, _: &PublicKey, size: u64) -> Option<Hash> {
+        let mut tree = merkle::MemoryTree::new();
+        for e in &self.0 {
+            tree.push(merkle::leaf_hash(e));
+        }
+        merkle::root_at(&tree, size).ok()
+    }
+
+    fn consistency_proof(&self, _: &PublicKey, _: u64, _: u64) -> Option<Vec<Hash>> {
+        None
     }
 }

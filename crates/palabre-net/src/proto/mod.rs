@@ -24,6 +24,7 @@
 mod check;
 mod flood;
 mod gather;
+mod logs;
 mod sync;
 mod wire;
 
@@ -32,11 +33,12 @@ use std::collections::{BTreeMap, BTreeSet, VecDeque};
 pub use check::{InOrder, Verdict, Verifier, entry_holds};
 pub use gather::GatherProgress;
 use gather::{Gathering, Stage};
+pub use logs::Logs;
 use palabre_core::crypto::PublicKey;
 pub use palabre_core::head::Equivocation;
 use palabre_core::head::{Cosignature, SignedTreeHead};
 use palabre_core::ids::Hash;
-use palabre_core::merkle::{self, MemoryTree};
+use palabre_core::merkle;
 use palabre_core::purge;
 pub use wire::{CosignatureKey, Want, Wire};
 
@@ -55,6 +57,10 @@ pub const MAX_PENDING_ENTRIES: usize = 1_000_000;
 /// consistent with it (a consistency proof from the holder) and kept: a fresh node
 /// stores a long log as it goes, and holds at most this many unproven entries.
 pub const PROVE_EVERY: usize = 65_536;
+/// Entries fetched and checked that the node has not said it stored ([`Input::Written`]),
+/// per log, beyond which no more is fetched: with the pending ones ([`PROVE_EVERY`]) and
+/// a page, all a replica holds in memory.
+pub const MAX_UNSTORED: usize = 16_384;
 /// Cosignatures and evidence remembered as seen, so a flood stops (oldest forgotten first).
 pub const MAX_SEEN: usize = 65_536;
 /// Cosignatures re-sent to every peer that connects (closing heads: they must not be lost).
@@ -95,6 +101,13 @@ pub enum Input {
         start: u64,
         entries: Vec<Vec<u8>>,
     },
+    /// The node's store now holds the first `size` entries of `authority`'s log: the
+    /// entries fetched up to there are no longer kept here (they are read from the
+    /// store), and more may be fetched.
+    Written {
+        authority: PublicKey,
+        size: u64,
+    },
     /// Entry `index` of a log, held, was purged: `entry` is its tombstone, checked
     /// elsewhere. Kept only if it has the same leaf hash as the entry it replaces.
     Purged {
@@ -132,7 +145,8 @@ pub enum Output {
     /// A message for every node of the federation: the shell publishes it on gossipsub
     /// (heads, cosignatures, evidence), which relays it past peers not connected here.
     Publish(Wire),
-    /// A replica now holds `size` entries, all checked.
+    /// A replica now holds `size` entries, all checked: the node reads those it has
+    /// not stored with [`Node::range`], stores them, and says so ([`Input::Written`]).
     Stored {
         authority: PublicKey,
         size: u64,
@@ -161,14 +175,20 @@ pub enum Output {
     },
 }
 
-/// One log as this node holds it: entries checked up to a signed head.
+/// One log as this node holds it: entries checked up to a signed head, in the node's
+/// store but for the last few (`unstored`).
 #[derive(Debug, Default)]
 struct Replica {
-    entries: Vec<Vec<u8>>,
-    tree: MemoryTree,
-    /// The right edge of `tree`: the root after pending entries, in O(log n).
+    /// Entries held, all checked.
+    size: u64,
+    /// The last entries held, checked, that the node has not stored yet, in order.
+    unstored: VecDeque<Vec<u8>>,
+    /// The right edge of the tree of the entries held: the root after pending entries,
+    /// in O(log n).
     frontier: merkle::Frontier,
-    /// Signed heads larger than `entries` heard of (bounded): a page that ends at one
+    /// The right edge of the tree of the entries the store holds (before `unstored`).
+    stored_frontier: merkle::Frontier,
+    /// Signed heads larger than `size` heard of (bounded): a page that ends at one
     /// of them is kept at once, rather than when the latest target is reached — under
     /// a steady stream of new heads the target keeps moving.
     waypoints: BTreeMap<u64, SignedTreeHead>,
@@ -179,9 +199,9 @@ struct Replica {
     ahead: Option<SignedTreeHead>,
     /// An unanswered consistency request: (peer, from, deadline).
     proving: Option<(PeerId, u64, u64)>,
-    /// The largest signed head known to match `entries` (or to be ahead of them).
+    /// The largest signed head known to match the entries held (or to be ahead of them).
     head: Option<SignedTreeHead>,
-    /// Entries received beyond `entries`, waiting to reach `target`'s size.
+    /// Entries received beyond those held, waiting to reach `target`'s size.
     pending: Vec<Vec<u8>>,
     /// The head being caught up to, and who announced it.
     target: Option<(SignedTreeHead, PeerId)>,
@@ -196,14 +216,96 @@ pub const MAX_WAYPOINTS: usize = 1_024;
 
 impl Replica {
     fn size(&self) -> u64 {
-        self.entries.len() as u64
+        self.size
     }
 
+    /// Entries the store holds (as the node said).
+    fn stored(&self) -> u64 {
+        self.size - self.unstored.len() as u64
+    }
+
+    /// An entry fetched and checked here, for the node to store.
     fn push(&mut self, entry: Vec<u8>) {
-        let leaf = purge::stored_leaf(&entry);
-        self.tree.push(leaf);
+        self.frontier.push(purge::stored_leaf(&entry));
+        self.unstored.push_back(entry);
+        self.size += 1;
+    }
+
+    /// An entry the store holds already (this node's own, or read back at start).
+    fn push_stored(&mut self, entry: &[u8]) {
+        if !self.unstored.is_empty() {
+            // The store holds more than was fetched: what was fetched is in it too.
+            self.stored_frontier = self.frontier.clone();
+            self.unstored.clear();
+        }
+        let leaf = purge::stored_leaf(entry);
         self.frontier.push(leaf);
-        self.entries.push(entry);
+        self.stored_frontier.push(leaf);
+        self.size += 1;
+    }
+
+    /// The store now holds `size` entries: those are no longer kept here.
+    fn written(&mut self, size: u64) {
+        while self.stored() < size {
+            let Some(e) = self.unstored.pop_front() else {
+                break;
+            };
+            self.stored_frontier.push(purge::stored_leaf(&e));
+        }
+    }
+
+    /// The root of the first `size` entries held.
+    fn root_at(&self, logs: &dyn Logs, log: &PublicKey, size: u64) -> Option<Hash> {
+        let stored = self.stored();
+        if size > self.size {
+            return None;
+        }
+        if size == self.size {
+            return Some(self.frontier.root());
+        }
+        if size >= stored {
+            let mut f = self.stored_frontier.clone();
+            for e in self.unstored.iter().take((size - stored) as usize) {
+                f.push(purge::stored_leaf(e));
+            }
+            return Some(f.root());
+        }
+        logs.root_at(log, size)
+    }
+
+    /// A consistency proof between two sizes the store holds.
+    fn consistency_proof(
+        &self,
+        logs: &dyn Logs,
+        log: &PublicKey,
+        from: u64,
+        to: u64,
+    ) -> Option<Vec<Hash>> {
+        if to > self.stored() {
+            return None;
+        }
+        logs.consistency_proof(log, from, to)
+    }
+
+    /// Entries `start..end` held: from the store, then those not stored yet.
+    fn page(&self, logs: &dyn Logs, log: &PublicKey, start: u64, end: u64) -> Vec<Vec<u8>> {
+        let (stored, end) = (self.stored(), end.min(self.size));
+        let mut page = if start < stored {
+            logs.entries(log, start, end.min(stored))
+        } else {
+            Vec::new()
+        };
+        let next = start + page.len() as u64;
+        if next >= stored && next < end {
+            page.extend(
+                self.unstored
+                    .iter()
+                    .skip((next - stored) as usize)
+                    .take((end - next) as usize)
+                    .cloned(),
+            );
+        }
+        page
     }
 }
 
@@ -225,6 +327,10 @@ pub struct Node {
     /// Gathering what peers witnessed ([`Input::Gather`]), and from whom.
     gather: bool,
     gathered: BTreeMap<PeerId, Gathering>,
+    /// The logs held, as the node's store holds them.
+    logs_read: logs::Port,
+    /// See [`MAX_UNSTORED`].
+    max_unstored: usize,
     /// Checks the pages fetched (see [`Verifier`]).
     verifier: Box<dyn Verifier>,
 }
@@ -241,8 +347,12 @@ pub struct Progress {
 
 impl Node {
     /// A node for authority `me`, replicating the logs of `federation` (itself included
-    /// or not: its own log is always kept).
-    pub fn new(me: PublicKey, federation: impl IntoIterator<Item = PublicKey>) -> Node {
+    /// or not: its own log is always kept), reading what it holds from `logs`.
+    pub fn new(
+        me: PublicKey,
+        federation: impl IntoIterator<Item = PublicKey>,
+        logs: Box<dyn Logs>,
+    ) -> Node {
         let mut federation: BTreeSet<PublicKey> = federation.into_iter().collect();
         federation.insert(me);
         Node {
@@ -257,6 +367,8 @@ impl Node {
             prove_every: PROVE_EVERY,
             gather: false,
             gathered: BTreeMap::new(),
+            logs_read: logs::Port(logs),
+            max_unstored: MAX_UNSTORED,
             verifier: Box::new(InOrder),
         }
     }
@@ -264,6 +376,12 @@ impl Node {
     /// Checks fetched pages with `verifier` (the shell's uses every core).
     pub fn verifier(mut self, verifier: Box<dyn Verifier>) -> Node {
         self.verifier = verifier;
+        self
+    }
+
+    /// Fetches no more of a log while `n` entries fetched are not stored (tests).
+    pub fn max_unstored(mut self, n: usize) -> Node {
+        self.max_unstored = n.max(1);
         self
     }
 
@@ -295,11 +413,21 @@ impl Node {
             .collect()
     }
 
-    /// The entries held of `authority`'s log (all checked).
-    pub fn entries(&self, authority: &PublicKey) -> &[Vec<u8>] {
+    /// Entries `start..end` held of `authority`'s log (all checked): read from the store,
+    /// but for those not stored yet.
+    pub fn range(&self, authority: &PublicKey, start: u64, end: u64) -> Vec<Vec<u8>> {
+        self.logs.get(authority).map_or_else(Vec::new, |r| {
+            r.page(&*self.logs_read.0, authority, start, end)
+        })
+    }
+
+    /// How many entries the state machine holds in memory, over every log: those
+    /// fetched and not stored yet, and those pending a signed root.
+    pub fn in_memory(&self) -> usize {
         self.logs
-            .get(authority)
-            .map_or(&[][..], |r| r.entries.as_slice())
+            .values()
+            .map(|r| r.unstored.len() + r.pending.len())
+            .sum()
     }
 
     /// Feeds one input at time `now_ms`; returns what to do.
@@ -335,6 +463,7 @@ impl Node {
                 index,
                 entry,
             } => self.on_purged(authority, index, &entry),
+            Input::Written { authority, size } => self.on_written(authority, size, &mut out),
             Input::Cosigned {
                 cosignature,
                 sticky,

@@ -14,7 +14,7 @@ use palabre_core::merkle;
 use palabre_core::purge;
 
 use super::{
-    MAX_PAGE_BYTES, MAX_PENDING_ENTRIES, MAX_SYNC_PAGE_ENTRIES, MAX_WAYPOINTS, Node, Output,
+    Logs, MAX_PAGE_BYTES, MAX_PENDING_ENTRIES, MAX_SYNC_PAGE_ENTRIES, MAX_WAYPOINTS, Node, Output,
     PeerId, REQUEST_TIMEOUT_MS, Replica, Wire,
 };
 
@@ -55,9 +55,12 @@ impl Node {
         let r = self.logs.entry(authority).or_default();
         // What we hold contradicts it?
         if h.head.size <= r.size() {
-            let ours = merkle::root_at(&r.tree, h.head.size).ok();
+            let ours = r.root_at(&*self.logs_read.0, &authority, h.head.size);
+            if ours.is_none() {
+                return; // not readable now: judged when announced again
+            }
             if ours != Some(h.head.root) {
-                if let Some(evidence) = Self::contradiction(r, h) {
+                if let Some(evidence) = Self::contradiction(r, &*self.logs_read.0, h) {
                     self.found(evidence, out);
                 }
                 return;
@@ -130,12 +133,17 @@ impl Node {
                 }
             }
         }
-        Self::ask(authority, r, self.now_ms, out);
+        Self::ask(authority, r, self.now_ms, self.max_unstored, out);
     }
 
     /// The proof that `h` (no larger than what `r` holds, with another root) contradicts
     /// the signed head `r`'s entries match.
-    pub(super) fn contradiction(r: &Replica, h: SignedTreeHead) -> Option<Equivocation> {
+    pub(super) fn contradiction(
+        r: &Replica,
+        logs: &dyn Logs,
+        h: SignedTreeHead,
+    ) -> Option<Equivocation> {
+        let log = h.head.authority;
         let first = r.head.filter(|k| k.head.size <= r.size())?;
         let (m, n) = (h.head.size, first.head.size);
         if m == n {
@@ -149,8 +157,8 @@ impl Node {
             return None;
         }
         let prefix = PrefixProof {
-            root: merkle::root_at(&r.tree, m).ok()?,
-            proof: merkle::consistency_proof(&r.tree, m, n).ok()?,
+            root: r.root_at(logs, &log, m)?,
+            proof: r.consistency_proof(logs, &log, m, n)?,
         };
         Some(Equivocation {
             first,
@@ -160,18 +168,25 @@ impl Node {
     }
 
     pub(super) fn ask_all(&mut self, out: &mut Vec<Output>) {
-        let now = self.now_ms;
+        let (now, window) = (self.now_ms, self.max_unstored);
         for (a, r) in self.logs.iter_mut() {
-            Self::ask(*a, r, now, out);
+            Self::ask(*a, r, now, window, out);
         }
     }
 
     /// Asks a holder of the target head for the next page, unless a request is out.
-    pub(super) fn ask(authority: PublicKey, r: &mut Replica, now_ms: u64, out: &mut Vec<Output>) {
+    /// Nothing more is fetched while `window` entries fetched are not stored yet.
+    pub(super) fn ask(
+        authority: PublicKey,
+        r: &mut Replica,
+        now_ms: u64,
+        window: usize,
+        out: &mut Vec<Output>,
+    ) {
         let Some((target, _)) = r.target else {
             return;
         };
-        if r.asked.is_some() || r.proving.is_some() {
+        if r.asked.is_some() || r.proving.is_some() || r.unstored.len() >= window {
             return;
         }
         let start = r.size() + r.pending.len() as u64;
@@ -243,7 +258,7 @@ impl Node {
                 reason: "a consistency proof that does not hold",
             });
         }
-        Self::ask(authority, r, now, out);
+        Self::ask(authority, r, now, self.max_unstored, out);
     }
 
     /// Penalises `from` for a bad answer, stops asking it, and asks another holder.
@@ -253,11 +268,12 @@ impl Node {
         from: PeerId,
         reason: &'static str,
         now_ms: u64,
+        window: usize,
         out: &mut Vec<Output>,
     ) {
         out.push(Output::Penalise { peer: from, reason });
         r.holders.remove(&from);
-        Self::ask(authority, r, now_ms, out);
+        Self::ask(authority, r, now_ms, window, out);
     }
 
     pub(super) fn on_entries(
@@ -292,6 +308,7 @@ impl Node {
                 from,
                 "a page of entries of the wrong size",
                 now,
+                self.max_unstored,
                 out,
             );
             return;
@@ -303,6 +320,7 @@ impl Node {
                 from,
                 "an entry that does not decode or verify",
                 now,
+                self.max_unstored,
                 out,
             );
             return;
@@ -367,7 +385,7 @@ impl Node {
             });
             return;
         }
-        Self::ask(authority, r, now, out);
+        Self::ask(authority, r, now, self.max_unstored, out);
     }
 
     /// Time passed: heads announced again, unanswered requests asked elsewhere.
@@ -420,14 +438,16 @@ impl Node {
         if start > r.size() {
             return; // a gap: the caller sends again from what is held
         }
+        // The store holds these: those fetched among them are no longer kept here.
+        r.written(start + entries.len() as u64);
         let held = (r.size() - start) as usize;
         if held < entries.len() && (!r.pending.is_empty() || r.asked.is_some()) {
             // What was being fetched now starts elsewhere: fetch afresh.
             r.pending.clear();
             r.asked = None;
         }
-        for e in entries.into_iter().skip(held) {
-            r.push(e);
+        for e in entries.iter().skip(held) {
+            r.push_stored(e);
         }
         let size = r.size();
         r.waypoints.retain(|s, _| *s > size);
@@ -449,11 +469,12 @@ impl Node {
 
     /// An entry held was purged (see [`Input::Purged`]).
     pub(super) fn on_purged(&mut self, authority: PublicKey, index: u64, entry: &[u8]) {
-        if let Some(held) = self
-            .logs
-            .get_mut(&authority)
-            .and_then(|r| r.entries.get_mut(usize::try_from(index).ok()?))
-            && purge::is_tombstone(entry)
+        // Only those not stored yet are held here; the store serves the others as they
+        // now stand.
+        if let Some(held) = self.logs.get_mut(&authority).and_then(|r| {
+            let i = index.checked_sub(r.stored())?;
+            r.unstored.get_mut(usize::try_from(i).ok()?)
+        }) && purge::is_tombstone(entry)
             && purge::stored_leaf(entry) == purge::stored_leaf(held)
         {
             *held = entry.to_vec();
@@ -486,19 +507,19 @@ impl Node {
         }
         let end = end.min(r.size()).min(start + MAX_SYNC_PAGE_ENTRIES);
         let mut bytes = 0;
-        let entries: Vec<Vec<u8>> = r.entries[start as usize..end as usize]
+        let mut page = r.page(&*self.logs_read.0, &authority, start, end);
+        let fit = page
             .iter()
             .take_while(|e| {
                 bytes += e.len();
                 bytes <= MAX_PAGE_BYTES
             })
-            .cloned()
-            .collect();
-        let entries = if entries.is_empty() {
-            vec![r.entries[start as usize].clone()]
-        } else {
-            entries
-        };
+            .count();
+        if page.is_empty() {
+            return; // not readable now: the peer asks again
+        }
+        page.truncate(fit.max(1));
+        let entries = page;
         out.push(Output::Send {
             to: from,
             wire: Wire::Entries {
@@ -528,7 +549,7 @@ impl Node {
         if !federated_peer || m == 0 || m > n || n > r.size() {
             return;
         }
-        if let Ok(proof) = merkle::consistency_proof(&r.tree, m, n) {
+        if let Some(proof) = r.consistency_proof(&*self.logs_read.0, &authority, m, n) {
             out.push(Output::Send {
                 to: from,
                 wire: Wire::Consistency {
@@ -539,5 +560,14 @@ impl Node {
                 },
             });
         }
+    }
+
+    /// The node stored the first `size` entries of a log (see [`Input::Written`]).
+    pub(super) fn on_written(&mut self, authority: PublicKey, size: u64, out: &mut Vec<Output>) {
+        let Some(r) = self.logs.get_mut(&authority) else {
+            return;
+        };
+        r.written(size);
+        Self::ask(authority, r, self.now_ms, self.max_unstored, out);
     }
 }
