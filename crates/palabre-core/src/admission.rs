@@ -292,6 +292,15 @@ fn check(
             Rejection::WrongAuthor { expected }
         }
     };
+    let organiser_in_own_log = |c: &ConsultationView| -> Result<(), Rejection> {
+        if author == log && *author == c.organiser {
+            Ok(())
+        } else {
+            Err(refuse_author(
+                "the consultation's organiser, in its own log",
+            ))
+        }
+    };
     let by_log = || -> Result<(), Rejection> {
         if author == log {
             Ok(())
@@ -368,22 +377,14 @@ fn check(
             let c = record
                 .consultation(&b.consultation)
                 .ok_or(Rejection::UnknownConsultation)?;
-            if author != log || *author != c.organiser {
-                return Err(refuse_author(
-                    "the consultation's organiser, in its own log",
-                ));
-            }
+            organiser_in_own_log(&c)?;
             secret_admission::election_key(record, log, &c, b, event)
         }
         Body::BallotLayout(b) => {
             let c = record
                 .consultation(&b.consultation)
                 .ok_or(Rejection::UnknownConsultation)?;
-            if author != log || *author != c.organiser {
-                return Err(refuse_author(
-                    "the consultation's organiser, in its own log",
-                ));
-            }
+            organiser_in_own_log(&c)?;
             secret_admission::layout(record, log, &c, b, event)
         }
         Body::SealedBallot(b) => {
@@ -500,11 +501,7 @@ fn check(
             let c = record
                 .consultation(&b.consultation)
                 .ok_or(Rejection::UnknownConsultation)?;
-            if author != log || *author != c.organiser {
-                return Err(refuse_author(
-                    "the consultation's organiser, in its own log",
-                ));
-            }
+            organiser_in_own_log(&c)?;
             if at < c.body.vote_close_ms {
                 return Err(Rejection::NotClosed);
             }

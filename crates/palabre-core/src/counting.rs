@@ -283,6 +283,25 @@ impl std::fmt::Debug for LogState {
     }
 }
 
+/// The voter a ballot counts for — its author's credential, while active — noted for the
+/// watched ballot too (`counting::standing`).
+fn ballot_voter(
+    log: &LogState,
+    watched: &mut Option<(EventId, Option<VoterId>)>,
+    event: &SignedEvent,
+) -> Option<VoterId> {
+    let active = match log.credentials.get(event.author()) {
+        Some((voter, CredentialStatus::Active)) => Some(*voter),
+        _ => None,
+    };
+    if let Some((id, voter)) = watched.as_mut()
+        && *id == event.id()
+    {
+        *voter = active;
+    }
+    active
+}
+
 impl<'c> Counter<'c> {
     pub fn new(consultation: &'c ConsultationView) -> Counter<'c> {
         Counter {
@@ -401,16 +420,7 @@ impl<'c> Counter<'c> {
                     && self.consultation.body.secrecy.is_none() =>
             {
                 self.n_ballots_seen += 1;
-                let active = match log.credentials.get(event.author()) {
-                    Some((voter, CredentialStatus::Active)) => Some(*voter),
-                    _ => None,
-                };
-                if let Some((watched, voter)) = self.watched.as_mut()
-                    && *watched == event.id()
-                {
-                    *voter = active;
-                }
-                if let Some(voter) = active {
+                if let Some(voter) = ballot_voter(log, &mut self.watched, event) {
                     let agent = b.assistance.as_ref().map(|a| a.agent);
                     self.ballots
                         .insert(voter, (event.id(), b.choice.clone(), agent));
@@ -421,16 +431,7 @@ impl<'c> Counter<'c> {
                     && self.consultation.body.secrecy.is_some() =>
             {
                 self.n_ballots_seen += 1;
-                let active = match log.credentials.get(event.author()) {
-                    Some((voter, CredentialStatus::Active)) => Some(*voter),
-                    _ => None,
-                };
-                if let Some((watched, voter)) = self.watched.as_mut()
-                    && *watched == event.id()
-                {
-                    *voter = active;
-                }
-                if let Some(voter) = active {
+                if let Some(voter) = ballot_voter(log, &mut self.watched, event) {
                     let agent = b.assistance.as_ref().map(|a| a.agent);
                     self.sealed.insert(voter, (event.id(), agent));
                 }
