@@ -18,7 +18,9 @@ use palabre_core::group::{self, RistrettoPoint, Scalar};
 use palabre_core::secret::Secrecy;
 use palabre_core::tally::Method;
 
-use super::federation::{free_port, log_size, ok, palabre, path, post, served_log, wait_until};
+use super::federation::{
+    free_port, log_size, ok, palabre, path, peer_each_other, post, served_log, wait_until,
+};
 use super::site::town_key;
 use super::*;
 
@@ -83,24 +85,11 @@ fn towns(dir: &Path, n: usize) -> Vec<Town> {
             }
         })
         .collect();
-    for i in 0..n {
-        for j in 0..n {
-            if i != j {
-                ok(palabre(&[
-                    "peers",
-                    "add",
-                    "--data",
-                    path(&towns[i].data),
-                    "--authority",
-                    &towns[j].pk().to_string(),
-                    "--addr",
-                    &towns[j].p2p,
-                    "--name",
-                    &format!("Commune {j}"),
-                ]));
-            }
-        }
-    }
+    let peers: Vec<_> = towns
+        .iter()
+        .map(|t| (t.data.as_path(), t.pk(), t.p2p.as_str()))
+        .collect();
+    peer_each_other(&peers);
     for t in towns.iter_mut() {
         t.start(0);
     }

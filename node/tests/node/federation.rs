@@ -116,6 +116,26 @@ fn sign(key: &SecretKey, body: Body) -> palabre_core::event::SignedEvent {
     .expect("valid event")
 }
 
+/// Each town names every other one as a peer (`palabre peers add`), as "Commune j".
+pub(super) fn peer_each_other(towns: &[(&Path, PublicKey, &str)]) {
+    for (i, (data, _, _)) in towns.iter().enumerate() {
+        for (j, (_, pk, p2p)) in towns.iter().enumerate().filter(|(j, _)| *j != i) {
+            ok(palabre(&[
+                "peers",
+                "add",
+                "--data",
+                path(data),
+                "--authority",
+                &pk.to_string(),
+                "--addr",
+                p2p,
+                "--name",
+                &format!("Commune {j}"),
+            ]));
+        }
+    }
+}
+
 pub(super) fn path(p: &Path) -> &str {
     p.to_str().expect("utf-8 path")
 }
@@ -861,22 +881,11 @@ pub(super) fn served_log(addr: &str, log: &PublicKey) -> Option<Vec<Value>> {
 fn overlapping_consultations_audit_clean_from_every_node_and_bundle() {
     let tmp = tempfile::tempdir().expect("temp dir");
     let mut towns = init_towns(tmp.path(), 4);
-    for i in 0..4 {
-        for j in (0..4).filter(|j| *j != i) {
-            ok(palabre(&[
-                "peers",
-                "add",
-                "--data",
-                path(&towns[i].data),
-                "--authority",
-                &towns[j].pk().to_string(),
-                "--addr",
-                &towns[j].p2p,
-                "--name",
-                &format!("Commune {j}"),
-            ]));
-        }
-    }
+    let peers: Vec<_> = towns
+        .iter()
+        .map(|t| (t.data.as_path(), t.pk(), t.p2p.as_str()))
+        .collect();
+    peer_each_other(&peers);
     for t in towns.iter_mut() {
         t.start();
     }
