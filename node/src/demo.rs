@@ -1,6 +1,8 @@
 //! `--demo`: a readable, living example — one consultation per ballot method, with
-//! proposals and arguments from a few demo residents — so that a newcomer sees the site
-//! at work at once. Everything goes through the same admission as real input.
+//! proposals and arguments from a few demo residents, a finished one, and a secret
+//! (sealed-ballot) referendum whose key ceremony is already done — so that a newcomer
+//! sees the site at work at once. Everything goes through the same admission as real
+//! input; the ceremony's bodies are core's (`secret::build`), as the node's own are.
 
 use palabre_core::admission::Clock;
 use palabre_core::admission::Record;
@@ -10,6 +12,7 @@ use palabre_core::tally::{Answer, BudgetRule, Choice, Method};
 use palabre_store::{CommitItem, SledStorage, Storage};
 
 use crate::clock::now_ms;
+use crate::trustee::{Shares, TrusteeKey, fresh_seed};
 
 /// A demo proposal: title, text, cost (budgets only).
 type DemoProposal = (&'static str, &'static str, Option<u64>);
@@ -33,8 +36,15 @@ fn signed(key: &SecretKey, at: u64, body: Body) -> anyhow::Result<SignedEvent> {
     .map_err(|r| anyhow::anyhow!("demo event refused: {r}"))
 }
 
-/// Seeds the demo into `town`'s log unless it already holds consultations.
-pub fn seed(storage: &SledStorage, town: &SecretKey) -> anyhow::Result<bool> {
+/// Seeds the demo into `town`'s log unless it already holds consultations. `trustee` and
+/// `shares` are the node's own trustee key and shares' file: the secret example's deal
+/// for this town is made with them, so the node's ceremony task keeps its share.
+pub fn seed(
+    storage: &SledStorage,
+    town: &SecretKey,
+    trustee: &TrusteeKey,
+    shares: &Shares,
+) -> anyhow::Result<bool> {
     if !storage.consultations()?.is_empty() {
         return Ok(false);
     }
@@ -208,6 +218,7 @@ pub fn seed(storage: &SledStorage, town: &SecretKey) -> anyhow::Result<bool> {
     }
     commit(storage, town, events, Clock::Live { now_ms: now })?;
     seed_closed(storage, town, now)?;
+    seed_secret(storage, town, trustee, shares, now)?;
     Ok(true)
 }
 
@@ -343,4 +354,141 @@ fn seed_closed(storage: &SledStorage, town: &SecretKey, now: u64) -> anyhow::Res
         })),
     )?;
     commit(storage, town, vec![result], Clock::Replay)
+}
+
+/// The secret example: a referendum with sealed ballots, open for votes now.
+///
+/// Secrecy needs at least two trustee towns (t ≥ 2: the organiser alone is never
+/// enough, PROTOCOL.md), and a demo is one node. So the demo plays a second, fictional
+/// town too — "Commune voisine (démo)", with its own log, authority key and trustee key
+/// — and says so in the consultation's text: here one server holds both trustees'
+/// secrets at seeding time. The neighbour's secrets are dropped once its deal is made,
+/// so even this node keeps only its own share. A real secret vote has two or more real
+/// towns, each with its own node.
+///
+/// The calendar is in the past up to the vote (admitted as replayed history, by the
+/// same rules): proposals and deals closed two days ago, the complaint hour passed, the
+/// election key and the layout published; the vote opened an hour ago.
+fn seed_secret(
+    storage: &SledStorage,
+    town: &SecretKey,
+    trustee: &TrusteeKey,
+    shares: &Shares,
+    now: u64,
+) -> anyhow::Result<()> {
+    use palabre_core::secret::Secrecy;
+    use palabre_core::secret::admit::qualification;
+    use palabre_core::secret::build;
+
+    let me = town.public_key();
+    // This town's deal must be one its own trustee key opens (`declare` made it so).
+    anyhow::ensure!(
+        storage.encryption_key(&me) == Some(trustee.public()),
+        "the town's declaration does not carry this node's trustee key"
+    );
+    let neighbour = random_key()?;
+    let nb = neighbour.public_key();
+    let nb_trustee = build::trustee_key(&nb, &fresh_seed()?);
+    let declaration = signed(
+        &neighbour,
+        now - 4 * DAY,
+        Body::Authority(AuthorityBody {
+            name: "Commune voisine (démo)".into(),
+            code: String::new(),
+            addresses: Vec::new(),
+            encryption_key: Some(nb_trustee.key),
+            encryption_pok: Some(nb_trustee.pok),
+        }),
+    )?;
+    commit(storage, &neighbour, vec![declaration], Clock::Replay)?;
+
+    let keys_close_ms = now - 2 * DAY;
+    let mut trustees = vec![me, nb];
+    trustees.sort();
+    let c = signed(
+        town,
+        now - 3 * DAY,
+        Body::Consultation(Box::new(ConsultationBody {
+            title: "Référendum local (vote secret) : l'ancienne gare".into(),
+            description: "Un exemple de vote à bulletin secret : votre choix est chiffré dans votre navigateur, et aucune commune seule ne peut le lire ni compter avant la clôture.\nDans cette démonstration, les deux communes garantes de la clé (cette commune et une « commune voisine » fictive) sont jouées par ce seul serveur. Un vrai vote secret réunit au moins deux vraies communes, chacune avec son propre serveur.".into(),
+            authorities: vec![me],
+            proposals_open_ms: now - 3 * DAY,
+            proposals_close_ms: keys_close_ms,
+            vote_open_ms: now - HOUR,
+            vote_close_ms: now + 14 * DAY,
+            method: Method::YesNoAbstain {},
+            show_running_results: false,
+            secrecy: Some(Secrecy {
+                trustees,
+                threshold: 2,
+                keys_close_ms,
+                split: true,
+            }),
+        })),
+    )?;
+    let cid = c.id();
+    let mut events = vec![c];
+    let mut proposals = Vec::new();
+    for (title, text) in [
+        (
+            "Transformer l'ancienne gare en maison des associations",
+            "Des salles pour les associations, ouvertes le soir et le week-end.",
+        ),
+        (
+            "Y installer aussi une épicerie solidaire",
+            "Au rez-de-chaussée, tenue par des bénévoles.",
+        ),
+    ] {
+        let p = signed(
+            town,
+            now - 3 * DAY + HOUR,
+            Body::Proposal(ProposalBody {
+                consultation: cid,
+                title: title.into(),
+                body: text.into(),
+                cost: None,
+            }),
+        )?;
+        proposals.push(p.id());
+        events.push(p);
+    }
+    commit(storage, town, events, Clock::Replay)?;
+
+    let view = storage
+        .consultation(&cid)
+        .ok_or_else(|| anyhow::anyhow!("the secret example is missing"))?;
+    let keys = build::encryption_keys(&view, |k| storage.encryption_key(k))
+        .map_err(|r| anyhow::anyhow!("the trustees' keys: {r}"))?;
+    let deal_at = keys_close_ms - 2 * HOUR;
+    // This town's deal, as the ceremony task makes it: its own share kept first.
+    let (body, own) = build::deal(&view, &me, &keys, &fresh_seed()?)
+        .map_err(|r| anyhow::anyhow!("the demo's deal: {r}"))?;
+    let mut held = shares.get(&cid)?;
+    held.own_share = Some(palabre_core::group::scalar_hex(&own.own_share.0));
+    shares.put(&cid, held.clone())?;
+    let deal = signed(town, deal_at, Body::DkgDeal(body))?;
+    held.deal = Some(deal.id());
+    commit(storage, town, vec![deal], Clock::Replay)?;
+    shares.put(&cid, held)?;
+    // The neighbour's deal, in its own log; its secrets go out of scope here.
+    let (body, _) = build::deal(&view, &nb, &keys, &fresh_seed()?)
+        .map_err(|r| anyhow::anyhow!("the demo's deal: {r}"))?;
+    let deal = signed(&neighbour, deal_at, Body::DkgDeal(body))?;
+    commit(storage, &neighbour, vec![deal], Clock::Replay)?;
+
+    // After the complaint hour: the organiser's election key and layout.
+    let key = build::election_key_of(&view, &qualification(storage, &view))
+        .map_err(|r| anyhow::anyhow!("the demo's election key: {r}"))?;
+    let layout =
+        build::layout(&view, &proposals).map_err(|r| anyhow::anyhow!("the demo's layout: {r}"))?;
+    let after = keys_close_ms + 2 * HOUR;
+    commit(
+        storage,
+        town,
+        vec![
+            signed(town, after, Body::ElectionKey(key))?,
+            signed(town, after, Body::BallotLayout(layout))?,
+        ],
+        Clock::Replay,
+    )
 }

@@ -393,6 +393,8 @@ mod hostile;
 mod ops;
 #[path = "node/sealed.rs"]
 mod sealed;
+#[path = "node/secret_vote.rs"]
+mod secret_vote;
 #[path = "node/site.rs"]
 mod site;
 #[path = "node/staff.rs"]

@@ -95,21 +95,30 @@ const bodies = {
   },
 };
 
+// A secret vote's ballot (form[data-sealed], with sealed.js): the choice sealed in this
+// page with fresh randomness; the server never sees it.
+const sealedBody = async (form, args) =>
+  ({ consultation: args.consultation, sealed: (await palabreSeal(args)).sealed });
+
 async function submit(form) {
   const me = await myKey();
   if (!me) { say(form, T.needKey, false); return; }
   const kind = form.dataset.kind;
-  const body = bodies[kind](form);
+  const args = form.dataset.sealed && palabreSeal.form(form, me.pub);
+  const words = args ? args.choice : bodies[kind](form);
   // A retry of the same words sends the same signed event again, never a second one.
-  const same = me.pub + canon(body);
+  const same = me.pub + canon(words);
   let event = form.pending && form.pending.same === same && form.pending.event;
   if (!event) {
+    const body = args ? await sealedBody(form, args) : words;
     const unsigned = { author: me.pub, body, created_at_ms: Date.now(), kind, v: 1 };
     event = canon({ ...unsigned, sig: await sign(me.priv, "palabre/v1/event\n", canon(unsigned)) });
     form.pending = { same, event };
   }
   const answer = await post("/api/v1/events", event);
   form.pending = null;
+  const box = $(".opening", form);
+  if (box) { box.hidden = true; $("textarea", box).value = ""; }
   keep({ kind, title: form.dataset.title || "", event, receipt: answer.receipt, at: Date.now() });
   say(form, T.done + " " + answer.receipt.receipt.index, true);
 }
@@ -214,6 +223,24 @@ for (const form of $$("form[data-kind], form[data-register]")) {
       .finally(() => { form.busy = false; for (const x of buttons) x.disabled = false; });
   });
 }
+// "Check this encryption" (PROTOCOL.md, the opening): seal the choice, hand out the
+// file that reveals its randomness, and never cast that sealing: a cast seals afresh.
+async function audit(form) {
+  const me = await myKey();
+  if (!me) { say(form, T.needKey, false); return; }
+  const { opening } = await palabreSeal(palabreSeal.form(form, me.pub), true);
+  const text = JSON.stringify(opening), box = $(".opening", form), link = $("a", box);
+  $("textarea", box).value = text;
+  URL.revokeObjectURL(link.href);
+  link.href = URL.createObjectURL(new Blob([text], { type: "application/json" }));
+  box.hidden = false;
+  say(form, form.dataset.audited, true);
+}
+for (const form of $$("form[data-sealed]")) {
+  const a = $(".audit", form);
+  a.onclick = () => audit(form).catch((err) => say(form, T.refused + " " + err.message, false));
+}
+
 const b = $("#backup");
 if (b) b.onclick = backup;
 const card = location.hash.match(/^#key=([0-9a-f]{64})$/);

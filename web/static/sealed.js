@@ -152,5 +152,19 @@ palabreSeal.t holds the internals for the tests. */
       return out;
     };
   seal.t = { dec, enc, hx, xh, pt, add, mul, tab, B };
+  // The vote page's form (consultation.html, data-sealed): palabreSeal's arguments for
+  // the choice its inputs hold, read column by column in the layout's order (a column
+  // the page does not show, a hidden proposal, is 0 / not chosen).
+  seal.form = (f, author) => {
+    const d = f.dataset, cols = d.columns.split(" "), row = d.sealed == "row",
+      v = cols.map((id) => {
+        const box = f.querySelector(`[name=approve][value="${id}"]`),
+          r = f.querySelector(`[name=a-${id}]:checked,[name=g-${id}]:checked`);
+        return box ? +box.checked : r ? { yes: 1, no: 2, abstain: 3 }[r.value] ?? +r.value : 0;
+      }),
+      choice = row ? v.flatMap((x, i) => x ? [i] : []) : v;
+    if (row && d.max && choice.length > +d.max) throw Error(d.tooMany);
+    return { key: d.key, consultation: f.consultation.value, layout: d.layout, author, mode: d.sealed, choice, columns: cols.length };
+  };
   self.palabreSeal = seal;
 })();

@@ -56,7 +56,12 @@ pub(super) fn serve(data: PathBuf, http: Option<String>, demo: bool) -> anyhow::
         );
     }
     if demo {
-        if demo::seed(&storage, &home.key)? {
+        if demo::seed(
+            &storage,
+            &home.key,
+            &home.trustee,
+            &trustee::Shares::new(&data),
+        )? {
             println!("Demo consultations created.");
         }
         let codes = new_codes(&storage, &home, 5)?;

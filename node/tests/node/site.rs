@@ -347,8 +347,8 @@ fn a_resident_takes_part_in_a_real_browser() {
             .partition(|c| c["status"] == json!("closed"));
         assert_eq!(
             consultations.len(),
-            5,
-            "one open demo consultation per method"
+            6,
+            "one open demo consultation per method, and a secret one"
         );
         assert_eq!(closed.len(), 1, "and a finished example");
 

@@ -1,5 +1,7 @@
 //! `GET /c/{id}`: a consultation, its proposals in a random order (seeded) and its ballot
-//! form (`consultation.html`).
+//! form (`consultation.html`). A secret consultation's form is sealed in the page by
+//! `sealed.js` (loaded there only, once its election key and layout are recorded); the
+//! page never takes a secret choice without script.
 //! The shared frame, loaders and helpers are `mod.rs`'s; the page reads and never writes.
 
 use super::*;
@@ -14,6 +16,29 @@ enum BallotForm {
     Approve { max: Option<u32> },
     Answers,
     Grades(Vec<(usize, String)>),
+}
+
+/// A secret consultation's vote form: what `sealed.js` needs to seal the choice in the
+/// page (the election key, the layout and its columns in order).
+struct SealedForm {
+    /// `split` or `row` (the layout's grouping, PROTOCOL.md "The opening").
+    mode: &'static str,
+    key: String,
+    layout: String,
+    /// The layout's proposal ids, in column order, space-separated.
+    columns: String,
+    /// `sealed.js` under its content-hashed name.
+    script: String,
+}
+
+/// Where a secret consultation's vote stands, for its page.
+enum Secret {
+    /// The election key and the layout are recorded: ballots are sealed in the page.
+    Ready(SealedForm),
+    /// Not yet: voting opens once the trustee towns have made the key.
+    Waiting,
+    /// Fewer than t trustees qualified: no key can exist, no ballot is taken.
+    Failed,
 }
 
 #[derive(Template)]
@@ -37,6 +62,8 @@ struct ConsultationPage {
     form: BallotForm,
     /// How `palabre.js` reads the form: `approve`, `answers` or `grades`.
     form_kind: &'static str,
+    /// `None` for public ballots.
+    secret: Option<Secret>,
 }
 
 pub(super) async fn consultation<B: Backend>(
@@ -72,6 +99,26 @@ pub(super) async fn consultation<B: Backend>(
         _ => BallotForm::Approve { max: None },
     };
     let phase = d.view.phase(now);
+    let ceremony = site.backend.ceremony(&d.view).ok().flatten();
+    let secret = b.secrecy.as_ref().map(|secrecy| match &ceremony {
+        Some(crate::trust::Ceremony {
+            election_key: Some((_, key)),
+            layout: Some((layout, columns)),
+            ..
+        }) => Secret::Ready(SealedForm {
+            mode: if secrecy.split { "split" } else { "row" },
+            key: key.clone(),
+            layout: layout.to_string(),
+            columns: columns
+                .iter()
+                .map(EventId::to_string)
+                .collect::<Vec<_>>()
+                .join(" "),
+            script: verify_encryption::sealed_js().url.clone(),
+        }),
+        Some(c) if c.setup == crate::trust::Setup::Failed => Secret::Failed,
+        _ => Secret::Waiting,
+    });
     layout.title = b.title.clone();
     page(ConsultationPage {
         id,
@@ -89,13 +136,11 @@ pub(super) async fn consultation<B: Backend>(
         } else {
             t.trust_single
         },
-        ballots: crate::trust::plain(
-            lang == Lang::Fr,
-            &d.view,
-            site.backend.ceremony(&d.view).ok().flatten().as_ref(),
-        ),
+        ballots: crate::trust::plain(lang == Lang::Fr, &d.view, ceremony.as_ref()),
         can_propose: d.view.accepts(Kind::Proposal, now),
-        can_vote: d.view.accepts(Kind::Ballot, now),
+        // A secret vote without its key and layout takes no ballot (the page says why).
+        can_vote: d.view.accepts(Kind::Ballot, now)
+            && !matches!(secret, Some(Secret::Waiting | Secret::Failed)),
         results_visible: d.view.results_visible(now),
         order_note: t.order_note.replace("{seed}", &seed.to_string()),
         proposals,
@@ -105,6 +150,7 @@ pub(super) async fn consultation<B: Backend>(
             BallotForm::Grades(_) => "grades",
         },
         form,
+        secret,
         page: layout,
     })
 }
