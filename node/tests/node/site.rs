@@ -485,8 +485,9 @@ fn a_resident_takes_part_in_a_real_browser() {
             .find_all(Locator::Css("#receipts button"))
             .await
             .expect("receipts");
-        // 1 credential, 5 ballots, 1 changed ballot, 1 proposal, 1 argument, 1 ballot.
-        assert_eq!(buttons.len(), 10);
+        // 1 credential, 6 ballots (one sealed), 1 changed ballot, 1 proposal, 1 argument,
+        // 1 ballot.
+        assert_eq!(buttons.len(), 11);
         for b in &buttons {
             b.send_keys(ENTER).await.expect("enter");
         }
