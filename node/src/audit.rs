@@ -29,6 +29,31 @@ struct Detail {
 #[derive(Deserialize)]
 struct DetailConsultation {
     authorities: Vec<PublicKey>,
+    /// The consultation event as signed (its `secrecy` names the trustees).
+    #[serde(default)]
+    event: Option<serde_json::Value>,
+}
+
+impl DetailConsultation {
+    /// The logs to fetch: the participating towns', then any trustee's that does not
+    /// take part in the vote (its deals and complaints are in its own log). The node's
+    /// word is only where to look: the audit checks the signed consultation itself.
+    fn logs(&self) -> Vec<PublicKey> {
+        let mut logs = self.authorities.clone();
+        let trustees = self
+            .event
+            .as_ref()
+            .and_then(|e| e["body"]["secrecy"]["trustees"].as_array().cloned())
+            .unwrap_or_default();
+        for t in trustees {
+            if let Some(k) = t.as_str().and_then(|k| k.parse::<PublicKey>().ok())
+                && !logs.contains(&k)
+            {
+                logs.push(k);
+            }
+        }
+        logs
+    }
 }
 
 /// Everything one node serves of one authority's log: every entry, exactly as served,
@@ -80,7 +105,7 @@ pub fn fetch(consultation: EventId, nodes: &[String]) -> anyhow::Result<AuditInp
         let detail: Detail =
             serde_json::from_slice(&node.get(&format!("/api/v1/consultations/{consultation}"))?)
                 .with_context(|| format!("{url}: the consultation"))?;
-        for authority in &detail.consultation.authorities {
+        for authority in &detail.consultation.logs() {
             logs.push(fetch_log(&node, authority)?);
         }
         #[derive(Deserialize)]
@@ -121,7 +146,8 @@ pub mod exit {
     pub const FINAL: i32 = 0;
     /// A rule fails.
     pub const FAILED: i32 = 1;
-    /// Every check holds, but the consultation is still open: the result is not final.
+    /// Every check holds, but the consultation is still open (or, secret, closed with
+    /// its ballots not opened yet): the result is not final.
     pub const OPEN: i32 = 3;
 }
 
@@ -207,16 +233,21 @@ pub fn human(r: &AuditReport) -> String {
     }
     match &r.result {
         Some(id) => out.push_str(&format!("  signed result {id}\n")),
+        None if r.secret => out.push_str(
+            "  no result in the logs: a secret consultation's comes from the opening of its sealed ballots\n",
+        ),
         None => out.push_str("  no signed result in the logs\n"),
     }
     if let Some(tally) = &r.tally {
         let text = serde_json::to_string(tally).unwrap_or_default();
         out.push_str(&format!("  recount: {text}\n"));
     }
-    if r.passed() && r.state == AuditState::Closed {
+    if r.is_final() {
         out.push_str(
             "PASSED: every check holds; the consultation is closed and its result is final.\n",
         );
+    } else if r.passed() && r.state == AuditState::Closed {
+        out.push_str("SEALED: every check holds and the consultation is closed; its ballots are not opened yet, so there is no result to check: the result is not final.\n");
     } else if r.passed() {
         out.push_str("OPEN: every check holds so far, but there is no closing checkpoint yet: the result is not final.\n");
     } else {
@@ -286,6 +317,9 @@ fn summary(r: &AuditReport, out: &mut String) {
                 out.push_str(&format!("    {line}\n"));
             }
         }
+        None if r.secret => out.push_str(
+            "  Secret ballots: each is sealed under the trustees' election key; no count of choices exists before their opening (the town knows who voted, not how).\n",
+        ),
         None if r.tally_hidden => out.push_str(
             "  Running results are hidden until the close (the ballots themselves are public in the logs).\n",
         ),
@@ -296,6 +330,14 @@ fn summary(r: &AuditReport, out: &mut String) {
          every entry replayed under the admission rules; each town's closing checkpoint and its \
          witnesses; the recount against the organiser's signed result.\n",
     );
+    if r.secret {
+        out.push_str(
+            "  Secret ballots, also checked: each trustee's encryption key and its proof; every \
+             deal and complaint; QUAL and the election key recomputed from them; that the layout \
+             lists every proposal; every sealed ballot's points and its proof of knowledge, \
+             bound to its voter.\n",
+        );
+    }
     out.push_str(
         "  This proves, if it passed: each counted ballot was signed by a key its town certified, \
          the latest per voter counts, the logs are those the towns signed, no town can change what \

@@ -61,8 +61,8 @@ pub enum Command {
     ///
     /// Exit status: 0 when every check holds and the consultation is closed (the result
     /// is final); 1 when a rule fails; 3 when every check holds but the consultation is
-    /// still open (no closing checkpoint yet: the result is not final); 2 for a usage
-    /// error.
+    /// still open (no closing checkpoint yet: the result is not final), or secret and
+    /// closed with its ballots not opened yet; 2 for a usage error.
     Audit {
         /// The consultation's id (with --node).
         #[arg(long, required_unless_present = "bundle")]

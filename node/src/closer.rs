@@ -112,7 +112,9 @@ pub fn close_due(
             )?;
             done.checkpoints.push(b.title.clone());
         }
-        if view.organiser != me || storage.has_result(&view.id) {
+        // A secret consultation's result comes from its opening (mix and decryption,
+        // "Secret ballots II"), never from a count here: core refuses one (`sealed_required`).
+        if view.organiser != me || storage.has_result(&view.id) || b.secrecy.is_some() {
             continue;
         }
         let Some(checkpoints) = counting::closed_logs(storage, &view) else {

@@ -777,7 +777,15 @@ pub fn audit_input<B: Backend + ?Sized>(
     };
     let me = backend.authority().key;
     let mut logs = Vec::new();
-    for authority in &view.body.authorities {
+    // A secret consultation's trustees that do not take part in the vote keep their deals
+    // and complaints in their own logs: the bundle carries those too.
+    let mut authorities = view.body.authorities.clone();
+    for t in view.body.secrecy.iter().flat_map(|s| &s.trustees) {
+        if !authorities.contains(t) {
+            authorities.push(*t);
+        }
+    }
+    for authority in &authorities {
         let Some(head) = backend.latest_head(authority)? else {
             continue;
         };

@@ -5,6 +5,11 @@
 //! key's secret. With a trustee killed before it could deal, QUAL is the four others;
 //! with too few trustees left, no election key ever exists.
 //!
+//! Then a whole secret vote up to its close: published with the staff form, sealed
+//! ballots cast over the API from every town (a revote, a key replaced at the desk, an
+//! assisted ballot), audited from every node and from a bundle; and a search of every
+//! data directory, API answer, `/metrics` and log line for sentinels of the choices.
+//!
 //! The complaint hour is real: after the deals the nodes are restarted with their clocks
 //! moved past it (`PALABRE_CLOCK_OFFSET_MS`, the same for every node), so that every rule
 //! is applied as on that date. Every wait is on a condition, bounded.
@@ -12,10 +17,15 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use palabre_core::admission::ConsultationView;
 use palabre_core::dkg;
-use palabre_core::event::{ConsultationBody, ProposalBody};
+use palabre_core::event::{
+    Assistance, ConsultationBody, ProposalBody, SignedEvent, StaffBody, StaffRole,
+};
 use palabre_core::group::{self, RistrettoPoint, Scalar};
-use palabre_core::secret::Secrecy;
+use palabre_core::head::{Cosignature, closing_quorum, closing_witnesses};
+use palabre_core::secret::build::{self, SealedChoice};
+use palabre_core::secret::{BallotLayoutBody, ElectionKeyBody, SealedBallotBody, Secrecy};
 use palabre_core::tally::Method;
 
 use super::federation::{
@@ -29,18 +39,23 @@ struct Town {
     key: SecretKey,
     p2p: String,
     node: Option<Node>,
+    /// Where the node's log (and everything it prints) goes, at a verbose level, for the
+    /// secrecy test to search; `None`: the usual quiet node.
+    log: Option<PathBuf>,
 }
 
 impl Town {
     fn start(&mut self, offset_ms: i64) {
         let offset = offset_ms.to_string();
-        self.node = Some(start_with(
-            &self.data,
-            &[
-                ("PALABRE_P2P_LISTEN", self.p2p.as_str()),
-                ("PALABRE_CLOCK_OFFSET_MS", offset.as_str()),
-            ],
-        ));
+        let env = [
+            ("PALABRE_P2P_LISTEN", self.p2p.as_str()),
+            ("PALABRE_CLOCK_OFFSET_MS", offset.as_str()),
+            ("PALABRE_CLOSE_GRACE_MS", "0"),
+        ];
+        self.node = Some(match &self.log {
+            Some(log) => start_logged(&self.data, &env, log),
+            None => start_with(&self.data, &env[..2]),
+        });
     }
 
     fn stop(&mut self) {
@@ -67,6 +82,74 @@ impl Town {
 }
 
 fn towns(dir: &Path, n: usize) -> Vec<Town> {
+    towns_logged(dir, n, false)
+}
+
+/// `palabre serve --demo` like [`start_with`], but with its log at the debug level for
+/// Palabre's crates and everything it writes (stderr and stdout) appended to `log`.
+fn start_logged(data: &Path, env: &[(&str, &str)], log: &Path) -> Node {
+    use std::io::{BufRead, Write};
+    let file = || {
+        std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(log)
+            .expect("the log file opens")
+    };
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_palabre"))
+        .args(["serve", "--demo", "--http", "127.0.0.1:0", "--data"])
+        .arg(data)
+        .env("PALABRE_HTTP_MAX_CONNECTIONS_PER_ADDRESS", "4096")
+        .env("PALABRE_RATE_PER_SECOND", "1000000")
+        .env("PALABRE_RATE_BURST", "1000000")
+        .envs(env.iter().copied())
+        .env(
+            "PALABRE_LOG",
+            "info,palabre=debug,palabre_web=debug,palabre_store=debug,palabre_net=debug,palabre_core=debug",
+        )
+        .stdout(std::process::Stdio::piped())
+        .stderr(file())
+        .spawn()
+        .expect("the palabre binary starts");
+    let stdout = child.stdout.take().expect("piped stdout");
+    let mut node = Node {
+        child,
+        addr: String::new(),
+        codes: Vec::new(),
+        setup: None,
+        setup_link: None,
+    };
+    let mut lines = std::io::BufReader::new(stdout).lines();
+    let mut out = file();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while node.addr.is_empty() {
+        assert!(Instant::now() < deadline, "the node did not start in time");
+        let line = lines
+            .next()
+            .expect("the node prints its address")
+            .expect("utf-8");
+        writeln!(out, "{line}").expect("log written");
+        let trimmed = line.trim();
+        if trimmed.len() == 14 && normalize_code(trimmed).is_some() {
+            node.codes.push(trimmed.to_owned());
+        }
+        if let Some(at) = line.find("/staff/setup/") {
+            node.setup = Some(line[at..].trim().to_owned());
+        }
+        if let Some(url) = line.strip_prefix("Palabre is serving on http://") {
+            node.addr = url.trim().to_owned();
+        }
+    }
+    // Whatever it prints later goes to the log too.
+    std::thread::spawn(move || {
+        for line in lines.map_while(Result::ok) {
+            let _ = writeln!(out, "{line}");
+        }
+    });
+    node
+}
+
+fn towns_logged(dir: &Path, n: usize, logged: bool) -> Vec<Town> {
     let mut towns: Vec<Town> = (0..n)
         .map(|i| {
             let data = dir.join(format!("town{i}"));
@@ -79,6 +162,7 @@ fn towns(dir: &Path, n: usize) -> Vec<Town> {
             ]));
             Town {
                 key: town_key(&data),
+                log: logged.then(|| dir.join(format!("town{i}.log"))),
                 data,
                 p2p: format!("/ip4/127.0.0.1/tcp/{}", free_port()),
                 node: None,
@@ -96,7 +180,7 @@ fn towns(dir: &Path, n: usize) -> Vec<Town> {
     towns
 }
 
-fn sign(key: &SecretKey, at_ms: u64, body: Body) -> palabre_core::event::SignedEvent {
+fn sign(key: &SecretKey, at_ms: u64, body: Body) -> SignedEvent {
     Event {
         author: key.public_key(),
         created_at_ms: at_ms,
@@ -373,4 +457,594 @@ fn five_trustee_towns_make_the_election_key_by_themselves() {
     for t in towns.iter_mut() {
         t.stop();
     }
+}
+
+/// A form date (`YYYY-MM-DDTHH:MM`, UTC) for `ms`.
+fn form_time(ms: u64) -> String {
+    let w = palabre_web::site::when(ms);
+    format!("{}T{}", &w[..10], &w[11..16])
+}
+
+/// What a client needs to seal a ballot of a secret consultation, from what a node serves.
+struct Sealing {
+    view: ConsultationView,
+    key: ElectionKeyBody,
+    layout_id: EventId,
+    layout: BallotLayoutBody,
+}
+
+impl Sealing {
+    fn of(addr: &str, organiser: &PublicKey, c: &EventId) -> Sealing {
+        let detail = consultation_detail(addr, c);
+        let body: ConsultationBody =
+            serde_json::from_value(detail["consultation"]["event"]["body"].clone()).expect("body");
+        let key = about(addr, organiser, "election_key", c).remove(0);
+        let layout = about(addr, organiser, "ballot_layout", c).remove(0);
+        Sealing {
+            view: ConsultationView {
+                id: *c,
+                organiser: *organiser,
+                body,
+            },
+            key: serde_json::from_value(key["body"].clone()).expect("election key"),
+            layout_id: EventId::of_signed_bytes(&serde_json::to_vec(&layout).expect("json")),
+            layout: serde_json::from_value(layout["body"].clone()).expect("layout"),
+        }
+    }
+
+    /// `voter`'s sealed approval of the layout's columns `cols`.
+    fn seal(&self, voter: &PublicKey, cols: &[usize], seed: u8) -> SealedChoice {
+        let ids = cols.iter().map(|&i| self.layout.columns[i]).collect();
+        build::seal(
+            &self.view,
+            &self.key,
+            &self.layout_id,
+            &self.layout,
+            voter,
+            &Choice::Approve(ids),
+            &[seed; 32],
+        )
+        .expect("a valid choice")
+    }
+}
+
+fn sealed_ballot(
+    voter: &SecretKey,
+    at_ms: u64,
+    c: &EventId,
+    sealed: &SealedChoice,
+    assistance: Option<Assistance>,
+) -> SignedEvent {
+    sign(
+        voter,
+        at_ms,
+        Body::SealedBallot(SealedBallotBody {
+            consultation: *c,
+            sealed: sealed.sealed.clone(),
+            assistance,
+        }),
+    )
+}
+
+/// The refusal code of posting `e` (it must be refused).
+fn refused(addr: &str, e: &SignedEvent) -> String {
+    let (status, v) = http(addr, "POST", "/api/v1/events", e.bytes()).expect("an answer");
+    assert!((400..500).contains(&status), "{status} {v}");
+    v["error"]["code"].as_str().expect("a code").to_owned()
+}
+
+/// `palabre audit` (or `export`) with `args`: its exit status and what it printed.
+fn run_palabre(args: &[&str]) -> (Option<i32>, String) {
+    let out = palabre(args);
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr),
+    )
+}
+
+/// Where `needle` occurs in `hay`, if it does.
+fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    hay.windows(needle.len()).position(|w| w == needle)
+}
+
+/// Every regular file under `dir`, recursively (the control socket is not one).
+fn files(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir)
+        .expect("a readable directory")
+        .flatten()
+    {
+        let p = e.path();
+        match e.file_type() {
+            Ok(t) if t.is_dir() => out.extend(files(&p)),
+            Ok(t) if t.is_file() => out.push(p),
+            _ => {}
+        }
+    }
+    out
+}
+
+/// What would give a ballot's content away before any opening (the sentinels): each
+/// plaintext point and each ciphertext's randomness (raw, and as the hex the protocol
+/// writes), of every ballot cast and of the encryption a voter checked instead of
+/// casting it; and, within one line of a log, a voter's key beside a proposal's id.
+struct Sentinels {
+    needles: Vec<(String, Vec<u8>)>,
+    voters: Vec<String>,
+    proposals: Vec<String>,
+}
+
+impl Sentinels {
+    fn add(&mut self, what: &str, s: &SealedChoice) {
+        for (k, p) in s.plaintexts.iter().enumerate() {
+            self.needles.push((
+                format!("{what}: plaintext {k}"),
+                p.compress().to_bytes().to_vec(),
+            ));
+        }
+        for (k, r) in s.randomness.iter().enumerate() {
+            self.needles
+                .push((format!("{what}: randomness {k}"), r.to_bytes().to_vec()));
+        }
+    }
+
+    /// What in `bytes` (from `source`) gives a choice away.
+    fn leaks(&self, source: &str, bytes: &[u8], lines: bool) -> Vec<String> {
+        let mut out = Vec::new();
+        for (what, raw) in &self.needles {
+            if find(bytes, raw).is_some() || find(bytes, hex::encode(raw).as_bytes()).is_some() {
+                out.push(format!("{source} holds the {what}"));
+            }
+        }
+        if lines {
+            for line in String::from_utf8_lossy(bytes).lines() {
+                if self.voters.iter().any(|v| line.contains(v.as_str()))
+                    && self.proposals.iter().any(|p| line.contains(p.as_str()))
+                {
+                    out.push(format!("{source}: a voter's key beside a proposal: {line}"));
+                }
+            }
+        }
+        out
+    }
+}
+
+/// Five towns, all trustees (t = 3), vote in secret on a consultation published with the
+/// staff form: one trustee is down for the whole key window, so QUAL is the four others
+/// and the vote goes on with it back. Residents of every town cast sealed ballots over
+/// the API as a client would (a revote; a key replaced at a desk through the staff pages;
+/// an assisted ballot countersigned by a desk agent; a ciphertext copied under another
+/// key, refused `bad_pok`; a public ballot, refused `sealed_required`). After the close,
+/// `palabre audit` from every node, from all five together and from an exported bundle
+/// checks the ceremony, the layout and every sealed ballot and finds no fault (exit 3:
+/// the ballots are sealed, so the result is not final). Before any opening no node's
+/// store files, API answers, `/metrics` or log lines hold a sentinel of any choice.
+#[test]
+fn five_towns_vote_in_secret_and_every_node_and_a_bundle_audit_it() {
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let mut towns = towns_logged(tmp.path(), 5, true);
+    let keys: Vec<PublicKey> = towns.iter().map(Town::pk).collect();
+    let mut trustees = keys.clone();
+    trustees.sort();
+    wait_until("every node to hold every town's declaration", 90, || {
+        towns
+            .iter()
+            .all(|t| keys.iter().all(|k| log_size(&t.addr(), k) >= 1))
+    });
+    let mut admin = super::staff::first_admin(towns[0].node.as_ref().expect("running"));
+    let mut admin1 = super::staff::first_admin(towns[1].node.as_ref().expect("running"));
+    super::staff::appoint(&mut admin1, "Accueil mairie", "accueil", "desk");
+
+    // Town 4 goes down before the consultation exists: away for the whole key window.
+    let gone = 4;
+    towns[gone].stop();
+
+    // The organiser's administrator publishes the secret vote with the staff form.
+    let minute = 60_000;
+    let m0 = now_ms() / minute * minute;
+    let keys_close = m0 + 6 * minute;
+    let vote_open = keys_close + 3_600_000 + 10 * minute;
+    let vote_close = vote_open + 60 * minute;
+    let times = [
+        form_time(m0 - 2 * minute),
+        form_time(keys_close),
+        form_time(vote_open),
+        form_time(vote_close),
+        form_time(keys_close),
+    ];
+    let csrf = admin.csrf();
+    let created = admin.post("/staff/consultations", &[("csrf", &csrf)]);
+    let draft = created.header("location").expect("to the draft").to_owned();
+    let hexes: Vec<String> = keys.iter().map(|k| k.to_string()).collect();
+    let mut form = vec![
+        ("csrf", csrf.as_str()),
+        ("title", "Le nom de la place du marché"),
+        ("description", "Trois noms proposés ; deux choix au plus."),
+        ("method", "approval"),
+        ("max_choices", "2"),
+        ("proposals_open", &times[0]),
+        ("proposals_close", &times[1]),
+        ("vote_open", &times[2]),
+        ("vote_close", &times[3]),
+        ("ballots", "secret"),
+        ("trustee_threshold", "3"),
+        ("keys_close", &times[4]),
+    ];
+    form.extend(hexes[1..].iter().map(|k| ("partner", k.as_str())));
+    form.extend(hexes.iter().map(|k| ("trustee", k.as_str())));
+    let saved = admin.post(&draft, &form);
+    assert_eq!(saved.status, 200, "{}", saved.body);
+    let published = admin.post(&format!("{draft}/publish"), &[("csrf", &csrf)]);
+    assert_eq!(published.status, 303, "{}", published.body);
+    let cid: EventId = published
+        .header("location")
+        .expect("to the consultation")
+        .trim_start_matches("/c/")
+        .parse()
+        .expect("id");
+    let t = consultation_detail(&towns[0].addr(), &cid)["consultation"]["trust"].clone();
+    assert_eq!(t["ballots"], json!("secret"), "{t}");
+    assert_eq!(t["trustees"], json!(trustees));
+    assert_eq!(t["threshold"], json!(3));
+
+    // Three proposals, in two towns' logs.
+    wait_until("the consultation to reach the living towns", 60, || {
+        towns[..gone].iter().all(|t| {
+            matches!(
+                http(
+                    &t.addr(),
+                    "GET",
+                    &format!("/api/v1/consultations/{cid}"),
+                    b""
+                ),
+                Some((200, _))
+            )
+        })
+    });
+    let proposal = |town: &Town, title: &str| {
+        let p = sign(
+            &town.key,
+            now_ms(),
+            Body::Proposal(ProposalBody {
+                consultation: cid,
+                title: title.into(),
+                body: "Un nom pour la place.".into(),
+                cost: None,
+            }),
+        );
+        post(&town.addr(), &p);
+        p.id()
+    };
+    let mut columns = vec![
+        proposal(&towns[0], "Place Olympe-de-Gouges"),
+        proposal(&towns[0], "Place du Tilleul"),
+        proposal(&towns[1], "Place des Lavandières"),
+    ];
+    columns.sort();
+    let running = [0, 1, 2, 3];
+    wait_until("the four living trustees' deals, everywhere", 180, || {
+        running.iter().all(|&i| {
+            running
+                .iter()
+                .all(|&d| about(&towns[i].addr(), &keys[d], "dkg_deal", &cid).len() == 1)
+        }) && about(&towns[0].addr(), &keys[1], "proposal", &cid).len() == 1
+    });
+
+    // Past the complaint hour: the organiser publishes the key and the layout.
+    let restart = |towns: &mut Vec<Town>, at_ms: u64| -> i64 {
+        for t in towns.iter_mut() {
+            t.stop();
+        }
+        let offset = at_ms as i64 - now_ms() as i64;
+        for t in towns.iter_mut() {
+            t.start(offset);
+        }
+        offset
+    };
+    restart(&mut towns, keys_close + 3_600_000 + 5_000);
+    wait_until("the election key and the layout on every node", 120, || {
+        towns.iter().all(|t| {
+            !about(&t.addr(), &keys[0], "election_key", &cid).is_empty()
+                && !about(&t.addr(), &keys[0], "ballot_layout", &cid).is_empty()
+        })
+    });
+    let s = Sealing::of(&towns[0].addr(), &keys[0], &cid);
+    let mut four = trustees.clone();
+    four.retain(|k| *k != keys[gone]);
+    assert_eq!(s.key.qual, four, "QUAL = the four that dealt");
+    assert_eq!(s.layout.columns, columns, "every proposal is a column");
+    assert!(about(&towns[gone].addr(), &keys[gone], "dkg_deal", &cid).is_empty());
+    wait_until("the trustee that was down to keep its share", 60, || {
+        towns[gone].share(&cid).is_some()
+    });
+
+    // The vote.
+    let offset = restart(&mut towns, vote_open + 5_000);
+    let at = || (now_ms() as i64 + offset) as u64;
+    let mut sentinels = Sentinels {
+        needles: Vec::new(),
+        voters: Vec::new(),
+        proposals: columns.iter().map(|p| p.to_string()).collect(),
+    };
+    let voter = |towns: &[Town], sentinels: &mut Sentinels, town: usize, n: usize| {
+        let key = SecretKey::from_seed(&[150 + 10 * town as u8 + n as u8; 32]);
+        let code = towns[town].node.as_ref().expect("running").codes[n].clone();
+        assert!(redeem(&towns[town].addr(), &code, &key));
+        sentinels.voters.push(key.public_key().to_string());
+        key
+    };
+    let cast =
+        |town: &Town, sentinels: &mut Sentinels, key: &SecretKey, cols: &[usize], seed: u8| {
+            let sealed = s.seal(&key.public_key(), cols, seed);
+            post(&town.addr(), &sealed_ballot(key, at(), &cid, &sealed, None));
+            sentinels.add(&format!("ballot sealed with seed {seed}"), &sealed);
+            sealed
+        };
+    // Town 0: a vote, then a change of mind (the latest counts).
+    let r0 = voter(&towns, &mut sentinels, 0, 0);
+    cast(&towns[0], &mut sentinels, &r0, &[0], 1);
+    cast(&towns[0], &mut sentinels, &r0, &[1], 2);
+    // Town 1: a vote, then a lost card replaced at the desk; the new key votes.
+    let r1 = voter(&towns, &mut sentinels, 1, 0);
+    cast(&towns[1], &mut sentinels, &r1, &[1], 3);
+    let mut desk = super::staff::Web::new(&towns[1].addr());
+    desk.login("accueil", super::staff::PASSWORD);
+    let csrf = desk.csrf();
+    let card = desk.post(
+        "/staff/desk/replace",
+        &[("csrf", &csrf), ("old", &r1.public_key().to_string())],
+    );
+    assert_eq!(card.status, 200, "{}", card.body);
+    let secret = {
+        let at = card.body.find("id=\"secret\">").expect("the new card") + 12;
+        card.body[at..at + card.body[at..].find('<').expect("end")].to_owned()
+    };
+    let r1b = {
+        let hex_text: String = secret.chars().filter(char::is_ascii_hexdigit).collect();
+        let seed: [u8; 32] = hex::decode(hex_text)
+            .expect("hex")
+            .try_into()
+            .expect("32 bytes");
+        SecretKey::from_seed(&seed)
+    };
+    sentinels.voters.push(r1b.public_key().to_string());
+    cast(&towns[1], &mut sentinels, &r1b, &[0], 4);
+    // Town 2: the sentinel voter checks an encryption of its choice on another town's
+    // node (Benaloh), then casts a fresh one.
+    let r2 = voter(&towns, &mut sentinels, 2, 0);
+    let checked = s.seal(&r2.public_key(), &[0, 2], 5);
+    sentinels.add("checked encryption", &checked);
+    let opening = json!({
+        "consultation": cid,
+        "author": r2.public_key(),
+        "election_key": s.key.key,
+        "mode": "row",
+        "columns": 3,
+        "choice": [0, 2],
+        "sealed": checked.sealed,
+        "randomness": [checked.randomness.iter().map(group::scalar_hex).collect::<Vec<_>>()],
+    })
+    .to_string();
+    let verdict = super::staff::Web::new(&towns[3].addr())
+        .post("/verify/encryption", &[("opening", &opening)]);
+    assert_eq!(verdict.status, 200);
+    assert!(
+        verdict
+            .body
+            .contains("Ce chiffrement contient exactement ce choix"),
+        "{}",
+        verdict.body
+    );
+    cast(&towns[2], &mut sentinels, &r2, &[0, 2], 6);
+    // Town 3: an assisted ballot, countersigned by a desk agent the town appointed.
+    let agent = SecretKey::from_seed(&[77; 32]);
+    post(
+        &towns[3].addr(),
+        &sign(
+            &towns[3].key,
+            at(),
+            Body::Staff(StaffBody {
+                subject: agent.public_key(),
+                name: "Accueil de la mairie".into(),
+                role: StaffRole::Desk,
+                active: true,
+            }),
+        ),
+    );
+    let r3 = voter(&towns, &mut sentinels, 3, 0);
+    let sealed = s.seal(&r3.public_key(), &[2], 7);
+    sentinels.add("assisted ballot", &sealed);
+    let when = at();
+    let help = Assistance::sign_sealed(&agent, &r3.public_key(), when, &cid, &sealed.sealed)
+        .expect("countersigned");
+    post(
+        &towns[3].addr(),
+        &sealed_ballot(&r3, when, &cid, &sealed, Some(help)),
+    );
+    // Town 4, back: a vote; a copy of it under another key and a public ballot are refused.
+    let r4 = voter(&towns, &mut sentinels, 4, 0);
+    let copied = cast(&towns[4], &mut sentinels, &r4, &[1], 8);
+    let r4b = voter(&towns, &mut sentinels, 4, 1);
+    assert_eq!(
+        refused(
+            &towns[4].addr(),
+            &sealed_ballot(&r4b, at(), &cid, &copied, None)
+        ),
+        "bad_pok"
+    );
+    let public = sign(
+        &r4b,
+        at(),
+        Body::Ballot(BallotBody {
+            consultation: cid,
+            choice: Choice::Approve(vec![columns[0]]),
+            assistance: None,
+        }),
+    );
+    assert_eq!(refused(&towns[4].addr(), &public), "sealed_required");
+
+    // Every node counts five voters, one per town, and shows nothing else.
+    let tally = |addr: &str| {
+        http(
+            addr,
+            "GET",
+            &format!("/api/v1/consultations/{cid}/tally"),
+            b"",
+        )
+        .expect("tally")
+        .1
+    };
+    wait_until("every node to count the five voters", 90, || {
+        towns
+            .iter()
+            .all(|t| tally(&t.addr())["n_ballots_counted"] == json!(5))
+    });
+    for t in &towns {
+        let v = tally(&t.addr());
+        assert_eq!(v["sealed"], json!(true), "{v}");
+        for k in &keys {
+            assert_eq!(
+                v["participation"]["per_town"][k.to_string()],
+                json!(1),
+                "{v}"
+            );
+        }
+        assert!(v.get("tally").is_none(), "{v}");
+    }
+
+    // The close: every town closes its log; the witnesses cosign.
+    restart(&mut towns, vote_close + 5_000);
+    let quorum = closing_quorum(keys.len());
+    wait_until(
+        "every closing head, with its quorum, on every node",
+        120,
+        || {
+            towns.iter().all(|t| {
+                keys.iter().all(|k| {
+                    let Some(cp) = about(&t.addr(), k, "checkpoint", &cid).into_iter().next()
+                    else {
+                        return false;
+                    };
+                    let (size, root) = (
+                        cp["body"]["size"].as_u64().expect("size"),
+                        serde_json::from_value(cp["body"]["root"].clone()).expect("root"),
+                    );
+                    let (_, v) = http(
+                        &t.addr(),
+                        "GET",
+                        &format!("/api/v1/logs/{k}/cosignatures"),
+                        b"",
+                    )
+                    .expect("cosignatures");
+                    let cosignatures: Vec<Cosignature> =
+                        serde_json::from_value(v["cosignatures"].clone()).unwrap_or_default();
+                    closing_witnesses(k, size, &root, &trustees, vote_close, &cosignatures).len()
+                        + 1
+                        >= quorum
+                })
+            })
+        },
+    );
+
+    // The audit, from every node, from all five together, and from a bundle.
+    let check = |args: &[&str]| {
+        let (status, out) = run_palabre(args);
+        let report: Value = serde_json::from_str(&out).unwrap_or_else(|_| panic!("{out}"));
+        assert_eq!(report["failures"], json!([]), "{args:?}: {out}");
+        assert_eq!(report["state"], json!("closed"), "{out}");
+        assert_eq!(report["secret"], json!(true), "{out}");
+        assert_eq!(report["n_ballots_seen"], json!(7), "{out}");
+        assert_eq!(report["n_ballots_counted"], json!(5), "{out}");
+        assert_eq!(report["tally"], json!(null), "{out}");
+        assert!(report.get("notes").is_none(), "{out}");
+        assert_eq!(status, Some(3), "sealed, so not final: {out}");
+    };
+    let c = cid.to_string();
+    let urls: Vec<String> = towns
+        .iter()
+        .map(|t| format!("http://{}", t.addr()))
+        .collect();
+    for url in &urls {
+        check(&["audit", "--consultation", &c, "--node", url, "--json"]);
+    }
+    let mut all = vec!["audit", "--consultation", c.as_str(), "--json"];
+    for url in &urls {
+        all.extend(["--node", url.as_str()]);
+    }
+    check(&all);
+    let bundle = tmp.path().join("secret.bundle.json");
+    let (status, out) = run_palabre(&[
+        "export",
+        "--consultation",
+        &c,
+        "--node",
+        &urls[2],
+        "--bundle",
+        path(&bundle),
+    ]);
+    assert_eq!(status, Some(0), "{out}");
+    check(&["audit", "--bundle", path(&bundle), "--json"]);
+    let (status, human) = run_palabre(&["audit", "--bundle", path(&bundle)]);
+    assert_eq!(status, Some(3));
+    assert!(human.contains("SEALED: every check holds"), "{human}");
+    assert!(human.contains("Secret ballots, also checked"), "{human}");
+
+    // Secrecy, before any opening: API answers, /metrics, then (nodes stopped) every
+    // file of every data directory and every log.
+    let mut leaks = Vec::new();
+    for t in &towns {
+        let addr = t.addr();
+        let mut answers = vec![
+            "/api/v1/consultations".to_owned(),
+            format!("/api/v1/consultations/{cid}"),
+            format!("/api/v1/consultations/{cid}/tally"),
+            format!("/api/v1/consultations/{cid}/bundle"),
+            "/api/v1/evidence".to_owned(),
+            format!("/c/{cid}"),
+        ];
+        for k in &keys {
+            answers.push(format!(
+                "/api/v1/logs/{k}/entries?start=0&end={}",
+                log_size(&addr, k)
+            ));
+        }
+        for path in &answers {
+            let body = get_raw(&addr, path);
+            leaks.extend(sentinels.leaks(&format!("{addr}{path}"), &body, false));
+        }
+        for k in &keys {
+            for e in served_log(&addr, k).expect("log") {
+                if e["kind"] == json!("ballot")
+                    && e["body"]["consultation"] == json!(cid)
+                    && e["body"].get("choice").is_some()
+                {
+                    leaks.push(format!("{addr} serves a ballot with a choice: {e}"));
+                }
+            }
+        }
+        let metrics = get_raw(&addr, "/metrics");
+        leaks.extend(sentinels.leaks(&format!("{addr}/metrics"), &metrics, true));
+        for p in &sentinels.proposals {
+            if find(&metrics, p.as_bytes()).is_some() {
+                leaks.push(format!("{addr}/metrics names proposal {p}"));
+            }
+        }
+    }
+    for t in towns.iter_mut() {
+        t.stop();
+    }
+    let mut scanned = 0;
+    for t in &towns {
+        for f in files(&t.data) {
+            let bytes = std::fs::read(&f).expect("readable");
+            scanned += bytes.len();
+            leaks.extend(sentinels.leaks(&f.display().to_string(), &bytes, false));
+        }
+        let log = t.log.as_ref().expect("logged");
+        let bytes = std::fs::read(log).expect("the log");
+        assert!(!bytes.is_empty());
+        leaks.extend(sentinels.leaks(&log.display().to_string(), &bytes, true));
+    }
+    assert!(scanned > 0);
+    assert!(leaks.is_empty(), "{leaks:#?}");
 }

@@ -191,7 +191,8 @@ pub(super) fn recount(
         .collect();
     let counted = counting::count(consultation, &views);
     report.n_ballots_seen = counted.n_ballots_seen;
-    report.n_ballots_counted = counted.ballots.len() as u64;
+    // A secret consultation's counted ballots are sealed ones (one per voter as well).
+    report.n_ballots_counted = (counted.ballots.len() + counted.sealed.len()) as u64;
     for p in prefixes {
         for e in &p.entries {
             let (id, title) = match e {
@@ -263,7 +264,13 @@ pub(super) fn check_result(
             );
         }
     }
-    if !result_found && n_closed > 0 && n_closed == consultation.body.authorities.len() {
+    // A secret consultation's result comes from its opening, not from the close: closed
+    // without one, its ballots are still sealed (`AuditReport::is_final` says so).
+    if !result_found
+        && n_closed > 0
+        && n_closed == consultation.body.authorities.len()
+        && consultation.body.secrecy.is_none()
+    {
         fail.push(
             "missing_result",
             Some(consultation.organiser),

@@ -134,8 +134,13 @@ pub struct AuditReport {
     /// The recount; while the consultation is open, the running count, or `None` if the
     /// consultation hides running results until the close.
     pub tally: Option<Tally>,
-    /// Whether the running count is withheld (open, and running results hidden).
+    /// Whether the running count is withheld (open, and running results hidden; or a
+    /// secret consultation).
     pub tally_hidden: bool,
+    /// A secret consultation: its ballots are sealed, and its result comes from their
+    /// opening by the trustees, not from the close. Absent from the JSON when false.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub secret: bool,
     /// The organiser's signed result, if the logs hold one.
     pub result: Option<EventId>,
     pub failures: Vec<Failure>,
@@ -151,9 +156,11 @@ impl AuditReport {
         self.failures.is_empty()
     }
 
-    /// No rule fails and the consultation is closed: the result is final.
+    /// No rule fails and the consultation is closed: the result is final. A secret
+    /// consultation is final only with its result (from the opening): closed without
+    /// one, its ballots are still sealed.
     pub fn is_final(&self) -> bool {
-        self.passed() && self.state == AuditState::Closed
+        self.passed() && self.state == AuditState::Closed && (!self.secret || self.result.is_some())
     }
 }
 
@@ -202,6 +209,7 @@ pub fn audit(input: &AuditInput, options: AuditOptions) -> AuditReport {
         n_ballots_counted: 0,
         tally: None,
         tally_hidden: false,
+        secret: false,
         result: None,
         failures: Vec::new(),
         notes: Vec::new(),
@@ -221,6 +229,7 @@ pub fn audit(input: &AuditInput, options: AuditOptions) -> AuditReport {
     report.title = Some(consultation.body.title.clone());
     report.organiser = Some(consultation.organiser);
     report.vote_close_ms = Some(consultation.body.vote_close_ms);
+    report.secret = consultation.body.secrecy.is_some();
     closing::check_evidence(&input.evidence, &consultation, &mut fail);
     report.notes = secret::check(&consultation, &replay, options.threads, &mut fail);
     let prefixes = closing::close_logs(&consultation, &logs, &replay, &mut report, &mut fail);
