@@ -1,6 +1,7 @@
 //! `palabre export --format json|csv|pb`: a consultation's results and participation as
 //! open data, recounted from the signed logs (fetched like `palabre audit` does, every
-//! entry checked and replayed by core's admission), never copied from a node's say-so.
+//! entry checked and replayed by core as the audit replays it), never copied from a
+//! node's say-so.
 //!
 //! - `json`: `{"licence", "consultation", "participation", "proposals", "tally"}`, the
 //!   tally exactly as a node signs it;
@@ -14,12 +15,11 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use anyhow::Context;
-use palabre_core::admission::{Clock, ConsultationView};
+use palabre_core::admission::ConsultationView;
 use palabre_core::audit::AuditInput;
 use palabre_core::counting::Counted;
 use palabre_core::event::{Body, Kind};
 use palabre_core::ids::EventId;
-use palabre_core::ledger::Ledger;
 use palabre_core::pabulib::{self, ProjectRow};
 use palabre_core::purge::Entry;
 use palabre_core::tally::{Choice, Method, Tally};
@@ -46,49 +46,22 @@ struct Recount {
 }
 
 fn recount(input: &AuditInput) -> anyhow::Result<Recount> {
-    let mut ledger = Ledger::new();
-    // The organiser's log first (it holds the consultation), then the others; each log
-    // once, from the source that served the most of it.
-    let mut logs: BTreeMap<_, &palabre_core::audit::LogMaterial> = BTreeMap::new();
-    for m in &input.logs {
-        let longer = logs
-            .get(&m.authority)
-            .is_none_or(|k| k.entries.len() < m.entries.len());
-        if longer {
-            logs.insert(m.authority, m);
-        }
-    }
-    // The log holding the consultation's event (its id is the hash of its bytes); every
-    // entry is checked once, by the replay below.
-    let organiser = input
-        .logs
-        .iter()
-        .find(|m| {
-            m.entries
-                .iter()
-                .any(|e| EventId::of_signed_bytes(e) == input.consultation)
-        })
-        .map(|m| m.authority)
-        .context("no log served holds the consultation")?;
-    let mut order: Vec<_> = logs.keys().copied().collect();
-    order.sort_by_key(|a| *a != organiser);
-    for a in order {
-        for (i, bytes) in logs[&a].entries.iter().enumerate() {
-            let e = match Entry::from_bytes(bytes.clone(), &a)
-                .map_err(|r| anyhow::anyhow!("entry {i} of {a}: {r}; run palabre audit"))?
-            {
-                Entry::Event(e) => e,
-                // A purged entry: its tombstone keeps its place (and a proposal's cost).
-                purged => {
-                    ledger.apply_entry(&a, purged);
-                    continue;
-                }
-            };
-            ledger
-                .append(&a, e, Clock::Replay)
-                .map_err(|r| anyhow::anyhow!("entry {i} of {a}: {r}; run palabre audit"))?;
-        }
-    }
+    // Every log checked and replayed as the audit does it: entries of the consultation
+    // judged by admission, those of other consultations kept in place (their own logs
+    // may not be here), so an honest federation's open data never fails on them.
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let ledger =
+        palabre_core::audit::replayed(input, palabre_core::audit::AuditOptions { threads })
+            .map_err(|failures| {
+                let first = failures
+                    .first()
+                    .map(crate::audit::failure_line)
+                    .unwrap_or_default();
+                anyhow::anyhow!(
+                    "{} check(s) of the logs do not hold ({first}); run palabre audit",
+                    failures.len()
+                )
+            })?;
     let (view, counted) = ledger
         .count(&input.consultation)
         .context("the consultation is not in the logs")?;

@@ -16,6 +16,7 @@ use serde::Serialize;
 use crate::crypto::PublicKey;
 use crate::head::{Cosignature, Equivocation, SignedTreeHead};
 use crate::ids::EventId;
+use crate::ledger::Ledger;
 use crate::tally::Tally;
 
 pub mod bundle;
@@ -184,6 +185,21 @@ impl Fail<'_> {
             source: source.map(str::to_owned),
             detail: detail.into(),
         });
+    }
+}
+
+/// The logs of `input` checked and replayed exactly as [`audit`] does (entries about
+/// other consultations kept in their place, not judged), for a reader that counts or
+/// lists from them — the node's open data. The failures of those two phases, if any.
+pub fn replayed(input: &AuditInput, options: AuditOptions) -> Result<Ledger, Vec<Failure>> {
+    let mut failures = Vec::new();
+    let mut fail = Fail(&mut failures);
+    let logs = sources::check_logs(&input.logs, options, &mut fail);
+    let replay = replay::replay(&logs, &input.consultation, &mut fail);
+    if failures.is_empty() {
+        Ok(replay.ledger)
+    } else {
+        Err(failures)
     }
 }
 

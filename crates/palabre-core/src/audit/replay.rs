@@ -35,7 +35,7 @@ pub(super) struct Replay {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum About {
     /// Every consultation of its log: `authority`, `staff`, `credential`,
-    /// `revocation`, `consultation`, or a moderation of something that has no
+    /// `revocation`, a public `consultation`, or a moderation of something that has no
     /// consultation (inadmissible: it is judged to say so).
     Log,
     /// The consultation the entry names, directly or through its proposal or target.
@@ -97,6 +97,9 @@ impl Items {
             Body::BallotLayout(b) => About::Consultation(b.consultation),
             Body::Checkpoint(b) => About::Consultation(b.consultation),
             Body::Result(b) => About::Consultation(b.consultation),
+            // A secret consultation's admission reads its trustees' logs, which the audit
+            // of another consultation does not download: it is about itself alone.
+            Body::Consultation(b) if b.secrecy.is_some() => About::Consultation(event.id()),
             Body::Argument(b) => through(&b.proposal),
             // A target of a kind that has no consultation: judged (`not_moderatable`).
             Body::Moderation(b) => match self.kinds.get(&b.target) {

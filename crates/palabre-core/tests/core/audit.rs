@@ -1251,6 +1251,43 @@ mod secret_faults {
         assert!(r.notes.is_empty());
     }
 
+    /// A town that organises a secret vote with a trustee outside some other vote of its
+    /// log: the audit of that other vote downloads only its own participants' logs, so
+    /// the secret consultation (whose admission reads the trustees' declarations) is
+    /// outside it, not `inadmissible` for want of their logs.
+    #[test]
+    fn another_consultation_of_a_log_holding_a_secret_one_audits_without_its_trustees() {
+        let mut w = world();
+        let organiser = w.towns[0].pk();
+        let public = sign(
+            &w.towns[0].key,
+            T0,
+            consultation_body(&[organiser], Method::Support { threshold: 1 }),
+        );
+        let public_id = public.id();
+        w.append(0, public).expect("public consultation");
+        let only_its_log: Vec<LogMaterial> = materials(&w)
+            .into_iter()
+            .filter(|l| l.authority == organiser)
+            .collect();
+        let r = audit(
+            &AuditInput {
+                consultation: public_id,
+                logs: only_its_log,
+                evidence: Vec::new(),
+            },
+            AuditOptions { threads: 2 },
+        );
+        assert!(r.passed(), "{:?}", r.failures);
+        assert!(!r.secret);
+        // The secret consultation, its proposals, its deal, its key and its layout.
+        assert_eq!(r.n_outside, 1 + 2 + 1 + 1 + 1, "{r:?}");
+        // And the secret vote's own audit still judges its consultation event.
+        let own = run(&w);
+        assert!(own.secret);
+        assert!(!rules(&own).contains(&"inadmissible"), "{:?}", own.failures);
+    }
+
     #[test]
     fn a_bad_deal_and_a_false_complaint() {
         let mut w = SecretWorld::new(3, 1, Method::Support { threshold: 1 }, 1, 2, true);
