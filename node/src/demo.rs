@@ -36,14 +36,30 @@ fn signed(key: &SecretKey, at: u64, body: Body) -> anyhow::Result<SignedEvent> {
     .map_err(|r| anyhow::anyhow!("demo event refused: {r}"))
 }
 
-/// Seeds the demo into `town`'s log unless it already holds consultations. `trustee` and
-/// `shares` are the node's own trustee key and shares' file: the secret example's deal
-/// for this town is made with them, so the node's ceremony task keeps its share.
+/// The node's own trustee key and shares' file, for the secret example: its deal for
+/// this town is made with them, so the node's ceremony task keeps its share.
+pub struct SecretExample<'a> {
+    /// The node's trustee key.
+    pub trustee: &'a TrusteeKey,
+    /// The node's shares' file.
+    pub shares: &'a Shares,
+}
+
+impl std::fmt::Debug for SecretExample<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The trustee key is secret: never printed.
+        f.write_str("SecretExample { .. }")
+    }
+}
+
+/// Seeds the demo into `town`'s log unless it already holds consultations, with the
+/// secret example when `secret` is given. A federated node gets none: its example's
+/// second trustee is a fictional town no neighbour follows, so a neighbour replicating
+/// this log would wait at that consultation for a declaration it never receives.
 pub fn seed(
     storage: &SledStorage,
     town: &SecretKey,
-    trustee: &TrusteeKey,
-    shares: &Shares,
+    secret: Option<SecretExample<'_>>,
 ) -> anyhow::Result<bool> {
     if !storage.consultations()?.is_empty() {
         return Ok(false);
@@ -218,7 +234,9 @@ pub fn seed(
     }
     commit(storage, town, events, Clock::Live { now_ms: now })?;
     seed_closed(storage, town, now)?;
-    seed_secret(storage, town, trustee, shares, now)?;
+    if let Some(secret) = secret {
+        seed_secret(storage, town, secret.trustee, secret.shares, now)?;
+    }
     Ok(true)
 }
 

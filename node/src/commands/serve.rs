@@ -56,12 +56,12 @@ pub(super) fn serve(data: PathBuf, http: Option<String>, demo: bool) -> anyhow::
         );
     }
     if demo {
-        if demo::seed(
-            &storage,
-            &home.key,
-            &home.trustee,
-            &trustee::Shares::new(&data),
-        )? {
+        let shares = trustee::Shares::new(&data);
+        let secret = peers.peer.is_empty().then_some(demo::SecretExample {
+            trustee: &home.trustee,
+            shares: &shares,
+        });
+        if demo::seed(&storage, &home.key, secret)? {
             println!("Demo consultations created.");
         }
         let codes = new_codes(&storage, &home, 5)?;
