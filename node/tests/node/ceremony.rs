@@ -883,7 +883,13 @@ fn five_towns_vote_in_secret_and_every_node_and_a_bundle_audit_it() {
     );
     assert_eq!(refused(&towns[4].addr(), &public), "sealed_required");
 
-    // Every node counts five voters, one per town, and shows nothing else.
+    // A resident of each town votes from headless Chromium, on its own town's vote page
+    // (sealed in the page by sealed.js); the first one changes its mind. The page signs
+    // with the browser's clock: shifted as the nodes' are, before any script runs.
+    let browser_ballots = browser_votes(&towns, &cid, offset);
+    assert_eq!(browser_ballots, towns.len() + 1);
+
+    // Every node counts ten voters, two per town, and shows nothing else.
     let tally = |addr: &str| {
         http(
             addr,
@@ -894,10 +900,10 @@ fn five_towns_vote_in_secret_and_every_node_and_a_bundle_audit_it() {
         .expect("tally")
         .1
     };
-    wait_until("every node to count the five voters", 90, || {
+    wait_until("every node to count the ten voters", 90, || {
         towns
             .iter()
-            .all(|t| tally(&t.addr())["n_ballots_counted"] == json!(5))
+            .all(|t| tally(&t.addr())["n_ballots_counted"] == json!(10))
     });
     for t in &towns {
         let v = tally(&t.addr());
@@ -905,7 +911,7 @@ fn five_towns_vote_in_secret_and_every_node_and_a_bundle_audit_it() {
         for k in &keys {
             assert_eq!(
                 v["participation"]["per_town"][k.to_string()],
-                json!(1),
+                json!(2),
                 "{v}"
             );
         }
@@ -953,8 +959,8 @@ fn five_towns_vote_in_secret_and_every_node_and_a_bundle_audit_it() {
         assert_eq!(report["failures"], json!([]), "{args:?}: {out}");
         assert_eq!(report["state"], json!("closed"), "{out}");
         assert_eq!(report["secret"], json!(true), "{out}");
-        assert_eq!(report["n_ballots_seen"], json!(7), "{out}");
-        assert_eq!(report["n_ballots_counted"], json!(5), "{out}");
+        assert_eq!(report["n_ballots_seen"], json!(7 + 6), "{out}");
+        assert_eq!(report["n_ballots_counted"], json!(10), "{out}");
         assert_eq!(report["tally"], json!(null), "{out}");
         assert!(report.get("notes").is_none(), "{out}");
         assert_eq!(status, Some(3), "sealed, so not final: {out}");
@@ -1043,8 +1049,69 @@ fn five_towns_vote_in_secret_and_every_node_and_a_bundle_audit_it() {
         let log = t.log.as_ref().expect("logged");
         let bytes = std::fs::read(log).expect("the log");
         assert!(!bytes.is_empty());
+        scanned += bytes.len();
         leaks.extend(sentinels.leaks(&log.display().to_string(), &bytes, true));
     }
     assert!(scanned > 0);
+    eprintln!(
+        "secrecy search: {} sentinels in {scanned} bytes of data directories and logs",
+        sentinels.needles.len()
+    );
     assert!(leaks.is_empty(), "{leaks:#?}");
+}
+
+/// One resident per town registers in Chromium with one of its town's printed codes and
+/// votes on `cid` from that town's page, the first one twice; the browser's clock is
+/// shifted by `offset_ms`, as the nodes' are. Checks that every ballot the page signed
+/// is in its town's log as signed, sealed and without a choice; returns how many.
+fn browser_votes(towns: &[Town], cid: &EventId, offset_ms: i64) -> usize {
+    use super::sealed::cdp;
+    use super::secret_vote::{my_ballots, register};
+    use super::site::{axe_source, browser, driver, vote};
+
+    let axe = axe_source();
+    let driver = driver();
+    let dir = tempfile::tempdir().expect("profiles");
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let id = cid.to_string();
+    let mut n = 0;
+    for (i, town) in towns.iter().enumerate() {
+        let node = town.node.as_ref().expect("running");
+        let base = format!("http://{}", node.addr);
+        n += rt.block_on(async {
+            let c = browser(&driver, &dir.path().join(format!("town{i}")), true).await;
+            let session = c.session_id().await.expect("session").expect("an id");
+            let shift = format!(
+                "(() => {{ const real = Date.now; Date.now = () => real() + ({offset_ms}); }})();"
+            );
+            cdp(
+                &driver,
+                &session,
+                "Page.addScriptToEvaluateOnNewDocument",
+                json!({ "source": shift }),
+            );
+            register(&c, &base, &node.codes[2], &axe).await;
+            vote(&c, &base, &id, i).await;
+            if i == 0 {
+                vote(&c, &base, &id, i + 1).await;
+            }
+            let mine = my_ballots(&c).await;
+            assert_eq!(mine.len(), if i == 0 { 2 } else { 1 }, "town {i}");
+            let log = served_log(&node.addr, &town.pk()).expect("the town's log");
+            for signed in &mine {
+                assert!(
+                    log.contains(signed),
+                    "town {i}: the log holds the ballot as signed"
+                );
+                let body = signed["body"].as_object().expect("body");
+                assert!(
+                    body.contains_key("sealed") && !body.contains_key("choice"),
+                    "{signed}"
+                );
+            }
+            c.close().await.expect("close");
+            mine.len()
+        });
+    }
+    n
 }

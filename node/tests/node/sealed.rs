@@ -265,7 +265,7 @@ fn the_browser_seals_byte_for_byte_as_core_does() {
 
 /// Chromium's DevTools command through chromedriver's `goog/cdp/execute` (chromedriver
 /// keeps the connection open, so the answer is read by its length).
-fn cdp(driver: &Driver, session: &str, cmd: &str, params: Value) {
+pub(super) fn cdp(driver: &Driver, session: &str, cmd: &str, params: Value) {
     use std::io::{Read, Write};
     let addr = driver.url.trim_start_matches("http://");
     let body = json!({"cmd": cmd, "params": params}).to_string();

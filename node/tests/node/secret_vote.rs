@@ -37,7 +37,7 @@ fn secret_consultation(addr: &str) -> Value {
 }
 
 /// Registers this browser with one of the demo's invitation codes.
-async fn register(c: &Client, base: &str, code: &str, axe: &str) {
+pub(super) async fn register(c: &Client, base: &str, code: &str, axe: &str) {
     visit(c, base, "/register", axe).await;
     css(c, "#code").await.send_keys(code).await.expect("type");
     css(c, "form[data-register] button")
@@ -49,7 +49,7 @@ async fn register(c: &Client, base: &str, code: &str, axe: &str) {
 }
 
 /// The ballots this browser kept receipts for, as the events it signed.
-async fn my_ballots(c: &Client) -> Vec<Value> {
+pub(super) async fn my_ballots(c: &Client) -> Vec<Value> {
     let kept = c
         .execute(
             "return JSON.parse(localStorage.getItem('palabre.receipts') || '[]')",
