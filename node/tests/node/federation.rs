@@ -1265,6 +1265,17 @@ fn a_recovery_waits_for_the_log_its_entries_refer_to() {
         std::thread::sleep(Duration::from_millis(100));
     }
     assert!(said("unknown_proposal"), "{:#?}", log.lock().expect("log"));
+    // Meanwhile `palabre status` says plainly that another process holds the store, and
+    // where to look — not sled's lock error.
+    let busy = palabre(&["status", "--data", path(&towns[1].data)]);
+    let said_busy = String::from_utf8_lossy(&busy.stderr).into_owned();
+    assert!(!busy.status.success());
+    assert!(
+        said_busy.contains("a palabre process holds the store")
+            && said_busy.contains("look at that process's log")
+            && !said_busy.contains("could not acquire lock"),
+        "{said_busy}"
+    );
 
     // Town 0's node comes back: the recovery takes its log in, then the ballot.
     drop(neighbour);
