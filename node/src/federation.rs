@@ -12,7 +12,9 @@
 //!   for byte, with the authority's own head), and the network is told (`Net::written`):
 //!   it keeps no log in memory, only the entries it fetched and the store has not taken
 //!   yet (a bounded window), and reads the store to serve and check the rest. An entry
-//!   that refers to another log's event not replicated yet waits for the next pass;
+//!   that refers to another log's event not replicated yet waits for the next pass
+//!   (said once, at `info`: the ordinary course of a catch-up); only an entry truly
+//!   refused is an error;
 //! - as a witness, the node cosigns the heads it reaches (at most every
 //!   [`COSIGN_EVERY`] per log) and, always, every closing checkpoint it replicates;
 //! - cosignatures and evidence received from peers are kept in the store, where the API
@@ -116,6 +118,7 @@ pub async fn start(
         stats,
         last_cosigned: HashMap::new(),
         reported: HashMap::new(),
+        waiting: HashMap::new(),
         recovering,
     };
     tokio::spawn(bridge.run(events, committed));
@@ -132,6 +135,8 @@ struct Bridge {
     last_cosigned: HashMap<PublicKey, tokio::time::Instant>,
     /// A refused replica entry already reported (so it is logged once).
     reported: HashMap<PublicKey, u64>,
+    /// A replica entry already said to wait for another log (so it is logged once).
+    waiting: HashMap<PublicKey, u64>,
     /// Rebuilding this town's own log (`palabre recover`): the only time the network
     /// may write it (serving, only the writer does). It then witnesses nothing: what it
     /// witnessed before the loss is gathered back from the neighbours.
@@ -368,15 +373,30 @@ impl Bridge {
             .written(authority, stored + outcome.appended)
             .await?;
         self.pass_on_purges(authority, purged).await?;
-        if let Some((index, r)) = &outcome.refused
-            && !r.awaits_other_log()
-            && self.reported.get(&authority) != Some(index)
-        {
-            self.reported.insert(authority, *index);
-            tracing::error!(
-                "entry {index} of {authority}'s log is refused ({}: {r}); its replica stops there",
-                r.code()
-            );
+        if let Some((index, r)) = &outcome.refused {
+            // Said once per entry: waiting for another log is the ordinary course of a
+            // catch-up (that log comes in, the entry is taken in at a later pass); only
+            // a true refusal is an error.
+            let (said, awaits) = if r.awaits_other_log() {
+                (&mut self.waiting, true)
+            } else {
+                (&mut self.reported, false)
+            };
+            if said.insert(authority, *index) != Some(*index) {
+                if awaits {
+                    tracing::info!(
+                        "entry {index} of {authority}'s log waits for another log not caught up \
+                         yet ({}: {r}); it is taken in once that log is",
+                        r.code()
+                    );
+                } else {
+                    tracing::error!(
+                        "entry {index} of {authority}'s log is refused ({}: {r}); its replica \
+                         stops there",
+                        r.code()
+                    );
+                }
+            }
         }
         if self.recovering {
             // Rebuilding after a loss: what this node witnessed before comes back from

@@ -5,9 +5,11 @@
 //! node stopped during the vote catches up; a rogue peer (an in-process libp2p node)
 //! that equivocates, sends a badly signed head, badly signed entries and an oversized
 //! message is caught by every honest node, changes nothing and is penalised; a wiped
-//! node recovers its log, replicas, cosignatures and evidence from its neighbours and, with
-//! them stopped, serves and audits as before; `palabre status` answers from a running node.
-//! Every wait is on a condition, bounded.
+//! node recovers its log, replicas, cosignatures and evidence from one neighbour's address
+//! (and `peers.toml`) and, restarted beside one neighbour and then alone, serves and
+//! audits as before; `palabre status` answers from a running node;
+//! a recovery whose own log refers to a log not caught up yet waits for it and takes the
+//! entry in within the same run, with no error. Every wait is on a condition, bounded.
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
@@ -578,6 +580,17 @@ fn three_towns_federate_by_config_alone() {
     let evidence_before = evidence_of(&towns[2].addr());
     let audit_before = audit_alone(&towns[2].addr());
     assert_eq!(audit_before["failures"], json!([]), "{audit_before}");
+    // Every participating log closed, its closing head cosigned by a quorum of the other
+    // towns: the witnesses the recovered node must serve again.
+    let closed = audit_before["logs"].as_array().expect("logs");
+    assert_eq!(closed.len(), 3, "{audit_before}");
+    for l in closed {
+        assert!(l["closing_size"].is_u64(), "{audit_before}");
+        assert!(
+            l["witnesses"].as_array().is_some_and(|w| !w.is_empty()),
+            "{l}"
+        );
+    }
     assert!(cosignatures_before.iter().all(|l| !l.is_empty()));
     assert!(
         !evidence_before["evidence"]
@@ -599,14 +612,14 @@ fn three_towns_federate_by_config_alone() {
     ]);
     assert!(!refused.status.success());
     assert!(String::from_utf8_lossy(&refused.stderr).contains("palabre recover"));
+    // As the town's IT person would: one neighbour's address; the other's comes from
+    // `peers.toml`, kept with the key.
     let recovered = palabre(&[
         "recover",
         "--data",
         path(&towns[2].data),
         "--from",
         &towns[0].p2p,
-        "--from",
-        &towns[1].p2p,
         "--timeout",
         "60",
     ]);
@@ -622,38 +635,57 @@ fn three_towns_federate_by_config_alone() {
         "the recovery logged an error:\n{log}"
     );
 
-    // With its neighbours stopped, it serves the same record, the same cosignatures and
-    // evidence, and the audit from it alone gives the same report.
-    for t in &mut towns[..2] {
-        t.node.take().expect("running").kill();
-    }
+    // It serves the same record, the same cosignatures and evidence, and the audit from
+    // it alone gives the same report (the same witnesses behind every closing head) —
+    // from its store, at once, not from what a neighbour happens to send again.
+    let serves_as_before = |addr2: &str| {
+        assert_eq!(log_of(addr2, &keys[2]), before);
+        assert_eq!(counted(addr2), tallies[0]);
+        // Everything it served before, and what only its neighbours kept (a cosignature
+        // one of them never passed on to it) — nothing else.
+        let cosignatures_after = witnessed(addr2);
+        for (log, list) in cosignatures_before.iter().enumerate() {
+            for c in list {
+                assert!(cosignatures_after[log].contains(c), "lost: {c}");
+            }
+            for c in &cosignatures_after[log] {
+                assert!(
+                    list.contains(c) || neighbours_kept[log].contains(c),
+                    "from nowhere: {c}"
+                );
+            }
+            assert!(cosignatures_after[log].len() >= list.len());
+        }
+        assert_eq!(evidence_of(addr2), evidence_before);
+        assert_eq!(audit_alone(addr2), audit_before);
+    };
+    // Restarted beside one neighbour only (town 1's node is down)…
+    towns[1].node.take().expect("running").kill();
     towns[2].start();
     let addr2 = towns[2].addr();
-    assert_eq!(log_of(&addr2, &keys[2]), before);
-    assert_eq!(counted(&addr2), tallies[0]);
-    // Everything it served before, and what only its neighbours kept (a cosignature one
-    // of them never passed on to it) — nothing else.
-    let cosignatures_after = witnessed(&addr2);
-    for (log, list) in cosignatures_before.iter().enumerate() {
-        for c in list {
-            assert!(cosignatures_after[log].contains(c), "lost: {c}");
-        }
-        for c in &cosignatures_after[log] {
-            assert!(
-                list.contains(c) || neighbours_kept[log].contains(c),
-                "from nowhere: {c}"
-            );
-        }
-    }
-    assert_eq!(evidence_of(&addr2), evidence_before);
-    assert_eq!(audit_alone(&addr2), audit_before);
+    serves_as_before(&addr2);
+    wait_until("town 2's status to show town 0 connected", 30, || {
+        ok(palabre(&["status", "--data", path(&towns[2].data)])).contains("1 of 3 connected")
+    });
+    // …then alone.
+    towns[0].node.take().expect("running").kill();
+    serves_as_before(&addr2);
+    wait_until("town 2's status to show no neighbour connected", 30, || {
+        ok(palabre(&["status", "--data", path(&towns[2].data)])).contains("0 of 3 connected")
+    });
     let status = ok(palabre(&["status", "--data", path(&towns[2].data)]));
     assert!(status.contains("Town:          Commune 2"), "{status}");
+    assert!(status.contains("Node:          running"), "{status}");
     assert!(
         status.contains(&format!("Log size:      {}\n", before.len())),
         "{status}"
     );
-    assert!(status.contains("0 of 3 connected"), "{status}");
+    for (j, k) in keys.iter().enumerate().take(2) {
+        assert!(
+            status.contains(&format!("  {k}  Commune {j}  not connected  replica: ")),
+            "{status}"
+        );
+    }
 }
 
 /// Town 0 hides a proposal whose text must go (a resident's address), then purges it:
@@ -1080,6 +1112,239 @@ fn overlapping_consultations_audit_clean_from_every_node_and_bundle() {
             assert!(offline.contains("PASSED"), "{offline}");
         }
     }
+}
+
+/// A recovery whose own log refers to a log not caught up yet: town 1 organises a
+/// consultation, town 0 puts a proposal forward (in town 0's log), and town 1's resident
+/// votes for it (in town 1's log). Town 1 loses its store; the first neighbour it
+/// recovers from (an in-process libp2p node speaking for town 0, whose own node is
+/// stopped) holds town 1's log but not yet town 0's, so the ballot must wait; town 0's
+/// node then comes back, and within the same run the ballot is taken in, with no
+/// `ERROR` in the recovery's log.
+#[test]
+fn a_recovery_waits_for_the_log_its_entries_refer_to() {
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let mut towns = init_towns(tmp.path(), 2);
+    peer_each_other(&[
+        (&towns[0].data, towns[0].pk(), &towns[0].p2p),
+        (&towns[1].data, towns[1].pk(), &towns[1].p2p),
+    ]);
+    for t in towns.iter_mut() {
+        t.start();
+    }
+    let keys: Vec<PublicKey> = towns.iter().map(Town::pk).collect();
+    let mut participants = keys.clone();
+    participants.sort();
+    let now = now_ms();
+    let c = sign(
+        &towns[1].key,
+        Body::Consultation(Box::new(ConsultationBody {
+            title: "Le marché du samedi".into(),
+            description: "Où l'installer ?".into(),
+            authorities: participants,
+            proposals_open_ms: now - 1_000,
+            proposals_close_ms: now + 600_000,
+            vote_open_ms: now - 1_000,
+            vote_close_ms: now + 600_000,
+            method: Method::Approval { max_choices: 1 },
+            show_running_results: true,
+            secrecy: None,
+        })),
+    );
+    let cid = c.id();
+    post(&towns[1].addr(), &c);
+    wait_until("town 0 to replicate the consultation", 60, || {
+        matches!(
+            http(
+                &towns[0].addr(),
+                "GET",
+                &format!("/api/v1/consultations/{cid}"),
+                b""
+            ),
+            Some((200, _))
+        )
+    });
+    let p = sign(
+        &towns[0].key,
+        Body::Proposal(ProposalBody {
+            consultation: cid,
+            title: "Place de la mairie".into(),
+            body: "À l'ombre des platanes.".into(),
+            cost: None,
+        }),
+    );
+    post(&towns[0].addr(), &p);
+    wait_until("town 1 to replicate the proposal", 60, || {
+        matches!(http(&towns[1].addr(), "GET", &format!("/api/v1/consultations/{cid}"), b""),
+            Some((200, v)) if v["proposals"].as_array().is_some_and(|l| l.len() == 1))
+    });
+    let code = towns[1].node.as_ref().expect("running").codes[0].clone();
+    let voter = resident(1, 0);
+    assert!(redeem(&towns[1].addr(), &code, &voter));
+    post(
+        &towns[1].addr(),
+        &sign(
+            &voter,
+            Body::Ballot(BallotBody {
+                consultation: cid,
+                choice: Choice::Approve(vec![p.id()]),
+                assistance: None,
+            }),
+        ),
+    );
+    let before = log_of(&towns[1].addr(), &keys[1]);
+    wait_until("town 0 to hold town 1's whole log", 60, || {
+        log_of(&towns[0].addr(), &keys[1]) == before
+    });
+
+    // Town 1 loses its store; its log as its neighbour holds it is kept aside, byte for
+    // byte with its signed head, for the in-process neighbour to serve.
+    for t in towns.iter_mut() {
+        t.node.take().expect("running").kill();
+    }
+    let lost = tmp.path().join("town1-lost-store");
+    std::fs::rename(towns[1].data.join("store"), &lost).expect("move the store away");
+    let (head, entries) = {
+        let store = palabre_store::SledStorage::open(&lost, Default::default()).expect("store");
+        let head = palabre_store::Storage::latest_head(&store, &keys[1])
+            .expect("read")
+            .expect("a head");
+        let entries =
+            palabre_store::Storage::entries(&store, &keys[1], 0, head.head.size).expect("entries");
+        (head, entries)
+    };
+    assert_eq!(entries.len(), before.len());
+    std::fs::remove_dir_all(&lost).expect("remove the lost store");
+
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let neighbour = rt.block_on(async {
+        let (net, mut events) = palabre_net::shell::start(
+            SecretKey::from_seed(&towns[0].key.seed()),
+            vec![keys[1]],
+            "/ip4/127.0.0.1/tcp/0".parse().expect("multiaddr"),
+            Vec::new(),
+            // Its "store" holds town 1's log, and only that one is handed over.
+            Box::new(RawLogs(entries.clone())),
+        )
+        .await
+        .expect("the neighbour's network starts");
+        net.appended(head, 0, entries)
+            .await
+            .expect("town 1's log handed over");
+        // It keeps no cosignature and no evidence: it says so when asked.
+        let answers = net.clone();
+        tokio::spawn(async move {
+            while let Some(event) = events.recv().await {
+                let palabre_net::shell::NetEvent::Lookup { peer, want } = event else {
+                    continue;
+                };
+                let wire = match want {
+                    palabre_net::proto::Want::Cosignatures { authority, after } => {
+                        Wire::Cosignatures {
+                            authority,
+                            after,
+                            cosignatures: Vec::new(),
+                            complete: true,
+                        }
+                    }
+                    palabre_net::proto::Want::Evidence { authority, skip } => Wire::EvidenceList {
+                        authority,
+                        skip,
+                        evidence: Vec::new(),
+                        complete: true,
+                    },
+                };
+                if answers.answer(peer, wire).await.is_err() {
+                    return;
+                }
+            }
+        });
+        net
+    });
+    let mut recovery = Command::new(env!("CARGO_BIN_EXE_palabre"))
+        .args([
+            "recover",
+            "--data",
+            path(&towns[1].data),
+            "--timeout",
+            "120",
+        ])
+        .args(["--from", &neighbour.addr.to_string()])
+        .env("PALABRE_LOG", "warn,palabre::federation=info")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("palabre recover starts");
+    let log = Arc::new(Mutex::new(Vec::<String>::new()));
+    let reader = {
+        let log = Arc::clone(&log);
+        let stderr = recovery.stderr.take().expect("piped stderr");
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                log.lock().expect("log").push(line);
+            }
+        })
+    };
+    let said = |what: &str| log.lock().expect("log").iter().any(|l| l.contains(what));
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !said(&format!("of {}'s log waits for another log", keys[1])) {
+        assert!(
+            !said("ERROR") && Instant::now() < deadline,
+            "the ballot did not wait for town 0's log:\n{}",
+            log.lock().expect("log").join("\n")
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(said("unknown_proposal"), "{:#?}", log.lock().expect("log"));
+    // Meanwhile `palabre status` says plainly that another process holds the store, and
+    // where to look — not sled's lock error.
+    let busy = palabre(&["status", "--data", path(&towns[1].data)]);
+    let said_busy = String::from_utf8_lossy(&busy.stderr).into_owned();
+    assert!(!busy.status.success());
+    assert!(
+        said_busy.contains("a palabre process holds the store")
+            && said_busy.contains("look at that process's log")
+            && !said_busy.contains("could not acquire lock"),
+        "{said_busy}"
+    );
+
+    // Town 0's node comes back: the recovery takes its log in, then the ballot.
+    drop(neighbour);
+    drop(rt);
+    towns[0].start();
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let status = loop {
+        if let Some(status) = recovery.try_wait().expect("recovery") {
+            break status;
+        }
+        assert!(Instant::now() < deadline, "the recovery did not end");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    reader.join().expect("stderr read");
+    let mut out = String::new();
+    recovery
+        .stdout
+        .take()
+        .expect("piped stdout")
+        .read_to_string(&mut out)
+        .expect("stdout");
+    let log = log.lock().expect("log").join("\n");
+    assert!(status.success(), "{out}{log}");
+    assert!(out.contains(&format!("{} entries", before.len())), "{out}");
+    assert!(
+        !log.contains("ERROR"),
+        "the recovery logged an error:\n{log}"
+    );
+    towns[1].start();
+    assert_eq!(log_of(&towns[1].addr(), &keys[1]), before);
+    let (_, tally) = http(
+        &towns[1].addr(),
+        "GET",
+        &format!("/api/v1/consultations/{cid}/tally"),
+        b"",
+    )
+    .expect("tally");
+    assert_eq!(tally["n_ballots_counted"], json!(1), "{tally}");
 }
 
 /// What the rogue serves: an entry that does not verify (no store would keep it).
