@@ -22,7 +22,7 @@ use super::{Node, http, start};
 const ENTER: &str = "\u{E007}";
 
 /// The demo's secret consultation (its detail's `consultation` member).
-fn secret_consultation(addr: &str) -> Value {
+pub(super) fn secret_consultation(addr: &str) -> Value {
     let (_, list) = http(addr, "GET", "/api/v1/consultations", b"").expect("list");
     for c in list["consultations"].as_array().expect("list") {
         let id = c["id"].as_str().expect("id");
@@ -66,7 +66,7 @@ pub(super) async fn my_ballots(c: &Client) -> Vec<Value> {
 }
 
 /// Every entry of `log` as the node serves it.
-fn served_entries(addr: &str, log: &str) -> Vec<Value> {
+pub(super) fn served_entries(addr: &str, log: &str) -> Vec<Value> {
     let (_, head) =
         http(addr, "GET", &format!("/api/v1/logs/{log}/checkpoint"), b"").expect("head");
     let size = head["head"]["size"].as_u64().expect("size");

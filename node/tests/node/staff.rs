@@ -960,6 +960,32 @@ fn the_desk_registers_replaces_and_records_assisted_ballots() {
     let agent = ballot.1.assistance.as_ref().expect("assisted").agent;
     let old_key = ballot.0;
     assert_ne!(agent, town);
+    // A secret vote at the desk without the page's script (no sealed member, or not
+    // one): refused in plain words, nothing logged; the choice is never signed here.
+    let referendum = super::secret_vote::secret_consultation(&node.addr);
+    let rid = referendum["id"].as_str().expect("id");
+    let form = desk.get(&format!("/staff/desk/vote/{rid}"));
+    assert!(form.body.contains("data-desk"), "{}", form.body);
+    let before = log_events(&node.addr, &town).len();
+    for sealed in ["", "{\"not\": \"sealed\"}"] {
+        let refused = desk.post(
+            &format!("/staff/desk/vote/{rid}"),
+            &[
+                ("csrf", &csrf),
+                ("card", &secret),
+                ("kind", "answers"),
+                ("sealed", sealed),
+            ],
+        );
+        assert_eq!(refused.status, 422, "{}", refused.body);
+        assert!(refused.body.contains("sealed_required"), "{}", refused.body);
+        assert!(
+            refused.body.contains("Activez JavaScript"),
+            "{}",
+            refused.body
+        );
+    }
+    assert_eq!(log_events(&node.addr, &town).len(), before);
     // Public count per agent.
     let t = Web::new(&node.addr).get("/transparency");
     assert!(t.body.contains("Accueil mairie : 1"), "{}", t.body);

@@ -336,6 +336,46 @@ fn a_town_hall_runs_a_consultation_from_the_browser() {
         assert!(t.contains("Accueil mairie : 1"), "{t}");
         assert!(t.contains("Quartier des Tilleuls"), "{t}");
 
+        // The same card votes at the desk in the demo's secret referendum: this device
+        // seals the choice (sealed.js); the log gets a sealed, assisted ballot, no choice.
+        let referendum = super::secret_vote::secret_consultation(&node.addr);
+        let rid = referendum["id"].as_str().expect("id");
+        c.goto(&format!("{base}/staff/desk/vote/{rid}"))
+            .await
+            .expect("secret ballot form");
+        check_page(c, "/staff/desk/vote (secret)", &axe).await;
+        fill(c, "#card", &secret).await;
+        for yes in c
+            .find_all(Locator::Css("main form input[value=yes]"))
+            .await
+            .expect("yes buttons")
+        {
+            yes.click().await.expect("yes");
+        }
+        click(c, "main form button").await;
+        let done = text(c, ".out.ok").await;
+        assert!(
+            done.contains("Ballot recorded") || done.contains("Vote enregistré"),
+            "{done}"
+        );
+        let voter: String = public.split_whitespace().collect();
+        let organiser = referendum["organiser"].as_str().expect("organiser");
+        let sealed: Vec<Value> = super::secret_vote::served_entries(&node.addr, organiser)
+            .into_iter()
+            .filter(|e| e["kind"] == json!("ballot") && e["body"]["consultation"] == json!(rid))
+            .collect();
+        assert_eq!(sealed.len(), 1, "{sealed:?}");
+        assert_eq!(sealed[0]["author"], json!(voter), "{sealed:?}");
+        let b = sealed[0]["body"].as_object().expect("body");
+        assert!(
+            b.contains_key("sealed") && b.contains_key("assistance"),
+            "{b:?}"
+        );
+        assert!(
+            !b.contains_key("choice"),
+            "the server never had the choice: {b:?}"
+        );
+
         // Open data, from the links of the results page.
         visit(r, &base, &format!("/c/{cid}/results"), &axe).await;
         let (_, tally) = http(

@@ -4,7 +4,10 @@
 //! it — replaces a lost key (the new credential names the old key, which stops
 //! counting: the voter keeps one vote), and records the ballot a resident chooses: the
 //! resident's card key signs it, the agent countersigns it as assisted. The card is
-//! typed or scanned (a USB QR reader types what it reads) into the ballot form.
+//! typed or scanned (a USB QR reader types what it reads) into the ballot form. For a
+//! secret consultation, the agent's device seals the choice with `sealed.js` (as a
+//! resident's vote page does) and the form sends only the sealed member: the agent sees
+//! the choice, the server never does.
 
 use askama::Template;
 use axum::extract::{Form, Path, State};
@@ -14,6 +17,7 @@ use palabre_core::counting;
 use palabre_core::crypto::KeyError;
 use palabre_core::event::{Assistance, BallotBody, Body, CredentialBody, Event, StaffRole, decode};
 use palabre_core::ids::EventId;
+use palabre_core::secret::{Sealed, SealedBallotBody};
 use palabre_core::tally::{Answer, Choice, Method};
 use std::collections::BTreeMap;
 
@@ -228,6 +232,58 @@ struct BallotPage {
     options: Vec<Option_>,
     grades: Vec<(usize, String)>,
     receipt: String,
+    /// A secret consultation whose key ceremony is done: the form seals in the device.
+    sealed: Option<DeskSealed>,
+    /// A secret consultation whose election key does not exist yet: no form.
+    waiting: bool,
+}
+
+/// What `sealed.js` needs to seal a secret ballot on the desk's device: the election
+/// key, the layout and its columns in order (the vote page's form, consultation.rs).
+struct DeskSealed {
+    /// `split` or `row`.
+    mode: &'static str,
+    key: String,
+    layout: String,
+    /// The layout's proposal ids, in column order, space-separated.
+    columns: String,
+    /// An approval vote's most choices.
+    max: Option<u32>,
+    /// `sealed.js` under its content-hashed name.
+    script: String,
+}
+
+/// The sealed form of `view`'s desk page: `None` for a public consultation, and for a
+/// secret one whose election key or layout is not recorded yet.
+fn desk_sealed<O: Office>(
+    st: &Staff<O>,
+    view: &palabre_core::admission::ConsultationView,
+) -> Result<Option<DeskSealed>, BackendError> {
+    let Some(secrecy) = &view.body.secrecy else {
+        return Ok(None);
+    };
+    Ok(match st.office.ceremony(view)? {
+        Some(crate::trust::Ceremony {
+            election_key: Some((_, key)),
+            layout: Some((layout, columns)),
+            ..
+        }) => Some(DeskSealed {
+            mode: if secrecy.split { "split" } else { "row" },
+            key,
+            layout: layout.to_string(),
+            columns: columns
+                .iter()
+                .map(EventId::to_string)
+                .collect::<Vec<_>>()
+                .join(" "),
+            max: match view.body.method {
+                Method::Approval { max_choices } => Some(max_choices),
+                _ => None,
+            },
+            script: crate::site::verify_encryption::sealed_js().url.clone(),
+        }),
+        _ => None,
+    })
 }
 
 fn ballot_page<O: Office>(
@@ -280,6 +336,8 @@ fn ballot_page<O: Office>(
             Vec::new(),
         ),
     };
+    let sealed = desk_sealed(st, &view)?;
+    let waiting = view.body.secrecy.is_some() && sealed.is_none();
     let frame = st.frame_tr(headers, me, "Vote accompagné", "Assisted ballot");
     Ok(page(BallotPage {
         page: frame,
@@ -290,6 +348,8 @@ fn ballot_page<O: Office>(
         options,
         grades,
         receipt,
+        sealed,
+        waiting,
     }))
 }
 
@@ -396,32 +456,65 @@ pub async fn ballot<O: Office>(
             StatusCode::UNPROCESSABLE_ENTITY,
             "bad_card", "La clé de la carte est illisible : 64 caractères 0-9 a-f (ou scannez le QR code de la carte).", "The card's key is unreadable: 64 characters 0-9 a-f (or scan the card's QR code)."));
     };
-    let Some(choice) = read_choice(&get("kind"), &form) else {
-        return Ok(st.refuse_tr(
-            &headers,
-            Some(me),
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "invalid_choice",
-            "Le choix est illisible.",
-            "The choice is unreadable.",
-        ));
-    };
+    let secret = matches!(
+        st.office.discussion(&consultation)?,
+        Some((view, _)) if view.body.secrecy.is_some()
+    );
     let agent = me.account.key()?;
     let at = st.office.now_ms();
-    // The agent countersigns, then the voter's key signs the ballot that carries it.
-    let ballot = Assistance::sign(&agent, &voter.public_key(), at, &consultation, &choice)
-        .and_then(|assistance| {
-            Event {
-                author: voter.public_key(),
-                created_at_ms: at,
-                body: Body::Ballot(BallotBody {
-                    consultation,
-                    choice,
-                    assistance: Some(assistance),
-                }),
-            }
-            .sign(&voter)
-        });
+    let ballot = if secret {
+        // The device sealed the choice (sealed.js); no choice reaches this server.
+        let Ok(sealed) = serde_json::from_str::<Sealed>(&get("sealed")) else {
+            return Ok(st.refuse_tr(
+                &headers,
+                Some(me),
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "sealed_required",
+                "Ce vote est secret : cette page chiffre le choix sur cet appareil, par un script, avant l'envoi. Activez JavaScript dans ce navigateur, puis recommencez.",
+                "This vote is secret: this page encrypts the choice on this device, by a script, before sending it. Enable JavaScript in this browser, then try again.",
+            ));
+        };
+        Assistance::sign_sealed(&agent, &voter.public_key(), at, &consultation, &sealed).and_then(
+            |assistance| {
+                Event {
+                    author: voter.public_key(),
+                    created_at_ms: at,
+                    body: Body::SealedBallot(SealedBallotBody {
+                        consultation,
+                        sealed,
+                        assistance: Some(assistance),
+                    }),
+                }
+                .sign(&voter)
+            },
+        )
+    } else {
+        let Some(choice) = read_choice(&get("kind"), &form) else {
+            return Ok(st.refuse_tr(
+                &headers,
+                Some(me),
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid_choice",
+                "Le choix est illisible.",
+                "The choice is unreadable.",
+            ));
+        };
+        // The agent countersigns, then the voter's key signs the ballot that carries it.
+        Assistance::sign(&agent, &voter.public_key(), at, &consultation, &choice).and_then(
+            |assistance| {
+                Event {
+                    author: voter.public_key(),
+                    created_at_ms: at,
+                    body: Body::Ballot(BallotBody {
+                        consultation,
+                        choice,
+                        assistance: Some(assistance),
+                    }),
+                }
+                .sign(&voter)
+            },
+        )
+    };
     let ballot = match ballot {
         Ok(b) => b,
         Err(r) => {
