@@ -168,13 +168,17 @@ pub fn level(c: &ConsultationView, ceremony: Option<&Ceremony>) -> Value {
             "qual": cer.qual,
             "election_key": cer.election_key.as_ref().map(|(_, y)| y),
             "results_from_ms": b.vote_close_ms,
+            "results_shown_from_ms": b.vote_close_ms,
             "results_need": "threshold_trustees_after_close",
             "town_can_know": ["that_you_voted"],
             "town_cannot_know": ["how_you_voted"],
         }),
+        // Public ballots are readable in the log from the first one: anyone can count
+        // them as soon as the vote opens, whatever the pages show.
         _ => json!({
             "ballots": "public",
-            "results_from_ms": if b.show_running_results { b.vote_open_ms } else { b.vote_close_ms },
+            "results_from_ms": b.vote_open_ms,
+            "results_shown_from_ms": if b.show_running_results { b.vote_open_ms } else { b.vote_close_ms },
             "results_need": "nothing",
             "town_can_know": ["that_you_voted", "how_you_voted"],
             "town_cannot_know": [],
@@ -221,9 +225,19 @@ pub fn plain(fr: bool, c: &ConsultationView, ceremony: Option<&Ceremony>) -> Str
             });
             out
         }
-        _ => tr(
-            "Vote public : chaque bulletin se lit dans le registre, lié à la clé de son auteur ; la mairie qui a remis les codes peut savoir qui a voté et pour quoi.",
-            "Public ballot: every ballot can be read in the log, tied to its author's key; the town hall that handed out the codes can know who voted and how.",
-        ),
+        _ => {
+            let mut out = tr(
+                "Vote public : chaque bulletin se lit dans le registre, lié à la clé de son auteur ; la mairie qui a remis les codes peut savoir qui a voté et pour quoi.",
+                "Public ballot: every ballot can be read in the log, tied to its author's key; the town hall that handed out the codes can know who voted and how.",
+            );
+            if !c.body.show_running_results {
+                out.push(' ');
+                out.push_str(&tr(
+                    "Les résultats ne s'affichent qu'à la clôture, mais les bulletins étant publics, chacun peut les compter dans le registre pendant le vote.",
+                    "Results are shown only at the close, but since the ballots are public, anyone can count them from the log during the vote.",
+                ));
+            }
+            out
+        }
     }
 }

@@ -1200,3 +1200,56 @@ fn letters_are_refused_while_residents_cannot_reach_the_site() {
     assert_eq!(admin.get(&format!("{batch}/print")).status, 409);
     assert_eq!(admin.get(&format!("{batch}/codes.csv")).status, 409);
 }
+
+/// Issue 19, point 10: hiding the running count of a public vote hides nothing from
+/// anyone who reads the log. The trust level says when anyone can count (the vote's
+/// opening) apart from when the pages show it (the close); the page and the staff form
+/// say it in words.
+#[test]
+fn a_hidden_count_of_public_ballots_is_not_sold_as_secret() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let node = start(dir.path());
+    let (_, list) = http(&node.addr, "GET", "/api/v1/consultations", b"").expect("list");
+    let example = list["consultations"]
+        .as_array()
+        .expect("list")
+        .iter()
+        .find(|c| c["status"] == json!("closed"))
+        .expect("the finished example")["id"]
+        .as_str()
+        .expect("id")
+        .parse::<EventId>()
+        .expect("an id");
+    let c = super::consultation_detail(&node.addr, &example)["consultation"].clone();
+    let event = &c["event"]["body"];
+    assert_eq!(event["show_running_results"], json!(false), "{c}");
+    let trust = &c["trust"];
+    assert_eq!(trust["ballots"], json!("public"), "{trust}");
+    assert_eq!(trust["results_from_ms"], event["vote_open_ms"], "{trust}");
+    assert_eq!(
+        trust["results_shown_from_ms"], event["vote_close_ms"],
+        "{trust}"
+    );
+    assert_eq!(
+        trust["town_can_know"],
+        json!(["that_you_voted", "how_you_voted"])
+    );
+    let page = Web::new(&node.addr).get(&format!("/c/{example}"));
+    assert!(
+        page.body
+            .contains("chacun peut les compter dans le registre pendant le vote"),
+        "{}",
+        page.body
+    );
+    let mut admin = first_admin(&node);
+    let csrf = admin.csrf();
+    let created = admin.post("/staff/consultations", &[("csrf", &csrf)]);
+    let draft = created.header("location").expect("to the draft").to_owned();
+    let form = admin.get(&draft);
+    assert!(
+        form.body
+            .contains("chacun peut les compter pendant le vote"),
+        "{}",
+        form.body
+    );
+}
