@@ -177,7 +177,7 @@ impl Backend for NodeBackend {
     ) -> Result<Result<(SignedEvent, Receipt), Refusal>, BackendError> {
         let credential = Event {
             author: self.me(),
-            created_at_ms: now_ms(),
+            created_at_ms: palabre_core::limits::credential_time(now_ms()),
             body: Body::Credential(CredentialBody {
                 subject,
                 replaces: None,

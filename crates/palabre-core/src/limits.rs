@@ -15,6 +15,17 @@ pub const MAX_SAFE_INTEGER: u64 = (1 << 53) - 1;
 /// How far an event's claimed `created_at_ms` may be from the admitting node's clock.
 pub const MAX_CLOCK_SKEW_MS: u64 = 5 * 60 * 1000;
 
+/// The step to which a node rounds down the `created_at_ms` of the credentials it issues
+/// (a redeemed letter, a desk card), so that a credential's time does not single out the
+/// moment a resident registered. Well within `MAX_CLOCK_SKEW_MS`.
+pub const CREDENTIAL_TIME_STEP_MS: u64 = 60 * 1000;
+
+/// `now_ms` rounded down to `CREDENTIAL_TIME_STEP_MS`: the time a node signs on a
+/// credential it issues now.
+pub const fn credential_time(now_ms: u64) -> u64 {
+    now_ms - now_ms % CREDENTIAL_TIME_STEP_MS
+}
+
 pub const MAX_AUTHORITY_NAME_CHARS: usize = 120;
 pub const MAX_AUTHORITY_CODE_CHARS: usize = 16;
 pub const MAX_AUTHORITY_ADDRESSES: usize = 8;

@@ -607,6 +607,13 @@ fn letters_are_generated_printed_exported_redeemed_and_withdrawn() {
     // A resident redeems one (the QR link's code), the rest are withdrawn.
     let resident = SecretKey::from_seed(&[77; 32]);
     assert!(redeem(&node.addr, &codes[0], &resident));
+    // Its credential's time is rounded down to the minute (issue 19, point 9): it does
+    // not single out the moment this resident registered.
+    let credential = log_events(&node.addr, &authority(&node.addr))
+        .into_iter()
+        .find(|(_, e)| matches!(&e.body, Body::Credential(c) if c.subject == resident.public_key()))
+        .expect("the credential");
+    assert_eq!(credential.1.created_at_ms % 60_000, 0, "{:?}", credential.1);
     let withdrawn = admin.post(&format!("{batch}/revoke"), &[("csrf", &csrf)]);
     assert_eq!(withdrawn.status, 200);
     assert!(withdrawn.body.contains("2 codes"), "{}", withdrawn.body);
@@ -619,11 +626,12 @@ fn letters_are_generated_printed_exported_redeemed_and_withdrawn() {
     // The register page fills in the code of a letter's QR link.
     let register = Web::new(&node.addr).get(&format!("/register?code={}", codes[2]));
     assert!(register.body.contains(&format!("value=\"{}\"", codes[2])));
-    // Public counts, per batch.
+    // Public counts, per batch (redeemed ones in tens: which batch a new credential
+    // came from is not told).
     let t = Web::new(&node.addr).get("/transparency");
     assert!(t.body.contains("Quartier de la gare"));
     assert!(
-        t.body.contains("<td>3</td><td>1</td><td>2</td>"),
+        t.body.contains("<td>3</td><td>&#60; 10</td><td>2</td>"),
         "{}",
         t.body
     );

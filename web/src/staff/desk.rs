@@ -92,7 +92,7 @@ async fn issue_card<O: Office>(
     let agent = me.account.key()?;
     let credential = Event {
         author: agent.public_key(),
-        created_at_ms: st.office.now_ms(),
+        created_at_ms: palabre_core::limits::credential_time(st.office.now_ms()),
         body: Body::Credential(CredentialBody {
             subject: resident.public_key(),
             replaces,

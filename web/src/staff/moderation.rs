@@ -602,11 +602,34 @@ pub(crate) struct Assisted {
     pub agents: Vec<(String, u64)>,
 }
 
+/// A letter batch as the public page shows it: its redeemed count in steps of
+/// [`REDEEMED_STEP`], so that watching the page around a new credential (public in the
+/// log) does not tell from which batch — which area — it came. Staff see exact counts.
+pub(crate) struct PublicBatch {
+    pub label: String,
+    pub created: String,
+    pub issued: u64,
+    pub redeemed: String,
+    pub revoked: u64,
+}
+
+/// The step of the public per-batch redeemed counts.
+pub(crate) const REDEEMED_STEP: u64 = 10;
+
+/// `n` redeemed codes of one batch, in words of the public page: "< 10", "≥ 10", "≥ 20"…
+fn coarse_redeemed(n: u64) -> String {
+    if n < REDEEMED_STEP {
+        format!("< {REDEEMED_STEP}")
+    } else {
+        format!("≥ {}", n - n % REDEEMED_STEP)
+    }
+}
+
 #[derive(Template)]
 #[template(path = "transparency.html")]
 struct TransparencyPage {
     page: Layout,
-    batches: Vec<letters::BatchRow>,
+    batches: Vec<PublicBatch>,
     total: Counts,
     members: Vec<account::Member>,
     assisted: Vec<Assisted>,
@@ -615,7 +638,16 @@ struct TransparencyPage {
 pub async fn transparency<O: Office>(State(st): State<Shared<O>>, headers: HeaderMap) -> Reply {
     let mut layout = st.public_layout(&headers, "", "/transparency");
     layout.title = layout.tr("Transparence", "Transparency").to_owned();
-    let batches = letters::rows(&st)?;
+    let batches = letters::rows(&st)?
+        .into_iter()
+        .map(|b| PublicBatch {
+            label: b.label,
+            created: b.created,
+            issued: b.counts.issued,
+            redeemed: coarse_redeemed(b.counts.redeemed),
+            revoked: b.counts.revoked,
+        })
+        .collect();
     let total = st.office.invitation_counts(None)?;
     let members = account::members(&st, layout.lang)?;
     let names = names(&st)?;
@@ -652,4 +684,19 @@ pub async fn transparency<O: Office>(State(st): State<Shared<O>>, headers: Heade
         members,
         assisted,
     }))
+}
+
+#[cfg(test)]
+mod coarse_tests {
+    use super::coarse_redeemed;
+
+    #[test]
+    fn public_redeemed_counts_move_in_steps_of_ten() {
+        assert_eq!(coarse_redeemed(0), "< 10");
+        assert_eq!(coarse_redeemed(9), "< 10");
+        assert_eq!(coarse_redeemed(10), "≥ 10");
+        assert_eq!(coarse_redeemed(19), "≥ 10");
+        assert_eq!(coarse_redeemed(20), "≥ 20");
+        assert_eq!(coarse_redeemed(1_234), "≥ 1230");
+    }
 }
