@@ -61,6 +61,7 @@ pub fn seed(storage: &SledStorage, town: &SecretKey) -> anyhow::Result<bool> {
             method,
             show_running_results: true,
             secrecy: None,
+            quotas: None,
         }))
     };
     let plans: Vec<(Body, Vec<DemoProposal>)> = vec![
@@ -262,6 +263,7 @@ fn seed_closed(storage: &SledStorage, town: &SecretKey, now: u64) -> anyhow::Res
             method: Method::YesNoAbstain {},
             show_running_results: false,
             secrecy: None,
+            quotas: None,
         })),
     )?;
     let cid = c.id();

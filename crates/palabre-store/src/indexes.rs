@@ -68,7 +68,7 @@ pub(crate) fn append(
             );
         }
         Body::Proposal(b) => ix.proposal(event.author(), b),
-        Body::Argument(b) => ix.argument(b),
+        Body::Argument(b) => ix.argument(event.author(), b),
         Body::Moderation(b) if for_log => ix.moderation(b),
         Body::Checkpoint(b) if from_log => ix.checkpoint(b),
         Body::Result(b) => ix.result(b),
@@ -190,9 +190,18 @@ impl Indexing<'_> {
             cat(&[b.consultation.0.as_bytes(), id.0.as_bytes()]),
             vec![kind_byte(Kind::Proposal)],
         );
+        count_authored(
+            self.trees,
+            self.sizes,
+            self.pending,
+            self.log,
+            &b.consultation,
+            Kind::Proposal,
+            author,
+        );
     }
 
-    fn argument(&mut self, b: &ArgumentBody) {
+    fn argument(&mut self, author: &PublicKey, b: &ArgumentBody) {
         let id = self.id;
         let consultation = self.view().proposal(&b.proposal).map(|p| p.consultation);
         self.pending.put(
@@ -205,6 +214,15 @@ impl Indexing<'_> {
                 T::MEMBER,
                 cat(&[c.0.as_bytes(), id.0.as_bytes()]),
                 vec![kind_byte(Kind::Argument)],
+            );
+            count_authored(
+                self.trees,
+                self.sizes,
+                self.pending,
+                self.log,
+                &c,
+                Kind::Argument,
+                author,
             );
         }
     }
@@ -284,7 +302,39 @@ pub(crate) fn append_purged(
         cat(&[t.consultation.0.as_bytes(), &id]),
         vec![kind_byte(t.kind)],
     );
+    count_authored(
+        view_trees,
+        sizes,
+        pending,
+        log,
+        &t.consultation,
+        t.kind,
+        &t.author,
+    );
     index
+}
+
+/// Adds one to `author`'s count of `kind` about `consultation` in `log` (quotas).
+fn count_authored(
+    view_trees: &[sled::Tree; N_TREES],
+    sizes: &Mutex<HashMap<PublicKey, u64>>,
+    pending: &mut Pending,
+    log: &PublicKey,
+    consultation: &EventId,
+    kind: Kind,
+    author: &PublicKey,
+) {
+    let n = View {
+        trees: view_trees,
+        pending,
+        sizes,
+    }
+    .n_authored(log, consultation, kind, author);
+    pending.put(
+        T::AUTHORED,
+        authored_key(log, consultation, kind, author),
+        (n + 1).to_be_bytes().to_vec(),
+    );
 }
 
 /// Writes the entry at the end of `log` with its position, and the Merkle nodes it

@@ -194,6 +194,15 @@ impl Record for SledStorage {
     fn moderated(&self, authority: &PublicKey, target: &EventId) -> Option<ModerationAction> {
         self.with_view(|v| v.moderated(authority, target))
     }
+    fn n_authored(
+        &self,
+        log: &PublicKey,
+        consultation: &EventId,
+        kind: Kind,
+        author: &PublicKey,
+    ) -> u64 {
+        self.with_view(|v| v.n_authored(log, consultation, kind, author))
+    }
 }
 
 impl Storage for SledStorage {

@@ -105,6 +105,7 @@ fn consultation() -> SignedEvent {
             method: Method::Approval { max_choices: 2 },
             show_running_results: true,
             secrecy: None,
+            quotas: None,
         })),
     )
 }

@@ -251,6 +251,7 @@ fn three_towns_federate_by_config_alone() {
             method: Method::Approval { max_choices: 1 },
             show_running_results: true,
             secrecy: None,
+            quotas: None,
         })),
     );
     let cid = c.id();
@@ -704,6 +705,7 @@ fn a_purge_erases_the_text_on_every_replica() {
             method: Method::Approval { max_choices: 1 },
             show_running_results: true,
             secrecy: None,
+            quotas: None,
         })),
     );
     let secret = "chez Mme Martin au 4 impasse des Saules";
@@ -927,6 +929,7 @@ fn overlapping_consultations_audit_clean_from_every_node_and_bundle() {
                 method: Method::Approval { max_choices: 1 },
                 show_running_results: false,
                 secrecy: None,
+                quotas: None,
             })),
         );
         let p = sign(

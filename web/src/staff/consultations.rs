@@ -223,6 +223,7 @@ impl Draft {
                     // Never for secret ballots (core refuses it): nobody counts early.
                     show_running_results: self.show_running && secrecy.is_none(),
                     secrecy,
+                    quotas: None,
                 };
                 super::secrecy::check(&body, &mut problems);
                 if problems.is_empty() {

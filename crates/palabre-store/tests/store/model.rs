@@ -57,6 +57,7 @@ static NEIGHBOUR: LazyLock<Neighbour> = LazyLock::new(|| {
             method: Method::Support { threshold: 1 },
             show_running_results: true,
             secrecy: None,
+            quotas: None,
         })),
     );
     let cid = c.id();
