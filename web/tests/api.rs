@@ -438,6 +438,7 @@ fn code(v: &Value) -> &str {
 
 mod api {
     pub mod hostile;
+    pub mod pages;
     pub mod protocol;
 }
 
