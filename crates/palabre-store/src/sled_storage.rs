@@ -78,6 +78,8 @@ impl SledStorage {
             .open()?;
         let trees = Trees::open(&db)?;
         let all = trees.all();
+        crate::indexes::count_authored_once(&all)?;
+        db.flush()?;
         Ok(SledStorage {
             db,
             trees,

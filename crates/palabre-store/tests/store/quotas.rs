@@ -63,3 +63,48 @@ fn sled_store_applies_quotas_and_keeps_counts_across_reopen() {
         Some("quota_reached")
     );
 }
+
+/// A store written before quotas existed has no counts: opened, it counts its logs once
+/// (tombstones included), and then refuses as a store that always counted.
+#[test]
+fn a_store_from_before_quotas_is_counted_when_opened() {
+    use palabre_core::admission::Record;
+    use palabre_core::event::Kind;
+
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (cid, town, counted) = {
+        let s = SledStorage::open(dir.path(), StoreConfig::default()).expect("open");
+        fills_the_quota(&s);
+        let cid = s.consultations().expect("list")[0].id;
+        let town = crate::town().public_key();
+        let author = crate::resident(0).public_key();
+        (cid, town, s.n_authored(&town, &cid, Kind::Proposal, &author))
+    };
+    assert_eq!(counted, DEFAULT_MAX_PROPOSALS_PER_AUTHOR);
+    {
+        // What an older version left on disk: the same trees, no counts.
+        let db = sled::open(dir.path()).expect("raw open");
+        let tree = db
+            .open_tree("logconsultationkindauthor_count")
+            .expect("tree");
+        tree.clear().expect("clear");
+        db.flush().expect("flush");
+    }
+    let s = reopen(dir.path());
+    let author = crate::resident(0).public_key();
+    assert_eq!(
+        s.n_authored(&town, &cid, Kind::Proposal, &author),
+        DEFAULT_MAX_PROPOSALS_PER_AUTHOR
+    );
+    let out = s
+        .commit(
+            vec![item(proposal(cid, 0, "Encore une"))],
+            live(T0 + 1),
+            &crate::signer(),
+        )
+        .expect("commit");
+    assert_eq!(
+        out.results[0].as_ref().map_err(|e| e.code()).err(),
+        Some("quota_reached")
+    );
+}
