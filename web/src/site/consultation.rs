@@ -29,6 +29,8 @@ struct ConsultationPage {
     trust: &'static str,
     /// Public or secret ballots, in plain words (`trust::plain`).
     ballots: String,
+    /// What one resident may write in it (the signed quotas, or the defaults).
+    quotas: palabre_core::event::Quotas,
     can_propose: bool,
     can_vote: bool,
     results_visible: bool,
@@ -94,6 +96,7 @@ pub(super) async fn consultation<B: Backend>(
             &d.view,
             site.backend.ceremony(&d.view).ok().flatten().as_ref(),
         ),
+        quotas: b.quotas(),
         can_propose: d.view.accepts(Kind::Proposal, now),
         can_vote: d.view.accepts(Kind::Ballot, now),
         results_visible: d.view.results_visible(now),

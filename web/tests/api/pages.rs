@@ -84,7 +84,7 @@ async fn past_the_quota_a_resident_is_refused_with_its_code() {
 
 #[tokio::test]
 async fn a_flooded_proposal_page_stays_within_its_budget() {
-    let (b, _, pid, ids) = flooded();
+    let (b, cid, pid, ids) = flooded();
     let mut seen = BTreeSet::new();
     let mut path = format!("/p/{pid}");
     let mut pages = 0;
@@ -112,6 +112,14 @@ async fn a_flooded_proposal_page_stays_within_its_budget() {
     }
     assert_eq!(seen.len(), ids.len(), "every argument is on one page");
     assert!(pages > 10, "{pages} pages");
+    // The consultation's page says the limits in force (here the defaults).
+    let (s, bytes) = call_bytes(&b, "GET", &format!("/c/{cid}"), vec![]).await;
+    assert_eq!(s, StatusCode::OK);
+    let html = String::from_utf8(bytes).expect("UTF-8");
+    assert!(
+        html.contains("au plus 10 propositions et 100 arguments"),
+        "{html}"
+    );
     // A cursor that is not one is a missing page, not an error.
     let (s, _) = call_bytes(&b, "GET", &format!("/p/{pid}?after=x"), vec![]).await;
     assert_eq!(s, StatusCode::NOT_FOUND);

@@ -78,7 +78,11 @@ fn a_store_from_before_quotas_is_counted_when_opened() {
         let cid = s.consultations().expect("list")[0].id;
         let town = crate::town().public_key();
         let author = crate::resident(0).public_key();
-        (cid, town, s.n_authored(&town, &cid, Kind::Proposal, &author))
+        (
+            cid,
+            town,
+            s.n_authored(&town, &cid, Kind::Proposal, &author),
+        )
     };
     assert_eq!(counted, DEFAULT_MAX_PROPOSALS_PER_AUTHOR);
     {
