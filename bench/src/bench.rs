@@ -367,6 +367,7 @@ fn measure(
             method: Method::Approval { max_choices: 1 },
             show_running_results: false,
             secrecy: None,
+            quotas: None,
         })),
     )
     .sign(&town)?;
@@ -637,6 +638,7 @@ pub(crate) fn closed_log(n: u32) -> anyhow::Result<ClosedLog> {
             method: Method::Approval { max_choices: 1 },
             show_running_results: false,
             secrecy: None,
+            quotas: None,
         })),
     )?;
     let cid = consultation.id();

@@ -283,6 +283,7 @@ fn propagation(dir: &Path, rate: u32, seconds: u32) -> anyhow::Result<()> {
             method: Method::Approval { max_choices: 1 },
             show_running_results: false,
             secrecy: None,
+            quotas: None,
         })),
     )?;
     let cid = consultation.id();

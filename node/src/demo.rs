@@ -87,6 +87,7 @@ pub fn seed(
             method,
             show_running_results: true,
             secrecy: None,
+            quotas: None,
         }))
     };
     let plans: Vec<(Body, Vec<DemoProposal>)> = vec![
@@ -291,6 +292,7 @@ fn seed_closed(storage: &SledStorage, town: &SecretKey, now: u64) -> anyhow::Res
             method: Method::YesNoAbstain {},
             show_running_results: false,
             secrecy: None,
+            quotas: None,
         })),
     )?;
     let cid = c.id();
@@ -436,6 +438,7 @@ fn seed_secret(
             vote_close_ms: now + 14 * DAY,
             method: Method::YesNoAbstain {},
             show_running_results: false,
+            quotas: None,
             secrecy: Some(Secrecy {
                 trustees,
                 threshold: 2,

@@ -19,13 +19,12 @@ use palabre_core::event::SignedEvent;
 use palabre_core::ids::EventId;
 use palabre_core::invitation::{KeyPossession, code_hash, normalize_code};
 use palabre_core::limits::MAX_PAGE_ENTRIES;
-use palabre_core::purge::Entry;
 use palabre_core::rejection::Rejection;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use serde_json::value::RawValue;
 
-use crate::backend::{Backend, Member, Refusal};
+use crate::backend::{Backend, Refusal};
 use crate::error::{ApiError, error_body};
 use crate::limit::{Budget, Limiter, RateLimit, rate_limit, time_limit, too_many};
 use tower_http::compression::CompressionLayer;
@@ -79,14 +78,14 @@ struct Counters {
     redeem_throttled: u64,
 }
 
-struct AppState<B> {
-    backend: Arc<B>,
+pub(crate) struct AppState<B> {
+    pub(crate) backend: Arc<B>,
     config: ApiConfig,
     counters: Mutex<Counters>,
     redeem_failures: Budget,
 }
 
-type Shared<B> = Arc<AppState<B>>;
+pub(crate) type Shared<B> = Arc<AppState<B>>;
 
 /// The API's router over `backend`.
 pub fn app<B: Backend>(backend: Arc<B>, config: ApiConfig) -> Router {
@@ -139,7 +138,10 @@ pub fn app_with<B: Backend>(backend: Arc<B>, config: ApiConfig, more: Router) ->
         )
         .route("/api/v1/credentials/redeem", post(redeem::<B>))
         .route("/api/v1/consultations", get(consultations::<B>))
-        .route("/api/v1/consultations/{id}", get(consultation::<B>))
+        .route(
+            "/api/v1/consultations/{id}",
+            get(crate::discussion::consultation::<B>),
+        )
         .route("/api/v1/consultations/{id}/tally", get(tally::<B>))
         .route("/api/v1/consultations/{id}/bundle", get(bundle::<B>))
         .route("/api/v1/evidence", get(evidence::<B>))
@@ -183,12 +185,12 @@ fn parse_key(text: &str) -> Result<PublicKey, ApiError> {
     text.parse().map_err(|e| key_refusal("the authority", e))
 }
 
-fn parse_id(text: &str) -> Result<EventId, ApiError> {
+pub(crate) fn parse_id(text: &str) -> Result<EventId, ApiError> {
     text.parse()
         .map_err(|_| ApiError::refused("bad_id", "an id is 64 lowercase hexadecimal characters"))
 }
 
-fn raw(bytes: Vec<u8>) -> Result<Box<RawValue>, ApiError> {
+pub(crate) fn raw(bytes: Vec<u8>) -> Result<Box<RawValue>, ApiError> {
     let text = String::from_utf8(bytes).map_err(|e| {
         ApiError::Internal(crate::BackendError(format!(
             "stored event is not UTF-8: {e}"
@@ -388,7 +390,7 @@ async fn evidence<B: Backend>(State(state): State<Shared<B>>) -> Result<Response
 }
 
 /// Whether any participating authority of `view` is caught equivocating.
-fn disputed<B: Backend + ?Sized>(
+pub(crate) fn disputed<B: Backend + ?Sized>(
     backend: &B,
     view: &palabre_core::admission::ConsultationView,
 ) -> Result<bool, ApiError> {
@@ -605,162 +607,6 @@ async fn consultations<B: Backend>(State(state): State<Shared<B>>) -> Result<Res
         .collect();
     list.sort_by(|a, b| b.vote_close_ms.cmp(&a.vote_close_ms).then(a.id.cmp(&b.id)));
     Ok(Json(json!({"consultations": list})).into_response())
-}
-
-/// How one authority last moderated an item, with its stated reason.
-#[derive(Serialize)]
-struct ModerationNote {
-    by: PublicKey,
-    action: palabre_core::event::ModerationAction,
-    moderation: EventId,
-    reason: String,
-}
-
-/// A proposal or an argument as the detail of a consultation shows it. Hidden items are
-/// still listed, flagged, with the moderation that hid them: moderation is in the open.
-#[derive(Serialize)]
-struct Item {
-    id: EventId,
-    author: PublicKey,
-    created_at_ms: u64,
-    log: PublicKey,
-    index: u64,
-    kind: &'static str,
-    hidden: bool,
-    /// Its text was erased by its town after hiding it: `body` is null and `event` is
-    /// the tombstone that took the entry's place (same leaf hash, signed by the town).
-    purged: bool,
-    moderation: Vec<ModerationNote>,
-    /// The event's body as signed (title, body, cost; or proposal, stance, body).
-    body: serde_json::Value,
-    #[serde(skip)]
-    argues: Option<EventId>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    arguments: Option<Vec<Item>>,
-    /// The exact signed event, for anyone who checks the signature.
-    event: Box<RawValue>,
-}
-
-fn item<B: Backend>(
-    backend: &B,
-    view: &palabre_core::admission::ConsultationView,
-    member: Member,
-) -> Result<Item, ApiError> {
-    let entry = Entry::stored(member.event.bytes.clone()).map_err(|r| {
-        ApiError::Internal(crate::BackendError(format!(
-            "a stored entry does not decode: {r}"
-        )))
-    })?;
-    let hidden = palabre_core::counting::hidden_by(view, &member.moderation).is_some();
-    let mut moderation = Vec::new();
-    for m in member.moderation {
-        let reason = crate::backend::moderation_reason(backend, &m.moderation)?;
-        moderation.push(ModerationNote {
-            by: m.by,
-            action: m.action,
-            moderation: m.moderation,
-            reason,
-        });
-    }
-    let (author, created_at_ms, argues, body) = match &entry {
-        Entry::Event(event) => {
-            let argues = match event.body() {
-                palabre_core::event::Body::Argument(a) => Some(a.proposal),
-                _ => None,
-            };
-            let mut signed: serde_json::Value = serde_json::from_slice(event.bytes())
-                .map_err(|e| ApiError::Internal(crate::BackendError(e.to_string())))?;
-            (
-                *event.author(),
-                event.created_at_ms(),
-                argues,
-                signed["body"].take(),
-            )
-        }
-        Entry::Purged(p) => {
-            let t = p.body();
-            (
-                t.author,
-                t.created_at_ms,
-                t.proposal,
-                serde_json::Value::Null,
-            )
-        }
-    };
-    Ok(Item {
-        id: entry.id(),
-        author,
-        created_at_ms,
-        log: member.event.log,
-        index: member.event.index,
-        kind: entry.kind().as_str(),
-        hidden,
-        purged: entry.purged().is_some(),
-        moderation,
-        body,
-        argues,
-        arguments: argues.is_none().then(Vec::new),
-        event: raw(member.event.bytes)?,
-    })
-}
-
-async fn consultation<B: Backend>(
-    State(state): State<Shared<B>>,
-    Path(id): Path<String>,
-) -> Result<Response, ApiError> {
-    let id = parse_id(&id)?;
-    let backend = &*state.backend;
-    let (view, members) = backend
-        .discussion(&id)?
-        .ok_or_else(|| ApiError::not_found("consultation"))?;
-    let mut proposals: Vec<Item> = Vec::new();
-    let mut arguments: Vec<(EventId, Item)> = Vec::new();
-    for member in members {
-        let item = item(backend, &view, member)?;
-        match item.argues {
-            Some(proposal) => arguments.push((proposal, item)),
-            None => proposals.push(item),
-        }
-    }
-    let by_time = |a: &Item, b: &Item| a.created_at_ms.cmp(&b.created_at_ms).then(a.id.cmp(&b.id));
-    arguments.sort_by(|(_, a), (_, b)| by_time(a, b));
-    for (proposal, argument) in arguments {
-        if let Some(list) = proposals
-            .iter_mut()
-            .find(|p| p.id == proposal)
-            .and_then(|p| p.arguments.as_mut())
-        {
-            list.push(argument);
-        }
-    }
-    proposals.sort_by(by_time);
-    let now = backend.now_ms();
-    let event = backend
-        .event(&id)?
-        .map(|stored| raw(stored.bytes))
-        .transpose()?;
-    let body = json!({
-        "consultation": {
-            "id": view.id,
-            "organiser": view.organiser,
-            "status": view.phase(now).as_str(),
-            "results_visible": view.results_visible(now),
-            "title": view.body.title,
-            "description": view.body.description,
-            "authorities": view.body.authorities,
-            "proposals_open_ms": view.body.proposals_open_ms,
-            "proposals_close_ms": view.body.proposals_close_ms,
-            "vote_open_ms": view.body.vote_open_ms,
-            "vote_close_ms": view.body.vote_close_ms,
-            "method": view.body.method,
-            "show_running_results": view.body.show_running_results,
-            "disputed": disputed(backend, &view)?,
-            "trust": crate::trust::level(&view, backend.ceremony(&view)?.as_ref()),
-            "event": event,
-        },
-        "proposals": proposals,
-    });
-    Ok(Json(body).into_response())
 }
 
 /// The audit bundle of a consultation as this node holds it: every participating log it

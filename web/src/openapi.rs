@@ -193,7 +193,7 @@ pub const ROUTES: &[Route] = &[
     Route {
         method: "get",
         path: "/api/v1/consultations/{id}",
-        summary: "A consultation with its proposals and their arguments; hidden items stay listed, flagged, with the moderation that hid them; a purged one has `purged: true`, a null `body` and its tombstone as `event`.",
+        summary: "A consultation with a page of its proposals and their first arguments; hidden items stay listed, flagged, with the moderation that hid them; a purged one has `purged: true`, a null `body` and its tombstone as `event`. Optional queries: `after` (the cursor of a `next` link) for the next proposals, `proposal` with `after` for a page of one proposal's arguments (a `more_arguments` link); PROTOCOL.md, Pages of a consultation.",
         params: &[ID],
         body: None,
         answers: &[(200, "The consultation.", "Object"), REFUSED, MISSING],

@@ -349,6 +349,7 @@ fn world() -> (Arc<TestBackend>, EventId, EventId) {
             method: Method::Approval { max_choices: 1 },
             show_running_results: false,
             secrecy: None,
+            quotas: None,
         })),
     );
     let cid = c.id();
@@ -437,6 +438,7 @@ fn code(v: &Value) -> &str {
 
 mod api {
     pub mod hostile;
+    pub mod pages;
     pub mod protocol;
 }
 

@@ -15,7 +15,7 @@ use crate::event::{
     TombstoneBody,
 };
 use crate::ids::{EventId, Hash};
-use crate::limits::MAX_CLOCK_SKEW_MS;
+use crate::limits::{MAX_CLOCK_SKEW_MS, MAX_QUOTA};
 use crate::purge::Entry;
 use crate::rejection::Rejection;
 use crate::secret::admit as secret_admission;
@@ -158,6 +158,15 @@ pub trait Record {
     fn election_key(&self, consultation: &EventId) -> Option<(EventId, RistrettoPoint)>;
     /// The consultation's `ballot_layout` event and its number of columns.
     fn layout(&self, consultation: &EventId) -> Option<(EventId, u64)>;
+    /// How many entries of `kind` (proposals, arguments) about `consultation` signed by
+    /// `author` `log` holds (purged ones included): what the consultation's quotas count.
+    fn n_authored(
+        &self,
+        log: &PublicKey,
+        consultation: &EventId,
+        kind: Kind,
+        author: &PublicKey,
+    ) -> u64;
 }
 
 /// Whether a staff member in `role` may sign, in their authority's log, events of
@@ -415,12 +424,11 @@ fn check(
             may_speak(record, log, author)?;
             within(at, &c, Kind::Proposal)?;
             match (&c.body.method, b.cost) {
-                (Method::Budget { budget, .. }, Some(cost)) if cost >= 1 && cost <= *budget => {
-                    Ok(())
-                }
-                (Method::Budget { .. }, _) | (_, Some(_)) => Err(Rejection::BadCost),
-                (_, None) => Ok(()),
+                (Method::Budget { budget, .. }, Some(cost)) if cost >= 1 && cost <= *budget => {}
+                (Method::Budget { .. }, _) | (_, Some(_)) => return Err(Rejection::BadCost),
+                (_, None) => {}
             }
+            within_quota(record, log, &c, Kind::Proposal, author)
         }
         Body::Argument(b) => {
             let p = record
@@ -431,7 +439,8 @@ fn check(
                 .ok_or(Rejection::UnknownConsultation)?;
             participant(&c, log)?;
             may_speak(record, log, author)?;
-            within(at, &c, Kind::Argument)
+            within(at, &c, Kind::Argument)?;
+            within_quota(record, log, &c, Kind::Argument, author)
         }
         Body::Ballot(b) => {
             let c = record
@@ -558,7 +567,41 @@ fn check_consultation(log: &PublicKey, b: &ConsultationBody) -> Result<(), Rejec
     if !ordered {
         return Err(Rejection::BadWindows);
     }
-    tally::validate_method(&b.method).map_err(Rejection::InvalidMethod)
+    tally::validate_method(&b.method).map_err(Rejection::InvalidMethod)?;
+    match b.quotas {
+        Some(q)
+            if ![q.max_proposals_per_author, q.max_arguments_per_author]
+                .iter()
+                .all(|n| (1..=MAX_QUOTA).contains(n)) =>
+        {
+            Err(Rejection::BadQuotas)
+        }
+        _ => Ok(()),
+    }
+}
+
+/// Whether `author` may write one more entry of `kind` about `c` in `log`: residents are
+/// held to the consultation's quotas; the town's own key and its admins are not.
+fn within_quota(
+    record: &impl Record,
+    log: &PublicKey,
+    c: &ConsultationView,
+    kind: Kind,
+    author: &PublicKey,
+) -> Result<(), Rejection> {
+    if author == log || record.staff(log, author) == Some(StaffRole::Admin) {
+        return Ok(());
+    }
+    let Some(max) = c.body.quotas().of(kind) else {
+        return Ok(());
+    };
+    if record.n_authored(log, &c.id, kind, author) >= max {
+        return Err(Rejection::QuotaReached {
+            kind: kind.as_str(),
+            max,
+        });
+    }
+    Ok(())
 }
 
 fn participant(c: &ConsultationView, log: &PublicKey) -> Result<(), Rejection> {

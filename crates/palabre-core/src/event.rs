@@ -145,6 +145,43 @@ pub struct ConsultationBody {
     /// Present for a secret consultation: its ballots are sealed (SECRET-BALLOTS.md).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secrecy: Option<Secrecy>,
+    /// How many proposals and arguments one resident may write in it; absent, the
+    /// defaults of [`Quotas::DEFAULT`] (every consultation signed before quotas existed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quotas: Option<Quotas>,
+}
+
+impl ConsultationBody {
+    /// The quotas admission applies: the signed ones, or the defaults.
+    pub fn quotas(&self) -> Quotas {
+        self.quotas.unwrap_or(Quotas::DEFAULT)
+    }
+}
+
+/// Per-author limits of one consultation, checked by admission (`quota_reached`): each
+/// resident key may append at most this many proposals, and this many arguments, about
+/// it to its town's log. The town's own key and its admins are not limited.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Quotas {
+    pub max_proposals_per_author: u64,
+    pub max_arguments_per_author: u64,
+}
+
+impl Quotas {
+    pub const DEFAULT: Quotas = Quotas {
+        max_proposals_per_author: crate::limits::DEFAULT_MAX_PROPOSALS_PER_AUTHOR,
+        max_arguments_per_author: crate::limits::DEFAULT_MAX_ARGUMENTS_PER_AUTHOR,
+    };
+
+    /// The quota of `kind` (`None` for kinds without one).
+    pub fn of(&self, kind: Kind) -> Option<u64> {
+        match kind {
+            Kind::Proposal => Some(self.max_proposals_per_author),
+            Kind::Argument => Some(self.max_arguments_per_author),
+            _ => None,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -138,6 +138,8 @@ pub struct Ledger {
     results: HashMap<EventId, EventId>,
     declared: std::collections::HashSet<PublicKey>,
     staff: HashMap<(PublicKey, PublicKey), StaffRole>,
+    /// (log, consultation, kind, author) → proposals or arguments: what quotas count.
+    authored: HashMap<(PublicKey, EventId, Kind, PublicKey), u64>,
 }
 
 impl Ledger {
@@ -180,6 +182,11 @@ impl Ledger {
         self.positions
             .insert(purged.body().id, Position { log: *log, index });
         self.refs.note_purged(purged.body());
+        let t = purged.body();
+        *self
+            .authored
+            .entry((*log, t.consultation, t.kind, t.author))
+            .or_default() += 1;
         l.entries.push(Entry::Purged(purged));
         index
     }
@@ -188,6 +195,17 @@ impl Ledger {
     /// and reports rejections itself). Returns the index.
     pub fn apply(&mut self, log: &PublicKey, event: SignedEvent) -> u64 {
         let id = event.id();
+        let about = match event.body() {
+            Body::Proposal(b) => Some(b.consultation),
+            Body::Argument(b) => self.proposal(&b.proposal).map(|p| p.consultation),
+            _ => None,
+        };
+        if let Some(c) = about {
+            *self
+                .authored
+                .entry((*log, c, event.kind(), *event.author()))
+                .or_default() += 1;
+        }
         let l = self.logs.entry(*log).or_default();
         let index = l.entries.len() as u64;
         l.tree.push(merkle::leaf_hash(event.bytes()));
@@ -502,6 +520,19 @@ impl Record for Ledger {
                 Body::BallotLayout(b) => Some((e.id(), b.columns.len() as u64)),
                 _ => None,
             })
+    }
+
+    fn n_authored(
+        &self,
+        log: &PublicKey,
+        consultation: &EventId,
+        kind: Kind,
+        author: &PublicKey,
+    ) -> u64 {
+        self.authored
+            .get(&(*log, *consultation, kind, *author))
+            .copied()
+            .unwrap_or(0)
     }
 }
 

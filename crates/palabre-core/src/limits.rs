@@ -48,6 +48,13 @@ pub const MAX_TRUSTEES: usize = 16;
 /// Proposals and checkpoints a `result` may carry.
 pub const MAX_RESULT_ROWS: usize = 2_000;
 
+/// Proposals one resident key may write in one consultation when its `quotas` are absent.
+pub const DEFAULT_MAX_PROPOSALS_PER_AUTHOR: u64 = 10;
+/// Arguments one resident key may write in one consultation when its `quotas` are absent.
+pub const DEFAULT_MAX_ARGUMENTS_PER_AUTHOR: u64 = 100;
+/// The largest quota a consultation may set (each quota is 1 to this, `bad_quotas`).
+pub const MAX_QUOTA: u64 = 1_000;
+
 /// Leaves a single entries page, proof or batch of the HTTP API may carry, and the page
 /// in which the store streams a count (federation sync pages have their own bound,
 /// `palabre_net::proto::MAX_SYNC_PAGE_ENTRIES`).

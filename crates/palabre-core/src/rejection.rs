@@ -130,6 +130,10 @@ pub enum Rejection {
     NotSealed,
     #[error("the sealed ballot's proof of knowledge does not verify")]
     BadPok,
+    #[error("the consultation's quotas must each be 1 to 1,000")]
+    BadQuotas,
+    #[error("this author already wrote the {max} {kind}s the consultation allows each resident")]
+    QuotaReached { kind: &'static str, max: u64 },
 }
 
 impl Rejection {
@@ -213,6 +217,8 @@ impl Rejection {
             SealedRequired => "sealed_required",
             NotSealed => "not_sealed",
             BadPok => "bad_pok",
+            BadQuotas => "bad_quotas",
+            QuotaReached { .. } => "quota_reached",
         }
     }
 
@@ -275,5 +281,7 @@ impl Rejection {
         "sealed_required",
         "not_sealed",
         "bad_pok",
+        "bad_quotas",
+        "quota_reached",
     ];
 }

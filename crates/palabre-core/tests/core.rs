@@ -8,6 +8,7 @@ mod core {
     pub mod keys;
     pub mod properties;
     pub mod purge;
+    pub mod quotas;
     pub mod rejections;
     pub mod secret;
     pub mod secret_world;

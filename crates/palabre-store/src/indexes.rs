@@ -68,7 +68,7 @@ pub(crate) fn append(
             );
         }
         Body::Proposal(b) => ix.proposal(event.author(), b),
-        Body::Argument(b) => ix.argument(b),
+        Body::Argument(b) => ix.argument(event.author(), b),
         Body::Moderation(b) if for_log => ix.moderation(b),
         Body::Checkpoint(b) if from_log => ix.checkpoint(b),
         Body::Result(b) => ix.result(b),
@@ -190,9 +190,18 @@ impl Indexing<'_> {
             cat(&[b.consultation.0.as_bytes(), id.0.as_bytes()]),
             vec![kind_byte(Kind::Proposal)],
         );
+        count_authored(
+            self.trees,
+            self.sizes,
+            self.pending,
+            self.log,
+            &b.consultation,
+            Kind::Proposal,
+            author,
+        );
     }
 
-    fn argument(&mut self, b: &ArgumentBody) {
+    fn argument(&mut self, author: &PublicKey, b: &ArgumentBody) {
         let id = self.id;
         let consultation = self.view().proposal(&b.proposal).map(|p| p.consultation);
         self.pending.put(
@@ -205,6 +214,15 @@ impl Indexing<'_> {
                 T::MEMBER,
                 cat(&[c.0.as_bytes(), id.0.as_bytes()]),
                 vec![kind_byte(Kind::Argument)],
+            );
+            count_authored(
+                self.trees,
+                self.sizes,
+                self.pending,
+                self.log,
+                &c,
+                Kind::Argument,
+                author,
             );
         }
     }
@@ -284,7 +302,39 @@ pub(crate) fn append_purged(
         cat(&[t.consultation.0.as_bytes(), &id]),
         vec![kind_byte(t.kind)],
     );
+    count_authored(
+        view_trees,
+        sizes,
+        pending,
+        log,
+        &t.consultation,
+        t.kind,
+        &t.author,
+    );
     index
+}
+
+/// Adds one to `author`'s count of `kind` about `consultation` in `log` (quotas).
+fn count_authored(
+    view_trees: &[sled::Tree; N_TREES],
+    sizes: &Mutex<HashMap<PublicKey, u64>>,
+    pending: &mut Pending,
+    log: &PublicKey,
+    consultation: &EventId,
+    kind: Kind,
+    author: &PublicKey,
+) {
+    let n = View {
+        trees: view_trees,
+        pending,
+        sizes,
+    }
+    .n_authored(log, consultation, kind, author);
+    pending.put(
+        T::AUTHORED,
+        authored_key(log, consultation, kind, author),
+        (n + 1).to_be_bytes().to_vec(),
+    );
 }
 
 /// Writes the entry at the end of `log` with its position, and the Merkle nodes it
@@ -326,4 +376,60 @@ fn push_entry(
     pending.put(T::POSITION, id.0.as_bytes().to_vec(), log_key(log, index));
     pending.sizes.insert(*log, index + 1);
     index
+}
+
+/// The key in `logconsultationkindauthor_count` that says its counts are complete: a
+/// store written before quotas existed has none, and is counted once when opened.
+const AUTHORED_COUNTED: &[u8] = b"counted";
+
+/// Counts, once, the proposals and arguments of every log of a store written before the
+/// quota counts existed (from the entries and tombstones on disk, as commits count
+/// them), then marks them complete; a store with the mark is left as it is.
+pub(crate) fn count_authored_once(trees: &[sled::Tree; N_TREES]) -> Result<(), sled::Error> {
+    let counts_tree = &trees[T::AUTHORED];
+    if counts_tree.get(AUTHORED_COUNTED)?.is_some() {
+        return Ok(());
+    }
+    let mut counts: HashMap<Vec<u8>, u64> = HashMap::new();
+    for kv in trees[T::EVENT].iter() {
+        let (k, v) = kv?;
+        let Some(log) = key32(&k).and_then(|b| PublicKey::from_bytes(&b).ok()) else {
+            continue;
+        };
+        let Ok(entry) = palabre_core::purge::Entry::stored(v.to_vec()) else {
+            continue;
+        };
+        let (consultation, kind, author) = match &entry {
+            palabre_core::purge::Entry::Event(e) => match e.body() {
+                Body::Proposal(b) => (b.consultation, Kind::Proposal, *e.author()),
+                Body::Argument(_) => {
+                    // The consultation its commit found (none if the proposal was not
+                    // known then: not counted, as commits do).
+                    let target = trees[T::TARGET].get(e.id().0.as_bytes())?;
+                    match target.as_deref().and_then(|t| t.get(1..)).and_then(key32) {
+                        Some(c) => (
+                            EventId(palabre_core::ids::Hash(c)),
+                            Kind::Argument,
+                            *e.author(),
+                        ),
+                        None => continue,
+                    }
+                }
+                _ => continue,
+            },
+            palabre_core::purge::Entry::Purged(p) => {
+                let t = p.body();
+                (t.consultation, t.kind, t.author)
+            }
+        };
+        *counts
+            .entry(authored_key(&log, &consultation, kind, &author))
+            .or_default() += 1;
+    }
+    let mut batch = sled::Batch::default();
+    for (k, n) in counts {
+        batch.insert(k, n.to_be_bytes().to_vec());
+    }
+    batch.insert(AUTHORED_COUNTED, Vec::new());
+    counts_tree.apply_batch(batch)
 }

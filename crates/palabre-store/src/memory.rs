@@ -107,6 +107,17 @@ impl Record for MemoryStorage {
     fn moderated(&self, authority: &PublicKey, target: &EventId) -> Option<ModerationAction> {
         self.lock().ledger.moderated(authority, target)
     }
+    fn n_authored(
+        &self,
+        log: &PublicKey,
+        consultation: &EventId,
+        kind: Kind,
+        author: &PublicKey,
+    ) -> u64 {
+        self.lock()
+            .ledger
+            .n_authored(log, consultation, kind, author)
+    }
 }
 
 impl Storage for MemoryStorage {

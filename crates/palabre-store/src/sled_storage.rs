@@ -78,6 +78,8 @@ impl SledStorage {
             .open()?;
         let trees = Trees::open(&db)?;
         let all = trees.all();
+        crate::indexes::count_authored_once(&all)?;
+        db.flush()?;
         Ok(SledStorage {
             db,
             trees,
@@ -193,6 +195,15 @@ impl Record for SledStorage {
     }
     fn moderated(&self, authority: &PublicKey, target: &EventId) -> Option<ModerationAction> {
         self.with_view(|v| v.moderated(authority, target))
+    }
+    fn n_authored(
+        &self,
+        log: &PublicKey,
+        consultation: &EventId,
+        kind: Kind,
+        author: &PublicKey,
+    ) -> u64 {
+        self.with_view(|v| v.n_authored(log, consultation, kind, author))
     }
 }
 

@@ -96,6 +96,9 @@ trees! {
         /// consultation E ‖ kind (u8) ‖ E → log A ‖ Y (an `election_key`) or columns
         /// (u64 BE, a `ballot_layout`): the secret-ballot events.
         consultationkind_secret: SECRET,
+        /// A ‖ consultation E ‖ kind (u8) ‖ author K → count (u64 BE): the proposals and
+        /// arguments each key wrote in each log, what a consultation's quotas count.
+        logconsultationkindauthor_count: AUTHORED,
     }
     on_their_own {
         /// A ‖ size (u64 BE) ‖ witness A ‖ root H → cosignature (JSON).
@@ -211,4 +214,19 @@ pub(crate) fn proposal_view(
         None => vec![0],
     };
     cat(&[author.as_bytes(), consultation.0.as_bytes(), &cost])
+}
+
+/// `logconsultationkindauthor_count`'s key.
+pub(crate) fn authored_key(
+    log: &PublicKey,
+    consultation: &EventId,
+    kind: Kind,
+    author: &PublicKey,
+) -> Vec<u8> {
+    cat(&[
+        log.as_bytes(),
+        consultation.0.as_bytes(),
+        &[kind_byte(kind)],
+        author.as_bytes(),
+    ])
 }

@@ -252,6 +252,18 @@ impl Record for View<'_> {
         )?;
         action_of(*v.first()?)
     }
+
+    fn n_authored(
+        &self,
+        log: &PublicKey,
+        consultation: &EventId,
+        kind: Kind,
+        author: &PublicKey,
+    ) -> u64 {
+        self.get(T::AUTHORED, &authored_key(log, consultation, kind, author))
+            .and_then(|v| read_u64(&v))
+            .unwrap_or(0)
+    }
 }
 
 impl View<'_> {

@@ -19,6 +19,7 @@ use palabre_store::{
 
 mod store {
     pub mod model;
+    pub mod quotas;
 }
 
 const T0: u64 = 1_900_000_000_000;
@@ -105,6 +106,7 @@ fn consultation() -> SignedEvent {
             method: Method::Approval { max_choices: 2 },
             show_running_results: true,
             secrecy: None,
+            quotas: None,
         })),
     )
 }

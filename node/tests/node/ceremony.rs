@@ -260,6 +260,7 @@ fn five_trustee_towns_make_the_election_key_by_themselves() {
                     keys_close_ms: keys_close,
                     split: true,
                 }),
+                quotas: None,
             })),
         )
     };

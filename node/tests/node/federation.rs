@@ -253,6 +253,7 @@ fn three_towns_federate_by_config_alone() {
             method: Method::Approval { max_choices: 1 },
             show_running_results: true,
             secrecy: None,
+            quotas: None,
         })),
     );
     let cid = c.id();
@@ -736,6 +737,7 @@ fn a_purge_erases_the_text_on_every_replica() {
             method: Method::Approval { max_choices: 1 },
             show_running_results: true,
             secrecy: None,
+            quotas: None,
         })),
     );
     let secret = "chez Mme Martin au 4 impasse des Saules";
@@ -959,6 +961,7 @@ fn overlapping_consultations_audit_clean_from_every_node_and_bundle() {
                 method: Method::Approval { max_choices: 1 },
                 show_running_results: false,
                 secrecy: None,
+                quotas: None,
             })),
         );
         let p = sign(
@@ -1148,6 +1151,7 @@ fn a_recovery_waits_for_the_log_its_entries_refer_to() {
             vote_close_ms: now + 600_000,
             method: Method::Approval { max_choices: 1 },
             show_running_results: true,
+            quotas: None,
             secrecy: None,
         })),
     );

@@ -352,6 +352,7 @@ fn without_script_or_key_the_page_seals_nothing_and_says_why() {
             vote_close_ms: now + 3 * day,
             method: Method::YesNoAbstain {},
             show_running_results: false,
+            quotas: None,
             secrecy: Some(Secrecy {
                 trustees,
                 threshold: 2,

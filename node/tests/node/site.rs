@@ -314,6 +314,7 @@ pub(super) fn closing_soon(addr: &str, data: &Path, close_in_ms: u64) -> String 
         method: Method::Approval { max_choices: 1 },
         show_running_results: false,
         secrecy: None,
+        quotas: None,
     })));
     let p = sign(Body::Proposal(ProposalBody {
         consultation: c.id(),

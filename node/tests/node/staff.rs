@@ -10,7 +10,7 @@ use std::net::TcpStream;
 use std::time::Duration;
 
 use palabre_core::crypto::{PublicKey, SecretKey};
-use palabre_core::event::{Body, StaffRole, decode};
+use palabre_core::event::{Body, Quotas, StaffRole, decode};
 use palabre_core::ids::EventId;
 use palabre_core::merkle;
 use serde_json::json;
@@ -514,10 +514,25 @@ fn an_administrator_drafts_previews_and_publishes_a_consultation_then_it_is_fixe
         saved.body
     );
     assert!(!saved.body.contains("/publish"));
+    // The limits per resident show the protocol's defaults; a zero is a problem.
+    assert!(
+        saved.body.contains("vide : 10)") && saved.body.contains("vide : 100)"),
+        "{}",
+        saved.body
+    );
+    form.push(("max_proposals", "0".to_owned()));
+    form.push(("max_arguments", "25".to_owned()));
+    let saved = send(&mut admin, &draft, &form);
+    assert!(
+        saved.body.contains("Les limites par habitant"),
+        "{}",
+        saved.body
+    );
     let refused = admin.post(&format!("{draft}/publish"), &[("csrf", &csrf)]);
     assert_eq!(refused.status, 422);
     // Fixed: the preview shows it as residents will see it.
     form[7].1 = "2030-05-15T08:00".into();
+    form[10].1 = String::new();
     let saved = send(&mut admin, &draft, &form);
     assert!(saved.body.contains("Aperçu"), "{}", saved.body);
     assert!(saved.body.contains("budget participatif (40000 €)"));
@@ -531,6 +546,17 @@ fn an_administrator_drafts_previews_and_publishes_a_consultation_then_it_is_fixe
     let events = log_events(&node.addr, &town);
     let (_, event) = events.iter().find(|(i, _)| *i == cid).expect("in the log");
     assert_ne!(event.author, town);
+    // The limits are signed in it: the default for the empty field, 25 as typed.
+    let Body::Consultation(signed) = &event.body else {
+        panic!("a consultation: {event:?}")
+    };
+    assert_eq!(
+        signed.quotas,
+        Some(Quotas {
+            max_proposals_per_author: 10,
+            max_arguments_per_author: 25,
+        })
+    );
     let detail = super::consultation_detail(&node.addr, &cid);
     assert_eq!(detail["consultation"]["organiser"], town.to_string());
     // Published means fixed: the draft can no longer be edited or published again.

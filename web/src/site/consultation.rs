@@ -54,6 +54,8 @@ struct ConsultationPage {
     trust: &'static str,
     /// Public or secret ballots, in plain words (`trust::plain`).
     ballots: String,
+    /// What one resident may write in it (the signed quotas, or the defaults).
+    quotas: palabre_core::event::Quotas,
     can_propose: bool,
     can_vote: bool,
     results_visible: bool,
@@ -137,6 +139,7 @@ pub(super) async fn consultation<B: Backend>(
             t.trust_single
         },
         ballots: crate::trust::plain(lang == Lang::Fr, &d.view, ceremony.as_ref()),
+        quotas: b.quotas(),
         can_propose: d.view.accepts(Kind::Proposal, now),
         // A secret vote without its key and layout takes no ballot (the page says why).
         can_vote: d.view.accepts(Kind::Ballot, now)

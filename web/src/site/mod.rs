@@ -346,6 +346,8 @@ struct ProposalItem {
 
 /// An argument as pages show it.
 struct ArgumentItem {
+    /// Where it stands in the thread's order (`paging.rs`).
+    cursor: crate::paging::Cursor,
     id: String,
     body: String,
     when: String,
@@ -402,6 +404,10 @@ impl<B: Backend> Site<B> {
                         _ => arguments.push((
                             t.proposal.unwrap_or(t.id),
                             ArgumentItem {
+                                cursor: crate::paging::Cursor {
+                                    at_ms: t.created_at_ms,
+                                    id: t.id,
+                                },
                                 id: t.id.to_string(),
                                 body: String::new(),
                                 when: when(t.created_at_ms),
@@ -429,6 +435,10 @@ impl<B: Backend> Site<B> {
                 Body::Argument(a) => arguments.push((
                     a.proposal,
                     ArgumentItem {
+                        cursor: crate::paging::Cursor {
+                            at_ms: event.created_at_ms(),
+                            id: event.id(),
+                        },
                         id: event.id().to_string(),
                         body: a.body.clone(),
                         when: when(event.created_at_ms()),

@@ -11,9 +11,11 @@ use axum::extract::{Form, Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use palabre_core::admission::Phase;
-use palabre_core::event::{Body, ConsultationBody, ProposalBody};
+use palabre_core::event::{Body, ConsultationBody, ProposalBody, Quotas};
 use palabre_core::ids::EventId;
-use palabre_core::limits::{MAX_DESCRIPTION_CHARS, MAX_PROPOSAL_BODY_CHARS, MAX_TITLE_CHARS};
+use palabre_core::limits::{
+    MAX_DESCRIPTION_CHARS, MAX_PROPOSAL_BODY_CHARS, MAX_QUOTA, MAX_TITLE_CHARS,
+};
 use palabre_core::tally::{self, BudgetRule, Method};
 use serde::{Deserialize, Serialize};
 
@@ -53,6 +55,10 @@ pub(crate) struct Draft {
     pub keys_close: String,
     /// Support only: one row over every proposal instead of one ciphertext each.
     pub row_mode: bool,
+    /// Proposals one resident may write in it; empty: the protocol's default.
+    pub max_proposals: String,
+    /// Arguments one resident may write in it; empty: the protocol's default.
+    pub max_arguments: String,
     pub updated_ms: u64,
     pub by: String,
 }
@@ -208,6 +214,32 @@ impl Draft {
             trustee_capable,
             &mut problems,
         );
+        let quota = |typed: &str, default: u64| match typed.trim() {
+            "" => Some(default),
+            t => number(t).filter(|n| (1..=MAX_QUOTA).contains(n)),
+        };
+        let quotas = match (
+            quota(
+                &self.max_proposals,
+                Quotas::DEFAULT.max_proposals_per_author,
+            ),
+            quota(
+                &self.max_arguments,
+                Quotas::DEFAULT.max_arguments_per_author,
+            ),
+        ) {
+            (Some(p), Some(a)) => Some(Quotas {
+                max_proposals_per_author: p,
+                max_arguments_per_author: a,
+            }),
+            _ => {
+                problems.push((
+                    "Les limites par habitant sont des nombres de 1 à 1000 (vide : la valeur par défaut).",
+                    "The limits per resident are numbers from 1 to 1000 (empty: the default).",
+                ));
+                None
+            }
+        };
         match (problems.is_empty(), method) {
             (true, Some(method)) => {
                 let (po, pc, vo, vc) = windows.expect("no problem means four dates");
@@ -223,6 +255,9 @@ impl Draft {
                     // Never for secret ballots (core refuses it): nobody counts early.
                     show_running_results: self.show_running && secrecy.is_none(),
                     secrecy,
+                    // Written out (not left to the defaults) so that residents and
+                    // auditors read the limits in the signed definition itself.
+                    quotas,
                 };
                 super::secrecy::check(&body, &mut problems);
                 if problems.is_empty() {
@@ -385,6 +420,8 @@ struct DraftPage {
     trustees: Vec<Partner>,
     /// ⌊n/2⌋ + 1 for the trustees chosen (the default threshold).
     default_threshold: u64,
+    /// The protocol's quotas, shown as the fields' defaults.
+    default_quotas: Quotas,
     problems: Vec<&'static str>,
     preview: Option<Preview>,
     saved: bool,
@@ -455,6 +492,7 @@ fn draft_page<O: Office>(
         partners,
         trustees,
         default_threshold,
+        default_quotas: Quotas::DEFAULT,
         problems,
         preview,
         saved,
@@ -581,6 +619,8 @@ pub async fn save<O: Office>(
         trustee_threshold: clip(value(&form, "trustee_threshold"), 20),
         keys_close: clip(value(&form, "keys_close"), 20),
         row_mode: value(&form, "row_mode") == "on",
+        max_proposals: clip(value(&form, "max_proposals"), 20),
+        max_arguments: clip(value(&form, "max_arguments"), 20),
         updated_ms: st.office.now_ms(),
         by: me.account.login.clone(),
     };

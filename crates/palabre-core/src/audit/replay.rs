@@ -388,4 +388,7 @@ impl Record for View<'_> {
     fn layout(&self, c: &EventId) -> Option<(EventId, u64)> {
         self.ledger.layout(c)
     }
+    fn n_authored(&self, log: &PublicKey, c: &EventId, kind: Kind, author: &PublicKey) -> u64 {
+        self.ledger.n_authored(log, c, kind, author)
+    }
 }

@@ -692,6 +692,11 @@ fn every_rejection_code_has_a_row() {
         palabre_core::purge::Entry::from_bytes(served, &town_p),
     ));
 
+    // Quotas (more in `quotas.rs`).
+    for code in super::quotas::quota_rejection_rows() {
+        row(code);
+    }
+
     // Secret ballots' codes (`ceremony.rs`).
     for code in super::ceremony::secret_rejection_rows() {
         row(code);

@@ -87,6 +87,7 @@ pub fn secret_consultation_body(
             keys_close_ms: KEYS_CLOSE,
             split,
         }),
+        quotas: None,
     }
 }
 

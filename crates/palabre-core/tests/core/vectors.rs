@@ -22,7 +22,7 @@ fn data_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data/v1")
 }
 
-fn check_file(name: &str, value: &Value) {
+pub fn check_file(name: &str, value: &Value) {
     let text = serde_json::to_string_pretty(value).expect("vectors serialize") + "\n";
     let path = data_dir().join(name);
     match std::fs::read_to_string(&path) {
@@ -42,7 +42,7 @@ fn check_file(name: &str, value: &Value) {
 
 /// One row per named event: its exact bytes, the message its signature covers, its id
 /// and its leaf hash.
-fn event_rows<'e>(named: impl Iterator<Item = (&'e str, &'e SignedEvent)>) -> Vec<Value> {
+pub fn event_rows<'e>(named: impl Iterator<Item = (&'e str, &'e SignedEvent)>) -> Vec<Value> {
     named
         .map(|(name, e)| {
             let unsigned = e.event().unsigned_bytes().expect("unsigned bytes");

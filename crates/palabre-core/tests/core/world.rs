@@ -55,6 +55,7 @@ pub fn consultation_body(authorities: &[PublicKey], method: Method) -> Body {
         method,
         show_running_results: false,
         secrecy: None,
+        quotas: None,
     }))
 }
 

@@ -3,7 +3,8 @@
 //! revocations, hide / restore / purge), pages of a neighbour's log appended as a replica
 //! (contiguous or not, with heads reached or not, a tombstone among them), cosignatures,
 //! evidence, invitation codes added and withdrawn — applied to a `SledStorage` on disk and
-//! to a `MemoryStorage`; after every operation, its answer and every read must be equal.
+//! to a `MemoryStorage`; after every operation, its answer and every read (the counts
+//! quotas are checked against among them) must be equal.
 //!
 //! It is the safety net for storage changes; a failure prints the shrunk sequence.
 
@@ -57,6 +58,7 @@ static NEIGHBOUR: LazyLock<Neighbour> = LazyLock::new(|| {
             method: Method::Support { threshold: 1 },
             show_running_results: true,
             secrecy: None,
+            quotas: None,
         })),
     );
     let cid = c.id();
@@ -395,6 +397,24 @@ fn reads<S: Storage>(s: &S, cid: EventId) -> Vec<String> {
         .collect();
     consultations.sort();
     out.push(format!("consultations {consultations:?}"));
+    // What quotas count: each author's proposals and arguments per log and consultation,
+    // purged ones and a replica's tombstones included.
+    let authors: Vec<PublicKey> = (0..N_RESIDENTS)
+        .map(|n| resident(n).public_key())
+        .chain([key(60).public_key(), key(61).public_key()])
+        .collect();
+    for c in s.consultations().expect("consultations") {
+        for log in [town().public_key(), neighbour().public_key()] {
+            for author in &authors {
+                for kind in [Kind::Proposal, Kind::Argument] {
+                    out.push(format!(
+                        "authored {:?}",
+                        s.n_authored(&log, &c.id, kind, author)
+                    ));
+                }
+            }
+        }
+    }
     // In no given order, says the `Storage` contract.
     let mut members = s.members(&cid).expect("members");
     members.sort();

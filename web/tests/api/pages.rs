@@ -1,0 +1,181 @@
+//! Quotas and pages through the real router (issue 19, point 3): a resident is refused
+//! past the consultation's quota, and a proposal with many more arguments than a page
+//! still answers, as a site page and in the API, within its budget, every argument
+//! reachable once by following the links.
+
+use std::collections::BTreeSet;
+
+use axum::http::StatusCode;
+use palabre_core::event::*;
+use palabre_core::ids::EventId;
+use palabre_core::limits::DEFAULT_MAX_ARGUMENTS_PER_AUTHOR;
+use serde_json::Value;
+
+use crate::{DAY, T0, call, call_bytes, code, resident, sign, world};
+
+/// The budget of a site page (DESIGN.md): 15 KB transferred. Counted here before
+/// compression, which is stricter.
+const MAX_PAGE_BYTES: usize = 15 * 1024;
+/// What one answer of the consultation API may weigh (its pages' cuts, `discussion.rs`).
+const MAX_API_BYTES: usize = 1024 * 1024;
+
+/// An argument text of about `MAX_ARGUMENT_BODY_CHARS`, heavy to escape.
+fn long_text(n: usize) -> String {
+    let mut t = format!("Argument {n} : ");
+    while t.chars().count() < 1_990 {
+        t.push_str("<b>&\"l'été\"</b> ");
+    }
+    t.chars().take(1_990).collect()
+}
+
+/// Residents 1 to 3 each write their whole quota of arguments on the one proposal:
+/// 300 arguments of about 2,000 characters (some 3 MB of text).
+fn flooded() -> (
+    std::sync::Arc<crate::TestBackend>,
+    EventId,
+    EventId,
+    Vec<EventId>,
+) {
+    let (b, cid, pid) = world();
+    let per = DEFAULT_MAX_ARGUMENTS_PER_AUTHOR as usize;
+    let mut ids = Vec::new();
+    for r in 1..=3u8 {
+        for k in 0..per {
+            let n = usize::from(r) * per + k;
+            let a = sign(
+                &resident(r),
+                T0 + DAY - 60_000 + n as u64,
+                Body::Argument(ArgumentBody {
+                    proposal: pid,
+                    stance: if n.is_multiple_of(3) {
+                        Stance::Con
+                    } else {
+                        Stance::Pro
+                    },
+                    body: long_text(n),
+                }),
+            );
+            ids.push(a.id());
+            b.append(a).expect("within the quota");
+        }
+    }
+    (b, cid, pid, ids)
+}
+
+#[tokio::test]
+async fn past_the_quota_a_resident_is_refused_with_its_code() {
+    let (b, _, pid, _) = flooded();
+    let one_more = sign(
+        &resident(2),
+        T0 + DAY,
+        Body::Argument(ArgumentBody {
+            proposal: pid,
+            stance: Stance::Pro,
+            body: "Encore un.".into(),
+        }),
+    );
+    let (s, v) = call(&b, "POST", "/api/v1/events", one_more.bytes().to_vec()).await;
+    assert_eq!(
+        (s, code(&v)),
+        (StatusCode::UNPROCESSABLE_ENTITY, "quota_reached"),
+        "{v}"
+    );
+}
+
+#[tokio::test]
+async fn a_flooded_proposal_page_stays_within_its_budget() {
+    let (b, cid, pid, ids) = flooded();
+    let mut seen = BTreeSet::new();
+    let mut path = format!("/p/{pid}");
+    let mut pages = 0;
+    loop {
+        let (s, bytes) = call_bytes(&b, "GET", &path, vec![]).await;
+        assert_eq!(s, StatusCode::OK, "{path}");
+        assert!(
+            bytes.len() <= MAX_PAGE_BYTES,
+            "{path}: {} bytes",
+            bytes.len()
+        );
+        let html = String::from_utf8(bytes).expect("UTF-8");
+        // The totals are the proposal's, whatever page this is.
+        assert!(html.contains("(200)") && html.contains("(100)"), "{html}");
+        for id in &ids {
+            if html.contains(&format!("/report?target={id}")) {
+                assert!(seen.insert(*id), "{id} shown twice");
+            }
+        }
+        pages += 1;
+        match html.split("rel=\"next\" href=\"").nth(1) {
+            Some(rest) => path = rest.split('"').next().expect("a link").to_owned(),
+            None => break,
+        }
+    }
+    assert_eq!(seen.len(), ids.len(), "every argument is on one page");
+    assert!(pages > 10, "{pages} pages");
+    // The consultation's page says the limits in force (here the defaults).
+    let (s, bytes) = call_bytes(&b, "GET", &format!("/c/{cid}"), vec![]).await;
+    assert_eq!(s, StatusCode::OK);
+    let html = String::from_utf8(bytes).expect("UTF-8");
+    assert!(
+        html.contains("au plus 10 propositions et 100 arguments"),
+        "{html}"
+    );
+    // A cursor that is not one is a missing page, not an error.
+    let (s, _) = call_bytes(&b, "GET", &format!("/p/{pid}?after=x"), vec![]).await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn the_consultation_api_answers_in_bounded_pages() {
+    let (b, cid, pid, ids) = flooded();
+    let (s, bytes) = call_bytes(&b, "GET", &format!("/api/v1/consultations/{cid}"), vec![]).await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(bytes.len() <= MAX_API_BYTES, "{} bytes", bytes.len());
+    let v: Value = serde_json::from_slice(&bytes).expect("JSON");
+    assert_eq!(v["consultation"]["quotas"]["max_arguments_per_author"], 100);
+    assert!(v["next"].is_null(), "one proposal: one page of them");
+    let p = &v["proposals"][0];
+    assert_eq!(p["n_arguments"], 300);
+    let mut seen: Vec<String> = Vec::new();
+    let take = |seen: &mut Vec<String>, p: &Value| {
+        for a in p["arguments"].as_array().expect("arguments") {
+            seen.push(a["id"].as_str().expect("id").to_owned());
+        }
+    };
+    take(&mut seen, p);
+    assert!(seen.len() <= 10);
+    let mut more = p["more_arguments"].as_str().map(str::to_owned);
+    while let Some(link) = more {
+        let (s, bytes) = call_bytes(&b, "GET", &link, vec![]).await;
+        assert_eq!(s, StatusCode::OK, "{link}");
+        assert!(
+            bytes.len() <= MAX_API_BYTES,
+            "{link}: {} bytes",
+            bytes.len()
+        );
+        let v: Value = serde_json::from_slice(&bytes).expect("JSON");
+        let p = &v["proposals"][0];
+        assert_eq!(p["id"], pid.to_string());
+        take(&mut seen, p);
+        more = p["more_arguments"].as_str().map(str::to_owned);
+    }
+    let expected: Vec<String> = ids.iter().map(ToString::to_string).collect();
+    assert_eq!(seen, expected, "every argument once, oldest first");
+    // Bad parameters are refused with a code.
+    for bad in [
+        format!("/api/v1/consultations/{cid}?after=12"),
+        format!("/api/v1/consultations/{cid}?proposal=zz"),
+    ] {
+        let (s, v) = call(&b, "GET", &bad, vec![]).await;
+        assert_eq!(s, StatusCode::BAD_REQUEST, "{bad}: {v}");
+        assert!(["bad_range", "bad_id"].contains(&code(&v)), "{v}");
+    }
+    let (s, v) = call(
+        &b,
+        "GET",
+        &format!("/api/v1/consultations/{cid}?proposal={cid}"),
+        vec![],
+    )
+    .await;
+    assert_eq!((s, code(&v)), (StatusCode::NOT_FOUND, "not_found"));
+}
