@@ -130,6 +130,20 @@ pub enum Rejection {
     NotSealed,
     #[error("the sealed ballot's proof of knowledge does not verify")]
     BadPok,
+    #[error("this trustee has already mixed this group, or its mix is already in the chain")]
+    AlreadyMixed,
+    #[error("the shuffle proof does not hold for this mix's input and outputs")]
+    BadShuffle,
+    #[error("the mix's chunks are not all recorded in its log, contiguous from position 0")]
+    MixIncomplete,
+    #[error(
+        "a chain must start at the initial list and hold mixes of at least t distinct trustees"
+    )]
+    ChainTooShort,
+    #[error("a decryption share's proof does not verify against the trustee's verification key")]
+    BadDecryptionShare,
+    #[error("this trustee did not mix in the chain it would decrypt")]
+    DecryptorNotMixer,
 }
 
 impl Rejection {
@@ -213,6 +227,12 @@ impl Rejection {
             SealedRequired => "sealed_required",
             NotSealed => "not_sealed",
             BadPok => "bad_pok",
+            AlreadyMixed => "already_mixed",
+            BadShuffle => "bad_shuffle",
+            MixIncomplete => "mix_incomplete",
+            ChainTooShort => "chain_too_short",
+            BadDecryptionShare => "bad_decryption_share",
+            DecryptorNotMixer => "decryptor_not_mixer",
         }
     }
 
@@ -275,5 +295,11 @@ impl Rejection {
         "sealed_required",
         "not_sealed",
         "bad_pok",
+        "already_mixed",
+        "bad_shuffle",
+        "mix_incomplete",
+        "chain_too_short",
+        "bad_decryption_share",
+        "decryptor_not_mixer",
     ];
 }

@@ -263,7 +263,9 @@ pub(super) fn check_result(
             );
         }
     }
-    if !result_found && n_closed > 0 && n_closed == consultation.body.authorities.len() {
+    // A secret consultation's result comes from its opening (`audit::opening`).
+    let public = consultation.body.secrecy.is_none();
+    if public && !result_found && n_closed > 0 && n_closed == consultation.body.authorities.len() {
         fail.push(
             "missing_result",
             Some(consultation.organiser),
