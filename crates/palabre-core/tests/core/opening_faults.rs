@@ -44,6 +44,12 @@ fn append_mix(
 /// honest trustee's rule (`cascade::may_decrypt`), with share `x` — what a dishonest
 /// node could publish.
 fn shares_without_the_rule(o: &Opening, j: u64, x: &palabre_core::dkg::Secret) -> Vec<SignedEvent> {
+    shares_of(o, j, x, 0)
+}
+
+/// As [`shares_without_the_rule`], each share made for the element `shift` places on,
+/// cyclically (a share for another α when `shift` is not 0).
+fn shares_of(o: &Opening, j: u64, x: &palabre_core::dkg::Secret, shift: usize) -> Vec<SignedEvent> {
     let id = o.seal_final.expect("sealed");
     let mixes = o.mixes();
     let ctx = cascade::share_context(&o.w.consultation, &id);
@@ -56,7 +62,10 @@ fn shares_without_the_rule(o: &Opening, j: u64, x: &palabre_core::dkg::Secret) -
         .map(|(g, chain)| {
             let last = chain.last().expect("a chain");
             let outputs = &mixes.valid[last].outputs;
-            let shares = cascade::elements(outputs)
+            let mut elements = cascade::elements(outputs);
+            let n = elements.len();
+            elements.rotate_left(shift % n);
+            let shares = elements
                 .iter()
                 .map(|e| {
                     ShareWire::of_share(&DecryptionShare::create(&parts, &e.alpha, x, &[7; 32]))
@@ -119,6 +128,19 @@ pub fn opening_rejection_rows() -> Vec<&'static str> {
         o.w.append(0, sign(&o.w.towns[0].key, SEAL_AT, Body::SealFinal(short))),
     ));
 
+    // A seal_final over L₀ itself (empty chains).
+    let over_l0 = SealFinalBody {
+        consultation: o.w.consultation,
+        chains: vec![Vec::new(); s.widths().len()],
+    };
+    code(
+        "chain_too_short",
+        o.w.append(
+            0,
+            sign(&o.w.towns[0].key, SEAL_AT, Body::SealFinal(over_l0)),
+        ),
+    );
+
     // Trustee 2 mixes; trustee 3 did not, and an honest node does not decrypt for it.
     o.mix(2).expect("mix");
     o.seal().expect("seal");
@@ -126,6 +148,12 @@ pub fn opening_rejection_rows() -> Vec<&'static str> {
 
     // Trustee 1 signs trustee 2's shares: they do not hold against its key.
     let forged = shares_without_the_rule(&o, 1, &o.share(2));
+    // Trustee 1's own key, but each share made for another element's α.
+    let shifted = shares_of(&o, 1, &o.share(1), 1);
+    code(
+        "bad_decryption_share",
+        o.w.append(o.w.town_of_trustee(1), shifted[0].clone()),
+    );
     rows.push(code(
         "bad_decryption_share",
         o.w.append(o.w.town_of_trustee(1), forged[0].clone()),
@@ -138,16 +166,41 @@ fn the_mix_and_opening_codes_are_refused_by_admission() {
     assert_eq!(opening_rejection_rows().len(), 6);
 }
 
+/// The ways a mixer may cheat on its input and still prove a shuffle of something:
+/// replace a ciphertext by another's re-encryption of a different value, duplicate one
+/// over another, or drop one.
+fn tampered(
+    input: &[Vec<palabre_core::elgamal::Ciphertext>],
+    how: usize,
+) -> Vec<Vec<palabre_core::elgamal::Ciphertext>> {
+    let mut list = input.to_vec();
+    match how {
+        0 => {
+            let a = list[1][0].alpha;
+            list[0][0].beta += a;
+        }
+        1 => list[0] = list[1].clone(),
+        _ => {
+            list.pop();
+        }
+    }
+    list
+}
+
 #[test]
 fn a_planted_bad_mix_is_refused_by_the_audit_and_left_off_the_chain() {
+    for how in 0..3 {
+        planted_bad_mix(how);
+    }
+}
+
+fn planted_bad_mix(how: usize) {
     let mut o = support_world(3, 2);
     o.mix(1).expect("mix");
     o.mix(2).expect("mix");
     // Trustee 3 publishes, past admission, a mix whose proof does not hold.
     let tip = cascade::tip(&o.mixes(), 0).expect("tip").clone();
-    let mut fake = tip.outputs.clone();
-    let a = fake[1][0].alpha;
-    fake[0][0].beta += a;
+    let fake = tampered(&tip.outputs, how);
     let (chunks, proof) = o.mix_events_over(3, 0, MixInput::Mix(tip.id), &fake, 33);
     let bad = proof.id();
     let town = o.w.town_of_trustee(3);
@@ -162,7 +215,7 @@ fn a_planted_bad_mix_is_refused_by_the_audit_and_left_off_the_chain() {
     let body = o.result_body().expect("enough shares");
     o.publish(body).expect("result");
     let report = o.audit();
-    assert_eq!(rules(&report), vec!["bad_shuffle"]);
+    assert_eq!(rules(&report), vec!["bad_shuffle"], "tampering {how}");
     assert_eq!(report.failures[0].event, Some(bad));
     assert!(report.tally.is_some(), "the honest chain still opens");
 }
@@ -224,7 +277,9 @@ fn a_result_whose_tally_differs_from_the_opened_plaintexts_is_a_mismatch() {
     v["n_ballots"] = serde_json::json!(n + 1);
     body.tally = serde_json::from_value::<Tally>(v).expect("tally");
     // Admission leaves the numbers to the auditor.
+    let honest = o.result_body().expect("enough shares").tally;
     o.publish(body).expect("admitted");
     let report = o.audit();
     assert_eq!(rules(&report), vec!["result_mismatch"]);
+    assert_eq!(report.tally, Some(honest), "the report shows the recount");
 }
