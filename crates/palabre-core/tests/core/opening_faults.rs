@@ -283,3 +283,29 @@ fn a_result_whose_tally_differs_from_the_opened_plaintexts_is_a_mismatch() {
     assert_eq!(rules(&report), vec!["result_mismatch"]);
     assert_eq!(report.tally, Some(honest), "the report shows the recount");
 }
+
+#[test]
+fn no_mix_is_judged_before_every_log_has_closed() {
+    // The same world twice, but town 2 has not closed in the second: L₀ is not fixed.
+    let m = Method::Support { threshold: 2 };
+    let closed = support_world(3, 2);
+    let mut open =
+        Opening::closed_except(3, 2, m.clone(), 3, true, move |p| votes_for(&m, p), Some(2));
+    let (chunks, proof) = closed.mix_events(1, 0, 10);
+    let town = open.w.town_of_trustee(1);
+    for e in chunks {
+        open.w.append(town, e).expect("a chunk needs no L0");
+    }
+    assert_eq!(
+        open.w.append(town, proof.clone()).err().map(|r| r.code()),
+        Some("not_closed")
+    );
+    // Once the world is closed, the same proof is admitted.
+    let mut closed = closed;
+    let town = closed.w.town_of_trustee(1);
+    let (chunks, _) = closed.mix_events(1, 0, 10);
+    for e in chunks {
+        closed.w.append(town, e).expect("chunk");
+    }
+    closed.w.append(town, proof).expect("proof over L0");
+}

@@ -49,6 +49,19 @@ impl Opening {
         split: bool,
         votes: impl Fn(&[EventId]) -> Vec<(usize, usize, Choice)>,
     ) -> Opening {
+        Opening::closed_except(n_towns, t, method, n_proposals, split, votes, None)
+    }
+
+    /// As [`Opening::closed`], but town `open` (if any) does not close.
+    pub fn closed_except(
+        n_towns: u8,
+        t: u64,
+        method: Method,
+        n_proposals: usize,
+        split: bool,
+        votes: impl Fn(&[EventId]) -> Vec<(usize, usize, Choice)>,
+        open: Option<usize>,
+    ) -> Opening {
         let mut w = SecretWorld::ready(n_towns, 4, method, n_proposals, t, split);
         let votes = votes(&w.proposals);
         let mut choices: Vec<(usize, usize, Choice)> = Vec::new();
@@ -60,7 +73,7 @@ impl Opening {
             choices.push((*town, *resident, choice.clone()));
         }
         let mut cosignatures = Vec::new();
-        for town in 0..w.towns.len() {
+        for town in (0..w.towns.len()).filter(|t| Some(*t) != open) {
             let pk = w.towns[town].pk();
             let size = w.ledger.log_size(&pk);
             let root = w.ledger.root_at(&pk, size).expect("root");
