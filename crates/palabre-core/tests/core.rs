@@ -8,6 +8,7 @@ mod core {
     pub mod keys;
     pub mod opening;
     pub mod opening_faults;
+    pub mod opening_vectors;
     pub mod opening_world;
     pub mod properties;
     pub mod purge;
