@@ -80,10 +80,26 @@ pub(super) fn check(
             );
         }
     }
-    let finals: Vec<(PublicKey, SignedEvent)> = opening_events(Kind::SealFinal)
+    // A chunk is judged with its proof; one that no proof could take (not by a trustee
+    // of QUAL in its own log) is a fault of its own. So is a seal_final that is not the
+    // organiser's, in its own log.
+    for (log, e) in opening_events(Kind::Mix) {
+        let trustee = s
+            .secrecy
+            .index_of(e.author())
+            .is_some_and(|j| s.qual.contains(&j));
+        if !trustee || e.author() != &log {
+            let detail = "a mix chunk not by a trustee of QUAL in its own log";
+            at(fail, ledger, "wrong_author", &log, &e, detail);
+        }
+    }
+    let (finals, strays): (Vec<_>, Vec<_>) = opening_events(Kind::SealFinal)
         .into_iter()
-        .filter(|(log, e)| *log == c.organiser && e.author() == log)
-        .collect();
+        .partition(|(log, e)| *log == c.organiser && e.author() == log);
+    for (log, e) in &strays {
+        let detail = "a seal_final not by the organiser in its own log";
+        at(fail, ledger, "wrong_author", log, e, detail);
+    }
     let mut chosen: Option<(EventId, SealFinalBody)> = None;
     for (log, e) in &finals {
         let Body::SealFinal(b) = e.body() else {

@@ -309,3 +309,26 @@ fn no_mix_is_judged_before_every_log_has_closed() {
     }
     closed.w.append(town, proof).expect("proof over L0");
 }
+
+#[test]
+fn chunks_and_seals_by_the_wrong_author_are_refused_by_the_audit() {
+    let mut o = support_world(3, 2);
+    o.run(&[1, 2], &[1, 2]);
+    // Past admission: a mix chunk signed by a resident in trustee 3's log, and a
+    // seal_final signed by town 1, in its own log, that is not the organiser.
+    let (chunks, _) = o.mix_events(3, 0, 44);
+    let Body::Mix(chunk) = chunks[0].body().clone() else {
+        panic!("a chunk")
+    };
+    let town = o.w.town_of_trustee(3);
+    let stray = sign(&o.w.towns[2].residents[0], mix_at(3), Body::Mix(chunk));
+    o.plant(town, stray);
+    let sf = o.final_body();
+    o.plant(1, sign(&o.w.towns[1].key, SEAL_AT, Body::SealFinal(sf)));
+    let report = o.audit();
+    assert_eq!(rules(&report), vec!["wrong_author", "wrong_author"]);
+    assert!(
+        report.tally.is_some(),
+        "the organiser's seal_final still opens"
+    );
+}
