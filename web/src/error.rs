@@ -83,7 +83,8 @@ pub fn status_of(code: &str) -> StatusCode {
         | "used_invitation"
         | "revoked_invitation"
         | "already_closed"
-        | "already_revoked" => StatusCode::CONFLICT,
+        | "already_revoked"
+        | "already_mixed" => StatusCode::CONFLICT,
         "malformed"
         | "not_canonical"
         | "not_an_integer"

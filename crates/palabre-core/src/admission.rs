@@ -167,6 +167,18 @@ pub trait Record {
         kind: Kind,
         author: &PublicKey,
     ) -> u64;
+    /// The `sealed` members of a secret consultation's counted ballots, one per voter in
+    /// voter order (the source of the mix input L₀, SECRET-BALLOTS.md §4.8), once every
+    /// participating log holds its closing checkpoint. `None` before that — or from a
+    /// reader that does not count, which then refuses a first mix with `not_closed`
+    /// (awaits) rather than admit one it cannot check.
+    fn counted_sealed(
+        &self,
+        consultation: &ConsultationView,
+    ) -> Option<Vec<crate::secret::Sealed>> {
+        let _ = consultation;
+        None
+    }
 }
 
 /// Whether a staff member in `role` may sign, in their authority's log, events of
@@ -396,6 +408,48 @@ fn check(
             organiser_in_own_log(&c)?;
             secret_admission::layout(record, log, &c, b, event)
         }
+        Body::Mix(b) => {
+            let c = record
+                .consultation(&b.consultation)
+                .ok_or(Rejection::UnknownConsultation)?;
+            crate::secret::mix_admit::mix(record, log, &c, b, event)
+        }
+        Body::MixProof(b) => {
+            let c = record
+                .consultation(&b.consultation)
+                .ok_or(Rejection::UnknownConsultation)?;
+            crate::secret::mix_admit::mix_proof(record, log, &c, b, event)
+        }
+        Body::SealFinal(b) => {
+            let c = record
+                .consultation(&b.consultation)
+                .ok_or(Rejection::UnknownConsultation)?;
+            organiser_in_own_log(&c)?;
+            crate::secret::mix_admit::seal_final(record, log, &c, b, event)
+        }
+        Body::Decryption(b) => {
+            let c = record
+                .consultation(&b.consultation)
+                .ok_or(Rejection::UnknownConsultation)?;
+            crate::secret::mix_admit::decryption(record, log, &c, b, event)
+        }
+        Body::SealedResult(b) => {
+            let c = record
+                .consultation(&b.consultation)
+                .ok_or(Rejection::UnknownConsultation)?;
+            organiser_in_own_log(&c)?;
+            if at < c.body.vote_close_ms {
+                return Err(Rejection::NotClosed);
+            }
+            if record.has_result(&b.consultation) {
+                return Err(Rejection::AlreadyClosed);
+            }
+            if c.body.secrecy.is_none() {
+                return Err(Rejection::NotSealed);
+            }
+            checkpoints_named(record, &c, &b.checkpoints, &b.tally)?;
+            crate::secret::mix_admit::result(record, &c, b)
+        }
         Body::SealedBallot(b) => {
             let c = record
                 .consultation(&b.consultation)
@@ -522,21 +576,30 @@ fn check(
             if c.body.secrecy.is_some() {
                 return Err(Rejection::SealedRequired);
             }
-            let named: Vec<&PublicKey> = b.checkpoints.iter().map(|k| &k.authority).collect();
-            let expected: Vec<&PublicKey> = c.body.authorities.iter().collect();
-            if named != expected || !tally_matches_method(&b.tally, &c.body.method) {
-                return Err(Rejection::ResultMismatch);
-            }
-            for closed in &b.checkpoints {
-                if record.closing(&closed.authority, &b.consultation)
-                    != Some((closed.size, closed.root))
-                {
-                    return Err(Rejection::ResultMismatch);
-                }
-            }
-            Ok(())
+            checkpoints_named(record, &c, &b.checkpoints, &b.tally)
         }
     }
+}
+
+/// A result names every participating log's closing checkpoint, in order, and a tally
+/// of the consultation's method (`result_mismatch`, which awaits logs not caught up).
+fn checkpoints_named(
+    record: &impl Record,
+    c: &ConsultationView,
+    checkpoints: &[crate::event::ClosedLog],
+    tally: &Tally,
+) -> Result<(), Rejection> {
+    let named: Vec<&PublicKey> = checkpoints.iter().map(|k| &k.authority).collect();
+    let expected: Vec<&PublicKey> = c.body.authorities.iter().collect();
+    if named != expected || !tally_matches_method(tally, &c.body.method) {
+        return Err(Rejection::ResultMismatch);
+    }
+    for closed in checkpoints {
+        if record.closing(&closed.authority, &c.id) != Some((closed.size, closed.root)) {
+            return Err(Rejection::ResultMismatch);
+        }
+    }
+    Ok(())
 }
 
 /// Whether a consultation's windows are in order (`bad_windows` otherwise): each opens

@@ -18,6 +18,7 @@ use crate::ids::{EventId, Hash};
 use crate::limits::*;
 use crate::merkle;
 use crate::rejection::Rejection;
+use crate::secret::mix::{DecryptionBody, MixBody, MixProofBody, SealFinalBody, SealedResultBody};
 use crate::secret::{
     self, BallotLayoutBody, DkgComplaintBody, DkgDealBody, ElectionKeyBody, Point, ProofPair,
     Sealed, SealedBallotBody, Secrecy,
@@ -45,11 +46,15 @@ pub enum Kind {
     DkgComplaint,
     ElectionKey,
     BallotLayout,
+    Mix,
+    MixProof,
+    SealFinal,
+    Decryption,
 }
 
 impl Kind {
     /// Every kind, in a fixed order that stores use as a byte: new kinds go at the end.
-    pub const ALL: [Kind; 15] = [
+    pub const ALL: [Kind; 19] = [
         Kind::Authority,
         Kind::Credential,
         Kind::Revocation,
@@ -65,6 +70,10 @@ impl Kind {
         Kind::DkgComplaint,
         Kind::ElectionKey,
         Kind::BallotLayout,
+        Kind::Mix,
+        Kind::MixProof,
+        Kind::SealFinal,
+        Kind::Decryption,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -84,6 +93,10 @@ impl Kind {
             Kind::DkgComplaint => "dkg_complaint",
             Kind::ElectionKey => "election_key",
             Kind::BallotLayout => "ballot_layout",
+            Kind::Mix => "mix",
+            Kind::MixProof => "mix_proof",
+            Kind::SealFinal => "seal_final",
+            Kind::Decryption => "decryption",
         }
     }
 
@@ -416,6 +429,13 @@ pub enum Body {
     /// A `ballot` whose body carries `sealed` instead of `choice` (a secret
     /// consultation's). Its kind is [`Kind::Ballot`].
     SealedBallot(SealedBallotBody),
+    Mix(MixBody),
+    MixProof(Box<MixProofBody>),
+    SealFinal(SealFinalBody),
+    Decryption(DecryptionBody),
+    /// A `result` whose body carries `sealed` (a secret consultation's). Its kind is
+    /// [`Kind::Result`]. Boxed like the public one.
+    SealedResult(Box<SealedResultBody>),
 }
 
 impl Body {
@@ -437,6 +457,11 @@ impl Body {
             Body::ElectionKey(_) => Kind::ElectionKey,
             Body::BallotLayout(_) => Kind::BallotLayout,
             Body::SealedBallot(_) => Kind::Ballot,
+            Body::Mix(_) => Kind::Mix,
+            Body::MixProof(_) => Kind::MixProof,
+            Body::SealFinal(_) => Kind::SealFinal,
+            Body::Decryption(_) => Kind::Decryption,
+            Body::SealedResult(_) => Kind::Result,
         }
     }
 
@@ -458,6 +483,11 @@ impl Body {
             Body::ElectionKey(b) => serde_json::to_value(b),
             Body::BallotLayout(b) => serde_json::to_value(b),
             Body::SealedBallot(b) => serde_json::to_value(b),
+            Body::Mix(b) => serde_json::to_value(b),
+            Body::MixProof(b) => serde_json::to_value(b),
+            Body::SealFinal(b) => serde_json::to_value(b),
+            Body::Decryption(b) => serde_json::to_value(b),
+            Body::SealedResult(b) => serde_json::to_value(b),
         }
     }
 
@@ -490,7 +520,12 @@ impl Body {
             Kind::Argument => Body::Argument(de(json)?),
             Kind::Moderation => Body::Moderation(de(json)?),
             Kind::Checkpoint => Body::Checkpoint(de(json)?),
+            Kind::Result if json.get("sealed").is_some() => Body::SealedResult(de(json)?),
             Kind::Result => Body::Result(de(json)?),
+            Kind::Mix => Body::Mix(de(json)?),
+            Kind::MixProof => Body::MixProof(de(json)?),
+            Kind::SealFinal => Body::SealFinal(de(json)?),
+            Kind::Decryption => Body::Decryption(de(json)?),
             Kind::Staff => Body::Staff(de(json)?),
         })
     }
@@ -738,6 +773,12 @@ fn check_keys_in_body(kind: Kind, body: &Value) -> Result<(), Rejection> {
             }),
             _ => Ok(()),
         },
+        Kind::Result => match body.get("sealed").and_then(|s| s.get("decryptors")) {
+            Some(Value::Array(keys)) => keys
+                .iter()
+                .try_for_each(|k| parse_key("decryptors", Some(k)).map(|_| ())),
+            _ => Ok(()),
+        },
         Kind::ElectionKey => match body.get("qual") {
             Some(Value::Array(keys)) => keys
                 .iter()
@@ -864,6 +905,17 @@ fn check_limits(body: &Body) -> Result<(), Rejection> {
         }
         Body::Checkpoint(_) => Ok(()),
         Body::Result(b) => count("checkpoints", b.checkpoints.len(), MAX_PARTICIPANTS),
+        Body::SealedResult(b) => {
+            count("checkpoints", b.checkpoints.len(), MAX_PARTICIPANTS)?;
+            count("decryptors", b.sealed.decryptors.len(), MAX_TRUSTEES)
+        }
+        Body::Mix(_) | Body::MixProof(_) | Body::Decryption(_) => Ok(()),
+        Body::SealFinal(b) => {
+            count("chains", b.chains.len(), MAX_BALLOT_ENTRIES)?;
+            b.chains
+                .iter()
+                .try_for_each(|c| count("chains", c.len(), MAX_TRUSTEES))
+        }
         Body::Staff(b) => text("name", &b.name, MAX_STAFF_NAME_CHARS, OneLine),
         Body::DkgDeal(b) => {
             count("commitments", b.commitments.len(), MAX_TRUSTEES)?;

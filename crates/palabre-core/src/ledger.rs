@@ -266,6 +266,9 @@ impl Ledger {
             Body::Result(b) => {
                 self.results.entry(b.consultation).or_insert(id);
             }
+            Body::SealedResult(b) => {
+                self.results.entry(b.consultation).or_insert(id);
+            }
             Body::Moderation(b) if for_log => {
                 if let Some(t) = &b.tombstone {
                     self.purge(log, t);
@@ -533,6 +536,19 @@ impl Record for Ledger {
             .get(&(*log, *consultation, kind, *author))
             .copied()
             .unwrap_or(0)
+    }
+
+    fn counted_sealed(&self, c: &ConsultationView) -> Option<Vec<crate::secret::Sealed>> {
+        let closed = c
+            .body
+            .authorities
+            .iter()
+            .all(|a| self.closing(a, &c.id).is_some());
+        if !closed {
+            return None;
+        }
+        let (_, counted) = self.count(&c.id)?;
+        crate::secret::cascade::sealed_of(&counted, |id| self.event(id))
     }
 }
 

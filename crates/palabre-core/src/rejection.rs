@@ -134,6 +134,20 @@ pub enum Rejection {
     BadQuotas,
     #[error("this author already wrote the {max} {kind}s the consultation allows each resident")]
     QuotaReached { kind: &'static str, max: u64 },
+    #[error("this trustee has already mixed this group, or its mix is already in the chain")]
+    AlreadyMixed,
+    #[error("the shuffle proof does not hold for this mix's input and outputs")]
+    BadShuffle,
+    #[error("the mix's chunks are not all recorded in its log, contiguous from position 0")]
+    MixIncomplete,
+    #[error(
+        "a chain must start at the initial list and hold mixes of at least t distinct trustees"
+    )]
+    ChainTooShort,
+    #[error("a decryption share's proof does not verify against the trustee's verification key")]
+    BadDecryptionShare,
+    #[error("this trustee did not mix in the chain it would decrypt")]
+    DecryptorNotMixer,
 }
 
 impl Rejection {
@@ -219,6 +233,12 @@ impl Rejection {
             BadPok => "bad_pok",
             BadQuotas => "bad_quotas",
             QuotaReached { .. } => "quota_reached",
+            AlreadyMixed => "already_mixed",
+            BadShuffle => "bad_shuffle",
+            MixIncomplete => "mix_incomplete",
+            ChainTooShort => "chain_too_short",
+            BadDecryptionShare => "bad_decryption_share",
+            DecryptorNotMixer => "decryptor_not_mixer",
         }
     }
 
@@ -283,5 +303,11 @@ impl Rejection {
         "bad_pok",
         "bad_quotas",
         "quota_reached",
+        "already_mixed",
+        "bad_shuffle",
+        "mix_incomplete",
+        "chain_too_short",
+        "bad_decryption_share",
+        "decryptor_not_mixer",
     ];
 }

@@ -6,6 +6,10 @@ mod core {
     pub mod counting;
     pub mod deps;
     pub mod keys;
+    pub mod opening;
+    pub mod opening_faults;
+    pub mod opening_vectors;
+    pub mod opening_world;
     pub mod properties;
     pub mod purge;
     pub mod quotas;

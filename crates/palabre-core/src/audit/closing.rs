@@ -264,13 +264,9 @@ pub(super) fn check_result(
             );
         }
     }
-    // A secret consultation's result comes from its opening, not from the close: closed
-    // without one, its ballots are still sealed (`AuditReport::is_final` says so).
-    if !result_found
-        && n_closed > 0
-        && n_closed == consultation.body.authorities.len()
-        && consultation.body.secrecy.is_none()
-    {
+    // A secret consultation's result comes from its opening (`audit::opening`).
+    let public = consultation.body.secrecy.is_none();
+    if public && !result_found && n_closed > 0 && n_closed == consultation.body.authorities.len() {
         fail.push(
             "missing_result",
             Some(consultation.organiser),

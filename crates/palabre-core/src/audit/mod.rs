@@ -22,6 +22,7 @@ use crate::tally::Tally;
 pub mod bundle;
 mod closing;
 mod compare;
+mod opening;
 mod replay;
 mod secret;
 mod sources;
@@ -269,6 +270,16 @@ pub fn audit(input: &AuditInput, options: AuditOptions) -> AuditReport {
     if !report.tally_hidden {
         report.tally = Some(tally);
     }
+    let all_closed = report.state == AuditState::Closed;
+    let notes = opening::check(
+        &consultation,
+        &replay,
+        &counted,
+        all_closed,
+        &mut report,
+        &mut fail,
+    );
+    report.notes.extend(notes);
     report.failures = failures;
     report
 }

@@ -106,7 +106,10 @@ impl Items {
                 Some(Kind::Proposal | Kind::Argument) | None => through(&b.target),
                 Some(_) => About::Log,
             },
-            _ => About::Log,
+            body => match crate::secret::admit::about(body) {
+                Some((c, _)) => About::Consultation(c),
+                None => About::Log,
+            },
         }
     }
 }
@@ -215,6 +218,16 @@ impl Replaying<'_, '_> {
         }
         if event.kind() == Kind::Result {
             self.results.push((*log, index, event.clone()));
+            self.ledger.apply(log, event.clone());
+            return;
+        }
+        // The mix and the opening span every log (L₀ needs all the checkpoints, a mix
+        // its predecessor in another log): `audit::opening` judges them after the replay.
+        if crate::secret::mix_admit::is_opening(event.kind()) {
+            self.admitted
+                .entry(*log)
+                .or_default()
+                .push((index, Entry::Event(event.clone())));
             self.ledger.apply(log, event.clone());
             return;
         }
@@ -390,5 +403,12 @@ impl Record for View<'_> {
     }
     fn n_authored(&self, log: &PublicKey, c: &EventId, kind: Kind, author: &PublicKey) -> u64 {
         self.ledger.n_authored(log, c, kind, author)
+    }
+
+    fn counted_sealed(
+        &self,
+        c: &crate::admission::ConsultationView,
+    ) -> Option<Vec<crate::secret::Sealed>> {
+        self.ledger.counted_sealed(c)
     }
 }

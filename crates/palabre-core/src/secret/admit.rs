@@ -217,6 +217,10 @@ pub fn about(body: &Body) -> Option<(crate::ids::EventId, Summary)> {
         Body::DkgComplaint(b) => Some((b.consultation, Summary::Plain)),
         Body::ElectionKey(b) => Some((b.consultation, Summary::ElectionKey(b.key.0))),
         Body::BallotLayout(b) => Some((b.consultation, Summary::Layout(b.columns.len() as u64))),
+        Body::Mix(b) => Some((b.consultation, Summary::Plain)),
+        Body::MixProof(b) => Some((b.consultation, Summary::Plain)),
+        Body::SealFinal(b) => Some((b.consultation, Summary::Plain)),
+        Body::Decryption(b) => Some((b.consultation, Summary::Plain)),
         _ => None,
     }
 }

@@ -30,6 +30,12 @@ use crate::rejection::Rejection;
 
 pub mod admit;
 pub mod build;
+pub mod cascade;
+pub mod mix;
+pub mod mix_admit;
+pub mod mix_build;
+pub mod open;
+pub mod result;
 pub mod rules;
 
 /// What serde reports for a point that is not canonical: `event::decode` turns an error

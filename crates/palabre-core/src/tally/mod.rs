@@ -21,6 +21,7 @@ use crate::ids::EventId;
 
 mod approval;
 mod budget;
+mod columns;
 mod equal_shares;
 mod majority_judgment;
 mod support;
@@ -29,6 +30,7 @@ mod tests;
 mod validate;
 mod yes_no_abstain;
 
+pub use columns::{tally_from_columns, with_invalid};
 pub use validate::{ChoiceError, validate_choice, validate_method};
 
 /// Most proposals one ballot may name (approve list, answers or grades), and the largest

@@ -701,6 +701,10 @@ fn every_rejection_code_has_a_row() {
     for code in super::ceremony::secret_rejection_rows() {
         row(code);
     }
+    // The mix's and the opening's (`opening_faults.rs`).
+    for code in super::opening_faults::opening_rejection_rows() {
+        row(code);
+    }
 
     let all: BTreeSet<&str> = Rejection::ALL_CODES.iter().copied().collect();
     let unknown: Vec<&&str> = seen.difference(&all).collect();

@@ -1,0 +1,383 @@
+//! A secret consultation taken past its close, for tests: sealed ballots, the closing
+//! checkpoints, the trustees' mixes in index order, `seal_final`, decryption shares and
+//! the organiser's result — every body made by core's `secret::mix_build`, as the node
+//! makes them — and the audit over the towns' logs.
+
+use palabre_core::admission::Record;
+use palabre_core::audit::{AuditInput, AuditOptions, AuditReport, LogMaterial, audit};
+use palabre_core::dkg::Secret;
+use palabre_core::event::*;
+use palabre_core::head::{Cosignature, CosignedHead, TreeHead};
+use palabre_core::ids::EventId;
+use palabre_core::rejection::Rejection;
+use palabre_core::secret::build;
+use palabre_core::secret::cascade::{self, Mixes};
+use palabre_core::secret::mix::{MixInput, SealFinalBody, SealedResultBody};
+use palabre_core::secret::mix_admit::{self, Setting};
+use palabre_core::secret::{mix_build, open};
+use palabre_core::tally::{Choice, Method};
+
+use super::secret_world::*;
+use super::world::*;
+
+/// When trustee j mixes (ms after the close).
+pub fn mix_at(j: u64) -> u64 {
+    VOTE_CLOSE + HOUR * j
+}
+pub const SEAL_AT: u64 = VOTE_CLOSE + 30 * HOUR;
+pub const DECRYPT_AT: u64 = VOTE_CLOSE + 31 * HOUR;
+pub const RESULT_AT: u64 = VOTE_CLOSE + 32 * HOUR;
+
+pub struct Opening {
+    pub w: SecretWorld,
+    /// Every other town's cosignature of each closing head (the closing quorum).
+    pub cosignatures: Vec<Cosignature>,
+    /// The choices cast, last per voter, as (town, resident, choice).
+    pub choices: Vec<(usize, usize, Choice)>,
+    pub seal_final: Option<EventId>,
+}
+
+impl Opening {
+    /// `n_towns` trustee towns with threshold `t`; each (town, resident, choice) of
+    /// `votes` is sealed and cast in order (a later one by the same voter replaces the
+    /// earlier); then every log closes.
+    pub fn closed(
+        n_towns: u8,
+        t: u64,
+        method: Method,
+        n_proposals: usize,
+        split: bool,
+        votes: impl Fn(&[EventId]) -> Vec<(usize, usize, Choice)>,
+    ) -> Opening {
+        Opening::closed_except(n_towns, t, method, n_proposals, split, votes, None)
+    }
+
+    /// As [`Opening::closed`], but town `open` (if any) does not close.
+    pub fn closed_except(
+        n_towns: u8,
+        t: u64,
+        method: Method,
+        n_proposals: usize,
+        split: bool,
+        votes: impl Fn(&[EventId]) -> Vec<(usize, usize, Choice)>,
+        open: Option<usize>,
+    ) -> Opening {
+        let mut w = SecretWorld::ready(n_towns, 4, method, n_proposals, t, split);
+        let votes = votes(&w.proposals);
+        let mut choices: Vec<(usize, usize, Choice)> = Vec::new();
+        for (k, (town, resident, choice)) in votes.iter().enumerate() {
+            let seed = [k as u8 + 1; 32];
+            let e = w.sealed_ballot(*town, *resident, VOTE_OPEN + k as u64, choice, &seed);
+            w.append(*town, e).expect("sealed ballot");
+            choices.retain(|(t, r, _)| (t, r) != (town, resident));
+            choices.push((*town, *resident, choice.clone()));
+        }
+        let mut cosignatures = Vec::new();
+        for town in (0..w.towns.len()).filter(|t| Some(*t) != open) {
+            let pk = w.towns[town].pk();
+            let size = w.ledger.log_size(&pk);
+            let root = w.ledger.root_at(&pk, size).expect("root");
+            let head = TreeHead {
+                authority: pk,
+                size,
+                root,
+                timestamp_ms: VOTE_CLOSE,
+            };
+            for other in w.towns.iter().filter(|o| o.pk() != pk) {
+                cosignatures.push(
+                    CosignedHead {
+                        head,
+                        witness: other.pk(),
+                        timestamp_ms: VOTE_CLOSE + 60_000,
+                    }
+                    .sign(&other.key),
+                );
+            }
+            let cp = sign(
+                &w.towns[town].key,
+                VOTE_CLOSE,
+                Body::Checkpoint(CheckpointBody {
+                    consultation: w.consultation,
+                    size,
+                    root,
+                }),
+            );
+            w.append(town, cp).expect("checkpoint");
+        }
+        Opening {
+            w,
+            cosignatures,
+            choices,
+            seal_final: None,
+        }
+    }
+
+    pub fn setting(&self) -> Setting {
+        mix_admit::setting(&self.w.ledger, &self.w.view()).expect("setting")
+    }
+
+    pub fn mixes(&self) -> Mixes {
+        let c = self.w.view();
+        let s = self.setting();
+        let initial = mix_admit::initial(&self.w.ledger, &c, &s).expect("L0");
+        mix_admit::mixes(&self.w.ledger, &c, &s, &initial, None)
+    }
+
+    /// Trustee j's mix of `group` over the current tip: (chunks, proof) as signed
+    /// events, not appended.
+    pub fn mix_events(&self, j: u64, group: u64, seed: u8) -> (Vec<SignedEvent>, SignedEvent) {
+        let c = self.w.view();
+        let s = self.setting();
+        let mixes = self.mixes();
+        let initial = mix_admit::initial(&self.w.ledger, &c, &s).expect("L0");
+        let (input_ref, input) = match cascade::tip(&mixes, group) {
+            Some(m) => (MixInput::Mix(m.id), m.outputs.clone()),
+            None => (MixInput::Initial, initial[group as usize].clone()),
+        };
+        self.mix_events_over(j, group, input_ref, &input, seed)
+    }
+
+    /// Trustee j's mix of `group` over `input` (claimed to be `input_ref`).
+    pub fn mix_events_over(
+        &self,
+        j: u64,
+        group: u64,
+        input_ref: MixInput,
+        input: &[Vec<palabre_core::elgamal::Ciphertext>],
+        seed: u8,
+    ) -> (Vec<SignedEvent>, SignedEvent) {
+        let s = self.setting();
+        let made = mix_build::mix(
+            &self.w.consultation,
+            &s.election_key.1.key.0,
+            group,
+            input_ref,
+            &input.to_vec(),
+            &[seed; 32],
+            &[seed.wrapping_add(100); 32],
+        )
+        .expect("mix");
+        let key = &self.w.towns[self.w.town_of_trustee(j)].key;
+        let chunks: Vec<SignedEvent> = made
+            .chunks
+            .iter()
+            .map(|b| sign(key, mix_at(j), Body::Mix(b.clone())))
+            .collect();
+        let proof = made.proof(chunks.iter().map(SignedEvent::id).collect());
+        let proof = sign(key, mix_at(j), Body::MixProof(Box::new(proof)));
+        (chunks, proof)
+    }
+
+    /// Appends trustee j's mix of every group (through admission).
+    pub fn mix(&mut self, j: u64) -> Result<(), Rejection> {
+        let town = self.w.town_of_trustee(j);
+        for g in 0..self.setting().widths().len() as u64 {
+            let (chunks, proof) = self.mix_events(j, g, 10 * j as u8 + g as u8);
+            for e in chunks {
+                self.w.append(town, e)?;
+            }
+            self.w.append(town, proof)?;
+        }
+        Ok(())
+    }
+
+    pub fn seal_final_body(&self) -> Result<SealFinalBody, Rejection> {
+        mix_build::seal_final(&self.w.consultation, &self.setting(), &self.mixes())
+    }
+
+    pub fn seal(&mut self) -> Result<EventId, Rejection> {
+        let body = self.seal_final_body()?;
+        let e = sign(&self.w.towns[0].key, SEAL_AT, Body::SealFinal(body));
+        let id = e.id();
+        self.w.append(0, e)?;
+        self.seal_final = Some(id);
+        Ok(id)
+    }
+
+    pub fn final_body(&self) -> SealFinalBody {
+        match self
+            .w
+            .ledger
+            .event(&self.seal_final.expect("sealed"))
+            .map(SignedEvent::body)
+        {
+            Some(Body::SealFinal(b)) => b.clone(),
+            _ => panic!("not a seal_final"),
+        }
+    }
+
+    /// Trustee j's share `x_j`.
+    pub fn share(&self, j: u64) -> Secret {
+        let c = self.w.view();
+        let town = self.w.town_of_trustee(j);
+        let me = self.w.towns[town].pk();
+        let (_, own) =
+            build::deal(&c, &me, &self.w.encryption_keys(), &[9 + town as u8; 32]).expect("deal");
+        let q = palabre_core::secret::admit::qualification(&self.w.ledger, &c);
+        build::secret_share(&c, &q, &me, &self.w.towns[town].trustee.secret, Some(&own))
+            .expect("share")
+    }
+
+    /// Trustee j's decryption chunks (the honest rule applies), signed, not appended.
+    pub fn decryption_events(&self, j: u64) -> Result<Vec<SignedEvent>, Rejection> {
+        let id = self.seal_final.expect("sealed");
+        let bodies = mix_build::decryption(
+            &self.w.consultation,
+            &self.setting(),
+            &self.mixes(),
+            &id,
+            &self.final_body(),
+            j,
+            &self.share(j),
+            &[200 + j as u8; 32],
+        )?;
+        let key = &self.w.towns[self.w.town_of_trustee(j)].key;
+        Ok(bodies
+            .into_iter()
+            .map(|b| sign(key, DECRYPT_AT, Body::Decryption(b)))
+            .collect())
+    }
+
+    pub fn decrypt(&mut self, j: u64) -> Result<(), Rejection> {
+        let town = self.w.town_of_trustee(j);
+        for e in self.decryption_events(j)? {
+            self.w.append(town, e)?;
+        }
+        Ok(())
+    }
+
+    pub fn collected(&self) -> open::Collected {
+        let c = self.w.view();
+        let id = self.seal_final.expect("sealed");
+        let decryptions = self.w.ledger.secret_events(&c.id, Kind::Decryption);
+        let q = palabre_core::secret::admit::qualification(&self.w.ledger, &c);
+        open::collect(
+            &c.id,
+            &self.setting(),
+            &self.mixes(),
+            &id,
+            &self.final_body(),
+            &decryptions,
+            |j| q.verification_key(j),
+        )
+        .expect("collect")
+    }
+
+    /// The organiser's result body, if t trustees who mixed sent their shares.
+    pub fn result_body(&self) -> Option<SealedResultBody> {
+        let c = self.w.view();
+        let (_, counted) = self.w.ledger.count(&c.id).expect("count");
+        let checkpoints = counting_checkpoints(self);
+        mix_build::result(
+            &c,
+            &self.setting(),
+            &self.w.layout_body().columns,
+            &counted.candidates,
+            &self.seal_final.expect("sealed"),
+            &self.collected(),
+            checkpoints,
+            counted.assisted.iter().map(|(a, n)| (*a, *n)),
+        )
+        .expect("result")
+    }
+
+    pub fn publish(&mut self, body: SealedResultBody) -> Result<EventId, Rejection> {
+        let e = sign(
+            &self.w.towns[0].key,
+            RESULT_AT,
+            Body::SealedResult(Box::new(body)),
+        );
+        let id = e.id();
+        self.w.append(0, e)?;
+        Ok(id)
+    }
+
+    /// The whole cascade: trustees `mixers` mix in order, the organiser seals, trustees
+    /// `decryptors` decrypt, the organiser publishes the result.
+    pub fn run(&mut self, mixers: &[u64], decryptors: &[u64]) -> SealedResultBody {
+        for j in mixers {
+            self.mix(*j).expect("mix admitted");
+        }
+        self.seal().expect("seal_final admitted");
+        for j in decryptors {
+            self.decrypt(*j).expect("decryption admitted");
+        }
+        let body = self.result_body().expect("enough shares");
+        self.publish(body.clone()).expect("result admitted");
+        body
+    }
+
+    /// Applies an event to town `town`'s log without admission (a planted fault).
+    pub fn plant(&mut self, town: usize, e: SignedEvent) {
+        let log = self.w.towns[town].pk();
+        self.w.ledger.apply(&log, e);
+    }
+
+    pub fn audit(&self) -> AuditReport {
+        let logs = self
+            .w
+            .towns
+            .iter()
+            .map(|t| {
+                let pk = t.pk();
+                let log = self.w.ledger.log(&pk).expect("log");
+                let size = log.entries.len() as u64;
+                let head = TreeHead {
+                    authority: pk,
+                    size,
+                    root: self.w.ledger.root_at(&pk, size).expect("root"),
+                    timestamp_ms: RESULT_AT + 5,
+                }
+                .sign(&t.key);
+                LogMaterial {
+                    authority: pk,
+                    source: format!("node-of-{pk}"),
+                    entries: log.entries.iter().map(|e| e.bytes().to_vec()).collect(),
+                    heads: vec![head],
+                    cosignatures: self
+                        .cosignatures
+                        .iter()
+                        .filter(|c| c.cosigned.head.authority == pk)
+                        .copied()
+                        .collect(),
+                }
+            })
+            .collect();
+        audit(
+            &AuditInput {
+                consultation: self.w.consultation,
+                logs,
+                evidence: Vec::new(),
+            },
+            AuditOptions { threads: 2 },
+        )
+    }
+}
+
+/// The closing heads every result names.
+fn counting_checkpoints(o: &Opening) -> Vec<ClosedLog> {
+    let c = o.w.view();
+    let mut out: Vec<ClosedLog> = c
+        .body
+        .authorities
+        .iter()
+        .map(|a| {
+            let (size, root) = o.w.ledger.closing(a, &c.id).expect("closed");
+            ClosedLog {
+                authority: *a,
+                size,
+                root,
+            }
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+pub fn rules(report: &AuditReport) -> Vec<&'static str> {
+    report.failures.iter().map(|f| f.rule).collect()
+}
+
+pub fn notes(report: &AuditReport) -> Vec<&'static str> {
+    report.notes.iter().map(|f| f.rule).collect()
+}
