@@ -313,6 +313,8 @@ fn check(
             Rejection::WrongAuthor { expected }
         }
     };
+    // The consultation an event names, as admitted so far.
+    let known = |c: &EventId| record.consultation(c).ok_or(Rejection::UnknownConsultation);
     let organiser_in_own_log = |c: &ConsultationView| -> Result<(), Rejection> {
         if author == log && *author == c.organiser {
             Ok(())
@@ -382,61 +384,43 @@ fn check(
         }
         Body::DkgDeal(b) => {
             by_log()?;
-            let c = record
-                .consultation(&b.consultation)
-                .ok_or(Rejection::UnknownConsultation)?;
+            let c = known(&b.consultation)?;
             secret_admission::deal(record, log, &c, event)
         }
         Body::DkgComplaint(b) => {
             by_log()?;
-            let c = record
-                .consultation(&b.consultation)
-                .ok_or(Rejection::UnknownConsultation)?;
+            let c = known(&b.consultation)?;
             secret_admission::complaint(record, log, &c, b, event)
         }
         Body::ElectionKey(b) => {
-            let c = record
-                .consultation(&b.consultation)
-                .ok_or(Rejection::UnknownConsultation)?;
+            let c = known(&b.consultation)?;
             organiser_in_own_log(&c)?;
             secret_admission::election_key(record, log, &c, b, event)
         }
         Body::BallotLayout(b) => {
-            let c = record
-                .consultation(&b.consultation)
-                .ok_or(Rejection::UnknownConsultation)?;
+            let c = known(&b.consultation)?;
             organiser_in_own_log(&c)?;
             secret_admission::layout(record, log, &c, b, event)
         }
         Body::Mix(b) => {
-            let c = record
-                .consultation(&b.consultation)
-                .ok_or(Rejection::UnknownConsultation)?;
+            let c = known(&b.consultation)?;
             crate::secret::mix_admit::mix(record, log, &c, b, event)
         }
         Body::MixProof(b) => {
-            let c = record
-                .consultation(&b.consultation)
-                .ok_or(Rejection::UnknownConsultation)?;
+            let c = known(&b.consultation)?;
             crate::secret::mix_admit::mix_proof(record, log, &c, b, event)
         }
         Body::SealFinal(b) => {
-            let c = record
-                .consultation(&b.consultation)
-                .ok_or(Rejection::UnknownConsultation)?;
+            let c = known(&b.consultation)?;
             organiser_in_own_log(&c)?;
             crate::secret::mix_admit::seal_final(record, log, &c, b, event)
         }
         Body::Decryption(b) => {
-            let c = record
-                .consultation(&b.consultation)
-                .ok_or(Rejection::UnknownConsultation)?;
+            let c = known(&b.consultation)?;
             crate::secret::mix_admit::decryption(record, log, &c, b, event)
         }
         Body::SealedResult(b) => {
-            let c = record
-                .consultation(&b.consultation)
-                .ok_or(Rejection::UnknownConsultation)?;
+            let c = known(&b.consultation)?;
             organiser_in_own_log(&c)?;
             if at < c.body.vote_close_ms {
                 return Err(Rejection::NotClosed);
@@ -451,9 +435,7 @@ fn check(
             crate::secret::mix_admit::result(record, &c, b)
         }
         Body::SealedBallot(b) => {
-            let c = record
-                .consultation(&b.consultation)
-                .ok_or(Rejection::UnknownConsultation)?;
+            let c = known(&b.consultation)?;
             participant(&c, log)?;
             active_credential(record, log, author)?;
             within(at, &c, Kind::Ballot)?;
@@ -471,9 +453,7 @@ fn check(
             secret_admission::sealed_ballot(record, &c, b, author)
         }
         Body::Proposal(b) => {
-            let c = record
-                .consultation(&b.consultation)
-                .ok_or(Rejection::UnknownConsultation)?;
+            let c = known(&b.consultation)?;
             participant(&c, log)?;
             may_speak(record, log, author)?;
             within(at, &c, Kind::Proposal)?;
@@ -497,9 +477,7 @@ fn check(
             within_quota(record, log, &c, Kind::Argument, author)
         }
         Body::Ballot(b) => {
-            let c = record
-                .consultation(&b.consultation)
-                .ok_or(Rejection::UnknownConsultation)?;
+            let c = known(&b.consultation)?;
             participant(&c, log)?;
             if c.body.secrecy.is_some() {
                 return Err(Rejection::SealedRequired);
@@ -545,9 +523,7 @@ fn check(
         }
         Body::Checkpoint(b) => {
             by_log()?;
-            let c = record
-                .consultation(&b.consultation)
-                .ok_or(Rejection::UnknownConsultation)?;
+            let c = known(&b.consultation)?;
             participant(&c, log)?;
             if at < c.body.vote_close_ms {
                 return Err(Rejection::NotClosed);
@@ -561,9 +537,7 @@ fn check(
             Ok(())
         }
         Body::Result(b) => {
-            let c = record
-                .consultation(&b.consultation)
-                .ok_or(Rejection::UnknownConsultation)?;
+            let c = known(&b.consultation)?;
             organiser_in_own_log(&c)?;
             if at < c.body.vote_close_ms {
                 return Err(Rejection::NotClosed);
