@@ -1287,3 +1287,61 @@ fn a_hidden_count_of_public_ballots_is_not_sold_as_secret() {
         form.body
     );
 }
+
+/// Issue 19, point 4: a flood of reports from one address is cut at ten an hour, and the
+/// queue, one open entry per item, stays open to a genuine first report on another item.
+#[test]
+fn a_report_flood_leaves_the_queue_open_to_a_genuine_report() {
+    use std::net::{IpAddr, Ipv4Addr};
+    let dir = tempfile::tempdir().expect("tempdir");
+    let node = start(dir.path());
+    let mut admin = first_admin(&node);
+    let mut moderator = appoint(&mut admin, "Paul Moderateur", "paul", "moderator");
+    let (_, proposals) = voting_consultation(&node.addr, "approval");
+    let (flooded, genuine) = (proposals[0].to_string(), proposals[1].to_string());
+    let from = |n: u8| {
+        let mut w = Web::new(&node.addr);
+        w.from = Some(IpAddr::V4(Ipv4Addr::new(127, 0, 0, n)));
+        w
+    };
+    let mut flooder = from(21);
+    for i in 0..12 {
+        let r = flooder.post(
+            "/report",
+            &[("target", &flooded), ("reason", &format!("spam {i}"))],
+        );
+        if i < 10 {
+            assert_eq!(r.status, 200, "{i}: {}", r.body);
+        } else {
+            assert_eq!(r.status, 429, "{i}: {}", r.body);
+            assert!(r.body.contains("Trop de signalements depuis cette adresse"));
+        }
+    }
+    // Another address: the same item again adds to its count; a new item is taken.
+    let mut other = from(22);
+    assert_eq!(
+        other
+            .post("/report", &[("target", &flooded), ("reason", "encore")])
+            .status,
+        200
+    );
+    assert_eq!(
+        other
+            .post(
+                "/report",
+                &[("target", &genuine), ("reason", "Propos injurieux.")]
+            )
+            .status,
+        200
+    );
+    let queue = moderator.get("/staff/moderation");
+    assert_eq!(queue.status, 200, "{}", queue.body);
+    assert_eq!(
+        queue.body.matches("name=\"report\"").count(),
+        2,
+        "one entry per item: {}",
+        queue.body
+    );
+    assert!(queue.body.contains("signalé 11 fois"), "{}", queue.body);
+    assert!(queue.body.contains("Propos injurieux."), "{}", queue.body);
+}

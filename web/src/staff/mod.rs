@@ -20,6 +20,7 @@ mod letters;
 pub mod lockout;
 mod moderation;
 mod qr;
+mod report;
 mod secrecy;
 
 use std::collections::HashMap;
@@ -167,6 +168,7 @@ pub(crate) struct Staff<O> {
     pub css: String,
     pub secure_cookies: bool,
     lockout: lockout::Lockout,
+    reports: report::ReportLimit,
     /// Codes of recent letter batches, for printing: batch id → (codes, generated at).
     codes: Mutex<HashMap<String, (Vec<String>, Instant)>>,
 }
@@ -187,6 +189,7 @@ pub fn routes<O: Office>(office: Arc<O>) -> Router {
         css: Assets::get().css.url.clone(),
         secure_cookies,
         lockout: lockout::Lockout::new(lockout::LockoutRules::default()),
+        reports: report::ReportLimit::default(),
         codes: Mutex::new(HashMap::new()),
     });
     Router::new()
@@ -256,7 +259,7 @@ pub fn routes<O: Office>(office: Arc<O>) -> Router {
         .route("/transparency", get(moderation::transparency::<O>))
         .route(
             "/report",
-            get(moderation::report_form::<O>).post(moderation::report::<O>),
+            get(report::report_form::<O>).post(report::report::<O>),
         )
         .layer(axum::middleware::from_fn(no_store))
         .layer(axum::middleware::from_fn(crate::site::security_headers))

@@ -8,7 +8,7 @@
 //! assisted ballots each desk agent countersigned.
 
 use askama::Template;
-use axum::extract::{Form, Path, Query, State};
+use axum::extract::{Form, Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use palabre_core::event::{Body, Kind, ModerationAction, ModerationBody, StaffRole, decode};
 use palabre_core::ids::EventId;
@@ -19,11 +19,6 @@ use serde::{Deserialize, Serialize};
 use super::*;
 use crate::site::Layout;
 
-/// Most characters of a resident's report.
-const MAX_REPORT_CHARS: usize = 500;
-/// Open reports kept at most (beyond, new ones are refused until moderators catch up).
-const MAX_OPEN_REPORTS: usize = 1_000;
-
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub(crate) struct Report {
     pub id: String,
@@ -31,17 +26,24 @@ pub(crate) struct Report {
     pub reason: String,
     pub created_ms: u64,
     pub open: bool,
+    /// Later reports of the same target while this one was open (`report.rs`: one open
+    /// report per item).
+    #[serde(default)]
+    pub also: u64,
 }
 
 /// What a proposal or an argument says, for moderators and the public log.
-struct Item {
-    kind: Kind,
-    text: String,
+pub(super) struct Item {
+    pub kind: Kind,
+    pub text: String,
     /// The page that shows it.
-    link: String,
+    pub link: String,
 }
 
-fn item<B: Backend + ?Sized>(backend: &B, id: &EventId) -> Result<Option<Item>, BackendError> {
+pub(super) fn item<B: Backend + ?Sized>(
+    backend: &B,
+    id: &EventId,
+) -> Result<Option<Item>, BackendError> {
     let Some(stored) = backend.event(id)? else {
         return Ok(None);
     };
@@ -73,7 +75,7 @@ fn item<B: Backend + ?Sized>(backend: &B, id: &EventId) -> Result<Option<Item>, 
     })
 }
 
-fn excerpt(text: &str) -> String {
+pub(super) fn excerpt(text: &str) -> String {
     let mut s: String = text.chars().take(280).collect();
     if text.chars().count() > 280 {
         s.push('…');
@@ -83,7 +85,7 @@ fn excerpt(text: &str) -> String {
 
 impl<O: Office> Staff<O> {
     /// The residents' frame, for the public pages.
-    fn public_layout(&self, headers: &HeaderMap, title: &str, here: &str) -> Layout {
+    pub(super) fn public_layout(&self, headers: &HeaderMap, title: &str, here: &str) -> Layout {
         Layout::new(
             crate::site::language(headers),
             title,
@@ -91,157 +93,6 @@ impl<O: Office> Staff<O> {
             self.office.authority().key.to_string(),
         )
     }
-}
-
-#[derive(Deserialize)]
-pub struct TargetQuery {
-    target: Option<String>,
-}
-
-#[derive(Template)]
-#[template(path = "report.html")]
-struct ReportPage {
-    page: Layout,
-    target: String,
-    text: String,
-    done: bool,
-    error: String,
-}
-
-pub async fn report_form<O: Office>(
-    State(st): State<Shared<O>>,
-    Query(q): Query<TargetQuery>,
-    headers: HeaderMap,
-) -> Reply {
-    let layout = st.public_layout(&headers, "", "/report");
-    let title = layout
-        .tr("Signaler un contenu", "Report an item")
-        .to_owned();
-    let target = q.target.unwrap_or_default();
-    let found = match target.parse::<EventId>() {
-        Ok(id) => item(&*st.office, &id)?,
-        Err(_) => None,
-    };
-    let mut layout = layout;
-    layout.title = title;
-    let Some(found) = found else {
-        let error = layout
-            .tr("Ce contenu n'existe pas.", "There is no such item.")
-            .to_owned();
-        let mut res = page(ReportPage {
-            page: layout,
-            target: String::new(),
-            text: String::new(),
-            done: false,
-            error,
-        });
-        *res.status_mut() = StatusCode::NOT_FOUND;
-        return Ok(res);
-    };
-    Ok(page(ReportPage {
-        page: layout,
-        target,
-        text: excerpt(&found.text),
-        done: false,
-        error: String::new(),
-    }))
-}
-
-#[derive(Deserialize)]
-pub struct ReportForm {
-    #[serde(default)]
-    target: String,
-    #[serde(default)]
-    reason: String,
-}
-
-pub async fn report<O: Office>(
-    State(st): State<Shared<O>>,
-    headers: HeaderMap,
-    Form(form): Form<ReportForm>,
-) -> Reply {
-    let mut layout = st.public_layout(&headers, "", "/report");
-    layout.title = layout
-        .tr("Signaler un contenu", "Report an item")
-        .to_owned();
-    let refuse = |layout: Layout, status: StatusCode, code: &str, fr: &str, en: &str| {
-        tracing::info!(code, "a report was refused");
-        let error = if layout.lang == "fr" { fr } else { en }.to_owned();
-        let mut res = page(ReportPage {
-            page: layout,
-            target: form.target.clone(),
-            text: String::new(),
-            done: false,
-            error,
-        });
-        *res.status_mut() = status;
-        res
-    };
-    let Ok(target) = form.target.parse::<EventId>() else {
-        return Ok(refuse(
-            layout,
-            StatusCode::BAD_REQUEST,
-            "bad_id",
-            "Ce contenu n'existe pas.",
-            "There is no such item.",
-        ));
-    };
-    match item(&*st.office, &target)? {
-        Some(_) => {}
-        None => {
-            return Ok(refuse(
-                layout,
-                StatusCode::NOT_FOUND,
-                "unknown_target",
-                "Seuls les propositions et les arguments peuvent être signalés.",
-                "Only proposals and arguments can be reported.",
-            ));
-        }
-    }
-    let reason = form.reason.replace("\r\n", "\n").trim().to_owned();
-    if reason.is_empty() || reason.chars().count() > MAX_REPORT_CHARS {
-        return Ok(refuse(
-            layout,
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "bad_reason",
-            "Dites en quelques mots ce qui pose problème (500 caractères au plus).",
-            "Say in a few words what is wrong (at most 500 characters).",
-        ));
-    }
-    let open = st
-        .office
-        .office_scan(ns::REPORT)?
-        .iter()
-        .filter_map(|(_, b)| decode_record::<Report>(b).ok())
-        .filter(|r| r.open)
-        .count();
-    if open >= MAX_OPEN_REPORTS {
-        return Ok(refuse(
-            layout,
-            StatusCode::SERVICE_UNAVAILABLE,
-            "too_many_reports",
-            "Trop de signalements attendent d'être lus. Réessayez plus tard ou venez en mairie.",
-            "Too many reports are waiting to be read. Try later or come to the town hall.",
-        ));
-    }
-    let now = st.office.now_ms();
-    let id = format!("{now:016}-{}", hex::encode(random::<6>()?));
-    let r = Report {
-        id: id.clone(),
-        target,
-        reason,
-        created_ms: now,
-        open: true,
-    };
-    st.office.office_put(ns::REPORT, &id, &encode_record(&r))?;
-    st.office.count_action("report");
-    Ok(page(ReportPage {
-        page: layout,
-        target: String::new(),
-        text: String::new(),
-        done: true,
-        error: String::new(),
-    }))
 }
 
 /// A report as moderators see it.
@@ -253,6 +104,8 @@ pub(crate) struct QueueItem {
     pub link: String,
     pub reason: String,
     pub when: String,
+    /// How many reports of this item the queue holds (one entry, counted).
+    pub times: u64,
 }
 
 /// An item of this town's log that it hides, as moderators see it (to erase its text).
@@ -349,6 +202,7 @@ fn queue_page<O: Office>(st: &Staff<O>, headers: &HeaderMap, me: Me, message: St
             link: found.link,
             reason: r.reason,
             when: crate::site::when(r.created_ms),
+            times: r.also + 1,
         });
     }
     let hidden = hidden_items(st, frame.lang == "fr")?;
