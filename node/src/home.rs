@@ -208,6 +208,19 @@ impl Home {
                 .with_context(|| format!("creating the data directory {}", dir.display()))?;
             fs::set_permissions(dir, fs::Permissions::from_mode(0o700))?;
         }
+        let mode = fs::metadata(dir)
+            .with_context(|| format!("reading the data directory {}", dir.display()))?
+            .permissions()
+            .mode()
+            & 0o777;
+        if mode & 0o077 != 0 {
+            bail!(
+                "the data directory {} is open to other users (mode {mode:o}): it holds the \
+                 staff's signing keys and the trustee shares. Run: chmod 700 {}",
+                dir.display(),
+                dir.display()
+            );
+        }
         let key_path = dir.join("authority.key");
         if !key_path.exists() {
             let mut seed = [0u8; 32];
@@ -419,5 +432,21 @@ mod tests {
         assert_eq!(mode(&dir), 0o700);
         assert_eq!(mode(&dir.join("authority.key")), 0o600);
         assert_eq!(mode(&dir.join("palabre.toml")), 0o600);
+    }
+
+    #[test]
+    fn a_data_directory_open_to_others_is_refused_with_the_fix() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        fs::set_permissions(dir.path(), fs::Permissions::from_mode(0o755)).expect("chmod");
+        let refused = Home::open_or_create(dir.path()).expect_err("refused");
+        let text = format!("{refused:#}");
+        assert!(text.contains("open to other users (mode 755)"), "{text}");
+        assert!(text.contains("chmod 700"), "{text}");
+        assert!(
+            !dir.path().join("authority.key").exists(),
+            "nothing is written"
+        );
+        fs::set_permissions(dir.path(), fs::Permissions::from_mode(0o700)).expect("chmod");
+        Home::open_or_create(dir.path()).expect("opened once owner-only");
     }
 }

@@ -42,6 +42,8 @@ fn start_with(data: &std::path::Path, env: &[(&str, &str)]) -> Node {
 
 /// `palabre serve <args> --data <data>`, waiting for its "serving" line.
 fn start_args(data: &std::path::Path, args: &[&str], env: &[(&str, &str)]) -> Node {
+    // A test's temporary directory is 0755; the node serves only an owner-only one.
+    owner_only(data);
     let mut child = Command::new(env!("CARGO_BIN_EXE_palabre"))
         .arg("serve")
         .args(args)
@@ -863,4 +865,13 @@ fn open_data_exports_match_the_tally() {
     expected.sort();
     assert_eq!(funded, expected);
     assert_eq!(recount["tally"]["spent"], node_tally["tally"]["spent"]);
+}
+
+/// Makes `dir`, if it exists, its owner's only, as the node requires of its data
+/// directory (a test's temporary directory is made 0755).
+fn owner_only(dir: &std::path::Path) {
+    use std::os::unix::fs::PermissionsExt;
+    if dir.exists() {
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)).expect("chmod 700");
+    }
 }
