@@ -301,6 +301,17 @@ for (const form of $$("form[data-kind], form[data-register]")) {
       .finally(() => { form.busy = false; for (const x of buttons) x.disabled = false; });
   });
 }
+// A ballot's limit ("2 max") holds before sending: once it is reached, the other
+// choices are disabled until one is unticked.
+for (const set of $$("fieldset[data-max]")) {
+  const boxes = $$("input[type=checkbox]", set);
+  const hold = () => {
+    const full = boxes.filter((b) => b.checked).length >= +set.dataset.max;
+    for (const b of boxes) b.disabled = full && !b.checked;
+  };
+  for (const b of boxes) b.addEventListener("change", hold);
+  hold();
+}
 for (const b of $$(".backup")) b.onclick = backup;
 const pr = $("#print");
 if (pr) { pr.hidden = false; pr.onclick = () => window.print(); }

@@ -4,7 +4,8 @@
 //! can be downloaded (the file `palabre check-receipt` checks without being told which
 //! node to ask) and printed with a QR code; a replaced vote reads as replaced; and a
 //! household sharing one phone keeps every member's key, a second registration needing
-//! an explicit choice, each form saying whose key signs.
+//! an explicit choice, each form saying whose key signs. An approval ballot's limit ("2
+//! max") holds in the form before anything is sent.
 
 use std::time::{Duration, Instant};
 
@@ -115,6 +116,24 @@ fn a_newcomer_registers_votes_and_keeps_a_receipt_and_a_household_shares_a_phone
             .await
             .expect("vote now");
         css(&c, "#open").await;
+
+        // The ballot's limit ("2 max") holds in the form: a third choice waits until
+        // one is unticked.
+        c.goto(&format!("{base}/c/{id}")).await.expect("page");
+        let boxes = c
+            .find_all(Locator::Css("fieldset[data-max='2'] input[type=checkbox]"))
+            .await
+            .expect("choices");
+        assert_eq!(boxes.len(), 3);
+        for b in &boxes[..2] {
+            b.click().await.expect("tick");
+        }
+        assert!(
+            !boxes[2].is_enabled().await.expect("state"),
+            "a third choice"
+        );
+        boxes[0].click().await.expect("untick");
+        assert!(boxes[2].is_enabled().await.expect("state"));
 
         // A vote, then a changed vote: the receipt number leads to the receipt.
         vote(&c, &base, &id, 0).await;
