@@ -139,6 +139,7 @@ async function submit(form) {
   form.pending = null;
   keep({ kind, title: form.dataset.title || "", event, receipt: answer.receipt, authority: answer.authority, at: Date.now() });
   const n = answer.receipt.receipt.index;
+  if (kind === "ballot") await showCurrent();
   say(form, T.done + " " + n, true, ["/me#r-" + n, T.seeReceipts]);
 }
 
@@ -324,6 +325,32 @@ const r = $("#restore");
 if (r) r.onchange = () => r.files[0] && restore(r.files[0]).catch((e) => say($("#keys"), e.message, false));
 listReceipts();
 function showKey() {
-  return myKey().then((me) => { const k = $("#mykey"); if (k && me) k.textContent = me.pub; }).then(whoSigns);
+  return myKey().then((me) => { const k = $("#mykey"); if (k && me) k.textContent = me.pub; }).then(whoSigns).then(showCurrent);
+}
+
+// The vote that counts for this key here: the latest ballot it sent, kept with its
+// receipt, told in the form's own words (a later vote replaces it).
+async function showCurrent() {
+  const f = $("form[data-kind=ballot]");
+  if (!f) return;
+  const me = await myKey();
+  if (!me) return;
+  let last = null;
+  for (const r of receipts()) {
+    if (r.kind !== "ballot") continue;
+    const e = JSON.parse(r.event);
+    if (e.author === me.pub && e.body.consultation === f.consultation.value && e.body.choice) last = e.body.choice;
+  }
+  const p = $(".current", f);
+  p.hidden = !last;
+  if (!last) return;
+  const words = [];
+  for (const i of $$("input[name=approve], input[name^='a-'], input[name^='g-']", f)) {
+    const k = i.name.slice(2);
+    const on = last.approve ? last.approve.includes(i.value) : String((last.answers || last.grades || {})[k]) === i.value;
+    const legend = i.type === "radio" ? $("legend", i.closest("fieldset")).textContent + " — " : "";
+    if (on) words.push(legend + i.parentElement.textContent.trim());
+  }
+  $("b", p).textContent = words.join(" · ");
 }
 showKey();

@@ -5,7 +5,7 @@
 //! node to ask) and printed with a QR code; a replaced vote reads as replaced; and a
 //! household sharing one phone keeps every member's key, a second registration needing
 //! an explicit choice, each form saying whose key signs. An approval ballot's limit ("2
-//! max") holds in the form before anything is sent.
+//! max") holds in the form before anything is sent, and the page says which vote counts.
 
 use std::time::{Duration, Instant};
 
@@ -145,11 +145,34 @@ fn a_newcomer_registers_votes_and_keeps_a_receipt_and_a_household_shares_a_phone
             .flatten()
             .expect("a link to the receipt");
         vote(&c, &base, &id, 1).await;
-        css(&c, "form[data-kind=ballot] .out a")
+        // The page says which vote counts now, also when opened again (the proposals
+        // may then come in another order).
+        let chosen = c
+            .find_all(Locator::Css("form[data-kind=ballot] fieldset label"))
             .await
-            .click()
+            .expect("choices")[1]
+            .text()
             .await
-            .expect("follow");
+            .expect("text");
+        let receipt = css(&c, "form[data-kind=ballot] .out a")
+            .await
+            .attr("href")
+            .await
+            .ok()
+            .flatten()
+            .expect("a link to the receipt");
+        for reload in [false, true] {
+            if reload {
+                c.goto(&format!("{base}/c/{id}")).await.expect("page");
+            }
+            let current = css(&c, "form[data-kind=ballot] .current").await;
+            assert!(
+                current.is_displayed().await.expect("shown"),
+                "the current vote"
+            );
+            assert_eq!(text(&c, ".current b").await, chosen.trim());
+        }
+        c.goto(&format!("{base}{receipt}")).await.expect("follow");
         css(&c, "#receipts li").await;
         check_page(&c, "/me", &axe).await;
         let here = c.current_url().await.expect("url");

@@ -155,6 +155,8 @@ pub struct Texts {
     pub js_change: &'static str,
     pub js_download: &'static str,
     pub js_replaced: &'static str,
+    /// Before the words of the vote this browser's key last sent in a consultation.
+    pub js_current: &'static str,
     pub js_see_receipts: &'static str,
     /// What each kind of event is called, as `kind:word` pairs separated by commas.
     pub js_kinds: &'static str,
@@ -261,6 +263,7 @@ pub static FR: Texts = Texts {
     js_change: "changer",
     js_download: "Télécharger",
     js_replaced: "remplacé par un vote plus récent",
+    js_current: "Votre vote actuel, envoyé depuis cet appareil :",
     js_see_receipts: "voir mes reçus",
     js_kinds: "credential:inscription,ballot:vote,proposal:proposition,argument:argument,report:signalement",
 };
@@ -366,6 +369,7 @@ pub static EN: Texts = Texts {
     js_change: "change",
     js_download: "Download",
     js_replaced: "replaced by a later vote",
+    js_current: "Your current vote, sent from this device:",
     js_see_receipts: "see my receipts",
     js_kinds: "credential:registration,ballot:vote,proposal:proposal,argument:argument,report:report",
 };
