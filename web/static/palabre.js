@@ -94,7 +94,12 @@ async function post(url, body) {
   const r = await fetch(url, { method: "POST", headers: { "Content-Type": "application/json" }, body });
   let answer = {};
   try { answer = await r.json(); } catch { /* an empty or non-JSON answer */ }
-  if (!r.ok) throw new Error((answer.error && answer.error.message) || r.status);
+  if (!r.ok) {
+    // In the page's language where the code is one a resident meets, else the API's words.
+    const code = answer.error && answer.error.code;
+    const plain = T.refusals.split("|").find((p) => p.startsWith(code + ":"));
+    throw new Error(plain ? plain.slice(code.length + 1) : (answer.error && answer.error.message) || r.status);
+  }
   return answer;
 }
 

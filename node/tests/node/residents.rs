@@ -5,7 +5,8 @@
 //! node to ask) and printed with a QR code; a replaced vote reads as replaced; and a
 //! household sharing one phone keeps every member's key, a second registration needing
 //! an explicit choice, each form saying whose key signs. An approval ballot's limit ("2
-//! max") holds in the form before anything is sent, and the page says which vote counts.
+//! max") holds in the form before anything is sent, the page says which vote counts, and
+//! a code used twice is refused in the page's own plain words.
 
 use std::time::{Duration, Instant};
 
@@ -116,6 +117,27 @@ fn a_newcomer_registers_votes_and_keeps_a_receipt_and_a_household_shares_a_phone
             .await
             .expect("vote now");
         css(&c, "#open").await;
+
+        // The same code again: refused in the page's words, and nothing sent twice.
+        c.goto(&format!("{base}/register")).await.expect("page");
+        css(&c, "#code")
+            .await
+            .send_keys(&node.codes[0])
+            .await
+            .expect("type");
+        css(&c, "#another").await.click().await.expect("tick");
+        css(&c, "form[data-register] button[type=submit]")
+            .await
+            .click()
+            .await
+            .expect("send");
+        let words = refused(&c, "form[data-register]").await;
+        let refusals = data(&c, "refusals").await;
+        let plain = refusals
+            .split('|')
+            .find_map(|p| p.strip_prefix("used_invitation:"))
+            .expect("plain words for a used code");
+        assert!(words.ends_with(plain), "{words}");
 
         // The ballot's limit ("2 max") holds in the form: a third choice waits until
         // one is unticked.

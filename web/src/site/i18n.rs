@@ -157,6 +157,9 @@ pub struct Texts {
     pub js_replaced: &'static str,
     /// Before the words of the vote this browser's key last sent in a consultation.
     pub js_current: &'static str,
+    /// The API's refusals a resident may meet, in plain words: `code:words` pairs
+    /// separated by `|`.
+    pub js_refusals: &'static str,
     pub js_see_receipts: &'static str,
     /// What each kind of event is called, as `kind:word` pairs separated by commas.
     pub js_kinds: &'static str,
@@ -264,6 +267,7 @@ pub static FR: Texts = Texts {
     js_download: "Télécharger",
     js_replaced: "remplacé par un vote plus récent",
     js_current: "Votre vote actuel, envoyé depuis cet appareil :",
+    js_refusals: "bad_code:un code a 12 lettres et chiffres, comme imprimé sur la lettre.|unknown_invitation:ce code n'existe pas ; vérifiez-le sur votre lettre.|used_invitation:ce code a déjà servi. Si ce n'était pas vous, adressez-vous à l'accueil de la mairie.|revoked_invitation:ce code a été retiré ; l'accueil de la mairie peut vous en donner un autre.|outside_window:le vote n'est pas ouvert en ce moment.|already_closed:ce vote est clos.|invalid_choice:ce choix ne respecte pas les règles du vote.|rate_limited:trop d'essais ; réessayez dans une minute.",
     js_see_receipts: "voir mes reçus",
     js_kinds: "credential:inscription,ballot:vote,proposal:proposition,argument:argument,report:signalement",
 };
@@ -370,6 +374,7 @@ pub static EN: Texts = Texts {
     js_download: "Download",
     js_replaced: "replaced by a later vote",
     js_current: "Your current vote, sent from this device:",
+    js_refusals: "bad_code:a code is 12 letters and digits, as printed on the letter.|unknown_invitation:this code does not exist; check it on your letter.|used_invitation:this code was already used. If it was not you, ask the town hall's desk.|revoked_invitation:this code was withdrawn; the town hall's desk can give you another.|outside_window:the vote is not open now.|already_closed:this vote is closed.|invalid_choice:this choice does not follow the vote's rules.|rate_limited:too many tries; try again in a minute.",
     js_see_receipts: "see my receipts",
     js_kinds: "credential:registration,ballot:vote,proposal:proposal,argument:argument,report:report",
 };
