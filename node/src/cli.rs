@@ -93,7 +93,8 @@ pub enum Command {
     /// Check a receipt kept from the site: its signatures, and that its event is in the
     /// log, at its index, as every node given serves it. Exits with 0 only if so.
     CheckReceipt {
-        /// The receipt (JSON), as the site's "my participation" page or the API gave it.
+        /// The receipt (JSON): the file of a receipt's "Download" button on the site's "my
+        /// participation" page, or the API's answer to a submission.
         receipt: PathBuf,
         /// A node to ask, like https://palabre.example.org (repeat to ask several). By
         /// default, the address the town declares in the signed authority event that the

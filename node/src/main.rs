@@ -20,6 +20,9 @@ fn main() -> anyhow::Result<()> {
         // The log goes to stderr: stdout carries what commands print for people and
         // scripts (addresses, codes, reports).
         .with_writer(std::io::stderr)
+        // Colour codes only for a person at a terminal: a file, journald or a pipe
+        // gets plain text.
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     palabre::commands::run(palabre::cli::Cli::parse().command)
 }

@@ -393,6 +393,8 @@ mod federation;
 mod hostile;
 #[path = "node/ops.rs"]
 mod ops;
+#[path = "node/residents.rs"]
+mod residents;
 #[path = "node/sealed.rs"]
 mod sealed;
 #[path = "node/secret_vote.rs"]

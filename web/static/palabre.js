@@ -16,10 +16,18 @@ const cat = (...parts) => {
 };
 const sha256 = async (b) => new Uint8Array(await crypto.subtle.digest("SHA-256", b));
 const T = document.body.dataset;
-const say = (form, text, ok) => {
+const say = (form, text, ok, link) => {
   const out = $(".out", form) || $("#out");
   out.textContent = text;
+  if (link) out.append(" · ", anchor(...link));
   out.className = "out " + (ok ? "ok" : "err");
+};
+const anchor = (href, text, cls) => {
+  const a = document.createElement("a");
+  a.href = href;
+  a.textContent = text;
+  if (cls) a.className = cls;
+  return a;
 };
 
 // RFC 8785 for Palabre's content: objects with sorted keys, strings, integers, arrays.
@@ -39,16 +47,35 @@ function db() {
     r.onerror = () => ko(r.error);
   });
 }
-async function keyOp(mode, value) {
+async function keyOp(mode, value, name = "me") {
   const d = await db();
   return new Promise((ok, ko) => {
     const s = d.transaction("keys", mode).objectStore("keys");
-    const r = value === undefined ? s.get("me") : s.put(value, "me");
+    const r = value === undefined ? s.get(name) : s.put(value, name);
     r.onsuccess = () => ok(r.result);
     r.onerror = () => ko(r.error);
   });
 }
 const myKey = () => keyOp("readonly");
+// A household may share one phone: "all" keeps every key of this device, "me" the one
+// taking part now. A new key is added, never written over another.
+async function allKeys() {
+  const all = (await keyOp("readonly", undefined, "all")) || [];
+  const me = await myKey();
+  if (me && !all.some((k) => k.pub === me.pub)) all.push(me);
+  return all;
+}
+async function addKey(entry) {
+  const all = (await allKeys()).filter((k) => k.pub !== entry.pub);
+  all.push(entry);
+  await keyOp("readwrite", all, "all");
+  await keyOp("readwrite", entry);
+}
+async function useKey(pub) {
+  const k = (await allKeys()).find((x) => x.pub === pub);
+  if (k) await keyOp("readwrite", k);
+}
+const label = (k) => k.name || k.pub.slice(0, 8) + "…";
 
 async function sign(priv, tag, text) {
   return hex(await crypto.subtle.sign({ name: "Ed25519" }, priv, cat(enc.encode(tag), enc.encode(text))));
@@ -67,7 +94,12 @@ async function post(url, body) {
   const r = await fetch(url, { method: "POST", headers: { "Content-Type": "application/json" }, body });
   let answer = {};
   try { answer = await r.json(); } catch { /* an empty or non-JSON answer */ }
-  if (!r.ok) throw new Error((answer.error && answer.error.message) || r.status);
+  if (!r.ok) {
+    // In the page's language where the code is one a resident meets, else the API's words.
+    const code = answer.error && answer.error.code;
+    const plain = T.refusals.split("|").find((p) => p.startsWith(code + ":"));
+    throw new Error(plain ? plain.slice(code.length + 1) : (answer.error && answer.error.message) || r.status);
+  }
   return answer;
 }
 
@@ -119,21 +151,28 @@ async function submit(form) {
   form.pending = null;
   const box = $(".opening", form);
   if (box) { box.hidden = true; $("textarea", box).value = ""; }
-  keep({ kind, title: form.dataset.title || "", event, receipt: answer.receipt, at: Date.now() });
-  say(form, T.done + " " + answer.receipt.receipt.index, true);
+  keep({ kind, title: form.dataset.title || "", event, receipt: answer.receipt, authority: answer.authority, at: Date.now() });
+  const n = answer.receipt.receipt.index;
+  if (kind === "ballot") await showCurrent();
+  say(form, T.done + " " + n, true, ["/me#r-" + n, T.seeReceipts]);
 }
 
 async function register(form) {
+  // A second person on this device: only by an explicit choice, the first key kept.
+  if ((await myKey()) && !($("#another") && $("#another").checked)) { say(form, T.choose, false); return; }
   const code = form.code.value.replace(/[\s-]/g, "").toUpperCase();
   const pair = await crypto.subtle.generateKey({ name: "Ed25519" }, true, ["sign", "verify"]);
   const pub = hex(await crypto.subtle.exportKey("raw", pair.publicKey));
   const invitation = hex(await sha256(cat(enc.encode("palabre/v1/invitation\n"), unhex(T.authority), enc.encode(code))));
   const proof = await sign(pair.privateKey, "palabre/v1/key-possession\n", canon({ authority: T.authority, invitation, subject: pub }));
   const answer = await post("/api/v1/credentials/redeem", JSON.stringify({ code, key: pub, proof }));
-  await keyOp("readwrite", { priv: pair.privateKey, pub });
+  await addKey({ priv: pair.privateKey, pub, name: form.who ? form.who.value.trim() : "" });
   if (navigator.storage && navigator.storage.persist) navigator.storage.persist();
-  keep({ kind: "credential", title: "", event: JSON.stringify(answer.credential), receipt: answer.receipt, at: Date.now() });
+  keep({ kind: "credential", title: "", event: JSON.stringify(answer.credential), receipt: answer.receipt, authority: answer.authority, at: Date.now() });
   say(form, T.registered, true);
+  $("#have").hidden = true;
+  $("#next").hidden = false;
+  $("#next .backup").focus();
 }
 
 async function backup() {
@@ -141,15 +180,15 @@ async function backup() {
   if (!me) return;
   const jwk = await crypto.subtle.exportKey("jwk", me.priv);
   const a = document.createElement("a");
-  a.href = URL.createObjectURL(new Blob([JSON.stringify({ palabre_key: jwk, public: me.pub })], { type: "application/json" }));
-  a.download = "palabre-key.json";
+  a.href = URL.createObjectURL(new Blob([JSON.stringify({ palabre_key: jwk, public: me.pub, name: me.name || "" })], { type: "application/json" }));
+  a.download = "palabre-key-" + (me.name || me.pub.slice(0, 8)).replace(/[^\p{L}\p{N}]+/gu, "-") + ".json";
   a.click();
 }
 
 async function restore(file) {
   const saved = JSON.parse(await file.text());
   const priv = await crypto.subtle.importKey("jwk", saved.palabre_key, { name: "Ed25519" }, true, ["sign"]);
-  await keyOp("readwrite", { priv, pub: saved.public });
+  await addKey({ priv, pub: saved.public, name: saved.name || "" });
   say($("#keys"), T.restored, true);
 }
 
@@ -160,7 +199,7 @@ async function fromCard(seedHex) {
   const priv = await crypto.subtle.importKey("pkcs8", der, { name: "Ed25519" }, true, ["sign"]);
   const x = (await crypto.subtle.exportKey("jwk", priv)).x.replace(/-/g, "+").replace(/_/g, "/");
   const pub = hex(Uint8Array.from(atob(x + "=".repeat((4 - (x.length % 4)) % 4)), (c) => c.charCodeAt(0)));
-  await keyOp("readwrite", { priv, pub });
+  await addKey({ priv, pub, name: "" });
   say($("#keys"), T.restored, true);
 }
 
@@ -194,17 +233,71 @@ function listReceipts() {
   const list = $("#receipts");
   if (!list) return;
   list.textContent = "";
-  for (const entry of receipts().reverse()) {
+  const kinds = Object.fromEntries(T.kinds.split(",").map((p) => p.split(":")));
+  const all = receipts();
+  const events = all.map((e) => { try { return JSON.parse(e.event); } catch { return {}; } });
+  // The latest ballot of a voter in a consultation replaces the earlier ones.
+  const ballot = (i) => all[i].kind === "ballot" && events[i].body ? events[i].author + events[i].body.consultation : null;
+  const latest = {};
+  all.forEach((_, i) => { if (ballot(i)) latest[ballot(i)] = i; });
+  for (let i = all.length - 1; i >= 0; i--) {
+    const entry = all[i];
+    const { index, tree_head: { head } } = entry.receipt.receipt;
     const li = document.createElement("li");
     const b = document.createElement("button");
     const out = document.createElement("span");
-    li.textContent = `${new Date(entry.at).toLocaleString()} · ${entry.kind} ${entry.title} · #${entry.receipt.receipt.index} `;
+    li.id = "r-" + index;
+    li.textContent = `${new Date(entry.at).toLocaleString(document.documentElement.lang)} · ${kinds[entry.kind] || entry.kind} ${entry.title} · ${T.receipt.replace("{n}", index)} `;
+    if (ballot(i) && latest[ballot(i)] !== i) {
+      li.className = "replaced";
+      li.append(`(${T.replaced}) `);
+    }
     b.type = "button";
     b.textContent = T.check;
     b.onclick = () => check(entry, out).catch((e) => { out.textContent = e.message; });
     out.setAttribute("role", "status");
-    li.append(b, " ", out);
+    // The file palabre check-receipt reads: the receipt, and the town's signed authority
+    // event, which names the node to ask.
+    const file = JSON.stringify({ receipt: entry.receipt, authority: entry.authority, event: entry.event });
+    const down = anchor("data:application/json," + encodeURIComponent(file), T.download, "button download");
+    down.download = `palabre-receipt-${index}.json`;
+    li.append(b, " ", down, " ", anchor(`/receipt/${head.authority}/${index}`, T.print, "button"), " ", out);
     list.append(li);
+  }
+}
+
+// Who signs: a visitor without a key learns it before filling a form; on a shared
+// device, each form says whose key signs, with a way to change it.
+async function whoSigns() {
+  const me = await myKey();
+  const all = await allKeys();
+  for (const form of $$("form[data-kind]")) {
+    const p = document.createElement("p");
+    if (!me) {
+      p.className = "warn";
+      p.append(T.registerFirst + " ", anchor("/register", T.register));
+    } else if (all.length > 1) {
+      p.className = "meta signer";
+      p.append(`${T.signedAs} ${label(me)} · `, anchor("/me", T.change));
+    } else continue;
+    form.prepend(p);
+  }
+  const have = $("#have");
+  if (have && me) have.hidden = false;
+  const box = $("#ids");
+  if (!box || all.length < 2) return;
+  box.hidden = false;
+  for (const l of $$("label", box)) l.remove();
+  for (const k of all) {
+    const l = document.createElement("label");
+    const i = document.createElement("input");
+    l.className = "check";
+    i.type = "radio";
+    i.name = "id";
+    i.checked = me && k.pub === me.pub;
+    i.onchange = () => useKey(k.pub).then(showKey);
+    l.append(i, " " + label(k));
+    box.append(l);
   }
 }
 
@@ -241,8 +334,20 @@ for (const form of $$("form[data-sealed]")) {
   a.onclick = () => audit(form).catch((err) => say(form, T.refused + " " + err.message, false));
 }
 
-const b = $("#backup");
-if (b) b.onclick = backup;
+// A ballot's limit ("2 max") holds before sending: once it is reached, the other
+// choices are disabled until one is unticked.
+for (const set of $$("fieldset[data-max]")) {
+  const boxes = $$("input[type=checkbox]", set);
+  const hold = () => {
+    const full = boxes.filter((b) => b.checked).length >= +set.dataset.max;
+    for (const b of boxes) b.disabled = full && !b.checked;
+  };
+  for (const b of boxes) b.addEventListener("change", hold);
+  hold();
+}
+for (const b of $$(".backup")) b.onclick = backup;
+const pr = $("#print");
+if (pr) { pr.hidden = false; pr.onclick = () => window.print(); }
 const card = location.hash.match(/^#key=([0-9a-f]{64})$/);
 if (card && $("#keys")) {
   history.replaceState(null, "", location.pathname);
@@ -252,6 +357,32 @@ const r = $("#restore");
 if (r) r.onchange = () => r.files[0] && restore(r.files[0]).catch((e) => say($("#keys"), e.message, false));
 listReceipts();
 function showKey() {
-  return myKey().then((me) => { const k = $("#mykey"); if (k && me) k.textContent = me.pub; });
+  return myKey().then((me) => { const k = $("#mykey"); if (k && me) k.textContent = me.pub; }).then(whoSigns).then(showCurrent);
+}
+
+// The vote that counts for this key here: the latest ballot it sent, kept with its
+// receipt, told in the form's own words (a later vote replaces it).
+async function showCurrent() {
+  const f = $("form[data-kind=ballot]");
+  if (!f) return;
+  const me = await myKey();
+  if (!me) return;
+  let last = null;
+  for (const r of receipts()) {
+    if (r.kind !== "ballot") continue;
+    const e = JSON.parse(r.event);
+    if (e.author === me.pub && e.body.consultation === f.consultation.value && e.body.choice) last = e.body.choice;
+  }
+  const p = $(".current", f);
+  p.hidden = !last;
+  if (!last) return;
+  const words = [];
+  for (const i of $$("input[name=approve], input[name^='a-'], input[name^='g-']", f)) {
+    const k = i.name.slice(2);
+    const on = last.approve ? last.approve.includes(i.value) : String((last.answers || last.grades || {})[k]) === i.value;
+    const legend = i.type === "radio" ? $("legend", i.closest("fieldset")).textContent + " — " : "";
+    if (on) words.push(legend + i.parentElement.textContent.trim());
+  }
+  $("b", p).textContent = words.join(" · ");
 }
 showKey();

@@ -4,7 +4,8 @@
 //! them, `palabre audit` passing) with invitation codes used exactly when their
 //! credential is in that log; a backup of a stopped node (and of one killed, whose
 //! control socket is left behind); a restore refusing a directory in use and a damaged
-//! file. Every wait is on a condition, bounded.
+//! file; a log written to a pipe, without colour codes. Every wait is on a condition,
+//! bounded.
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
@@ -341,4 +342,48 @@ fn restore_refuses_a_directory_in_use_and_a_damaged_file() {
         .permissions()
         .mode();
     assert_eq!(key_mode & 0o777, 0o600);
+}
+
+/// A log written to a pipe (a file, journald) carries no colour codes: the node is
+/// started with its log piped, stopped as systemd stops it (SIGTERM), and every line it
+/// logged is read.
+#[test]
+fn logs_to_a_pipe_have_no_colour_codes() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_palabre"))
+        .args(["serve", "--demo", "--http", "127.0.0.1:0", "--data"])
+        .arg(dir.path().join("node"))
+        .env("PALABRE_LOG", "info")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the palabre binary starts");
+    let stdout = child.stdout.take().expect("piped stdout");
+    // Kept open to the end: the node may print more.
+    let mut stdout = BufReader::new(stdout).lines();
+    let serving = stdout
+        .by_ref()
+        .map_while(Result::ok)
+        .any(|line| line.starts_with("Palabre is serving on "));
+    assert!(serving, "the node did not say it was serving");
+    let term = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(term.success());
+    let stderr = child.stderr.take().expect("piped stderr");
+    let seen: Vec<String> = BufReader::new(stderr)
+        .lines()
+        .map_while(Result::ok)
+        .collect();
+    let status = child.wait().expect("the node stops");
+    assert!(status.success(), "{status:?}: {seen:?}");
+    assert!(
+        seen.iter()
+            .any(|l| l.contains("INFO") && l.contains("shutting down")),
+        "{seen:?}"
+    );
+    for line in &seen {
+        assert!(!line.contains('\u{1b}'), "a colour code in {line:?}");
+    }
 }

@@ -45,6 +45,14 @@ fn known_page(back: &str) -> Option<String> {
     }
     match (first, rest) {
         ("p", None) => Some(format!("/p/{id}")),
+        // A printable receipt: a log (a key, 64 hex digits like an id) and a position.
+        ("receipt", Some(n))
+            if !n.is_empty()
+                && n.len() <= MAX_SEED_DIGITS
+                && n.bytes().all(|b| b.is_ascii_digit()) =>
+        {
+            Some(format!("/receipt/{id}/{n}"))
+        }
         ("c", Some(page @ ("propose" | "results"))) => Some(format!("/c/{id}/{page}")),
         ("c", None) => {
             let seed = query.strip_prefix("seed=").filter(|s| {
@@ -87,6 +95,11 @@ mod tests {
             (Some(&format!("/c/{id}/results/x")), "/".to_owned()),
             (Some(&format!("/p/{id}")), format!("/p/{id}")),
             (Some("/p/ABC"), "/".to_owned()),
+            (
+                Some(&format!("/receipt/{id}/62")),
+                format!("/receipt/{id}/62"),
+            ),
+            (Some(&format!("/receipt/{id}/6x")), "/".to_owned()),
         ];
         for (back, want) in cases {
             assert_eq!(page_to_return_to(back), want, "{back:?}");

@@ -8,7 +8,7 @@
 //! is nothing to forge across sites. Charts are SVG drawn here (`charts.rs`).
 //!
 //! One file per page, named as its template in `web/templates/` (`home.rs`,
-//! `consultation.rs`, `proposal.rs`, `propose.rs`, `results.rs`, `register.rs`, `me.rs`,
+//! `consultation.rs`, `proposal.rs`, `propose.rs`, `results.rs`, `register.rs`, `me.rs`, `receipt.rs`,
 //! `text.rs` for `/verify` and `/about`, `verify_encryption.rs` for `/verify/encryption`); this file keeps the router, the assets, the
 //! security headers, the frame every page shares, the loaders of a consultation's items,
 //! the language switch and the messages.
@@ -21,6 +21,7 @@ pub mod i18n;
 mod me;
 mod proposal;
 mod propose;
+mod receipt;
 mod register;
 mod results;
 mod text;
@@ -125,6 +126,7 @@ pub fn routes<B: Backend>(backend: Arc<B>) -> Router {
         .route("/p/{id}", get(proposal::proposal::<B>))
         .route("/register", get(register::register::<B>))
         .route("/me", get(me::me::<B>))
+        .route("/receipt/{log}/{index}", get(receipt::receipt::<B>))
         .route("/verify", get(text::verify::<B>))
         .route(
             "/verify/encryption",

@@ -19,7 +19,7 @@ mod desk;
 mod letters;
 pub mod lockout;
 mod moderation;
-mod qr;
+pub(crate) mod qr;
 mod report;
 mod secrecy;
 
