@@ -166,23 +166,5 @@ palabreSeal.t holds the internals for the tests. */
     if (row && d.max && choice.length > +d.max) throw Error(d.tooMany);
     return { key: d.key, consultation: f.consultation.value, layout: d.layout, author, mode: d.sealed, choice, columns: cols.length };
   };
-  // The desk's assisted ballot (staff/ballot.html, form[data-desk]): the agent's device
-  // seals the choice for the card's key; the form then sends the sealed member and the
-  // card, never the choice (its inputs are disabled before sending).
-  const desk = async (f) => {
-    const h = f.card.value.split("key=").pop().replace(/[\s-]/g, "").toLowerCase();
-    if (!/^[0-9a-f]{64}$/.test(h)) throw Error(f.dataset.badCard);
-    const der = Uint8Array.from([48, 46, 2, 1, 0, 48, 5, 6, 3, 43, 101, 112, 4, 34, 4, 32, ...xh(h)]),
-      k = await crypto.subtle.importKey("pkcs8", der, { name: "Ed25519" }, true, ["sign"]),
-      x = (await crypto.subtle.exportKey("jwk", k)).x.replace(/-/g, "+").replace(/_/g, "/"),
-      pub = hx(Uint8Array.from(atob(x + "=".repeat((4 - x.length % 4) % 4)), (c) => c.charCodeAt(0)));
-    f.sealed.value = JSON.stringify((await seal(seal.form(f, pub))).sealed);
-    for (const i of f.querySelectorAll("[name=approve],[name^='a-'],[name^='g-']")) i.disabled = true;
-    f.submit();
-  };
-  for (const f of document.querySelectorAll("form[data-desk]")) f.onsubmit = (e) => {
-    e.preventDefault();
-    desk(f).catch((err) => { f.querySelector("output").textContent = err.message; });
-  };
   self.palabreSeal = seal;
 })();

@@ -1,5 +1,6 @@
 //! The "check an encryption" form (`/verify/encryption`) and the file that seals secret
-//! ballots in the page (`sealed.js`, served here under a content-hashed name).
+//! ballots in the page (`sealed.js`, served here under a content-hashed name, with the
+//! desk's `desk.js` over it).
 //!
 //! The form is server-rendered and works without any script: a resident, or someone
 //! helping them, pastes the opening file a vote page handed out instead of casting
@@ -36,16 +37,36 @@ pub fn sealed_js() -> &'static Asset {
     })
 }
 
-/// Serves `sealed.js` under its hashed name, cached for a year like the other files.
+/// `web/static/desk.js` (the desk's sealed assisted ballot, over `sealed.js`), embedded
+/// and hashed once, served beside it.
+pub fn desk_js() -> &'static Asset {
+    static DESK: std::sync::OnceLock<Asset> = std::sync::OnceLock::new();
+    DESK.get_or_init(|| {
+        let mut a = Asset::new(
+            "desk",
+            "js",
+            include_bytes!("../../static/desk.js"),
+            "text/javascript; charset=utf-8",
+        );
+        a.url = a.url.replacen("/static/", "/static/sealed/", 1);
+        a
+    })
+}
+
+/// Serves `sealed.js` and `desk.js` under their hashed names, cached for a year like
+/// the other files.
 pub(super) async fn script<B: Backend>(
     State(site): State<Shared<B>>,
     Path(file): Path<String>,
     headers: HeaderMap,
 ) -> Response {
-    let a = sealed_js();
-    if a.url != format!("/static/sealed/{file}") {
+    let wanted = format!("/static/sealed/{file}");
+    let Some(a) = [sealed_js(), desk_js()]
+        .into_iter()
+        .find(|a| a.url == wanted)
+    else {
         return not_found(&site, &headers);
-    }
+    };
     (
         [
             (header::CONTENT_TYPE, a.content_type),

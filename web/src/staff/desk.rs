@@ -251,6 +251,8 @@ struct DeskSealed {
     max: Option<u32>,
     /// `sealed.js` under its content-hashed name.
     script: String,
+    /// `desk.js`, over it.
+    desk_script: String,
 }
 
 /// The sealed form of `view`'s desk page: `None` for a public consultation, and for a
@@ -281,6 +283,7 @@ fn desk_sealed<O: Office>(
                 _ => None,
             },
             script: crate::site::verify_encryption::sealed_js().url.clone(),
+            desk_script: crate::site::verify_encryption::desk_js().url.clone(),
         }),
         _ => None,
     })
