@@ -1,7 +1,8 @@
 //! The house's tidiness, checked as rust-analyzer's `tidy` does: every source module of
 //! every crate of the workspace is named in ARCHITECTURE.md's code map, every `*.rs` the
 //! map names exists, and no source file outside tests grows past ~800 lines unless the
-//! allow-list below says why. It reads files only; it starts nothing.
+//! allow-list below says why, nor any function past ~120 lines unless its own list
+//! says why. It reads files only; it starts nothing.
 
 use std::path::{Path, PathBuf};
 
@@ -193,5 +194,147 @@ fn no_source_file_is_too_long() {
     assert!(
         long.is_empty(),
         "over {MAX_LINES} lines and not in LONG_FILES (split it, or say why not): {long:?}"
+    );
+}
+
+/// Functions allowed past [`MAX_FN_LINES`], each with its reason: `(file, fn, reason)`.
+const LONG_FUNCTIONS: &[(&str, &str, &str)] = &[
+    (
+        "crates/palabre-core/src/admission.rs",
+        "check",
+        "the admission table: one short arm per event kind calling that kind's rules; split, the table would no longer read as one",
+    ),
+    (
+        "crates/palabre-core/src/audit/opening.rs",
+        "check",
+        "the opening's checks in PROTOCOL.md's order (chains, seal_final, shares, result), each a few lines",
+    ),
+    (
+        "node/src/demo.rs",
+        "seed",
+        "the demo's content, data written as code: one consultation after the other",
+    ),
+    (
+        "node/src/demo.rs",
+        "seed_secret",
+        "the secret example's ceremony replayed in order: declaration, consultation, deals, key, layout",
+    ),
+    (
+        "node/src/commands/serve.rs",
+        "serve",
+        "the node's start-up step by step, in the order OPERATIONS.md describes it",
+    ),
+    (
+        "web/src/site/charts.rs",
+        "draw",
+        "one arm per ballot method's chart; each method's drawing is short",
+    ),
+    (
+        "web/src/staff/consultations.rs",
+        "build",
+        "the draft form read field by field into a consultation body, in the form's order",
+    ),
+    (
+        "bench/src/replbench.rs",
+        "propagation",
+        "a benchmark's measured steps in order, each printed as it is taken",
+    ),
+    (
+        "bench/src/bench.rs",
+        "measure",
+        "a benchmark's measured steps in order, each printed as it is taken",
+    ),
+    (
+        "bench/src/bench.rs",
+        "closed_log",
+        "a benchmark's fixture: a closed consultation's whole log, built in order",
+    ),
+    (
+        "bench/src/secretbench.rs",
+        "run",
+        "a benchmark's measured steps in order, each printed as it is taken",
+    ),
+    (
+        "bench/src/staffbench.rs",
+        "measure",
+        "a benchmark's measured steps in order, each printed as it is taken",
+    ),
+];
+
+/// About where a function stops reading as one step (issue 16: ~120 lines).
+const MAX_FN_LINES: usize = 120;
+
+/// Every `fn` of `text` with a body, outside its `#[cfg(test)]` module: (name, lines from
+/// its signature to its closing brace at the same indentation).
+fn functions(text: &str) -> Vec<(String, usize)> {
+    let lines: Vec<&str> = text.lines().collect();
+    let mut out = Vec::new();
+    for (i, line) in lines.iter().enumerate() {
+        if line.starts_with("#[cfg(test)]") {
+            break;
+        }
+        let trimmed = line.trim_start();
+        let indent = line.len() - trimmed.len();
+        let after_qualifiers = trimmed
+            .trim_start_matches("pub(crate) ")
+            .trim_start_matches("pub(super) ")
+            .trim_start_matches("pub ")
+            .trim_start_matches("async ")
+            .trim_start_matches("const ");
+        let Some(rest) = after_qualifiers.strip_prefix("fn ") else {
+            continue;
+        };
+        if line.trim_end().ends_with(';') {
+            continue;
+        }
+        let name: String = rest
+            .chars()
+            .take_while(|c| c.is_alphanumeric() || *c == '_')
+            .collect();
+        let close = format!("{}}}", " ".repeat(indent));
+        if let Some(end) = lines[i + 1..].iter().position(|l| l.trim_end() == close) {
+            out.push((name, end + 2));
+        }
+    }
+    out
+}
+
+#[test]
+fn no_function_is_too_long() {
+    let root = root();
+    let mut long = Vec::new();
+    for path in sources() {
+        if is_test(&path) {
+            continue;
+        }
+        let rel = path
+            .strip_prefix(&root)
+            .unwrap_or(&path)
+            .display()
+            .to_string();
+        let text = std::fs::read_to_string(&path).expect("a readable file");
+        for (name, lines) in functions(&text) {
+            let allowed = LONG_FUNCTIONS
+                .iter()
+                .any(|(p, f, _)| *p == rel && *f == name);
+            if lines > MAX_FN_LINES && !allowed {
+                long.push(format!("{rel}: fn {name} ({lines} lines)"));
+            }
+        }
+    }
+    assert!(
+        long.is_empty(),
+        "over {MAX_FN_LINES} lines and not in LONG_FUNCTIONS (split it, or say why not): {long:?}"
+    );
+}
+
+/// The function finder finds what it should: a checker that cannot see a long function
+/// would always pass.
+#[test]
+fn the_function_finder_measures_bodies() {
+    let text = "fn a() {\n    x;\n}\n\npub(crate) async fn b(\n    y: u8,\n) -> u8 {\n    y\n}\ntrait T {\n    fn c(&self);\n}\n#[cfg(test)]\nmod tests {\n    fn d() {\n    }\n}\n";
+    assert_eq!(
+        functions(text),
+        vec![("a".to_owned(), 3), ("b".to_owned(), 5)]
     );
 }

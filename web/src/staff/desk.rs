@@ -433,6 +433,74 @@ fn read_choice(kind: &str, form: &[(String, String)]) -> Option<Choice> {
     }
 }
 
+/// What an assisted ballot carries: the choice, or for a secret consultation the sealed
+/// member the desk's device made (`desk.js`); the server never sees a secret choice.
+enum Assisted {
+    Choice(Choice),
+    Sealed(Sealed),
+}
+
+/// The ballot form's content, or the refusal's code and words (French, English).
+fn read_assisted(
+    secret: bool,
+    form: &consultations::Pairs,
+) -> Result<Assisted, (&'static str, &'static str, &'static str)> {
+    let get = |name: &str| consultations::value(form, name);
+    if secret {
+        return serde_json::from_str::<Sealed>(&get("sealed"))
+            .map(Assisted::Sealed)
+            .map_err(|_| {
+                (
+                    "sealed_required",
+                    "Ce vote est secret : cette page chiffre le choix sur cet appareil, par un script, avant l'envoi. Activez JavaScript dans ce navigateur, puis recommencez.",
+                    "This vote is secret: this page encrypts the choice on this device, by a script, before sending it. Enable JavaScript in this browser, then try again.",
+                )
+            });
+    }
+    read_choice(&get("kind"), form)
+        .map(Assisted::Choice)
+        .ok_or((
+            "invalid_choice",
+            "Le choix est illisible.",
+            "The choice is unreadable.",
+        ))
+}
+
+/// The agent countersigns, then the voter's key signs the ballot that carries it.
+fn sign_assisted(
+    agent: &SecretKey,
+    voter: &SecretKey,
+    at: u64,
+    consultation: EventId,
+    what: Assisted,
+) -> Result<palabre_core::event::SignedEvent, palabre_core::rejection::Rejection> {
+    let author = voter.public_key();
+    let body = match what {
+        Assisted::Choice(choice) => {
+            let assistance = Assistance::sign(agent, &author, at, &consultation, &choice)?;
+            Body::Ballot(BallotBody {
+                consultation,
+                choice,
+                assistance: Some(assistance),
+            })
+        }
+        Assisted::Sealed(sealed) => {
+            let assistance = Assistance::sign_sealed(agent, &author, at, &consultation, &sealed)?;
+            Body::SealedBallot(SealedBallotBody {
+                consultation,
+                sealed,
+                assistance: Some(assistance),
+            })
+        }
+    };
+    Event {
+        author,
+        created_at_ms: at,
+        body,
+    }
+    .sign(voter)
+}
+
 pub async fn ballot<O: Office>(
     State(st): State<Shared<O>>,
     Path(id): Path<String>,
@@ -463,61 +531,21 @@ pub async fn ballot<O: Office>(
         st.office.discussion(&consultation)?,
         Some((view, _)) if view.body.secrecy.is_some()
     );
-    let agent = me.account.key()?;
-    let at = st.office.now_ms();
-    let ballot = if secret {
-        // The device sealed the choice (sealed.js); no choice reaches this server.
-        let Ok(sealed) = serde_json::from_str::<Sealed>(&get("sealed")) else {
+    let what = match read_assisted(secret, &form) {
+        Ok(what) => what,
+        Err((code, fr_text, en_text)) => {
             return Ok(st.refuse_tr(
                 &headers,
                 Some(me),
                 StatusCode::UNPROCESSABLE_ENTITY,
-                "sealed_required",
-                "Ce vote est secret : cette page chiffre le choix sur cet appareil, par un script, avant l'envoi. Activez JavaScript dans ce navigateur, puis recommencez.",
-                "This vote is secret: this page encrypts the choice on this device, by a script, before sending it. Enable JavaScript in this browser, then try again.",
+                code,
+                fr_text,
+                en_text,
             ));
-        };
-        Assistance::sign_sealed(&agent, &voter.public_key(), at, &consultation, &sealed).and_then(
-            |assistance| {
-                Event {
-                    author: voter.public_key(),
-                    created_at_ms: at,
-                    body: Body::SealedBallot(SealedBallotBody {
-                        consultation,
-                        sealed,
-                        assistance: Some(assistance),
-                    }),
-                }
-                .sign(&voter)
-            },
-        )
-    } else {
-        let Some(choice) = read_choice(&get("kind"), &form) else {
-            return Ok(st.refuse_tr(
-                &headers,
-                Some(me),
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "invalid_choice",
-                "Le choix est illisible.",
-                "The choice is unreadable.",
-            ));
-        };
-        // The agent countersigns, then the voter's key signs the ballot that carries it.
-        Assistance::sign(&agent, &voter.public_key(), at, &consultation, &choice).and_then(
-            |assistance| {
-                Event {
-                    author: voter.public_key(),
-                    created_at_ms: at,
-                    body: Body::Ballot(BallotBody {
-                        consultation,
-                        choice,
-                        assistance: Some(assistance),
-                    }),
-                }
-                .sign(&voter)
-            },
-        )
+        }
     };
+    let agent = me.account.key()?;
+    let ballot = sign_assisted(&agent, &voter, st.office.now_ms(), consultation, what);
     let ballot = match ballot {
         Ok(b) => b,
         Err(r) => {
