@@ -35,8 +35,14 @@ pub fn run(n: u32, rate: u32, seconds: u32) -> anyhow::Result<()> {
     println!("machine: {cores} cores");
     let dir = std::env::temp_dir().join(format!("palabre-replbench-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
-    let result =
-        replication(&dir.join("r"), n).and_then(|()| propagation(&dir.join("p"), rate, seconds));
+    let result = (|| {
+        let replica = replication(&dir.join("r"), n)?;
+        let _ = std::fs::remove_dir_all(dir.join("r"));
+        let origin = origin_curve(&dir.join("o"), n)?;
+        let _ = std::fs::remove_dir_all(dir.join("o"));
+        write_svg(&replica, &origin)?;
+        propagation(&dir.join("p"), rate, seconds)
+    })();
     let _ = std::fs::remove_dir_all(&dir);
     result
 }
@@ -172,7 +178,9 @@ async fn metric(addr: &str, name: &str) -> u64 {
         .unwrap_or(0)
 }
 
-fn replication(dir: &Path, n: u32) -> anyhow::Result<()> {
+/// Replicates a closed log of `n` ballots to a fresh node; returns the fresh node's RSS
+/// curve: (entries held, MiB).
+fn replication(dir: &Path, n: u32) -> anyhow::Result<Curve> {
     println!("replication: signing a closed consultation of {n} ballots (setup, not timed)…");
     let log = closed_log(n)?;
     let audit_secs = time_audit(&log)?;
@@ -189,8 +197,14 @@ fn replication(dir: &Path, n: u32) -> anyhow::Result<()> {
     let replica = Node::start_with(&fresh.dir, &[("PALABRE_P2P_LISTEN", &b), CACHE])?;
     let rt = tokio::runtime::Runtime::new()?;
     let deadline = t + Duration::from_secs(3_600);
+    let step = rss_step(total);
+    let mut curve = vec![(0, mib(rss_kib(replica.pid()).0))];
     loop {
         let held = rt.block_on(size_at(&replica.addr, &town));
+        // RSS at every step of entries held (one sample when a poll crosses a step).
+        if held / step > curve.last().map_or(0, |(at, _)| *at) / step {
+            curve.push((held, mib(rss_kib(replica.pid()).0)));
+        }
         if held >= total {
             break;
         }
@@ -231,7 +245,8 @@ fn replication(dir: &Path, n: u32) -> anyhow::Result<()> {
     crate::report::figure("audit of the same log", audit_secs, "s");
     crate::report::figure("fresh node RSS", mib(rss), "MiB");
     crate::report::figure("fresh node RSS, peak", mib(peak), "MiB");
-    Ok(())
+    print_curve("fresh replica", &curve);
+    Ok(curve)
 }
 
 fn propagation(dir: &Path, rate: u32, seconds: u32) -> anyhow::Result<()> {
@@ -456,4 +471,241 @@ fn propagation(dir: &Path, rate: u32, seconds: u32) -> anyhow::Result<()> {
         node.stop()?;
     }
     Ok(())
+}
+
+/// An RSS curve: (entries held, MiB), in the order sampled.
+type Curve = Vec<(u64, f64)>;
+
+/// Entries between two RSS samples: 100 k, or 10 k for logs under half a million.
+fn rss_step(total: u64) -> u64 {
+    if total >= 500_000 { 100_000 } else { 10_000 }
+}
+
+fn print_curve(what: &str, curve: &Curve) {
+    let points: Vec<String> = curve
+        .iter()
+        .map(|(at, rss)| format!("{at} → {rss:.0}"))
+        .collect();
+    println!(
+        "RSS curve, {what} (entries held → MiB): {}",
+        points.join(", ")
+    );
+    for (at, rss) in curve {
+        crate::report::figure(&format!("{what} RSS at {at} entries"), *rss, "MiB");
+    }
+}
+
+/// An origin node's RSS as its own log grows through its HTTP API: credentials and then
+/// ballots of `n` voters, a step's worth of entries (`rss_step`) a round, sampled after
+/// each round.
+fn origin_curve(dir: &Path, n: u32) -> anyhow::Result<Curve> {
+    println!("origin: {n} voters credentialed and voting through one node's HTTP API…");
+    let home = init(dir, "Origin")?;
+    let town = &home.key;
+    let me = town.public_key();
+    let node = Node::start_with(&home.dir, &[CACHE])?;
+    let rt = tokio::runtime::Runtime::new()?;
+    let now = now_ms();
+    let at = |author: &SecretKey, body: Body| {
+        Event {
+            author: author.public_key(),
+            created_at_ms: now_ms(),
+            body,
+        }
+        .sign(author)
+    };
+    let consultation = at(
+        town,
+        Body::Consultation(Box::new(ConsultationBody {
+            title: "Origin".into(),
+            description: "Bench".into(),
+            authorities: vec![me],
+            proposals_open_ms: now - 60_000,
+            proposals_close_ms: now + 24 * 3_600_000,
+            vote_open_ms: now - 60_000,
+            vote_close_ms: now + 24 * 3_600_000,
+            method: Method::Approval { max_choices: 1 },
+            show_running_results: false,
+            secrecy: None,
+            quotas: None,
+        })),
+    )?;
+    let cid = consultation.id();
+    let proposal = at(
+        town,
+        Body::Proposal(ProposalBody {
+            consultation: cid,
+            title: "P".into(),
+            body: "P".into(),
+            cost: None,
+        }),
+    )?;
+    let pid = proposal.id();
+    let setup = batch_body(&[consultation.into_bytes(), proposal.into_bytes()]);
+    rt.block_on(send(&node.addr, vec![setup], 1))?;
+    let round = (rss_step(2 * u64::from(n)) / 2) as u32;
+    let sample = |rt: &tokio::runtime::Runtime| {
+        (
+            rt.block_on(size_at(&node.addr, &me)),
+            mib(rss_kib(node.pid()).0),
+        )
+    };
+    let mut curve = vec![sample(&rt)];
+    let mut first = 0;
+    while first < n {
+        let k = round.min(n - first);
+        let credentials = sign_all(k, |i| {
+            at(
+                town,
+                Body::Credential(CredentialBody {
+                    subject: key(first + i).public_key(),
+                    replaces: None,
+                }),
+            )
+        })?;
+        let bodies = credentials
+            .chunks(palabre_core::limits::MAX_PAGE_ENTRIES as usize)
+            .map(batch_body)
+            .collect();
+        rt.block_on(send(&node.addr, bodies, 1))?;
+        let ballots = sign_all(k, |i| {
+            at(
+                &key(first + i),
+                Body::Ballot(BallotBody {
+                    consultation: cid,
+                    choice: Choice::Approve(vec![pid]),
+                    assistance: None,
+                }),
+            )
+        })?;
+        rt.block_on(send(
+            &node.addr,
+            ballots.chunks(100).map(batch_body).collect(),
+            4,
+        ))?;
+        first += k;
+        curve.push(sample(&rt));
+    }
+    node.stop()?;
+    print_curve("origin", &curve);
+    Ok(curve)
+}
+
+/// Posts every batch over `clients` keep-alive connections; each must be answered 200
+/// with no refusal inside.
+async fn send(addr: &str, bodies: Vec<Vec<u8>>, clients: usize) -> anyhow::Result<()> {
+    let bodies = Arc::new(bodies);
+    let mut tasks = Vec::new();
+    for c in 0..clients.min(bodies.len()).max(1) {
+        let (bodies, addr) = (Arc::clone(&bodies), addr.to_owned());
+        tasks.push(tokio::spawn(async move {
+            let mut s = TcpStream::connect(&addr).await?;
+            s.set_nodelay(true)?;
+            for body in bodies.iter().skip(c).step_by(clients) {
+                let (status, answer) = post(&mut s, &addr, body).await?;
+                anyhow::ensure!(
+                    status == 200 && !answer.windows(7).any(|w| w == b"\"error\""),
+                    "refused with {status}: {}",
+                    String::from_utf8_lossy(&answer[..answer.len().min(300)])
+                );
+            }
+            anyhow::Ok(())
+        }));
+    }
+    for t in tasks {
+        t.await??;
+    }
+    Ok(())
+}
+
+/// Draws both curves into one SVG (hand-written, no dependency) at `PALABRE_BENCH_SVG`,
+/// by default `docs/bench/rss.svg` under the working directory.
+fn write_svg(replica: &Curve, origin: &Curve) -> anyhow::Result<()> {
+    let path = std::env::var_os("PALABRE_BENCH_SVG")
+        .map_or_else(|| Path::new("docs/bench/rss.svg").to_path_buf(), Into::into);
+    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent)?;
+    }
+    std::fs::write(&path, svg(replica, origin))?;
+    println!("RSS curves drawn in {}", path.display());
+    Ok(())
+}
+
+/// A round number at or above `x` (1, 2 or 5 times a power of ten).
+fn nice(x: f64) -> f64 {
+    let p = 10f64.powf(x.max(1.0).log10().floor());
+    [1.0, 2.0, 5.0, 10.0]
+        .into_iter()
+        .map(|m| m * p)
+        .find(|v| *v >= x)
+        .unwrap_or(10.0 * p)
+}
+
+fn svg(replica: &Curve, origin: &Curve) -> String {
+    use std::fmt::Write;
+    let (w, h, left, right, top, bottom) = (720.0, 400.0, 70.0, 20.0, 40.0, 60.0);
+    let all = || replica.iter().chain(origin.iter());
+    let x_max = nice(all().map(|(e, _)| *e as f64).fold(1.0, f64::max));
+    let y_max = nice(all().map(|(_, m)| *m).fold(1.0, f64::max) * 1.1);
+    let x = |e: f64| left + e / x_max * (w - left - right);
+    let y = |m: f64| h - bottom - m / y_max * (h - top - bottom);
+    let mut s = format!(
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{w}\" height=\"{h}\" \
+         viewBox=\"0 0 {w} {h}\" font-family=\"sans-serif\" font-size=\"12\">\n\
+         <rect width=\"{w}\" height=\"{h}\" fill=\"white\"/>\n\
+         <text x=\"{left}\" y=\"20\" font-size=\"14\">RSS (MiB) against entries held — \
+         palabre-bench --replication</text>\n"
+    );
+    for i in 0..=5 {
+        let (ex, my) = (x_max * f64::from(i) / 5.0, y_max * f64::from(i) / 5.0);
+        let _ = writeln!(
+            s,
+            "<line x1=\"{:.1}\" y1=\"{:.1}\" x2=\"{:.1}\" y2=\"{:.1}\" stroke=\"#ddd\"/>\
+             <text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"end\">{my:.0}</text>\
+             <text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"middle\">{ex:.0}</text>",
+            left,
+            y(my),
+            w - right,
+            y(my),
+            left - 6.0,
+            y(my) + 4.0,
+            x(ex),
+            h - bottom + 16.0,
+        );
+    }
+    let _ = writeln!(
+        s,
+        "<text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"middle\">entries held</text>",
+        (left + w - right) / 2.0,
+        h - 20.0
+    );
+    for (i, (name, curve, colour)) in [
+        ("fresh replica", replica, "#c0392b"),
+        ("origin (HTTP ingest)", origin, "#2471a3"),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let points: Vec<String> = curve
+            .iter()
+            .map(|(e, m)| format!("{:.1},{:.1}", x(*e as f64), y(*m)))
+            .collect();
+        let _ = writeln!(
+            s,
+            "<polyline points=\"{}\" fill=\"none\" stroke=\"{colour}\" stroke-width=\"2\"/>",
+            points.join(" ")
+        );
+        let ly = top + 16.0 * i as f64;
+        let _ = writeln!(
+            s,
+            "<line x1=\"{:.1}\" y1=\"{ly:.1}\" x2=\"{:.1}\" y2=\"{ly:.1}\" stroke=\"{colour}\" \
+             stroke-width=\"2\"/><text x=\"{:.1}\" y=\"{:.1}\">{name}</text>",
+            left + 12.0,
+            left + 36.0,
+            left + 42.0,
+            ly + 4.0
+        );
+    }
+    s.push_str("</svg>\n");
+    s
 }
