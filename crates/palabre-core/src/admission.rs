@@ -33,7 +33,7 @@ pub struct VoterId {
 /// Where one credentialed key stands (PROTOCOL.md, "Credential states").
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CredentialStatus {
-    /// The key may act: its ballots count.
+    /// In force: the key may vote and write for its resident.
     Active,
     /// A `revocation` withdrew it: its ballots stop counting.
     Revoked,

@@ -440,8 +440,9 @@ impl ModerationAction {
     }
 }
 
-/// An authority's (or its moderator's) decision about a proposal or an
-/// argument of its own log's consultations; never about a ballot.
+/// An authority's decision, signed by it or by its admin or moderator, to hide, restore
+/// or purge a proposal or an argument (never a ballot). A hide counts when the authority
+/// takes part in the consultation.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ModerationBody {

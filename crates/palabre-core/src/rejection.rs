@@ -46,7 +46,8 @@ pub enum Rejection {
         /// The member that holds the key (`author`, `subject`, ...).
         field: &'static str,
     },
-    /// `weak_key`: a key of small or mixed order, refused as Ed25519 strict verification does.
+    /// `weak_key`: a key of small or mixed order (a torsion component), refused so that
+    /// batch and strict verification agree.
     #[error("the key in `{field}` is a weak (small-order or mixed-order) key")]
     WeakKey {
         /// The member that holds the key.

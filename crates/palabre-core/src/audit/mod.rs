@@ -99,7 +99,8 @@ pub struct LogSummary {
     pub name: Option<String>,
     /// Every source that served this log.
     pub sources: Vec<String>,
-    /// How many entries the longest agreeing source served.
+    /// How many positions of the log the audit rebuilt from its sources (an entry that
+    /// failed a check included).
     pub n_entries: u64,
     /// How many signed heads were served for it, all sources together.
     pub n_heads: u64,
@@ -154,7 +155,8 @@ pub struct AuditReport {
     pub logs: Vec<LogSummary>,
     /// The consultation's proposals as the counted prefixes hold them.
     pub proposals: Vec<ProposalSummary>,
-    /// Entries decoded, in every log served.
+    /// Entries of every log served, counted by position (an entry that failed a check
+    /// included).
     pub n_events: u64,
     /// Entries of the participating logs that are about another consultation: checked
     /// for decoding, signature and place in their log, not replayed (PROTOCOL.md,

@@ -21,8 +21,8 @@ pub enum ChoiceError {
     /// `zero_budget`: a budget method with nothing to spend.
     #[error("the budget must be at least 1")]
     ZeroBudget,
-    /// `number_too_large`: a threshold, budget or cost above 2^53 − 1, which JSON
-    /// cannot carry exactly.
+    /// `number_too_large`: a support threshold or a budget above 2^53 − 1, which signed
+    /// JSON cannot carry exactly.
     #[error("a number is larger than 2^53 − 1")]
     NumberTooLarge,
     /// `grade_count_out_of_range`: fewer than [`MIN_GRADES`] or more than
