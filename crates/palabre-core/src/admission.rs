@@ -24,41 +24,58 @@ use crate::tally::{self, ChoiceError, Method, Tally};
 /// A resident across key replacements: the first key an authority certified for them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct VoterId {
+    /// The authority that certified the resident.
     pub issuer: PublicKey,
+    /// The first key of the chain of replacements, which never changes.
     pub first_key: PublicKey,
 }
 
+/// Where one credentialed key stands (PROTOCOL.md, "Credential states").
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CredentialStatus {
+    /// In force: the key may vote and write for its resident.
     Active,
+    /// A `revocation` withdrew it: its ballots stop counting.
     Revoked,
     /// A newer credential names this key in `replaces`.
     Replaced,
 }
 
+/// What the record knows of one key credentialed by one authority.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct CredentialState {
+    /// The resident the key belongs to.
     pub voter: VoterId,
+    /// Whether the key may still act.
     pub status: CredentialStatus,
 }
 
+/// A recorded consultation, as admission and counting read it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConsultationView {
+    /// The id of its `consultation` event, the consultation's id.
     pub id: EventId,
+    /// The authority whose log holds it (whoever of its staff signed it).
     pub organiser: PublicKey,
+    /// Its signed rules.
     pub body: ConsultationBody,
 }
 
 /// Where a consultation stands at a given time.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Phase {
+    /// Before the proposal window opens.
     Upcoming,
+    /// From the opening of proposals to the opening of the vote.
     Proposals,
+    /// The vote window is open.
     Voting,
+    /// At or after `vote_close_ms`.
     Closed,
 }
 
 impl Phase {
+    /// The phase's name as the API and pages write it (`"voting"`, ...).
     pub fn as_str(self) -> &'static str {
         match self {
             Phase::Upcoming => "upcoming",
@@ -70,10 +87,12 @@ impl Phase {
 }
 
 impl ConsultationView {
+    /// Whether `authority` is one of the consultation's participating authorities.
     pub fn participates(&self, authority: &PublicKey) -> bool {
         self.body.authorities.binary_search(authority).is_ok()
     }
 
+    /// The phase at `now_ms` (ms since 1970).
     pub fn phase(&self, now_ms: u64) -> Phase {
         let b = &self.body;
         if now_ms < b.proposals_open_ms {
@@ -113,11 +132,16 @@ impl ConsultationView {
     }
 }
 
+/// A recorded proposal, as admission and counting read it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ProposalView {
+    /// The proposal's event id.
     pub id: EventId,
+    /// Who signed it: a resident, or the authority or its admin for the town hall's own.
     pub author: PublicKey,
+    /// The consultation it belongs to.
     pub consultation: EventId,
+    /// Its cost in whole currency units, present exactly in budget consultations.
     pub cost: Option<u64>,
 }
 
@@ -128,14 +152,20 @@ pub trait Record {
     fn contains(&self, id: &EventId) -> bool;
     /// Whether `authority`'s log holds its `authority` event.
     fn is_declared(&self, authority: &PublicKey) -> bool;
+    /// The recorded consultation with this id, in any log.
     fn consultation(&self, id: &EventId) -> Option<ConsultationView>;
+    /// The recorded proposal with this id, in any log (a purged one too, from its
+    /// tombstone).
     fn proposal(&self, id: &EventId) -> Option<ProposalView>;
     /// The kind of a recorded event and, for proposals and arguments, its consultation.
     fn target(&self, id: &EventId) -> Option<(Kind, Option<EventId>)>;
+    /// Where `subject`'s credential from `issuer` stands, if it ever had one.
     fn credential(&self, issuer: &PublicKey, subject: &PublicKey) -> Option<CredentialState>;
     /// The closing checkpoint `authority` recorded for `consultation`, if any.
     fn closing(&self, authority: &PublicKey, consultation: &EventId) -> Option<(u64, Hash)>;
+    /// Whether a `result` of `consultation` is already recorded.
     fn has_result(&self, consultation: &EventId) -> bool;
+    /// How many entries `authority`'s log holds.
     fn log_size(&self, authority: &PublicKey) -> u64;
     /// The Merkle root of the first `size` entries of `authority`'s log.
     fn root_at(&self, authority: &PublicKey, size: u64) -> Option<Hash>;
@@ -211,19 +241,26 @@ pub fn acts_for(
 pub enum Clock {
     /// A node admitting fresh input: the event's claimed time must be within
     /// `MAX_CLOCK_SKEW_MS` of `now_ms`.
-    Live { now_ms: u64 },
+    Live {
+        /// The node's clock, ms since 1970.
+        now_ms: u64,
+    },
     /// Replaying a recorded log (audit, replication): the claimed time is taken as is,
     /// and windows are judged by it; the closing checkpoint bounds what counts.
     Replay,
 }
 
+/// What [`admit`] decides for one event: append it, or refuse it with a reason.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Verdict {
+    /// The event may be appended to the log.
     Accept,
+    /// The event is refused, for this reason.
     Reject(Rejection),
 }
 
 impl Verdict {
+    /// `Ok(())` for accept, the rejection as the error otherwise.
     pub fn into_result(self) -> Result<(), Rejection> {
         match self {
             Verdict::Accept => Ok(()),

@@ -13,14 +13,19 @@ use crate::limits::{MAX_JSON_DEPTH, MAX_SAFE_INTEGER};
 /// Why some JSON is not acceptable signed content.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum CanonicalError {
+    /// Not UTF-8 JSON at all (`malformed`); carries the parser's message.
     #[error("not valid UTF-8 JSON: {0}")]
     Malformed(String),
+    /// A fraction, an exponent or a number beyond ±(2^53 − 1) (`not_an_integer`).
     #[error("a number is not an integer of at most 2^53 − 1 in magnitude")]
     NotAnInteger,
+    /// A `null` anywhere (`null_value`).
     #[error("null is not allowed in signed content")]
     Null,
+    /// Objects and arrays nested deeper than [`MAX_JSON_DEPTH`] (`too_deep`).
     #[error("JSON nested deeper than {MAX_JSON_DEPTH} levels")]
     TooDeep,
+    /// Valid JSON, but not byte for byte its RFC 8785 encoding (`not_canonical`).
     #[error("the bytes are not the RFC 8785 canonical form of their JSON")]
     NotCanonical,
 }

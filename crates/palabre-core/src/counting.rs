@@ -26,7 +26,10 @@ use crate::tally::{self, Candidate, Choice, Tally};
 /// The part of one authority's log that a count looks at, in log order.
 #[derive(Debug, Clone, Copy)]
 pub struct LogPrefix<'a> {
+    /// The authority whose log it is.
     pub authority: PublicKey,
+    /// Its entries from index 0: up to the closing checkpoint's size, or the whole
+    /// log for a running count.
     pub entries: &'a [Entry],
 }
 
@@ -65,15 +68,23 @@ pub struct Participation {
 pub enum Published {
     /// A public consultation: its tally.
     Tally {
+        /// The tally of the counted ballots.
         tally: Tally,
+        /// How many ballots count (one per voter).
         n_ballots_counted: usize,
+        /// Whether the vote has closed: a final count once every log has closed.
         closed: bool,
     },
     /// A secret consultation before its opening: participation only, never a choice.
     Participation {
+        /// How many ballots count, in all and per town.
         participation: Participation,
+        /// The same total as `participation`'s, at the top level like a public
+        /// tally's.
         n_ballots_counted: u64,
+        /// Whether the vote has closed.
         closed: bool,
+        /// Always `true`: tells a reader of the JSON that the ballots are sealed.
         sealed: bool,
     },
 }
@@ -146,7 +157,9 @@ pub fn counted_size<R: Record + ?Sized>(
 /// One authority's latest moderation of an event.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Moderated {
+    /// The moderating authority (the log that holds the moderation).
     pub by: PublicKey,
+    /// Its latest action on the event.
     pub action: ModerationAction,
     /// The `moderation` event, for its reason.
     pub moderation: EventId,
@@ -206,7 +219,10 @@ pub enum Standing {
     Counted,
     /// A later ballot of the same voter (perhaps cast with a replacing key) counts
     /// instead; this one does not.
-    Replaced { by: EventId },
+    Replaced {
+        /// The id of the voter's ballot that counts.
+        by: EventId,
+    },
     /// Neither it nor another ballot of its voter counts: it is not among the counted
     /// entries, its key had no active credential when it was cast, or the voter's
     /// credential was revoked since.
@@ -303,6 +319,7 @@ fn ballot_voter(
 }
 
 impl<'c> Counter<'c> {
+    /// A counter for `consultation`, before any log.
     pub fn new(consultation: &'c ConsultationView) -> Counter<'c> {
         Counter {
             consultation,
@@ -440,6 +457,7 @@ impl<'c> Counter<'c> {
         }
     }
 
+    /// Ends the last log and gives the count.
     pub fn finish(mut self) -> Counted {
         self.end_log();
         let mut out = Counted {

@@ -18,9 +18,13 @@ use crate::ids::decode_hex;
 /// of thing can never be replayed as another (PROTOCOL.md, "Domain tags").
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Domain {
+    /// An event's unsigned bytes (`palabre/v1/event\n`).
     Event,
+    /// A log's signed tree head (`palabre/v1/tree-head\n`).
     TreeHead,
+    /// A witness's cosignature of another log's head (`palabre/v1/cosignature\n`).
     Cosignature,
+    /// A receipt given for a submitted event (`palabre/v1/receipt\n`).
     Receipt,
     /// Proof that a resident holds the private key they ask a credential for.
     KeyPossession,
@@ -33,6 +37,7 @@ pub enum Domain {
 }
 
 impl Domain {
+    /// The domain's prefix, ending in `\n`, as listed in PROTOCOL.md's tag table.
     pub const fn tag(self) -> &'static [u8] {
         match self {
             Domain::Event => b"palabre/v1/event\n",
@@ -59,14 +64,19 @@ impl Domain {
 /// Why a key or signature was refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum KeyError {
+    /// `bad_key`: not 64 lowercase hex characters.
     #[error("a public key is 64 lowercase hexadecimal characters")]
     BadEncoding,
+    /// `bad_key`: 32 bytes that are not a canonical curve point.
     #[error("the public key is not a canonically encoded curve point")]
     NotCanonical,
+    /// `weak_key`: a point of small or mixed order.
     #[error("the public key has small order (a weak key)")]
     Weak,
+    /// `malformed`: a signature that is not 128 lowercase hex characters.
     #[error("a signature is 128 lowercase hexadecimal characters")]
     BadSignatureEncoding,
+    /// `bad_signature`: strict Ed25519 verification fails.
     #[error("the signature does not verify under strict Ed25519 rules")]
     BadSignature,
 }
@@ -151,10 +161,12 @@ impl PublicKey {
             .expect("the bytes were checked when the key was parsed")
     }
 
+    /// The key's 32-byte encoding.
     pub fn as_bytes(&self) -> &[u8; 32] {
         &self.bytes
     }
 
+    /// The key as 64 lowercase hex characters, its form everywhere in JSON.
     pub fn to_hex(&self) -> String {
         hex::encode(self.bytes)
     }
@@ -243,6 +255,7 @@ impl FromStr for Signature {
 }
 
 impl Signature {
+    /// The signature as 128 lowercase hex characters, its form in JSON.
     pub fn to_hex(&self) -> String {
         hex::encode(self.0)
     }
@@ -271,14 +284,17 @@ impl<'de> Deserialize<'de> for Signature {
 pub struct SecretKey(SigningKey);
 
 impl SecretKey {
+    /// The key whose RFC 8032 seed is these 32 bytes (drawn by the caller).
     pub fn from_seed(seed: &[u8; 32]) -> SecretKey {
         SecretKey(SigningKey::from_bytes(seed))
     }
 
+    /// The 32 seed bytes, to store the key.
     pub fn seed(&self) -> [u8; 32] {
         self.0.to_bytes()
     }
 
+    /// The matching public key.
     pub fn public_key(&self) -> PublicKey {
         PublicKey::from_bytes(self.0.verifying_key().as_bytes())
             .expect("the public key of a secret key is canonical and of large order")
@@ -299,8 +315,11 @@ impl fmt::Debug for SecretKey {
 /// One item of a batch to verify: the full message (tag included), key and signature.
 #[derive(Debug, Clone, Copy)]
 pub struct SignedMessage<'a> {
+    /// The full signed message, domain tag included.
     pub message: &'a [u8],
+    /// The key that must have signed it.
     pub key: &'a PublicKey,
+    /// The signature to check.
     pub sig: &'a Signature,
 }
 

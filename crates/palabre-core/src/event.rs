@@ -28,27 +28,49 @@ use crate::tally::{Choice, Method, Tally};
 /// The only protocol version this code speaks.
 pub const PROTOCOL_VERSION: u64 = 1;
 
+/// What an event is about: the `kind` member of the wire object, written in
+/// snake_case (PROTOCOL.md, "Event kinds"). A sealed ballot and a sealed result share the
+/// kinds `ballot` and `result` with their public forms.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Kind {
+    /// A municipality's declaration of itself, first in its own log.
     Authority,
+    /// An authority's certification of a resident's key.
     Credential,
+    /// An authority's withdrawal of a credential.
     Revocation,
+    /// A consultation's rules: windows, method, authorities, secrecy.
     Consultation,
+    /// A resident's or town hall's proposal in a consultation.
     Proposal,
+    /// A text for or against a proposal.
     Argument,
+    /// A resident's vote in a consultation, public (`choice`) or sealed.
     Ballot,
+    /// Hiding, restoring or purging a proposal or an argument.
     Moderation,
+    /// An authority's closing tree head for one consultation.
     Checkpoint,
+    /// The organiser's signed tally, public or opened from sealed ballots.
     Result,
+    /// An authority's appointment or dismissal of a staff member.
     Staff,
+    /// A trustee's share of the joint election key (secret ballots, design §4.2).
     DkgDeal,
+    /// A trustee's complaint against another trustee's deal.
     DkgComplaint,
+    /// The organiser's statement of the joint election key and its trustees.
     ElectionKey,
+    /// The organiser's fixed list of proposals that sealed ballots encrypt.
     BallotLayout,
+    /// One chunk of a trustee's shuffle of a group of sealed ballots.
     Mix,
+    /// The closing part of a trustee's shuffle: its proof over all the chunks.
     MixProof,
+    /// The organiser's choice of the mix chains that are decrypted.
     SealFinal,
+    /// A trustee's decryption shares of a final mix.
     Decryption,
 }
 
@@ -76,6 +98,7 @@ impl Kind {
         Kind::Decryption,
     ];
 
+    /// The wire name of the kind, as in the `kind` member (`"dkg_deal"`, ...).
     pub fn as_str(self) -> &'static str {
         match self {
             Kind::Authority => "authority",
@@ -109,6 +132,7 @@ impl Kind {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AuthorityBody {
+    /// The municipality's name as shown to residents (at most 120 characters).
     pub name: String,
     /// Official code (the INSEE code in France); may be empty.
     pub code: String,
@@ -127,6 +151,7 @@ pub struct AuthorityBody {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CredentialBody {
+    /// The resident's key that the authority certifies.
     pub subject: PublicKey,
     /// The resident's previous key, which stops counting: the voter stays the same.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -137,21 +162,36 @@ pub struct CredentialBody {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RevocationBody {
+    /// The key whose credential is withdrawn; it needs an active credential from
+    /// this authority.
     pub subject: PublicKey,
+    /// Why, in public multi-line text (at most 1,000 characters).
     pub reason: String,
 }
 
+/// A consultation as its organiser signs it: the event's id is the
+/// consultation's id, and the author's authority is the organiser (PROTOCOL.md,
+/// "`consultation`").
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ConsultationBody {
+    /// One line of text, at most 200 characters.
     pub title: String,
+    /// Multi-line text, at most 20,000 characters.
     pub description: String,
     /// Participating authorities, the organiser included, in strictly ascending order.
     pub authorities: Vec<PublicKey>,
+    /// Start of the proposal window [open, close), ms since 1970.
     pub proposals_open_ms: u64,
+    /// End (excluded) of the proposal window, ms since 1970.
     pub proposals_close_ms: u64,
+    /// Start of the vote window [open, close), ms since 1970; not before
+    /// `proposals_open_ms`.
     pub vote_open_ms: u64,
+    /// End (excluded) of the vote window, ms since 1970; not before
+    /// `proposals_close_ms`.
     pub vote_close_ms: u64,
+    /// How ballots are cast and counted (support, approval, budget, ...).
     pub method: Method,
     /// Whether the tally may be shown while the vote is open.
     pub show_running_results: bool,
@@ -177,11 +217,17 @@ impl ConsultationBody {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Quotas {
+    /// How many proposals one resident key may write about the
+    /// consultation (1 to 1,000).
     pub max_proposals_per_author: u64,
+    /// How many arguments one resident key may write about the
+    /// consultation's proposals (1 to 1,000).
     pub max_arguments_per_author: u64,
 }
 
 impl Quotas {
+    /// The quotas of a consultation that signs none: 10 proposals and 100
+    /// arguments per author (those of every consultation signed before quotas existed).
     pub const DEFAULT: Quotas = Quotas {
         max_proposals_per_author: crate::limits::DEFAULT_MAX_PROPOSALS_PER_AUTHOR,
         max_arguments_per_author: crate::limits::DEFAULT_MAX_ARGUMENTS_PER_AUTHOR,
@@ -197,36 +243,51 @@ impl Quotas {
     }
 }
 
+/// A proposal submitted to a consultation during its proposal window.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ProposalBody {
+    /// The consultation's id (the id of its `consultation` event).
     pub consultation: EventId,
+    /// One line of text, at most 200 characters.
     pub title: String,
+    /// Multi-line text, at most 10,000 characters.
     pub body: String,
     /// Cost in whole currency units; present exactly for budget consultations.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cost: Option<u64>,
 }
 
+/// Which side an argument takes on its proposal.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Stance {
+    /// For the proposal.
     Pro,
+    /// Against the proposal.
     Con,
 }
 
+/// A text for or against a proposal, shown beside it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ArgumentBody {
+    /// The id of the proposal it argues about.
     pub proposal: EventId,
+    /// For or against.
     pub stance: Stance,
+    /// Multi-line text, at most 2,000 characters.
     pub body: String,
 }
 
+/// A public ballot: the voter's choice, in the open. The latest ballot of a
+/// voter before the close is the one that counts.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct BallotBody {
+    /// The id of the consultation voted in.
     pub consultation: EventId,
+    /// What the voter chose, in the shape the consultation's method asks for.
     pub choice: Choice,
     /// Present when a desk agent helped the resident cast it in person.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -240,7 +301,10 @@ pub struct BallotBody {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Assistance {
+    /// The desk agent's own key; it differs from the voter's and must be an
+    /// appointed `desk` or `admin` staff member of the log's authority.
     pub agent: PublicKey,
+    /// The agent's signature over the statement (tag `palabre/v1/assistance\n`).
     pub sig: Signature,
 }
 
@@ -323,8 +387,10 @@ pub enum StaffRole {
 }
 
 impl StaffRole {
+    /// Every role, in a fixed order.
     pub const ALL: [StaffRole; 3] = [StaffRole::Admin, StaffRole::Moderator, StaffRole::Desk];
 
+    /// The wire name of the role (`"admin"`, `"moderator"`, `"desk"`).
     pub fn as_str(self) -> &'static str {
         match self {
             StaffRole::Admin => "admin",
@@ -333,6 +399,7 @@ impl StaffRole {
         }
     }
 
+    /// The role named `text` on the wire, if there is one.
     pub fn parse(text: &str) -> Option<StaffRole> {
         StaffRole::ALL.into_iter().find(|r| r.as_str() == text)
     }
@@ -343,17 +410,23 @@ impl StaffRole {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct StaffBody {
+    /// The staff member's own key, never the authority's.
     pub subject: PublicKey,
     /// The name shown next to their actions (a person's name or a desk's).
     pub name: String,
+    /// What the member may sign for the authority.
     pub role: StaffRole,
+    /// `false` ends the appointment of a key already appointed.
     pub active: bool,
 }
 
+/// What a moderation does to its target.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ModerationAction {
+    /// Keeps the entry but shows the reason instead of its text.
     Hide,
+    /// Shows a hidden entry again.
     Restore,
     /// Removes the text of an entry of the same log that the log has hidden: the entry's
     /// position keeps the carried tombstone (see `purge`). Final: no restore follows.
@@ -367,11 +440,17 @@ impl ModerationAction {
     }
 }
 
+/// An authority's decision, signed by it or by its admin or moderator, to hide, restore
+/// or purge a proposal or an argument (never a ballot). A hide counts when the authority
+/// takes part in the consultation.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ModerationBody {
+    /// The id of the proposal or argument moderated.
     pub target: EventId,
+    /// Hide, restore or purge.
     pub action: ModerationAction,
+    /// Why, in public multi-line text (at most 1,000 characters).
     pub reason: String,
     /// Present exactly when `action` is `purge`: what takes the target's place.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -383,8 +462,11 @@ pub struct ModerationBody {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CheckpointBody {
+    /// The id of the consultation closed.
     pub consultation: EventId,
+    /// The closing tree size: entries `0 … size−1` of this log are what counts.
     pub size: u64,
+    /// The Merkle root of this log at `size`.
     pub root: Hash,
 }
 
@@ -392,8 +474,11 @@ pub struct CheckpointBody {
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ClosedLog {
+    /// The participating authority whose log it is.
     pub authority: PublicKey,
+    /// The number of entries of that log that count.
     pub size: u64,
+    /// The log's Merkle root at `size`.
     pub root: Hash,
 }
 
@@ -401,37 +486,58 @@ pub struct ClosedLog {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ResultBody {
+    /// The id of the consultation counted.
     pub consultation: EventId,
     /// One closing head per participating authority, ascending by authority key.
     pub checkpoints: Vec<ClosedLog>,
+    /// The counts, in the shape of the consultation's method.
     pub tally: Tally,
 }
 
+/// An event's kind-specific content, decoded: one variant per body shape, so a
+/// sealed ballot or result has its own variant under the same kind.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Body {
+    /// See [`AuthorityBody`].
     Authority(AuthorityBody),
+    /// See [`CredentialBody`].
     Credential(CredentialBody),
+    /// See [`RevocationBody`].
     Revocation(RevocationBody),
     /// Boxed: by far the largest body, and rare.
     Consultation(Box<ConsultationBody>),
+    /// See [`ProposalBody`].
     Proposal(ProposalBody),
+    /// See [`ArgumentBody`].
     Argument(ArgumentBody),
+    /// A public ballot, with `choice`: see [`BallotBody`].
     Ballot(BallotBody),
+    /// See [`ModerationBody`].
     Moderation(ModerationBody),
+    /// See [`CheckpointBody`].
     Checkpoint(CheckpointBody),
     /// Boxed: large, and one per consultation.
     Result(Box<ResultBody>),
+    /// See [`StaffBody`].
     Staff(StaffBody),
+    /// See [`DkgDealBody`].
     DkgDeal(DkgDealBody),
+    /// See [`DkgComplaintBody`].
     DkgComplaint(DkgComplaintBody),
+    /// See [`ElectionKeyBody`].
     ElectionKey(ElectionKeyBody),
+    /// See [`BallotLayoutBody`].
     BallotLayout(BallotLayoutBody),
     /// A `ballot` whose body carries `sealed` instead of `choice` (a secret
     /// consultation's). Its kind is [`Kind::Ballot`].
     SealedBallot(SealedBallotBody),
+    /// See [`MixBody`].
     Mix(MixBody),
+    /// See [`MixProofBody`]; boxed, being large.
     MixProof(Box<MixProofBody>),
+    /// See [`SealFinalBody`].
     SealFinal(SealFinalBody),
+    /// See [`DecryptionBody`].
     Decryption(DecryptionBody),
     /// A `result` whose body carries `sealed` (a secret consultation's). Its kind is
     /// [`Kind::Result`]. Boxed like the public one.
@@ -439,6 +545,7 @@ pub enum Body {
 }
 
 impl Body {
+    /// The kind written on the wire for this body (a sealed ballot is a `ballot`).
     pub fn kind(&self) -> Kind {
         match self {
             Body::Authority(_) => Kind::Authority,
@@ -534,13 +641,17 @@ impl Body {
 /// An event's content, before or apart from its signature.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Event {
+    /// The signer's key; for staff actions the member's own key, not the
+    /// authority's.
     pub author: PublicKey,
     /// When the author says it made the event (ms since 1970-01-01T00:00:00Z).
     pub created_at_ms: u64,
+    /// The kind-specific content, which also gives the event's kind.
     pub body: Body,
 }
 
 impl Event {
+    /// The event's kind, from its body.
     pub fn kind(&self) -> Kind {
         self.body.kind()
     }
@@ -591,8 +702,11 @@ pub struct SignedEvent {
 /// A decoded event whose signature has not been checked yet (for batch verification).
 #[derive(Debug, Clone)]
 pub struct UnverifiedEvent {
+    /// The exact bytes received, which the id is the hash of.
     pub bytes: Vec<u8>,
+    /// The decoded content.
     pub event: Event,
+    /// The author's signature as written in the `sig` member.
     pub sig: Signature,
     /// The tag followed by the unsigned canonical bytes: what `sig` must cover.
     pub message: Vec<u8>,
@@ -610,6 +724,8 @@ impl UnverifiedEvent {
         }
     }
 
+    /// Checks the signature strictly and accepts the event, or refuses it
+    /// (`bad_signature`).
     pub fn verify(self) -> Result<SignedEvent, Rejection> {
         self.event
             .author
@@ -626,38 +742,47 @@ impl SignedEvent {
         decode(bytes)?.verify()
     }
 
+    /// The exact signed bytes as received: what is stored, hashed and served.
     pub fn bytes(&self) -> &[u8] {
         &self.bytes
     }
 
+    /// The exact signed bytes, taking ownership.
     pub fn into_bytes(self) -> Vec<u8> {
         self.bytes
     }
 
+    /// The event's id: SHA-256 of its signed bytes.
     pub fn id(&self) -> EventId {
         self.id
     }
 
+    /// The decoded content.
     pub fn event(&self) -> &Event {
         &self.event
     }
 
+    /// The signer's key.
     pub fn author(&self) -> &PublicKey {
         &self.event.author
     }
 
+    /// The event's kind.
     pub fn kind(&self) -> Kind {
         self.event.kind()
     }
 
+    /// The kind-specific content.
     pub fn body(&self) -> &Body {
         &self.event.body
     }
 
+    /// When the author says it made the event, ms since 1970.
     pub fn created_at_ms(&self) -> u64 {
         self.event.created_at_ms
     }
 
+    /// The author's signature.
     pub fn signature(&self) -> &Signature {
         &self.sig
     }
@@ -986,17 +1111,22 @@ pub fn choice_proposals(choice: &Choice) -> Vec<EventId> {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TombstoneBody {
+    /// The purged event's id.
     pub id: EventId,
     /// The entry's Merkle leaf hash (of its exact bytes).
     pub leaf: Hash,
+    /// `proposal` or `argument`, the purged event's kind.
     pub kind: Kind,
+    /// The purged event's author.
     pub author: PublicKey,
+    /// The purged event's `created_at_ms` (ms since 1970).
     pub created_at_ms: u64,
     /// The consultation the proposal, or the argument's proposal, belongs to.
     pub consultation: EventId,
     /// For an argument: the proposal it answers, and on which side.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub proposal: Option<EventId>,
+    /// For an argument: its side, for or against.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stance: Option<Stance>,
     /// For a proposal of a budget consultation: its cost.
@@ -1046,7 +1176,10 @@ impl TombstoneBody {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Tombstone {
+    /// What the tombstone says of the entry it replaces.
     pub purged: TombstoneBody,
+    /// The signature of the log's authority over the canonical bytes of `purged`
+    /// (tag `palabre/v1/purged\n`).
     pub sig: Signature,
 }
 

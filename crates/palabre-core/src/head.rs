@@ -18,12 +18,19 @@ use crate::ids::{EventId, Hash};
 /// How long after a vote closes the witnesses have to cosign a closing head.
 pub const CLOSE_GRACE_MS: u64 = 24 * 60 * 60 * 1000;
 
+/// What a tree head states: the log of `authority` held `size` entries with Merkle
+/// root `root` at `timestamp_ms`. Fields in RFC 8785 member order, so serializing gives the
+/// signed bytes (PROTOCOL.md, "Tree heads, cosignatures, receipts").
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TreeHead {
+    /// The authority whose log it is, and who signs the head.
     pub authority: PublicKey,
+    /// The Merkle root of the log's first `size` entries.
     pub root: Hash,
+    /// How many entries the log held.
     pub size: u64,
+    /// When the authority signed it, ms since 1970 (its own clock).
     pub timestamp_ms: u64,
 }
 
@@ -32,6 +39,7 @@ impl TreeHead {
         to_canonical(self).expect("a tree head holds only keys, hashes and safe integers")
     }
 
+    /// Signs the head with the authority's key (tag `palabre/v1/tree-head\n`).
     pub fn sign(self, key: &SecretKey) -> SignedTreeHead {
         SignedTreeHead {
             sig: key.sign(Domain::TreeHead, &self.canonical()),
@@ -40,10 +48,13 @@ impl TreeHead {
     }
 }
 
+/// A tree head with its authority's signature, as served and stored.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SignedTreeHead {
+    /// What is signed.
     pub head: TreeHead,
+    /// The authority's signature over the canonical bytes of `head`.
     pub sig: Signature,
 }
 
@@ -60,20 +71,28 @@ impl SignedTreeHead {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CosignedHead {
+    /// The authority's head that the witness checked (consistent with every earlier head
+    /// it saw of that log).
     pub head: TreeHead,
     /// When the witness cosigned (its own clock).
     pub timestamp_ms: u64,
+    /// The cosigning authority's key.
     pub witness: PublicKey,
 }
 
+/// A witness's cosignature of another authority's tree head: what counts toward
+/// a closing quorum.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Cosignature {
+    /// What the witness signs.
     pub cosigned: CosignedHead,
+    /// The witness's signature over the canonical bytes of `cosigned`.
     pub sig: Signature,
 }
 
 impl CosignedHead {
+    /// Signs with the witness's key (tag `palabre/v1/cosignature\n`).
     pub fn sign(self, witness_key: &SecretKey) -> Cosignature {
         let bytes =
             to_canonical(&self).expect("a cosigned head holds only keys, hashes and integers");
@@ -85,6 +104,7 @@ impl CosignedHead {
 }
 
 impl Cosignature {
+    /// Checks the witness's signature (not the inner head's).
     pub fn verify(&self) -> Result<(), KeyError> {
         let bytes = to_canonical(&self.cosigned)
             .expect("a cosigned head holds only keys, hashes and integers");
@@ -103,9 +123,12 @@ impl Cosignature {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Equivocation {
+    /// One of the two heads.
     pub first: SignedTreeHead,
+    /// Needed when the sizes differ: the larger log's root at the smaller size.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub prefix: Option<PrefixProof>,
+    /// The other head, by the same authority.
     pub second: SignedTreeHead,
 }
 
@@ -114,19 +137,25 @@ pub struct Equivocation {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PrefixProof {
+    /// The consistency proof from the prefix root to the larger head's root.
     pub proof: Vec<Hash>,
+    /// The larger head's log root at the smaller head's size.
     pub root: Hash,
 }
 
 /// Why a claimed equivocation proves nothing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum EvidenceError {
+    /// One of the heads is not really signed by its authority.
     #[error("a head's signature does not verify")]
     BadHeadSignature,
+    /// The heads are not of one authority, so nothing contradicts.
     #[error("the heads are of two different authorities")]
     DifferentAuthorities,
+    /// Both heads fit one history: no equivocation.
     #[error("the heads are consistent with one history")]
     Consistent,
+    /// Sizes differ and the prefix proof is missing or does not verify.
     #[error("heads of different sizes need a valid prefix proof")]
     BadPrefixProof,
 }
@@ -177,8 +206,11 @@ impl Equivocation {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ReceiptBody {
+    /// The id of the event received.
     pub event_id: EventId,
+    /// Its 0-based position in the authority's log.
     pub index: u64,
+    /// A signed head of that log whose size covers `index`.
     pub tree_head: SignedTreeHead,
 }
 
@@ -187,22 +219,28 @@ pub struct ReceiptBody {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Receipt {
+    /// What the authority signs.
     pub receipt: ReceiptBody,
+    /// The authority's signature over the canonical bytes of `receipt`.
     pub sig: Signature,
 }
 
 /// Why a receipt does not hold on its own.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum ReceiptError {
+    /// The authority's signature of the receipt does not verify.
     #[error("the receipt's signature does not verify")]
     BadReceiptSignature,
+    /// The signature of the head inside does not verify.
     #[error("the tree head's signature does not verify")]
     BadHeadSignature,
+    /// The head's size does not cover the index.
     #[error("the index is not covered by the tree head")]
     IndexBeyondHead,
 }
 
 impl ReceiptBody {
+    /// Signs with the authority's key (tag `palabre/v1/receipt\n`).
     pub fn sign(self, authority_key: &SecretKey) -> Receipt {
         let bytes = to_canonical(&self).expect("a receipt holds only ids, keys and integers");
         Receipt {

@@ -18,10 +18,12 @@ impl Hash {
         Hash(Sha256::digest(bytes).into())
     }
 
+    /// The 32 bytes of the hash.
     pub fn as_bytes(&self) -> &[u8; 32] {
         &self.0
     }
 
+    /// The hash as 64 lowercase hex characters, its form in JSON.
     pub fn to_hex(&self) -> String {
         hex::encode(self.0)
     }
@@ -31,6 +33,7 @@ impl Hash {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("expected {expected_len} lowercase hexadecimal characters")]
 pub struct HexError {
+    /// How many hex characters were expected (twice the bytes).
     pub expected_len: usize,
 }
 
@@ -89,6 +92,7 @@ impl<'de> Deserialize<'de> for Hash {
 pub struct EventId(pub Hash);
 
 impl EventId {
+    /// The id of an event: SHA-256 of its exact signed bytes.
     pub fn of_signed_bytes(bytes: &[u8]) -> EventId {
         EventId(Hash::of(bytes))
     }

@@ -56,8 +56,11 @@ pub fn code_hash(authority: &PublicKey, normalized_code: &str) -> Hash {
 /// The statement a resident signs to redeem an invitation with a fresh key.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct KeyPossession {
+    /// The authority that issued the invitation.
     pub authority: PublicKey,
+    /// The code's hash ([`code_hash`]), never the code itself.
     pub invitation: Hash,
+    /// The fresh key the resident registers.
     pub subject: PublicKey,
 }
 
@@ -66,6 +69,8 @@ impl KeyPossession {
         to_canonical(self).expect("keys and hashes are valid canonical content")
     }
 
+    /// The resident's signature of the statement with the fresh key
+    /// (tag `palabre/v1/key-possession\n`).
     pub fn sign(&self, subject_key: &SecretKey) -> Signature {
         subject_key.sign(Domain::KeyPossession, &self.canonical())
     }

@@ -25,7 +25,9 @@ use curve25519_dalek::ristretto::RistrettoPoint;
 /// One authority's log.
 #[derive(Debug, Default)]
 pub struct Log {
+    /// Its entries from index 0: events, or tombstones where purged.
     pub entries: Vec<Entry>,
+    /// The Merkle tree of the entries' leaf hashes (unchanged by a purge).
     pub tree: MemoryTree,
 }
 
@@ -39,7 +41,9 @@ impl Log {
 /// Where an event sits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Position {
+    /// The authority whose log holds it.
     pub log: PublicKey,
+    /// Its 0-based position in that log.
     pub index: u64,
 }
 
@@ -47,8 +51,11 @@ pub struct Position {
 /// resolve references into logs not replayed yet).
 #[derive(Debug, Default)]
 pub struct References {
+    /// Consultations by id, with the log that holds each.
     pub consultations: HashMap<EventId, ConsultationView>,
+    /// Proposals by id (purged ones too, from their tombstones).
     pub proposals: HashMap<EventId, ProposalView>,
+    /// Every noted event's kind and, for proposals and arguments, its consultation.
     pub targets: HashMap<EventId, (Kind, Option<EventId>)>,
     /// Trustee encryption keys declared in `authority` events.
     pub encryption_keys: HashMap<PublicKey, RistrettoPoint>,
@@ -126,6 +133,7 @@ impl References {
     }
 }
 
+/// Several authorities' logs in memory, with the indexes [`Record`] asks for.
 #[derive(Debug, Default)]
 pub struct Ledger {
     logs: BTreeMap<PublicKey, Log>,
@@ -143,6 +151,7 @@ pub struct Ledger {
 }
 
 impl Ledger {
+    /// An empty ledger.
     pub fn new() -> Ledger {
         Ledger::default()
     }
@@ -299,14 +308,17 @@ impl Ledger {
         }
     }
 
+    /// `authority`'s log, if it has any entry.
     pub fn log(&self, authority: &PublicKey) -> Option<&Log> {
         self.logs.get(authority)
     }
 
+    /// Every log, ascending by authority key.
     pub fn logs(&self) -> impl Iterator<Item = (&PublicKey, &Log)> {
         self.logs.iter()
     }
 
+    /// Where the entry with this id sits, purged or not.
     pub fn position(&self, id: &EventId) -> Option<Position> {
         self.positions.get(id).copied()
     }
@@ -384,6 +396,7 @@ impl Ledger {
         latest.into_values().collect()
     }
 
+    /// Every consultation recorded, in no set order.
     pub fn consultations(&self) -> impl Iterator<Item = &ConsultationView> {
         self.refs.consultations.values()
     }

@@ -5,6 +5,8 @@
 //! a `now_ms` parameter, randomness as seed bytes, and storage as the read-only
 //! [`admission::Record`] view that the store implements.
 
+#![warn(missing_docs)]
+
 pub mod admission;
 pub mod audit;
 pub mod canonical;

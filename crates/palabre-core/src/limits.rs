@@ -26,15 +26,24 @@ pub const fn credential_time(now_ms: u64) -> u64 {
     now_ms - now_ms % CREDENTIAL_TIME_STEP_MS
 }
 
+/// An authority's `name`, one line.
 pub const MAX_AUTHORITY_NAME_CHARS: usize = 120;
+/// An authority's official `code` (the INSEE code in France), which may be empty.
 pub const MAX_AUTHORITY_CODE_CHARS: usize = 16;
+/// Addresses (URLs, multiaddrs) an `authority` event may list.
 pub const MAX_AUTHORITY_ADDRESSES: usize = 8;
+/// One of those addresses.
 pub const MAX_ADDRESS_CHARS: usize = 256;
 
+/// A consultation's or a proposal's `title`, one line.
 pub const MAX_TITLE_CHARS: usize = 200;
+/// A consultation's `description`, multi-line.
 pub const MAX_DESCRIPTION_CHARS: usize = 20_000;
+/// A proposal's `body`, multi-line.
 pub const MAX_PROPOSAL_BODY_CHARS: usize = 10_000;
+/// An argument's `body`, multi-line.
 pub const MAX_ARGUMENT_BODY_CHARS: usize = 2_000;
+/// A revocation's or a moderation's public `reason`, multi-line.
 pub const MAX_REASON_CHARS: usize = 1_000;
 /// A staff member's displayed name.
 pub const MAX_STAFF_NAME_CHARS: usize = 80;

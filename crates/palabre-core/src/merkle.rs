@@ -32,16 +32,37 @@ pub fn empty_root() -> Hash {
     Hash::of(b"")
 }
 
+/// Why a Merkle proof cannot be made or does not verify.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum MerkleError {
+    /// An inclusion proof for an index not below the tree size.
     #[error("index {index} is not below the tree size {size}")]
-    IndexOutOfRange { index: u64, size: u64 },
+    IndexOutOfRange {
+        /// The leaf index asked for (0-based).
+        index: u64,
+        /// The size of the tree asked about.
+        size: u64,
+    },
+    /// A proof at a size beyond the leaves available.
     #[error("size {size} is beyond the {available} leaves available")]
-    SizeOutOfRange { size: u64, available: u64 },
+    SizeOutOfRange {
+        /// The tree size asked for.
+        size: u64,
+        /// How many leaves the tree holds.
+        available: u64,
+    },
+    /// A consistency proof between sizes not ordered `0 < old ≤ new`.
     #[error("a consistency proof needs 0 < old size ≤ new size (got {old} and {new})")]
-    BadSizes { old: u64, new: u64 },
+    BadSizes {
+        /// The smaller tree's size.
+        old: u64,
+        /// The larger tree's size.
+        new: u64,
+    },
+    /// The proof has more or fewer hashes than its sizes call for.
     #[error("the proof has the wrong number of hashes")]
     BadProofLength,
+    /// The proof's hashes do not recompute the expected root.
     #[error("the proof does not lead to the expected root")]
     RootMismatch,
 }
@@ -62,6 +83,7 @@ pub struct MemoryTree {
 }
 
 impl MemoryTree {
+    /// An empty tree.
     pub fn new() -> MemoryTree {
         MemoryTree::default()
     }
@@ -84,10 +106,12 @@ impl MemoryTree {
         }
     }
 
+    /// How many leaves it holds.
     pub fn size(&self) -> u64 {
         self.levels.first().map_or(0, |l| l.len() as u64)
     }
 
+    /// The leaf hash at `index`, if the tree holds that many leaves.
     pub fn leaf(&self, index: u64) -> Option<Hash> {
         self.levels
             .first()?
@@ -116,10 +140,12 @@ pub struct Frontier {
 }
 
 impl Frontier {
+    /// The frontier of the empty tree.
     pub fn new() -> Frontier {
         Frontier::default()
     }
 
+    /// Appends a leaf hash, merging the equal-sized subtrees it completes.
     pub fn push(&mut self, leaf: Hash) {
         let mut entry = (0u32, leaf);
         while let Some(&(level, left)) = self.stack.last() {
@@ -133,10 +159,12 @@ impl Frontier {
         self.size += 1;
     }
 
+    /// How many leaves were pushed.
     pub fn size(&self) -> u64 {
         self.size
     }
 
+    /// The RFC 9162 root of the leaves pushed so far (the empty root if none).
     pub fn root(&self) -> Hash {
         let mut iter = self.stack.iter().rev();
         let Some(&(_, mut acc)) = iter.next() else {

@@ -13,16 +13,27 @@ use std::collections::BTreeMap;
 use crate::ids::{EventId, Hash};
 use crate::tally::{Candidate, Choice};
 
+/// Why a `.pb` file cannot be read as an approval budget.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum PabulibError {
+    /// A line that cannot be read (a bad number, a missing field, ...).
     #[error("line {line}: {what}")]
-    Malformed { line: usize, what: String },
+    Malformed {
+        /// The 1-based line of the file.
+        line: usize,
+        /// What is wrong there.
+        what: String,
+    },
+    /// The file lacks the named section (`META`, `PROJECTS` or `VOTES`).
     #[error("the file has no {0} section")]
     MissingSection(&'static str),
+    /// META lacks the named key (`budget`, `vote_type`).
     #[error("META has no {0}")]
     MissingMeta(&'static str),
+    /// META's `vote_type` is not `approval`; carries the one found.
     #[error("vote_type {0:?} is not supported (only approval)")]
     UnsupportedVoteType(String),
+    /// A vote names a project id that PROJECTS does not list; carries it.
     #[error("a vote names project {0:?}, which PROJECTS does not list")]
     UnknownProject(String),
 }
@@ -30,6 +41,7 @@ pub enum PabulibError {
 /// An approval participatory budget.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Instance {
+    /// The money available, in whole currency units.
     pub budget: u64,
     /// (project id as in the file, cost), in file order.
     pub projects: Vec<(String, u64)>,
@@ -67,6 +79,8 @@ fn integer(text: &str, line: usize, what: &str) -> Result<u64, PabulibError> {
     })
 }
 
+/// Reads a `.pb` file of approval votes; anything else, or anything it cannot read,
+/// is an error, never a guess.
 pub fn parse(text: &str) -> Result<Instance, PabulibError> {
     // section name → (header, rows with their line numbers)
     type Rows = Vec<(usize, Vec<String>)>;
@@ -228,10 +242,15 @@ impl Instance {
 /// One project of a written `.pb` file.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ProjectRow {
+    /// The `project_id` column, as the file names it.
     pub id: String,
+    /// The `cost` column, in whole currency units.
     pub cost: u64,
+    /// The `votes` column: how many voters approved it.
     pub votes: u64,
+    /// The `name` column (line breaks become spaces when written).
     pub name: String,
+    /// The `selected` column: whether the rule funded it.
     pub selected: bool,
 }
 

@@ -28,6 +28,8 @@ use crate::rejection::Rejection;
 /// no event does (an event's first member is `author`).
 const TOMBSTONE_PREFIX: &[u8] = b"{\"purged\":";
 
+/// Whether stored or received bytes are a tombstone rather than an event: a
+/// tombstone starts with `{"purged":`, an event never does.
 pub fn is_tombstone(bytes: &[u8]) -> bool {
     bytes.starts_with(TOMBSTONE_PREFIX)
 }
@@ -40,6 +42,7 @@ pub struct PurgedEntry {
 }
 
 impl PurgedEntry {
+    /// The log position a tombstone takes, holding its canonical bytes.
     pub fn new(tombstone: Tombstone) -> PurgedEntry {
         PurgedEntry {
             bytes: tombstone.to_bytes(),
@@ -47,14 +50,17 @@ impl PurgedEntry {
         }
     }
 
+    /// The signed tombstone.
     pub fn tombstone(&self) -> &Tombstone {
         &self.tombstone
     }
 
+    /// What the tombstone says of the purged entry.
     pub fn body(&self) -> &TombstoneBody {
         &self.tombstone.purged
     }
 
+    /// The tombstone's canonical bytes: what is stored and served in the entry's place.
     pub fn bytes(&self) -> &[u8] {
         &self.bytes
     }
@@ -63,7 +69,9 @@ impl PurgedEntry {
 /// One position of a log: an event, or what remains of a purged one.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Entry {
+    /// An event, as signed and received.
     Event(SignedEvent),
+    /// A purged event's tombstone.
     Purged(PurgedEntry),
 }
 
@@ -88,6 +96,7 @@ impl Entry {
         }
     }
 
+    /// The event's id, kept by its tombstone after a purge.
     pub fn id(&self) -> EventId {
         match self {
             Entry::Event(e) => e.id(),
@@ -95,6 +104,7 @@ impl Entry {
         }
     }
 
+    /// The event's kind, kept by its tombstone after a purge.
     pub fn kind(&self) -> Kind {
         match self {
             Entry::Event(e) => e.kind(),
@@ -110,6 +120,7 @@ impl Entry {
         }
     }
 
+    /// The bytes stored and served at this position: the event's, or the tombstone's.
     pub fn bytes(&self) -> &[u8] {
         match self {
             Entry::Event(e) => e.bytes(),
@@ -117,6 +128,7 @@ impl Entry {
         }
     }
 
+    /// The bytes stored and served at this position, taking ownership.
     pub fn into_bytes(self) -> Vec<u8> {
         match self {
             Entry::Event(e) => e.into_bytes(),
@@ -124,6 +136,7 @@ impl Entry {
         }
     }
 
+    /// The event, unless it was purged.
     pub fn event(&self) -> Option<&SignedEvent> {
         match self {
             Entry::Event(e) => Some(e),
@@ -131,6 +144,7 @@ impl Entry {
         }
     }
 
+    /// The tombstone, if the event was purged.
     pub fn purged(&self) -> Option<&PurgedEntry> {
         match self {
             Entry::Event(_) => None,

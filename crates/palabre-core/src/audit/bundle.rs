@@ -10,6 +10,8 @@ use crate::crypto::PublicKey;
 use crate::head::{Cosignature, Equivocation, SignedTreeHead};
 use crate::ids::EventId;
 
+/// The bundle format's version, written as `palabre_bundle` in the file; a
+/// bundle of another version is refused.
 pub const VERSION: u32 = 1;
 
 #[derive(Serialize)]

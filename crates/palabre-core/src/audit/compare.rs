@@ -97,10 +97,15 @@ pub fn extends(old: &AuditInput, new: &AuditInput) -> Vec<Failure> {
 /// of that log, and the consistency proof from the receipt's size to that head's.
 #[derive(Debug, Clone)]
 pub struct ReceiptEvidence {
+    /// The node that served it (a URL), to name it in failures.
     pub source: String,
+    /// The entry at the receipt's index, exactly as served.
     pub entry: Vec<u8>,
+    /// Its inclusion proof in the tree of the receipt's size.
     pub inclusion: Vec<Hash>,
+    /// The node's latest signed head of that log.
     pub latest: SignedTreeHead,
+    /// The consistency proof from the receipt's size to `latest`'s.
     pub consistency: Vec<Hash>,
 }
 

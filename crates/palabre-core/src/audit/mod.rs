@@ -32,24 +32,31 @@ pub use compare::{ReceiptEvidence, check_receipt, extends};
 /// What one source (a node, a bundle) served of one authority's log.
 #[derive(Debug, Clone)]
 pub struct LogMaterial {
+    /// The authority whose log it is.
     pub authority: PublicKey,
     /// Where it came from, to name it in failures (a URL, a file name).
     pub source: String,
     /// Entries from index 0, each exactly as served.
     pub entries: Vec<Vec<u8>>,
+    /// The signed tree heads the source served for this log.
     pub heads: Vec<SignedTreeHead>,
+    /// The witnesses' cosignatures of this log's heads that the source served.
     pub cosignatures: Vec<Cosignature>,
 }
 
+/// Everything the auditor was served about one consultation, from every source.
 #[derive(Debug, Clone)]
 pub struct AuditInput {
+    /// The id of the consultation audited.
     pub consultation: EventId,
+    /// One entry per source and log; several sources of one log are compared.
     pub logs: Vec<LogMaterial>,
     /// Proofs of equivocation the sources hold (PROTOCOL.md, "Evidence"); any that
     /// checks and convicts a participating authority fails the audit.
     pub evidence: Vec<Equivocation>,
 }
 
+/// How the audit runs; nothing here changes its verdict.
 #[derive(Debug, Clone, Copy)]
 pub struct AuditOptions {
     /// Threads for signature verification (at least 1).
@@ -67,29 +74,42 @@ impl Default for AuditOptions {
 pub struct Failure {
     /// A stable code (PROTOCOL.md, "Audit rules").
     pub rule: &'static str,
+    /// The log concerned, if the rule is about one.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub authority: Option<PublicKey>,
+    /// The entry's 0-based position in that log, if the rule is about one entry.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub index: Option<u64>,
+    /// The event concerned, if any.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub event: Option<EventId>,
+    /// Which source served what fails (a URL, a file name), if it matters.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub source: Option<String>,
+    /// A plain-language explanation for the reader.
     pub detail: String,
 }
 
+/// What the audit saw of one participating log.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct LogSummary {
+    /// The authority whose log it is.
     pub authority: PublicKey,
     /// The name the authority declared in its own log.
     pub name: Option<String>,
+    /// Every source that served this log.
     pub sources: Vec<String>,
+    /// How many positions of the log the audit rebuilt from its sources (an entry that
+    /// failed a check included).
     pub n_entries: u64,
+    /// How many signed heads were served for it, all sources together.
     pub n_heads: u64,
     /// Of `n_entries`, those about another consultation.
     pub n_outside: u64,
     /// The size of the log's closing checkpoint; `None` while the log is open.
     pub closing_size: Option<u64>,
+    /// The participating witnesses whose timely cosignatures back the closing head
+    /// (the log's own authority not included).
     pub witnesses: Vec<PublicKey>,
 }
 
@@ -107,6 +127,7 @@ pub enum AuditState {
 /// A proposal of the consultation, as the counted (or running) prefixes hold it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ProposalSummary {
+    /// The proposal's event id.
     pub id: EventId,
     /// `None` when its text was purged.
     pub title: Option<String>,
@@ -116,22 +137,34 @@ pub struct ProposalSummary {
     pub hidden: bool,
 }
 
+/// The audit's verdict on one consultation: what was checked, the recount,
+/// and every rule that fails. Serialized as the JSON report of `palabre audit`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct AuditReport {
+    /// The id of the consultation audited.
     pub consultation: EventId,
+    /// The consultation's title; `None` when no log served holds it.
     pub title: Option<String>,
     /// The authority whose log holds the consultation.
     pub organiser: Option<PublicKey>,
+    /// When the vote closes, ms since 1970; `None` without the consultation.
     pub vote_close_ms: Option<u64>,
+    /// Whether every participating log is closed.
     pub state: AuditState,
+    /// One summary per participating log.
     pub logs: Vec<LogSummary>,
+    /// The consultation's proposals as the counted prefixes hold them.
     pub proposals: Vec<ProposalSummary>,
+    /// Entries of every log served, counted by position (an entry that failed a check
+    /// included).
     pub n_events: u64,
     /// Entries of the participating logs that are about another consultation: checked
     /// for decoding, signature and place in their log, not replayed (PROTOCOL.md,
     /// "Audit").
     pub n_outside: u64,
+    /// Ballots of the consultation replayed, before keeping each voter's latest.
     pub n_ballots_seen: u64,
+    /// Ballots that count: one per voter, within the closing checkpoints.
     pub n_ballots_counted: u64,
     /// The recount; while the consultation is open, the running count, or `None` if the
     /// consultation hides running results until the close.
@@ -145,6 +178,7 @@ pub struct AuditReport {
     pub secret: bool,
     /// The organiser's signed result, if the logs hold one.
     pub result: Option<EventId>,
+    /// Every rule that does not hold; empty when the audit passes.
     pub failures: Vec<Failure>,
     /// What holds but is worth saying (a secret consultation's `void_complaint`): never
     /// a failure. Absent from the JSON when empty.

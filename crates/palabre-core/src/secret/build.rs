@@ -204,6 +204,7 @@ pub fn layout(c: &ConsultationView, proposals: &[EventId]) -> Result<BallotLayou
 /// encryption" reveals (and a cast ballot never does).
 #[derive(Debug, Clone)]
 pub struct SealedChoice {
+    /// The ballot's `sealed` member, the only part that is cast.
     pub sealed: Sealed,
     /// The plaintext points, in group order.
     pub plaintexts: Vec<RistrettoPoint>,

@@ -130,10 +130,14 @@ pub fn gather(
 pub struct ValidMix {
     /// The `mix_proof` id.
     pub id: EventId,
+    /// The group of the layout (0-based) it mixes.
     pub group: u64,
+    /// What it shuffled: L₀ or the mix before it in the chain.
     pub input: MixInput,
     /// The trustee indexes of the chain from L₀ up to and including this mix.
     pub mixers: Vec<u64>,
+    /// Its shuffled, re-encrypted ciphertext vectors, one per position: the next
+    /// mix's input, or what the trustees decrypt.
     pub outputs: List,
 }
 
@@ -156,7 +160,9 @@ pub struct Mixes {
 /// What [`judge_mixes`] needs to know of the consultation.
 #[derive(Debug, Clone, Copy)]
 pub struct MixContext<'a> {
+    /// The consultation's id (the `ctx` of every shuffle proof).
     pub consultation: &'a EventId,
+    /// The consultation's trustees and threshold.
     pub secrecy: &'a Secrecy,
     /// QUAL, as trustee indexes.
     pub qual: &'a [u64],
@@ -346,7 +352,10 @@ pub enum MixTurn {
     /// Nothing more: it mixed already, or it is not in QUAL.
     Done,
     /// Wait for its predecessor's mix, at most until this time.
-    Wait { until_ms: u64 },
+    Wait {
+        /// When its turn comes anyway, ms since 1970 (`r × mix_timeout_ms` after the quorum).
+        until_ms: u64,
+    },
     /// Mix this input now.
     Mix(MixInput),
 }

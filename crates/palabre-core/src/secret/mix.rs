@@ -76,9 +76,11 @@ impl<'de> Deserialize<'de> for MixInput {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct MixBody {
+    /// The secret consultation whose ballots are mixed.
     pub consultation: EventId,
     /// The group of the layout (0-based).
     pub group: u64,
+    /// What this mix shuffles: L₀ or a recorded mix.
     pub input: MixInput,
     /// The first position of this chunk (0-based).
     pub start: u64,
@@ -102,6 +104,7 @@ impl MixBody {
         self.outputs.len()
     }
 
+    /// Whether the chunk has no position (never well shaped).
     pub fn is_empty(&self) -> bool {
         self.outputs.is_empty()
     }
@@ -126,20 +129,29 @@ impl MixBody {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct MixProofBody {
+    /// The secret consultation whose ballots are mixed.
     pub consultation: EventId,
+    /// The group of the layout (0-based), as in every chunk.
     pub group: u64,
+    /// What the mix shuffles, as in every chunk.
     pub input: MixInput,
     /// The `mix` chunks, by position (`start` 0, then contiguous).
     pub parts: Vec<EventId>,
     /// The number of positions N.
     pub n: u64,
+    /// `t₁ = ω₁·B`, the prover's commitment for the permutation's sum.
     pub t1: Point,
+    /// `t₂ = ω₂·B`, the prover's commitment for the chain's end.
     pub t2: Point,
+    /// `t₃`, the prover's commitment for the weighted permutation commitment.
     pub t3: Point,
     /// `t₄α_k ‖ t₄β_k` per column (written like a ciphertext).
     pub t4: Vec<Ct>,
+    /// `s₁`, the response matching `t1`.
     pub s1: Sc,
+    /// `s₂`, the response matching `t2`.
     pub s2: Sc,
+    /// `s₃`, the response matching `t3`.
     pub s3: Sc,
     /// `s₄,k` per column.
     pub s4: Vec<Sc>,
@@ -187,6 +199,7 @@ impl MixProofBody {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SealFinalBody {
+    /// The secret consultation whose mixes are decrypted.
     pub consultation: EventId,
     /// One chain per group: the `mix_proof` ids in mixing order, the first over L₀.
     pub chains: Vec<Vec<EventId>>,
@@ -196,12 +209,16 @@ pub struct SealFinalBody {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ShareWire {
+    /// `d = x_j·α`: the trustee's share of one element's decryption.
     pub d: Point,
+    /// The DLEQ proof's challenge.
     pub c: Sc,
+    /// The DLEQ proof's response.
     pub s: Sc,
 }
 
 impl ShareWire {
+    /// The typed share, for `dkg`'s verification and recombination.
     pub fn share(&self) -> DecryptionShare {
         DecryptionShare {
             d: self.d.0,
@@ -212,6 +229,7 @@ impl ShareWire {
         }
     }
 
+    /// The wire form of a typed share.
     pub fn of_share(s: &DecryptionShare) -> ShareWire {
         ShareWire {
             d: Point(s.d),
@@ -226,13 +244,16 @@ impl ShareWire {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DecryptionBody {
+    /// The secret consultation whose mixes are decrypted.
     pub consultation: EventId,
     /// The `seal_final` whose chains are decrypted.
     #[serde(rename = "final")]
     pub seal_final: EventId,
+    /// The group of the layout (0-based) whose chain's last mix is decrypted.
     pub group: u64,
     /// The first element of this chunk (0-based).
     pub start: u64,
+    /// One share per element from `start`, 1 to [`MAX_DECRYPTION_SHARES`].
     pub shares: Vec<ShareWire>,
 }
 
@@ -240,8 +261,11 @@ pub struct DecryptionBody {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ResultSealed {
+    /// The id of the consultation's `election_key` event.
     pub election_key: EventId,
+    /// The id of the consultation's `ballot_layout` event.
     pub layout: EventId,
+    /// The id of the `seal_final` whose chains were decrypted (`final` on the wire).
     #[serde(rename = "final")]
     pub seal_final: EventId,
     /// The t trustees whose shares were recombined, ascending.
@@ -254,9 +278,12 @@ pub struct ResultSealed {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SealedResultBody {
+    /// The secret consultation counted.
     pub consultation: EventId,
     /// One closing head per participating authority, ascending by authority key.
     pub checkpoints: Vec<ClosedLog>,
+    /// The counts of the opened plaintexts, in the shape of the method.
     pub tally: Tally,
+    /// What was opened, and by which trustees.
     pub sealed: ResultSealed,
 }

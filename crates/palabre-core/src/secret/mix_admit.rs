@@ -32,9 +32,11 @@ pub fn is_opening(kind: Kind) -> bool {
 /// What the mix rules need of a consultation, read from the record.
 #[derive(Debug, Clone)]
 pub struct Setting {
+    /// The consultation's trustees and threshold.
     pub secrecy: Secrecy,
     /// QUAL, as trustee indexes.
     pub qual: Vec<u64>,
+    /// The `election_key` event's id and body (QUAL's keys and `Y`).
     pub election_key: (EventId, ElectionKeyBody),
     /// The layout's id and number of columns.
     pub layout: (EventId, usize),

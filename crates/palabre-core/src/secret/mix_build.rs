@@ -37,6 +37,7 @@ pub const SEED_DECRYPTION: &[u8] = b"palabre/v1/seed/decryption\n";
 /// proof body once their ids are known ([`MadeMix::proof`]).
 #[derive(Debug, Clone)]
 pub struct MadeMix {
+    /// The `mix` chunk bodies, in position order, each within the chunk limit.
     pub chunks: Vec<MixBody>,
     proof: MixProofBody,
 }

@@ -130,11 +130,14 @@ impl From<GroupError> for Rejection {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ProofPair {
+    /// The challenge.
     pub c: Sc,
+    /// The response.
     pub s: Sc,
 }
 
 impl ProofPair {
+    /// Read as a Schnorr proof of knowledge.
     pub fn schnorr(&self) -> SchnorrProof {
         SchnorrProof {
             c: self.c.0,
@@ -142,6 +145,7 @@ impl ProofPair {
         }
     }
 
+    /// Read as a Chaum–Pedersen (DLEQ) proof.
     pub fn dleq(&self) -> DleqProof {
         DleqProof {
             c: self.c.0,
@@ -149,6 +153,7 @@ impl ProofPair {
         }
     }
 
+    /// The wire form of a Schnorr proof.
     pub fn of_schnorr(p: &SchnorrProof) -> ProofPair {
         ProofPair {
             c: Sc(p.c),
@@ -156,6 +161,7 @@ impl ProofPair {
         }
     }
 
+    /// The wire form of a DLEQ proof.
     pub fn of_dleq(p: &DleqProof) -> ProofPair {
         ProofPair {
             c: Sc(p.c),
@@ -245,6 +251,7 @@ impl Secrecy {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DealShare {
+    /// The receiving trustee's authority key.
     pub to: PublicKey,
     /// `R_ij = k·B`.
     pub r: Point,
@@ -256,6 +263,7 @@ pub struct DealShare {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DkgDealBody {
+    /// The secret consultation whose election key is being made.
     pub consultation: EventId,
     /// `A_i0 … A_i,t−1`.
     pub commitments: Vec<Point>,
@@ -321,10 +329,13 @@ impl DkgDealBody {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DkgComplaintBody {
+    /// The secret consultation whose key generation is concerned.
     pub consultation: EventId,
     /// The `dkg_deal` complained of.
     pub deal: EventId,
+    /// `d = e_j·R_ij`, which lets anyone decrypt and check the share.
     pub d: Point,
+    /// `DLEQ(B, E_j; R_ij, d)`: proves `d` was made with the complainer's own key.
     pub proof: ProofPair,
 }
 
@@ -344,9 +355,11 @@ impl DkgComplaintBody {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ElectionKeyBody {
+    /// The secret consultation the key is for.
     pub consultation: EventId,
     /// The qualified dealers' keys, in the trustees' order.
     pub qual: Vec<PublicKey>,
+    /// The election key `Y` ballots are encrypted to.
     pub key: Point,
 }
 
@@ -355,7 +368,9 @@ pub struct ElectionKeyBody {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct BallotLayoutBody {
+    /// The secret consultation whose ballots use the layout.
     pub consultation: EventId,
+    /// The proposals a sealed ballot encrypts, distinct and ascending by id.
     pub columns: Vec<EventId>,
     /// Column indexes per group: `[[0], [1], …]` in split mode, `[[0, 1, …]]` otherwise.
     pub groups: Vec<Vec<u64>>,
@@ -366,7 +381,9 @@ pub struct BallotLayoutBody {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SealedPok {
+    /// The one challenge shared by every ciphertext's proof.
     pub c: Sc,
+    /// One response per ciphertext, in group order.
     pub s: Vec<Sc>,
 }
 
@@ -380,6 +397,8 @@ pub struct Sealed {
     /// One list of ciphertexts per group of the layout (one element per group in split
     /// mode; `⌈P/240⌉` in row mode).
     pub groups: Vec<Vec<Ct>>,
+    /// The proof of knowledge of every ciphertext's randomness, bound to the
+    /// consultation, the layout and the author (so a ciphertext cannot be copied).
     pub pok: SealedPok,
 }
 
@@ -394,6 +413,7 @@ impl Sealed {
         self.groups.iter().map(Vec::len).sum()
     }
 
+    /// Whether the ballot holds no ciphertext (never a valid one).
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
@@ -440,7 +460,9 @@ pub fn ballot_context(
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SealedBallotBody {
+    /// The secret consultation voted in.
     pub consultation: EventId,
+    /// The encrypted choice and its proof.
     pub sealed: Sealed,
     /// Present when a desk agent helped the resident cast it in person; the agent
     /// countersigns `{author, consultation, created_at_ms, sealed}`.

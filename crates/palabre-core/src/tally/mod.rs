@@ -56,16 +56,30 @@ pub const MAX_ADD1_RUNS: u64 = 10_000;
 pub enum Method {
     /// Residents support any number of proposals; a proposal qualifies with at least
     /// `threshold` supports.
-    Support { threshold: u64 },
+    Support {
+        /// Fewest supports a proposal needs to qualify (at least 1).
+        threshold: u64,
+    },
     /// For each proposal: yes, no or abstain; a proposal is adopted when yes > no.
     YesNoAbstain {},
     /// Approve up to `max_choices` proposals; proposals are ranked by approvals.
-    Approval { max_choices: u32 },
+    Approval {
+        /// Most proposals one ballot may approve (1 to [`MAX_CHOICE_ENTRIES`]).
+        max_choices: u32,
+    },
     /// Participatory budget with approval ballots: each proposal has an integer cost (in
     /// currency units, e.g. euros) and the funded ones must fit in `budget`.
-    Budget { budget: u64, rule: BudgetRule },
+    Budget {
+        /// The money available, in whole currency units (at least 1).
+        budget: u64,
+        /// Which rule picks the funded proposals.
+        rule: BudgetRule,
+    },
     /// Majority judgment; `grades` are the labels from the worst (index 0) to the best.
-    MajorityJudgment { grades: Vec<String> },
+    MajorityJudgment {
+        /// The grade labels, worst first: 2 to 7, each one line of at most 40 characters.
+        grades: Vec<String>,
+    },
 }
 
 /// Which projects a participatory budget funds. Both rules fund only projects that have a
@@ -122,7 +136,9 @@ pub enum Method {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum BudgetRule {
+    /// `"greedy"`: by approvals, then cost, then id, skipping what no longer fits.
     Greedy,
+    /// `"equal_shares"`: the Method of Equal Shares with the "Add1U" completion.
     EqualShares,
 }
 
@@ -145,14 +161,18 @@ pub enum Choice {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Answer {
+    /// For the proposal.
     Yes,
+    /// Against the proposal.
     No,
+    /// Neither: counted in `abstain`, not in the adoption test.
     Abstain,
 }
 
 /// A proposal taking part in a consultation, as the tally needs it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Candidate {
+    /// The proposal's event id.
     pub id: EventId,
     /// Its cost; `Some` exactly for budget methods.
     pub cost: Option<u64>,
@@ -164,7 +184,9 @@ pub struct Candidate {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Assisted {
+    /// The desk agent's key.
     pub agent: PublicKey,
+    /// How many counted ballots it countersigned (never 0: such agents are left out).
     pub ballots: u64,
 }
 
@@ -207,53 +229,76 @@ impl Tally {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
 pub enum Tally {
+    /// The tally of [`Method::Support`].
     Support {
+        /// Ballots counted, blank ones included.
         n_ballots: u64,
+        /// Ballots ignored because they did not fit the method (a defence; normally 0).
         n_invalid: u64,
         /// Counted ballots cast with a desk agent's help, per agent (see [`Assisted`]).
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
         assisted: Vec<Assisted>,
+        /// The method's threshold, copied so the tally reads on its own.
         threshold: u64,
+        /// One row per candidate, ascending by proposal id.
         rows: Vec<SupportRow>,
     },
+    /// The tally of [`Method::YesNoAbstain`].
     YesNoAbstain {
+        /// Ballots counted, blank ones included.
         n_ballots: u64,
+        /// Ballots ignored because they did not fit the method (a defence; normally 0).
         n_invalid: u64,
         /// Counted ballots cast with a desk agent's help, per agent (see [`Assisted`]).
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
         assisted: Vec<Assisted>,
+        /// One row per candidate, ascending by proposal id.
         rows: Vec<YesNoAbstainRow>,
     },
+    /// The tally of [`Method::Approval`].
     Approval {
+        /// Ballots counted, blank ones included.
         n_ballots: u64,
+        /// Ballots ignored because they did not fit the method (a defence; normally 0).
         n_invalid: u64,
         /// Counted ballots cast with a desk agent's help, per agent (see [`Assisted`]).
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
         assisted: Vec<Assisted>,
+        /// One row per candidate, ascending by proposal id.
         rows: Vec<ApprovalRow>,
         /// Every proposal, by approvals (more first), ties by lower id first.
         ranking: Vec<EventId>,
     },
+    /// The tally of [`Method::Budget`].
     Budget {
+        /// Ballots counted, blank ones included.
         n_ballots: u64,
+        /// Ballots ignored because they did not fit the method (a defence; normally 0).
         n_invalid: u64,
         /// Counted ballots cast with a desk agent's help, per agent (see [`Assisted`]).
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
         assisted: Vec<Assisted>,
+        /// The rule that chose the funded proposals.
         rule: BudgetRule,
+        /// The money available, in whole currency units.
         budget: u64,
         /// Sum of the costs of the funded proposals; never more than `budget`.
         spent: u64,
+        /// One row per candidate, ascending by proposal id.
         rows: Vec<BudgetRow>,
         /// The funded proposals in the order the rule selected them (see [`BudgetRule`]).
         winners: Vec<EventId>,
     },
+    /// The tally of [`Method::MajorityJudgment`].
     MajorityJudgment {
+        /// Ballots counted, blank ones included.
         n_ballots: u64,
+        /// Ballots ignored because they did not fit the method (a defence; normally 0).
         n_invalid: u64,
         /// Counted ballots cast with a desk agent's help, per agent (see [`Assisted`]).
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
         assisted: Vec<Assisted>,
+        /// One row per candidate, ascending by proposal id.
         rows: Vec<MajorityJudgmentRow>,
         /// Every proposal, best first, by majority value (see [`tally`]), ties (identical
         /// profiles) by lower id first.
@@ -261,47 +306,64 @@ pub enum Tally {
     },
 }
 
+/// One proposal's line in a support tally.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SupportRow {
+    /// The proposal's id.
     pub proposal: EventId,
+    /// How many counted ballots support it.
     pub supports: u64,
     /// `supports >= threshold`.
     pub qualified: bool,
 }
 
+/// One proposal's line in a yes/no/abstain tally.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct YesNoAbstainRow {
+    /// The proposal's id.
     pub proposal: EventId,
+    /// Counted ballots answering yes.
     pub yes: u64,
+    /// Counted ballots answering no.
     pub no: u64,
+    /// Counted ballots answering abstain (ballots not answering are in none).
     pub abstain: u64,
     /// `yes > no`.
     pub adopted: bool,
 }
 
+/// One proposal's line in an approval tally.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ApprovalRow {
+    /// The proposal's id.
     pub proposal: EventId,
+    /// How many counted ballots approve it.
     pub approvals: u64,
 }
 
+/// One proposal's line in a budget tally.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct BudgetRow {
+    /// The proposal's id.
     pub proposal: EventId,
     /// Absent when the proposal has no cost (it is then never funded).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cost: Option<u64>,
+    /// How many counted ballots approve it.
     pub approvals: u64,
+    /// Whether the rule funds it (the order is in the tally's `winners`).
     pub funded: bool,
 }
 
+/// One proposal's line in a majority-judgment tally.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct MajorityJudgmentRow {
+    /// The proposal's id.
     pub proposal: EventId,
     /// Number of ballots giving each grade, worst to best (ungraded counts as worst).
     pub profile: Vec<u64>,

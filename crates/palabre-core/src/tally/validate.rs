@@ -11,40 +11,78 @@ use crate::limits::MAX_SAFE_INTEGER;
 /// Why a method or a ballot content is not acceptable.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ChoiceError {
+    /// `zero_threshold`: a support method with threshold 0.
     #[error("the support threshold must be at least 1")]
     ZeroThreshold,
+    /// `max_choices_out_of_range`: an approval method allowing 0 choices, or more
+    /// than [`MAX_CHOICE_ENTRIES`].
     #[error("max_choices must be between 1 and {MAX_CHOICE_ENTRIES}")]
     MaxChoicesOutOfRange,
+    /// `zero_budget`: a budget method with nothing to spend.
     #[error("the budget must be at least 1")]
     ZeroBudget,
+    /// `number_too_large`: a support threshold or a budget above 2^53 − 1, which signed
+    /// JSON cannot carry exactly.
     #[error("a number is larger than 2^53 − 1")]
     NumberTooLarge,
+    /// `grade_count_out_of_range`: fewer than [`MIN_GRADES`] or more than
+    /// [`MAX_GRADES`] grades.
     #[error("a majority judgment needs between {MIN_GRADES} and {MAX_GRADES} grades")]
     GradeCountOutOfRange,
+    /// `bad_grade_label`: a grade label that is blank, holds a control character or is
+    /// too long.
     #[error(
         "a grade label must be non-blank, without control characters, and at most {MAX_GRADE_LABEL_CHARS} characters"
     )]
     BadGradeLabel,
+    /// `duplicate_grade_label`: two grades with the same label.
     #[error("two grades have the same label")]
     DuplicateGradeLabel,
+    /// `wrong_choice_kind`: a ballot of another method's shape (grades in an approval
+    /// consultation, ...).
     #[error("this kind of ballot does not fit the consultation's method")]
     WrongChoiceKind,
+    /// `unknown_proposal`: the ballot names an id that is not one of the
+    /// consultation's proposals; carries it.
     #[error("the ballot names {0}, which is not a proposal of this consultation")]
     UnknownProposal(EventId),
+    /// `approvals_not_ascending`: an approve list that is not strictly
+    /// ascending (unsorted or repeated ids).
     #[error("approved proposals must be listed once each, in ascending order of id")]
     ApprovalsNotAscending,
+    /// `too_many_approvals`: an approval ballot over the method's `max_choices`.
     #[error("the ballot approves {n_approved} proposals but at most {max_choices} are allowed")]
-    TooManyApprovals { n_approved: usize, max_choices: u32 },
+    TooManyApprovals {
+        /// How many the ballot approves.
+        n_approved: usize,
+        /// How many the method allows.
+        max_choices: u32,
+    },
+    /// `too_many_entries`: a ballot naming more than [`MAX_CHOICE_ENTRIES`] proposals.
     #[error("a ballot may name at most {MAX_CHOICE_ENTRIES} proposals")]
     TooManyEntries,
+    /// `grade_out_of_range`: a grade index with no label.
     #[error("grade {grade} does not exist: there are {n_grades} grades")]
-    GradeOutOfRange { grade: u32, n_grades: usize },
+    GradeOutOfRange {
+        /// The grade index given (0 = worst).
+        grade: u32,
+        /// How many grades the method has.
+        n_grades: usize,
+    },
+    /// `running_results_secret`: a secret consultation with
+    /// `show_running_results` set.
     #[error("a secret consultation cannot show running results")]
     RunningResultsSecret,
+    /// `split_not_allowed`: split sealing asked for approval or budget, whose ballots
+    /// are sealed as one row.
     #[error("split mode is only for support, yes/no/abstain and majority judgment")]
     SplitNotAllowed,
+    /// `split_required`: yes/no/abstain or majority judgment sealed as one row; they are
+    /// sealed in split mode only.
     #[error("yes/no/abstain and majority judgment are sealed in split mode only")]
     SplitRequired,
+    /// `sealed_shape`: a sealed ballot whose groups or proof do not have the layout's
+    /// shape.
     #[error("the sealed ballot's groups or proof do not have the layout's shape")]
     SealedShape,
 }
