@@ -27,7 +27,7 @@ pub use curve25519_dalek::constants::RISTRETTO_BASEPOINT_POINT as B;
 /// The domain tags of the secret-ballot hashes. Each ends in `\n` and appears once in
 /// PROTOCOL.md's tag table; no two hashes of the protocol share a tag.
 pub mod tags {
-    /// Prefix of [`super::r#gen`]: independent generators.
+    /// Prefix of `group::r#gen`: independent generators.
     pub const GENERATOR: &[u8] = b"palabre/v1/generator\n";
     /// Challenge of the batched proof of knowledge of a sealed ballot's randomness.
     pub const BALLOT_POK: &[u8] = b"palabre/v1/ballot-pok\n";

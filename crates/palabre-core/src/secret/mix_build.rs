@@ -1,7 +1,7 @@
 //! The bodies a node appends for the mix and the opening, made by the rules admission
-//! and the audit apply ([`cascade`], [`open`]): a trustee's mix of one group (its chunks
-//! and proof), the organiser's `seal_final`, a trustee's `decryption` chunks — refused
-//! unless the honest trustee's rule allows it — and the organiser's result.
+//! and the audit apply ([`cascade`], [`open`](super::open)): a trustee's mix of one group
+//! (its chunks and proof), the organiser's `seal_final`, a trustee's `decryption` chunks —
+//! refused unless the honest trustee's rule allows it — and the organiser's result.
 //!
 //! Everything here is pure: seeds come from the caller (the node draws them from the
 //! operating system, tests fix them) and the record's events are passed in. Signing,
