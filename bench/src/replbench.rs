@@ -200,12 +200,16 @@ fn replication(dir: &Path, n: u32) -> anyhow::Result<Curve> {
     let step = rss_step(total);
     let mut curve = vec![(0, mib(rss_kib(replica.pid()).0))];
     loop {
-        let held = rt.block_on(size_at(&replica.addr, &town));
+        // The checkpoint's size moves only when a signed head is reached; the entries
+        // the replica stored so far are its replication counter.
+        let stored = rt.block_on(metric(&replica.addr, "palabre_replicated_entries_total"));
         // RSS at every step of entries held (one sample when a poll crosses a step).
-        if held / step > curve.last().map_or(0, |(at, _)| *at) / step {
-            curve.push((held, mib(rss_kib(replica.pid()).0)));
+        if stored / step > curve.last().map_or(0, |(at, _)| *at) / step {
+            curve.push((stored, mib(rss_kib(replica.pid()).0)));
         }
+        let held = rt.block_on(size_at(&replica.addr, &town));
         if held >= total {
+            curve.push((held, mib(rss_kib(replica.pid()).0)));
             break;
         }
         anyhow::ensure!(
