@@ -323,6 +323,17 @@ impl Backend for NodeBackend {
         ))
     }
 
+    fn opening(
+        &self,
+        consultation: &ConsultationView,
+    ) -> Result<Option<palabre_web::opening::Opening>, BackendError> {
+        Ok(palabre_web::opening::opening_of(
+            &*self.storage,
+            consultation,
+            self.storage.result_id(&consultation.id),
+        ))
+    }
+
     fn metrics(&self) -> String {
         use std::sync::atomic::Ordering::Relaxed;
         let stats = self.writer.stats();

@@ -39,6 +39,12 @@ pub struct Config {
     pub rate_burst: f64,
     /// How long after a vote closes this node waits before closing its log for it.
     pub close_grace_ms: u64,
+    /// As a trustee of a secret consultation, how long (ms) this node waits for its
+    /// predecessor's mix before mixing the tip it holds (SECRET-BALLOTS.md §4.9).
+    pub mix_timeout_ms: u64,
+    /// As a trustee, how many days after the audited result it keeps its key share of
+    /// a secret consultation before deleting it.
+    pub secret_share_retention_days: u64,
     /// Where the federation's peers reach this node (a libp2p multiaddr).
     pub p2p_listen: String,
     /// How long a staff member stays logged in, in seconds.
@@ -68,6 +74,8 @@ impl Default for Config {
             rate_per_second: 50.0,
             rate_burst: 200.0,
             close_grace_ms: DEFAULT_CLOSE_GRACE_MS,
+            mix_timeout_ms: palabre_core::secret::cascade::DEFAULT_MIX_TIMEOUT_MS,
+            secret_share_retention_days: 30,
             p2p_listen: "/ip4/0.0.0.0/tcp/4040".into(),
             staff_session_seconds: 10 * 60 * 60,
             http_max_connections: 0,
@@ -107,6 +115,13 @@ rate_burst = 200.0
 # A ballot dated just before the close may arrive up to 5 minutes later (the clock
 # tolerance) and must still count: keep at least 301000.
 close_grace_ms = 301000
+
+# Secret consultations, as a trustee town: how long (ms) to wait for the previous
+# trustee's mix before mixing without it (every town of a federation should use the
+# same value), and how many days after the result to keep this town's key share
+# before deleting it (it can then never open that consultation again).
+mix_timeout_ms = 7200000
+secret_share_retention_days = 30
 
 # Where the federation's other town halls reach this node (TCP port 4040 on every
 # interface). Federation starts once `palabre peers add` has named a town.
@@ -375,6 +390,16 @@ fn apply_env(config: &mut Config) -> anyhow::Result<()> {
         config.close_grace_ms = v
             .parse()
             .context("PALABRE_CLOSE_GRACE_MS is a number of milliseconds")?;
+    }
+    if let Some(v) = var("MIX_TIMEOUT_MS") {
+        config.mix_timeout_ms = v
+            .parse()
+            .context("PALABRE_MIX_TIMEOUT_MS is a number of milliseconds")?;
+    }
+    if let Some(v) = var("SECRET_SHARE_RETENTION_DAYS") {
+        config.secret_share_retention_days = v
+            .parse()
+            .context("PALABRE_SECRET_SHARE_RETENTION_DAYS is a number of days")?;
     }
     if let Some(v) = var("P2P_LISTEN") {
         config.p2p_listen = v;

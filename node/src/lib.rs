@@ -22,6 +22,7 @@ pub mod home;
 pub mod metrics;
 pub mod office;
 pub mod opendata;
+pub mod opening;
 pub mod receipt;
 pub mod recount;
 pub mod snapshot;

@@ -141,6 +141,9 @@ pub struct ConsultationShares {
     /// The `election_key` event `share` belongs to.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub election_key: Option<EventId>,
+    /// When the shares were deleted, their retention after the result over (ms).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retired_at_ms: Option<u64>,
 }
 
 impl ConsultationShares {

@@ -710,7 +710,20 @@ async fn tally<B: Backend>(
             "this consultation shows its results only after the vote closes",
         ));
     };
-    Ok(Json(published).into_response())
+    let mut out = serde_json::to_value(&published)
+        .map_err(|e| ApiError::Internal(crate::BackendError(e.to_string())))?;
+    // A secret consultation: where its opening stands and, once published, the signed
+    // result's tally (the organiser's; `palabre audit` recounts it).
+    if let Some(o) = state.backend.opening(&view)?
+        && let Some(map) = out.as_object_mut()
+    {
+        if let Some((id, r)) = &o.result {
+            map.insert("result".into(), json!(id));
+            map.insert("tally".into(), json!(r.tally));
+        }
+        map.insert("opening".into(), json!(o));
+    }
+    Ok(Json(out).into_response())
 }
 
 async fn metrics<B: Backend>(State(state): State<Shared<B>>) -> Response {

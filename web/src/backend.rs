@@ -114,6 +114,16 @@ pub trait Backend: Send + Sync + 'static {
         let _ = consultation;
         Ok(None)
     }
+    /// A closed secret consultation's opening as this node's record holds it
+    /// (`opening::opening_of`); `None` for a public consultation, or from a backend that
+    /// holds no secret ballots.
+    fn opening(
+        &self,
+        consultation: &ConsultationView,
+    ) -> Result<Option<crate::opening::Opening>, BackendError> {
+        let _ = consultation;
+        Ok(None)
+    }
     /// Whether `authority`'s declaration carries a trustee encryption key (so that a
     /// secret vote may name it a trustee).
     fn declares_encryption_key(&self, authority: &PublicKey) -> Result<bool, BackendError> {

@@ -13,6 +13,7 @@ pub mod discussion;
 pub mod error;
 pub mod limit;
 pub mod openapi;
+pub mod opening;
 pub mod paging;
 pub mod site;
 pub mod staff;

@@ -12,7 +12,7 @@ use palabre_core::admission::{CredentialStatus, Record, acts_for};
 use palabre_core::crypto::PublicKey;
 use palabre_core::event::{
     ArgumentBody, Body, CheckpointBody, CredentialBody, Kind, ModerationAction, ModerationBody,
-    ProposalBody, ResultBody, RevocationBody, SignedEvent, StaffBody,
+    ProposalBody, RevocationBody, SignedEvent, StaffBody,
 };
 use palabre_core::ids::EventId;
 use palabre_core::merkle;
@@ -71,7 +71,8 @@ pub(crate) fn append(
         Body::Argument(b) => ix.argument(event.author(), b),
         Body::Moderation(b) if for_log => ix.moderation(b),
         Body::Checkpoint(b) if from_log => ix.checkpoint(b),
-        Body::Result(b) => ix.result(b),
+        Body::Result(b) => ix.result(&b.consultation),
+        Body::SealedResult(b) => ix.result(&b.consultation),
         _ => {}
     }
     if let Some((consultation, summary)) = secret_admission::about(event.body()) {
@@ -262,11 +263,12 @@ impl Indexing<'_> {
         }
     }
 
-    fn result(&mut self, b: &ResultBody) {
-        if !self.view().has_result(&b.consultation) {
+    /// The first `result` of a consultation (public or sealed) is its result.
+    fn result(&mut self, consultation: &EventId) {
+        if !self.view().has_result(consultation) {
             self.pending.put(
                 T::RESULT,
-                b.consultation.0.as_bytes().to_vec(),
+                consultation.0.as_bytes().to_vec(),
                 self.id.0.as_bytes().to_vec(),
             );
         }

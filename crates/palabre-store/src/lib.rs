@@ -268,23 +268,61 @@ pub trait Storage: Record + Send + Sync {
         let Some(view) = self.consultation(consultation) else {
             return Ok(None);
         };
-        // Streamed a page at a time: a count holds one ballot per voter, never the logs.
-        let mut counter = Counter::new(&view);
-        for authority in &view.body.authorities {
-            let size = counting::counted_size(self, authority, consultation);
-            counter.start_log(*authority);
-            let mut start = 0;
-            while start < size {
-                let end = size.min(start + MAX_PAGE_ENTRIES);
-                for bytes in self.entries(authority, start, end)? {
-                    counter.push_entry(&stored_entry(bytes)?);
-                }
-                start = end;
-            }
-        }
-        let counted = counter.finish();
+        let counted = count_pages(self, &view, |a, s, e| self.entries(a, s, e))?;
         Ok(Some((view, counted)))
     }
+}
+
+/// Counts `view` over each participating log up to its closing checkpoint (the whole log
+/// while it is open), reading `entries(log, start, end)` a page at a time: a count holds
+/// one ballot per voter, never the logs.
+pub(crate) fn count_pages<R: Record + ?Sized>(
+    record: &R,
+    view: &ConsultationView,
+    entries: impl Fn(&PublicKey, u64, u64) -> Result<Vec<Vec<u8>>, StoreError>,
+) -> Result<Counted, StoreError> {
+    let mut counter = Counter::new(view);
+    for authority in &view.body.authorities {
+        let size = counting::counted_size(record, authority, &view.id);
+        counter.start_log(*authority);
+        let mut start = 0;
+        while start < size {
+            let end = size.min(start + MAX_PAGE_ENTRIES);
+            for bytes in entries(authority, start, end)? {
+                counter.push_entry(&stored_entry(bytes)?);
+            }
+            start = end;
+        }
+    }
+    Ok(counter.finish())
+}
+
+/// [`Record::counted_sealed`] for the stores: once every participating log has closed,
+/// the `sealed` members of the counted ballots in voter order (SECRET-BALLOTS.md §4.8),
+/// counted with [`count_pages`] and each looked up by id.
+pub(crate) fn counted_sealed<R: Record + ?Sized>(
+    record: &R,
+    c: &ConsultationView,
+    entries: impl Fn(&PublicKey, u64, u64) -> Result<Vec<Vec<u8>>, StoreError>,
+) -> Option<Vec<palabre_core::secret::Sealed>> {
+    let closed = c
+        .body
+        .authorities
+        .iter()
+        .all(|a| record.closing(a, &c.id).is_some());
+    if !closed {
+        return None;
+    }
+    let counted = count_pages(record, c, entries).ok()?;
+    let events: std::collections::BTreeMap<EventId, SignedEvent> = counted
+        .sealed
+        .values()
+        .filter_map(|id| match record.held(id)? {
+            (_, Entry::Event(e)) => Some((*id, e)),
+            _ => None,
+        })
+        .collect();
+    palabre_core::secret::cascade::sealed_of(&counted, |id| events.get(id))
 }
 
 /// The time a commit's heads carry: the live clock; heads signed while replaying a

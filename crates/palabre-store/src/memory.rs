@@ -118,6 +118,9 @@ impl Record for MemoryStorage {
             .ledger
             .n_authored(log, consultation, kind, author)
     }
+    fn counted_sealed(&self, c: &ConsultationView) -> Option<Vec<palabre_core::secret::Sealed>> {
+        self.lock().ledger.counted_sealed(c)
+    }
 }
 
 impl Storage for MemoryStorage {

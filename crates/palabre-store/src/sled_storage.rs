@@ -90,6 +90,14 @@ impl SledStorage {
         })
     }
 
+    /// The id of a consultation's result (the first `result` recorded for it, public or
+    /// sealed), if there is one.
+    pub fn result_id(&self, consultation: &EventId) -> Option<EventId> {
+        self.with_view(|v| v.get(T::RESULT, consultation.0.as_bytes()))
+            .and_then(|id| key32(&id))
+            .map(|b| EventId(Hash(b)))
+    }
+
     fn view<'a>(&'a self, pending: &'a Pending) -> View<'a> {
         View {
             trees: &self.all,
@@ -204,6 +212,9 @@ impl Record for SledStorage {
         author: &PublicKey,
     ) -> u64 {
         self.with_view(|v| v.n_authored(log, consultation, kind, author))
+    }
+    fn counted_sealed(&self, c: &ConsultationView) -> Option<Vec<palabre_core::secret::Sealed>> {
+        crate::counted_sealed(self, c, |log, start, end| self.entries(log, start, end))
     }
 }
 

@@ -253,6 +253,9 @@ impl Record for View<'_> {
         action_of(*v.first()?)
     }
 
+    fn counted_sealed(&self, c: &ConsultationView) -> Option<Vec<palabre_core::secret::Sealed>> {
+        crate::counted_sealed(self, c, |log, start, end| Ok(self.entries(log, start, end)))
+    }
     fn n_authored(
         &self,
         log: &PublicKey,
@@ -267,6 +270,13 @@ impl Record for View<'_> {
 }
 
 impl View<'_> {
+    /// The entries `start .. end` of `log`, pending ones included.
+    fn entries(&self, log: &PublicKey, start: u64, end: u64) -> Vec<Vec<u8>> {
+        (start..end)
+            .map_while(|i| self.get(T::EVENT, &log_key(log, i)))
+            .collect()
+    }
+
     /// The `consultationkind_secret` rows of `consultation` and `kind`, pending ones
     /// included: (event id, value).
     fn secret_index(&self, consultation: &EventId, kind: Kind) -> Vec<(EventId, Vec<u8>)> {

@@ -1,7 +1,9 @@
 //! `palabre serve`: the node itself. It opens the data directory, declares the town,
-//! binds HTTP, starts the control socket, the federation and the closer, and serves the
+//! binds HTTP, starts the control socket, the federation, the closer, the key ceremony
+//! and the opening of secret consultations, and serves the
 //! site, the API and the staff pages until SIGTERM or Ctrl-C; what each part does is its
-//! own module's (`backend`, `federation`, `control`, `closer`, the web crate).
+//! own module's (`backend`, `federation`, `control`, `closer`, `ceremony`, `opening`,
+//! the web crate).
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -16,7 +18,7 @@ use super::town::{declare, new_codes};
 use crate::backend::{self, NodeBackend};
 use crate::clock::now_ms;
 use crate::home::Home;
-use crate::{ceremony, closer, control, demo, federation, opendata, status, trustee};
+use crate::{ceremony, closer, control, demo, federation, opendata, opening, status, trustee};
 
 pub(super) fn serve(data: PathBuf, http: Option<String>, demo: bool) -> anyhow::Result<()> {
     let home = Home::open_or_create(&data)?;
@@ -96,6 +98,13 @@ pub(super) fn serve(data: PathBuf, http: Option<String>, demo: bool) -> anyhow::
     if let Some(link) = palabre_web::staff::first_admin_link(&*backend)? {
         println!("No administrator yet. To create the first one, open (once): {link}");
     }
+    let cascade = opening::Settings {
+        mix_timeout_ms: home.config.mix_timeout_ms,
+        share_retention_ms: home
+            .config
+            .secret_share_retention_days
+            .saturating_mul(86_400_000),
+    };
     let runtime = tokio::runtime::Runtime::new()?;
     runtime.block_on(async move {
         let listener = tokio::net::TcpListener::from_std(std_listener)
@@ -134,7 +143,8 @@ pub(super) fn serve(data: PathBuf, http: Option<String>, demo: bool) -> anyhow::
             Arc::clone(&backend),
             home.config.close_grace_ms,
         ));
-        tokio::spawn(ceremony::run(Arc::clone(&backend), trustee, shares));
+        tokio::spawn(ceremony::run(Arc::clone(&backend), trustee, shares.clone()));
+        tokio::spawn(opening::run(Arc::clone(&backend), shares, cascade));
         // Bounded connections, header timeout, TCP_NODELAY (web/src/conn.rs).
         palabre_web::conn::serve(listener, app, connections, shutdown_signal()).await?;
         tracing::info!("shutting down: flushing the store");

@@ -8,7 +8,9 @@
 //! Then a whole secret vote up to its close: published with the staff form, sealed
 //! ballots cast over the API from every town (a revote, a key replaced at the desk, an
 //! assisted ballot), audited from every node and from a bundle; and a search of every
-//! data directory, API answer, `/metrics` and log line for sentinels of the choices.
+//! data directory, API answer, `/metrics` and log line for sentinels of the choices;
+//! then the mix, the opening and the result, with two of the five trustees away, and
+//! the final audit.
 //!
 //! The complaint hour is real: after the deals the nodes are restarted with their clocks
 //! moved past it (`PALABRE_CLOCK_OFFSET_MS`, the same for every node), so that every rule
@@ -620,6 +622,14 @@ impl Sentinels {
 /// checks the ceremony, the layout and every sealed ballot and finds no fault (exit 3:
 /// the ballots are sealed, so the result is not final). Before any opening no node's
 /// store files, API answers, `/metrics` or log lines hold a sentinel of any choice.
+///
+/// Then the opening, by the nodes themselves, with a second trustee of the five away
+/// from the close (it went down once its log closed, before its turn to mix): the
+/// trustees before it mix at once, those after it once its `mix_timeout` has passed;
+/// the organiser seals the three mixes, the three who mixed send their decryption
+/// shares, and the organiser's result appears on every node, its page and its tally
+/// answer; `palabre audit` from every node, all together and a bundle then passes with
+/// exit 0 and recounts the same tally.
 #[test]
 fn five_towns_vote_in_secret_and_every_node_and_a_bundle_audit_it() {
     let tmp = tempfile::tempdir().expect("temp dir");
@@ -919,14 +929,31 @@ fn five_towns_vote_in_secret_and_every_node_and_a_bundle_audit_it() {
         assert!(v.get("tally").is_none(), "{v}");
     }
 
-    // The close: every town closes its log; the witnesses cosign.
-    restart(&mut towns, vote_close + 5_000);
+    // The close: every town closes its log; the witnesses cosign. The last trustee of
+    // QUAL in mixing order that is not the organiser (`late`) goes down once its closing
+    // checkpoint is on every node, before its turn to mix can come (it waits for the
+    // mixes before it): the cascade waits for it for `mix_timeout` (2 h), so the
+    // consultation stays sealed, with the mixes before its turn recorded, through the
+    // audits below.
+    let close_offset = restart(&mut towns, vote_close + 5_000);
+    let late_key = *four
+        .iter()
+        .rev()
+        .find(|k| **k != keys[0])
+        .expect("a trustee");
+    let late = keys.iter().position(|k| *k == late_key).expect("a town");
+    wait_until("the late trustee's checkpoint on every node", 60, || {
+        towns
+            .iter()
+            .all(|t| !about(&t.addr(), &keys[late], "checkpoint", &cid).is_empty())
+    });
+    towns[late].stop();
     let quorum = closing_quorum(keys.len());
     wait_until(
         "every closing head, with its quorum, on every node",
         120,
         || {
-            towns.iter().all(|t| {
+            towns.iter().filter(|t| t.node.is_some()).all(|t| {
                 keys.iter().all(|k| {
                     let Some(cp) = about(&t.addr(), k, "checkpoint", &cid).into_iter().next()
                     else {
@@ -969,6 +996,7 @@ fn five_towns_vote_in_secret_and_every_node_and_a_bundle_audit_it() {
     let c = cid.to_string();
     let urls: Vec<String> = towns
         .iter()
+        .filter(|t| t.node.is_some())
         .map(|t| format!("http://{}", t.addr()))
         .collect();
     for url in &urls {
@@ -998,8 +1026,20 @@ fn five_towns_vote_in_secret_and_every_node_and_a_bundle_audit_it() {
 
     // Secrecy, before any opening: API answers, /metrics, then (nodes stopped) every
     // file of every data directory and every log.
+    // QUAL mixes in trustee order: those before the late trustee mix, those after it
+    // wait for it.
+    let before_late: Vec<&PublicKey> = four.iter().take_while(|k| **k != late_key).collect();
+    wait_until("the mixes before the late trustee's", 60, || {
+        before_late
+            .iter()
+            .all(|k| about(&towns[0].addr(), k, "mix_proof", &cid).len() == 1)
+    });
+    for k in four.iter().skip(before_late.len()) {
+        assert!(about(&towns[0].addr(), k, "mix_proof", &cid).is_empty());
+    }
+    assert!(about(&towns[0].addr(), &late_key, "mix_proof", &cid).is_empty());
     let mut leaks = Vec::new();
-    for t in &towns {
+    for t in towns.iter().filter(|t| t.node.is_some()) {
         let addr = t.addr();
         let mut answers = vec![
             "/api/v1/consultations".to_owned(),
@@ -1059,6 +1099,87 @@ fn five_towns_vote_in_secret_and_every_node_and_a_bundle_audit_it() {
         sentinels.needles.len()
     );
     assert!(leaks.is_empty(), "{leaks:#?}");
+
+    // The opening, with the late trustee still away (and town 4 never in QUAL): past the
+    // mixing deadline (|QUAL| × mix_timeout after the quorum) the organiser seals the
+    // three mixes, the three trustees who mixed send their shares, the result appears.
+    for (i, t) in towns.iter_mut().enumerate() {
+        if i != late {
+            t.start(close_offset + 4 * 2 * 3_600_000 + 60_000);
+        }
+    }
+    let running: Vec<usize> = (0..towns.len()).filter(|i| *i != late).collect();
+    wait_until("the result on every running node", 180, || {
+        running
+            .iter()
+            .all(|i| tally(&towns[*i].addr()).get("result").is_some())
+    });
+    let v = tally(&towns[2].addr());
+    let opened = &v["tally"];
+    assert_eq!(opened["type"], json!("approval"), "{v}");
+    assert_eq!(opened["n_ballots"], json!(10), "{v}");
+    assert_eq!(opened["n_invalid"], json!(0), "{v}");
+    // The API voters approve each proposal twice (6 approvals in all); each of the six
+    // browser ballots approves one (the first voter's revote replaces its first).
+    let rows = opened["rows"].as_array().expect("rows");
+    let approvals: Vec<u64> = rows
+        .iter()
+        .map(|r| r["approvals"].as_u64().expect("a count"))
+        .collect();
+    assert_eq!(approvals.iter().sum::<u64>(), 6 + 5, "{v}");
+    assert!(approvals.iter().all(|a| *a >= 2), "{v}");
+    assert_eq!(v["opening"]["phase"], json!("result"), "{v}");
+    let mixers: Vec<PublicKey> =
+        serde_json::from_value(v["opening"]["mixed"].clone()).expect("keys");
+    assert_eq!(mixers.len(), 3, "{v}");
+    assert!(!mixers.contains(&late_key));
+    let decryptors =
+        about(&towns[0].addr(), &keys[0], "result", &cid)[0]["body"]["sealed"]["decryptors"]
+            .clone();
+    let mut three = four.clone();
+    three.retain(|k| *k != late_key);
+    assert_eq!(decryptors, json!(three), "the three who mixed opened it");
+    let page = get_raw(&towns[1].addr(), &format!("/c/{cid}/results"));
+    let page = String::from_utf8_lossy(&page);
+    assert!(page.contains("ouverts par"), "{page}");
+    assert!(page.contains("<svg"), "{page}");
+
+    // The final audit, from every running node, all of them together, and a bundle.
+    let urls: Vec<String> = running
+        .iter()
+        .map(|i| format!("http://{}", towns[*i].addr()))
+        .collect();
+    let final_check = |args: &[&str]| {
+        let (status, out) = run_palabre(args);
+        let report: Value = serde_json::from_str(&out).unwrap_or_else(|_| panic!("{out}"));
+        assert_eq!(report["failures"], json!([]), "{args:?}: {out}");
+        assert_eq!(report["state"], json!("closed"), "{out}");
+        assert_eq!(report["tally"], *opened, "{out}");
+        assert_eq!(status, Some(0), "final: {out}");
+    };
+    for url in &urls {
+        final_check(&["audit", "--consultation", &c, "--node", url, "--json"]);
+    }
+    let mut all = vec!["audit", "--consultation", c.as_str(), "--json"];
+    for url in &urls {
+        all.extend(["--node", url.as_str()]);
+    }
+    final_check(&all);
+    let bundle = tmp.path().join("opened.bundle.json");
+    let (status, out) = run_palabre(&[
+        "export",
+        "--consultation",
+        &c,
+        "--node",
+        &urls[1],
+        "--bundle",
+        path(&bundle),
+    ]);
+    assert_eq!(status, Some(0), "{out}");
+    final_check(&["audit", "--bundle", path(&bundle), "--json"]);
+    for t in towns.iter_mut() {
+        t.stop();
+    }
 }
 
 /// One resident per town registers in Chromium with one of its town's printed codes and

@@ -2,6 +2,8 @@
 //! The shared frame, loaders and helpers are `mod.rs`'s; the page reads and never writes.
 
 use super::*;
+use palabre_core::crypto::PublicKey;
+use palabre_core::event::SignedEvent;
 
 #[derive(Template)]
 #[template(path = "results.html")]
@@ -14,6 +16,11 @@ struct ResultsPage {
     rows: Vec<(String, String)>,
     /// A participatory budget (its results are also a pabulib file).
     budget: bool,
+    /// A secret consultation: where its opening stands, in plain words (empty for a
+    /// public one); `chart` and `rows` stay empty until its result is published.
+    opening: Vec<String>,
+    /// Whether there is a tally to show (a public count, or a secret result).
+    counted: bool,
 }
 
 pub(super) async fn results<B: Backend>(
@@ -39,6 +46,8 @@ pub(super) async fn results<B: Backend>(
             chart: String::new(),
             rows: Vec::new(),
             budget: false,
+            opening: Vec::new(),
+            counted: false,
         });
     }
     let (view, counted) = match site.backend.count(&cid) {
@@ -51,14 +60,152 @@ pub(super) async fn results<B: Backend>(
         .iter()
         .map(|p| (p.id.clone(), p.title.clone()))
         .collect();
+    let budget = matches!(view.body.method, Method::Budget { .. });
+    if view.body.secrecy.is_some() {
+        let opening = match site.backend.opening(&view) {
+            Ok(o) => o,
+            Err(e) => return internal(e),
+        };
+        let fr = layout.lang == "fr";
+        let name = |k: &PublicKey| town_name(&*site.backend, k);
+        let lines = opening_lines(fr, opening.as_ref(), counted.sealed.len() as u64, &name);
+        let drawn = opening
+            .as_ref()
+            .and_then(|o| o.result.as_ref())
+            .map(|(_, r)| charts::draw(t, &view.body.method, &r.tally, &titles));
+        return page(ResultsPage {
+            page: layout,
+            consultation: id,
+            visible: true,
+            counted: drawn.is_some(),
+            n_ballots: drawn.as_ref().map_or(0, |d| d.n_ballots),
+            chart: drawn.as_ref().map_or(String::new(), |d| d.svg.clone()),
+            rows: drawn.map_or(Vec::new(), |d| d.rows),
+            budget,
+            opening: lines,
+        });
+    }
     let drawn = charts::draw(t, &view.body.method, &counted.tally(&view), &titles);
     page(ResultsPage {
         page: layout,
         consultation: id,
         visible: true,
+        counted: true,
         n_ballots: drawn.n_ballots,
         chart: drawn.svg,
         rows: drawn.rows,
-        budget: matches!(view.body.method, Method::Budget { .. }),
+        budget,
+        opening: Vec::new(),
     })
+}
+
+/// A town's name from its signed `authority` event, else the start of its key.
+fn town_name<B: Backend + ?Sized>(backend: &B, key: &PublicKey) -> String {
+    backend
+        .entries(key, 0, 1)
+        .ok()
+        .and_then(|v| v.into_iter().next())
+        .and_then(|bytes| SignedEvent::from_bytes(bytes).ok())
+        .and_then(|e| match e.body() {
+            Body::Authority(a) => Some(a.name.clone()),
+            _ => None,
+        })
+        .unwrap_or_else(|| key.to_string().chars().take(12).collect())
+}
+
+/// "A, B et C" / "A, B and C".
+fn list(fr: bool, names: Vec<String>) -> String {
+    let and = if fr { " et " } else { " and " };
+    match names.split_last() {
+        None => String::new(),
+        Some((last, [])) => last.clone(),
+        Some((last, rest)) => format!("{}{and}{last}", rest.join(", ")),
+    }
+}
+
+/// Where a secret consultation's opening stands, in plain words: the phase (closed and
+/// mixing, sealed for opening, result), which trustee towns did their part, and which
+/// are awaited.
+fn opening_lines(
+    fr: bool,
+    opening: Option<&crate::opening::Opening>,
+    n_sealed: u64,
+    name: &dyn Fn(&PublicKey) -> String,
+) -> Vec<String> {
+    use crate::opening::Phase;
+    let names = |keys: &[PublicKey]| list(fr, keys.iter().map(name).collect());
+    let Some(o) = opening else {
+        return vec![if fr {
+            "Vote secret sans clé de l'élection : aucun bulletin n'a été reçu, aucun résultat ne peut exister.".into()
+        } else {
+            "Secret vote without an election key: it took no ballot, and no result can exist."
+                .into()
+        }];
+    };
+    let mut out = Vec::new();
+    let towns = |n: u64| match (fr, n) {
+        (true, 1) => "1 commune garante".to_owned(),
+        (true, n) => format!("{n} communes garantes"),
+        (false, 1) => "1 trustee town".to_owned(),
+        (false, n) => format!("{n} trustee towns"),
+    };
+    match o.phase {
+        Phase::Mixing => {
+            out.push(if fr {
+                format!("Le vote est clos ({n_sealed} bulletins scellés comptés). Les communes garantes mélangent les bulletins, l'une après l'autre, pour que personne ne puisse relier un bulletin à son votant ; il en faut au moins {} pour ouvrir les bulletins.", towns(o.threshold))
+            } else {
+                format!("The vote is closed ({n_sealed} sealed ballots counted). The trustee towns are mixing the ballots, one after the other, so that no one can tie a ballot to its voter; at least {} must take part to open them.", towns(o.threshold))
+            });
+            if !o.mixed.is_empty() {
+                out.push(if fr {
+                    format!("Ont mélangé : {}.", names(&o.mixed))
+                } else {
+                    format!("Mixed by: {}.", names(&o.mixed))
+                });
+            }
+            if !o.not_mixed.is_empty() {
+                out.push(if fr {
+                    format!("Pas encore mélangé : {} (une commune qui ne répond pas est passée après un délai).", names(&o.not_mixed))
+                } else {
+                    format!("Not mixed yet: {} (a town that does not answer is skipped after a delay).", names(&o.not_mixed))
+                });
+            }
+        }
+        Phase::Opening => {
+            out.push(if fr {
+                format!("Les bulletins mélangés par {} sont scellés pour l'ouverture : il faut {} qui ont mélangé pour les ouvrir.", names(&o.mixed), towns(o.threshold))
+            } else {
+                format!("The ballots mixed by {} are sealed for opening: it takes {} who mixed to open them.", names(&o.mixed), towns(o.threshold))
+            });
+            if !o.decrypted.is_empty() {
+                out.push(if fr {
+                    format!(
+                        "Ont envoyé leur part d'ouverture : {}.",
+                        names(&o.decrypted)
+                    )
+                } else {
+                    format!("Sent their share of the opening: {}.", names(&o.decrypted))
+                });
+            }
+            if o.missing > 0 {
+                out.push(if fr {
+                    format!("En attente de {} de plus. Sans elles, les bulletins restent scellés : rien n'est ouvert autrement.", towns(o.missing))
+                } else {
+                    format!("Waiting for {} more. Without them, the ballots stay sealed: nothing is opened any other way.", towns(o.missing))
+                });
+            }
+        }
+        Phase::Result => {
+            let by = o
+                .result
+                .as_ref()
+                .map_or(String::new(), |(_, r)| names(&r.sealed.decryptors));
+            out.push(if fr {
+                format!("Résultat des bulletins mélangés par {}, ouverts par {}. Chacun peut le recompter et vérifier chaque étape : palabre audit.", names(&o.mixed), by)
+            } else {
+                format!("The result of the ballots mixed by {}, opened by {}. Anyone can recount it and check every step: palabre audit.", names(&o.mixed), by)
+            });
+        }
+    }
+    out
 }
