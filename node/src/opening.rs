@@ -83,6 +83,8 @@ struct Judged {
     proofs: Vec<EventId>,
     mixes: Mixes,
     shares: Option<(Vec<EventId>, open::Collected)>,
+    /// When this node first saw these mixes (its staggers count from then).
+    since: std::time::Instant,
 }
 
 /// One pass over every secret consultation whose vote has closed.
@@ -240,6 +242,10 @@ impl Step<'_> {
             let MixTurn::Mix(input_ref) = turn else {
                 continue;
             };
+            let skipped = cascade::ranks_skipped(&s.qual, j, tip) as u32;
+            if judged.since.elapsed() < stagger(settings.mix_timeout_ms) * skipped {
+                continue;
+            }
             let input = match (&input_ref, tip) {
                 (MixInput::Mix(_), Some(m)) => &m.outputs,
                 _ => &judged.initial[g as usize],
@@ -355,6 +361,9 @@ impl Step<'_> {
             }
             Err(r) => anyhow::bail!("the decryption cannot be made: {r}"),
         };
+        if bodies.is_empty() {
+            return Ok(()); // nothing was counted: no element to decrypt
+        }
         let events = bodies
             .into_iter()
             .map(|b| self.sign(Body::Decryption(b)))
@@ -489,6 +498,7 @@ fn judge<'m>(
                 proofs,
                 mixes,
                 shares: None,
+                since: std::time::Instant::now(),
             },
         );
     }
@@ -575,8 +585,20 @@ fn retire_shares(
     Ok(())
 }
 
+/// How long a trustee whose deadline passed waits per trustee ranked between the tip's
+/// mixer and itself ([`cascade::ranks_skipped`]), counted from when it saw the tip:
+/// `mix_timeout / 240` (30 s for 2 h), enough for a mix to reach every node.
+fn stagger(mix_timeout_ms: u64) -> std::time::Duration {
+    std::time::Duration::from_millis(mix_timeout_ms / 240)
+}
+
 /// How often the node looks at its secret consultations' openings.
 const EVERY: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// How long a node just started catches up with its neighbours before it takes part: a
+/// mix made from a tip it has not caught up with would not extend the chain (the audit's
+/// `stale_mix`), and a trustee mixes each group only once, so it would have lost its turn.
+pub const SETTLE: std::time::Duration = std::time::Duration::from_secs(20);
 
 /// Runs the opening passes for as long as the node serves.
 pub async fn run(
@@ -588,8 +610,12 @@ pub async fn run(
     let mut reported: BTreeMap<String, String> = BTreeMap::new();
     let mut every = tokio::time::interval(EVERY);
     every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let started = tokio::time::Instant::now();
     loop {
         every.tick().await;
+        if started.elapsed() < SETTLE {
+            continue;
+        }
         let (b, s, m) = (
             std::sync::Arc::clone(&backend),
             shares.clone(),

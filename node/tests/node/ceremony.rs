@@ -53,10 +53,12 @@ impl Town {
             ("PALABRE_P2P_LISTEN", self.p2p.as_str()),
             ("PALABRE_CLOCK_OFFSET_MS", offset.as_str()),
             ("PALABRE_CLOSE_GRACE_MS", "0"),
+            // 4 minutes: a trustee whose turn passed waits 1 s per rank skipped.
+            ("PALABRE_MIX_TIMEOUT_MS", "240000"),
         ];
         self.node = Some(match &self.log {
             Some(log) => start_logged(&self.data, &env, log),
-            None => start_with(&self.data, &env[..2]),
+            None => start_with(&self.data, &env),
         });
     }
 
@@ -457,6 +459,169 @@ fn five_trustee_towns_make_the_election_key_by_themselves() {
             "{file}"
         );
     }
+
+    // A's vote: one sealed ballot from each of three towns.
+    let restart_all = |towns: &mut Vec<Town>, at_ms: u64| -> i64 {
+        for t in towns.iter_mut() {
+            t.stop();
+        }
+        let offset = at_ms as i64 - now_ms() as i64;
+        for t in towns.iter_mut() {
+            t.start(offset);
+        }
+        offset
+    };
+    let vote_offset = restart_all(&mut towns, vote_open + 5_000);
+    let s = Sealing::of(&towns[0].addr(), &keys[0], &a.id());
+    for (town, cols) in [(0usize, vec![0usize]), (1, vec![0, 1]), (2, vec![1])] {
+        let voter = SecretKey::from_seed(&[60 + town as u8; 32]);
+        let code = towns[town].node.as_ref().expect("running").codes[0].clone();
+        assert!(redeem(&towns[town].addr(), &code, &voter));
+        let at = (now_ms() as i64 + vote_offset) as u64;
+        let sealed = s.seal(&voter.public_key(), &cols, 70 + town as u8);
+        post(
+            &towns[town].addr(),
+            &sealed_ballot(&voter, at, &a.id(), &sealed, None),
+        );
+    }
+
+    // The close, with every town up until each closing head has its quorum; then three
+    // of the five trustees (t = 3) go down: the organiser's node, which holds its own
+    // share, and one other trustee cannot open the ballots, whatever they mixed.
+    let close_offset = restart_all(&mut towns, vote_open + 600_000 + 5_000);
+    let quorum = closing_quorum(keys.len());
+    wait_until(
+        "every closing head of A, with its quorum, on every node",
+        120,
+        || {
+            towns.iter().all(|t| {
+                keys.iter().all(|k| {
+                    let Some(cp) = about(&t.addr(), k, "checkpoint", &a.id())
+                        .into_iter()
+                        .next()
+                    else {
+                        return false;
+                    };
+                    let (size, root) = (
+                        cp["body"]["size"].as_u64().expect("size"),
+                        serde_json::from_value(cp["body"]["root"].clone()).expect("root"),
+                    );
+                    let (_, v) = http(
+                        &t.addr(),
+                        "GET",
+                        &format!("/api/v1/logs/{k}/cosignatures"),
+                        b"",
+                    )
+                    .expect("cosignatures");
+                    let cosignatures: Vec<Cosignature> =
+                        serde_json::from_value(v["cosignatures"].clone()).unwrap_or_default();
+                    closing_witnesses(
+                        k,
+                        size,
+                        &root,
+                        &trustees,
+                        vote_open + 600_000,
+                        &cosignatures,
+                    )
+                    .len()
+                        + 1
+                        >= quorum
+                })
+            })
+        },
+    );
+    let away = [1usize, 3, 4];
+    for &i in &away {
+        towns[i].stop();
+    }
+    // Past the mixing deadline, the two left do everything they can, and no more.
+    let late_offset = close_offset + 5 * 240_000 + 60_000;
+    towns[0].stop();
+    towns[2].stop();
+    towns[0].start(late_offset);
+    towns[2].start(late_offset);
+    let opening = |addr: &str| -> Value {
+        http(
+            addr,
+            "GET",
+            &format!("/api/v1/consultations/{}/tally", a.id()),
+            b"",
+        )
+        .expect("tally")
+        .1
+    };
+    let alive = [keys[0], keys[2]];
+    wait_until("the two trustees left to mix", 60, || {
+        let v = opening(&towns[0].addr());
+        let mixed: Vec<PublicKey> =
+            serde_json::from_value(v["opening"]["mixed"].clone()).unwrap_or_default();
+        alive.iter().all(|k| mixed.contains(k))
+    });
+    std::thread::sleep(Duration::from_secs(8));
+    for i in [0, 2] {
+        let v = opening(&towns[i].addr());
+        assert!(v.get("result").is_none(), "sealed with 2 of 5: {v}");
+        assert!(v["opening"]["missing"].as_u64() >= Some(1), "{v}");
+    }
+    assert!(about(&towns[0].addr(), &keys[0], "result", &a.id()).is_empty());
+    assert!(
+        towns[0].share(&a.id()).is_some(),
+        "the organiser holds its share"
+    );
+    let page = get_raw(&towns[0].addr(), &format!("/c/{}/results", a.id()));
+    let page = String::from_utf8_lossy(&page);
+    assert!(
+        page.contains("Pas encore mélangé") || page.contains("En attente de"),
+        "{page}"
+    );
+    assert!(!page.contains("<svg"), "{page}");
+
+    // Town 1 lost its disk: its keys and shares come back from the backup, its log from
+    // the neighbours (OPERATIONS.md, "Restore"); it takes its part and the result appears.
+    std::fs::remove_dir_all(&towns[1].data).expect("wipe");
+    std::fs::create_dir_all(&towns[1].data).expect("dir");
+    std::fs::set_permissions(
+        &towns[1].data,
+        std::os::unix::fs::PermissionsExt::from_mode(0o700),
+    )
+    .expect("chmod");
+    for file in [
+        "authority.key",
+        "trustee.key",
+        "trustee-shares.json",
+        "palabre.toml",
+        "peers.toml",
+    ] {
+        std::fs::copy(restored.join(file), towns[1].data.join(file)).expect("copied");
+    }
+    let recovered = std::process::Command::new(env!("CARGO_BIN_EXE_palabre"))
+        .args(["recover", "--data", path(&towns[1].data), "--from"])
+        .arg(&towns[0].p2p)
+        .args(["--timeout", "60"])
+        .env("PALABRE_CLOCK_OFFSET_MS", late_offset.to_string())
+        .output()
+        .expect("palabre recover runs");
+    ok(recovered);
+    towns[1].start(late_offset);
+    wait_until(
+        "the result of A, once the restored trustee took its part",
+        120,
+        || opening(&towns[0].addr()).get("result").is_some(),
+    );
+    let v = opening(&towns[2].addr());
+    assert_eq!(v["tally"]["n_ballots"], json!(3), "{v}");
+    let (status, out) = run_palabre(&[
+        "audit",
+        "--consultation",
+        &a.id().to_string(),
+        "--node",
+        &format!("http://{}", towns[2].addr()),
+        "--json",
+    ]);
+    let report: Value = serde_json::from_str(&out).unwrap_or_else(|_| panic!("{out}"));
+    assert_eq!(report["failures"], json!([]), "{out}");
+    assert_eq!(report["tally"], v["tally"], "{out}");
+    assert_eq!(status, Some(0), "{out}");
     for t in towns.iter_mut() {
         t.stop();
     }
@@ -932,7 +1097,7 @@ fn five_towns_vote_in_secret_and_every_node_and_a_bundle_audit_it() {
     // The close: every town closes its log; the witnesses cosign. The last trustee of
     // QUAL in mixing order that is not the organiser (`late`) goes down once its closing
     // checkpoint is on every node, before its turn to mix can come (it waits for the
-    // mixes before it): the cascade waits for it for `mix_timeout` (2 h), so the
+    // mixes before it): the cascade waits for it for `mix_timeout` (4 min here), so the
     // consultation stays sealed, with the mixes before its turn recorded, through the
     // audits below.
     let close_offset = restart(&mut towns, vote_close + 5_000);
@@ -1105,7 +1270,7 @@ fn five_towns_vote_in_secret_and_every_node_and_a_bundle_audit_it() {
     // three mixes, the three trustees who mixed send their shares, the result appears.
     for (i, t) in towns.iter_mut().enumerate() {
         if i != late {
-            t.start(close_offset + 4 * 2 * 3_600_000 + 60_000);
+            t.start(close_offset + 4 * 240_000 + 60_000);
         }
     }
     let running: Vec<usize> = (0..towns.len()).filter(|i| *i != late).collect();
@@ -1139,7 +1304,7 @@ fn five_towns_vote_in_secret_and_every_node_and_a_bundle_audit_it() {
     let mut three = four.clone();
     three.retain(|k| *k != late_key);
     assert_eq!(decryptors, json!(three), "the three who mixed opened it");
-    let page = get_raw(&towns[1].addr(), &format!("/c/{cid}/results"));
+    let page = get_raw(&towns[0].addr(), &format!("/c/{cid}/results"));
     let page = String::from_utf8_lossy(&page);
     assert!(page.contains("ouverts par"), "{page}");
     assert!(page.contains("<svg"), "{page}");

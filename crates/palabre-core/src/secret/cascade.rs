@@ -394,6 +394,21 @@ pub fn mix_turn(
     }
 }
 
+/// How many trustees of QUAL rank between the tip's mixer (L₀: before the first) and
+/// `me` (0 when the tip is its predecessor's mix, or when `me` was skipped). A node that
+/// mixes because a deadline passed waits this many staggers more, so that trustees whose
+/// deadlines all passed at once (nodes back after a common outage) mix one after the
+/// other instead of forking the chain (node behaviour, not an audit rule).
+pub fn ranks_skipped(qual: &[u64], me: u64, tip: Option<&ValidMix>) -> u64 {
+    let Some(r) = qual.iter().position(|j| *j == me) else {
+        return 0;
+    };
+    let p = tip
+        .and_then(|m| qual.iter().position(|j| *j == m.mixer()))
+        .map_or(-1, |p| p as i64);
+    (r as i64 - p - 1).max(0) as u64
+}
+
 /// Whether the organiser appends `seal_final` now (§4.10): every group's tip has at
 /// least t distinct mixers, and either every tip holds all of QUAL or the mixing
 /// deadline (`|QUAL| × mix_timeout_ms` after the quorum) has passed.

@@ -274,6 +274,9 @@ fn the_schedule_follows_qual_in_index_order_and_skips_the_absent() {
         cascade::mix_turn(&qual, 1, quorum, quorum, hour, true, None),
         MixTurn::Done
     );
+    // Past every deadline at once, the later ranks stagger behind the earlier ones.
+    assert_eq!(cascade::ranks_skipped(&qual, 1, None), 0);
+    assert_eq!(cascade::ranks_skipped(&qual, 2, None), 1);
 }
 
 #[test]
