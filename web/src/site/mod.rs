@@ -217,7 +217,7 @@ impl Layout {
     }
 }
 
-/// The name `authority` declares in its `authority` event, looked for among the first
+/// The name `authority` declares in its `authority` event, the latest among the first
 /// entries of its own log (where a node writes it); the start of its key when this
 /// node holds none.
 fn town_name<B: Backend>(backend: &B, authority: &palabre_core::crypto::PublicKey) -> String {
@@ -227,13 +227,13 @@ fn town_name<B: Backend>(backend: &B, authority: &palabre_core::crypto::PublicKe
         .entries(authority, 0, end)
         .unwrap_or_default()
         .into_iter()
+        .rev()
         .filter_map(|bytes| palabre_core::event::SignedEvent::from_bytes(bytes).ok())
         .filter(|e| e.author() == authority)
-        .filter_map(|e| match e.body() {
+        .find_map(|e| match e.body() {
             Body::Authority(a) if !a.name.trim().is_empty() => Some(a.name.clone()),
             _ => None,
-        })
-        .last();
+        });
     declared.unwrap_or_else(|| {
         let key = authority.to_string();
         format!("{}…", &key[..12.min(key.len())])
