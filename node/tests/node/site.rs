@@ -645,3 +645,145 @@ fn every_page_reads_without_javascript() {
         c.close().await.expect("close");
     });
 }
+
+/// What a phone screen shows of the page: how far it scrolls sideways, and the tap
+/// targets smaller than 44 × 44 px (a radio button or a checkbox is tapped through its
+/// label), each named.
+async fn phone_measures(c: &Client) -> Value {
+    c.execute(
+        r##"const root = document.documentElement;
+           const name = (e) => e.tagName.toLowerCase() + (e.id ? "#" + e.id : "")
+             + (e.className && typeof e.className === "string" ? "." + e.className.trim().replace(/\s+/g, ".") : "")
+             + " " + JSON.stringify((e.textContent || e.value || "").trim().slice(0, 30));
+           const wide = [...document.querySelectorAll("body *")]
+             .filter((e) => e.getBoundingClientRect().right > root.clientWidth + 0.5)
+             .map(name).slice(0, 5);
+           const targets = [...document.querySelectorAll(
+             "header a, footer a, button, a.button, input[type=radio], input[type=checkbox]")]
+             .map((e) => (e.type === "radio" || e.type === "checkbox") ? (e.closest("label") || e) : e)
+             .filter((e) => e.getClientRects().length > 0);
+           const small = targets.filter((e) => {
+             const r = e.getBoundingClientRect();
+             return r.width < 43.5 || r.height < 43.5;
+           }).map((e) => { const r = e.getBoundingClientRect(); return name(e) + " " + Math.round(r.width) + "×" + Math.round(r.height); });
+           return { viewport: root.clientWidth, scroll: root.scrollWidth, wide, targets: targets.length, small };"##,
+        vec![],
+    )
+    .await
+    .expect("measures")
+}
+
+#[test]
+fn on_a_phone_nothing_scrolls_sideways_and_every_target_takes_a_thumb() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let data = dir.path().join("node");
+    let node = start(&data);
+    let base = format!("http://{}", node.addr);
+    let driver = driver();
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    rt.block_on(async {
+        let c = browser(&driver, &dir.path().join("profile"), true).await;
+        c.set_window_size(360, 800).await.expect("a phone's width");
+        // Registered, and a vote sent: /me lists a key and receipts, the longest lines.
+        c.goto(&format!("{base}/register")).await.expect("page");
+        css(&c, "#code")
+            .await
+            .send_keys(&node.codes[0])
+            .await
+            .expect("type");
+        css(&c, "form[data-register] button")
+            .await
+            .send_keys(ENTER)
+            .await
+            .expect("enter");
+        answered(&c, "form[data-register]").await;
+        let (_, list) = http(&node.addr, "GET", "/api/v1/consultations", b"").expect("list");
+        let ids: Vec<String> = list["consultations"]
+            .as_array()
+            .expect("list")
+            .iter()
+            .map(|x| x["id"].as_str().expect("id").to_owned())
+            .collect();
+        let approval = list["consultations"]
+            .as_array()
+            .expect("list")
+            .iter()
+            .find(|x| x["method"]["type"] == json!("approval") && x["status"] != json!("closed"))
+            .expect("an open approval vote")["id"]
+            .as_str()
+            .expect("id")
+            .to_owned();
+        vote(&c, &base, &approval, 0).await;
+        c.goto(&format!("{base}/c/{approval}")).await.expect("page");
+        let proposal = css(&c, "ul.list a")
+            .await
+            .attr("href")
+            .await
+            .ok()
+            .flatten()
+            .expect("a proposal");
+        c.goto(&format!("{base}/me")).await.expect("page");
+        let receipt = css(&c, "#receipts a.button[href^='/receipt/']")
+            .await
+            .attr("href")
+            .await
+            .ok()
+            .flatten()
+            .expect("a receipt");
+
+        let mut pages: Vec<String> = ["/", "/register", "/me", "/verify", "/about"]
+            .map(String::from)
+            .into();
+        // Every consultation: its ballot's radio buttons and checkboxes, by their labels.
+        pages.extend(ids.iter().map(|id| format!("/c/{id}")));
+        pages.extend([
+            proposal,
+            receipt,
+            "/moderation".into(),
+            "/transparency".into(),
+            "/staff/login".into(),
+        ]);
+        let mut faults = Vec::new();
+        for path in &pages {
+            c.goto(&format!("{base}{path}")).await.expect("page");
+            css(&c, "h1").await;
+            if path == "/me" {
+                css(&c, "#receipts li").await;
+                css(&c, "#mykey").await;
+            }
+            let m = phone_measures(&c).await;
+            assert!(m["viewport"].as_u64().unwrap_or(0) <= 360, "{path}: {m}");
+            assert!(m["targets"].as_u64().unwrap_or(0) > 0, "{path}: {m}");
+            if m["scroll"].as_u64() > m["viewport"].as_u64() {
+                faults.push(format!("{path} scrolls sideways: {m}"));
+            }
+            if m["small"] != json!([]) {
+                faults.push(format!("{path} has targets under 44 px: {}", m["small"]));
+            }
+        }
+        assert!(faults.is_empty(), "at 360 px:\n{}", faults.join("\n"));
+
+        // A disabled button looks it: faded, and the pointer says it cannot be used.
+        c.goto(&format!("{base}/c/{approval}")).await.expect("page");
+        let look = c
+            .execute(
+                r#"const b = document.querySelector("form[data-kind=ballot] button[type=submit]");
+                   const before = getComputedStyle(b).opacity;
+                   b.disabled = true;
+                   const s = getComputedStyle(b);
+                   return { before, opacity: s.opacity, cursor: s.cursor };"#,
+                vec![],
+            )
+            .await
+            .expect("styles");
+        assert_eq!(look["before"], json!("1"), "{look}");
+        let faded: f64 = look["opacity"]
+            .as_str()
+            .and_then(|o| o.parse().ok())
+            .unwrap_or(1.0);
+        assert!(faded <= 0.6, "{look}");
+        assert_eq!(look["cursor"], json!("not-allowed"), "{look}");
+        c.close().await.expect("close");
+    });
+    drop(node);
+}

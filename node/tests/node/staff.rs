@@ -243,6 +243,27 @@ fn log_events(addr: &str, log: &PublicKey) -> Vec<(EventId, palabre_core::event:
     out
 }
 
+/// The answer to an irreversible action sent without its confirmation: refused with its
+/// code and the same form again, with the box to tick and a button unlike the others.
+fn assert_unconfirmed(answer: &Answer, action: &str) {
+    assert_eq!(answer.status, 409, "{}", answer.body);
+    let body = &answer.body;
+    assert!(body.contains("<code>unconfirmed</code>"), "{body}");
+    assert!(body.contains("Rien n&#39;a été fait"), "{body}");
+    assert!(
+        body.contains(&format!("<form method=\"post\" action=\"{action}\">")),
+        "{body}"
+    );
+    assert!(
+        body.contains("<input type=\"checkbox\" name=\"confirm\" value=\"yes\" required>"),
+        "{body}"
+    );
+    assert!(
+        body.contains("<button type=\"submit\" class=\"danger\">"),
+        "{body}"
+    );
+}
+
 fn authority(addr: &str) -> PublicKey {
     super::authority(addr)
 }
@@ -441,21 +462,29 @@ fn each_role_does_its_own_work_and_nothing_else() {
     assert_eq!(stolen.status, 403);
     assert!(stolen.body.contains("bad_csrf"));
 
-    // Dismissal: the member's session ends, the log says so.
+    // Dismissal cannot be undone (issue 20, point 15): the first request only asks for
+    // the confirmation, in the page's language, and changes nothing.
     let csrf = admin.csrf();
+    let asked = admin.post("/staff/team/paul/dismiss", &[("csrf", &csrf)]);
+    assert_unconfirmed(&asked, "/staff/team/paul/dismiss");
+    assert_eq!(moderator.get("/staff").status, 200, "still a member");
+    // Confirmed: the member's session ends, the log says so.
     assert_eq!(
         admin
-            .post("/staff/team/paul/dismiss", &[("csrf", &csrf)])
+            .post(
+                "/staff/team/paul/dismiss",
+                &[("csrf", &csrf), ("confirm", "yes")]
+            )
             .status,
         303
     );
     assert_eq!(moderator.get("/staff").status, 303);
-    assert_eq!(
-        admin
-            .post("/staff/team/claire/dismiss", &[("csrf", &csrf)])
-            .status,
-        409
+    let own = admin.post(
+        "/staff/team/claire/dismiss",
+        &[("csrf", &csrf), ("confirm", "yes")],
     );
+    assert_eq!(own.status, 409);
+    assert!(own.body.contains("dismiss_self"), "{}", own.body);
     let town = authority(&node.addr);
     let appointments: Vec<bool> = log_events(&node.addr, &town)
         .into_iter()
@@ -640,7 +669,15 @@ fn letters_are_generated_printed_exported_redeemed_and_withdrawn() {
         .find(|(_, e)| matches!(&e.body, Body::Credential(c) if c.subject == resident.public_key()))
         .expect("the credential");
     assert_eq!(credential.1.created_at_ms % 60_000, 0, "{:?}", credential.1);
-    let withdrawn = admin.post(&format!("{batch}/revoke"), &[("csrf", &csrf)]);
+    // Withdrawing cannot be undone: asked first, nothing withdrawn until confirmed.
+    let asked = admin.post(&format!("{batch}/revoke"), &[("csrf", &csrf)]);
+    assert_unconfirmed(&asked, &format!("{batch}/revoke"));
+    assert!(asked.body.contains("Quartier de la gare"), "{}", asked.body);
+    assert_eq!(admin.get(&format!("{batch}/print")).status, 200);
+    let withdrawn = admin.post(
+        &format!("{batch}/revoke"),
+        &[("csrf", &csrf), ("confirm", "yes")],
+    );
     assert_eq!(withdrawn.status, 200);
     assert!(withdrawn.body.contains("2 codes"), "{}", withdrawn.body);
     assert_eq!(admin.get(&format!("{batch}/print")).status, 410);
@@ -690,24 +727,38 @@ fn letters_are_generated_printed_exported_redeemed_and_withdrawn() {
         .expect("code")
         .to_owned();
     let typed = code.to_lowercase().replace('-', " ");
-    assert_eq!(
+    let asked = admin.post(
+        "/staff/letters/revoke-code",
+        &[("csrf", &csrf), ("code", &typed)],
+    );
+    assert_unconfirmed(&asked, "/staff/letters/revoke-code");
+    // In English too, for a member who reads the staff pages in English.
+    admin.cookies.insert("lang".into(), "en".into());
+    let asked = admin.post(
+        "/staff/letters/revoke-code",
+        &[("csrf", &csrf), ("code", &typed)],
+    );
+    assert_eq!(asked.status, 409);
+    assert!(
+        asked
+            .body
+            .contains("Nothing was done: this action cannot be undone.")
+            && asked.body.contains("I understand this cannot be undone")
+            && asked.body.contains("Withdraw the code for good"),
+        "{}",
+        asked.body
+    );
+    admin.cookies.remove("lang");
+    let withdraw = |admin: &mut Web| {
         admin
             .post(
                 "/staff/letters/revoke-code",
-                &[("csrf", &csrf), ("code", &typed)]
+                &[("csrf", &csrf), ("code", &typed), ("confirm", "yes")],
             )
-            .status,
-        200
-    );
-    assert_eq!(
-        admin
-            .post(
-                "/staff/letters/revoke-code",
-                &[("csrf", &csrf), ("code", &typed)]
-            )
-            .status,
-        409
-    );
+            .status
+    };
+    assert_eq!(withdraw(&mut admin), 200, "the code was still there");
+    assert_eq!(withdraw(&mut admin), 409);
 }
 
 #[test]
@@ -829,7 +880,7 @@ fn reports_reach_moderators_who_hide_in_the_open() {
         b"",
     )
     .expect("head");
-    let erase = |who: &mut Web, target: &EventId| {
+    let erase_asking = |who: &mut Web, target: &EventId, confirm: &str| {
         who.post(
             "/staff/moderation",
             &[
@@ -837,9 +888,11 @@ fn reports_reach_moderators_who_hide_in_the_open() {
                 ("target", &target.to_string()),
                 ("action", "purge"),
                 ("reason", "Données personnelles (RGPD, article 17)"),
+                ("confirm", confirm),
             ],
         )
     };
+    let erase = |who: &mut Web, target: &EventId| erase_asking(who, target, "yes");
     let visible = erase(&mut moderator, &proposals[1]);
     assert_eq!(visible.status, 422);
     assert!(visible.body.contains("not_hidden"), "{}", visible.body);
@@ -853,6 +906,21 @@ fn reports_reach_moderators_who_hide_in_the_open() {
     assert!(listed.body.contains(&format!(
         "name=\"target\" value=\"{target}\"><input type=\"hidden\" name=\"action\" value=\"purge\">"
     )));
+    // Erasing cannot be undone (issue 20, point 15): without the ticked box, the answer
+    // asks for it, with the same request ready to send again, and nothing is erased.
+    let asked = erase_asking(&mut moderator, &target, "");
+    assert_unconfirmed(&asked, "/staff/moderation");
+    assert!(
+        asked
+            .body
+            .contains("name=\"reason\" value=\"Données personnelles (RGPD, article 17)\""),
+        "{}",
+        asked.body
+    );
+    let (_, still) =
+        http(&node.addr, "GET", &format!("/api/v1/events/{target}"), b"").expect("the event");
+    assert!(still["event"]["purged"].is_null(), "{still}");
+    assert!(still.to_string().contains(&title), "{still}");
     let erased = erase(&mut moderator, &target);
     assert_eq!(erased.status, 200, "{}", erased.body);
     assert!(

@@ -286,6 +286,38 @@ fn a_town_hall_runs_a_consultation_from_the_browser() {
         let page = body(r).await;
         assert!(!page.contains("comme son auteur"), "{page}");
         assert!(page.contains("Attaque personnelle (charte, article 2)"));
+
+        // Erasing its text cannot be undone (issue 20, point 15): the red button leads
+        // to a confirmation step, plain HTML, and only the ticked box erases.
+        visit(c, &base, "/staff/moderation", &axe).await;
+        fill(
+            c,
+            "input[id^=erase-]",
+            "Données personnelles (RGPD, article 17)",
+        )
+        .await;
+        click(c, "form[action='/staff/moderation'] button.danger").await;
+        css(c, "#unconfirmed").await;
+        check_page(c, "the confirmation of an erasure", &axe).await;
+        let look = c
+            .execute(
+                r#"const plain = document.createElement("button");
+                   document.querySelector("main").append(plain);
+                   const ordinary = getComputedStyle(plain).backgroundColor;
+                   plain.remove();
+                   return [ordinary, getComputedStyle(document.querySelector("button.danger")).backgroundColor];"#,
+                vec![],
+            )
+            .await
+            .expect("colours");
+        assert_ne!(look[0], look[1], "an irreversible action looks different: {look}");
+        click(c, "main input[name=confirm]").await;
+        click(c, "main button.danger").await;
+        css(c, ".out.ok").await;
+        assert!(
+            c.find(Locator::Css("input[id^=erase-]")).await.is_err(),
+            "erased: no longer among the hidden items to erase"
+        );
         logout(c, &base).await;
 
         // The desk: someone without a device gets a card and an assisted ballot.

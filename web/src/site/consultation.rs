@@ -51,7 +51,8 @@ struct ConsultationPage {
     proposals_window: String,
     vote_window: String,
     method: String,
-    trust: &'static str,
+    /// Who keeps the record, in plain words: the town, or the towns that countersign.
+    trust: String,
     /// Public or secret ballots, in plain words (`trust::plain`).
     ballots: String,
     /// What one resident may write in it (the signed quotas, or the defaults).
@@ -66,6 +67,21 @@ struct ConsultationPage {
     form_kind: &'static str,
     /// `None` for public ballots.
     secret: Option<Secret>,
+}
+
+/// "One town keeps this record: Ville. Anyone can check…", or, when several towns run
+/// the consultation, the towns that countersign it, by the names they declare.
+fn trust_line<B: Backend>(
+    backend: &B,
+    lang: Lang,
+    authorities: &[palabre_core::crypto::PublicKey],
+) -> String {
+    let t = lang.texts();
+    let names: Vec<String> = authorities.iter().map(|a| town_name(backend, a)).collect();
+    match names.as_slice() {
+        [one] => t.trust_single.replace("{town}", one),
+        _ => t.trust_federated.replace("{towns}", &lang.list(&names)),
+    }
 }
 
 pub(super) async fn consultation<B: Backend>(
@@ -133,11 +149,7 @@ pub(super) async fn consultation<B: Backend>(
         ),
         vote_window: format!("{} → {}", when(b.vote_open_ms), when(b.vote_close_ms)),
         method: method_label(lang, &b.method),
-        trust: if b.authorities.len() > 1 {
-            t.trust_federated
-        } else {
-            t.trust_single
-        },
+        trust: trust_line(&*site.backend, lang, &b.authorities),
         ballots: crate::trust::plain(lang == Lang::Fr, &d.view, ceremony.as_ref()),
         quotas: b.quotas(),
         can_propose: d.view.accepts(Kind::Proposal, now),

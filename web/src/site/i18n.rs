@@ -1,6 +1,8 @@
 //! The site's words, in French and English: one struct, so a missing translation is a
 //! compile error. Plain language: short sentences, the words a town hall uses.
 
+use palabre_core::event::Stance;
+
 /// A language of the site.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Lang {
@@ -51,6 +53,36 @@ impl Lang {
         }
     }
 
+    /// "1 argument pour", "2 arguments contre": a count of arguments in words, so that
+    /// it never reads as a tally of votes. French puts 0 and 1 in the singular, English
+    /// only 1.
+    pub fn n_arguments(self, n: usize, stance: Stance) -> String {
+        let noun = match (self, n) {
+            (Lang::Fr, 0 | 1) | (Lang::En, 1) => "argument",
+            _ => "arguments",
+        };
+        let side = match (self, stance) {
+            (Lang::Fr, Stance::Pro) => "pour",
+            (Lang::Fr, Stance::Con) => "contre",
+            (Lang::En, Stance::Pro) => "for",
+            (Lang::En, Stance::Con) => "against",
+        };
+        format!("{n} {noun} {side}")
+    }
+
+    /// Names joined as a sentence says them: "A, B et C", "A, B and C".
+    pub fn list(self, names: &[String]) -> String {
+        let and = match self {
+            Lang::Fr => " et ",
+            Lang::En => " and ",
+        };
+        match names {
+            [] => String::new(),
+            [one] => one.clone(),
+            [init @ .., last] => format!("{}{and}{last}", init.join(", ")),
+        }
+    }
+
     pub fn texts(self) -> &'static Texts {
         match self {
             Lang::Fr => &FR,
@@ -92,8 +124,6 @@ pub struct Texts {
     pub yes: &'static str,
     pub no: &'static str,
     pub abstain: &'static str,
-    pub arguments_for: &'static str,
-    pub arguments_against: &'static str,
     pub add_argument: &'static str,
     pub stance_for: &'static str,
     pub stance_against: &'static str,
@@ -184,8 +214,8 @@ pub static FR: Texts = Texts {
     vote_window: "Vote",
     method: "Mode de vote",
     trust: "Confiance",
-    trust_single: "Une seule commune tient le registre : elle signe tout, et chacun peut vérifier qu'elle ne réécrit pas l'histoire, mais aucune commune voisine ne la contresigne.",
-    trust_federated: "Plusieurs communes tiennent chacune un registre et contresignent ceux des autres : la clôture compte quand une majorité d'entre elles l'a signée.",
+    trust_single: "Une commune tient ce registre : {town}. Chacun peut vérifier qu'il n'a pas été réécrit.",
+    trust_federated: "Plusieurs communes tiennent ce registre et le contresignent : {towns}. Chacun peut vérifier qu'il n'a pas été réécrit ; la clôture compte quand une majorité d'entre elles l'a signée.",
     proposals: "Propositions",
     order_note: "Ordre tiré au hasard (graine {seed}), jamais par popularité.",
     propose: "Faire une proposition",
@@ -197,8 +227,6 @@ pub static FR: Texts = Texts {
     yes: "Oui",
     no: "Non",
     abstain: "Abstention",
-    arguments_for: "Pour",
-    arguments_against: "Contre",
     add_argument: "Ajouter un argument",
     stance_for: "pour",
     stance_against: "contre",
@@ -291,8 +319,8 @@ pub static EN: Texts = Texts {
     vote_window: "Vote",
     method: "Voting method",
     trust: "Trust",
-    trust_single: "One town keeps the record: it signs everything, and anyone can check it never rewrites history, but no neighbouring town countersigns it.",
-    trust_federated: "Several towns each keep a record and countersign the others': the close counts once a majority of them has signed it.",
+    trust_single: "One town keeps this record: {town}. Anyone can check it has not been rewritten.",
+    trust_federated: "Several towns keep this record and countersign it: {towns}. Anyone can check it has not been rewritten; the close counts once a majority of them has signed it.",
     proposals: "Proposals",
     order_note: "Random order (seed {seed}), never by popularity.",
     propose: "Make a proposal",
@@ -304,8 +332,6 @@ pub static EN: Texts = Texts {
     yes: "Yes",
     no: "No",
     abstain: "Abstain",
-    arguments_for: "For",
-    arguments_against: "Against",
     add_argument: "Add an argument",
     stance_for: "for",
     stance_against: "against",
@@ -396,5 +422,26 @@ mod tests {
         assert_eq!(Lang::from_accept_language("de"), Lang::Fr);
         assert_eq!(Lang::from_accept_language(""), Lang::Fr);
         assert_eq!(Lang::from_accept_language("en;q=0.2, fr;q=0.9"), Lang::Fr);
+    }
+
+    #[test]
+    fn argument_counts_are_words_with_their_plural() {
+        let check = |lang: Lang, n: usize, stance: Stance, want: &str| {
+            assert_eq!(lang.n_arguments(n, stance), want);
+        };
+        check(Lang::Fr, 0, Stance::Pro, "0 argument pour");
+        check(Lang::Fr, 1, Stance::Con, "1 argument contre");
+        check(Lang::Fr, 2, Stance::Pro, "2 arguments pour");
+        check(Lang::En, 0, Stance::Con, "0 arguments against");
+        check(Lang::En, 1, Stance::Pro, "1 argument for");
+        check(Lang::En, 3, Stance::Con, "3 arguments against");
+    }
+
+    #[test]
+    fn names_are_listed_as_a_sentence() {
+        let names = |n: &[&str]| n.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
+        assert_eq!(Lang::Fr.list(&names(&["Ville"])), "Ville");
+        assert_eq!(Lang::Fr.list(&names(&["A", "B"])), "A et B");
+        assert_eq!(Lang::En.list(&names(&["A", "B", "C"])), "A, B and C");
     }
 }

@@ -201,6 +201,43 @@ impl Layout {
     pub fn tr(&self, fr: &'static str, en: &'static str) -> &'static str {
         if self.lang == "fr" { fr } else { en }
     }
+
+    fn language(&self) -> Lang {
+        Lang::parse(self.lang).unwrap_or(Lang::Fr)
+    }
+
+    /// "2 arguments pour": a count of arguments, never a bare number beside "Pour".
+    pub fn arguments_for(&self, n: &usize) -> String {
+        self.language().n_arguments(*n, Stance::Pro)
+    }
+
+    /// "1 argument contre".
+    pub fn arguments_against(&self, n: &usize) -> String {
+        self.language().n_arguments(*n, Stance::Con)
+    }
+}
+
+/// The name `authority` declares in its `authority` event, the latest among the first
+/// entries of its own log (where a node writes it); the start of its key when this
+/// node holds none.
+fn town_name<B: Backend>(backend: &B, authority: &palabre_core::crypto::PublicKey) -> String {
+    const FIRST_ENTRIES: u64 = 4;
+    let end = backend.log_size(authority).unwrap_or(0).min(FIRST_ENTRIES);
+    let declared = backend
+        .entries(authority, 0, end)
+        .unwrap_or_default()
+        .into_iter()
+        .rev()
+        .filter_map(|bytes| palabre_core::event::SignedEvent::from_bytes(bytes).ok())
+        .filter(|e| e.author() == authority)
+        .find_map(|e| match e.body() {
+            Body::Authority(a) if !a.name.trim().is_empty() => Some(a.name.clone()),
+            _ => None,
+        });
+    declared.unwrap_or_else(|| {
+        let key = authority.to_string();
+        format!("{}…", &key[..12.min(key.len())])
+    })
 }
 
 pub(crate) fn language(headers: &HeaderMap) -> Lang {

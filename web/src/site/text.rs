@@ -40,7 +40,8 @@ pub(super) async fn about<B: Backend>(
     layout.title = t.about.into();
     let mut paragraphs: Vec<String> = t.about_text.iter().map(|p| (*p).to_owned()).collect();
     paragraphs.push(format!("{} : {}", t.authority, layout.authority));
-    paragraphs.push(t.trust_single.into());
+    let town = town_name(&*site.backend, &site.backend.authority().key);
+    paragraphs.push(t.trust_single.replace("{town}", &town));
     page(TextPage {
         page: layout,
         paragraphs,

@@ -12,6 +12,7 @@ use palabre_core::event::{Body, Event, StaffBody, StaffRole};
 use palabre_core::limits::MAX_STAFF_NAME_CHARS;
 use serde::Deserialize;
 
+use super::confirm::{ConfirmForm, Confirmation, Irreversible};
 use super::*;
 
 /// Shortest password accepted.
@@ -662,7 +663,7 @@ pub async fn dismiss<O: Office>(
     State(st): State<Shared<O>>,
     Path(login): Path<String>,
     headers: HeaderMap,
-    Form(form): Form<CsrfForm>,
+    Form(form): Form<ConfirmForm>,
 ) -> Reply {
     let me = st.require_form(&headers, &form.csrf, &[])?;
     let lang = st.lang(&headers);
@@ -692,6 +693,25 @@ pub async fn dismiss<O: Office>(
                 "Vous ne pouvez pas vous retirer vous-même : un autre administrateur le peut."
             } else {
                 "You cannot dismiss yourself: another administrator can."
+            },
+        ));
+    }
+    // A dismissal is signed into the public record for good: confirm it first.
+    if Confirmation::of(&form.confirm) == Confirmation::Missing {
+        return Ok(st.confirm_first(
+            &headers,
+            me,
+            Irreversible {
+                action: format!("/staff/team/{}/dismiss", account.login),
+                fields: vec![("csrf", form.csrf.clone())],
+                title: ("Retirer ce membre ?", "Dismiss this member?"),
+                consequence: (
+                    "Sa session se ferme, sa clé ne signe plus rien, et le registre public garde son retrait pour toujours ; ce compte ne peut pas être rétabli. Membre :",
+                    "Their session ends, their key signs nothing more, and the public record keeps the dismissal for good; this account cannot be restored. Member:",
+                ),
+                subject: format!("{} ({})", account.name, account.login),
+                button: ("Retirer ce membre définitivement", "Dismiss this member for good"),
+                back: "/staff/team".into(),
             },
         ));
     }

@@ -14,6 +14,7 @@ use palabre_core::event::StaffRole;
 use palabre_core::invitation::{code_from_random, code_hash, normalize_code};
 use serde::{Deserialize, Serialize};
 
+use super::confirm::{ConfirmForm, Confirmation, Irreversible};
 use super::*;
 
 /// Most letters in one batch.
@@ -375,13 +376,35 @@ pub async fn revoke<O: Office>(
     State(st): State<Shared<O>>,
     Path(id): Path<String>,
     headers: HeaderMap,
-    Form(form): Form<account::CsrfForm>,
+    Form(form): Form<ConfirmForm>,
 ) -> Reply {
     let me = st.require_form(&headers, &form.csrf, &[])?;
     let b = match find(&st, &id)? {
         Some(b) => b,
         None => return Ok(no_batch(&st, &headers, me)),
     };
+    // A withdrawn code never comes back: the first request only asks for the confirmation.
+    if Confirmation::of(&form.confirm) == Confirmation::Missing {
+        return Ok(st.confirm_first(
+            &headers,
+            me,
+            Irreversible {
+                action: format!("/staff/letters/{id}/revoke"),
+                fields: vec![("csrf", form.csrf.clone())],
+                title: (
+                    "Retirer les codes non utilisés de ce lot ?",
+                    "Withdraw this batch's unused codes?",
+                ),
+                consequence: (
+                    "Les lettres de ce lot qui n'ont pas encore servi ne permettront plus jamais de s'inscrire ; il faudra en imprimer de nouvelles. Lot :",
+                    "The letters of this batch not used yet will never again let anyone register; new ones will have to be printed. Batch:",
+                ),
+                subject: b.label.clone(),
+                button: ("Retirer les codes définitivement", "Withdraw the codes for good"),
+                back: format!("/staff/letters/{id}"),
+            },
+        ));
+    }
     let n = st.office.revoke_invitations(&b.hashes)?;
     st.forget_codes(&id);
     st.office.count_action("revoke_batch");
@@ -402,6 +425,9 @@ pub struct CodeForm {
     pub(crate) csrf: String,
     #[serde(default)]
     pub(crate) code: String,
+    /// `yes` once "I understand this cannot be undone" is ticked (withdrawing needs it).
+    #[serde(default)]
+    pub(crate) confirm: String,
 }
 
 /// The stored hash of a code as a person typed it, or the page saying it is not one.
@@ -433,6 +459,29 @@ pub async fn revoke_code<O: Office>(
     let me = st.require_form(&headers, &form.csrf, &[StaffRole::Desk])?;
     let fr = st.lang(&headers) == Lang::Fr;
     let h = typed_code(&st, &headers, &me, &form.code)?;
+    if Confirmation::of(&form.confirm) == Confirmation::Missing {
+        let back = if me.account.role == StaffRole::Admin {
+            "/staff/letters"
+        } else {
+            "/staff/desk"
+        };
+        return Ok(st.confirm_first(
+            &headers,
+            me,
+            Irreversible {
+                action: "/staff/letters/revoke-code".into(),
+                fields: vec![("csrf", form.csrf.clone()), ("code", form.code.clone())],
+                title: ("Retirer ce code ?", "Withdraw this code?"),
+                consequence: (
+                    "La lettre qui porte ce code ne permettra plus jamais de s'inscrire ; la personne en recevra une autre. Code :",
+                    "The letter with this code will never again let anyone register; the person will be given another. Code:",
+                ),
+                subject: form.code.trim().to_uppercase(),
+                button: ("Retirer le code définitivement", "Withdraw the code for good"),
+                back: back.into(),
+            },
+        ));
+    }
     Ok(match st.office.revoke_invitations(&[h])? {
         1 => {
             st.office.count_action("revoke_code");

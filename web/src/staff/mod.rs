@@ -14,6 +14,7 @@
 
 mod account;
 mod ceremony;
+mod confirm;
 mod consultations;
 mod desk;
 mod letters;

@@ -16,6 +16,7 @@ use palabre_core::limits::MAX_REASON_CHARS;
 use palabre_core::purge::Entry;
 use serde::{Deserialize, Serialize};
 
+use super::confirm::{Confirmation, Irreversible};
 use super::*;
 use crate::site::Layout;
 
@@ -232,6 +233,9 @@ pub struct ModerateForm {
     reason: String,
     #[serde(default)]
     report: String,
+    /// `yes` once "I understand this cannot be undone" is ticked (a purge needs it).
+    #[serde(default)]
+    confirm: String,
 }
 
 pub async fn moderate<O: Office>(
@@ -303,6 +307,32 @@ pub async fn moderate<O: Office>(
         },
         _ => None,
     };
+    // Erasing cannot be undone: the first request only asks for the confirmation.
+    if action == ModerationAction::Purge && Confirmation::of(&form.confirm) == Confirmation::Missing
+    {
+        return Ok(st.confirm_first(
+            &headers,
+            me,
+            Irreversible {
+                action: "/staff/moderation".into(),
+                fields: vec![
+                    ("csrf", form.csrf.clone()),
+                    ("target", target.to_string()),
+                    ("action", "purge".into()),
+                    ("reason", reason),
+                    ("report", form.report.clone()),
+                ],
+                title: ("Effacer le texte ?", "Erase the text?"),
+                consequence: (
+                    "Le texte sera retiré du disque de la mairie et de ceux des communes voisines, pour toujours ; sa place, sa preuve et l'effacement restent publics. Raison publique :",
+                    "The text will be removed from the town hall's disk and the neighbours', for good; its place, its proof and the erasure stay public. Public reason:",
+                ),
+                subject: form.reason.trim().to_owned(),
+                button: ("Effacer le texte définitivement", "Erase the text for good"),
+                back: "/staff/moderation".into(),
+            },
+        ));
+    }
     let body = Body::Moderation(ModerationBody {
         target,
         action,

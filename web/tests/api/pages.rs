@@ -11,7 +11,7 @@ use palabre_core::ids::EventId;
 use palabre_core::limits::DEFAULT_MAX_ARGUMENTS_PER_AUTHOR;
 use serde_json::Value;
 
-use crate::{DAY, T0, call, call_bytes, code, resident, sign, world};
+use crate::{DAY, T0, TestBackend, call, call_bytes, code, resident, sign, world};
 
 /// The budget of a site page (DESIGN.md): 15 KB transferred. Counted here before
 /// compression, which is stricter.
@@ -98,7 +98,10 @@ async fn a_flooded_proposal_page_stays_within_its_budget() {
         );
         let html = String::from_utf8(bytes).expect("UTF-8");
         // The totals are the proposal's, whatever page this is.
-        assert!(html.contains("(200)") && html.contains("(100)"), "{html}");
+        assert!(
+            html.contains("200 arguments pour") && html.contains("100 arguments contre"),
+            "{html}"
+        );
         for id in &ids {
             if html.contains(&format!("/report?target={id}")) {
                 assert!(seen.insert(*id), "{id} shown twice");
@@ -178,4 +181,152 @@ async fn the_consultation_api_answers_in_bounded_pages() {
     )
     .await;
     assert_eq!((s, code(&v)), (StatusCode::NOT_FOUND, "not_found"));
+}
+
+/// A site page in a language (the `lang` cookie), as text.
+async fn page_in(b: &std::sync::Arc<TestBackend>, uri: &str, lang: &str) -> String {
+    use axum::body::Body as HttpBody;
+    use http_body_util::BodyExt;
+    use tower::ServiceExt;
+    let request = axum::http::Request::builder()
+        .uri(uri)
+        .header("cookie", format!("lang={lang}"))
+        .body(HttpBody::empty())
+        .expect("request");
+    let response = palabre_web::app(std::sync::Arc::clone(b), palabre_web::ApiConfig::default())
+        .oneshot(request)
+        .await
+        .expect("the router answers");
+    assert_eq!(response.status(), StatusCode::OK, "{uri}");
+    let bytes = response
+        .into_body()
+        .collect()
+        .await
+        .expect("body")
+        .to_bytes();
+    String::from_utf8(bytes.to_vec()).expect("UTF-8")
+}
+
+/// Issue 20, point 9: a proposal's arguments are counted in words ("1 argument pour"),
+/// never as "Pour 1 · Contre 1", which reads like a tally of votes.
+#[tokio::test]
+async fn argument_counts_say_they_count_arguments() {
+    let (b, cid, pid) = world();
+    let argue = |n: u8, stance: Stance| {
+        sign(
+            &resident(n),
+            T0 + DAY,
+            Body::Argument(ArgumentBody {
+                proposal: pid,
+                stance,
+                body: format!("Argument {n}."),
+            }),
+        )
+    };
+    b.append(argue(1, Stance::Pro)).expect("argument");
+    b.append(argue(2, Stance::Con)).expect("argument");
+    b.append(argue(3, Stance::Con)).expect("argument");
+    let fr = page_in(&b, &format!("/c/{cid}"), "fr").await;
+    assert!(
+        fr.contains("<small>1 argument pour · 2 arguments contre</small>"),
+        "{fr}"
+    );
+    assert!(!fr.contains("Pour 1") && !fr.contains("Contre 2"), "{fr}");
+    let en = page_in(&b, &format!("/c/{cid}"), "en").await;
+    assert!(
+        en.contains("<small>1 argument for · 2 arguments against</small>"),
+        "{en}"
+    );
+    // The proposal's own page heads its two lists the same way.
+    let fr = page_in(&b, &format!("/p/{pid}"), "fr").await;
+    assert!(
+        fr.contains("<h2>1 argument pour</h2>") && fr.contains("<h2>2 arguments contre</h2>"),
+        "{fr}"
+    );
+    let en = page_in(&b, &format!("/p/{pid}"), "en").await;
+    assert!(
+        en.contains("<h2>1 argument for</h2>") && en.contains("<h2>2 arguments against</h2>"),
+        "{en}"
+    );
+}
+
+/// Issue 20, point 9: the trust line says who keeps the record, in plain words and not
+/// as a warning; a consultation run by several towns names the towns that countersign.
+#[tokio::test]
+async fn the_trust_line_names_who_keeps_the_record() {
+    let (b, cid, _) = world();
+    let fr = page_in(&b, &format!("/c/{cid}"), "fr").await;
+    assert!(
+        fr.contains(
+            "Une commune tient ce registre : Ville. Chacun peut vérifier qu&#39;il n&#39;a pas été réécrit."
+        ),
+        "{fr}"
+    );
+    assert!(!fr.contains("mais aucune commune voisine"), "{fr}");
+    let en = page_in(&b, &format!("/c/{cid}"), "en").await;
+    assert!(
+        en.contains(
+            "One town keeps this record: Ville. Anyone can check it has not been rewritten."
+        ),
+        "{en}"
+    );
+    let about = page_in(&b, "/about", "en").await;
+    assert!(
+        about.contains("One town keeps this record: Ville."),
+        "{about}"
+    );
+
+    // A neighbour declares itself in its own log; a consultation names both towns.
+    let neighbour = palabre_core::crypto::SecretKey::from_seed(&[101; 32]);
+    let declared = sign(
+        &neighbour,
+        T0,
+        Body::Authority(AuthorityBody {
+            name: "Bourg-les-Eaux".into(),
+            code: String::new(),
+            addresses: vec![],
+            encryption_key: None,
+            encryption_pok: None,
+        }),
+    );
+    b.ledger
+        .lock()
+        .expect("lock")
+        .append(
+            &neighbour.public_key(),
+            declared,
+            palabre_core::admission::Clock::Live { now_ms: T0 },
+        )
+        .expect("the neighbour's declaration");
+    let shared = sign(
+        &b.key,
+        T0 + DAY,
+        Body::Consultation(Box::new(ConsultationBody {
+            title: "Le pont".into(),
+            description: "Un pont entre les deux communes.".into(),
+            authorities: vec![b.key.public_key(), neighbour.public_key()],
+            proposals_open_ms: T0 + DAY,
+            proposals_close_ms: T0 + 2 * DAY,
+            vote_open_ms: T0 + 2 * DAY,
+            vote_close_ms: T0 + 3 * DAY,
+            method: palabre_core::tally::Method::Approval { max_choices: 1 },
+            show_running_results: false,
+            secrecy: None,
+            quotas: None,
+        })),
+    );
+    let sid = shared.id();
+    b.append(shared).expect("a shared consultation");
+    let fr = page_in(&b, &format!("/c/{sid}"), "fr").await;
+    assert!(
+        fr.contains(
+            "Plusieurs communes tiennent ce registre et le contresignent : Ville et Bourg-les-Eaux."
+        ),
+        "{fr}"
+    );
+    let en = page_in(&b, &format!("/c/{sid}"), "en").await;
+    assert!(
+        en.contains("Several towns keep this record and countersign it: Ville and Bourg-les-Eaux."),
+        "{en}"
+    );
 }
