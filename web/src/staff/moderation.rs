@@ -310,28 +310,7 @@ pub async fn moderate<O: Office>(
     // Erasing cannot be undone: the first request only asks for the confirmation.
     if action == ModerationAction::Purge && Confirmation::of(&form.confirm) == Confirmation::Missing
     {
-        return Ok(st.confirm_first(
-            &headers,
-            me,
-            Irreversible {
-                action: "/staff/moderation".into(),
-                fields: vec![
-                    ("csrf", form.csrf.clone()),
-                    ("target", target.to_string()),
-                    ("action", "purge".into()),
-                    ("reason", reason),
-                    ("report", form.report.clone()),
-                ],
-                title: ("Effacer le texte ?", "Erase the text?"),
-                consequence: (
-                    "Le texte sera retiré du disque de la mairie et de ceux des communes voisines, pour toujours ; sa place, sa preuve et l'effacement restent publics. Raison publique :",
-                    "The text will be removed from the town hall's disk and the neighbours', for good; its place, its proof and the erasure stay public. Public reason:",
-                ),
-                subject: form.reason.trim().to_owned(),
-                button: ("Effacer le texte définitivement", "Erase the text for good"),
-                back: "/staff/moderation".into(),
-            },
-        ));
+        return Ok(st.confirm_first(&headers, me, purge_confirmation(&form, &target, reason)));
     }
     let body = Body::Moderation(ModerationBody {
         target,
@@ -352,19 +331,7 @@ pub async fn moderate<O: Office>(
         ModerationAction::Purge => "moderation_purge",
     });
     tracing::info!(staff = %me.account.login, target = %target, action = ?action, "moderation recorded");
-    // Every open report of this item is answered by the action.
-    if let Ok(all) = st.office.office_scan(ns::REPORT) {
-        for mut r in all
-            .iter()
-            .filter_map(|(_, b)| decode_record::<Report>(b).ok())
-        {
-            if r.open && (r.target == target || r.id == form.report) {
-                r.open = false;
-                st.office
-                    .office_put(ns::REPORT, &r.id, &encode_record(&r))?;
-            }
-        }
-    }
+    close_reports(&st, &target, &form.report)?;
     queue_page(
         &st,
         &headers,
@@ -375,6 +342,50 @@ pub async fn moderate<O: Office>(
             "Action recorded and published in the moderation log.".into()
         },
     )
+}
+
+/// The confirmation step of erasing a text: the same form again, with the box ticked.
+fn purge_confirmation(form: &ModerateForm, target: &EventId, reason: String) -> Irreversible {
+    Irreversible {
+        action: "/staff/moderation".into(),
+        fields: vec![
+            ("csrf", form.csrf.clone()),
+            ("target", target.to_string()),
+            ("action", "purge".into()),
+            ("reason", reason),
+            ("report", form.report.clone()),
+        ],
+        title: ("Effacer le texte ?", "Erase the text?"),
+        consequence: (
+            "Le texte sera retiré du disque de la mairie et de ceux des communes voisines, pour toujours ; sa place, sa preuve et l'effacement restent publics. Raison publique :",
+            "The text will be removed from the town hall's disk and the neighbours', for good; its place, its proof and the erasure stay public. Public reason:",
+        ),
+        subject: form.reason.trim().to_owned(),
+        button: ("Effacer le texte définitivement", "Erase the text for good"),
+        back: "/staff/moderation".into(),
+    }
+}
+
+/// Every open report of `target` (or the report `report` acted on) is answered by the
+/// action.
+fn close_reports<O: Office>(
+    st: &Shared<O>,
+    target: &EventId,
+    report: &str,
+) -> Result<(), BackendError> {
+    if let Ok(all) = st.office.office_scan(ns::REPORT) {
+        for mut r in all
+            .iter()
+            .filter_map(|(_, b)| decode_record::<Report>(b).ok())
+        {
+            if r.open && (r.target == *target || r.id == report) {
+                r.open = false;
+                st.office
+                    .office_put(ns::REPORT, &r.id, &encode_record(&r))?;
+            }
+        }
+    }
+    Ok(())
 }
 
 pub async fn dismiss<O: Office>(
