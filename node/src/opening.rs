@@ -58,6 +58,8 @@ pub struct Done {
     pub waiting: Vec<(String, u64)>,
     /// Consultations whose key share this town deleted (its retention ended).
     pub retired: Vec<String>,
+    /// Closed consultations that counted no ballot: there is nothing to open.
+    pub empty: Vec<String>,
 }
 
 /// The node's settings for the cascade.
@@ -167,6 +169,11 @@ impl Step<'_> {
             tracing::trace!("opening of \"{title}\": no mix input yet");
             return Ok(());
         };
+        // No ballot counted: nothing to mix or open (a mix of no ballot is refused).
+        if judged.initial.iter().all(Vec::is_empty) {
+            done.empty.push(title.clone());
+            return Ok(());
+        }
         let me = self.key.public_key();
         let mine = s.secrecy.index_of(&me).filter(|j| s.qual.contains(j));
         let sealed = self.recorded_seal_final();
@@ -662,6 +669,13 @@ fn report(done: Done, reported: &mut BTreeMap<String, String>) {
         if reported.get(&title) != Some(&why) {
             tracing::warn!("did not decrypt \"{title}\": {why}");
             reported.insert(title, why);
+        }
+    }
+    for title in done.empty {
+        let state = "empty".to_owned();
+        if reported.get(&title) != Some(&state) {
+            tracing::info!("\"{title}\" closed without a ballot: there is nothing to open");
+            reported.insert(title, state);
         }
     }
     for (title, k) in done.waiting {

@@ -610,6 +610,15 @@ fn five_trustee_towns_make_the_election_key_by_themselves() {
     );
     let v = opening(&towns[2].addr());
     assert_eq!(v["tally"]["n_ballots"], json!(3), "{v}");
+    // B closed without a ballot: nothing is mixed or opened (and nothing fails).
+    for k in &keys {
+        for kind in ["mix", "mix_proof", "seal_final", "decryption"] {
+            assert!(
+                about(&towns[0].addr(), k, kind, &b.id()).is_empty(),
+                "{kind} of B"
+            );
+        }
+    }
     let (status, out) = run_palabre(&[
         "audit",
         "--consultation",
