@@ -43,16 +43,34 @@ pub(crate) fn append(
     .sign(key)
     .map_err(|r| anyhow::anyhow!("the event is invalid: {r}"))?;
     let id = event.id();
-    let committed = writer.submit(vec![CommitItem {
-        log: me,
-        event,
-        consume_invitation: None,
-    }])?;
-    match committed.results.into_iter().next() {
-        Some(Ok(_)) => Ok(id),
-        Some(Err(e)) => anyhow::bail!("refused: {e}"),
-        None => anyhow::bail!("the writer gave no answer"),
+    commit_own(writer, &me, vec![event])?;
+    Ok(id)
+}
+
+/// Commits `events` to `me`'s own log together, in order, once durable: every one must
+/// be admitted (the opening's mix chunks and proof go in one commit this way).
+pub(crate) fn commit_own(
+    writer: &Writer,
+    me: &palabre_core::crypto::PublicKey,
+    events: Vec<SignedEvent>,
+) -> anyhow::Result<()> {
+    let n = events.len();
+    let items = events
+        .into_iter()
+        .map(|event| CommitItem {
+            log: *me,
+            event,
+            consume_invitation: None,
+        })
+        .collect();
+    let results = writer.submit(items)?.results;
+    anyhow::ensure!(results.len() == n, "the writer gave no answer");
+    for r in results {
+        if let Err(e) = r {
+            anyhow::bail!("refused: {e}");
+        }
     }
+    Ok(())
 }
 
 /// Whether every closing head has the cosignatures of a quorum of participants.

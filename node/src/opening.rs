@@ -34,7 +34,7 @@ use palabre_core::secret::cascade::{self, List, MixTurn, Mixes};
 use palabre_core::secret::mix::{MixInput, SealFinalBody};
 use palabre_core::secret::mix_admit::{self, Setting};
 use palabre_core::secret::{admit, mix_build, open};
-use palabre_store::{CommitItem, SledStorage, Storage, Writer};
+use palabre_store::{SledStorage, Storage, Writer};
 
 use crate::closer::append;
 use crate::trustee::{Shares, fresh_seed};
@@ -457,21 +457,7 @@ impl Step<'_> {
 
     /// Commits events of this town's log together, in order: every one must be admitted.
     fn commit(&self, events: Vec<SignedEvent>) -> anyhow::Result<()> {
-        let me = self.key.public_key();
-        let items = events
-            .into_iter()
-            .map(|event| CommitItem {
-                log: me,
-                event,
-                consume_invitation: None,
-            })
-            .collect();
-        for r in self.writer.submit(items)?.results {
-            if let Err(e) = r {
-                anyhow::bail!("refused: {e}");
-            }
-        }
-        Ok(())
+        crate::closer::commit_own(self.writer, &self.key.public_key(), events)
     }
 }
 

@@ -710,6 +710,31 @@ fn refused(addr: &str, e: &SignedEvent) -> String {
     v["error"]["code"].as_str().expect("a code").to_owned()
 }
 
+/// `check`s `palabre audit` of consultation `c` from each node of `urls`, from all of
+/// them together, and from a bundle exported (to `bundle`) from the last of them.
+fn audit_everywhere(c: &str, urls: &[String], bundle: &Path, check: &dyn Fn(&[&str])) {
+    for url in urls {
+        check(&["audit", "--consultation", c, "--node", url, "--json"]);
+    }
+    let mut all = vec!["audit", "--consultation", c, "--json"];
+    for url in urls {
+        all.extend(["--node", url.as_str()]);
+    }
+    check(&all);
+    let last = urls.last().expect("a node");
+    let (status, out) = run_palabre(&[
+        "export",
+        "--consultation",
+        c,
+        "--node",
+        last,
+        "--bundle",
+        path(bundle),
+    ]);
+    assert_eq!(status, Some(0), "{out}");
+    check(&["audit", "--bundle", path(bundle), "--json"]);
+}
+
 /// `palabre audit` (or `export`) with `args`: its exit status and what it printed.
 fn run_palabre(args: &[&str]) -> (Option<i32>, String) {
     let out = palabre(args);
@@ -1173,26 +1198,8 @@ fn five_towns_vote_in_secret_and_every_node_and_a_bundle_audit_it() {
         .filter(|t| t.node.is_some())
         .map(|t| format!("http://{}", t.addr()))
         .collect();
-    for url in &urls {
-        check(&["audit", "--consultation", &c, "--node", url, "--json"]);
-    }
-    let mut all = vec!["audit", "--consultation", c.as_str(), "--json"];
-    for url in &urls {
-        all.extend(["--node", url.as_str()]);
-    }
-    check(&all);
     let bundle = tmp.path().join("secret.bundle.json");
-    let (status, out) = run_palabre(&[
-        "export",
-        "--consultation",
-        &c,
-        "--node",
-        &urls[2],
-        "--bundle",
-        path(&bundle),
-    ]);
-    assert_eq!(status, Some(0), "{out}");
-    check(&["audit", "--bundle", path(&bundle), "--json"]);
+    audit_everywhere(&c, &urls, &bundle, &check);
     let (status, human) = run_palabre(&["audit", "--bundle", path(&bundle)]);
     assert_eq!(status, Some(3));
     assert!(human.contains("SEALED: every check holds"), "{human}");
@@ -1331,26 +1338,12 @@ fn five_towns_vote_in_secret_and_every_node_and_a_bundle_audit_it() {
         assert_eq!(report["tally"], *opened, "{out}");
         assert_eq!(status, Some(0), "final: {out}");
     };
-    for url in &urls {
-        final_check(&["audit", "--consultation", &c, "--node", url, "--json"]);
-    }
-    let mut all = vec!["audit", "--consultation", c.as_str(), "--json"];
-    for url in &urls {
-        all.extend(["--node", url.as_str()]);
-    }
-    final_check(&all);
-    let bundle = tmp.path().join("opened.bundle.json");
-    let (status, out) = run_palabre(&[
-        "export",
-        "--consultation",
+    audit_everywhere(
         &c,
-        "--node",
-        &urls[1],
-        "--bundle",
-        path(&bundle),
-    ]);
-    assert_eq!(status, Some(0), "{out}");
-    final_check(&["audit", "--bundle", path(&bundle), "--json"]);
+        &urls,
+        &tmp.path().join("opened.bundle.json"),
+        &final_check,
+    );
     for t in towns.iter_mut() {
         t.stop();
     }
