@@ -73,29 +73,51 @@ pub(crate) fn commit_own(
     Ok(())
 }
 
-/// Whether every closing head has the cosignatures of a quorum of participants.
-fn quorum_reached(
+/// When the closing quorum was reached (`None` before): for each closing head, the
+/// time of the cosignature that completed its quorum of witnesses; the latest of them.
+/// A single-town consultation needs no witness: its close.
+pub fn quorum_at(
     storage: &SledStorage,
-    view: &ConsultationView,
+    c: &ConsultationView,
     checkpoints: &[ClosedLog],
-) -> anyhow::Result<bool> {
-    let participants = &view.body.authorities;
-    let quorum = closing_quorum(participants.len());
-    for c in checkpoints {
-        let cosignatures = storage.cosignatures(&c.authority)?;
+) -> anyhow::Result<Option<u64>> {
+    let participants = &c.body.authorities;
+    let needed = closing_quorum(participants.len()).saturating_sub(1);
+    let mut at = c.body.vote_close_ms;
+    for head in checkpoints {
+        if needed == 0 {
+            continue;
+        }
+        let cosignatures = storage.cosignatures(&head.authority)?;
         let witnesses = closing_witnesses(
-            &c.authority,
-            c.size,
-            &c.root,
+            &head.authority,
+            head.size,
+            &head.root,
             participants,
-            view.body.vote_close_ms,
+            c.body.vote_close_ms,
             &cosignatures,
         );
-        if witnesses.len() + 1 < quorum {
-            return Ok(false);
+        let mut times: Vec<u64> = witnesses
+            .iter()
+            .filter_map(|w| {
+                cosignatures
+                    .iter()
+                    .filter(|x| {
+                        x.cosigned.witness == *w
+                            && x.cosigned.head.size == head.size
+                            && x.cosigned.head.root == head.root
+                    })
+                    .map(|x| x.cosigned.timestamp_ms)
+                    .min()
+            })
+            .collect();
+        times.sort_unstable();
+        match times.get(needed - 1) {
+            Some(t) => at = at.max(*t),
+            None => return Ok(None),
         }
     }
-    Ok(true)
+    Ok(Some(at))
 }
 
 /// One pass over every consultation this node takes part in.
@@ -138,7 +160,7 @@ pub fn close_due(
         let Some(checkpoints) = counting::closed_logs(storage, &view) else {
             continue; // another town has not closed yet
         };
-        if !quorum_reached(storage, &view, &checkpoints)? {
+        if quorum_at(storage, &view, &checkpoints)?.is_none() {
             continue; // witnesses have not cosigned every closing head yet
         }
         let Some((view, counted)) = storage.count(&view.id)? else {

@@ -27,7 +27,6 @@ use palabre_core::crypto::SecretKey;
 use palabre_core::dkg::Secret;
 use palabre_core::event::{Body, ClosedLog, Event, Kind, SignedEvent};
 use palabre_core::group;
-use palabre_core::head::{closing_quorum, closing_witnesses};
 use palabre_core::ids::EventId;
 use palabre_core::rejection::Rejection;
 use palabre_core::secret::cascade::{self, List, MixTurn, Mixes};
@@ -159,7 +158,7 @@ impl Step<'_> {
             tracing::trace!("opening of \"{title}\": a participating log is still open");
             return Ok(());
         };
-        let Some(quorum_at) = quorum_at(storage, c, &checkpoints)? else {
+        let Some(quorum_at) = crate::closer::quorum_at(storage, c, &checkpoints)? else {
             tracing::trace!("opening of \"{title}\": the closing quorum is not reached");
             return Ok(());
         };
@@ -496,53 +495,6 @@ fn judge<'m>(
         );
     }
     Ok(memo.consultations.get_mut(&c.id))
-}
-
-/// When the closing quorum was reached (`None` before): for each closing head, the
-/// time of the cosignature that completed its quorum of witnesses; the latest of them.
-/// A single-town consultation needs no witness: its close.
-pub fn quorum_at(
-    storage: &SledStorage,
-    c: &ConsultationView,
-    checkpoints: &[ClosedLog],
-) -> anyhow::Result<Option<u64>> {
-    let participants = &c.body.authorities;
-    let needed = closing_quorum(participants.len()).saturating_sub(1);
-    let mut at = c.body.vote_close_ms;
-    for head in checkpoints {
-        if needed == 0 {
-            continue;
-        }
-        let cosignatures = storage.cosignatures(&head.authority)?;
-        let witnesses = closing_witnesses(
-            &head.authority,
-            head.size,
-            &head.root,
-            participants,
-            c.body.vote_close_ms,
-            &cosignatures,
-        );
-        let mut times: Vec<u64> = witnesses
-            .iter()
-            .filter_map(|w| {
-                cosignatures
-                    .iter()
-                    .filter(|x| {
-                        x.cosigned.witness == *w
-                            && x.cosigned.head.size == head.size
-                            && x.cosigned.head.root == head.root
-                    })
-                    .map(|x| x.cosigned.timestamp_ms)
-                    .min()
-            })
-            .collect();
-        times.sort_unstable();
-        match times.get(needed - 1) {
-            Some(t) => at = at.max(*t),
-            None => return Ok(None),
-        }
-    }
-    Ok(Some(at))
 }
 
 /// Deletes this trustee's key share of `c` once `share_retention_ms` has passed since

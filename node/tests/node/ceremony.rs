@@ -203,6 +203,35 @@ fn about(addr: &str, log: &PublicKey, kind: &str, c: &EventId) -> Vec<Value> {
         .collect()
 }
 
+/// Whether `addr` holds `log`'s closing checkpoint of `c` with the cosignatures of a
+/// quorum of `participants` (PROTOCOL.md, "Closing and quorum").
+fn closed_with_quorum(
+    addr: &str,
+    log: &PublicKey,
+    c: &EventId,
+    participants: &[PublicKey],
+    vote_close_ms: u64,
+) -> bool {
+    let Some(cp) = about(addr, log, "checkpoint", c).into_iter().next() else {
+        return false;
+    };
+    let (size, root) = (
+        cp["body"]["size"].as_u64().expect("size"),
+        serde_json::from_value(cp["body"]["root"].clone()).expect("root"),
+    );
+    let (_, v) = http(
+        addr,
+        "GET",
+        &format!("/api/v1/logs/{log}/cosignatures"),
+        b"",
+    )
+    .expect("cosignatures");
+    let cosignatures: Vec<Cosignature> =
+        serde_json::from_value(v["cosignatures"].clone()).unwrap_or_default();
+    closing_witnesses(log, size, &root, participants, vote_close_ms, &cosignatures).len() + 1
+        >= closing_quorum(participants.len())
+}
+
 /// Any t shares `x_j` (trustee index j) interpolate at 0 to the secret of `Y`.
 fn reconstructs(shares: &[(u64, Scalar)], y: &RistrettoPoint) -> bool {
     let subset: Vec<u64> = shares.iter().map(|(j, _)| *j).collect();
@@ -489,43 +518,13 @@ fn five_trustee_towns_make_the_election_key_by_themselves() {
     // of the five trustees (t = 3) go down: the organiser's node, which holds its own
     // share, and one other trustee cannot open the ballots, whatever they mixed.
     let close_offset = restart_all(&mut towns, vote_open + 600_000 + 5_000);
-    let quorum = closing_quorum(keys.len());
     wait_until(
         "every closing head of A, with its quorum, on every node",
         120,
         || {
             towns.iter().all(|t| {
                 keys.iter().all(|k| {
-                    let Some(cp) = about(&t.addr(), k, "checkpoint", &a.id())
-                        .into_iter()
-                        .next()
-                    else {
-                        return false;
-                    };
-                    let (size, root) = (
-                        cp["body"]["size"].as_u64().expect("size"),
-                        serde_json::from_value(cp["body"]["root"].clone()).expect("root"),
-                    );
-                    let (_, v) = http(
-                        &t.addr(),
-                        "GET",
-                        &format!("/api/v1/logs/{k}/cosignatures"),
-                        b"",
-                    )
-                    .expect("cosignatures");
-                    let cosignatures: Vec<Cosignature> =
-                        serde_json::from_value(v["cosignatures"].clone()).unwrap_or_default();
-                    closing_witnesses(
-                        k,
-                        size,
-                        &root,
-                        &trustees,
-                        vote_open + 600_000,
-                        &cosignatures,
-                    )
-                    .len()
-                        + 1
-                        >= quorum
+                    closed_with_quorum(&t.addr(), k, &a.id(), &trustees, vote_open + 600_000)
                 })
             })
         },
@@ -1147,34 +1146,13 @@ fn five_towns_vote_in_secret_and_every_node_and_a_bundle_audit_it() {
             .all(|t| !about(&t.addr(), &keys[late], "checkpoint", &cid).is_empty())
     });
     towns[late].stop();
-    let quorum = closing_quorum(keys.len());
     wait_until(
         "every closing head, with its quorum, on every node",
         120,
         || {
             towns.iter().filter(|t| t.node.is_some()).all(|t| {
-                keys.iter().all(|k| {
-                    let Some(cp) = about(&t.addr(), k, "checkpoint", &cid).into_iter().next()
-                    else {
-                        return false;
-                    };
-                    let (size, root) = (
-                        cp["body"]["size"].as_u64().expect("size"),
-                        serde_json::from_value(cp["body"]["root"].clone()).expect("root"),
-                    );
-                    let (_, v) = http(
-                        &t.addr(),
-                        "GET",
-                        &format!("/api/v1/logs/{k}/cosignatures"),
-                        b"",
-                    )
-                    .expect("cosignatures");
-                    let cosignatures: Vec<Cosignature> =
-                        serde_json::from_value(v["cosignatures"].clone()).unwrap_or_default();
-                    closing_witnesses(k, size, &root, &trustees, vote_close, &cosignatures).len()
-                        + 1
-                        >= quorum
-                })
+                keys.iter()
+                    .all(|k| closed_with_quorum(&t.addr(), k, &cid, &trustees, vote_close))
             })
         },
     );
