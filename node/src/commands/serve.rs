@@ -135,6 +135,8 @@ pub(super) fn serve(data: PathBuf, http: Option<String>, demo: bool) -> anyhow::
             println!("Federating with {n} town(s), listening on {}", net.addr);
             let _ = live.net.set(net);
         }
+        // SIGTERM is caught from here on: a stop right after the line below is a clean one.
+        let term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
         println!("Palabre is serving on http://{}", listener.local_addr()?);
         let staff = palabre_web::staff::routes(Arc::clone(&backend))
             .merge(opendata::routes(Arc::clone(&backend)));
@@ -146,7 +148,7 @@ pub(super) fn serve(data: PathBuf, http: Option<String>, demo: bool) -> anyhow::
         tokio::spawn(ceremony::run(Arc::clone(&backend), trustee, shares.clone()));
         tokio::spawn(opening::run(Arc::clone(&backend), shares, cascade));
         // Bounded connections, header timeout, TCP_NODELAY (web/src/conn.rs).
-        palabre_web::conn::serve(listener, app, connections, shutdown_signal()).await?;
+        palabre_web::conn::serve(listener, app, connections, shutdown_signal(term)).await?;
         tracing::info!("shutting down: flushing the store");
         backend.storage.flush()?;
         anyhow::Ok(())
@@ -183,14 +185,14 @@ async fn close_consultations(backend: Arc<NodeBackend>, grace_ms: u64) {
     }
 }
 
-async fn shutdown_signal() {
+async fn shutdown_signal(term: Option<tokio::signal::unix::Signal>) {
     let ctrl_c = tokio::signal::ctrl_c();
     let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
+        match term {
+            Some(mut s) => {
                 s.recv().await;
             }
-            Err(_) => std::future::pending::<()>().await,
+            None => std::future::pending::<()>().await,
         }
     };
     tokio::select! {
