@@ -285,7 +285,18 @@ fn a_newcomer_registers_votes_and_keeps_a_receipt_and_a_household_shares_a_phone
             .await
             .expect("radios");
         assert_eq!(radios.len(), 2, "both keys kept");
+        let bruno = text(&c, "#mykey").await;
         radios[0].click().await.expect("pick Anne");
+        // The choice is written to IndexedDB after the click; leaving the page before
+        // that write lands would abort it (it did, once, on a loaded machine).
+        let deadline = Instant::now() + WAIT;
+        while text(&c, "#mykey").await == bruno {
+            assert!(
+                Instant::now() < deadline,
+                "the key never changed from {bruno}"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
         let deadline = Instant::now() + WAIT;
         loop {
             c.goto(&format!("{base}/c/{id}")).await.expect("page");
