@@ -29,10 +29,10 @@ use palabre_core::event::{Body, ClosedLog, Event, Kind, SignedEvent};
 use palabre_core::group;
 use palabre_core::ids::EventId;
 use palabre_core::rejection::Rejection;
-use palabre_core::secret::cascade::{self, List, MixTurn, Mixes};
+use palabre_core::secret::cascade::{self, MixTurn};
 use palabre_core::secret::mix::{MixInput, SealFinalBody};
 use palabre_core::secret::mix_admit::{self, Setting};
-use palabre_core::secret::{admit, mix_build, open};
+use palabre_core::secret::{admit, judged, mix_build, open};
 use palabre_store::{SledStorage, Storage, Writer};
 
 use crate::closer::append;
@@ -80,9 +80,8 @@ pub struct Memo {
 
 #[derive(Debug)]
 struct Judged {
-    initial: Vec<List>,
-    proofs: Vec<EventId>,
-    mixes: Mixes,
+    /// L₀ and the judged mixes, from the store's memo (core's `secret::judged`).
+    core: std::sync::Arc<judged::Judged>,
     shares: Option<(Vec<EventId>, open::Collected)>,
     /// When this node first saw these mixes (its staggers count from then).
     since: std::time::Instant,
@@ -169,7 +168,7 @@ impl Step<'_> {
             return Ok(());
         };
         // No ballot counted: nothing to mix or open (a mix of no ballot is refused).
-        if judged.initial.iter().all(Vec::is_empty) {
+        if judged.core.initial.iter().all(Vec::is_empty) {
             done.empty.push(title.clone());
             return Ok(());
         }
@@ -178,8 +177,8 @@ impl Step<'_> {
         let sealed = self.recorded_seal_final();
         tracing::trace!(
             "opening of \"{title}\": {} valid mixes, {} invalid, me {mine:?}, sealed {}",
-            judged.mixes.valid.len(),
-            judged.mixes.invalid.len(),
+            judged.core.mixes.valid.len(),
+            judged.core.mixes.invalid.len(),
             sealed.is_some()
         );
         match (&sealed, mine) {
@@ -226,8 +225,9 @@ impl Step<'_> {
     ) -> anyhow::Result<()> {
         let mut mixed = false;
         for g in 0..s.widths().len() as u64 {
-            let tip = cascade::tip(&judged.mixes, g);
+            let tip = cascade::tip(&judged.core.mixes, g);
             let mixed_already = judged
+                .core
                 .mixes
                 .valid
                 .values()
@@ -254,7 +254,7 @@ impl Step<'_> {
             }
             let input = match (&input_ref, tip) {
                 (MixInput::Mix(_), Some(m)) => &m.outputs,
-                _ => &judged.initial[g as usize],
+                _ => &judged.core.initial[g as usize],
             };
             let made = mix_build::mix(
                 &self.view.id,
@@ -292,7 +292,7 @@ impl Step<'_> {
         done: &mut Done,
     ) -> anyhow::Result<()> {
         let tips: Vec<_> = (0..s.widths().len() as u64)
-            .map(|g| cascade::tip(&judged.mixes, g))
+            .map(|g| cascade::tip(&judged.core.mixes, g))
             .collect();
         let due = cascade::seal_due(
             &s.qual,
@@ -305,7 +305,7 @@ impl Step<'_> {
         if !due {
             return Ok(());
         }
-        let body = mix_build::seal_final(&self.view.id, s, &judged.mixes)
+        let body = mix_build::seal_final(&self.view.id, s, &judged.core.mixes)
             .map_err(|r| anyhow::anyhow!("seal_final cannot be made: {r}"))?;
         append(self.writer, self.key, Body::SealFinal(body), self.now_ms)?;
         done.seals.push(self.view.body.title.clone());
@@ -353,7 +353,7 @@ impl Step<'_> {
         let bodies = match mix_build::decryption(
             &self.view.id,
             s,
-            &judged.mixes,
+            &judged.core.mixes,
             id,
             body,
             j,
@@ -394,10 +394,11 @@ impl Step<'_> {
         let ids: Vec<EventId> = decryptions.iter().map(|(_, e)| e.id()).collect();
         if judged.shares.as_ref().is_none_or(|(seen, _)| *seen != ids) {
             let q = admit::qualification(storage, c);
-            let collected = open::collect(&c.id, s, &judged.mixes, id, body, &decryptions, |j| {
-                q.verification_key(j)
-            })
-            .map_err(|r| anyhow::anyhow!("the shares cannot be gathered: {r}"))?;
+            let collected =
+                open::collect(&c.id, s, &judged.core.mixes, id, body, &decryptions, |j| {
+                    q.verification_key(j)
+                })
+                .map_err(|r| anyhow::anyhow!("the shares cannot be gathered: {r}"))?;
             judged.shares = Some((ids, collected));
         }
         let Some((_, collected)) = &judged.shares else {
@@ -460,39 +461,34 @@ impl Step<'_> {
     }
 }
 
-/// L₀ and the judged mixes of `c`, from the memo while no `mix_proof` was added (`None`
-/// while some participating log has not closed).
+/// L₀ and the judged mixes of `c`, with what this pass keeps of them (`None` while some
+/// participating log has not closed). The shares and the stagger's clock start afresh
+/// when a `mix_proof` was added.
 fn judge<'m>(
     storage: &SledStorage,
     c: &ConsultationView,
     s: &Setting,
     memo: &'m mut Memo,
 ) -> anyhow::Result<Option<&'m mut Judged>> {
-    let proofs: Vec<EventId> = storage
-        .secret_events(&c.id, Kind::MixProof)
-        .into_iter()
-        .map(|(_, e)| e.id())
-        .collect();
+    let core = match judged::judged(storage, c, s) {
+        Ok(j) => j,
+        Err(_) => return Ok(None),
+    };
     let fresh = memo
         .consultations
         .get(&c.id)
-        .is_none_or(|j| j.proofs != proofs);
+        .is_none_or(|j| j.core.proofs() != core.proofs());
     if fresh {
-        let initial = match mix_admit::initial(storage, c, s) {
-            Ok(l) => l,
-            Err(_) => return Ok(None),
-        };
-        let mixes = mix_admit::mixes(storage, c, s, &initial, None);
         memo.consultations.insert(
             c.id,
             Judged {
-                initial,
-                proofs,
-                mixes,
+                core,
                 shares: None,
                 since: std::time::Instant::now(),
             },
         );
+    } else if let Some(j) = memo.consultations.get_mut(&c.id) {
+        j.core = core;
     }
     Ok(memo.consultations.get_mut(&c.id))
 }

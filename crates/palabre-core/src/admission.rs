@@ -209,6 +209,11 @@ pub trait Record {
         let _ = consultation;
         None
     }
+    /// The memo of L₀ and judged mixes a reader that lives across admissions keeps
+    /// ([`crate::secret::judged`]), or `None` (everything is judged afresh each time).
+    fn openings(&self) -> Option<&crate::secret::judged::Openings> {
+        None
+    }
 }
 
 /// Whether a staff member in `role` may sign, in their authority's log, events of

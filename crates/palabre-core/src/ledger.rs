@@ -148,6 +148,8 @@ pub struct Ledger {
     staff: HashMap<(PublicKey, PublicKey), StaffRole>,
     /// (log, consultation, kind, author) → proposals or arguments: what quotas count.
     authored: HashMap<(PublicKey, EventId, Kind, PublicKey), u64>,
+    /// L₀ and the judged mixes of the consultations being opened.
+    openings: crate::secret::judged::Openings,
 }
 
 impl Ledger {
@@ -424,6 +426,10 @@ impl Ledger {
 }
 
 impl Record for Ledger {
+    fn openings(&self) -> Option<&crate::secret::judged::Openings> {
+        Some(&self.openings)
+    }
+
     fn contains(&self, id: &EventId) -> bool {
         self.positions.contains_key(id)
     }

@@ -126,6 +126,7 @@ impl Indexing<'_> {
             trees: self.trees,
             pending: self.pending,
             sizes: self.sizes,
+            openings: None,
         }
     }
 
@@ -330,6 +331,7 @@ fn count_authored(
         trees: view_trees,
         pending,
         sizes,
+        openings: None,
     }
     .n_authored(log, consultation, kind, author);
     pending.put(
@@ -353,6 +355,7 @@ fn push_entry(
         trees: view_trees,
         pending,
         sizes,
+        openings: None,
     }
     .size(log);
     pending.put(T::EVENT, log_key(log, index), bytes.to_vec());
@@ -367,6 +370,7 @@ fn push_entry(
                 trees: view_trees,
                 pending,
                 sizes,
+                openings: None,
             };
             let h = merkle::node_hash(
                 &view.node(log, level - 1, 2 * i),

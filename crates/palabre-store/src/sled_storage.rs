@@ -23,6 +23,7 @@ use palabre_core::ids::{EventId, Hash};
 use palabre_core::merkle;
 use palabre_core::purge::Entry;
 use palabre_core::replica::{self, ReplicaError, ReplicaLog};
+use palabre_core::secret::judged::Openings;
 use sled::Transactional;
 use sled::transaction::{ConflictableTransactionError, TransactionError};
 
@@ -62,6 +63,9 @@ pub struct SledStorage {
     sizes: Mutex<HashMap<PublicKey, u64>>,
     /// One commit at a time: admission must see every earlier commit.
     commit_lock: Mutex<()>,
+    /// L₀ and the judged mixes of the consultations being opened, kept between
+    /// admissions (core's `secret::judged`).
+    openings: Openings,
     /// Read by every method that writes, for its whole write (`self.writing()`); written
     /// by a snapshot, so that a backup never holds half a write (`backup.rs`).
     pub(crate) snapshot_gate: RwLock<()>,
@@ -86,6 +90,7 @@ impl SledStorage {
             all,
             sizes: Mutex::new(HashMap::new()),
             commit_lock: Mutex::new(()),
+            openings: Openings::default(),
             snapshot_gate: RwLock::new(()),
         })
     }
@@ -103,6 +108,7 @@ impl SledStorage {
             trees: &self.all,
             pending,
             sizes: &self.sizes,
+            openings: Some(&self.openings),
         }
     }
 
@@ -140,6 +146,7 @@ impl SledStorage {
             trees: &self.all,
             pending: &empty,
             sizes: &self.sizes,
+            openings: Some(&self.openings),
         };
         f(&view)
     }
@@ -215,6 +222,9 @@ impl Record for SledStorage {
     }
     fn counted_sealed(&self, c: &ConsultationView) -> Option<Vec<palabre_core::secret::Sealed>> {
         crate::counted_sealed(self, c, |log, start, end| self.entries(log, start, end))
+    }
+    fn openings(&self) -> Option<&Openings> {
+        Some(&self.openings)
     }
 }
 

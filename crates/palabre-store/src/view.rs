@@ -16,6 +16,7 @@ use palabre_core::group::{self, RistrettoPoint};
 use palabre_core::ids::{EventId, Hash};
 use palabre_core::merkle::{self, Nodes};
 use palabre_core::purge::{self, Entry};
+use palabre_core::secret::judged::Openings;
 
 use crate::trees::*;
 
@@ -31,6 +32,8 @@ pub(crate) struct View<'a> {
     pub(crate) trees: &'a [sled::Tree; N_TREES],
     pub(crate) pending: &'a Pending,
     pub(crate) sizes: &'a Mutex<HashMap<PublicKey, u64>>,
+    /// The store's memo of L₀ and judged mixes, for the views admission reads.
+    pub(crate) openings: Option<&'a Openings>,
 }
 
 impl View<'_> {
@@ -255,6 +258,9 @@ impl Record for View<'_> {
 
     fn counted_sealed(&self, c: &ConsultationView) -> Option<Vec<palabre_core::secret::Sealed>> {
         crate::counted_sealed(self, c, |log, start, end| Ok(self.entries(log, start, end)))
+    }
+    fn openings(&self) -> Option<&Openings> {
+        self.openings
     }
     fn n_authored(
         &self,

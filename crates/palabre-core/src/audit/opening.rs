@@ -67,7 +67,7 @@ pub(super) fn check(
         y: &s.election_key.1.key.0,
         initial: &initial,
     };
-    let mixes = cascade::judge_mixes(&ctx, &proofs, mix_admit::chunk_lookup(ledger, c));
+    let mixes = cascade::judge_mixes(&ctx, &proofs, mix_admit::chunk_lookup(ledger));
     for (log, e) in &proofs {
         if let Some(r) = mixes.invalid.get(&e.id()) {
             at(

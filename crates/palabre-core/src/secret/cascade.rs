@@ -252,7 +252,17 @@ pub fn judge_mixes(
     proofs: &[(PublicKey, SignedEvent)],
     chunk_of: impl Fn(&EventId) -> Option<(PublicKey, SignedEvent)>,
 ) -> Mixes {
-    let mut mixes = Mixes::default();
+    judge_more(ctx, Mixes::default(), proofs, chunk_of)
+}
+
+/// As [`judge_mixes`], for `proofs` recorded after the ones `mixes` holds verdicts on
+/// (what a reader that keeps its verdicts judges: [`super::judged`]).
+pub fn judge_more(
+    ctx: &MixContext<'_>,
+    mut mixes: Mixes,
+    proofs: &[(PublicKey, SignedEvent)],
+    chunk_of: impl Fn(&EventId) -> Option<(PublicKey, SignedEvent)>,
+) -> Mixes {
     let mut pending: Vec<&(PublicKey, SignedEvent)> = proofs.iter().collect();
     loop {
         let mut progress = false;
@@ -456,28 +466,33 @@ pub fn share_context(consultation: &EventId, seal_final: &EventId) -> [[u8; 32];
     [*consultation.0.as_bytes(), *seal_final.0.as_bytes()]
 }
 
-/// Checks a `decryption` chunk's shares against the tip's `elements` and the trustee's
-/// verification key `Y_j`: 1 to 200 shares, within the elements, each with a DLEQ proof
-/// that holds (`bad_decryption_share`).
+/// Checks a `decryption` chunk's shares against the tip's outputs (`list`, read as its
+/// [`elements`] without copying them) and the trustee's verification key `Y_j`: 1 to 200
+/// shares, within the elements, each with a DLEQ proof that holds
+/// (`bad_decryption_share`).
 pub fn check_shares(
     consultation: &EventId,
     seal_final: &EventId,
     y_j: &RistrettoPoint,
-    elements: &[Ciphertext],
+    list: &List,
     body: &DecryptionBody,
 ) -> Result<(), Rejection> {
     let start = usize::try_from(body.start).map_err(|_| Rejection::BadDecryptionShare)?;
+    // Every position of a list has the group's width (L₀ and `gather` see to it).
+    let w = list.first().map_or(1, Vec::len).max(1);
+    let n_elements = list.len() * w;
     let fits = !body.shares.is_empty()
         && body.shares.len() <= MAX_DECRYPTION_SHARES
         && start
             .checked_add(body.shares.len())
-            .is_some_and(|end| end <= elements.len());
+            .is_some_and(|end| end <= n_elements);
     if !fits {
         return Err(Rejection::BadDecryptionShare);
     }
     let ctx = share_context(consultation, seal_final);
     let parts: [&[u8]; 2] = [&ctx[0], &ctx[1]];
-    for (share, element) in body.shares.iter().zip(&elements[start..]) {
+    let elements = list[start / w..].iter().flatten().skip(start % w);
+    for (share, element) in body.shares.iter().zip(elements) {
         share
             .share()
             .verify(&parts, &element.alpha, y_j)

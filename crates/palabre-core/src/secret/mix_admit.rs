@@ -12,13 +12,14 @@ use crate::admission::{ConsultationView, Record};
 use crate::crypto::PublicKey;
 use crate::event::{Body, Kind, SignedEvent};
 use crate::ids::EventId;
+use crate::purge::Entry;
 use crate::rejection::Rejection;
 
 use super::cascade::{self, List, MixContext, Mixes};
 use super::mix::{
     DecryptionBody, MixBody, MixInput, MixProofBody, SealFinalBody, SealedResultBody,
 };
-use super::{ElectionKeyBody, Secrecy, rules};
+use super::{ElectionKeyBody, Secrecy, judged, rules};
 
 /// Whether events of `kind` belong to the mix and the opening (judged by the audit after
 /// its replay of every log, `audit::opening`).
@@ -108,20 +109,17 @@ pub fn mixes(
         y: &s.election_key.1.key.0,
         initial,
     };
-    cascade::judge_mixes(&ctx, &proofs, chunk_lookup(record, c))
+    cascade::judge_mixes(&ctx, &proofs, chunk_lookup(record))
 }
 
-/// Looks up a recorded `mix` chunk of `c` by id, with its log.
-pub fn chunk_lookup<'r>(
-    record: &'r impl Record,
-    c: &ConsultationView,
-) -> impl Fn(&EventId) -> Option<(PublicKey, SignedEvent)> + 'r {
-    let chunks = record.secret_events(&c.id, Kind::Mix);
-    move |id| {
-        chunks
-            .iter()
-            .find(|(_, e)| e.id() == *id && record.contains(id))
-            .cloned()
+/// Looks up a recorded event by id, with its log: a `mix_proof`'s chunks, one at a
+/// time (whether each is a `mix` of the right consultation is [`cascade::gather`]'s).
+pub fn chunk_lookup(
+    record: &impl Record,
+) -> impl Fn(&EventId) -> Option<(PublicKey, SignedEvent)> + '_ {
+    move |id| match record.held(id)? {
+        (log, Entry::Event(e)) if record.contains(id) => Some((log, e)),
+        _ => None,
     }
 }
 
@@ -204,16 +202,15 @@ pub(crate) fn mix_proof(
     event: &SignedEvent,
 ) -> Result<(), Rejection> {
     let s = mixer(record, log, c, event, b.group)?;
-    let initial = initial(record, c, &s)?;
-    let mixes = mixes(record, c, &s, &initial, Some(&event.id()));
+    let judged = judged::judged(record, c, &s)?;
     let ctx = MixContext {
         consultation: &c.id,
         secrecy: &s.secrecy,
         qual: &s.qual,
         y: &s.election_key.1.key.0,
-        initial: &initial,
+        initial: &judged.initial,
     };
-    cascade::judge_mix(&ctx, &mixes, log, event, chunk_lookup(record, c)).map(|_| ())
+    cascade::judge_mix(&ctx, &judged.mixes, log, event, chunk_lookup(record)).map(|_| ())
 }
 
 /// The organiser's `seal_final`: after the close, its first, one chain per group, each
@@ -239,10 +236,9 @@ pub(crate) fn seal_final(
     if b.chains.len() != s.widths().len() {
         return Err(Rejection::ChainTooShort);
     }
-    let initial = initial(record, c, &s)?;
-    let mixes = mixes(record, c, &s, &initial, None);
+    let judged = judged::judged(record, c, &s)?;
     for (g, chain) in b.chains.iter().enumerate() {
-        cascade::check_chain(&mixes, g as u64, chain, s.secrecy.threshold)?;
+        cascade::check_chain(&judged.mixes, g as u64, chain, s.secrecy.threshold)?;
     }
     Ok(())
 }
@@ -287,17 +283,10 @@ pub(crate) fn decryption(
         .chains
         .get(b.group as usize)
         .ok_or(Rejection::BadDecryptionShare)?;
-    let initial = initial(record, c, &s)?;
-    let mixes = mixes(record, c, &s, &initial, None);
-    let last = cascade::check_chain(&mixes, b.group, chain, s.secrecy.threshold)?;
+    let judged = judged::judged(record, c, &s)?;
+    let last = cascade::check_chain(&judged.mixes, b.group, chain, s.secrecy.threshold)?;
     let y_j = super::admit::qualification(record, c).verification_key(j);
-    cascade::check_shares(
-        &c.id,
-        &b.seal_final,
-        &y_j,
-        &cascade::elements(&last.outputs),
-        b,
-    )
+    cascade::check_shares(&c.id, &b.seal_final, &y_j, &last.outputs, b)
 }
 
 /// A secret consultation's `result`: the v1 rules (checked by the caller), then

@@ -31,6 +31,7 @@ use crate::rejection::Rejection;
 pub mod admit;
 pub mod build;
 pub mod cascade;
+pub mod judged;
 pub mod mix;
 pub mod mix_admit;
 pub mod mix_build;

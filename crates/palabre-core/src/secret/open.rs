@@ -131,10 +131,10 @@ pub fn collect(
         let tip = cascade::check_chain(mixes, g as u64, chain, s.secrecy.threshold)?;
         out.tips.push(tip.clone());
     }
-    let elements: Vec<_> = out
+    let n_elements: Vec<usize> = out
         .tips
         .iter()
-        .map(|m| cascade::elements(&m.outputs))
+        .map(|m| m.outputs.len() * width(&m.outputs))
         .collect();
     let mut by_trustee: BTreeMap<u64, Vec<Vec<&DecryptionBody>>> = BTreeMap::new();
     let mut failed: BTreeSet<u64> = BTreeSet::new();
@@ -154,10 +154,13 @@ pub fn collect(
             continue;
         };
         let g = d.group as usize;
-        let checked = elements
+        let checked = out
+            .tips
             .get(g)
             .ok_or(Rejection::BadDecryptionShare)
-            .and_then(|el| cascade::check_shares(consultation, id, &verification_key(j), el, d));
+            .and_then(|tip| {
+                cascade::check_shares(consultation, id, &verification_key(j), &tip.outputs, d)
+            });
         if checked.is_err() {
             out.bad.push((*log, e.id()));
             failed.insert(j);
@@ -177,8 +180,8 @@ pub fn collect(
         }
         let complete: Option<Vec<Vec<RistrettoPoint>>> = groups
             .into_iter()
-            .zip(&elements)
-            .map(|(chunks, el)| cascade::complete_shares(el.len(), chunks))
+            .zip(&n_elements)
+            .map(|(chunks, n)| cascade::complete_shares(*n, chunks))
             .collect();
         if let Some(c) = complete {
             out.complete.insert(j, c);

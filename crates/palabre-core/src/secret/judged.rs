@@ -1,0 +1,155 @@
+//! L₀ and the judged mixes of a secret consultation, kept between admissions.
+//!
+//! Every `decryption` chunk, every `mix_proof` and the `seal_final` are judged against
+//! L₀ and the mixes recorded before them (§4.9–§4.10). Recounting L₀ and re-checking
+//! every shuffle proof for each of them made the opening O(ballots × mixes) per chunk,
+//! so O(ballots²) in all. A reader that keeps an [`Openings`] (the node's store does,
+//! through [`Record::openings`]) pays for each once:
+//!
+//! - L₀ is a function of the closing checkpoints alone, so it is kept for as long as
+//!   they are the same;
+//! - a recorded mix's verdict depends only on what was recorded before it, so the
+//!   verdicts are kept and only a `mix_proof` not judged yet is checked. If a judged
+//!   one is no longer recorded (a commit that failed after being judged), everything is
+//!   judged afresh.
+//!
+//! Architecture invariant: what [`judged`] answers is what [`super::mix_admit::initial`]
+//! and [`super::mix_admit::mixes`] answer from scratch; the memo only saves the work
+//! (checked by `memo_agrees_with_a_fresh_judgment` in core's tests).
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+
+use crate::admission::{ConsultationView, Record};
+use crate::crypto::PublicKey;
+use crate::event::{Kind, SignedEvent};
+use crate::ids::{EventId, Hash};
+use crate::rejection::Rejection;
+
+use super::cascade::{self, List, MixContext, Mixes};
+use super::mix_admit::{self, Setting};
+
+/// L₀ and the recorded mixes of one consultation, judged.
+#[derive(Debug, Clone)]
+pub struct Judged {
+    /// The closing checkpoints L₀ was counted from, one per participating log.
+    closings: Vec<(u64, Hash)>,
+    /// The `mix_proof` ids judged, in record order.
+    proofs: Vec<EventId>,
+    /// L₀, one list per group.
+    pub initial: Vec<List>,
+    /// The verdict on every recorded `mix_proof`.
+    pub mixes: Mixes,
+}
+
+impl Judged {
+    /// The `mix_proof` ids judged, in record order.
+    pub fn proofs(&self) -> &[EventId] {
+        &self.proofs
+    }
+}
+
+/// How many consultations' openings an [`Openings`] keeps: the ones being opened now
+/// (each holds L₀ and every mix's outputs, so a finished one should not stay).
+const KEPT: usize = 4;
+
+/// The memo of the consultations being opened, for a reader that lives across
+/// admissions (the node's store). Safe to share between threads.
+#[derive(Debug, Default)]
+pub struct Openings {
+    kept: Mutex<Kept>,
+}
+
+#[derive(Debug, Default)]
+struct Kept {
+    /// Each consultation's judgment, with when it was last used.
+    by_consultation: BTreeMap<EventId, (u64, Arc<Judged>)>,
+    tick: u64,
+}
+
+impl Openings {
+    fn get(&self, c: &EventId) -> Option<Arc<Judged>> {
+        let mut kept = self.kept.lock().unwrap_or_else(|e| e.into_inner());
+        kept.tick += 1;
+        let tick = kept.tick;
+        kept.by_consultation.get_mut(c).map(|(used, j)| {
+            *used = tick;
+            j.clone()
+        })
+    }
+
+    fn put(&self, c: EventId, judged: Arc<Judged>) {
+        let mut kept = self.kept.lock().unwrap_or_else(|e| e.into_inner());
+        kept.tick += 1;
+        let tick = kept.tick;
+        kept.by_consultation.insert(c, (tick, judged));
+        while kept.by_consultation.len() > KEPT {
+            let oldest = kept
+                .by_consultation
+                .iter()
+                .min_by_key(|(_, (used, _))| *used)
+                .map(|(id, _)| *id);
+            match oldest {
+                Some(id) => kept.by_consultation.remove(&id),
+                None => break,
+            };
+        }
+    }
+}
+
+/// L₀ and the judged mixes of `c` (`not_closed` until every participating log holds its
+/// closing checkpoint), from `record`'s [`Openings`] when it keeps one.
+pub fn judged(
+    record: &impl Record,
+    c: &ConsultationView,
+    s: &Setting,
+) -> Result<Arc<Judged>, Rejection> {
+    let closings = c
+        .body
+        .authorities
+        .iter()
+        .map(|a| record.closing(a, &c.id))
+        .collect::<Option<Vec<_>>>()
+        .ok_or(Rejection::NotClosed)?;
+    let recorded: Vec<(PublicKey, SignedEvent)> = record
+        .secret_events(&c.id, Kind::MixProof)
+        .into_iter()
+        .filter(|(_, e)| record.contains(&e.id()))
+        .collect();
+    let proofs: Vec<EventId> = recorded.iter().map(|(_, e)| e.id()).collect();
+    let memo = record.openings();
+    let earlier = memo
+        .and_then(|m| m.get(&c.id))
+        .filter(|j| j.closings == closings && j.proofs.iter().all(|p| proofs.contains(p)));
+    let (initial, mut mixes) = match earlier {
+        Some(j) if j.proofs == proofs => return Ok(j),
+        Some(j) => (j.initial.clone(), j.mixes.clone()),
+        None => (mix_admit::initial(record, c, s)?, Mixes::default()),
+    };
+    // A proof that waited for its input is judged again with the ones not judged yet.
+    mixes
+        .invalid
+        .retain(|_, why| *why != Rejection::UnknownTarget);
+    let fresh: Vec<(PublicKey, SignedEvent)> = recorded
+        .into_iter()
+        .filter(|(_, e)| !mixes.valid.contains_key(&e.id()) && !mixes.invalid.contains_key(&e.id()))
+        .collect();
+    let ctx = MixContext {
+        consultation: &c.id,
+        secrecy: &s.secrecy,
+        qual: &s.qual,
+        y: &s.election_key.1.key.0,
+        initial: &initial,
+    };
+    let mixes = cascade::judge_more(&ctx, mixes, &fresh, mix_admit::chunk_lookup(record));
+    let judged = Arc::new(Judged {
+        closings,
+        proofs,
+        initial,
+        mixes,
+    });
+    if let Some(m) = memo {
+        m.put(c.id, judged.clone());
+    }
+    Ok(judged)
+}
