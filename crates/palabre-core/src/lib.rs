@@ -32,3 +32,8 @@ pub mod sealed;
 pub mod secret;
 pub mod shuffle;
 pub mod tally;
+/// Deterministic worlds (towns, residents, public and secret consultations, openings)
+/// for tests and benchmarks: test and benchmark code behind the `testkit` feature, never
+/// used by the node's own paths.
+#[cfg(feature = "testkit")]
+pub mod testkit;

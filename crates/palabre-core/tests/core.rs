@@ -9,15 +9,12 @@ mod core {
     pub mod opening;
     pub mod opening_faults;
     pub mod opening_vectors;
-    pub mod opening_world;
     pub mod properties;
     pub mod purge;
     pub mod quotas;
     pub mod rejections;
     pub mod secret;
-    pub mod secret_world;
     pub mod shuffle;
     pub mod staff;
     pub mod vectors;
-    pub mod world;
 }

@@ -7,7 +7,7 @@ use palabre_core::event::*;
 use palabre_core::head::{Cosignature, CosignedHead, Equivocation, TreeHead};
 use palabre_core::tally::{Choice, Method, Tally};
 
-use super::world::*;
+use palabre_core::testkit::world::*;
 
 /// Three towns, every resident votes at home, every log closes, witnesses cosign, and
 /// the organiser signs the result.
@@ -1177,8 +1177,8 @@ mod secret_faults {
     use palabre_core::secret::{Point, build};
     use palabre_core::tally::{Choice, Method};
 
-    use super::super::secret_world::*;
-    use super::super::world::*;
+    use palabre_core::testkit::secret_world::*;
+    use palabre_core::testkit::world::*;
 
     fn materials(w: &SecretWorld) -> Vec<LogMaterial> {
         w.towns

@@ -18,8 +18,8 @@ use palabre_core::tally::{Answer, Choice, Method};
 use proptest::prelude::*;
 use serde_json::{Value, json};
 
-use super::secret_world::*;
-use super::world::*;
+use palabre_core::testkit::secret_world::*;
+use palabre_core::testkit::world::*;
 
 fn code<T: std::fmt::Debug>(expected: &'static str, got: Result<T, Rejection>) -> &'static str {
     match got {

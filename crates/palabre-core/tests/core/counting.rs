@@ -8,7 +8,7 @@ use palabre_core::event::{BallotBody, Body, CredentialBody, RevocationBody, Sign
 use palabre_core::ids::EventId;
 use palabre_core::tally::{Choice, Method};
 
-use super::world::{DAY, VOTE_OPEN, World, key, sign};
+use palabre_core::testkit::world::{DAY, VOTE_OPEN, World, key, sign};
 
 fn standings(world: &World, ballots: &[EventId]) -> Vec<Standing> {
     let c = world

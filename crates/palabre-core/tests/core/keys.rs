@@ -5,7 +5,8 @@ use curve25519_dalek::constants::EIGHT_TORSION;
 use curve25519_dalek::edwards::CompressedEdwardsY;
 use palabre_core::crypto::{Domain, KeyError, PublicKey, Signature, SignedMessage, verify_many};
 
-use super::world::key;
+use palabre_core::crypto::SecretKey;
+use palabre_core::testkit::world::{key, key_of};
 
 fn hex32(s: &str) -> [u8; 32] {
     let v = hex::decode(s).expect("test hex");
@@ -164,4 +165,23 @@ fn add_group_order_to_s(sig: &mut [u8; 64]) {
         sig[32 + i] = sum as u8;
         carry = sum >> 8;
     }
+}
+
+#[test]
+fn residents_keys_keep_their_byte_era_seeds() {
+    // A resident below 256 has the seed `[1, town, resident, 0, ...]` (what vectors pin);
+    // the high bytes of larger residents go to seed bytes 3..6.
+    let seed = |bytes: &[u8]| {
+        let mut s = [0u8; 32];
+        s[..bytes.len()].copy_from_slice(bytes);
+        SecretKey::from_seed(&s).public_key()
+    };
+    assert_eq!(key_of(0, 0).public_key(), seed(&[1, 0, 0]));
+    assert_eq!(key_of(2, 255).public_key(), seed(&[1, 2, 255]));
+    assert_eq!(key_of(2, 256).public_key(), seed(&[1, 2, 0, 1]));
+    assert_eq!(
+        key_of(4, 0x0102_0304).public_key(),
+        seed(&[1, 4, 4, 3, 2, 1])
+    );
+    assert_ne!(key_of(1, 256).public_key(), key_of(1, 0).public_key());
 }

@@ -9,7 +9,7 @@ use palabre_core::secret::cascade::{self, MixTurn};
 use palabre_core::secret::mix::MixInput;
 use palabre_core::tally::{self, Answer, BudgetRule, Candidate, Choice, Method};
 
-use super::opening_world::*;
+use palabre_core::testkit::opening_world::*;
 
 fn support() -> Method {
     Method::Support { threshold: 2 }
@@ -358,4 +358,25 @@ proptest::proptest! {
         let from_columns = tally::tally_from_columns(&method, &cands, raw.len(), &columns, 0);
         proptest::prop_assert_eq!(direct, from_columns);
     }
+}
+
+#[test]
+fn a_town_of_more_than_256_voters_opens_and_passes_the_audit() {
+    // Resident 256 and ballots past the 255th: residents are credentialed as the votes
+    // name them, and each ballot has its own encryption seed.
+    let mut o = Opening::closed(2, 2, support(), 2, true, |p| {
+        (0..260)
+            .map(|k| (usize::from(k >= 257), k % 257, choice_for(&support(), p, k)))
+            .collect()
+    });
+    assert_eq!(o.w.towns[0].residents.len(), 257);
+    assert_eq!(o.w.towns[1].residents.len(), 4);
+    assert_eq!(o.choices.len(), 260);
+    let body = o.run(&[1, 2], &[1, 2]);
+    let cast: Vec<&Choice> = o.choices.iter().map(|(_, _, c)| c).collect();
+    let expected = tally::tally(&support(), &candidates(&o), cast);
+    assert_eq!(body.tally, expected);
+    let report = o.audit();
+    assert_eq!(rules(&report), Vec::<&str>::new());
+    assert_eq!(report.tally.as_ref(), Some(&expected));
 }

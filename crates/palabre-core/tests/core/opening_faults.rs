@@ -11,8 +11,8 @@ use palabre_core::secret::mix::{DecryptionBody, MixInput, SealFinalBody, ShareWi
 use palabre_core::tally::{Method, Tally};
 
 use super::opening::votes_for;
-use super::opening_world::*;
-use super::world::*;
+use palabre_core::testkit::opening_world::*;
+use palabre_core::testkit::world::*;
 
 fn support_world(n: u8, t: u64) -> Opening {
     let m = Method::Support { threshold: 2 };

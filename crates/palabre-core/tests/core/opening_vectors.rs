@@ -11,8 +11,8 @@ use palabre_core::tally::Method;
 use serde_json::{Value, json};
 
 use super::opening::votes_for;
-use super::opening_world::*;
-use super::world::sign;
+use palabre_core::testkit::opening_world::*;
+use palabre_core::testkit::world::sign;
 
 fn entries(o: &Opening) -> Vec<Value> {
     let mut out = Vec::new();

@@ -7,7 +7,7 @@ use palabre_core::event::SignedEvent;
 use palabre_core::tally::{Choice, Method};
 use proptest::prelude::*;
 
-use super::world::*;
+use palabre_core::testkit::world::*;
 
 fn samples() -> &'static [SignedEvent] {
     static SAMPLES: std::sync::OnceLock<Vec<SignedEvent>> = std::sync::OnceLock::new();

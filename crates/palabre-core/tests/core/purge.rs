@@ -11,7 +11,7 @@ use palabre_core::purge::Entry;
 use palabre_core::rejection::Rejection;
 use palabre_core::tally::{Choice, Method};
 
-use super::world::*;
+use palabre_core::testkit::world::*;
 
 const AT: u64 = PROPOSALS_OPEN + 2 * DAY;
 

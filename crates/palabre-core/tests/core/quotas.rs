@@ -12,7 +12,7 @@ use palabre_core::tally::Method;
 use serde_json::json;
 
 use super::vectors::{check_file, event_rows};
-use super::world::*;
+use palabre_core::testkit::world::*;
 
 /// A one-town world whose consultation carries `quotas`.
 fn world_with(quotas: Option<Quotas>) -> World {

@@ -12,7 +12,7 @@ use palabre_core::rejection::Rejection;
 use palabre_core::tally::{Answer, BudgetRule, Choice, Method};
 use serde_json::{Value, json};
 
-use super::world::*;
+use palabre_core::testkit::world::*;
 
 /// Signs arbitrary JSON as an event (so stateless rules can be provoked).
 fn raw(key: &SecretKey, mut unsigned: Value) -> Vec<u8> {

@@ -7,7 +7,7 @@ use palabre_core::event::*;
 use palabre_core::rejection::Rejection;
 use palabre_core::tally::{Choice, Method};
 
-use super::world::*;
+use palabre_core::testkit::world::*;
 
 fn appoint(
     w: &mut World,

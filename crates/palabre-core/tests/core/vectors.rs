@@ -16,7 +16,7 @@ use palabre_core::merkle::{self, MemoryTree};
 use palabre_core::tally::{Answer, BudgetRule, Choice, Method};
 use serde_json::{Value, json};
 
-use super::world::*;
+use palabre_core::testkit::world::*;
 
 fn data_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data/v1")

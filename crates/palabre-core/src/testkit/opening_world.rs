@@ -1,46 +1,56 @@
-//! A secret consultation taken past its close, for tests: sealed ballots, the closing
+//! A secret consultation taken past its close: sealed ballots, the closing
 //! checkpoints, the trustees' mixes in index order, `seal_final`, decryption shares and
 //! the organiser's result — every body made by core's `secret::mix_build`, as the node
 //! makes them — and the audit over the towns' logs.
 
-use palabre_core::admission::Record;
-use palabre_core::audit::{AuditInput, AuditOptions, AuditReport, LogMaterial, audit};
-use palabre_core::dkg::Secret;
-use palabre_core::event::*;
-use palabre_core::head::{Cosignature, CosignedHead, TreeHead};
-use palabre_core::ids::EventId;
-use palabre_core::rejection::Rejection;
-use palabre_core::secret::build;
-use palabre_core::secret::cascade::{self, Mixes};
-use palabre_core::secret::mix::{MixInput, SealFinalBody, SealedResultBody};
-use palabre_core::secret::mix_admit::{self, Setting};
-use palabre_core::secret::{mix_build, open};
-use palabre_core::tally::{Choice, Method};
+use std::collections::HashMap;
 
-use super::secret_world::*;
-use super::world::*;
+use crate::admission::Record;
+use crate::audit::{AuditInput, AuditOptions, AuditReport, LogMaterial, audit};
+use crate::dkg::Secret;
+use crate::event::*;
+use crate::head::{Cosignature, CosignedHead, TreeHead};
+use crate::ids::EventId;
+use crate::rejection::Rejection;
+use crate::secret::build;
+use crate::secret::cascade::{self, Mixes};
+use crate::secret::mix::{MixInput, SealFinalBody, SealedResultBody};
+use crate::secret::mix_admit::{self, Setting};
+use crate::secret::{mix_build, open};
+use crate::tally::{Choice, Method};
+
+use crate::testkit::secret_world::{HOUR, SecretWorld};
+use crate::testkit::world::{VOTE_CLOSE, VOTE_OPEN, sign};
 
 /// When trustee j mixes (ms after the close).
 pub fn mix_at(j: u64) -> u64 {
     VOTE_CLOSE + HOUR * j
 }
+/// When the organiser appends `seal_final`.
 pub const SEAL_AT: u64 = VOTE_CLOSE + 30 * HOUR;
+/// When the trustees append their decryption shares.
 pub const DECRYPT_AT: u64 = VOTE_CLOSE + 31 * HOUR;
+/// When the organiser publishes the result.
 pub const RESULT_AT: u64 = VOTE_CLOSE + 32 * HOUR;
 
+/// A secret consultation whose logs have closed, with what its opening needs.
+#[derive(Debug)]
 pub struct Opening {
+    /// The secret world (election key and layout recorded, ballots cast, logs closed).
     pub w: SecretWorld,
     /// Every other town's cosignature of each closing head (the closing quorum).
     pub cosignatures: Vec<Cosignature>,
     /// The choices cast, last per voter, as (town, resident, choice).
     pub choices: Vec<(usize, usize, Choice)>,
+    /// The `seal_final` appended by [`Opening::seal`], if any.
     pub seal_final: Option<EventId>,
 }
 
 impl Opening {
     /// `n_towns` trustee towns with threshold `t`; each (town, resident, choice) of
     /// `votes` is sealed and cast in order (a later one by the same voter replaces the
-    /// earlier); then every log closes.
+    /// earlier); then every log closes. Each town has 4 residents, or as many as `votes`
+    /// name (their credentials come before the deals), so `votes` may name thousands.
     pub fn closed(
         n_towns: u8,
         t: u64,
@@ -62,16 +72,36 @@ impl Opening {
         votes: impl Fn(&[EventId]) -> Vec<(usize, usize, Choice)>,
         open: Option<usize>,
     ) -> Opening {
-        let mut w = SecretWorld::ready(n_towns, 4, method, n_proposals, t, split);
+        let mut w = SecretWorld::new(n_towns, 4, method, n_proposals, t, split);
         let votes = votes(&w.proposals);
-        let mut choices: Vec<(usize, usize, Choice)> = Vec::new();
-        for (k, (town, resident, choice)) in votes.iter().enumerate() {
-            let seed = [k as u8 + 1; 32];
-            let e = w.sealed_ballot(*town, *resident, VOTE_OPEN + k as u64, choice, &seed);
-            w.append(*town, e).expect("sealed ballot");
-            choices.retain(|(t, r, _)| (t, r) != (town, resident));
-            choices.push((*town, *resident, choice.clone()));
+        // Each town has 4 residents, or as many as the votes name.
+        for (town, resident, _) in &votes {
+            let n = u32::try_from(*resident + 1).expect("residents fit a u32");
+            w.enrol(*town, n);
         }
+        w.set_up();
+        for (k, (town, resident, choice)) in votes.iter().enumerate() {
+            let e = w.sealed_ballot(
+                *town,
+                *resident,
+                VOTE_OPEN + k as u64,
+                choice,
+                &seal_seed(k),
+            );
+            w.append(*town, e).expect("sealed ballot");
+        }
+        // The last choice of each voter, in the order of those last ballots.
+        let last: HashMap<(usize, usize), usize> = votes
+            .iter()
+            .enumerate()
+            .map(|(k, (town, resident, _))| ((*town, *resident), k))
+            .collect();
+        let choices: Vec<(usize, usize, Choice)> = votes
+            .into_iter()
+            .enumerate()
+            .filter(|(k, (town, resident, _))| last[&(*town, *resident)] == *k)
+            .map(|(_, v)| v)
+            .collect();
         let mut cosignatures = Vec::new();
         for town in (0..w.towns.len()).filter(|t| Some(*t) != open) {
             let pk = w.towns[town].pk();
@@ -112,10 +142,13 @@ impl Opening {
         }
     }
 
+    /// The opening's setting (election key, layout, trustees, groups), as admission
+    /// reads it.
     pub fn setting(&self) -> Setting {
         mix_admit::setting(&self.w.ledger, &self.w.view()).expect("setting")
     }
 
+    /// The mixes recorded so far, as admission reads them.
     pub fn mixes(&self) -> Mixes {
         let c = self.w.view();
         let s = self.setting();
@@ -143,7 +176,7 @@ impl Opening {
         j: u64,
         group: u64,
         input_ref: MixInput,
-        input: &[Vec<palabre_core::elgamal::Ciphertext>],
+        input: &[Vec<crate::elgamal::Ciphertext>],
         seed: u8,
     ) -> (Vec<SignedEvent>, SignedEvent) {
         let s = self.setting();
@@ -181,10 +214,12 @@ impl Opening {
         Ok(())
     }
 
+    /// The organiser's `seal_final` body over the recorded mixes.
     pub fn seal_final_body(&self) -> Result<SealFinalBody, Rejection> {
         mix_build::seal_final(&self.w.consultation, &self.setting(), &self.mixes())
     }
 
+    /// Appends the organiser's `seal_final` at [`SEAL_AT`]; returns its id.
     pub fn seal(&mut self) -> Result<EventId, Rejection> {
         let body = self.seal_final_body()?;
         let e = sign(&self.w.towns[0].key, SEAL_AT, Body::SealFinal(body));
@@ -194,6 +229,7 @@ impl Opening {
         Ok(id)
     }
 
+    /// The recorded `seal_final`'s body (panics before [`Opening::seal`]).
     pub fn final_body(&self) -> SealFinalBody {
         match self
             .w
@@ -213,7 +249,7 @@ impl Opening {
         let me = self.w.towns[town].pk();
         let (_, own) =
             build::deal(&c, &me, &self.w.encryption_keys(), &[9 + town as u8; 32]).expect("deal");
-        let q = palabre_core::secret::admit::qualification(&self.w.ledger, &c);
+        let q = crate::secret::admit::qualification(&self.w.ledger, &c);
         build::secret_share(&c, &q, &me, &self.w.towns[town].trustee.secret, Some(&own))
             .expect("share")
     }
@@ -238,6 +274,7 @@ impl Opening {
             .collect())
     }
 
+    /// Appends trustee j's decryption chunks (through admission).
     pub fn decrypt(&mut self, j: u64) -> Result<(), Rejection> {
         let town = self.w.town_of_trustee(j);
         for e in self.decryption_events(j)? {
@@ -246,11 +283,12 @@ impl Opening {
         Ok(())
     }
 
+    /// The decryption shares recorded, collected and checked by `secret::open::collect`.
     pub fn collected(&self) -> open::Collected {
         let c = self.w.view();
         let id = self.seal_final.expect("sealed");
         let decryptions = self.w.ledger.secret_events(&c.id, Kind::Decryption);
-        let q = palabre_core::secret::admit::qualification(&self.w.ledger, &c);
+        let q = crate::secret::admit::qualification(&self.w.ledger, &c);
         open::collect(
             &c.id,
             &self.setting(),
@@ -281,6 +319,7 @@ impl Opening {
         .expect("result")
     }
 
+    /// Appends the organiser's result `body` at [`RESULT_AT`]; returns its id.
     pub fn publish(&mut self, body: SealedResultBody) -> Result<EventId, Rejection> {
         let e = sign(
             &self.w.towns[0].key,
@@ -313,6 +352,8 @@ impl Opening {
         self.w.ledger.apply(&log, e);
     }
 
+    /// The audit of every town's log, each with a fresh signed head and the closing
+    /// cosignatures.
     pub fn audit(&self) -> AuditReport {
         let logs = self
             .w
@@ -354,6 +395,19 @@ impl Opening {
     }
 }
 
+/// The seed of the `k`-th ballot's encryption: `[k + 1; 32]` for the first 255 (as
+/// always), then the high bytes of `k + 1` mixed into bytes 1–4, so that every ballot of
+/// a large world has its own.
+fn seal_seed(k: usize) -> [u8; 32] {
+    let n = u32::try_from(k + 1).expect("ballots fit a u32");
+    let [low, high @ ..] = n.to_le_bytes();
+    let mut seed = [low; 32];
+    for (s, h) in seed[1..4].iter_mut().zip(high) {
+        *s ^= h;
+    }
+    seed
+}
+
 /// The closing heads every result names.
 fn counting_checkpoints(o: &Opening) -> Vec<ClosedLog> {
     let c = o.w.view();
@@ -374,10 +428,12 @@ fn counting_checkpoints(o: &Opening) -> Vec<ClosedLog> {
     out
 }
 
+/// The rules of the audit's failures, in order.
 pub fn rules(report: &AuditReport) -> Vec<&'static str> {
     report.failures.iter().map(|f| f.rule).collect()
 }
 
+/// The rules of the audit's notes, in order.
 pub fn notes(report: &AuditReport) -> Vec<&'static str> {
     report.notes.iter().map(|f| f.rule).collect()
 }

@@ -1,49 +1,71 @@
-//! A deterministic secret consultation for tests: towns that declare trustee encryption
+//! A deterministic secret consultation: towns that declare trustee encryption
 //! keys, a consultation with `secrecy`, the trustees' deals, the organiser's election key
 //! and layout, and sealed ballots — every body made by core's `secret::build`, as the
 //! node makes them.
 
-use palabre_core::admission::{Clock, ConsultationView, Record};
-use palabre_core::crypto::{PublicKey, SecretKey};
-use palabre_core::event::*;
-use palabre_core::ids::EventId;
-use palabre_core::ledger::Ledger;
-use palabre_core::rejection::Rejection;
-use palabre_core::secret::build::{self, TrusteeKey};
-use palabre_core::secret::{SealedBallotBody, Secrecy};
-use palabre_core::tally::{Choice, Method};
+use crate::admission::{Clock, ConsultationView, Record};
+use crate::crypto::{PublicKey, SecretKey};
+use crate::event::*;
+use crate::ids::EventId;
+use crate::ledger::Ledger;
+use crate::rejection::Rejection;
+use crate::secret::build::{self, TrusteeKey};
+use crate::secret::{SealedBallotBody, Secrecy};
+use crate::tally::{Choice, Method};
 
-use super::world::*;
+use crate::testkit::world::{
+    DAY, PROPOSALS_OPEN, T0, VOTE_CLOSE, VOTE_OPEN, credential_residents, key, sign,
+};
 
+/// When the secret consultation closes to proposals.
 pub const S_PROPOSALS_CLOSE: u64 = T0 + 5 * DAY;
+/// When it closes to trustee deals (`keys_close_ms`).
 pub const KEYS_CLOSE: u64 = T0 + 6 * DAY;
+/// One hour in milliseconds.
 pub const HOUR: u64 = 3_600_000;
 /// When the organiser publishes the election key and the layout.
 pub const SETUP_AT: u64 = KEYS_CLOSE + HOUR + 1;
+/// When each trustee deals.
 pub const DEAL_AT: u64 = KEYS_CLOSE - DAY;
 
+/// A trustee town: its key, its trustee encryption key and the residents it credentialed.
+#[derive(Debug)]
 pub struct SecretTown {
+    /// The town's authority key.
     pub key: SecretKey,
+    /// Its trustee encryption key, from [`trustee_seed`].
     pub trustee: TrusteeKey,
+    /// Its residents' keys, resident `r` being `key_of(town, r)`.
     pub residents: Vec<SecretKey>,
 }
 
 impl SecretTown {
+    /// The town's public key (its log).
     pub fn pk(&self) -> PublicKey {
         self.key.public_key()
     }
 }
 
+/// Several trustee towns' logs in one ledger, with a secret consultation across them.
+#[derive(Debug)]
 pub struct SecretWorld {
+    /// Every town's log.
     pub ledger: Ledger,
+    /// The towns, town 0 the organiser.
     pub towns: Vec<SecretTown>,
+    /// The secret consultation's id.
     pub consultation: EventId,
+    /// The proposals made by [`SecretWorld::new`], sorted by id.
     pub proposals: Vec<EventId>,
+    /// The deals appended through [`SecretWorld::append`], in order.
     pub deals: Vec<EventId>,
+    /// The election key appended through [`SecretWorld::append`], if any.
     pub election_key: Option<EventId>,
+    /// The layout appended through [`SecretWorld::append`], if any.
     pub layout: Option<EventId>,
 }
 
+/// Town `t`'s trustee seed.
 pub fn trustee_seed(t: u8) -> [u8; 32] {
     [50 + t; 32]
 }
@@ -63,6 +85,8 @@ pub fn trustee_authority(key: &SecretKey, trustee: &TrusteeKey, name: &str) -> S
     )
 }
 
+/// A secret consultation across `authorities` (sorted here, all trustees) with `method`,
+/// threshold `threshold` and `split`, on the secret world's schedule.
 pub fn secret_consultation_body(
     authorities: &[PublicKey],
     method: Method,
@@ -96,7 +120,7 @@ impl SecretWorld {
     /// threshold `t`, `n_proposals` proposals; no deal yet.
     pub fn new(
         n_towns: u8,
-        n_residents: u8,
+        n_residents: u32,
         method: Method,
         n_proposals: usize,
         t: u64,
@@ -115,18 +139,7 @@ impl SecretWorld {
                     Clock::Replay,
                 )
                 .expect("authority");
-            let mut residents = Vec::new();
-            for r in 0..n_residents {
-                let resident = key_of(i, r);
-                let cred = Body::Credential(CredentialBody {
-                    subject: resident.public_key(),
-                    replaces: None,
-                });
-                ledger
-                    .append(&pk, sign(&key, T0 - DAY, cred), Clock::Replay)
-                    .expect("credential");
-                residents.push(resident);
-            }
+            let residents = credential_residents(&mut ledger, &key, i, 0..n_residents);
             towns.push(SecretTown {
                 key,
                 trustee,
@@ -181,30 +194,51 @@ impl SecretWorld {
     /// Everything up to the vote: each town deals, then the election key and layout.
     pub fn ready(
         n_towns: u8,
-        n_residents: u8,
+        n_residents: u32,
         method: Method,
         n_proposals: usize,
         t: u64,
         split: bool,
     ) -> SecretWorld {
         let mut w = SecretWorld::new(n_towns, n_residents, method, n_proposals, t, split);
-        for i in 0..n_towns as usize {
-            let deal = w.deal_event(i, &[9 + i as u8; 32]);
-            w.append(i, deal).expect("deal");
-        }
-        let ek = w.election_key_event(SETUP_AT).expect("election key");
-        w.append(0, ek).expect("election key admitted");
-        let layout = w.layout_event(SETUP_AT);
-        w.append(0, layout).expect("layout admitted");
+        w.set_up();
         w
     }
 
+    /// What [`SecretWorld::ready`] does after [`SecretWorld::new`]: each town deals (seed
+    /// `[9 + town; 32]`), then the organiser appends the election key and the layout.
+    pub fn set_up(&mut self) {
+        for i in 0..self.towns.len() {
+            let deal = self.deal_event(i, &[9 + i as u8; 32]);
+            self.append(i, deal).expect("deal");
+        }
+        let ek = self.election_key_event(SETUP_AT).expect("election key");
+        self.append(0, ek).expect("election key admitted");
+        let layout = self.layout_event(SETUP_AT);
+        self.append(0, layout).expect("layout admitted");
+    }
+
+    /// Credentials residents of `town` until it has `n` (none if it has as many): their
+    /// credentials are appended to its log now, wherever the log stands.
+    pub fn enrol(&mut self, town: usize, n: u32) {
+        let have = u32::try_from(self.towns[town].residents.len()).expect("residents fit a u32");
+        if n <= have {
+            return;
+        }
+        let t = u8::try_from(town).expect("towns are numbered by a byte");
+        let more = credential_residents(&mut self.ledger, &self.towns[town].key, t, have..n);
+        self.towns[town].residents.extend(more);
+    }
+
+    /// The consultation as recorded.
     pub fn view(&self) -> ConsultationView {
         self.ledger
             .consultation(&self.consultation)
             .expect("the consultation is recorded")
     }
 
+    /// Appends `e` to `town`'s log (through admission) and notes a deal, election key or
+    /// layout; returns its index.
     pub fn append(&mut self, town: usize, e: SignedEvent) -> Result<u64, Rejection> {
         let id = e.id();
         let kind = e.kind();
@@ -219,12 +253,14 @@ impl SecretWorld {
         Ok(at)
     }
 
-    pub fn encryption_keys(&self) -> Vec<palabre_core::group::RistrettoPoint> {
+    /// The trustees' declared encryption keys, in trustee order.
+    pub fn encryption_keys(&self) -> Vec<crate::group::RistrettoPoint> {
         build::encryption_keys(&self.view(), |k| self.ledger.encryption_key(k))
             .expect("every trustee declared a key")
     }
 
-    pub fn deal_body(&self, town: usize, seed: &[u8; 32]) -> palabre_core::secret::DkgDealBody {
+    /// `town`'s deal body, made by `secret::build::deal` from `seed`.
+    pub fn deal_body(&self, town: usize, seed: &[u8; 32]) -> crate::secret::DkgDealBody {
         build::deal(
             &self.view(),
             &self.towns[town].pk(),
@@ -235,6 +271,7 @@ impl SecretWorld {
         .0
     }
 
+    /// `town`'s deal, signed at [`DEAL_AT`], not appended.
     pub fn deal_event(&self, town: usize, seed: &[u8; 32]) -> SignedEvent {
         sign(
             &self.towns[town].key,
@@ -243,6 +280,7 @@ impl SecretWorld {
         )
     }
 
+    /// The recorded secret-ballot events of `kind` about the consultation.
     pub fn events(&self, kind: Kind) -> Vec<SignedEvent> {
         self.ledger
             .secret_events(&self.consultation, kind)
@@ -251,6 +289,8 @@ impl SecretWorld {
             .collect()
     }
 
+    /// The organiser's election key over the recorded deals and complaints, signed at
+    /// `at`, not appended.
     pub fn election_key_event(&self, at: u64) -> Result<SignedEvent, Rejection> {
         let body = build::election_key(
             &self.view(),
@@ -261,12 +301,14 @@ impl SecretWorld {
         Ok(sign(&self.towns[0].key, at, Body::ElectionKey(body)))
     }
 
+    /// The organiser's layout of the proposals, signed at `at`, not appended.
     pub fn layout_event(&self, at: u64) -> SignedEvent {
         let body = build::layout(&self.view(), &self.proposals).expect("layout");
         sign(&self.towns[0].key, at, Body::BallotLayout(body))
     }
 
-    pub fn election_key_body(&self) -> palabre_core::secret::ElectionKeyBody {
+    /// The recorded election key's body (panics without one).
+    pub fn election_key_body(&self) -> crate::secret::ElectionKeyBody {
         match self
             .ledger
             .event(&self.election_key.expect("an election key"))
@@ -277,7 +319,8 @@ impl SecretWorld {
         }
     }
 
-    pub fn layout_body(&self) -> palabre_core::secret::BallotLayoutBody {
+    /// The recorded layout's body (panics without one).
+    pub fn layout_body(&self) -> crate::secret::BallotLayoutBody {
         match self
             .ledger
             .event(&self.layout.expect("a layout"))
@@ -314,6 +357,8 @@ impl SecretWorld {
         }
     }
 
+    /// Resident `resident` of `town`'s sealed ballot of `choice` at `at`, signed, not
+    /// appended.
     pub fn sealed_ballot(
         &self,
         town: usize,
