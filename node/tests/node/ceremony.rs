@@ -3,7 +3,10 @@
 //! publishes the election key after the complaint hour and the layout before the vote,
 //! and every node admits them; any t of the shares the trustees keep give the election
 //! key's secret. With a trustee killed before it could deal, QUAL is the four others;
-//! with too few trustees left, no election key ever exists.
+//! with too few trustees left, no election key ever exists. Beside its support
+//! consultation, one of each other method (yes/no and majority judgment split, both
+//! budget rules in rows) goes through the same ceremony, vote, mix and opening, to the
+//! tally of its ballots and a clean audit.
 //!
 //! Then a whole secret vote up to its close: published with the staff form, sealed
 //! ballots cast over the API from every town (a revote, a key replaced at the desk, an
@@ -28,7 +31,7 @@ use palabre_core::group::{self, RistrettoPoint, Scalar};
 use palabre_core::head::{Cosignature, closing_quorum, closing_witnesses};
 use palabre_core::secret::build::{self, SealedChoice};
 use palabre_core::secret::{BallotLayoutBody, ElectionKeyBody, SealedBallotBody, Secrecy};
-use palabre_core::tally::Method;
+use palabre_core::tally::{self, Answer, BudgetRule, Candidate, Choice, Method, Tally};
 
 use super::federation::{
     free_port, log_size, ok, palabre, path, peer_each_other, post, served_log, wait_until,
@@ -271,7 +274,7 @@ fn five_trustee_towns_make_the_election_key_by_themselves() {
     let now = now_ms();
     let keys_close = now + 180_000;
     let vote_open = keys_close + 3_600_000 + 300_000;
-    let consultation = |title: &str, trustees: Vec<PublicKey>, threshold: u64| {
+    let secret = |title: &str, method: Method, split: bool, trustees: Vec<PublicKey>, t: u64| {
         let mut authorities = keys.clone();
         authorities.sort();
         sign(
@@ -285,42 +288,79 @@ fn five_trustee_towns_make_the_election_key_by_themselves() {
                 proposals_close_ms: keys_close,
                 vote_open_ms: vote_open,
                 vote_close_ms: vote_open + 600_000,
-                method: Method::Support { threshold: 1 },
+                method,
                 show_running_results: false,
                 secrecy: Some(Secrecy {
                     trustees,
-                    threshold,
+                    threshold: t,
                     keys_close_ms: keys_close,
-                    split: true,
+                    split,
                 }),
                 quotas: None,
             })),
         )
     };
+    let consultation = |title: &str, trustees: Vec<PublicKey>, threshold: u64| {
+        secret(
+            title,
+            Method::Support { threshold: 1 },
+            true,
+            trustees,
+            threshold,
+        )
+    };
+    let proposal = |c: &SignedEvent, title: &str, cost: Option<u64>| {
+        sign(
+            &organiser,
+            now,
+            Body::Proposal(ProposalBody {
+                consultation: c.id(),
+                title: title.into(),
+                body: "Une proposition.".into(),
+                cost,
+            }),
+        )
+    };
     let a = consultation("Le nom de la médiathèque", trustees.clone(), 3);
     let proposals: Vec<_> = ["Médiathèque Louise-Michel", "Médiathèque du Lavoir"]
         .into_iter()
-        .map(|title| {
-            sign(
-                &organiser,
-                now,
-                Body::Proposal(ProposalBody {
-                    consultation: a.id(),
-                    title: title.into(),
-                    body: "Un nom pour le bâtiment neuf.".into(),
-                    cost: None,
-                }),
-            )
-        })
+        .map(|title| proposal(&a, title, None))
         .collect();
     post(&towns[0].addr(), &a);
     for p in &proposals {
         post(&towns[0].addr(), p);
     }
+    // Beside A, one consultation of each other method, in the mode core opens it in, with
+    // the same trustees and windows: their ceremony, close, mix and opening share A's waits.
+    let others: Vec<Other> = other_methods()
+        .into_iter()
+        .map(|(title, method, split, costs)| {
+            let event = secret(title, method.clone(), split, trustees.clone(), 3);
+            let proposals: Vec<SignedEvent> = costs
+                .iter()
+                .enumerate()
+                .map(|(i, cost)| proposal(&event, &format!("Projet {i}"), *cost))
+                .collect();
+            post(&towns[0].addr(), &event);
+            for p in &proposals {
+                post(&towns[0].addr(), p);
+            }
+            Other {
+                event,
+                method,
+                proposals,
+            }
+        })
+        .collect();
+    let voted: Vec<EventId> = std::iter::once(a.id())
+        .chain(others.iter().map(|o| o.event.id()))
+        .collect();
     wait_until("every trustee's deal to reach every node", 120, || {
         towns.iter().all(|t| {
-            keys.iter()
-                .all(|k| about(&t.addr(), k, "dkg_deal", &a.id()).len() == 1)
+            voted.iter().all(|c| {
+                keys.iter()
+                    .all(|k| about(&t.addr(), k, "dkg_deal", c).len() == 1)
+            })
         })
     });
 
@@ -355,17 +395,24 @@ fn five_trustee_towns_make_the_election_key_by_themselves() {
     let election_key = |addr: &str, c: &EventId| -> Option<Value> {
         about(addr, &keys[0], "election_key", c).into_iter().next()
     };
-    wait_until("the election keys of A and B on every node", 120, || {
-        running.iter().all(|&i| {
-            election_key(&towns[i].addr(), &a.id()).is_some()
-                && election_key(&towns[i].addr(), &b.id()).is_some()
-        })
-    });
+    wait_until(
+        "the election keys of A, B and the others on every node",
+        120,
+        || {
+            running.iter().all(|&i| {
+                voted
+                    .iter()
+                    .chain([b.id()].iter())
+                    .all(|x| election_key(&towns[i].addr(), x).is_some())
+            })
+        },
+    );
     // C's layout comes in the same pass as its (impossible) election key.
-    wait_until("the layouts of A, B and C", 60, || {
-        [&a, &b, &c]
+    wait_until("the layouts of A, B, C and the others", 60, || {
+        voted
             .iter()
-            .all(|x| !about(&towns[0].addr(), &keys[0], "ballot_layout", &x.id()).is_empty())
+            .chain([b.id(), c.id()].iter())
+            .all(|x| !about(&towns[0].addr(), &keys[0], "ballot_layout", x).is_empty())
     });
     let addr0 = towns[0].addr();
     assert!(
@@ -396,11 +443,15 @@ fn five_trustee_towns_make_the_election_key_by_themselves() {
     towns[gone].start(offset);
     let y = |v: &Value| group::point_from_hex(v["body"]["key"].as_str().expect("Y")).expect("Y");
     let (y_a, y_b) = (y(&key_a), y(&key_b));
-    wait_until("every trustee to keep its shares of A and B", 60, || {
-        towns
-            .iter()
-            .all(|t| t.share(&a.id()).is_some() && t.share(&b.id()).is_some())
-    });
+    wait_until(
+        "every trustee to keep its shares of A, B and the others",
+        60,
+        || {
+            towns
+                .iter()
+                .all(|t| t.share(&b.id()).is_some() && voted.iter().all(|x| t.share(x).is_some()))
+        },
+    );
     assert!(about(&towns[gone].addr(), &keys[gone], "dkg_deal", &b.id()).is_empty());
     let shares = |c: &EventId| -> BTreeMap<u64, Scalar> {
         towns
@@ -501,30 +552,56 @@ fn five_trustee_towns_make_the_election_key_by_themselves() {
         offset
     };
     let vote_offset = restart_all(&mut towns, vote_open + 5_000);
-    let s = Sealing::of(&towns[0].addr(), &keys[0], &a.id());
-    for (town, cols) in [(0usize, vec![0usize]), (1, vec![0, 1]), (2, vec![1])] {
-        let voter = SecretKey::from_seed(&[60 + town as u8; 32]);
-        let code = towns[town].node.as_ref().expect("running").codes[0].clone();
-        assert!(redeem(&towns[town].addr(), &code, &voter));
+    let voters: Vec<SecretKey> = (0..towns.len())
+        .map(|town| {
+            let voter = SecretKey::from_seed(&[60 + town as u8; 32]);
+            let code = towns[town].node.as_ref().expect("running").codes[0].clone();
+            assert!(redeem(&towns[town].addr(), &code, &voter));
+            voter
+        })
+        .collect();
+    let cast = |c: &EventId, town: usize, choice: &Choice, seed: u8| {
+        let s = Sealing::of(&towns[0].addr(), &keys[0], c);
         let at = (now_ms() as i64 + vote_offset) as u64;
-        let sealed = s.seal(&voter.public_key(), &cols, 70 + town as u8);
+        let sealed = s.seal(&voters[town].public_key(), choice, seed);
         post(
             &towns[town].addr(),
-            &sealed_ballot(&voter, at, &a.id(), &sealed, None),
+            &sealed_ballot(&voters[town], at, c, &sealed, None),
         );
+    };
+    let s = Sealing::of(&towns[0].addr(), &keys[0], &a.id());
+    for (town, cols) in [(0usize, vec![0usize]), (1, vec![0, 1]), (2, vec![1])] {
+        cast(&a.id(), town, &s.approve(&cols), 70 + town as u8);
     }
+    // Two or three ballots of each other method, from residents of different towns.
+    let cast_in: Vec<Vec<Choice>> = others
+        .iter()
+        .enumerate()
+        .map(|(k, o)| {
+            let ids: Vec<EventId> = o.proposals.iter().map(SignedEvent::id).collect();
+            ballots_for(&o.method, &ids)
+                .into_iter()
+                .map(|(town, choice)| {
+                    cast(&o.event.id(), town, &choice, 80 + 10 * k as u8 + town as u8);
+                    choice
+                })
+                .collect()
+        })
+        .collect();
 
     // The close, with every town up until each closing head has its quorum; then three
     // of the five trustees (t = 3) go down: the organiser's node, which holds its own
     // share, and one other trustee cannot open the ballots, whatever they mixed.
     let close_offset = restart_all(&mut towns, vote_open + 600_000 + 5_000);
     wait_until(
-        "every closing head of A, with its quorum, on every node",
+        "every closing head of A and the others, with its quorum, on every node",
         120,
         || {
             towns.iter().all(|t| {
-                keys.iter().all(|k| {
-                    closed_with_quorum(&t.addr(), k, &a.id(), &trustees, vote_open + 600_000)
+                voted.iter().all(|c| {
+                    keys.iter().all(|k| {
+                        closed_with_quorum(&t.addr(), k, c, &trustees, vote_open + 600_000)
+                    })
                 })
             })
         },
@@ -539,30 +616,37 @@ fn five_trustee_towns_make_the_election_key_by_themselves() {
     towns[2].stop();
     towns[0].start(late_offset);
     towns[2].start(late_offset);
-    let opening = |addr: &str| -> Value {
+    let tally_of = |addr: &str, c: &EventId| -> Value {
         http(
             addr,
             "GET",
-            &format!("/api/v1/consultations/{}/tally", a.id()),
+            &format!("/api/v1/consultations/{c}/tally"),
             b"",
         )
         .expect("tally")
         .1
     };
+    let opening = |addr: &str| -> Value { tally_of(addr, &a.id()) };
     let alive = [keys[0], keys[2]];
     wait_until("the two trustees left to mix", 60, || {
-        let v = opening(&towns[0].addr());
-        let mixed: Vec<PublicKey> =
-            serde_json::from_value(v["opening"]["mixed"].clone()).unwrap_or_default();
-        alive.iter().all(|k| mixed.contains(k))
+        voted.iter().all(|c| {
+            let v = tally_of(&towns[0].addr(), c);
+            let mixed: Vec<PublicKey> =
+                serde_json::from_value(v["opening"]["mixed"].clone()).unwrap_or_default();
+            alive.iter().all(|k| mixed.contains(k))
+        })
     });
     std::thread::sleep(Duration::from_secs(8));
     for i in [0, 2] {
-        let v = opening(&towns[i].addr());
-        assert!(v.get("result").is_none(), "sealed with 2 of 5: {v}");
-        assert!(v["opening"]["missing"].as_u64() >= Some(1), "{v}");
+        for c in &voted {
+            let v = tally_of(&towns[i].addr(), c);
+            assert!(v.get("result").is_none(), "sealed with 2 of 5: {v}");
+            assert!(v["opening"]["missing"].as_u64() >= Some(1), "{v}");
+        }
     }
-    assert!(about(&towns[0].addr(), &keys[0], "result", &a.id()).is_empty());
+    for c in &voted {
+        assert!(about(&towns[0].addr(), &keys[0], "result", c).is_empty());
+    }
     assert!(
         towns[0].share(&a.id()).is_some(),
         "the organiser holds its share"
@@ -603,9 +687,15 @@ fn five_trustee_towns_make_the_election_key_by_themselves() {
     ok(recovered);
     towns[1].start(late_offset);
     wait_until(
-        "the result of A, once the restored trustee took its part",
+        "the results of A and the others, once the restored trustee took its part",
         120,
-        || opening(&towns[0].addr()).get("result").is_some(),
+        || {
+            [0, 2].iter().all(|&i| {
+                voted
+                    .iter()
+                    .all(|c| tally_of(&towns[i].addr(), c).get("result").is_some())
+            })
+        },
     );
     let v = opening(&towns[2].addr());
     assert_eq!(v["tally"]["n_ballots"], json!(3), "{v}");
@@ -618,20 +708,175 @@ fn five_trustee_towns_make_the_election_key_by_themselves() {
             );
         }
     }
-    let (status, out) = run_palabre(&[
-        "audit",
-        "--consultation",
-        &a.id().to_string(),
-        "--node",
-        &format!("http://{}", towns[2].addr()),
-        "--json",
-    ]);
-    let report: Value = serde_json::from_str(&out).unwrap_or_else(|_| panic!("{out}"));
-    assert_eq!(report["failures"], json!([]), "{out}");
-    assert_eq!(report["tally"], v["tally"], "{out}");
-    assert_eq!(status, Some(0), "{out}");
+    let audit = |c: &EventId, v: &Value| {
+        let (status, out) = run_palabre(&[
+            "audit",
+            "--consultation",
+            &c.to_string(),
+            "--node",
+            &format!("http://{}", towns[2].addr()),
+            "--json",
+        ]);
+        let report: Value = serde_json::from_str(&out).unwrap_or_else(|_| panic!("{out}"));
+        assert_eq!(report["failures"], json!([]), "{out}");
+        assert_eq!(report["tally"], v["tally"], "{out}");
+        assert_eq!(status, Some(0), "{out}");
+    };
+    audit(&a.id(), &v);
+    // Every other method opens, on both nodes, to the tally of the ballots cast, with the
+    // figures worked out by hand, and passes the audit.
+    for (o, choices) in others.iter().zip(&cast_in) {
+        let candidates: Vec<Candidate> = o
+            .proposals
+            .iter()
+            .map(|p| Candidate {
+                id: p.id(),
+                cost: match p.body() {
+                    Body::Proposal(b) => b.cost,
+                    _ => None,
+                },
+            })
+            .collect();
+        let expected = tally::tally(&o.method, &candidates, choices);
+        let v = tally_of(&towns[2].addr(), &o.event.id());
+        for i in [0, 2] {
+            let got = tally_of(&towns[i].addr(), &o.event.id());
+            assert_eq!(got["tally"], json!(expected), "{:?} on town {i}", o.method);
+        }
+        let ids: Vec<EventId> = o.proposals.iter().map(SignedEvent::id).collect();
+        by_hand(
+            &serde_json::from_value(v["tally"].clone()).expect("a tally"),
+            &ids,
+        );
+        audit(&o.event.id(), &v);
+    }
     for t in towns.iter_mut() {
         t.stop();
+    }
+}
+
+/// A secret consultation of another method than A's, published beside it.
+struct Other {
+    event: SignedEvent,
+    method: Method,
+    /// Its three proposals, in the order [`ballots_for`] names them.
+    proposals: Vec<SignedEvent>,
+}
+
+/// The methods A (support) leaves out, each in the mode core's opening tests give it
+/// (split where the method allows it, rows for budgets), with the costs of three
+/// proposals.
+fn other_methods() -> Vec<(&'static str, Method, bool, [Option<u64>; 3])> {
+    let budget = |rule| Method::Budget { budget: 600, rule };
+    let grades = ["Rejeter", "Passable", "Bien"].map(String::from).to_vec();
+    let costs = [Some(400), Some(200), Some(200)];
+    vec![
+        (
+            "Le square de la gare",
+            Method::YesNoAbstain {},
+            true,
+            [None; 3],
+        ),
+        (
+            "Le nom du pont",
+            Method::MajorityJudgment { grades },
+            true,
+            [None; 3],
+        ),
+        (
+            "Le budget des quartiers",
+            budget(BudgetRule::Greedy),
+            false,
+            costs,
+        ),
+        (
+            "Le budget des écoles",
+            budget(BudgetRule::EqualShares),
+            false,
+            costs,
+        ),
+    ]
+}
+
+/// The ballots of a consultation of `method` over proposals `p`: (voter's town, choice),
+/// three towns each.
+fn ballots_for(method: &Method, p: &[EventId]) -> Vec<(usize, Choice)> {
+    let approve = |ix: &[usize]| {
+        let mut ids: Vec<EventId> = ix.iter().map(|&i| p[i]).collect();
+        ids.sort();
+        Choice::Approve(ids)
+    };
+    let answers =
+        |a: &[(usize, Answer)]| Choice::Answers(a.iter().map(|(i, x)| (p[*i], *x)).collect());
+    let grades = |g: &[(usize, u32)]| Choice::Grades(g.iter().map(|(i, x)| (p[*i], *x)).collect());
+    match method {
+        Method::YesNoAbstain {} => vec![
+            (
+                2,
+                answers(&[(0, Answer::Yes), (1, Answer::No), (2, Answer::Yes)]),
+            ),
+            (3, answers(&[(0, Answer::Yes), (1, Answer::Abstain)])),
+            (4, answers(&[(0, Answer::No), (2, Answer::Yes)])),
+        ],
+        Method::MajorityJudgment { .. } => vec![
+            (0, grades(&[(0, 2), (1, 0), (2, 1)])),
+            (3, grades(&[(0, 1), (1, 2)])),
+            (4, grades(&[(0, 2), (2, 1)])),
+        ],
+        _ => vec![
+            (1, approve(&[0, 2])),
+            (3, approve(&[0, 2])),
+            (4, approve(&[1])),
+        ],
+    }
+}
+
+/// The figures of [`ballots_for`]'s ballots, worked out by hand. Budgets (600; costs 400,
+/// 200, 200; two voters approve 0 and 2, one approves 1): greedy takes 2 then 0 by
+/// approvals and cost, and spends all; equal shares gives each voter 200, pays 2 with
+/// 100 from each of the two, then 1 with the third voter's 200, and 0 no longer fits.
+fn by_hand(t: &Tally, p: &[EventId]) {
+    match t {
+        Tally::YesNoAbstain {
+            n_ballots, rows, ..
+        } => {
+            assert_eq!(*n_ballots, 3);
+            let row = |i: usize| rows.iter().find(|r| r.proposal == p[i]).expect("a row");
+            let figures = |i| (row(i).yes, row(i).no, row(i).abstain, row(i).adopted);
+            assert_eq!(figures(0), (2, 1, 0, true));
+            assert_eq!(figures(1), (0, 1, 1, false));
+            assert_eq!(figures(2), (2, 0, 0, true));
+        }
+        Tally::MajorityJudgment {
+            n_ballots,
+            rows,
+            ranking,
+            ..
+        } => {
+            assert_eq!(*n_ballots, 3);
+            let median = |i: usize| {
+                let row = rows.iter().find(|r| r.proposal == p[i]).expect("a row");
+                row.median_grade
+            };
+            assert_eq!((median(0), median(1), median(2)), (2, 0, 1));
+            assert_eq!(ranking, &vec![p[0], p[2], p[1]]);
+        }
+        Tally::Budget {
+            n_ballots,
+            rule,
+            spent,
+            winners,
+            ..
+        } => {
+            assert_eq!(*n_ballots, 3);
+            match rule {
+                BudgetRule::Greedy => assert_eq!((winners, *spent), (&vec![p[2], p[0]], 600)),
+                BudgetRule::EqualShares => {
+                    assert_eq!((winners, *spent), (&vec![p[2], p[1]], 400))
+                }
+            }
+        }
+        other => panic!("not a method of the others: {other:?}"),
     }
 }
 
@@ -668,16 +913,20 @@ impl Sealing {
         }
     }
 
-    /// `voter`'s sealed approval of the layout's columns `cols`.
-    fn seal(&self, voter: &PublicKey, cols: &[usize], seed: u8) -> SealedChoice {
-        let ids = cols.iter().map(|&i| self.layout.columns[i]).collect();
+    /// The approval of the layout's columns `cols`.
+    fn approve(&self, cols: &[usize]) -> Choice {
+        Choice::Approve(cols.iter().map(|&i| self.layout.columns[i]).collect())
+    }
+
+    /// `voter`'s sealed `choice`, of any method.
+    fn seal(&self, voter: &PublicKey, choice: &Choice, seed: u8) -> SealedChoice {
         build::seal(
             &self.view,
             &self.key,
             &self.layout_id,
             &self.layout,
             voter,
-            &Choice::Approve(ids),
+            choice,
             &[seed; 32],
         )
         .expect("a valid choice")
@@ -984,7 +1233,7 @@ fn five_towns_vote_in_secret_and_every_node_and_a_bundle_audit_it() {
     };
     let cast =
         |town: &Town, sentinels: &mut Sentinels, key: &SecretKey, cols: &[usize], seed: u8| {
-            let sealed = s.seal(&key.public_key(), cols, seed);
+            let sealed = s.seal(&key.public_key(), &s.approve(cols), seed);
             post(&town.addr(), &sealed_ballot(key, at(), &cid, &sealed, None));
             sentinels.add(&format!("ballot sealed with seed {seed}"), &sealed);
             sealed
@@ -1021,7 +1270,7 @@ fn five_towns_vote_in_secret_and_every_node_and_a_bundle_audit_it() {
     // Town 2: the sentinel voter checks an encryption of its choice on another town's
     // node (Benaloh), then casts a fresh one.
     let r2 = voter(&towns, &mut sentinels, 2, 0);
-    let checked = s.seal(&r2.public_key(), &[0, 2], 5);
+    let checked = s.seal(&r2.public_key(), &s.approve(&[0, 2]), 5);
     sentinels.add("checked encryption", &checked);
     let opening = json!({
         "consultation": cid,
@@ -1061,7 +1310,7 @@ fn five_towns_vote_in_secret_and_every_node_and_a_bundle_audit_it() {
         ),
     );
     let r3 = voter(&towns, &mut sentinels, 3, 0);
-    let sealed = s.seal(&r3.public_key(), &[2], 7);
+    let sealed = s.seal(&r3.public_key(), &s.approve(&[2]), 7);
     sentinels.add("assisted ballot", &sealed);
     let when = at();
     let help = Assistance::sign_sealed(&agent, &r3.public_key(), when, &cid, &sealed.sealed)
