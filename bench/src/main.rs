@@ -5,6 +5,7 @@
 //! Timings live here, never in tests.
 
 mod bench;
+mod openingbench;
 mod replbench;
 mod report;
 mod secretbench;
@@ -51,6 +52,10 @@ struct Args {
     /// sealed ciphertexts (width 1) on one core.
     #[arg(long)]
     shuffle: Option<usize>,
+    /// Instead: a secret referendum of this many sealed ballots opened in-process from
+    /// its close to its audited result (five trustee towns, t = 3).
+    #[arg(long)]
+    opening: Option<u32>,
     /// Instead: the secret-ballot primitives — proof and DLEQ verification against
     /// verify_strict, decryption shares, a DKG with 16 trustees.
     #[arg(long)]
@@ -70,6 +75,9 @@ fn main() -> anyhow::Result<()> {
 fn run(args: Args) -> anyhow::Result<()> {
     match args {
         Args { secret: true, .. } => secretbench::run(),
+        Args {
+            opening: Some(n), ..
+        } => openingbench::run(n),
         Args {
             shuffle: Some(n), ..
         } => shufflebench::run(n),

@@ -199,6 +199,29 @@ pub fn judge_mix(
     event: &SignedEvent,
     chunk_of: impl Fn(&EventId) -> Option<(PublicKey, SignedEvent)>,
 ) -> Result<ValidMix, Rejection> {
+    judge_mix_once(ctx, mixes, log, event, chunk_of, Proof::Check)
+}
+
+/// Whether [`judge_mix_once`] checks the shuffle proof.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Proof {
+    /// Check it.
+    Check,
+    /// This reader checked this very `mix_proof` over the same input when it admitted
+    /// it (the event's id fixes its proof, its chunks and its input), so only the rest
+    /// is judged again.
+    CheckedAtAdmission,
+}
+
+/// [`judge_mix`], with the shuffle proof checked or not (`proof`).
+pub fn judge_mix_once(
+    ctx: &MixContext<'_>,
+    mixes: &Mixes,
+    log: &PublicKey,
+    event: &SignedEvent,
+    chunk_of: impl Fn(&EventId) -> Option<(PublicKey, SignedEvent)>,
+    proof_check: Proof,
+) -> Result<ValidMix, Rejection> {
     let Body::MixProof(b) = event.body() else {
         return Err(Rejection::Malformed("not a mix_proof".into()));
     };
@@ -232,7 +255,9 @@ pub fn judge_mix(
         .input_list(mixes, &b.input, b.group)
         .ok_or(Rejection::UnknownTarget)?;
     let (outputs, proof) = gather(log, event, b, chunk_of)?;
-    check_mix(ctx.consultation, ctx.y, input, &outputs, &proof)?;
+    if proof_check == Proof::Check {
+        check_mix(ctx.consultation, ctx.y, input, &outputs, &proof)?;
+    }
     mixers.push(mixer);
     Ok(ValidMix {
         id: event.id(),
@@ -252,16 +277,18 @@ pub fn judge_mixes(
     proofs: &[(PublicKey, SignedEvent)],
     chunk_of: impl Fn(&EventId) -> Option<(PublicKey, SignedEvent)>,
 ) -> Mixes {
-    judge_more(ctx, Mixes::default(), proofs, chunk_of)
+    judge_more(ctx, Mixes::default(), proofs, chunk_of, |_| Proof::Check)
 }
 
 /// As [`judge_mixes`], for `proofs` recorded after the ones `mixes` holds verdicts on
-/// (what a reader that keeps its verdicts judges: [`super::judged`]).
+/// (what a reader that keeps its verdicts judges: [`super::judged`]), each proof
+/// checked or not as `check` says of its id.
 pub fn judge_more(
     ctx: &MixContext<'_>,
     mut mixes: Mixes,
     proofs: &[(PublicKey, SignedEvent)],
     chunk_of: impl Fn(&EventId) -> Option<(PublicKey, SignedEvent)>,
+    check: impl Fn(&EventId) -> Proof,
 ) -> Mixes {
     let mut pending: Vec<&(PublicKey, SignedEvent)> = proofs.iter().collect();
     loop {
@@ -269,7 +296,7 @@ pub fn judge_more(
         let mut waiting = Vec::new();
         for item in pending {
             let (log, event) = item;
-            match judge_mix(ctx, &mixes, log, event, &chunk_of) {
+            match judge_mix_once(ctx, &mixes, log, event, &chunk_of, check(&event.id())) {
                 Ok(m) => {
                     mixes.valid.insert(m.id, m);
                     progress = true;

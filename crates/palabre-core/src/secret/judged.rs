@@ -11,13 +11,17 @@
 //! - a recorded mix's verdict depends only on what was recorded before it, so the
 //!   verdicts are kept and only a `mix_proof` not judged yet is checked. If a judged
 //!   one is no longer recorded (a commit that failed after being judged), everything is
-//!   judged afresh.
+//!   judged afresh;
+//! - a `mix_proof` whose shuffle proof admission checked ([`Openings::checked`]) is not
+//!   checked again once recorded: its id fixes its proof, its chunks and its input, so
+//!   the check would give the same answer. The rest of its verdict (chain, author,
+//!   chunks) is judged again.
 //!
 //! Architecture invariant: what [`judged`] answers is what [`super::mix_admit::initial`]
 //! and [`super::mix_admit::mixes`] answer from scratch; the memo only saves the work
 //! (checked by `memo_agrees_with_a_fresh_judgment` in core's tests).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
 
 use crate::admission::{ConsultationView, Record};
@@ -26,7 +30,7 @@ use crate::event::{Kind, SignedEvent};
 use crate::ids::{EventId, Hash};
 use crate::rejection::Rejection;
 
-use super::cascade::{self, List, MixContext, Mixes};
+use super::cascade::{self, List, MixContext, Mixes, Proof};
 use super::mix_admit::{self, Setting};
 
 /// L₀ and the recorded mixes of one consultation, judged.
@@ -60,10 +64,21 @@ pub struct Openings {
     kept: Mutex<Kept>,
 }
 
+/// The `mix_proof`s of one consultation whose shuffle proof admission checked, over the
+/// L₀ of `closings`.
+#[derive(Debug)]
+struct Checked {
+    closings: Vec<(u64, Hash)>,
+    ids: BTreeSet<EventId>,
+}
+
 #[derive(Debug, Default)]
 struct Kept {
     /// Each consultation's judgment, with when it was last used.
     by_consultation: BTreeMap<EventId, (u64, Arc<Judged>)>,
+    /// The `mix_proof`s whose shuffle proof admission checked, by consultation: judged
+    /// again once recorded, they are not checked twice.
+    checked: BTreeMap<EventId, Checked>,
     tick: u64,
 }
 
@@ -78,6 +93,29 @@ impl Openings {
         })
     }
 
+    /// Admission checked the shuffle proof of `mix_proof` (of consultation `c`) over
+    /// the mixes and L₀ of `over`.
+    pub fn checked(&self, c: EventId, over: &Judged, mix_proof: EventId) {
+        let mut kept = self.kept.lock().unwrap_or_else(|e| e.into_inner());
+        let fresh = || Checked {
+            closings: over.closings.clone(),
+            ids: BTreeSet::new(),
+        };
+        let entry = kept.checked.entry(c).or_insert_with(fresh);
+        if entry.closings != over.closings {
+            *entry = fresh();
+        }
+        entry.ids.insert(mix_proof);
+    }
+
+    fn was_checked(&self, c: &EventId, closings: &[(u64, Hash)]) -> BTreeSet<EventId> {
+        let kept = self.kept.lock().unwrap_or_else(|e| e.into_inner());
+        match kept.checked.get(c) {
+            Some(checked) if checked.closings == closings => checked.ids.clone(),
+            _ => BTreeSet::new(),
+        }
+    }
+
     fn put(&self, c: EventId, judged: Arc<Judged>) {
         let mut kept = self.kept.lock().unwrap_or_else(|e| e.into_inner());
         kept.tick += 1;
@@ -90,9 +128,12 @@ impl Openings {
                 .min_by_key(|(_, (used, _))| *used)
                 .map(|(id, _)| *id);
             match oldest {
-                Some(id) => kept.by_consultation.remove(&id),
+                Some(id) => {
+                    kept.by_consultation.remove(&id);
+                    kept.checked.remove(&id);
+                }
                 None => break,
-            };
+            }
         }
     }
 }
@@ -141,7 +182,14 @@ pub fn judged(
         y: &s.election_key.1.key.0,
         initial: &initial,
     };
-    let mixes = cascade::judge_more(&ctx, mixes, &fresh, mix_admit::chunk_lookup(record));
+    let checked = memo
+        .map(|m| m.was_checked(&c.id, &closings))
+        .unwrap_or_default();
+    let proof = |id: &EventId| match checked.contains(id) {
+        true => Proof::CheckedAtAdmission,
+        false => Proof::Check,
+    };
+    let mixes = cascade::judge_more(&ctx, mixes, &fresh, mix_admit::chunk_lookup(record), proof);
     let judged = Arc::new(Judged {
         closings,
         proofs,

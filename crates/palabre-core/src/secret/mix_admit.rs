@@ -210,7 +210,11 @@ pub(crate) fn mix_proof(
         y: &s.election_key.1.key.0,
         initial: &judged.initial,
     };
-    cascade::judge_mix(&ctx, &judged.mixes, log, event, chunk_lookup(record)).map(|_| ())
+    cascade::judge_mix(&ctx, &judged.mixes, log, event, chunk_lookup(record))?;
+    if let Some(memo) = record.openings() {
+        memo.checked(c.id, &judged, event.id());
+    }
+    Ok(())
 }
 
 /// The organiser's `seal_final`: after the close, its first, one chain per group, each

@@ -16,7 +16,7 @@ use crate::secret::build;
 use crate::secret::cascade::{self, Mixes};
 use crate::secret::mix::{MixInput, SealFinalBody, SealedResultBody};
 use crate::secret::mix_admit::{self, Setting};
-use crate::secret::{mix_build, open};
+use crate::secret::{judged, mix_build, open};
 use crate::tally::{Choice, Method};
 
 use crate::testkit::secret_world::{HOUR, SecretWorld};
@@ -148,8 +148,18 @@ impl Opening {
         mix_admit::setting(&self.w.ledger, &self.w.view()).expect("setting")
     }
 
-    /// The mixes recorded so far, as admission reads them.
+    /// The mixes recorded so far, as admission reads them (from the ledger's memo).
     pub fn mixes(&self) -> Mixes {
+        self.judged().mixes.clone()
+    }
+
+    /// L₀ and the mixes recorded so far, judged, from the ledger's memo.
+    pub fn judged(&self) -> std::sync::Arc<judged::Judged> {
+        judged::judged(&self.w.ledger, &self.w.view(), &self.setting()).expect("L0")
+    }
+
+    /// The mixes recorded so far, judged afresh without the memo.
+    pub fn mixes_afresh(&self) -> Mixes {
         let c = self.w.view();
         let s = self.setting();
         let initial = mix_admit::initial(&self.w.ledger, &c, &s).expect("L0");
@@ -159,15 +169,12 @@ impl Opening {
     /// Trustee j's mix of `group` over the current tip: (chunks, proof) as signed
     /// events, not appended.
     pub fn mix_events(&self, j: u64, group: u64, seed: u8) -> (Vec<SignedEvent>, SignedEvent) {
-        let c = self.w.view();
-        let s = self.setting();
-        let mixes = self.mixes();
-        let initial = mix_admit::initial(&self.w.ledger, &c, &s).expect("L0");
-        let (input_ref, input) = match cascade::tip(&mixes, group) {
-            Some(m) => (MixInput::Mix(m.id), m.outputs.clone()),
-            None => (MixInput::Initial, initial[group as usize].clone()),
+        let judged = self.judged();
+        let (input_ref, input) = match cascade::tip(&judged.mixes, group) {
+            Some(m) => (MixInput::Mix(m.id), &m.outputs),
+            None => (MixInput::Initial, &judged.initial[group as usize]),
         };
-        self.mix_events_over(j, group, input_ref, &input, seed)
+        self.mix_events_over(j, group, input_ref, input, seed)
     }
 
     /// Trustee j's mix of `group` over `input` (claimed to be `input_ref`).

@@ -127,9 +127,8 @@ fn every_method_opens_to_the_tally_of_its_ballots_and_passes_the_audit() {
         let mut o = Opening::closed(3, 2, method.clone(), 4, split, move |p| votes_for(&m, p));
         let body = o.run(&[1, 2, 3], &[1, 2, 3]);
         // The ledger's memo, grown one mix at a time, agrees with judging afresh.
-        let memo = palabre_core::secret::judged::judged(&o.w.ledger, &o.w.view(), &o.setting())
-            .expect("closed");
-        assert_eq!(memo.mixes, o.mixes(), "{method:?} split={split}");
+        let memo = o.judged();
+        assert_eq!(memo.mixes, o.mixes_afresh(), "{method:?} split={split}");
         assert_eq!(memo.mixes.valid.len(), 3 * body_groups(&o));
         let cast: Vec<&Choice> = o.choices.iter().map(|(_, _, c)| c).collect();
         let expected = tally::tally(&method, &candidates(&o), cast);
