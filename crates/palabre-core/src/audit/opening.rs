@@ -20,7 +20,7 @@ use crate::crypto::PublicKey;
 use crate::event::{Body, Kind, SignedEvent};
 use crate::ids::EventId;
 use crate::ledger::Ledger;
-use crate::secret::cascade::{self, MixContext, Mixes};
+use crate::secret::cascade::{self, Mixes};
 use crate::secret::mix::SealFinalBody;
 use crate::secret::{admit as secret_admit, mix_admit, mix_build, open};
 
@@ -60,13 +60,7 @@ pub(super) fn check(
     };
     let refs: Vec<_> = ballots.iter().collect();
     let initial = cascade::initial_lists(&s.secrecy, s.layout.1, &refs);
-    let ctx = MixContext {
-        consultation: &c.id,
-        secrecy: &s.secrecy,
-        qual: &s.qual,
-        y: &s.election_key.1.key.0,
-        initial: &initial,
-    };
+    let ctx = s.context(&c.id, &initial);
     let mixes = cascade::judge_mixes(&ctx, &proofs, mix_admit::chunk_lookup(ledger));
     for (log, e) in &proofs {
         if let Some(r) = mixes.invalid.get(&e.id()) {

@@ -30,7 +30,7 @@ use crate::event::{Kind, SignedEvent};
 use crate::ids::{EventId, Hash};
 use crate::rejection::Rejection;
 
-use super::cascade::{self, List, MixContext, Mixes, Proof};
+use super::cascade::{self, List, Mixes, Proof};
 use super::mix_admit::{self, Setting};
 
 /// L₀ and the recorded mixes of one consultation, judged.
@@ -175,13 +175,7 @@ pub fn judged(
         .into_iter()
         .filter(|(_, e)| !mixes.valid.contains_key(&e.id()) && !mixes.invalid.contains_key(&e.id()))
         .collect();
-    let ctx = MixContext {
-        consultation: &c.id,
-        secrecy: &s.secrecy,
-        qual: &s.qual,
-        y: &s.election_key.1.key.0,
-        initial: &initial,
-    };
+    let ctx = s.context(&c.id, &initial);
     let checked = memo
         .map(|m| m.was_checked(&c.id, &closings))
         .unwrap_or_default();

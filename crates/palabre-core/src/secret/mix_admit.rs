@@ -48,6 +48,17 @@ impl Setting {
     pub fn widths(&self) -> Vec<usize> {
         rules::group_sizes(&self.secrecy, self.layout.1)
     }
+
+    /// What the mix rules read of consultation `c` with this setting, over `initial` (L₀).
+    pub fn context<'a>(&'a self, c: &'a EventId, initial: &'a [List]) -> MixContext<'a> {
+        MixContext {
+            consultation: c,
+            secrecy: &self.secrecy,
+            qual: &self.qual,
+            y: &self.election_key.1.key.0,
+            initial,
+        }
+    }
 }
 
 /// The consultation's secrecy, QUAL, election key and layout (`not_sealed`,
@@ -102,13 +113,7 @@ pub fn mixes(
         .into_iter()
         .filter(|(_, e)| Some(&e.id()) != except && record.contains(&e.id()))
         .collect();
-    let ctx = MixContext {
-        consultation: &c.id,
-        secrecy: &s.secrecy,
-        qual: &s.qual,
-        y: &s.election_key.1.key.0,
-        initial,
-    };
+    let ctx = s.context(&c.id, initial);
     cascade::judge_mixes(&ctx, &proofs, chunk_lookup(record))
 }
 
@@ -203,13 +208,7 @@ pub(crate) fn mix_proof(
 ) -> Result<(), Rejection> {
     let s = mixer(record, log, c, event, b.group)?;
     let judged = judged::judged(record, c, &s)?;
-    let ctx = MixContext {
-        consultation: &c.id,
-        secrecy: &s.secrecy,
-        qual: &s.qual,
-        y: &s.election_key.1.key.0,
-        initial: &judged.initial,
-    };
+    let ctx = s.context(&c.id, &judged.initial);
     cascade::judge_mix(&ctx, &judged.mixes, log, event, chunk_lookup(record))?;
     if let Some(memo) = record.openings() {
         memo.checked(c.id, &judged, event.id());
