@@ -9,20 +9,32 @@
 //! - `pb`: for participatory budgets, a pabulib file (approval votes, voters numbered
 //!   anonymously), which `palabre tally --method budget` reads back.
 //!
-//! Results still hidden (a vote open without running results) are not exported.
+//! A secret consultation is recounted by the whole audit (core's `audit::audit`): its
+//! tally is the audit's recount of the plaintexts the decryptors' shares open, and the
+//! audit must pass. Its `json` adds `result` (the organiser's signed result), `order`
+//! (`"final_mix"`: the order of the outputs of the last mix of the `seal_final` chain,
+//! which no one can link to the voters), `layout` and `n_invalid`, and the plaintexts as
+//! the tally read them: in row mode `ballots`, one approve list per opened ballot (`null`
+//! when invalid); in split mode each proposal's column was shuffled on its own, so no
+//! whole ballot exists and `columns` lists each proposal's values instead. Its `pb` lists
+//! the valid opened rows in that order.
+//!
+//! Results still hidden (a vote open without running results) and a secret consultation
+//! still sealed (mixing, decrypting) are not exported ([`Unpublished`]).
 
 use std::collections::BTreeMap;
 use std::path::Path;
 
 use anyhow::Context;
 use palabre_core::admission::ConsultationView;
-use palabre_core::audit::AuditInput;
+use palabre_core::audit::{AuditInput, AuditOptions, Failure};
 use palabre_core::counting::Counted;
 use palabre_core::event::{Body, Kind};
 use palabre_core::ids::EventId;
 use palabre_core::pabulib::{self, ProjectRow};
 use palabre_core::purge::Entry;
-use palabre_core::tally::{Choice, Method, Tally};
+use palabre_core::secret::result::OpenedChoices;
+use palabre_core::tally::{Answer, Choice, Method, Tally};
 use serde_json::json;
 
 use crate::clock::now_ms;
@@ -37,38 +49,126 @@ pub enum Format {
     Pb,
 }
 
+/// Why a consultation's open data is not exported (yet).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Unpublished {
+    /// The vote is open and the consultation hides its results until the close.
+    Hidden,
+    /// A secret consultation without a valid result: its ballots stay sealed while the
+    /// trustees mix and decrypt. `waiting` is the audit's note, if it has one.
+    Sealed {
+        /// What the opening waits for ("waiting for k more trustee towns").
+        waiting: Option<String>,
+    },
+}
+
+impl std::fmt::Display for Unpublished {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Unpublished::Hidden => f.write_str(
+                "the results of this consultation are published only when its vote closes",
+            ),
+            Unpublished::Sealed { waiting } => {
+                f.write_str(
+                    "the ballots of this secret consultation are still sealed: its open data \
+                     is published with its result, once the trustees have mixed and decrypted",
+                )?;
+                match waiting {
+                    Some(w) => write!(f, " ({w})"),
+                    None => Ok(()),
+                }
+            }
+        }
+    }
+}
+
+impl std::error::Error for Unpublished {}
+
 /// The consultation replayed from the fetched logs and counted.
 struct Recount {
     view: ConsultationView,
     counted: Counted,
     titles: BTreeMap<EventId, String>,
     costs: BTreeMap<EventId, Option<u64>>,
+    /// A secret consultation's opening, as the audit recounted it.
+    opened: Option<Opened>,
 }
 
-fn recount(input: &AuditInput) -> anyhow::Result<Recount> {
+/// What the audit found of a secret consultation's opening.
+struct Opened {
+    /// The organiser's signed result (the audit checked it equals `tally`).
+    result: EventId,
+    /// The audit's recount of the opened plaintexts.
+    tally: Tally,
+    /// Those plaintexts as the recount read them, in the final mix's order.
+    choices: OpenedChoices,
+}
+
+impl Recount {
+    /// The tally the open data publishes: the recount of the counted ballots, or of the
+    /// opened plaintexts for a secret consultation.
+    fn tally(&self) -> Tally {
+        match &self.opened {
+            Some(o) => o.tally.clone(),
+            None => self.counted.tally(&self.view),
+        }
+    }
+}
+
+fn failed(failures: &[Failure]) -> anyhow::Error {
+    let first = failures
+        .first()
+        .map(crate::audit::failure_line)
+        .unwrap_or_default();
+    anyhow::anyhow!(
+        "{} check(s) of the logs do not hold ({first}); run palabre audit",
+        failures.len()
+    )
+}
+
+/// A secret consultation's opening, from the whole audit: it must pass and hold a
+/// valid result.
+fn opening(input: &AuditInput, options: AuditOptions) -> anyhow::Result<Opened> {
+    let report = palabre_core::audit::audit(input, options);
+    if !report.failures.is_empty() {
+        return Err(failed(&report.failures));
+    }
+    match (report.result, report.tally, report.opened) {
+        (Some(result), Some(tally), Some(choices)) => Ok(Opened {
+            result,
+            tally,
+            choices,
+        }),
+        _ => Err(Unpublished::Sealed {
+            waiting: report
+                .notes
+                .iter()
+                .find(|n| n.rule == "sealed_waiting")
+                .map(|n| n.detail.clone()),
+        }
+        .into()),
+    }
+}
+
+fn recount(input: &AuditInput, now_ms: u64) -> anyhow::Result<Recount> {
     // Every log checked and replayed as the audit does it: entries of the consultation
     // judged by admission, those of other consultations kept in place (their own logs
     // may not be here), so an honest federation's open data never fails on them.
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let ledger =
-        palabre_core::audit::replayed(input, palabre_core::audit::AuditOptions { threads })
-            .map_err(|failures| {
-                let first = failures
-                    .first()
-                    .map(crate::audit::failure_line)
-                    .unwrap_or_default();
-                anyhow::anyhow!(
-                    "{} check(s) of the logs do not hold ({first}); run palabre audit",
-                    failures.len()
-                )
-            })?;
+    let options = AuditOptions { threads };
+    let ledger = palabre_core::audit::replayed(input, options).map_err(|f| failed(&f))?;
     let (view, counted) = ledger
         .count(&input.consultation)
         .context("the consultation is not in the logs")?;
-    anyhow::ensure!(
-        view.results_visible(now_ms()),
-        "the results of this consultation are published only when its vote closes"
-    );
+    if !view.results_visible(now_ms) {
+        return Err(Unpublished::Hidden.into());
+    }
+    // A secret consultation's count holds no choice: its tally and plaintexts are the
+    // audit's recount of the opening (the mixes, shares and result all judged).
+    let opened = match view.body.secrecy {
+        Some(_) => Some(opening(input, options)?),
+        None => None,
+    };
     let mut titles = BTreeMap::new();
     let mut costs = BTreeMap::new();
     for (_, log) in ledger.logs() {
@@ -98,6 +198,7 @@ fn recount(input: &AuditInput) -> anyhow::Result<Recount> {
         counted,
         titles,
         costs,
+        opened,
     })
 }
 
@@ -212,15 +313,24 @@ fn to_pb(r: &Recount, tally: &Tally) -> anyhow::Result<String> {
             selected: row.funded,
         })
         .collect();
-    let votes: Vec<Vec<String>> = r
-        .counted
-        .ballots
-        .values()
-        .map(|(_, choice)| match choice {
-            Choice::Approve(ids) => ids.iter().map(EventId::to_string).collect(),
-            _ => Vec::new(),
-        })
-        .collect();
+    let approvals = |choice: &Choice| match choice {
+        Choice::Approve(ids) => ids.iter().map(EventId::to_string).collect(),
+        _ => Vec::new(),
+    };
+    // A secret budget's voters are its valid opened rows, in the final mix's order (an
+    // invalid one is no voter, as in its tally).
+    let votes: Vec<Vec<String>> = match r.opened.as_ref().map(|o| &o.choices) {
+        None => r
+            .counted
+            .ballots
+            .values()
+            .map(|(_, choice)| approvals(choice))
+            .collect(),
+        Some(OpenedChoices::Rows(rows)) => rows.iter().flatten().map(approvals).collect(),
+        Some(OpenedChoices::Columns(_)) => {
+            anyhow::bail!("a split-mode opening has no whole ballots for a pabulib file")
+        }
+    };
     let rule_name = match rule {
         palabre_core::tally::BudgetRule::Greedy => "greedy",
         palabre_core::tally::BudgetRule::EqualShares => "equal-shares",
@@ -238,6 +348,72 @@ fn to_pb(r: &Recount, tally: &Tally) -> anyhow::Result<String> {
     Ok(pabulib::write(&meta, &projects, &votes))
 }
 
+/// The members a secret consultation's `json` adds: its result, the order and layout of
+/// its plaintexts, and those plaintexts as core's recount read them — whole ballots in
+/// row mode, each proposal's column in split mode (its columns are shuffled apart).
+fn opened_json(method: &Method, o: &Opened) -> serde_json::Map<String, serde_json::Value> {
+    let mut out = serde_json::Map::new();
+    out.insert("result".into(), json!(o.result));
+    out.insert("order".into(), json!("final_mix"));
+    match &o.choices {
+        OpenedChoices::Rows(rows) => {
+            let ballots: Vec<serde_json::Value> = rows
+                .iter()
+                .map(|row| match row {
+                    Some(Choice::Approve(ids)) => json!(ids),
+                    Some(other) => json!(other),
+                    None => serde_json::Value::Null,
+                })
+                .collect();
+            let n_invalid = rows.iter().filter(|r| r.is_none()).count();
+            out.insert("layout".into(), json!("row"));
+            out.insert("n_invalid".into(), json!(n_invalid));
+            out.insert("ballots".into(), json!(ballots));
+        }
+        OpenedChoices::Columns(columns) => {
+            let mut n_invalid = 0;
+            let listed: Vec<serde_json::Value> = columns
+                .iter()
+                .map(|(id, column)| {
+                    let values: Vec<serde_json::Value> = column
+                        .iter()
+                        .map(|v| {
+                            v.as_ref()
+                                .map_or(serde_json::Value::Null, |c| value_of(method, id, c))
+                        })
+                        .collect();
+                    let invalid = column.iter().filter(|v| v.is_none()).count();
+                    n_invalid += invalid;
+                    json!({"proposal": id, "n_invalid": invalid, "values": values})
+                })
+                .collect();
+            out.insert("layout".into(), json!("split"));
+            out.insert("n_invalid".into(), json!(n_invalid));
+            out.insert("columns".into(), json!(listed));
+        }
+    }
+    out
+}
+
+/// One split-mode value of proposal `id` as `palabre tally`'s CSV writes it: support 1
+/// or 0, `"yes"`, `"no"`, `"abstain"` or `"none"`, a grade index (0 the worst, which is
+/// also "not graded").
+fn value_of(method: &Method, id: &EventId, choice: &Choice) -> serde_json::Value {
+    match (method, choice) {
+        (Method::YesNoAbstain {}, Choice::Answers(answers)) => json!(match answers.get(id) {
+            Some(Answer::Yes) => "yes",
+            Some(Answer::No) => "no",
+            Some(Answer::Abstain) => "abstain",
+            None => "none",
+        }),
+        (Method::MajorityJudgment { .. }, Choice::Grades(grades)) => {
+            json!(grades.get(id).copied().unwrap_or(0))
+        }
+        (_, Choice::Approve(ids)) => json!(u8::from(ids.contains(id))),
+        (_, other) => json!(other),
+    }
+}
+
 /// Writes the open data of `input`'s consultation in `format` to `out`.
 pub fn export(input: &AuditInput, format: Format, out: &Path) -> anyhow::Result<()> {
     let text = render(input, format)?;
@@ -246,8 +422,13 @@ pub fn export(input: &AuditInput, format: Format, out: &Path) -> anyhow::Result<
 
 /// The open data of `input`'s consultation in `format`.
 pub fn render(input: &AuditInput, format: Format) -> anyhow::Result<String> {
-    let r = recount(input)?;
-    let tally = r.counted.tally(&r.view);
+    render_at(input, format, now_ms())
+}
+
+/// [`render`] at `now_ms` (which decides only whether running results are hidden).
+fn render_at(input: &AuditInput, format: Format, now_ms: u64) -> anyhow::Result<String> {
+    let r = recount(input, now_ms)?;
+    let tally = r.tally();
     let text = match format {
         Format::Json => {
             let proposals: Vec<_> = r
@@ -255,7 +436,11 @@ pub fn render(input: &AuditInput, format: Format) -> anyhow::Result<String> {
                 .iter()
                 .map(|(id, t)| json!({"id": id, "title": t, "cost": r.costs.get(id).copied().flatten()}))
                 .collect();
-            serde_json::to_string_pretty(&json!({
+            let n_voters_counted = match r.view.body.secrecy {
+                Some(_) => r.counted.sealed.len(),
+                None => r.counted.ballots.len(),
+            };
+            let mut doc = json!({
                 "licence": LICENCE,
                 "consultation": {
                     "id": r.view.id,
@@ -268,11 +453,15 @@ pub fn render(input: &AuditInput, format: Format) -> anyhow::Result<String> {
                 },
                 "participation": {
                     "n_ballots_seen": r.counted.n_ballots_seen,
-                    "n_voters_counted": r.counted.ballots.len(),
+                    "n_voters_counted": n_voters_counted,
                 },
                 "proposals": proposals,
                 "tally": tally,
-            }))?
+            });
+            if let (Some(o), Some(fields)) = (&r.opened, doc.as_object_mut()) {
+                fields.extend(opened_json(&r.view.body.method, o));
+            }
+            serde_json::to_string_pretty(&doc)?
         }
         Format::Csv => to_csv(&r, &tally),
         Format::Pb => to_pb(&r, &tally)?,
@@ -329,4 +518,352 @@ pub fn routes(backend: std::sync::Arc<crate::backend::NodeBackend>) -> axum::Rou
     axum::Router::new()
         .route("/c/{id}/data/{file}", axum::routing::get(file))
         .with_state(backend)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use palabre_core::tally::{self, BudgetRule};
+    use palabre_core::testkit::opening_world::{Opening, RESULT_AT};
+    use palabre_core::testkit::world::VOTE_CLOSE;
+    use serde_json::Value;
+
+    /// After the result: what a reader sees once the opening is over.
+    const AFTER: u64 = RESULT_AT + 60_000;
+
+    /// Seven voters over three towns, each with a choice of `method`'s kind over `p`.
+    fn votes(method: &Method, p: &[EventId]) -> Vec<(usize, usize, Choice)> {
+        let voters = [(0, 0), (0, 1), (1, 0), (1, 1), (2, 0), (2, 1), (0, 2)];
+        voters
+            .iter()
+            .enumerate()
+            .map(|(k, (town, resident))| {
+                let choice = match method {
+                    Method::YesNoAbstain {} => Choice::Answers(
+                        p.iter()
+                            .enumerate()
+                            .filter(|(i, _)| !(k + i).is_multiple_of(4))
+                            .map(|(i, id)| {
+                                (*id, [Answer::Yes, Answer::No, Answer::Abstain][(k + i) % 3])
+                            })
+                            .collect(),
+                    ),
+                    Method::MajorityJudgment { grades } => Choice::Grades(
+                        p.iter()
+                            .enumerate()
+                            .filter(|(i, _)| !(k + i).is_multiple_of(5))
+                            .map(|(i, id)| (*id, ((k * 3 + i) % grades.len()) as u32))
+                            .collect(),
+                    ),
+                    // At most 2 approvals: the k-th proposal, and the next for even k.
+                    Method::Approval { .. } => {
+                        let mut ids = vec![p[k % p.len()]];
+                        if k % 2 == 0 {
+                            ids.push(p[(k + 1) % p.len()]);
+                        }
+                        ids.sort();
+                        Choice::Approve(ids)
+                    }
+                    // The bits of k + 1 (1 to 7) over the first three proposals.
+                    _ => Choice::Approve(
+                        p.iter()
+                            .enumerate()
+                            .filter(|(i, _)| (k + 1) & (1 << i) != 0)
+                            .map(|(_, id)| *id)
+                            .collect(),
+                    ),
+                };
+                (*town, *resident, choice)
+            })
+            .collect()
+    }
+
+    /// A secret consultation of `method` opened by trustees 1–3 (t = 2).
+    fn opened(method: Method, split: bool) -> Opening {
+        let m = method.clone();
+        let mut o = Opening::closed(3, 2, method, 4, split, move |p| votes(&m, p));
+        o.run(&[1, 2, 3], &[1, 2, 3]);
+        o
+    }
+
+    fn json_of(o: &Opening) -> Value {
+        let text = render_at(&o.audit_input(), Format::Json, AFTER).expect("exported");
+        serde_json::from_str(&text).expect("json")
+    }
+
+    /// The plaintexts as core opens them from the recorded shares, in the tip's order.
+    fn tip_order(o: &Opening) -> OpenedChoices {
+        let collected = o.collected();
+        let s = o.setting();
+        let decryptors = collected.decryptors(s.secrecy.threshold).expect("enough");
+        let params = s.secrecy.params().expect("params");
+        let groups = collected.plaintexts(params, &decryptors).expect("opens");
+        let (_, counted) = o.w.ledger.count(&o.w.consultation).expect("count");
+        palabre_core::secret::result::opened_choices(
+            &o.w.view().body.method,
+            s.secrecy.split,
+            &o.w.layout_body().columns,
+            &counted.candidates,
+            &groups,
+        )
+    }
+
+    fn candidates(o: &Opening) -> Vec<tally::Candidate> {
+        o.w.ledger
+            .count(&o.w.consultation)
+            .expect("count")
+            .1
+            .candidates
+    }
+
+    fn approvals(c: &Choice) -> Vec<String> {
+        match c {
+            Choice::Approve(ids) => ids.iter().map(EventId::to_string).collect(),
+            other => panic!("not an approve list: {other:?}"),
+        }
+    }
+
+    /// Row mode: the json's tally is the audit's recount (which equals the tally of the
+    /// choices cast and the signed result), and its `ballots` are the opened rows in the
+    /// final mix's order: the same multiset as the choices cast.
+    #[test]
+    fn a_secret_approval_exports_its_opened_ballots_in_final_mix_order() {
+        let method = Method::Approval { max_choices: 2 };
+        let o = opened(method.clone(), false);
+        let doc = json_of(&o);
+        let cast: Vec<&Choice> = o.choices.iter().map(|(_, _, c)| c).collect();
+        let expected = tally::tally(&method, &candidates(&o), cast.iter().copied());
+        assert_eq!(doc["tally"], serde_json::to_value(&expected).expect("json"));
+        assert_eq!(
+            doc["tally"],
+            serde_json::to_value(o.audit().tally).expect("json")
+        );
+        assert_eq!(doc["result"], json!(o.audit().result.expect("a result")));
+        assert_eq!(doc["order"], json!("final_mix"));
+        assert_eq!(doc["layout"], json!("row"));
+        assert_eq!(doc["n_invalid"], json!(0));
+        assert_eq!(doc["participation"]["n_voters_counted"], json!(7));
+        assert!(doc.get("columns").is_none());
+        // The tip's order, exactly.
+        let OpenedChoices::Rows(rows) = tip_order(&o) else {
+            panic!("row mode");
+        };
+        let in_order: Vec<Value> = rows
+            .iter()
+            .map(|r| json!(approvals(r.as_ref().expect("valid"))))
+            .collect();
+        assert_eq!(doc["ballots"], json!(in_order));
+        // The multiset of the choices cast.
+        let mut published: Vec<Vec<String>> = doc["ballots"]
+            .as_array()
+            .expect("ballots")
+            .iter()
+            .map(|b| serde_json::from_value(b.clone()).expect("ids"))
+            .collect();
+        let mut choices: Vec<Vec<String>> = cast.iter().map(|c| approvals(c)).collect();
+        published.sort();
+        choices.sort();
+        assert_eq!(published, choices);
+        // The csv has the per-proposal figures of the same tally.
+        let csv = render_at(&o.audit_input(), Format::Csv, AFTER).expect("csv");
+        let mut lines = csv.lines();
+        assert_eq!(lines.next(), Some("proposal_id,title,approvals"));
+        let Tally::Approval { rows, .. } = &expected else {
+            panic!("an approval tally");
+        };
+        for (line, row) in lines.zip(rows) {
+            assert_eq!(
+                line.rsplit(',').next(),
+                Some(row.approvals.to_string().as_str())
+            );
+        }
+        // Not a budget: no pabulib file.
+        assert!(render_at(&o.audit_input(), Format::Pb, AFTER).is_err());
+    }
+
+    /// A secret budget's pabulib file lists the opened rows in the final mix's order;
+    /// `palabre tally --method budget` reads it back to the same winners and spending.
+    #[test]
+    fn a_secret_budget_pabulib_file_reads_back_to_the_same_winners() {
+        let method = Method::Budget {
+            budget: 600,
+            rule: BudgetRule::EqualShares,
+        };
+        let o = opened(method.clone(), false);
+        let doc = json_of(&o);
+        let cast: Vec<&Choice> = o.choices.iter().map(|(_, _, c)| c).collect();
+        let expected = tally::tally(&method, &candidates(&o), cast.iter().copied());
+        assert_eq!(doc["tally"], serde_json::to_value(&expected).expect("json"));
+        let pb = render_at(&o.audit_input(), Format::Pb, AFTER).expect("pb");
+        let instance = palabre_core::pabulib::parse(&pb).expect("a pabulib file");
+        let OpenedChoices::Rows(rows) = tip_order(&o) else {
+            panic!("row mode");
+        };
+        let in_order: Vec<Vec<String>> = rows.iter().flatten().map(approvals).collect();
+        let mut listed: Vec<Vec<String>> = instance
+            .votes
+            .iter()
+            .map(|v| {
+                let mut v = v.clone();
+                v.sort();
+                v
+            })
+            .collect();
+        let mut sorted_in_order: Vec<Vec<String>> = in_order
+            .iter()
+            .map(|v| {
+                let mut v = v.clone();
+                v.sort();
+                v
+            })
+            .collect();
+        assert_eq!(
+            listed, sorted_in_order,
+            "the votes in the final mix's order"
+        );
+        let mut choices: Vec<Vec<String>> = cast
+            .iter()
+            .map(|c| {
+                let mut v = approvals(c);
+                v.sort();
+                v
+            })
+            .collect();
+        listed.sort();
+        sorted_in_order.sort();
+        choices.sort();
+        assert_eq!(listed, choices);
+        let recount = crate::recount::recomputed(
+            &pb,
+            &crate::recount::Options {
+                method: crate::recount::MethodName::Budget,
+                rule: crate::recount::RuleName::EqualShares,
+                threshold: 1,
+                max_choices: 1,
+                grades: Vec::new(),
+            },
+            None,
+        )
+        .expect("palabre tally reads it");
+        let names = |v: &Value, names: Option<&Value>| -> Vec<String> {
+            let mut out: Vec<String> = v
+                .as_array()
+                .expect("winners")
+                .iter()
+                .map(|w| {
+                    let id = w.as_str().expect("id");
+                    names
+                        .map_or(id, |n| n[id].as_str().expect("name"))
+                        .to_owned()
+                })
+                .collect();
+            out.sort();
+            out
+        };
+        let winners = names(&doc["tally"]["winners"], None);
+        assert!(!winners.is_empty());
+        assert_eq!(
+            names(&recount["tally"]["winners"], Some(&recount["proposals"])),
+            winners
+        );
+        assert_eq!(recount["tally"]["spent"], doc["tally"]["spent"]);
+    }
+
+    /// Split mode: each column was shuffled on its own, so the json lists each
+    /// proposal's values (no `ballots`) in the final mix's order, each the same multiset
+    /// as the values cast, for every method that splits.
+    #[test]
+    fn a_split_consultation_exports_each_column_apart() {
+        let grades = vec!["Rejeter".into(), "Passable".into(), "Bien".into()];
+        let methods = [
+            (Method::YesNoAbstain {}, "yes,no,abstain,adopted"),
+            (
+                Method::MajorityJudgment { grades },
+                "Rejeter,Passable,Bien,median_grade",
+            ),
+            (Method::Support { threshold: 2 }, "supports,qualified"),
+        ];
+        for (method, header) in methods {
+            let o = opened(method.clone(), true);
+            let doc = json_of(&o);
+            let cast: Vec<&Choice> = o.choices.iter().map(|(_, _, c)| c).collect();
+            let expected = tally::tally(&method, &candidates(&o), cast.iter().copied());
+            assert_eq!(doc["tally"], serde_json::to_value(&expected).expect("json"));
+            assert_eq!(doc["order"], json!("final_mix"));
+            assert_eq!(doc["layout"], json!("split"));
+            assert_eq!(doc["n_invalid"], json!(0));
+            assert!(doc.get("ballots").is_none());
+            let columns = doc["columns"].as_array().expect("columns");
+            assert_eq!(columns.len(), 4);
+            let OpenedChoices::Columns(tip) = tip_order(&o) else {
+                panic!("split mode");
+            };
+            for (column, (id, in_order)) in columns.iter().zip(&tip) {
+                assert_eq!(column["proposal"], json!(id));
+                assert_eq!(column["n_invalid"], json!(0));
+                // Each value as the documented JSON: what the voter gave this proposal.
+                let value = |c: &Choice| match c {
+                    Choice::Answers(a) => json!(match a.get(id) {
+                        Some(Answer::Yes) => "yes",
+                        Some(Answer::No) => "no",
+                        Some(Answer::Abstain) => "abstain",
+                        None => "none",
+                    }),
+                    Choice::Grades(g) => json!(g.get(id).copied().unwrap_or(0)),
+                    Choice::Approve(ids) => json!(u8::from(ids.contains(id))),
+                };
+                let values = column["values"].as_array().expect("values").clone();
+                let tip_values: Vec<Value> = in_order
+                    .iter()
+                    .map(|c| value(c.as_ref().expect("valid")))
+                    .collect();
+                assert_eq!(values, tip_values, "{method:?}: in the final mix's order");
+                let sorted = |mut v: Vec<Value>| {
+                    v.sort_by_key(Value::to_string);
+                    v
+                };
+                let cast_values: Vec<Value> = cast.iter().map(|c| value(c)).collect();
+                assert_eq!(sorted(values), sorted(cast_values), "{method:?}");
+            }
+            let csv = render_at(&o.audit_input(), Format::Csv, AFTER).expect("csv");
+            assert!(
+                csv.starts_with(&format!("proposal_id,title,{header}\n")),
+                "{csv}"
+            );
+            assert_eq!(csv.lines().count(), 5);
+            assert!(render_at(&o.audit_input(), Format::Pb, AFTER).is_err());
+        }
+    }
+
+    /// Before the result, nothing is exported: the vote open hides the results, and
+    /// once closed the ballots stay sealed while the trustees mix and decrypt.
+    #[test]
+    fn a_sealed_consultation_is_not_exported() {
+        let method = Method::Approval { max_choices: 2 };
+        let m = method.clone();
+        let mut o = Opening::closed(3, 2, method, 4, false, move |p| votes(&m, p));
+        let refused = |o: &Opening, now: u64| {
+            render_at(&o.audit_input(), Format::Json, now)
+                .expect_err("refused")
+                .downcast::<Unpublished>()
+                .expect("typed")
+        };
+        assert_eq!(refused(&o, VOTE_CLOSE - 1), Unpublished::Hidden);
+        assert!(matches!(refused(&o, AFTER), Unpublished::Sealed { .. }));
+        for j in [1, 2, 3] {
+            o.mix(j).expect("mix");
+        }
+        o.seal().expect("seal_final");
+        o.decrypt(1).expect("shares");
+        let Unpublished::Sealed { waiting } = refused(&o, AFTER) else {
+            panic!("sealed");
+        };
+        assert!(
+            waiting.expect("the audit's note").contains("1 more"),
+            "one more trustee"
+        );
+        for format in [Format::Csv, Format::Pb] {
+            assert!(render_at(&o.audit_input(), format, AFTER).is_err());
+        }
+    }
 }

@@ -81,9 +81,21 @@ fn from_csv(text: &str) -> anyhow::Result<CsvBallots> {
 pub fn run(input: &Path, o: &Options, budget: Option<u64>) -> anyhow::Result<()> {
     let text =
         std::fs::read_to_string(input).with_context(|| format!("reading {}", input.display()))?;
+    let out = recomputed(&text, o, budget).with_context(|| input.display().to_string())?;
+    let text = serde_json::to_string_pretty(&out)?;
+    // A closed pipe (`| head`) ends the output quietly rather than with a panic.
+    let _ = writeln!(std::io::stdout().lock(), "{text}");
+    Ok(())
+}
+
+/// What [`run`] prints for the file `text`: `{"tally", "proposals"}`.
+pub(crate) fn recomputed(
+    text: &str,
+    o: &Options,
+    budget: Option<u64>,
+) -> anyhow::Result<serde_json::Value> {
     let (method, candidates, choices, names) = if o.method == MethodName::Budget {
-        let instance = pabulib::parse(&text)
-            .with_context(|| format!("{} is not a usable pabulib file", input.display()))?;
+        let instance = pabulib::parse(text).context("not a usable pabulib file")?;
         let (candidates, choices, names) = instance.ballots();
         let rule = match o.rule {
             RuleName::Greedy => BudgetRule::Greedy,
@@ -95,7 +107,7 @@ pub fn run(input: &Path, o: &Options, budget: Option<u64>) -> anyhow::Result<()>
         };
         (method, candidates, choices, names)
     } else {
-        let (list, by_voter) = from_csv(&text)?;
+        let (list, by_voter) = from_csv(text)?;
         let names: BTreeMap<EventId, String> = list
             .iter()
             .map(|n| (project_event_id(n), n.clone()))
@@ -165,8 +177,5 @@ pub fn run(input: &Path, o: &Options, budget: Option<u64>) -> anyhow::Result<()>
     let result = tally::tally(&method, &candidates, &choices);
     let proposals: BTreeMap<String, &String> =
         names.iter().map(|(id, n)| (id.to_string(), n)).collect();
-    let text = serde_json::to_string_pretty(&json!({"tally": result, "proposals": proposals}))?;
-    // A closed pipe (`| head`) ends the output quietly rather than with a panic.
-    let _ = writeln!(std::io::stdout().lock(), "{text}");
-    Ok(())
+    Ok(json!({"tally": result, "proposals": proposals}))
 }

@@ -17,6 +17,7 @@ use crate::crypto::PublicKey;
 use crate::head::{Cosignature, Equivocation, SignedTreeHead};
 use crate::ids::EventId;
 use crate::ledger::Ledger;
+use crate::secret::result::OpenedChoices;
 use crate::tally::Tally;
 
 pub mod bundle;
@@ -178,6 +179,11 @@ pub struct AuditReport {
     pub secret: bool,
     /// The organiser's signed result, if the logs hold one.
     pub result: Option<EventId>,
+    /// A secret consultation with a valid result: the plaintexts its decryptors' shares
+    /// open, decoded as the recount read them, in the order of the final mix's outputs
+    /// (what the open data publishes). Not part of the JSON report.
+    #[serde(skip)]
+    pub opened: Option<OpenedChoices>,
     /// Every rule that does not hold; empty when the audit passes.
     pub failures: Vec<Failure>,
     /// What holds but is worth saying (a secret consultation's `void_complaint`): never
@@ -262,6 +268,7 @@ pub fn audit(input: &AuditInput, options: AuditOptions) -> AuditReport {
         tally_hidden: false,
         secret: false,
         result: None,
+        opened: None,
         failures: Vec::new(),
         notes: Vec::new(),
     };

@@ -22,7 +22,7 @@ use crate::ids::EventId;
 use crate::ledger::Ledger;
 use crate::secret::cascade::{self, Mixes};
 use crate::secret::mix::SealFinalBody;
-use crate::secret::{admit as secret_admit, mix_admit, mix_build, open};
+use crate::secret::{admit as secret_admit, mix_admit, open, result};
 
 /// Checks the mix and the opening of `c` (a secret consultation; nothing otherwise)
 /// against the recount `counted`; returns the notes. When a valid result is found, its
@@ -231,10 +231,13 @@ fn check_results(
                 "a decryptor did not mix in every chain",
             );
         }
-        let recount =
-            mix_build::opened_tally(c, s, &columns, &counted.candidates, collected, &subset)
-                .map(|t| t.with_assisted(counted.assisted.iter().map(|(a, n)| (*a, *n))));
-        let Ok(recount) = recount else {
+        // What `secret::mix_build::opened_tally` counts for the node, recombined once for
+        // the recount and for the plaintexts the open data publishes.
+        let groups = s
+            .secrecy
+            .params()
+            .and_then(|params| collected.plaintexts(params, &subset));
+        let Ok(groups) = groups else {
             push(
                 fail,
                 "result_mismatch",
@@ -242,6 +245,10 @@ fn check_results(
             );
             continue;
         };
+        let (method, split) = (&c.body.method, s.secrecy.split);
+        let candidates = &counted.candidates;
+        let recount = result::tally_of_plaintexts(method, split, &columns, candidates, &groups)
+            .with_assisted(counted.assisted.iter().map(|(a, n)| (*a, *n)));
         found = true;
         report.result = Some(event.id());
         if b.tally != recount {
@@ -270,6 +277,9 @@ fn check_results(
         }
         report.tally = Some(recount);
         report.tally_hidden = false;
+        report.opened = Some(result::opened_choices(
+            method, split, &columns, candidates, &groups,
+        ));
     }
     if !found {
         let k = collected.missing(s.secrecy.threshold);

@@ -49,7 +49,15 @@ pub fn tally_from_columns(
 
 /// The i-th re-paired ballot: the i-th smallest value of every column.
 fn ballot_at(method: &Method, sorted: &[(EventId, Vec<u8>)], i: usize) -> Choice {
-    let values = sorted.iter().map(|(id, v)| (*id, v[i]));
+    choice_of_values(method, sorted.iter().map(|(id, v)| (*id, v[i])))
+}
+
+/// The ballot that gives each proposal its split-mode column value under `method`
+/// (values as [`tally_from_columns`] reads them): for yes/no/abstain the answers (0 is
+/// no answer), for majority judgment the grades above 0 (0, not graded, counts as the
+/// worst grade), otherwise the approve list of the proposals whose value is 1. With a
+/// single (proposal, value), one column's value as the tally reads it.
+pub fn choice_of_values(method: &Method, values: impl Iterator<Item = (EventId, u8)>) -> Choice {
     match method {
         Method::YesNoAbstain {} => Choice::Answers(
             values

@@ -30,7 +30,7 @@ mod tests;
 mod validate;
 mod yes_no_abstain;
 
-pub use columns::{tally_from_columns, with_invalid};
+pub use columns::{choice_of_values, tally_from_columns, with_invalid};
 pub use validate::{ChoiceError, validate_choice, validate_method};
 
 /// Most proposals one ballot may name (approve list, answers or grades), and the largest

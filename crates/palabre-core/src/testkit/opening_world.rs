@@ -362,6 +362,12 @@ impl Opening {
     /// The audit of every town's log, each with a fresh signed head and the closing
     /// cosignatures.
     pub fn audit(&self) -> AuditReport {
+        audit(&self.audit_input(), AuditOptions { threads: 2 })
+    }
+
+    /// What [`Opening::audit`] audits: every town's log, each with a fresh signed head
+    /// and the closing cosignatures (for other readers of the logs, like open data).
+    pub fn audit_input(&self) -> AuditInput {
         let logs = self
             .w
             .towns
@@ -391,14 +397,11 @@ impl Opening {
                 }
             })
             .collect();
-        audit(
-            &AuditInput {
-                consultation: self.w.consultation,
-                logs,
-                evidence: Vec::new(),
-            },
-            AuditOptions { threads: 2 },
-        )
+        AuditInput {
+            consultation: self.w.consultation,
+            logs,
+            evidence: Vec::new(),
+        }
     }
 }
 
