@@ -394,10 +394,10 @@ impl Step<'_> {
         let ids: Vec<EventId> = decryptions.iter().map(|(_, e)| e.id()).collect();
         if judged.shares.as_ref().is_none_or(|(seen, _)| *seen != ids) {
             let q = admit::qualification(storage, c);
-            let collected =
-                open::collect(&c.id, s, &judged.core.mixes, id, body, &decryptions, |j| {
-                    q.verification_key(j)
-                })
+            let checked = judged::checked_at_admission(storage, &c.id, &judged.core);
+            let key = |j| q.verification_key(j);
+            let mixes = &judged.core.mixes;
+            let collected = open::collect(&c.id, s, mixes, (id, body), &decryptions, key, checked)
                 .map_err(|r| anyhow::anyhow!("the shares cannot be gathered: {r}"))?;
             judged.shares = Some((ids, collected));
         }

@@ -207,9 +207,10 @@ pub fn judge_mix(
 pub enum Proof {
     /// Check it.
     Check,
-    /// This reader checked this very `mix_proof` over the same input when it admitted
-    /// it (the event's id fixes its proof, its chunks and its input), so only the rest
-    /// is judged again.
+    /// This reader checked this very event's proofs over the same input when it
+    /// admitted it (a `mix_proof`'s id fixes its proof, its chunks and its input; a
+    /// `decryption`'s, its shares, its `seal_final` and so its chain's tip), so only the
+    /// rest is judged again.
     CheckedAtAdmission,
 }
 
@@ -496,13 +497,14 @@ pub fn share_context(consultation: &EventId, seal_final: &EventId) -> [[u8; 32];
 /// Checks a `decryption` chunk's shares against the tip's outputs (`list`, read as its
 /// [`elements`] without copying them) and the trustee's verification key `Y_j`: 1 to 200
 /// shares, within the elements, each with a DLEQ proof that holds
-/// (`bad_decryption_share`).
+/// (`bad_decryption_share`) — unless `proof` says this reader checked them already.
 pub fn check_shares(
     consultation: &EventId,
     seal_final: &EventId,
     y_j: &RistrettoPoint,
     list: &List,
     body: &DecryptionBody,
+    proof: Proof,
 ) -> Result<(), Rejection> {
     let start = usize::try_from(body.start).map_err(|_| Rejection::BadDecryptionShare)?;
     // Every position of a list has the group's width (L₀ and `gather` see to it).
@@ -515,6 +517,9 @@ pub fn check_shares(
             .is_some_and(|end| end <= n_elements);
     if !fits {
         return Err(Rejection::BadDecryptionShare);
+    }
+    if proof == Proof::CheckedAtAdmission {
+        return Ok(());
     }
     let ctx = share_context(consultation, seal_final);
     let parts: [&[u8]; 2] = [&ctx[0], &ctx[1]];

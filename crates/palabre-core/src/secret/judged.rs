@@ -93,9 +93,9 @@ impl Openings {
         })
     }
 
-    /// Admission checked the shuffle proof of `mix_proof` (of consultation `c`) over
-    /// the mixes and L₀ of `over`.
-    pub fn checked(&self, c: EventId, over: &Judged, mix_proof: EventId) {
+    /// Admission checked the proofs of `event` (a `mix_proof` or a `decryption` of
+    /// consultation `c`) over the mixes and L₀ of `over`.
+    pub fn checked(&self, c: EventId, over: &Judged, event: EventId) {
         let mut kept = self.kept.lock().unwrap_or_else(|e| e.into_inner());
         let fresh = || Checked {
             closings: over.closings.clone(),
@@ -105,7 +105,7 @@ impl Openings {
         if entry.closings != over.closings {
             *entry = fresh();
         }
-        entry.ids.insert(mix_proof);
+        entry.ids.insert(event);
     }
 
     fn was_checked(&self, c: &EventId, closings: &[(u64, Hash)]) -> BTreeSet<EventId> {
@@ -179,10 +179,7 @@ pub fn judged(
     let checked = memo
         .map(|m| m.was_checked(&c.id, &closings))
         .unwrap_or_default();
-    let proof = |id: &EventId| match checked.contains(id) {
-        true => Proof::CheckedAtAdmission,
-        false => Proof::Check,
-    };
+    let proof = |id: &EventId| proof_of(&checked, id);
     let mixes = cascade::judge_more(&ctx, mixes, &fresh, mix_admit::chunk_lookup(record), proof);
     let judged = Arc::new(Judged {
         closings,
@@ -194,4 +191,27 @@ pub fn judged(
         m.put(c.id, judged.clone());
     }
     Ok(judged)
+}
+
+fn proof_of(checked: &BTreeSet<EventId>, id: &EventId) -> Proof {
+    match checked.contains(id) {
+        true => Proof::CheckedAtAdmission,
+        false => Proof::Check,
+    }
+}
+
+/// Whether `record`'s reader checked the proofs of each event at admission, over the L₀
+/// and mixes of `over` (the events of `c` [`Openings::checked`] noted): what
+/// [`super::open::collect`] may skip. Every proof is to be checked by a reader that
+/// keeps no memo.
+pub fn checked_at_admission<R: Record>(
+    record: &R,
+    c: &EventId,
+    over: &Judged,
+) -> impl Fn(&EventId) -> Proof + use<R> {
+    let checked = record
+        .openings()
+        .map(|m| m.was_checked(c, &over.closings))
+        .unwrap_or_default();
+    move |id| proof_of(&checked, id)
 }

@@ -15,7 +15,7 @@ use crate::ids::EventId;
 use crate::purge::Entry;
 use crate::rejection::Rejection;
 
-use super::cascade::{self, List, MixContext, Mixes};
+use super::cascade::{self, List, MixContext, Mixes, Proof};
 use super::mix::{
     DecryptionBody, MixBody, MixInput, MixProofBody, SealFinalBody, SealedResultBody,
 };
@@ -289,7 +289,11 @@ pub(crate) fn decryption(
     let judged = judged::judged(record, c, &s)?;
     let last = cascade::check_chain(&judged.mixes, b.group, chain, s.secrecy.threshold)?;
     let y_j = super::admit::qualification(record, c).verification_key(j);
-    cascade::check_shares(&c.id, &b.seal_final, &y_j, &last.outputs, b)
+    cascade::check_shares(&c.id, &b.seal_final, &y_j, &last.outputs, b, Proof::Check)?;
+    if let Some(memo) = record.openings() {
+        memo.checked(c.id, &judged, event.id());
+    }
+    Ok(())
 }
 
 /// A secret consultation's `result`: the v1 rules (checked by the caller), then

@@ -19,7 +19,7 @@ use crate::event::{Body, SignedEvent};
 use crate::ids::EventId;
 use crate::rejection::Rejection;
 
-use super::cascade::{self, List, Mixes, ValidMix};
+use super::cascade::{self, List, Mixes, Proof, ValidMix};
 use super::mix::{DecryptionBody, SealFinalBody};
 use super::mix_admit::Setting;
 
@@ -112,19 +112,20 @@ fn width(list: &List) -> usize {
     list.first().map_or(1, Vec::len)
 }
 
-/// Gathers and judges the `decryption` chunks of `seal_final` (`id`, `body`), over the
-/// judged mixes: each group's chain must hold ([`cascade::check_chain`]); each chunk's
-/// shares are checked against its author's verification key `Y_j` (from
-/// `verification_key`), and a trustee whose chunks cover every element of every group
-/// exactly once, all valid, is complete.
+/// Gathers and judges the `decryption` chunks of `seal_final` (its id and body), over
+/// the judged mixes: each group's chain must hold ([`cascade::check_chain`]); each
+/// chunk's shares are checked against its author's verification key `Y_j` (from
+/// `verification_key`) — their DLEQ proofs only where `proof` says so of the chunk's id
+/// (a reader that checked them at admission need not again) — and a trustee whose
+/// chunks cover every element of every group exactly once, all valid, is complete.
 pub fn collect(
     consultation: &EventId,
     s: &Setting,
     mixes: &Mixes,
-    id: &EventId,
-    body: &SealFinalBody,
+    (id, body): (&EventId, &SealFinalBody),
     decryptions: &[(PublicKey, SignedEvent)],
     verification_key: impl Fn(u64) -> RistrettoPoint,
+    proof: impl Fn(&EventId) -> Proof,
 ) -> Result<Collected, Rejection> {
     let mut out = Collected::default();
     for (g, chain) in body.chains.iter().enumerate() {
@@ -159,7 +160,8 @@ pub fn collect(
             .get(g)
             .ok_or(Rejection::BadDecryptionShare)
             .and_then(|tip| {
-                cascade::check_shares(consultation, id, &verification_key(j), &tip.outputs, d)
+                let y_j = verification_key(j);
+                cascade::check_shares(consultation, id, &y_j, &tip.outputs, d, proof(&e.id()))
             });
         if checked.is_err() {
             out.bad.push((*log, e.id()));

@@ -296,14 +296,15 @@ impl Opening {
         let id = self.seal_final.expect("sealed");
         let decryptions = self.w.ledger.secret_events(&c.id, Kind::Decryption);
         let q = crate::secret::admit::qualification(&self.w.ledger, &c);
+        let judged = self.judged();
         open::collect(
             &c.id,
             &self.setting(),
-            &self.mixes(),
-            &id,
-            &self.final_body(),
+            &judged.mixes,
+            (&id, &self.final_body()),
             &decryptions,
             |j| q.verification_key(j),
+            judged::checked_at_admission(&self.w.ledger, &c.id, &judged),
         )
         .expect("collect")
     }

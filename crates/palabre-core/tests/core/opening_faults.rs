@@ -236,10 +236,17 @@ fn a_planted_short_seal_final_and_bad_shares_are_refused_by_the_audit() {
         sign(&o.w.towns[0].key, SEAL_AT + 1, Body::SealFinal(short)),
     );
     let forged = shares_without_the_rule(&o, 3, &o.share(1));
+    let n_forged = forged.len();
     let town = o.w.town_of_trustee(3);
     for e in forged {
         o.plant(town, e);
     }
+    // The organiser's gathering skips only the proofs its admission checked: the planted
+    // shares were never admitted, so they are checked, and refused.
+    let collected = o.collected();
+    assert_eq!(collected.bad.len(), n_forged);
+    assert!(!collected.complete.contains_key(&3));
+    assert!(collected.complete.contains_key(&1) && collected.complete.contains_key(&2));
     let mut got = rules(&o.audit());
     got.sort();
     let groups = o.final_body().chains.len();
