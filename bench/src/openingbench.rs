@@ -30,42 +30,14 @@ pub fn run(n: u32) -> anyhow::Result<()> {
     report::figure("raw verify_strict, one core", strict, "signatures/s");
 
     let t = Instant::now();
-    let mut o = Opening::closed(TOWNS, THRESHOLD, Method::YesNoAbstain {}, 1, true, |p| {
-        (0..n as usize)
-            .map(|k| {
-                let answer = [Answer::Yes, Answer::No, Answer::Abstain][k % 3];
-                let choice = Choice::Answers([(p[0], answer)].into());
-                (k % TOWNS as usize, k / TOWNS as usize, choice)
-            })
-            .collect()
-    });
+    let mut o = referendum(n);
     println!(
         "{n} sealed ballots cast and closed (not timed): {:.1} s",
         t.elapsed().as_secs_f64()
     );
 
-    let per = |secs: f64| f64::from(n) / secs;
     let opening = Instant::now();
-    let mut log_bytes = 0usize;
-    for j in 1..=u64::from(TOWNS) {
-        let t = Instant::now();
-        let (chunks, proof) = o.mix_events(j, 0, 10 * j as u8);
-        let made = t.elapsed().as_secs_f64();
-        let bytes: usize = chunks.iter().chain([&proof]).map(|e| e.bytes().len()).sum();
-        log_bytes = log_bytes.max(bytes);
-        let town = o.w.town_of_trustee(j);
-        let t = Instant::now();
-        for e in chunks.into_iter().chain([proof]) {
-            o.w.append(town, e)
-                .map_err(|r| anyhow::anyhow!("mix {j} refused: {r}"))?;
-        }
-        let admitted = t.elapsed().as_secs_f64();
-        println!(
-            "mix {j}: shuffle + proof {made:>6.2} s ({:>6.0} elements/s), admitted (proof checked) {admitted:>6.2} s ({:>6.0}/s)",
-            per(made),
-            per(admitted)
-        );
-    }
+    let log_bytes = mix_all(&mut o, n)?;
     let t = Instant::now();
     o.seal()
         .map_err(|r| anyhow::anyhow!("seal_final refused: {r}"))?;
@@ -73,41 +45,7 @@ pub fn run(n: u32) -> anyhow::Result<()> {
         "seal_final made and admitted:       {:>6.2} s",
         t.elapsed().as_secs_f64()
     );
-    let (mut shares_made, mut shares_admitted) = (0.0, 0.0);
-    for j in 1..=THRESHOLD {
-        let t = Instant::now();
-        let events: Vec<SignedEvent> = o
-            .decryption_events(j)
-            .map_err(|r| anyhow::anyhow!("trustee {j} may not decrypt: {r}"))?;
-        shares_made += t.elapsed().as_secs_f64();
-        let town = o.w.town_of_trustee(j);
-        let t = Instant::now();
-        for e in events {
-            o.w.append(town, e)
-                .map_err(|r| anyhow::anyhow!("shares of {j} refused: {r}"))?;
-        }
-        shares_admitted += t.elapsed().as_secs_f64();
-    }
-    let shares = f64::from(n) * THRESHOLD as f64;
-    println!(
-        "decryption shares: made {:>8.0}/s, admitted (DLEQ checked) {:>8.0}/s = {:.3} × verify_strict",
-        shares / shares_made,
-        shares / shares_admitted,
-        shares / shares_admitted / strict
-    );
-    report::figure(
-        "decryption shares made, one core",
-        shares / shares_made,
-        "shares/s",
-    );
-    report::against(
-        "decryption shares admitted, one core",
-        shares / shares_admitted,
-        "shares/s",
-        strict,
-        shares / shares_admitted / strict,
-        "—",
-    );
+    decrypt_all(&mut o, n, strict)?;
     let t = Instant::now();
     let body = o
         .result_body()
@@ -138,16 +76,94 @@ pub fn run(n: u32) -> anyhow::Result<()> {
         "the audit failed: {:?}",
         audit.failures
     );
-    println!(
-        "audit of every log (opening re-checked): {:>6.1} s",
-        t.elapsed().as_secs_f64()
-    );
-    report::figure("audit with the opening", t.elapsed().as_secs_f64(), "s");
+    let audited = t.elapsed().as_secs_f64();
+    println!("audit of every log (opening re-checked): {audited:>6.1} s");
+    report::figure("audit with the opening", audited, "s");
     let per_ballot = log_bytes as f64 / f64::from(n);
     println!("log bytes per ballot per mixer: {per_ballot:.0}");
     report::figure("log bytes per ballot per mixer", per_ballot, "bytes");
     let (_, peak) = rss_kib(std::process::id());
     println!("peak RSS of the whole run: {} MiB", peak / 1024);
     report::figure("peak RSS", peak as f64 / 1024.0, "MiB");
+    Ok(())
+}
+
+/// The closed referendum: `n` voters over the towns, answering yes, no and abstain in
+/// turn.
+fn referendum(n: u32) -> Opening {
+    Opening::closed(TOWNS, THRESHOLD, Method::YesNoAbstain {}, 1, true, |p| {
+        (0..n as usize)
+            .map(|k| {
+                let answer = [Answer::Yes, Answer::No, Answer::Abstain][k % 3];
+                let choice = Choice::Answers([(p[0], answer)].into());
+                (k % TOWNS as usize, k / TOWNS as usize, choice)
+            })
+            .collect()
+    })
+}
+
+/// Every trustee's mix, made then admitted, in turn; returns the largest mix's bytes.
+fn mix_all(o: &mut Opening, n: u32) -> anyhow::Result<usize> {
+    let per = |secs: f64| f64::from(n) / secs;
+    let mut log_bytes = 0usize;
+    for j in 1..=u64::from(TOWNS) {
+        let t = Instant::now();
+        let (chunks, proof) = o.mix_events(j, 0, 10 * j as u8);
+        let made = t.elapsed().as_secs_f64();
+        let bytes: usize = chunks.iter().chain([&proof]).map(|e| e.bytes().len()).sum();
+        log_bytes = log_bytes.max(bytes);
+        let town = o.w.town_of_trustee(j);
+        let t = Instant::now();
+        for e in chunks.into_iter().chain([proof]) {
+            o.w.append(town, e)
+                .map_err(|r| anyhow::anyhow!("mix {j} refused: {r}"))?;
+        }
+        let admitted = t.elapsed().as_secs_f64();
+        println!(
+            "mix {j}: shuffle + proof {made:>6.2} s ({:>6.0} elements/s), admitted (proof checked) {admitted:>6.2} s ({:>6.0}/s)",
+            per(made),
+            per(admitted)
+        );
+    }
+    Ok(log_bytes)
+}
+
+/// The decryption shares of t trustees, made then admitted.
+fn decrypt_all(o: &mut Opening, n: u32, strict: f64) -> anyhow::Result<()> {
+    let (mut made, mut admitted) = (0.0, 0.0);
+    for j in 1..=THRESHOLD {
+        let t = Instant::now();
+        let events: Vec<SignedEvent> = o
+            .decryption_events(j)
+            .map_err(|r| anyhow::anyhow!("trustee {j} may not decrypt: {r}"))?;
+        made += t.elapsed().as_secs_f64();
+        let town = o.w.town_of_trustee(j);
+        let t = Instant::now();
+        for e in events {
+            o.w.append(town, e)
+                .map_err(|r| anyhow::anyhow!("shares of {j} refused: {r}"))?;
+        }
+        admitted += t.elapsed().as_secs_f64();
+    }
+    let shares = f64::from(n) * THRESHOLD as f64;
+    println!(
+        "decryption shares: made {:>8.0}/s, admitted (DLEQ checked) {:>8.0}/s = {:.3} × verify_strict",
+        shares / made,
+        shares / admitted,
+        shares / admitted / strict
+    );
+    report::figure(
+        "decryption shares made, one core",
+        shares / made,
+        "shares/s",
+    );
+    report::against(
+        "decryption shares admitted, one core",
+        shares / admitted,
+        "shares/s",
+        strict,
+        shares / admitted / strict,
+        "—",
+    );
     Ok(())
 }

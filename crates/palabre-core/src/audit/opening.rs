@@ -21,7 +21,7 @@ use crate::event::{Body, Kind, SignedEvent};
 use crate::ids::EventId;
 use crate::ledger::Ledger;
 use crate::secret::cascade::{self, Mixes};
-use crate::secret::mix::SealFinalBody;
+use crate::secret::mix::{SealFinalBody, SealedResultBody};
 use crate::secret::{admit as secret_admit, mix_admit, open, result};
 
 /// Checks the mix and the opening of `c` (a secret consultation; nothing otherwise)
@@ -212,12 +212,7 @@ fn check_results(
             );
             continue;
         }
-        let subset: Vec<u64> = b
-            .sealed
-            .decryptors
-            .iter()
-            .filter_map(|k| s.secrecy.index_of(k))
-            .collect();
+        let subset = decryptors(b, s);
         if subset.iter().any(|j| !collected.complete.contains_key(j)) {
             push(
                 fail,
@@ -269,14 +264,7 @@ fn check_results(
                 "another t-subset of the shares opens other plaintexts",
             );
         }
-        for j in collected.complete.keys().filter(|j| !subset.contains(j)) {
-            notes.push(note(
-                "unused_share",
-                s.secrecy.trustee(*j).copied(),
-                None,
-                "this trustee's shares were not needed for the result",
-            ));
-        }
+        unused_shares(collected, s, &subset, notes);
         report.tally = Some(recount);
         report.tally_hidden = false;
         report.opened = Some(result::opened_choices(
@@ -290,6 +278,32 @@ fn check_results(
             None,
             None,
             &format!("the consultation stays sealed: waiting for {k} more trustee towns"),
+        ));
+    }
+}
+
+/// The trustee indexes of the decryptors a result names.
+fn decryptors(b: &SealedResultBody, s: &mix_admit::Setting) -> Vec<u64> {
+    b.sealed
+        .decryptors
+        .iter()
+        .filter_map(|k| s.secrecy.index_of(k))
+        .collect()
+}
+
+/// A note for each trustee with complete shares that `subset` did not need.
+fn unused_shares(
+    collected: &open::Collected,
+    s: &mix_admit::Setting,
+    subset: &[u64],
+    notes: &mut Vec<Failure>,
+) {
+    for j in collected.complete.keys().filter(|j| !subset.contains(j)) {
+        notes.push(note(
+            "unused_share",
+            s.secrecy.trustee(*j).copied(),
+            None,
+            "this trustee's shares were not needed for the result",
         ));
     }
 }
