@@ -528,9 +528,12 @@ fn retire_shares(
 
 /// How long a trustee whose deadline passed waits per trustee ranked between the tip's
 /// mixer and itself ([`cascade::ranks_skipped`]), counted from when it saw the tip:
-/// `mix_timeout / 240` (30 s for 2 h), enough for a mix to reach every node.
+/// `mix_timeout / 240` (30 s for 2 h), enough for a mix to reach every node — and never
+/// less than three passes: with a shorter one, two trustees a rank apart could both act
+/// within one pass, from the same tip, and fork the chain (a short `mix_timeout_ms` of
+/// 4 minutes gave 1 s, and two of five consultations forked).
 fn stagger(mix_timeout_ms: u64) -> std::time::Duration {
-    std::time::Duration::from_millis(mix_timeout_ms / 240)
+    std::time::Duration::from_millis(mix_timeout_ms / 240).max(3 * EVERY)
 }
 
 /// How often the node looks at its secret consultations' openings.
