@@ -2,64 +2,17 @@
 
 use super::*;
 use palabre_core::tally::{self, BudgetRule};
-use palabre_core::testkit::opening_world::{Opening, RESULT_AT};
+use palabre_core::testkit::opening_world::{Opening, RESULT_AT, votes_for};
 use palabre_core::testkit::world::VOTE_CLOSE;
 use serde_json::Value;
 
 /// After the result: what a reader sees once the opening is over.
 const AFTER: u64 = RESULT_AT + 60_000;
 
-/// Seven voters over three towns, each with a choice of `method`'s kind over `p`.
-fn votes(method: &Method, p: &[EventId]) -> Vec<(usize, usize, Choice)> {
-    let voters = [(0, 0), (0, 1), (1, 0), (1, 1), (2, 0), (2, 1), (0, 2)];
-    voters
-        .iter()
-        .enumerate()
-        .map(|(k, (town, resident))| {
-            let choice = match method {
-                Method::YesNoAbstain {} => Choice::Answers(
-                    p.iter()
-                        .enumerate()
-                        .filter(|(i, _)| !(k + i).is_multiple_of(4))
-                        .map(|(i, id)| {
-                            (*id, [Answer::Yes, Answer::No, Answer::Abstain][(k + i) % 3])
-                        })
-                        .collect(),
-                ),
-                Method::MajorityJudgment { grades } => Choice::Grades(
-                    p.iter()
-                        .enumerate()
-                        .filter(|(i, _)| !(k + i).is_multiple_of(5))
-                        .map(|(i, id)| (*id, ((k * 3 + i) % grades.len()) as u32))
-                        .collect(),
-                ),
-                // At most 2 approvals: the k-th proposal, and the next for even k.
-                Method::Approval { .. } => {
-                    let mut ids = vec![p[k % p.len()]];
-                    if k % 2 == 0 {
-                        ids.push(p[(k + 1) % p.len()]);
-                    }
-                    ids.sort();
-                    Choice::Approve(ids)
-                }
-                // The bits of k + 1 (1 to 7) over the first three proposals.
-                _ => Choice::Approve(
-                    p.iter()
-                        .enumerate()
-                        .filter(|(i, _)| (k + 1) & (1 << i) != 0)
-                        .map(|(_, id)| *id)
-                        .collect(),
-                ),
-            };
-            (*town, *resident, choice)
-        })
-        .collect()
-}
-
 /// A secret consultation of `method` opened by trustees 1–3 (t = 2).
 fn opened(method: Method, split: bool) -> Opening {
     let m = method.clone();
-    let mut o = Opening::closed(3, 2, method, 4, split, move |p| votes(&m, p));
+    let mut o = Opening::closed(3, 2, method, 4, split, move |p| votes_for(&m, p));
     o.run(&[1, 2, 3], &[1, 2, 3]);
     o
 }
@@ -319,7 +272,7 @@ fn a_split_consultation_exports_each_column_apart() {
 fn a_sealed_consultation_is_not_exported() {
     let method = Method::Approval { max_choices: 2 };
     let m = method.clone();
-    let mut o = Opening::closed(3, 2, method, 4, false, move |p| votes(&m, p));
+    let mut o = Opening::closed(3, 2, method, 4, false, move |p| votes_for(&m, p));
     let refused = |o: &Opening, now: u64| {
         render_at(&o.audit_input(), Format::Json, now)
             .expect_err("refused")

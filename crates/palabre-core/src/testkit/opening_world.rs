@@ -17,7 +17,7 @@ use crate::secret::cascade::{self, Mixes};
 use crate::secret::mix::{MixInput, SealFinalBody, SealedResultBody};
 use crate::secret::mix_admit::{self, Setting};
 use crate::secret::{judged, mix_build, open};
-use crate::tally::{Choice, Method};
+use crate::tally::{Answer, Choice, Method};
 
 use crate::testkit::secret_world::{HOUR, SecretWorld};
 use crate::testkit::world::{VOTE_CLOSE, VOTE_OPEN, sign};
@@ -447,4 +447,63 @@ pub fn rules(report: &AuditReport) -> Vec<&'static str> {
 /// The rules of the audit's notes, in order.
 pub fn notes(report: &AuditReport) -> Vec<&'static str> {
     report.notes.iter().map(|f| f.rule).collect()
+}
+
+/// Seven voters over three towns (one of whom votes twice), with choices of `method`'s
+/// kind over proposals `p`.
+pub fn votes_for(method: &Method, p: &[EventId]) -> Vec<(usize, usize, Choice)> {
+    let voters = [(0, 0), (0, 1), (1, 0), (1, 1), (2, 0), (2, 1), (0, 2)];
+    let mut out: Vec<(usize, usize, Choice)> = voters
+        .iter()
+        .enumerate()
+        .map(|(k, (t, r))| (*t, *r, choice_for(method, p, k)))
+        .collect();
+    // A revote: the later ballot replaces the earlier one.
+    out.push((1, 0, choice_for(method, p, 5)));
+    out
+}
+
+/// The `k`-th voter's choice of `method`'s kind over proposals `p`: every kind of
+/// answer appears, and some proposals are left unanswered.
+pub fn choice_for(method: &Method, p: &[EventId], k: usize) -> Choice {
+    match method {
+        Method::YesNoAbstain {} => Choice::Answers(
+            p.iter()
+                .enumerate()
+                .filter(|(i, _)| !(k + i).is_multiple_of(4))
+                .map(|(i, id)| {
+                    let a = [Answer::Yes, Answer::No, Answer::Abstain][(k * 2 + i) % 3];
+                    (*id, a)
+                })
+                .collect(),
+        ),
+        Method::MajorityJudgment { grades } => Choice::Grades(
+            p.iter()
+                .enumerate()
+                .filter(|(i, _)| !(k + i).is_multiple_of(5))
+                .map(|(i, id)| (*id, ((k * 3 + i) % grades.len()) as u32))
+                .collect(),
+        ),
+        Method::Approval { max_choices } => {
+            let mut ids: Vec<_> = p
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| (k + i).is_multiple_of(3))
+                .map(|(_, id)| *id)
+                .take(*max_choices as usize)
+                .collect();
+            ids.sort();
+            Choice::Approve(ids)
+        }
+        _ => {
+            let mut ids: Vec<_> = p
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| (k + 2 * i) % 3 != 1)
+                .map(|(_, id)| *id)
+                .collect();
+            ids.sort();
+            Choice::Approve(ids)
+        }
+    }
 }

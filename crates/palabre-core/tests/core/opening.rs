@@ -26,63 +26,6 @@ fn mj() -> Method {
     }
 }
 
-/// Seven voters over three towns (one of whom votes twice), with choices of `method`'s
-/// kind over proposals `p`.
-pub fn votes_for(method: &Method, p: &[palabre_core::ids::EventId]) -> Vec<(usize, usize, Choice)> {
-    let voters = [(0, 0), (0, 1), (1, 0), (1, 1), (2, 0), (2, 1), (0, 2)];
-    let mut out: Vec<(usize, usize, Choice)> = voters
-        .iter()
-        .enumerate()
-        .map(|(k, (t, r))| (*t, *r, choice_for(method, p, k)))
-        .collect();
-    // A revote: the later ballot replaces the earlier one.
-    out.push((1, 0, choice_for(method, p, 5)));
-    out
-}
-
-fn choice_for(method: &Method, p: &[palabre_core::ids::EventId], k: usize) -> Choice {
-    match method {
-        Method::YesNoAbstain {} => Choice::Answers(
-            p.iter()
-                .enumerate()
-                .filter(|(i, _)| !(k + i).is_multiple_of(4))
-                .map(|(i, id)| {
-                    let a = [Answer::Yes, Answer::No, Answer::Abstain][(k * 2 + i) % 3];
-                    (*id, a)
-                })
-                .collect(),
-        ),
-        Method::MajorityJudgment { grades } => Choice::Grades(
-            p.iter()
-                .enumerate()
-                .filter(|(i, _)| !(k + i).is_multiple_of(5))
-                .map(|(i, id)| (*id, ((k * 3 + i) % grades.len()) as u32))
-                .collect(),
-        ),
-        Method::Approval { max_choices } => {
-            let mut ids: Vec<_> = p
-                .iter()
-                .enumerate()
-                .filter(|(i, _)| (k + i).is_multiple_of(3))
-                .map(|(_, id)| *id)
-                .take(*max_choices as usize)
-                .collect();
-            ids.sort();
-            Choice::Approve(ids)
-        }
-        _ => {
-            let mut ids: Vec<_> = p
-                .iter()
-                .enumerate()
-                .filter(|(i, _)| (k + 2 * i) % 3 != 1)
-                .map(|(_, id)| *id)
-                .collect();
-            ids.sort();
-            Choice::Approve(ids)
-        }
-    }
-}
-
 fn candidates(o: &Opening) -> Vec<Candidate> {
     o.w.ledger
         .count(&o.w.consultation)

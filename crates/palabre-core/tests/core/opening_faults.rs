@@ -10,7 +10,7 @@ use palabre_core::secret::cascade;
 use palabre_core::secret::mix::{DecryptionBody, MixInput, SealFinalBody, ShareWire};
 use palabre_core::tally::{Method, Tally};
 
-use super::opening::votes_for;
+use palabre_core::testkit::opening_world::votes_for;
 use palabre_core::testkit::opening_world::*;
 use palabre_core::testkit::world::*;
 

@@ -10,7 +10,7 @@ use palabre_core::secret::mix::{DecryptionBody, MixBody};
 use palabre_core::tally::Method;
 use serde_json::{Value, json};
 
-use super::opening::votes_for;
+use palabre_core::testkit::opening_world::votes_for;
 use palabre_core::testkit::opening_world::*;
 use palabre_core::testkit::world::sign;
 
