@@ -185,7 +185,7 @@ pub(crate) async fn post(
 
 /// Sends every body over `clients` keep-alive connections; every answer must have
 /// `status`, and a batch answer must hold no refusal. Returns the seconds taken.
-async fn send_all(
+pub(crate) async fn send_all(
     addr: &str,
     bodies: Arc<Vec<Vec<u8>>>,
     clients: usize,
@@ -236,6 +236,16 @@ pub(crate) fn palabre_bin() -> anyhow::Result<std::path::PathBuf> {
     Ok(beside)
 }
 
+/// Whether a bench node keeps its per-address limits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Limits {
+    /// The bench is one address sending as fast as it can: rates and connections per
+    /// address are lifted.
+    Lifted,
+    /// The node's own limits, as a town runs it (the hostile-load bench).
+    Own,
+}
+
 /// A `palabre serve` child on a free loopback port, killed when dropped.
 pub(crate) struct Node {
     child: Child,
@@ -251,14 +261,31 @@ impl Node {
 
     /// With more environment variables for the node.
     pub fn start_with(data: &Path, env: &[(&str, &str)]) -> anyhow::Result<Node> {
-        let mut child = Command::new(palabre_bin()?)
-            .args(["serve", "--http", "127.0.0.1:0", "--data"])
-            .arg(data)
-            .envs(env.iter().copied())
+        Node::start_args(data, &[], env, Limits::Lifted)
+    }
+
+    /// `palabre serve <args>` with `env`, under `limits`.
+    pub fn start_args(
+        data: &Path,
+        args: &[&str],
+        env: &[(&str, &str)],
+        limits: Limits,
+    ) -> anyhow::Result<Node> {
+        let mut command = Command::new(palabre_bin()?);
+        command
+            .args(["serve", "--http", "127.0.0.1:0"])
+            .args(args)
+            .arg("--data")
+            .arg(data);
+        if limits == Limits::Lifted {
             // The bench is one address sending as fast as it can: no rate limit.
-            .env("PALABRE_RATE_PER_SECOND", "1000000000")
-            .env("PALABRE_RATE_BURST", "1000000000")
-            .env("PALABRE_HTTP_MAX_CONNECTIONS_PER_ADDRESS", "100000")
+            command
+                .env("PALABRE_RATE_PER_SECOND", "1000000000")
+                .env("PALABRE_RATE_BURST", "1000000000")
+                .env("PALABRE_HTTP_MAX_CONNECTIONS_PER_ADDRESS", "100000");
+        }
+        let mut child = command
+            .envs(env.iter().copied())
             .env("PALABRE_LOG", "warn")
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())

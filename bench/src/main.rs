@@ -5,6 +5,7 @@
 //! Timings live here, never in tests.
 
 mod bench;
+mod hostilebench;
 mod openingbench;
 mod replbench;
 mod report;
@@ -22,7 +23,8 @@ struct Args {
     /// (to compare a run with an earlier one).
     #[arg(long, value_name = "FILE")]
     json: Option<std::path::PathBuf>,
-    /// Voters (one ballot each; half sent one per request, half in batches).
+    /// Voters (one ballot each; half sent one per request, half in batches; with
+    /// --hostile, the ballots of the vote whose results are read).
     #[arg(long, default_value_t = 20_000)]
     voters: u32,
     /// Concurrent HTTP clients.
@@ -56,6 +58,11 @@ struct Args {
     /// its close to its audited result (five trustee towns, t = 3).
     #[arg(long)]
     opening: Option<u32>,
+    /// Instead: hostile load for this many seconds per phase — what well-behaved
+    /// residents are served while other addresses hold idle connections, flood, or read
+    /// results and open data at their full rate, under the node's own limits.
+    #[arg(long, value_name = "SECONDS")]
+    hostile: Option<u32>,
     /// Instead: the secret-ballot primitives — proof and DLEQ verification against
     /// verify_strict, decryption shares, a DKG with 16 trustees.
     #[arg(long)]
@@ -75,6 +82,11 @@ fn main() -> anyhow::Result<()> {
 fn run(args: Args) -> anyhow::Result<()> {
     match args {
         Args { secret: true, .. } => secretbench::run(),
+        Args {
+            hostile: Some(s),
+            voters,
+            ..
+        } => hostilebench::run(s, voters),
         Args {
             opening: Some(n), ..
         } => openingbench::run(n),

@@ -279,7 +279,7 @@ impl Backend for NodeBackend {
     fn count(
         &self,
         consultation: &EventId,
-    ) -> Result<Option<(ConsultationView, Counted)>, BackendError> {
+    ) -> Result<Option<(ConsultationView, std::sync::Arc<Counted>)>, BackendError> {
         self.storage.count(consultation).map_err(internal)
     }
 
@@ -364,6 +364,12 @@ impl Backend for NodeBackend {
         out.push_str(&format!(
             "palabre_group_commit_size_count {}\n",
             stats.n_commits.load(Relaxed)
+        ));
+        out.push_str(&format!(
+            "# HELP palabre_store_entries_read_total Log entries read from the store since start (pages, counts, sync, audit).\n\
+             # TYPE palabre_store_entries_read_total counter\n\
+             palabre_store_entries_read_total {}\n",
+            self.storage.entries_read()
         ));
         out.push_str(&self.federation.metrics());
         out.push_str(&self.staff_actions.metrics());

@@ -42,7 +42,7 @@ use crate::clock::now_ms;
 /// The licence open data is published under.
 pub const LICENCE: &str = "Licence Ouverte 2.0 (Etalab)";
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, clap::ValueEnum)]
 pub enum Format {
     Json,
     Csv,
@@ -469,56 +469,8 @@ fn render_at(input: &AuditInput, format: Format, now_ms: u64) -> anyhow::Result<
     Ok(text)
 }
 
-/// `GET /c/{id}/data/results.{json,csv,pb}`: the same files as `palabre export`, recounted
-/// from what this node holds, for anyone to download from the results page.
-pub fn routes(backend: std::sync::Arc<crate::backend::NodeBackend>) -> axum::Router {
-    use axum::extract::{Path as UrlPath, State};
-    use axum::http::{StatusCode, header};
-    use axum::response::IntoResponse;
-    async fn file(
-        State(backend): State<std::sync::Arc<crate::backend::NodeBackend>>,
-        UrlPath((id, name)): UrlPath<(String, String)>,
-    ) -> axum::response::Response {
-        let (format, content_type) = match name.as_str() {
-            "results.json" => (Format::Json, "application/json"),
-            "results.csv" => (Format::Csv, "text/csv; charset=utf-8"),
-            "results.pb" => (Format::Pb, "text/plain; charset=utf-8"),
-            _ => return StatusCode::NOT_FOUND.into_response(),
-        };
-        let Ok(id) = id.parse::<EventId>() else {
-            return StatusCode::NOT_FOUND.into_response();
-        };
-        // Recounting replays every entry: off the async workers.
-        let made = tokio::task::spawn_blocking(move || {
-            let input = palabre_web::api::audit_input(&*backend, &id)
-                .map_err(|e| anyhow::anyhow!("{e}"))?;
-            input.map(|i| render(&i, format)).transpose()
-        })
-        .await;
-        match made {
-            Ok(Ok(Some(text))) => (
-                [
-                    (header::CONTENT_TYPE, content_type.to_owned()),
-                    (
-                        header::CONTENT_DISPOSITION,
-                        format!("attachment; filename=\"palabre-{id}-{name}\""),
-                    ),
-                ],
-                text,
-            )
-                .into_response(),
-            Ok(Ok(None)) => StatusCode::NOT_FOUND.into_response(),
-            Ok(Err(e)) => (StatusCode::UNPROCESSABLE_ENTITY, format!("{e:#}")).into_response(),
-            Err(e) => {
-                tracing::error!("open data failed: {e}");
-                StatusCode::INTERNAL_SERVER_ERROR.into_response()
-            }
-        }
-    }
-    axum::Router::new()
-        .route("/c/{id}/data/{file}", axum::routing::get(file))
-        .with_state(backend)
-}
+mod served;
+pub use served::routes;
 
 #[cfg(test)]
 mod tests;

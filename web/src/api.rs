@@ -83,6 +83,8 @@ pub(crate) struct AppState<B> {
     config: ApiConfig,
     counters: Mutex<Counters>,
     redeem_failures: Budget,
+    /// The tallies of the counts published, worked out once per count.
+    tallies: crate::tallies::Tallies,
 }
 
 pub(crate) type Shared<B> = Arc<AppState<B>>;
@@ -108,6 +110,7 @@ pub fn app_with<B: Backend>(backend: Arc<B>, config: ApiConfig, more: Router) ->
         redeem_failures: Budget::new(config.redeem_failures),
         config,
         counters: Mutex::new(counters),
+        tallies: Default::default(),
     });
     let spec = crate::openapi::spec()
         .to_json()
@@ -704,7 +707,7 @@ async fn tally<B: Backend>(
         .count(&id)?
         .ok_or_else(|| ApiError::not_found("consultation"))?;
     // Core decides what may be shown: a secret consultation's participation only.
-    let Some(published) = palabre_core::counting::published(&view, &counted, now) else {
+    let Some(published) = state.tallies.published(&view, &counted, now) else {
         return Err(ApiError::refused(
             "results_hidden",
             "this consultation shows its results only after the vote closes",

@@ -91,10 +91,12 @@ pub trait Backend: Send + Sync + 'static {
         &self,
         consultation: &EventId,
     ) -> Result<Option<(ConsultationView, Vec<Member>)>, BackendError>;
+    /// A consultation's count (the store keeps the last ones: counting again reads only
+    /// what was appended since).
     fn count(
         &self,
         consultation: &EventId,
-    ) -> Result<Option<(ConsultationView, Counted)>, BackendError>;
+    ) -> Result<Option<(ConsultationView, std::sync::Arc<Counted>)>, BackendError>;
     /// The node's clock, in ms since 1970.
     /// Witnesses' cosignatures of `log`'s heads held here.
     fn cosignatures(&self, log: &PublicKey) -> Result<Vec<Cosignature>, BackendError>;

@@ -17,6 +17,7 @@ pub mod opening;
 pub mod paging;
 pub mod site;
 pub mod staff;
+pub mod tallies;
 pub mod trust;
 
 pub use api::{ApiConfig, app, app_with};

@@ -249,9 +249,10 @@ impl Backend for TestBackend {
     fn count(
         &self,
         consultation: &EventId,
-    ) -> Result<Option<(ConsultationView, Counted)>, BackendError> {
+    ) -> Result<Option<(ConsultationView, std::sync::Arc<Counted>)>, BackendError> {
         self.counts.fetch_add(1, Ordering::SeqCst);
-        Ok(self.ledger.lock().expect("lock").count(consultation))
+        let counted = self.ledger.lock().expect("lock").count(consultation);
+        Ok(counted.map(|(view, c)| (view, std::sync::Arc::new(c))))
     }
 
     fn cosignatures(

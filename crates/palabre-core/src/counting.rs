@@ -97,9 +97,27 @@ pub fn published(
     counted: &Counted,
     now_ms: u64,
 ) -> Option<Published> {
+    published_with(
+        consultation,
+        counted,
+        now_ms,
+        || counted.tally(consultation),
+        || counted.participation(),
+    )
+}
+
+/// [`published`], taking the tally and the participation from the caller (who may keep
+/// them between requests: the site's `Tallies`), and computing only the one it shows.
+pub fn published_with(
+    consultation: &ConsultationView,
+    counted: &Counted,
+    now_ms: u64,
+    tally: impl FnOnce() -> Tally,
+    participation: impl FnOnce() -> Participation,
+) -> Option<Published> {
     let closed = consultation.phase(now_ms) == crate::admission::Phase::Closed;
     if consultation.body.secrecy.is_some() {
-        let participation = counted.participation();
+        let participation = participation();
         return Some(Published::Participation {
             n_ballots_counted: participation.n_ballots_counted,
             participation,
@@ -110,7 +128,7 @@ pub fn published(
     consultation
         .results_visible(now_ms)
         .then(|| Published::Tally {
-            tally: counted.tally(consultation),
+            tally: tally(),
             n_ballots_counted: counted.ballots.len(),
             closed,
         })
@@ -261,7 +279,7 @@ pub fn standing(
     }
 }
 
-/// The state of the log a [`Counter`] is reading.
+/// What one log read by a [`Counter`] holds for the count.
 struct LogState {
     authority: PublicKey,
     credentials: HashMap<PublicKey, (VoterId, CredentialStatus)>,
@@ -270,11 +288,19 @@ struct LogState {
 }
 
 /// [`count`] fed one event at a time, so that a store can stream its logs page by page
-/// instead of holding them: it keeps only what the count needs (credentials of the
-/// current log, proposals, moderation, one ballot per voter).
+/// instead of holding them: it keeps only what the count needs (credentials of the logs
+/// read, proposals, moderation, one ballot per voter).
+///
+/// A counter can be resumed: [`Counter::start_log`] on a log already read continues it
+/// where it stopped, and [`Counter::counted`] gives the count so far without ending
+/// anything. A store keeps one per consultation and reads only the entries appended since
+/// (`palabre-store`'s count cache). Logs are independent in a count — a voter's
+/// credentials, ballots and revocation all sit in the log of the town that credentialed
+/// them, and moderation counts per log — so the order logs are read in, or interleaved
+/// in, changes nothing.
 #[derive(Debug)]
-pub struct Counter<'c> {
-    consultation: &'c ConsultationView,
+pub struct Counter {
+    consultation: ConsultationView,
     proposals: BTreeMap<EventId, Option<u64>>,
     /// (moderator, target) → latest action in that moderator's log
     moderation: BTreeMap<(PublicKey, EventId), ModerationAction>,
@@ -283,8 +309,11 @@ pub struct Counter<'c> {
     /// Each voter's latest sealed ballot (secret consultations), with its agent.
     sealed: BTreeMap<VoterId, (EventId, Option<PublicKey>)>,
     n_ballots_seen: u64,
-    /// `None` outside a log, or in the log of an authority that does not take part.
-    log: Option<LogState>,
+    /// What each participating log read so far holds for the count.
+    logs: HashMap<PublicKey, LogState>,
+    /// The log being read; `None` before any, or in the log of an authority that does
+    /// not take part.
+    current: Option<PublicKey>,
     /// A ballot whose voter [`standing`] asks about, and that voter once it is read
     /// (`None` while unseen, or when its key had no active credential).
     watched: Option<(EventId, Option<VoterId>)>,
@@ -318,42 +347,36 @@ fn ballot_voter(
     active
 }
 
-impl<'c> Counter<'c> {
+impl Counter {
     /// A counter for `consultation`, before any log.
-    pub fn new(consultation: &'c ConsultationView) -> Counter<'c> {
+    pub fn new(consultation: &ConsultationView) -> Counter {
         Counter {
-            consultation,
+            consultation: consultation.clone(),
             proposals: BTreeMap::new(),
             moderation: BTreeMap::new(),
             ballots: BTreeMap::new(),
             sealed: BTreeMap::new(),
             n_ballots_seen: 0,
-            log: None,
+            logs: HashMap::new(),
+            current: None,
             watched: None,
         }
     }
 
-    /// Ends the current log, if any, and starts reading `authority`'s from its first
-    /// entry.
+    /// Reads `authority`'s log next: from its first entry the first time, and from where
+    /// the last reading of it stopped after that.
     pub fn start_log(&mut self, authority: PublicKey) {
-        self.end_log();
-        self.log = self
+        self.current = self
             .consultation
             .participates(&authority)
-            .then(|| LogState {
-                authority,
+            .then_some(authority);
+        if let Some(a) = self.current {
+            self.logs.entry(a).or_insert_with(|| LogState {
+                authority: a,
                 credentials: HashMap::new(),
                 revoked_voters: BTreeSet::new(),
                 staff: HashMap::new(),
             });
-    }
-
-    fn end_log(&mut self) {
-        if let Some(log) = self.log.take() {
-            self.ballots
-                .retain(|voter, _| !log.revoked_voters.contains(voter));
-            self.sealed
-                .retain(|voter, _| !log.revoked_voters.contains(voter));
         }
     }
 
@@ -365,7 +388,7 @@ impl<'c> Counter<'c> {
             Entry::Event(event) => self.push(event),
             Entry::Purged(p) => {
                 let t = p.body();
-                if self.log.is_some()
+                if self.current.is_some()
                     && t.kind == Kind::Proposal
                     && t.consultation == self.consultation.id
                 {
@@ -377,7 +400,7 @@ impl<'c> Counter<'c> {
 
     /// The next entry of the current log.
     pub fn push(&mut self, event: &SignedEvent) {
-        let Some(log) = self.log.as_mut() else {
+        let Some(log) = self.current.and_then(|a| self.logs.get_mut(&a)) else {
             return;
         };
         let from_log = event.author() == &log.authority;
@@ -457,9 +480,46 @@ impl<'c> Counter<'c> {
         }
     }
 
-    /// Ends the last log and gives the count.
+    /// The count of what was read so far (the counter can read on).
+    pub fn counted(&self) -> Counted {
+        // What the count needs of each log is its revoked voters, not its credentials.
+        let logs = self
+            .logs
+            .iter()
+            .map(|(a, log)| {
+                let revoked = LogState {
+                    authority: *a,
+                    credentials: HashMap::new(),
+                    revoked_voters: log.revoked_voters.clone(),
+                    staff: HashMap::new(),
+                };
+                (*a, revoked)
+            })
+            .collect();
+        Counter {
+            consultation: self.consultation.clone(),
+            proposals: self.proposals.clone(),
+            moderation: self.moderation.clone(),
+            ballots: self.ballots.clone(),
+            sealed: self.sealed.clone(),
+            n_ballots_seen: self.n_ballots_seen,
+            logs,
+            current: None,
+            watched: None,
+        }
+        .finish()
+    }
+
+    /// Gives the count of what was read.
     pub fn finish(mut self) -> Counted {
-        self.end_log();
+        // A revoked voter's ballots count in no log (they all sit in its own).
+        let revoked: BTreeSet<VoterId> = self
+            .logs
+            .values()
+            .flat_map(|log| log.revoked_voters.iter().copied())
+            .collect();
+        self.ballots.retain(|voter, _| !revoked.contains(voter));
+        self.sealed.retain(|voter, _| !revoked.contains(voter));
         let mut out = Counted {
             n_ballots_seen: self.n_ballots_seen,
             ..Counted::default()

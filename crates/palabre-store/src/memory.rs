@@ -3,11 +3,13 @@
 //! checks; nothing survives the process.
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use palabre_core::admission::{
     Clock, ConsultationView, CredentialState, ProposalView, Record, admit,
 };
+use palabre_core::counting::Counted;
 use palabre_core::crypto::PublicKey;
 use palabre_core::event::{Kind, ModerationAction, StaffRole};
 use palabre_core::head::{Cosignature, Equivocation, SignedTreeHead, TreeHead};
@@ -17,6 +19,7 @@ use palabre_core::merkle;
 use palabre_core::purge::Entry;
 use palabre_core::replica::{self, ReplicaError};
 
+use crate::counts::Counts;
 use crate::{
     Appended, CommitItem, CommitOutcome, CommitRejection, InvitationCounts, InvitationStatus,
     Moderated, ReplicaOutcome, Storage, StoreError,
@@ -34,6 +37,10 @@ struct Inner {
 #[derive(Debug, Default)]
 pub struct MemoryStorage {
     inner: Mutex<Inner>,
+    /// The last counts, read on as the logs grow (`counts.rs`), as in `SledStorage`.
+    counts: Counts,
+    /// Entries read by `entry` and `entries` (`Storage::entries_read`).
+    entries_read: AtomicU64,
 }
 
 impl MemoryStorage {
@@ -233,11 +240,14 @@ impl Storage for MemoryStorage {
 
     fn entry(&self, log: &PublicKey, index: u64) -> Result<Option<Vec<u8>>, StoreError> {
         let inner = self.lock();
-        Ok(inner
+        let entry = inner
             .ledger
             .log(log)
             .and_then(|l| l.entries.get(usize::try_from(index).ok()?))
-            .map(|e| e.bytes().to_vec()))
+            .map(|e| e.bytes().to_vec());
+        self.entries_read
+            .fetch_add(u64::from(entry.is_some()), Ordering::Relaxed);
+        Ok(entry)
     }
 
     fn entries(&self, log: &PublicKey, start: u64, end: u64) -> Result<Vec<Vec<u8>>, StoreError> {
@@ -247,10 +257,30 @@ impl Storage for MemoryStorage {
         };
         let len = l.entries.len() as u64;
         let (start, end) = (start.min(len) as usize, end.min(len) as usize);
-        Ok(l.entries[start..end.max(start)]
+        let entries: Vec<Vec<u8>> = l.entries[start..end.max(start)]
             .iter()
             .map(|e| e.bytes().to_vec())
-            .collect())
+            .collect();
+        self.entries_read
+            .fetch_add(entries.len() as u64, Ordering::Relaxed);
+        Ok(entries)
+    }
+
+    fn count(
+        &self,
+        consultation: &EventId,
+    ) -> Result<Option<(ConsultationView, Arc<Counted>)>, StoreError> {
+        let Some(view) = self.consultation(consultation) else {
+            return Ok(None);
+        };
+        let counted = self
+            .counts
+            .count(self, &view, |a, s, e| self.entries(a, s, e))?;
+        Ok(Some((view, counted)))
+    }
+
+    fn entries_read(&self) -> u64 {
+        self.entries_read.load(Ordering::Relaxed)
     }
 
     fn position(&self, id: &EventId) -> Result<Option<(PublicKey, u64)>, StoreError> {

@@ -11,11 +11,13 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::Path;
-use std::sync::{Mutex, RwLock};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
 
 use palabre_core::admission::{
     Clock, ConsultationView, CredentialState, ProposalView, Record, admit,
 };
+use palabre_core::counting::Counted;
 use palabre_core::crypto::PublicKey;
 use palabre_core::event::{Kind, ModerationAction, StaffRole};
 use palabre_core::head::{Cosignature, Equivocation, SignedTreeHead, TreeHead};
@@ -29,6 +31,7 @@ use sled::transaction::{ConflictableTransactionError, TransactionError};
 
 use sha2::{Digest, Sha256};
 
+use crate::counts::Counts;
 use crate::indexes::{append, append_purged};
 use crate::trees::*;
 use crate::view::{Pending, View};
@@ -66,6 +69,10 @@ pub struct SledStorage {
     /// L₀ and the judged mixes of the consultations being opened, kept between
     /// admissions (core's `secret::judged`).
     openings: Openings,
+    /// The last counts, read on as the logs grow (`counts.rs`).
+    counts: Counts,
+    /// Entries read by `entry` and `entries` (`Storage::entries_read`).
+    entries_read: AtomicU64,
     /// Read by every method that writes, for its whole write (`self.writing()`); written
     /// by a snapshot, so that a backup never holds half a write (`backup.rs`).
     pub(crate) snapshot_gate: RwLock<()>,
@@ -91,6 +98,8 @@ impl SledStorage {
             sizes: Mutex::new(HashMap::new()),
             commit_lock: Mutex::new(()),
             openings: Openings::default(),
+            counts: Counts::default(),
+            entries_read: AtomicU64::new(0),
             snapshot_gate: RwLock::new(()),
         })
     }
@@ -429,22 +438,42 @@ impl Storage for SledStorage {
     }
 
     fn entry(&self, log: &PublicKey, index: u64) -> Result<Option<Vec<u8>>, StoreError> {
-        Ok(self
-            .trees
-            .logidx_event
-            .get(log_key(log, index))?
-            .map(|v| v.to_vec()))
+        let entry = self.trees.logidx_event.get(log_key(log, index))?;
+        self.entries_read
+            .fetch_add(u64::from(entry.is_some()), Ordering::Relaxed);
+        Ok(entry.map(|v| v.to_vec()))
     }
 
     fn entries(&self, log: &PublicKey, start: u64, end: u64) -> Result<Vec<Vec<u8>>, StoreError> {
         if start >= end {
             return Ok(Vec::new());
         }
-        self.trees
+        let entries: Vec<Vec<u8>> = self
+            .trees
             .logidx_event
             .range(log_key(log, start)..log_key(log, end))
             .map(|r| r.map(|(_, v)| v.to_vec()).map_err(StoreError::from))
-            .collect()
+            .collect::<Result<_, _>>()?;
+        self.entries_read
+            .fetch_add(entries.len() as u64, Ordering::Relaxed);
+        Ok(entries)
+    }
+
+    fn count(
+        &self,
+        consultation: &EventId,
+    ) -> Result<Option<(ConsultationView, Arc<Counted>)>, StoreError> {
+        let Some(view) = self.consultation(consultation) else {
+            return Ok(None);
+        };
+        let counted = self
+            .counts
+            .count(self, &view, |a, s, e| self.entries(a, s, e))?;
+        Ok(Some((view, counted)))
+    }
+
+    fn entries_read(&self) -> u64 {
+        self.entries_read.load(Ordering::Relaxed)
     }
 
     fn position(&self, id: &EventId) -> Result<Option<(PublicKey, u64)>, StoreError> {

@@ -410,6 +410,54 @@ fn counts_like_core<S: Storage>(s: &S) {
     assert_eq!(counted.ballots.len(), 6);
 }
 
+/// Issue 19, point 2: counting again reads only the entries appended since the last
+/// count — none while no log grew — and answers what a count from scratch answers.
+fn a_count_reads_only_what_was_appended<S: Storage>(s: &S) {
+    let (cid, ps) = seed(s, 6);
+    let vote = |n: u16, at: u64| item(ballot(cid, n, at, ps[..(n as usize % 2 + 1)].to_vec()));
+    s.commit(
+        (0..4).map(|n| vote(n, T0 + DAY + u64::from(n))).collect(),
+        live(T0 + DAY + 3),
+        &signer(),
+    )
+    .expect("commit");
+    let first = s.count(&cid).expect("count").expect("consultation").1;
+    let size = s.log_size(&town().public_key());
+    let read = s.entries_read();
+    for _ in 0..10 {
+        let again = s.count(&cid).expect("count").expect("consultation").1;
+        assert!(Arc::ptr_eq(&again, &first), "the same count is handed out");
+    }
+    assert_eq!(s.entries_read(), read, "no entry is read while no log grew");
+    // Two more ballots, one of them replacing voter 0's: exactly those two are read.
+    s.commit(
+        vec![vote(4, T0 + DAY + 10), vote(0, T0 + DAY + 11)],
+        live(T0 + DAY + 11),
+        &signer(),
+    )
+    .expect("commit");
+    let read = s.entries_read();
+    let (view, counted) = s.count(&cid).expect("count").expect("consultation");
+    assert_eq!(
+        s.entries_read() - read,
+        s.log_size(&town().public_key()) - size
+    );
+    assert_eq!(counted.ballots.len(), 5);
+    // What a count from scratch gives.
+    let t = town().public_key();
+    let entries: Vec<Entry> = s
+        .entries(&t, 0, s.log_size(&t))
+        .expect("entries")
+        .into_iter()
+        .map(|b| Entry::from_bytes(b, &t).expect("valid"))
+        .collect();
+    let prefix = palabre_core::counting::LogPrefix {
+        authority: t,
+        entries: &entries,
+    };
+    assert_eq!(*counted, palabre_core::counting::count(&view, &[prefix]));
+}
+
 macro_rules! suite {
     ($($name:ident),*) => {
         mod memory {
@@ -759,7 +807,8 @@ suite!(
     refused_batches_write_nothing,
     invitations_are_used_once,
     proofs_verify_across_commits,
-    counts_like_core
+    counts_like_core,
+    a_count_reads_only_what_was_appended
 );
 
 #[test]

@@ -1,10 +1,15 @@
 //! Hostile load against a real `palabre serve` over loopback sockets (issue 19): idle
-//! and slow connections, and a flood of staff logins. Other loopback addresses
+//! and slow connections, a flood of staff logins, and results read again and again. Other loopback addresses
 //! (127.0.0.2, …) play the well-behaved clients.
 
 use std::io::{ErrorKind, Read, Write};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpStream};
 use std::time::Duration;
+
+use palabre_core::crypto::SecretKey;
+use palabre_core::event::{BallotBody, Body, Event};
+use palabre_core::ids::EventId;
+use palabre_core::tally::Choice;
 
 use super::staff::{ADMIN_PASSWORD, Web, first_admin};
 use super::{get_raw, start, start_with};
@@ -203,4 +208,110 @@ fn a_flood_of_logins_is_checked_a_few_times_and_the_member_still_logs_in_elsewhe
     let mut claire = Web::new(&node.addr);
     claire.from = Some(loopback(7));
     claire.login("claire", ADMIN_PASSWORD);
+}
+
+/// `palabre_store_entries_read_total` from `/metrics`.
+fn entries_read(addr: &str) -> u64 {
+    let text = String::from_utf8(get_raw(addr, "/metrics")).expect("utf-8");
+    text.lines()
+        .find_map(|l| l.strip_prefix("palabre_store_entries_read_total "))
+        .and_then(|n| n.trim().parse().ok())
+        .expect("the metric is listed")
+}
+
+/// The demo's residents, each with a fresh key and one of the printed codes.
+fn residents(node: &super::Node) -> Vec<SecretKey> {
+    let voters: Vec<SecretKey> = (0..node.codes.len())
+        .map(|n| SecretKey::from_seed(&[100 + n as u8; 32]))
+        .collect();
+    for (voter, code) in voters.iter().zip(&node.codes) {
+        assert!(super::redeem(&node.addr, code, voter));
+    }
+    voters
+}
+
+/// Each of `voters` votes in `cid` (again: a later ballot replaces the earlier one, and
+/// the log keeps both).
+fn vote(addr: &str, cid: EventId, pids: &[EventId], voters: &[SecretKey], round: usize) {
+    for (n, voter) in voters.iter().enumerate() {
+        let ballot = Event {
+            author: voter.public_key(),
+            created_at_ms: super::now_ms(),
+            body: Body::Ballot(BallotBody {
+                consultation: cid,
+                choice: Choice::Approve(vec![pids[(n + round) % pids.len()]]),
+                assistance: None,
+            }),
+        }
+        .sign(voter)
+        .expect("valid");
+        let (status, v) =
+            super::http(addr, "POST", "/api/v1/events", ballot.bytes()).expect("post");
+        assert_eq!(status, 201, "{v}");
+    }
+}
+
+/// Issue 19, point 2: a public page or answer that shows a count costs O(its page), not
+/// O(the log). Counted by the store's own counter of entries read (not by a time): once
+/// a count has been made, asking again reads no more than the page itself, however many
+/// ballots the log holds, and the open-data file is not made again while no log grew.
+#[test]
+fn reading_results_reads_no_more_entries_as_the_log_grows() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let node = start(dir.path());
+    let (cid, pids) = super::approval_consultation(&node.addr);
+    let paths = [
+        format!("/c/{cid}/results"),
+        format!("/api/v1/consultations/{cid}/tally"),
+        format!("/c/{cid}/data/results.json"),
+    ];
+    // The reads of `rounds` requests of each path, after one request of each that may
+    // count (and make the file) afresh.
+    let reads_of = |rounds: u64| -> Vec<u64> {
+        paths
+            .iter()
+            .map(|path| {
+                get_raw(&node.addr, path);
+                let before = entries_read(&node.addr);
+                for _ in 0..rounds {
+                    get_raw(&node.addr, path);
+                }
+                entries_read(&node.addr) - before
+            })
+            .collect()
+    };
+    let log = super::authority(&node.addr);
+    let size = || {
+        let (_, v) = super::http(
+            &node.addr,
+            "GET",
+            &format!("/api/v1/logs/{log}/checkpoint"),
+            b"",
+        )
+        .expect("head");
+        v["head"]["size"].as_u64().expect("size")
+    };
+    let voters = residents(&node);
+    vote(&node.addr, cid, &pids, &voters, 0);
+    let (small, small_size) = (reads_of(20), size());
+    for round in 1..=40 {
+        vote(&node.addr, cid, &pids, &voters, round);
+    }
+    let (large, large_size) = (reads_of(20), size());
+    assert!(
+        large_size >= small_size + 200,
+        "the log grew from {small_size} to {large_size}"
+    );
+    // The page's own reads (its proposals, town names) stay; the log's size is not in them.
+    assert_eq!(small, large, "entries read by 20 requests of {paths:?}");
+    // The open-data file is made once: its 20 requests read nothing.
+    assert_eq!(large[2], 0, "the open-data file is made again");
+    // And a page reads at most a page: the proposals it lists, a few more.
+    let n_proposals = pids.len() as u64;
+    for (path, reads) in paths.iter().zip(&large) {
+        assert!(
+            *reads <= 20 * (n_proposals + 8),
+            "{path}: {reads} entries read by 20 requests"
+        );
+    }
 }

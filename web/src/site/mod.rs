@@ -105,6 +105,8 @@ struct Site<B> {
     seeds: AtomicU64,
     /// This node's authority key, as pages show it (it never changes while serving).
     authority: String,
+    /// The tallies of the counts shown, worked out once per count.
+    tallies: crate::tallies::Tallies,
 }
 
 type Shared<B> = Arc<Site<B>>;
@@ -117,6 +119,7 @@ pub fn routes<B: Backend>(backend: Arc<B>) -> Router {
         assets: Assets::get(),
         seeds: AtomicU64::new(0),
         authority,
+        tallies: Default::default(),
     });
     Router::new()
         .route("/", get(home::home::<B>))

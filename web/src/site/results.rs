@@ -85,7 +85,12 @@ pub(super) async fn results<B: Backend>(
             opening: lines,
         });
     }
-    let drawn = charts::draw(t, &view.body.method, &counted.tally(&view), &titles);
+    let drawn = charts::draw(
+        t,
+        &view.body.method,
+        &site.tallies.tally(&view, &counted),
+        &titles,
+    );
     page(ResultsPage {
         page: layout,
         consultation: id,

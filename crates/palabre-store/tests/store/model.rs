@@ -10,7 +10,10 @@
 
 use std::sync::LazyLock;
 
+use palabre_core::admission::ConsultationView;
+use palabre_core::counting::{Counted, LogPrefix};
 use palabre_core::head::Cosignature;
+use palabre_store::stored_entry;
 use proptest::prelude::*;
 
 use crate::*;
@@ -450,6 +453,32 @@ fn reads<S: Storage>(s: &S, cid: EventId) -> Vec<String> {
     out
 }
 
+/// `cid`'s count from scratch, over every participating log read whole (core's
+/// `counting::count`), as `(view, count)`.
+fn recount<S: Storage>(s: &S, cid: EventId) -> Option<(ConsultationView, Counted)> {
+    let view = s.consultation(&cid)?;
+    let logs: Vec<(PublicKey, Vec<Entry>)> = view
+        .body
+        .authorities
+        .iter()
+        .map(|a| {
+            let size = palabre_core::counting::counted_size(s, a, &cid);
+            let entries = s.entries(a, 0, size).expect("entries");
+            let entries = entries.into_iter().map(|b| stored_entry(b).expect("entry"));
+            (*a, entries.collect())
+        })
+        .collect();
+    let prefixes: Vec<LogPrefix<'_>> = logs
+        .iter()
+        .map(|(authority, entries)| LogPrefix {
+            authority: *authority,
+            entries,
+        })
+        .collect();
+    let counted = palabre_core::counting::count(&view, &prefixes);
+    Some((view, counted))
+}
+
 proptest! {
     #![proptest_config(ProptestConfig {
         cases: 64,
@@ -471,6 +500,10 @@ proptest! {
             for (x, y) in a.iter().zip(&b) {
                 prop_assert_eq!(x, y, "after operation {} ({:?})", i, op);
             }
+            // Architecture invariant: the count cache, read on after every operation,
+            // answers what a count from scratch answers.
+            let cached = disk.count(&cid).expect("count").map(|(v, c)| (v, (*c).clone()));
+            prop_assert_eq!(cached, recount(&disk, cid), "count after operation {}", i);
         }
     }
 }
