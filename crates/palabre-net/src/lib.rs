@@ -5,6 +5,7 @@
 //! only moves its messages, and a seeded simulation drives it through bad networks in
 //! tests.
 
+pub mod penalty;
 pub mod proto;
 pub mod shell;
 

@@ -24,6 +24,7 @@ use palabre_core::head::{Cosignature, SignedTreeHead};
 use serde::{Deserialize, Serialize};
 use tokio::sync::{mpsc, oneshot};
 
+use crate::penalty::{Admit, Penalties};
 use crate::proto::{
     self, Equivocation, GatherProgress, Input, Output, PeerId, Progress, Verdict, Want, Wire,
 };
@@ -37,10 +38,7 @@ pub const IDLE_TIMEOUT: Duration = Duration::from_secs(120);
 pub const MAX_MESSAGE_BYTES: u64 = 4 * 1024 * 1024;
 /// How often unconnected federation addresses are dialled again.
 pub const REDIAL: Duration = Duration::from_secs(3);
-/// Penalties after which a peer is disconnected and refused.
-pub const MAX_PENALTIES: u32 = 5;
-/// How long a refused peer stays refused.
-pub const BAN: Duration = Duration::from_secs(600);
+pub use crate::penalty::{BAN, MAX_PENALTIES};
 
 #[derive(Debug, thiserror::Error)]
 pub enum NetError {
@@ -523,32 +521,18 @@ struct Links {
     /// Connections we dialled, by the address dialled.
     dialled: HashMap<libp2p::swarm::ConnectionId, Multiaddr>,
     connected: HashMap<Multiaddr, usize>,
-    penalties: HashMap<libp2p::PeerId, u32>,
-    banned: HashMap<libp2p::PeerId, tokio::time::Instant>,
+    /// Fading penalties, refusals and message budgets (`penalty.rs`).
+    penalties: Penalties<libp2p::PeerId>,
 }
 
 impl Links {
     fn is_banned(&mut self, p: &libp2p::PeerId) -> bool {
-        match self.banned.get(p) {
-            Some(until) if *until > tokio::time::Instant::now() => true,
-            Some(_) => {
-                self.banned.remove(p);
-                self.penalties.remove(p);
-                false
-            }
-            None => false,
-        }
+        self.penalties.is_banned(p, std::time::Instant::now())
     }
 
-    /// Counts a penalty; true when the peer must now be refused.
+    /// Gives a penalty; true when the peer must now be refused.
     fn penalise(&mut self, p: libp2p::PeerId) -> bool {
-        let n = self.penalties.entry(p).or_default();
-        *n += 1;
-        if *n >= MAX_PENALTIES {
-            self.banned.insert(p, tokio::time::Instant::now() + BAN);
-            return true;
-        }
-        false
+        self.penalties.penalise(p, std::time::Instant::now())
     }
 }
 
@@ -726,6 +710,7 @@ impl Actor {
                     *n = n.saturating_sub(1);
                 }
                 if num_established == 0 {
+                    self.links.penalties.disconnected(&peer_id);
                     let id = self.peers.id(peer_id);
                     self.node.handle(self.now(), Input::Disconnected(id))
                 } else {
@@ -762,8 +747,24 @@ impl Actor {
             .sync
             .send_response(channel, Ack {});
         let from = self.peers.id(peer);
+        if self.links.is_banned(&peer) {
+            return Vec::new();
+        }
+        match self
+            .links
+            .penalties
+            .message(peer, std::time::Instant::now())
+        {
+            Admit::Read => {}
+            Admit::Drop => return Vec::new(),
+            Admit::DropAndPenalise => {
+                return vec![Output::Penalise {
+                    peer: from,
+                    reason: "a flood of messages",
+                }];
+            }
+        }
         match request {
-            _ if self.links.is_banned(&peer) => Vec::new(),
             Request::Wire(wire) if matches!(*wire, Wire::Hello { .. }) => match *wire {
                 Wire::Hello { authority, sig } if hello_holds(&peer, &authority, &sig) => {
                     self.node.handle(

@@ -1602,3 +1602,6 @@ fn a_restarted_replica_serves_sync_pages_from_its_store() {
     );
     assert_eq!(sim.nodes[1].in_memory(), 0);
 }
+
+#[path = "net/rogue.rs"]
+mod rogue;

@@ -445,6 +445,14 @@ impl Node {
                     });
                 }
             }
+            // A town outside the federation gets nothing, and its hello is a penalty: a
+            // fading one, for a town whose neighbours have not listed it yet.
+            Input::Authenticated { peer, authority } if !self.federation.contains(&authority) => {
+                out.push(Output::Penalise {
+                    peer,
+                    reason: "a hello for a town outside the federation",
+                });
+            }
             Input::Authenticated { peer, authority } => {
                 self.speaks_for.insert(peer, authority);
                 if self.gather {
