@@ -181,6 +181,20 @@ pub fn run(seconds: u32, voters: u32) -> anyhow::Result<()> {
     );
     println!("well-behaved residents: 4 addresses × 20 GET {page} per second");
 
+    // The first reads after a start count every ballot (the count is then kept).
+    let first = |path: &str| -> anyhow::Result<f64> {
+        let t = Instant::now();
+        http_get(&addr, path)?;
+        Ok(t.elapsed().as_secs_f64())
+    };
+    let counted = first(&page)?;
+    let made = first(&format!("/c/{cid}/data/results.json"))?;
+    println!(
+        "  first results page after the start (counts {voters} ballots): {counted:.2} s; first open-data file (replays and audits the log): {made:.2} s"
+    );
+    report::figure("hostile_first_count", counted, "s");
+    report::figure("hostile_first_open_data_file", made, "s");
+
     let quiet = residents(&addr, &page, seconds);
     print("quiet", &quiet, &quiet);
 

@@ -82,16 +82,33 @@ fn fetch_log(node: &NodeUrl, authority: &PublicKey) -> anyhow::Result<LogMateria
     #[derive(Deserialize)]
     struct Cosignatures {
         cosignatures: Vec<Cosignature>,
+        next: Option<String>,
     }
-    let cosignatures: Cosignatures =
-        serde_json::from_slice(&node.get(&format!("/api/v1/logs/{authority}/cosignatures"))?)
+    // A page at a time, following `next`, until a page says there is no more.
+    let mut cosignatures = Vec::new();
+    let mut page = Some(format!("/api/v1/logs/{authority}/cosignatures"));
+    while let Some(path) = page {
+        anyhow::ensure!(
+            path.starts_with(&format!("/api/v1/logs/{authority}/cosignatures")),
+            "{}: a `next` link that leaves the cosignatures of {authority}: {path}",
+            node.text
+        );
+        let answer: Cosignatures = serde_json::from_slice(&node.get(&path)?)
             .with_context(|| format!("{}: cosignatures of {authority}", node.text))?;
+        anyhow::ensure!(
+            answer.next.is_none() || !answer.cosignatures.is_empty(),
+            "{}: an empty page of cosignatures with a next page",
+            node.text
+        );
+        cosignatures.extend(answer.cosignatures);
+        page = answer.next;
+    }
     Ok(LogMaterial {
         authority: *authority,
         source: node.text.clone(),
         entries,
         heads: vec![head],
-        cosignatures: cosignatures.cosignatures,
+        cosignatures,
     })
 }
 

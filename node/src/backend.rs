@@ -287,6 +287,17 @@ impl Backend for NodeBackend {
         self.storage.cosignatures(log).map_err(internal)
     }
 
+    fn cosignatures_after(
+        &self,
+        log: &PublicKey,
+        after: Option<(u64, PublicKey, palabre_core::ids::Hash)>,
+        limit: usize,
+    ) -> Result<Vec<Cosignature>, BackendError> {
+        self.storage
+            .cosignatures_after(log, after, limit)
+            .map_err(internal)
+    }
+
     fn evidence(&self) -> Result<Vec<Equivocation>, BackendError> {
         self.storage.evidence().map_err(internal)
     }

@@ -371,15 +371,61 @@ async fn checkpoint<B: Backend>(
     Ok(Json(head).into_response())
 }
 
-/// `GET /api/v1/logs/{authority}/cosignatures`: every witness cosignature held of the
-/// log's heads (closing heads among them), by size.
+/// Cosignatures per page of `GET /api/v1/logs/{authority}/cosignatures`.
+pub const COSIGNATURES_PAGE: usize = 500;
+
+/// Where a page of cosignatures starts: after the cosignature at (`after_size`,
+/// `after_witness`, `after_root`), all three or none.
+#[derive(Deserialize)]
+struct CosignaturesFrom {
+    after_size: Option<u64>,
+    after_witness: Option<String>,
+    after_root: Option<String>,
+}
+
+/// `GET /api/v1/logs/{authority}/cosignatures`: the witness cosignatures held of the
+/// log's heads (closing heads among them), by size, then witness, then root, a page of
+/// [`COSIGNATURES_PAGE`] at a time; `next` is the path of the next page while there may
+/// be one (a witness cosigns a log every 10 s: the list grows for as long as the town
+/// runs, so it is never served whole).
 async fn cosignatures<B: Backend>(
     State(state): State<Shared<B>>,
     Path(authority): Path<String>,
+    query: Result<Query<CosignaturesFrom>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Response, ApiError> {
     let log = parse_key(&authority)?;
-    let list = state.backend.cosignatures(&log)?;
-    Ok(Json(json!({"cosignatures": list})).into_response())
+    let bad = || {
+        ApiError::refused(
+            "bad_range",
+            "give after_size, after_witness and after_root together (from a `next` link), or none",
+        )
+    };
+    let Query(from) = query.map_err(|_| bad())?;
+    let after = match (from.after_size, from.after_witness, from.after_root) {
+        (None, None, None) => None,
+        (Some(size), Some(w), Some(r)) => Some((
+            size,
+            w.parse::<PublicKey>().map_err(|_| bad())?,
+            r.parse::<palabre_core::ids::Hash>().map_err(|_| bad())?,
+        )),
+        _ => return Err(bad()),
+    };
+    let list = state
+        .backend
+        .cosignatures_after(&log, after, COSIGNATURES_PAGE)?;
+    let next = (list.len() == COSIGNATURES_PAGE)
+        .then(|| list.last())
+        .flatten()
+        .map(|c| {
+            let h = &c.cosigned.head;
+            format!(
+                "/api/v1/logs/{log}/cosignatures?after_size={}&after_witness={}&after_root={}",
+                h.size,
+                c.cosigned.witness,
+                h.root.to_hex()
+            )
+        });
+    Ok(Json(json!({"cosignatures": list, "next": next})).into_response())
 }
 
 /// `GET /api/v1/evidence`: every proof of equivocation this node holds, each checkable
@@ -702,9 +748,8 @@ async fn tally<B: Backend>(
             "this consultation shows its results only after the vote closes",
         ));
     }
-    let (view, counted) = state
-        .backend
-        .count(&id)?
+    let (view, counted) = crate::backend::count_off_workers(&state.backend, id)
+        .await?
         .ok_or_else(|| ApiError::not_found("consultation"))?;
     // Core decides what may be shown: a secret consultation's participation only.
     let Some(published) = state.tallies.published(&view, &counted, now) else {

@@ -48,6 +48,19 @@ pub struct Member {
 #[error("{0}")]
 pub struct BackendError(pub String);
 
+/// `backend.count(consultation)` off the async workers: a first count after a start reads
+/// every participating log (seconds at a million entries), and must hold neither a
+/// worker nor the requests of other consultations meanwhile.
+pub async fn count_off_workers<B: Backend>(
+    backend: &std::sync::Arc<B>,
+    consultation: EventId,
+) -> Result<Option<(ConsultationView, std::sync::Arc<Counted>)>, BackendError> {
+    let backend = std::sync::Arc::clone(backend);
+    tokio::task::spawn_blocking(move || backend.count(&consultation))
+        .await
+        .map_err(|e| BackendError(format!("the count stopped: {e}")))?
+}
+
 pub trait Backend: Send + Sync + 'static {
     fn authority(&self) -> AuthorityInfo;
 
@@ -100,6 +113,29 @@ pub trait Backend: Send + Sync + 'static {
     /// The node's clock, in ms since 1970.
     /// Witnesses' cosignatures of `log`'s heads held here.
     fn cosignatures(&self, log: &PublicKey) -> Result<Vec<Cosignature>, BackendError>;
+    /// At most `limit` of `log`'s cosignatures after the position `after` — (size,
+    /// witness, root), keys and hashes compared as bytes — in that order (what
+    /// `GET /api/v1/logs/{authority}/cosignatures` serves a page at a time). The default
+    /// reads them all; a store answers from its index.
+    fn cosignatures_after(
+        &self,
+        log: &PublicKey,
+        after: Option<(u64, PublicKey, palabre_core::ids::Hash)>,
+        limit: usize,
+    ) -> Result<Vec<Cosignature>, BackendError> {
+        let order = |c: &Cosignature| {
+            let h = &c.cosigned.head;
+            (h.size, *c.cosigned.witness.as_bytes(), h.root.0)
+        };
+        let after = after.map(|(size, w, root)| (size, *w.as_bytes(), root.0));
+        let mut list = self.cosignatures(log)?;
+        list.sort_by_key(order);
+        Ok(list
+            .into_iter()
+            .filter(|c| after.is_none_or(|a| order(c) > a))
+            .take(limit)
+            .collect())
+    }
     /// Every proof of equivocation held here.
     fn evidence(&self) -> Result<Vec<Equivocation>, BackendError>;
     /// Every `moderation` entry that acts for its log's authority (the public

@@ -16,6 +16,8 @@ use utoipa::openapi::{
 pub enum In {
     Path,
     Query,
+    /// A query parameter that only a page after the first carries (from `next`).
+    Cursor,
 }
 
 /// One documented parameter: name, place, meaning, format (a schema name).
@@ -136,10 +138,37 @@ pub const ROUTES: &[Route] = &[
     Route {
         method: "get",
         path: "/api/v1/logs/{authority}/cosignatures",
-        summary: "Witnesses' cosignatures of the log's heads held by this node, closing heads among them (PROTOCOL.md, \"Cosignatures\").",
-        params: &[AUTHORITY],
+        summary: "Witnesses' cosignatures of the log's heads held by this node, closing heads among them, 500 a page by (size, witness, root) (PROTOCOL.md, \"HTTP API\").",
+        params: &[
+            AUTHORITY,
+            (
+                "after_size",
+                In::Cursor,
+                "Size of the head of the last cosignature of the previous page (from `next`).",
+                "Index",
+            ),
+            (
+                "after_witness",
+                In::Cursor,
+                "Its witness (from `next`).",
+                "Key",
+            ),
+            (
+                "after_root",
+                In::Cursor,
+                "Its head's root (from `next`).",
+                "Hash",
+            ),
+        ],
         body: None,
-        answers: &[(200, "`{\"cosignatures\": [...]}`.", "Object"), REFUSED],
+        answers: &[
+            (
+                200,
+                "`{\"cosignatures\": [...], \"next\": path or null}`.",
+                "Object",
+            ),
+            REFUSED,
+        ],
     },
     Route {
         method: "get",
@@ -255,6 +284,7 @@ fn schemas() -> ComponentsBuilder {
     ComponentsBuilder::new()
         .schema("Key", string(hex32, "An Ed25519 public key, lowercase hex."))
         .schema("Id", string(hex32, "An event id: SHA-256 of its signed bytes, lowercase hex."))
+        .schema("Hash", string(hex32, "A SHA-256 hash (a Merkle root), lowercase hex."))
         .schema(
             "Index",
             ObjectBuilder::new()
@@ -315,9 +345,12 @@ pub fn spec() -> OpenApi {
                     .name(*name)
                     .parameter_in(match place {
                         In::Path => ParameterIn::Path,
-                        In::Query => ParameterIn::Query,
+                        In::Query | In::Cursor => ParameterIn::Query,
                     })
-                    .required(Required::True)
+                    .required(match place {
+                        In::Cursor => Required::False,
+                        In::Path | In::Query => Required::True,
+                    })
                     .description(Some(*description))
                     .schema(Some(Ref::from_schema_name(*format))),
             );

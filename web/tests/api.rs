@@ -35,6 +35,8 @@ struct TestBackend {
     evidence: Mutex<Vec<palabre_core::head::Equivocation>>,
     /// How many times a consultation was counted (what a hidden result must not cost).
     counts: AtomicU64,
+    /// Witnesses' cosignatures of this node's log.
+    cosignatures: Mutex<Vec<palabre_core::head::Cosignature>>,
 }
 
 impl TestBackend {
@@ -46,6 +48,7 @@ impl TestBackend {
             evidence: Mutex::new(Vec::new()),
             now_ms: AtomicU64::new(T0),
             counts: AtomicU64::new(0),
+            cosignatures: Mutex::new(Vec::new()),
         }
     }
 
@@ -257,9 +260,14 @@ impl Backend for TestBackend {
 
     fn cosignatures(
         &self,
-        _log: &PublicKey,
+        log: &PublicKey,
     ) -> Result<Vec<palabre_core::head::Cosignature>, BackendError> {
-        Ok(Vec::new())
+        let all = self.cosignatures.lock().expect("lock");
+        Ok(all
+            .iter()
+            .filter(|c| c.cosigned.head.authority == *log)
+            .cloned()
+            .collect())
     }
 
     fn evidence(&self) -> Result<Vec<palabre_core::head::Equivocation>, BackendError> {
@@ -1148,7 +1156,10 @@ async fn evidence_is_served_and_flags_the_consultations_of_the_caught() {
         vec![],
     )
     .await;
-    assert_eq!((s, v), (StatusCode::OK, json!({"cosignatures": []})));
+    assert_eq!(
+        (s, v),
+        (StatusCode::OK, json!({"cosignatures": [], "next": null}))
+    );
     let (s, _) = call(&b, "GET", "/api/v1/logs/nothex/cosignatures", vec![]).await;
     assert_eq!(s, StatusCode::BAD_REQUEST);
 }

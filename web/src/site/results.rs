@@ -50,7 +50,7 @@ pub(super) async fn results<B: Backend>(
             counted: false,
         });
     }
-    let (view, counted) = match site.backend.count(&cid) {
+    let (view, counted) = match crate::backend::count_off_workers(&site.backend, cid).await {
         Ok(Some(x)) => x,
         Ok(None) => return not_found(&site, &headers),
         Err(e) => return internal(e),

@@ -236,3 +236,92 @@ async fn failed_redemptions_spend_a_budget_of_the_whole_node() {
     assert!(text.contains("palabre_redeem_failed_total 2"), "{text}");
     assert!(text.contains("palabre_redeem_throttled_total 1"), "{text}");
 }
+
+/// Issue 19, point 2: a log's cosignatures grow for as long as the town runs (a witness
+/// cosigns every 10 s), so `/cosignatures` serves them a page at a time; following
+/// `next` reaches each exactly once, in order, and a broken cursor is a 400.
+#[tokio::test]
+async fn cosignatures_are_served_a_page_at_a_time() {
+    use palabre_core::head::{CosignedHead, TreeHead};
+    use palabre_core::ids::Hash;
+    use palabre_web::api::COSIGNATURES_PAGE;
+
+    let (b, _, _) = world();
+    let log = b.pk();
+    let witnesses: Vec<_> = (0..3u8)
+        .map(|n| palabre_core::crypto::SecretKey::from_seed(&[200 + n; 32]))
+        .collect();
+    let n = 2 * COSIGNATURES_PAGE + 7;
+    let mut made = Vec::new();
+    for i in 0..n {
+        let head = TreeHead {
+            authority: log,
+            root: Hash::of(&(i as u64).to_be_bytes()),
+            size: 1 + (i / 3) as u64,
+            timestamp_ms: 1,
+        };
+        let witness = &witnesses[i % 3];
+        made.push(
+            CosignedHead {
+                head,
+                timestamp_ms: 2,
+                witness: witness.public_key(),
+            }
+            .sign(witness),
+        );
+    }
+    b.cosignatures
+        .lock()
+        .expect("lock")
+        .extend(made.iter().cloned());
+    let mut uri = format!("/api/v1/logs/{log}/cosignatures");
+    let mut served = Vec::new();
+    let mut pages = 0;
+    loop {
+        let (s, v) = crate::call(&b, "GET", &uri, vec![]).await;
+        assert_eq!(s, StatusCode::OK, "{v}");
+        let page = v["cosignatures"].as_array().expect("a list").clone();
+        assert!(page.len() <= COSIGNATURES_PAGE);
+        served.extend(page);
+        pages += 1;
+        match v["next"].as_str() {
+            Some(next) => uri = next.to_owned(),
+            None => break,
+        }
+    }
+    assert_eq!(pages, 3);
+    assert_eq!(served.len(), n, "every cosignature once");
+    let key = |c: &serde_json::Value| {
+        let h = &c["cosigned"]["head"];
+        (
+            h["size"].as_u64().expect("size"),
+            c["cosigned"]["witness"]
+                .as_str()
+                .expect("witness")
+                .to_owned(),
+            h["root"].as_str().expect("root").to_owned(),
+        )
+    };
+    let keys: Vec<_> = served.iter().map(key).collect();
+    let mut sorted = keys.clone();
+    sorted.sort();
+    sorted.dedup();
+    assert_eq!(keys, sorted, "in order, none twice");
+    for bad in [
+        "?after_size=3",
+        "?after_size=x&after_witness=y&after_root=z",
+    ] {
+        let (s, v) = crate::call(
+            &b,
+            "GET",
+            &format!("/api/v1/logs/{log}/cosignatures{bad}"),
+            vec![],
+        )
+        .await;
+        assert_eq!(
+            (s, crate::code(&v)),
+            (StatusCode::BAD_REQUEST, "bad_range"),
+            "{bad}"
+        );
+    }
+}
