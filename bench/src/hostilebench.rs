@@ -201,49 +201,7 @@ pub fn run(seconds: u32, voters: u32) -> anyhow::Result<()> {
     // Idle connections: one address opens 400 and holds them; another trickles a header.
     let a = addr.clone();
     let (s, (held, slow_dropped_after)) = during(&addr, &page, seconds, move |stop| {
-        std::thread::spawn(move || {
-            let rt = runtime();
-            let mut open = Vec::new();
-            for _ in 0..400 {
-                if let Ok(c) = connect_from(&rt, loopback(0, 2), &a) {
-                    open.push(c);
-                }
-            }
-            // Those the node closed read as end of file at once.
-            std::thread::sleep(Duration::from_millis(300));
-            let mut held = 0u64;
-            for c in &open {
-                let _ = c.set_nonblocking(true);
-                let mut b = [0u8; 1];
-                let alive = matches!((&*c).read(&mut b), Err(e) if e.kind() == std::io::ErrorKind::WouldBlock);
-                held += u64::from(alive);
-            }
-            // A slow-header client: one byte a second until the node drops it.
-            let started = Instant::now();
-            let mut dropped = f64::NAN;
-            if let Ok(mut slow) = connect_from(&rt, loopback(0, 3), &a) {
-                for byte in b"GET / HTTP/1.1\r\nHost: x\r\nX-Slow: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa".iter() {
-                    if stop.load(Ordering::SeqCst) && started.elapsed() > Duration::from_secs(30) {
-                        break;
-                    }
-                    if slow.write_all(&[*byte]).is_err() {
-                        dropped = started.elapsed().as_secs_f64();
-                        break;
-                    }
-                    let _ = slow.set_read_timeout(Some(Duration::from_secs(1)));
-                    let mut b = [0u8; 256];
-                    if matches!(slow.read(&mut b), Ok(0)) {
-                        dropped = started.elapsed().as_secs_f64();
-                        break;
-                    }
-                }
-            }
-            while !stop.load(Ordering::SeqCst) {
-                std::thread::sleep(Duration::from_millis(20));
-            }
-            drop(open);
-            (held, dropped)
-        })
+        std::thread::spawn(move || hold_idle(&a, &stop))
     });
     print("while one address holds idle connections", &s, &quiet);
     println!(
@@ -299,6 +257,57 @@ pub fn run(seconds: u32, voters: u32) -> anyhow::Result<()> {
     node.stop()?;
     let _ = std::fs::remove_dir_all(&dir);
     Ok(())
+}
+
+/// One address opens 400 connections and holds those the node keeps; another sends a
+/// request head a byte a second. Answers how many were held, and after how many seconds
+/// the slow head was dropped; holds them until `stop`.
+fn hold_idle(a: &str, stop: &Arc<AtomicBool>) -> (u64, f64) {
+    let rt = runtime();
+    let mut open = Vec::new();
+    for _ in 0..400 {
+        if let Ok(c) = connect_from(&rt, loopback(0, 2), a) {
+            open.push(c);
+        }
+    }
+    // Those the node closed read as end of file at once.
+    std::thread::sleep(Duration::from_millis(300));
+    let mut held = 0u64;
+    for c in &open {
+        let _ = c.set_nonblocking(true);
+        let mut b = [0u8; 1];
+        let alive =
+            matches!((&*c).read(&mut b), Err(e) if e.kind() == std::io::ErrorKind::WouldBlock);
+        held += u64::from(alive);
+    }
+    // A slow-header client: one byte a second until the node drops it.
+    let started = Instant::now();
+    let mut dropped = f64::NAN;
+    if let Ok(mut slow) = connect_from(&rt, loopback(0, 3), a) {
+        for byte in
+            b"GET / HTTP/1.1\r\nHost: x\r\nX-Slow: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+                .iter()
+        {
+            if stop.load(Ordering::SeqCst) && started.elapsed() > Duration::from_secs(30) {
+                break;
+            }
+            if slow.write_all(&[*byte]).is_err() {
+                dropped = started.elapsed().as_secs_f64();
+                break;
+            }
+            let _ = slow.set_read_timeout(Some(Duration::from_secs(1)));
+            let mut b = [0u8; 256];
+            if matches!(slow.read(&mut b), Ok(0)) {
+                dropped = started.elapsed().as_secs_f64();
+                break;
+            }
+        }
+    }
+    while !stop.load(Ordering::SeqCst) {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    drop(open);
+    (held, dropped)
 }
 
 /// `threads` threads spread over `addresses` loopback addresses (127.0.1.x) asking for

@@ -23,8 +23,12 @@ use palabre_core::limits::MAX_PAGE_ENTRIES;
 
 use crate::{StoreError, stored_entry};
 
-/// How many consultations keep their count at once (the least recently counted goes).
+/// Consultations whose counts are always kept (the least recently counted goes first).
 const HELD: usize = 4;
+/// More consultations keep their counts while all the counts kept hold at most this many
+/// ballots in all (about 150 bytes each): a small town keeps every consultation's count —
+/// the transparency page counts them all — and a town with large votes keeps the last four.
+const HELD_BALLOTS: usize = 1_000_000;
 
 /// The counts of the last consultations counted.
 #[derive(Debug, Default)]
@@ -115,8 +119,30 @@ impl Counts {
             None => new_slot(consultation),
         };
         slots.push_front(slot.clone());
-        slots.truncate(HELD);
+        let mut ballots = 0;
+        let mut keep = slots.len();
+        for (i, s) in slots.iter().enumerate() {
+            // A slot being counted (its lock held) weighs what it held before: nothing known.
+            ballots += s
+                .held
+                .try_lock()
+                .ok()
+                .and_then(|h| h.as_ref().map(Held::ballots))
+                .unwrap_or(0);
+            if i >= HELD && ballots > HELD_BALLOTS {
+                keep = i;
+                break;
+            }
+        }
+        slots.truncate(keep);
         slot
+    }
+}
+
+impl Held {
+    /// The ballots this count keeps (what its memory grows with).
+    fn ballots(&self) -> usize {
+        self.counted.ballots.len() + self.counted.sealed.len()
     }
 }
 
