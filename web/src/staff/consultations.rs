@@ -73,7 +73,10 @@ pub(crate) fn parse_when(text: &str) -> Option<u64> {
     let (y, m, day) = (d.next()??, d.next()??, d.next()??);
     let mut t = time.split(':').map(|p| p.parse::<i64>().ok());
     let (h, min) = (t.next()??, t.next()??);
-    if !(1..=12).contains(&m)
+    // Four-digit years only (what the field sends): larger ones overflowed the
+    // arithmetic below.
+    if !(0..=9999).contains(&y)
+        || !(1..=12).contains(&m)
         || !(1..=31).contains(&day)
         || !(0..24).contains(&h)
         || !(0..60).contains(&min)
@@ -91,14 +94,15 @@ pub(crate) fn parse_when(text: &str) -> Option<u64> {
     let ms = ((days * 86_400 + h * 3600 + min * 60) * 1000)
         .try_into()
         .ok()?;
-    // A day that does not exist (31 April) reads back differently.
-    (format_when(ms)
-        == format!(
-            "{}T{}",
-            date.trim(),
-            &time.trim()[..5.min(time.trim().len())]
-        ))
-    .then_some(ms)
+    // A day that does not exist (31 April) reads back differently. Only `HH:MM` is
+    // compared (seconds may follow); a cut inside a character is no time at all.
+    let time = time.trim();
+    let hh_mm = if time.len() <= 5 {
+        time
+    } else {
+        time.get(..5)?
+    };
+    (format_when(ms) == format!("{}T{hh_mm}", date.trim())).then_some(ms)
 }
 
 /// `YYYY-MM-DDTHH:MM` (UTC) of ms since 1970, as a datetime-local field wants it.
