@@ -53,7 +53,10 @@ pub fn log_key() -> PublicKey {
 pub fn canonical_json(data: &[u8]) {
     if let Ok(json) = canonical::parse_canonical(data) {
         let again = canonical::encode(&json).expect("accepted JSON encodes");
-        assert_eq!(again, data, "accepted signed content is its own canonical form");
+        assert_eq!(
+            again, data,
+            "accepted signed content is its own canonical form"
+        );
     }
 }
 
@@ -237,4 +240,67 @@ pub fn ciphertext(data: &[u8]) {
     {
         assert_eq!(ct.to_hex(), text, "only the canonical hex is accepted");
     }
+}
+
+/// Every input of the committed corpus of `target` (`fuzz/corpus/<target>/`), in name
+/// order: what the tests replay. Empty if the directory is missing.
+pub fn corpus(target: &str) -> Vec<(String, Vec<u8>)> {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../fuzz/corpus")
+        .join(target);
+    let mut files: Vec<(String, Vec<u8>)> = std::fs::read_dir(&dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| {
+            let name = e.file_name().to_string_lossy().into_owned();
+            std::fs::read(e.path()).ok().map(|bytes| (name, bytes))
+        })
+        .collect();
+    files.sort();
+    files
+}
+
+/// `seed` changed as a fuzzer would: each `(at, byte)` overwrites, inserts or removes
+/// the byte at `at` (modulo the length, by `byte % 3`), then it is cut to `keep` bytes
+/// at most. For the tests' mutated inputs.
+pub fn mutate(seed: &[u8], edits: &[(usize, u8)], keep: usize) -> Vec<u8> {
+    let mut out = seed.to_vec();
+    for &(at, byte) in edits {
+        let at = if out.is_empty() { 0 } else { at % out.len() };
+        match byte % 3 {
+            0 if !out.is_empty() => out[at] = byte,
+            1 => out.insert(at, byte),
+            _ if !out.is_empty() => {
+                out.remove(at);
+            }
+            _ => out.push(byte),
+        }
+    }
+    out.truncate(keep);
+    out
+}
+
+/// Runs every committed corpus input of every target of `targets` through its body;
+/// panics naming the first target whose corpus is missing and the first input that
+/// panics. For the tests of each crate that owns fuzz bodies.
+pub fn replay(targets: &[(&str, fn(&[u8]))]) {
+    for (name, body) in targets {
+        let files = corpus(name);
+        assert!(!files.is_empty(), "fuzz/corpus/{name}/ is empty or missing");
+        for (file, bytes) in files {
+            let run = std::panic::catch_unwind(|| body(&bytes));
+            assert!(run.is_ok(), "{name}: fuzz/corpus/{name}/{file} panics");
+        }
+    }
+}
+
+/// Every corpus input of `targets`, with the index of its target: the seeds the
+/// tests mutate.
+pub fn seeds(targets: &[(&str, fn(&[u8]))]) -> Vec<(usize, Vec<u8>)> {
+    targets
+        .iter()
+        .enumerate()
+        .flat_map(|(i, (name, _))| corpus(name).into_iter().map(move |(_, b)| (i, b)))
+        .collect()
 }

@@ -76,7 +76,12 @@ pub fn draft(data: &[u8]) {
         return;
     };
     let d = Draft::from_form(&pairs, "d".into(), NOW_MS, "admin".into());
-    for field in [&d.proposals_open, &d.vote_open, &d.vote_close, &d.keys_close] {
+    for field in [
+        &d.proposals_open,
+        &d.vote_open,
+        &d.vote_close,
+        &d.keys_close,
+    ] {
         let _ = parse_when(field);
     }
     let (me, partner) = (key(1), key(2).public_key());
@@ -103,6 +108,68 @@ pub fn desk_ballot(data: &[u8]) {
     for secret in [false, true] {
         if let Ok(what) = read_assisted(secret, &pairs) {
             signed(sign_assisted(&key(5), &voter, NOW_MS, consultation, what));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! The bodies in the ordinary tests: the committed corpus replayed, arbitrary bytes
+    //! and mutated corpus inputs from proptest.
+
+    use palabre_core::fuzzing::{mutate, replay, seeds};
+    use proptest::prelude::*;
+
+    use super::TARGETS;
+
+    #[test]
+    fn every_target_has_a_corpus_and_replays_it() {
+        replay(TARGETS);
+    }
+
+    /// Found by reading `parse_when` for the fuzz body: the time was cut at byte 5,
+    /// inside the `é`, and panicked.
+    #[test]
+    fn a_draft_time_cut_inside_a_character_is_refused() {
+        assert_eq!(super::parse_when("2027-01-01T1:2:é"), None);
+        super::draft("vote_open=2027-01-01T1%3A2%3A%C3%A9&method=support".as_bytes());
+    }
+
+    /// A year of 14 digits overflowed the day arithmetic (a panic with overflow checks).
+    #[test]
+    fn a_draft_year_beyond_four_digits_is_refused() {
+        assert_eq!(super::parse_when("99999999999999-01-01T00:00"), None);
+        super::draft(b"vote_close=99999999999999-01-01T00%3A00&method=support");
+        assert_eq!(
+            super::parse_when("2027-01-01T08:00"),
+            Some(1_798_790_400_000)
+        );
+        assert_eq!(
+            super::parse_when("2027-01-01T08:00:30"),
+            Some(1_798_790_400_000)
+        );
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 128, ..ProptestConfig::default() })]
+
+        #[test]
+        fn arbitrary_bytes_never_panic(
+            target in 0..TARGETS.len(),
+            bytes in prop::collection::vec(any::<u8>(), 0..512),
+        ) {
+            (TARGETS[target].1)(&bytes);
+        }
+
+        #[test]
+        fn mutated_corpus_inputs_never_panic(
+            pick in any::<prop::sample::Index>(),
+            edits in prop::collection::vec((any::<usize>(), any::<u8>()), 1..8),
+            keep in any::<usize>(),
+        ) {
+            let seeds = seeds(TARGETS);
+            let (target, seed) = &seeds[pick.index(seeds.len())];
+            (TARGETS[*target].1)(&mutate(seed, &edits, keep));
         }
     }
 }
