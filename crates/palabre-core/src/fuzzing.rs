@@ -27,7 +27,11 @@ use crate::tally::{self, BudgetRule, Method};
 
 /// The names of core's fuzz targets, with their bodies: the corpus of target `name`
 /// is `fuzz/corpus/<name>/`.
-pub const TARGETS: &[(&str, fn(&[u8]))] = &[
+/// A fuzz target: its name and its body.
+pub type Target = (&'static str, fn(&[u8]));
+
+/// The names of core's fuzz targets, with their bodies.
+pub const TARGETS: &[Target] = &[
     ("canonical", canonical_json),
     ("event", event),
     ("tombstone", tombstone),
@@ -123,10 +127,11 @@ where
 }
 
 /// A signed tree head (the API's heads, sync, gossip, bundles): decoded, its signature
-/// checked; a decoded head serializes to the canonical bytes of its parts.
+/// checked; a head that verifies serializes to canonical bytes.
 pub fn head(data: &[u8]) {
-    if let Some(h) = round_trip::<SignedTreeHead>(data) {
-        let _ = h.verify();
+    if let Some(h) = round_trip::<SignedTreeHead>(data)
+        && h.verify().is_ok()
+    {
         let bytes = serde_json::to_vec(&h).expect("a head serializes");
         assert_eq!(
             canonical::parse_canonical(&bytes).map(|_| ()),
@@ -284,7 +289,7 @@ pub fn mutate(seed: &[u8], edits: &[(usize, u8)], keep: usize) -> Vec<u8> {
 /// Runs every committed corpus input of every target of `targets` through its body;
 /// panics naming the first target whose corpus is missing and the first input that
 /// panics. For the tests of each crate that owns fuzz bodies.
-pub fn replay(targets: &[(&str, fn(&[u8]))]) {
+pub fn replay(targets: &[Target]) {
     for (name, body) in targets {
         let files = corpus(name);
         assert!(!files.is_empty(), "fuzz/corpus/{name}/ is empty or missing");
@@ -297,7 +302,7 @@ pub fn replay(targets: &[(&str, fn(&[u8]))]) {
 
 /// Every corpus input of `targets`, with the index of its target: the seeds the
 /// tests mutate.
-pub fn seeds(targets: &[(&str, fn(&[u8]))]) -> Vec<(usize, Vec<u8>)> {
+pub fn seeds(targets: &[Target]) -> Vec<(usize, Vec<u8>)> {
     targets
         .iter()
         .enumerate()

@@ -15,7 +15,7 @@ use crate::proto::{Input, Logs, Node, Verdict, Wire};
 
 /// The names of the net fuzz targets, with their bodies (corpus in
 /// `fuzz/corpus/<name>/`).
-pub const TARGETS: &[(&str, fn(&[u8]))] = &[("wire", wire), ("hello", hello)];
+pub const TARGETS: &[palabre_core::fuzzing::Target] = &[("wire", wire), ("hello", hello)];
 
 /// A store that holds nothing: every read answers "not held".
 struct NoLogs;

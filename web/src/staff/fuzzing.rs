@@ -21,7 +21,7 @@ use super::report::ReportForm;
 
 /// The names of web's fuzz targets, with their bodies (corpus in
 /// `fuzz/corpus/<name>/`).
-pub const TARGETS: &[(&str, fn(&[u8]))] = &[
+pub const TARGETS: &[palabre_core::fuzzing::Target] = &[
     ("staff_form", staff_form),
     ("draft", draft),
     ("desk_ballot", desk_ballot),
