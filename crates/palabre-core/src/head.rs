@@ -35,14 +35,20 @@ pub struct TreeHead {
 }
 
 impl TreeHead {
-    fn canonical(&self) -> Vec<u8> {
-        to_canonical(self).expect("a tree head holds only keys, hashes and safe integers")
+    /// The signed bytes; none when a size or time is beyond 2^53 − 1, which signed
+    /// content cannot hold (a received head can claim one).
+    fn canonical(&self) -> Option<Vec<u8>> {
+        to_canonical(self).ok()
     }
 
-    /// Signs the head with the authority's key (tag `palabre/v1/tree-head\n`).
+    /// Signs the head with the authority's key (tag `palabre/v1/tree-head\n`). The
+    /// node signs only its own log's size and clock, both far below 2^53.
     pub fn sign(self, key: &SecretKey) -> SignedTreeHead {
+        let bytes = self
+            .canonical()
+            .expect("a tree head holds only keys, hashes and safe integers");
         SignedTreeHead {
-            sig: key.sign(Domain::TreeHead, &self.canonical()),
+            sig: key.sign(Domain::TreeHead, &bytes),
             head: self,
         }
     }
@@ -59,11 +65,13 @@ pub struct SignedTreeHead {
 }
 
 impl SignedTreeHead {
-    /// Checks the authority's signature.
+    /// Checks the authority's signature. A head with an integer beyond 2^53 − 1 has no
+    /// signed bytes, so no signature holds for it.
     pub fn verify(&self) -> Result<(), KeyError> {
+        let bytes = self.head.canonical().ok_or(KeyError::BadSignature)?;
         self.head
             .authority
-            .verify(Domain::TreeHead, &self.head.canonical(), &self.sig)
+            .verify(Domain::TreeHead, &bytes, &self.sig)
     }
 }
 
@@ -104,10 +112,10 @@ impl CosignedHead {
 }
 
 impl Cosignature {
-    /// Checks the witness's signature (not the inner head's).
+    /// Checks the witness's signature (not the inner head's). Integers beyond 2^53 − 1
+    /// have no signed bytes: no signature holds.
     pub fn verify(&self) -> Result<(), KeyError> {
-        let bytes = to_canonical(&self.cosigned)
-            .expect("a cosigned head holds only keys, hashes and integers");
+        let bytes = to_canonical(&self.cosigned).map_err(|_| KeyError::BadSignature)?;
         self.cosigned
             .witness
             .verify(Domain::Cosignature, &bytes, &self.sig)
@@ -256,8 +264,7 @@ impl Receipt {
     pub fn verify(&self) -> Result<(), ReceiptError> {
         let head = &self.receipt.tree_head;
         head.verify().map_err(|_| ReceiptError::BadHeadSignature)?;
-        let bytes =
-            to_canonical(&self.receipt).expect("a receipt holds only ids, keys and integers");
+        let bytes = to_canonical(&self.receipt).map_err(|_| ReceiptError::BadReceiptSignature)?;
         head.head
             .authority
             .verify(Domain::Receipt, &bytes, &self.sig)

@@ -15,6 +15,10 @@ pub mod crypto;
 pub mod dkg;
 pub mod elgamal;
 pub mod event;
+/// Fuzz bodies for the decoders of outside bytes (see `fuzz/` and the test `fuzz`): for
+/// the fuzz crate and tests, never used by the node's own paths.
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod group;
 pub mod head;
 pub mod ids;

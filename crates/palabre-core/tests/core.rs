@@ -5,6 +5,7 @@ mod core {
     pub mod ceremony;
     pub mod counting;
     pub mod deps;
+    pub mod fuzz;
     pub mod keys;
     pub mod opening;
     pub mod opening_faults;

@@ -5,6 +5,9 @@
 //! only moves its messages, and a seeded simulation drives it through bad networks in
 //! tests.
 
+/// Fuzz bodies for what peers send (see `fuzz/`); never used by the node's own paths.
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod penalty;
 pub mod proto;
 pub mod shell;

@@ -96,7 +96,7 @@ fn hello(key: &SecretKey, local: &libp2p::PeerId) -> Wire {
 }
 
 /// Whether `authority` signed `peer`'s id.
-fn hello_holds(peer: &libp2p::PeerId, authority: &PublicKey, sig: &Signature) -> bool {
+pub(crate) fn hello_holds(peer: &libp2p::PeerId, authority: &PublicKey, sig: &Signature) -> bool {
     authority
         .verify(Domain::Peer, peer.to_base58().as_bytes(), sig)
         .is_ok()
@@ -158,9 +158,9 @@ impl request_response::Codec for SyncCodec {
         if bytes.len() as u64 > MAX_MESSAGE_BYTES {
             return Ok(Request::Unreadable("a message over the size limit"));
         }
-        Ok(match serde_json::from_slice(&bytes) {
-            Ok(wire) => Request::Wire(Box::new(wire)),
-            Err(_) => Request::Unreadable("a message that is not of the protocol"),
+        Ok(match Wire::decode(&bytes) {
+            Some(wire) => Request::Wire(Box::new(wire)),
+            None => Request::Unreadable("a message that is not of the protocol"),
         })
     }
 
@@ -799,7 +799,7 @@ impl Actor {
         message_id: gossipsub::MessageId,
         message: gossipsub::Message,
     ) -> Vec<Output> {
-        let wire = serde_json::from_slice::<Wire>(&message.data).ok();
+        let wire = Wire::decode(&message.data);
         let verdict = match &wire {
             _ if self.links.is_banned(&propagation_source) => Verdict::Ignore,
             Some(w)

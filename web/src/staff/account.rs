@@ -424,11 +424,11 @@ fn setup_gone<O: Office>(st: &Staff<O>, headers: &HeaderMap) -> Response {
 #[derive(Deserialize)]
 pub struct NewAccount {
     #[serde(default)]
-    name: String,
+    pub(super) name: String,
     #[serde(default)]
-    login: String,
+    pub(super) login: String,
     #[serde(default)]
-    password: String,
+    pub(super) password: String,
     #[serde(default)]
     role: String,
     #[serde(default)]
@@ -436,7 +436,7 @@ pub struct NewAccount {
 }
 
 /// Checks a new account's fields; the error is a (code, French, English) triple.
-fn check_account(
+pub(super) fn check_account(
     name: &str,
     login: &str,
     password: &str,

@@ -73,7 +73,10 @@ pub(crate) fn parse_when(text: &str) -> Option<u64> {
     let (y, m, day) = (d.next()??, d.next()??, d.next()??);
     let mut t = time.split(':').map(|p| p.parse::<i64>().ok());
     let (h, min) = (t.next()??, t.next()??);
-    if !(1..=12).contains(&m)
+    // Four-digit years only (what the field sends): larger ones overflowed the
+    // arithmetic below.
+    if !(0..=9999).contains(&y)
+        || !(1..=12).contains(&m)
         || !(1..=31).contains(&day)
         || !(0..24).contains(&h)
         || !(0..60).contains(&min)
@@ -91,14 +94,15 @@ pub(crate) fn parse_when(text: &str) -> Option<u64> {
     let ms = ((days * 86_400 + h * 3600 + min * 60) * 1000)
         .try_into()
         .ok()?;
-    // A day that does not exist (31 April) reads back differently.
-    (format_when(ms)
-        == format!(
-            "{}T{}",
-            date.trim(),
-            &time.trim()[..5.min(time.trim().len())]
-        ))
-    .then_some(ms)
+    // A day that does not exist (31 April) reads back differently. Only `HH:MM` is
+    // compared (seconds may follow); a cut inside a character is no time at all.
+    let time = time.trim();
+    let hh_mm = if time.len() <= 5 {
+        time
+    } else {
+        time.get(..5)?
+    };
+    (format_when(ms) == format!("{}T{hh_mm}", date.trim())).then_some(ms)
 }
 
 /// `YYYY-MM-DDTHH:MM` (UTC) of ms since 1970, as a datetime-local field wants it.
@@ -575,6 +579,51 @@ pub(crate) fn value(form: &Pairs, name: &str) -> String {
         .unwrap_or_default()
 }
 
+impl Draft {
+    /// The draft a saved form describes (draft `id`, saved at `updated_ms` by `by`):
+    /// each field as typed, clipped to a little over what the event allows.
+    pub(crate) fn from_form(form: &Pairs, id: String, updated_ms: u64, by: String) -> Draft {
+        // Bounded like the event it becomes: nothing larger than a signed event is kept.
+        let clip = |s: String, max: usize| s.chars().take(max).collect::<String>();
+        Draft {
+            id,
+            title: clip(value(form, "title"), MAX_TITLE_CHARS + 1),
+            description: clip(value(form, "description"), MAX_DESCRIPTION_CHARS + 1),
+            method: clip(value(form, "method"), 40),
+            threshold: clip(value(form, "threshold"), 20),
+            max_choices: clip(value(form, "max_choices"), 20),
+            budget: clip(value(form, "budget"), 20),
+            rule: clip(value(form, "rule"), 20),
+            grades: clip(value(form, "grades"), 400),
+            proposals_open: clip(value(form, "proposals_open"), 20),
+            proposals_close: clip(value(form, "proposals_close"), 20),
+            vote_open: clip(value(form, "vote_open"), 20),
+            vote_close: clip(value(form, "vote_close"), 20),
+            partners: form
+                .iter()
+                .filter(|(k, _)| k == "partner")
+                .map(|(_, v)| clip(v.clone(), 64))
+                .take(64)
+                .collect(),
+            show_running: value(form, "show_running") == "on",
+            ballots: clip(value(form, "ballots"), 10),
+            trustees: form
+                .iter()
+                .filter(|(k, _)| k == "trustee")
+                .map(|(_, v)| clip(v.clone(), 64))
+                .take(16)
+                .collect(),
+            trustee_threshold: clip(value(form, "trustee_threshold"), 20),
+            keys_close: clip(value(form, "keys_close"), 20),
+            row_mode: value(form, "row_mode") == "on",
+            max_proposals: clip(value(form, "max_proposals"), 20),
+            max_arguments: clip(value(form, "max_arguments"), 20),
+            updated_ms,
+            by,
+        }
+    }
+}
+
 pub async fn save<O: Office>(
     State(st): State<Shared<O>>,
     Path(id): Path<String>,
@@ -586,44 +635,7 @@ pub async fn save<O: Office>(
         Some(d) => d,
         None => return published_already(&st, &headers, me, &id),
     };
-    // Bounded like the event it becomes: nothing larger than a signed event is kept.
-    let clip = |s: String, max: usize| s.chars().take(max).collect::<String>();
-    let d = Draft {
-        id: old.id,
-        title: clip(value(&form, "title"), MAX_TITLE_CHARS + 1),
-        description: clip(value(&form, "description"), MAX_DESCRIPTION_CHARS + 1),
-        method: clip(value(&form, "method"), 40),
-        threshold: clip(value(&form, "threshold"), 20),
-        max_choices: clip(value(&form, "max_choices"), 20),
-        budget: clip(value(&form, "budget"), 20),
-        rule: clip(value(&form, "rule"), 20),
-        grades: clip(value(&form, "grades"), 400),
-        proposals_open: clip(value(&form, "proposals_open"), 20),
-        proposals_close: clip(value(&form, "proposals_close"), 20),
-        vote_open: clip(value(&form, "vote_open"), 20),
-        vote_close: clip(value(&form, "vote_close"), 20),
-        partners: form
-            .iter()
-            .filter(|(k, _)| k == "partner")
-            .map(|(_, v)| clip(v.clone(), 64))
-            .take(64)
-            .collect(),
-        show_running: value(&form, "show_running") == "on",
-        ballots: clip(value(&form, "ballots"), 10),
-        trustees: form
-            .iter()
-            .filter(|(k, _)| k == "trustee")
-            .map(|(_, v)| clip(v.clone(), 64))
-            .take(16)
-            .collect(),
-        trustee_threshold: clip(value(&form, "trustee_threshold"), 20),
-        keys_close: clip(value(&form, "keys_close"), 20),
-        row_mode: value(&form, "row_mode") == "on",
-        max_proposals: clip(value(&form, "max_proposals"), 20),
-        max_arguments: clip(value(&form, "max_arguments"), 20),
-        updated_ms: st.office.now_ms(),
-        by: me.account.login.clone(),
-    };
+    let d = Draft::from_form(&form, old.id, st.office.now_ms(), me.account.login.clone());
     st.office.office_put(ns::DRAFT, &d.id, &encode_record(&d))?;
     Ok(draft_page(&st, &headers, me, d, true))
 }

@@ -170,7 +170,7 @@ pub struct ReplaceForm {
     #[serde(default)]
     csrf: String,
     #[serde(default)]
-    old: String,
+    pub(super) old: String,
 }
 
 pub async fn replace<O: Office>(
@@ -435,13 +435,13 @@ fn read_choice(kind: &str, form: &[(String, String)]) -> Option<Choice> {
 
 /// What an assisted ballot carries: the choice, or for a secret consultation the sealed
 /// member the desk's device made (`desk.js`); the server never sees a secret choice.
-enum Assisted {
+pub(super) enum Assisted {
     Choice(Choice),
     Sealed(Sealed),
 }
 
 /// The ballot form's content, or the refusal's code and words (French, English).
-fn read_assisted(
+pub(super) fn read_assisted(
     secret: bool,
     form: &consultations::Pairs,
 ) -> Result<Assisted, (&'static str, &'static str, &'static str)> {
@@ -467,7 +467,7 @@ fn read_assisted(
 }
 
 /// The agent countersigns, then the voter's key signs the ballot that carries it.
-fn sign_assisted(
+pub(super) fn sign_assisted(
     agent: &SecretKey,
     voter: &SecretKey,
     at: u64,

@@ -17,6 +17,8 @@ mod ceremony;
 mod confirm;
 mod consultations;
 mod desk;
+#[doc(hidden)]
+pub mod fuzzing;
 mod letters;
 pub mod lockout;
 mod moderation;

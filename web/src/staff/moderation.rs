@@ -226,7 +226,7 @@ pub struct ModerateForm {
     #[serde(default)]
     csrf: String,
     #[serde(default)]
-    target: String,
+    pub(super) target: String,
     #[serde(default)]
     action: String,
     #[serde(default)]
@@ -238,6 +238,11 @@ pub struct ModerateForm {
     confirm: String,
 }
 
+/// The item a moderation form names: its id, or a pasted address of its page.
+pub(super) fn target_id(target: &str) -> Option<EventId> {
+    target.trim().rsplit('/').next()?.parse().ok()
+}
+
 pub async fn moderate<O: Office>(
     State(st): State<Shared<O>>,
     headers: HeaderMap,
@@ -245,15 +250,7 @@ pub async fn moderate<O: Office>(
 ) -> Reply {
     let me = st.require_form(&headers, &form.csrf, &[StaffRole::Moderator])?;
     let fr = st.lang(&headers) == Lang::Fr;
-    // A pasted address of the item's page is fine too.
-    let target_text = form
-        .target
-        .trim()
-        .rsplit('/')
-        .next()
-        .unwrap_or("")
-        .to_owned();
-    let Ok(target) = target_text.parse::<EventId>() else {
+    let Some(target) = target_id(&form.target) else {
         return Ok(st.refuse_tr(
             &headers,
             Some(me),

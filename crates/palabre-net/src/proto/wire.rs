@@ -116,6 +116,14 @@ pub enum Wire {
     },
 }
 
+impl Wire {
+    /// Reads one message as received, on a request stream or on gossip: JSON of one of
+    /// the message types, or nothing (the sender is penalised).
+    pub fn decode(bytes: &[u8]) -> Option<Wire> {
+        serde_json::from_slice(bytes).ok()
+    }
+}
+
 /// Entries travel as JSON strings: each is the exact text of a signed event. An entry
 /// that is not UTF-8 (never an admitted one) cannot be written.
 mod entries_as_text {
