@@ -30,9 +30,10 @@ const HELD: usize = 4;
 /// the transparency page counts them all — and a town with large votes keeps the last four.
 const HELD_BALLOTS: usize = 1_000_000;
 
-/// The counts of the last consultations counted.
+/// The counts of the last consultations counted (a store keeps one and hands it to
+/// `Storage::count` through `Storage::count_cache`).
 #[derive(Debug, Default)]
-pub(crate) struct Counts {
+pub struct CountCache {
     slots: Mutex<VecDeque<Arc<Slot>>>,
 }
 
@@ -57,7 +58,7 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-impl Counts {
+impl CountCache {
     /// `view`'s count over `record`, reading `entries(log, start, end)` only for what the
     /// cached count has not read.
     pub(crate) fn count<R: Record + ?Sized>(

@@ -36,6 +36,7 @@ pub use backup::{
     BACKUP_VERSION, BackupFile, BackupHeader, BackupSummary, Restored, restore_backup,
     verify_backup,
 };
+pub use counts::CountCache;
 pub use memory::MemoryStorage;
 pub use sled_storage::{SledStorage, StoreConfig};
 pub use writer::{
@@ -272,8 +273,17 @@ pub trait Storage: Record + Send + Sync {
         let Some(view) = self.consultation(consultation) else {
             return Ok(None);
         };
-        let counted = count_pages(self, &view, |a, s, e| self.entries(a, s, e))?;
-        Ok(Some((view, Arc::new(counted))))
+        let entries = |a: &PublicKey, s, e| self.entries(a, s, e);
+        let counted = match self.count_cache() {
+            Some(cache) => cache.count(self, &view, entries)?,
+            None => Arc::new(count_pages(self, &view, entries)?),
+        };
+        Ok(Some((view, counted)))
+    }
+
+    /// The store's count cache, which `count` answers from (`None`: count afresh).
+    fn count_cache(&self) -> Option<&CountCache> {
+        None
     }
 
     /// How many entries were read from the logs since the store was opened (by

@@ -4,12 +4,11 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Mutex, MutexGuard};
 
 use palabre_core::admission::{
     Clock, ConsultationView, CredentialState, ProposalView, Record, admit,
 };
-use palabre_core::counting::Counted;
 use palabre_core::crypto::PublicKey;
 use palabre_core::event::{Kind, ModerationAction, StaffRole};
 use palabre_core::head::{Cosignature, Equivocation, SignedTreeHead, TreeHead};
@@ -19,7 +18,7 @@ use palabre_core::merkle;
 use palabre_core::purge::Entry;
 use palabre_core::replica::{self, ReplicaError};
 
-use crate::counts::Counts;
+use crate::CountCache;
 use crate::{
     Appended, CommitItem, CommitOutcome, CommitRejection, InvitationCounts, InvitationStatus,
     Moderated, ReplicaOutcome, Storage, StoreError,
@@ -38,7 +37,7 @@ struct Inner {
 pub struct MemoryStorage {
     inner: Mutex<Inner>,
     /// The last counts, read on as the logs grow (`counts.rs`), as in `SledStorage`.
-    counts: Counts,
+    counts: CountCache,
     /// Entries read by `entry` and `entries` (`Storage::entries_read`).
     entries_read: AtomicU64,
 }
@@ -266,17 +265,8 @@ impl Storage for MemoryStorage {
         Ok(entries)
     }
 
-    fn count(
-        &self,
-        consultation: &EventId,
-    ) -> Result<Option<(ConsultationView, Arc<Counted>)>, StoreError> {
-        let Some(view) = self.consultation(consultation) else {
-            return Ok(None);
-        };
-        let counted = self
-            .counts
-            .count(self, &view, |a, s, e| self.entries(a, s, e))?;
-        Ok(Some((view, counted)))
+    fn count_cache(&self) -> Option<&CountCache> {
+        Some(&self.counts)
     }
 
     fn entries_read(&self) -> u64 {

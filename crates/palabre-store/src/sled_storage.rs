@@ -12,12 +12,11 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Mutex, RwLock};
 
 use palabre_core::admission::{
     Clock, ConsultationView, CredentialState, ProposalView, Record, admit,
 };
-use palabre_core::counting::Counted;
 use palabre_core::crypto::PublicKey;
 use palabre_core::event::{Kind, ModerationAction, StaffRole};
 use palabre_core::head::{Cosignature, Equivocation, SignedTreeHead, TreeHead};
@@ -31,7 +30,7 @@ use sled::transaction::{ConflictableTransactionError, TransactionError};
 
 use sha2::{Digest, Sha256};
 
-use crate::counts::Counts;
+use crate::CountCache;
 use crate::indexes::{append, append_purged};
 use crate::trees::*;
 use crate::view::{Pending, View};
@@ -70,7 +69,7 @@ pub struct SledStorage {
     /// admissions (core's `secret::judged`).
     openings: Openings,
     /// The last counts, read on as the logs grow (`counts.rs`).
-    counts: Counts,
+    counts: CountCache,
     /// Entries read by `entry` and `entries` (`Storage::entries_read`).
     entries_read: AtomicU64,
     /// Read by every method that writes, for its whole write (`self.writing()`); written
@@ -98,7 +97,7 @@ impl SledStorage {
             sizes: Mutex::new(HashMap::new()),
             commit_lock: Mutex::new(()),
             openings: Openings::default(),
-            counts: Counts::default(),
+            counts: CountCache::default(),
             entries_read: AtomicU64::new(0),
             snapshot_gate: RwLock::new(()),
         })
@@ -459,17 +458,8 @@ impl Storage for SledStorage {
         Ok(entries)
     }
 
-    fn count(
-        &self,
-        consultation: &EventId,
-    ) -> Result<Option<(ConsultationView, Arc<Counted>)>, StoreError> {
-        let Some(view) = self.consultation(consultation) else {
-            return Ok(None);
-        };
-        let counted = self
-            .counts
-            .count(self, &view, |a, s, e| self.entries(a, s, e))?;
-        Ok(Some((view, counted)))
+    fn count_cache(&self) -> Option<&CountCache> {
+        Some(&self.counts)
     }
 
     fn entries_read(&self) -> u64 {
