@@ -309,3 +309,45 @@ pub fn seeds(targets: &[Target]) -> Vec<(usize, Vec<u8>)> {
         .flat_map(|(i, (name, _))| corpus(name).into_iter().map(move |(_, b)| (i, b)))
         .collect()
 }
+
+/// The property tests every crate that owns fuzz bodies runs over its `targets`: the
+/// committed corpus replayed, proptest's arbitrary bytes, and mutated corpus inputs
+/// (`cases` each). The calling crate needs `proptest` among its dev-dependencies.
+#[macro_export]
+macro_rules! fuzz_properties {
+    ($targets:expr, $cases:expr) => {
+        #[test]
+        fn every_target_has_a_corpus_and_replays_it() {
+            $crate::fuzzing::replay($targets);
+        }
+
+        proptest::proptest! {
+            #![proptest_config(proptest::prelude::ProptestConfig {
+                cases: $cases,
+                ..proptest::prelude::ProptestConfig::default()
+            })]
+
+            #[test]
+            fn arbitrary_bytes_never_panic(
+                target in 0..$targets.len(),
+                bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..512),
+            ) {
+                ($targets[target].1)(&bytes);
+            }
+
+            #[test]
+            fn mutated_corpus_inputs_never_panic(
+                pick in proptest::prelude::any::<proptest::sample::Index>(),
+                edits in proptest::collection::vec(
+                    (proptest::prelude::any::<usize>(), proptest::prelude::any::<u8>()),
+                    1..8,
+                ),
+                keep in proptest::prelude::any::<usize>(),
+            ) {
+                let seeds = $crate::fuzzing::seeds($targets);
+                let (target, seed) = &seeds[pick.index(seeds.len())];
+                ($targets[*target].1)(&$crate::fuzzing::mutate(seed, &edits, keep));
+            }
+        }
+    };
+}

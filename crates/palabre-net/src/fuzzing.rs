@@ -106,36 +106,7 @@ mod tests {
     //! The bodies in the ordinary tests: the committed corpus replayed, arbitrary bytes
     //! and mutated corpus inputs from proptest.
 
-    use palabre_core::fuzzing::{mutate, replay, seeds};
-    use proptest::prelude::*;
-
     use super::TARGETS;
 
-    #[test]
-    fn every_target_has_a_corpus_and_replays_it() {
-        replay(TARGETS);
-    }
-
-    proptest! {
-        #![proptest_config(ProptestConfig { cases: 128, ..ProptestConfig::default() })]
-
-        #[test]
-        fn arbitrary_bytes_never_panic(
-            target in 0..TARGETS.len(),
-            bytes in prop::collection::vec(any::<u8>(), 0..512),
-        ) {
-            (TARGETS[target].1)(&bytes);
-        }
-
-        #[test]
-        fn mutated_corpus_inputs_never_panic(
-            pick in any::<prop::sample::Index>(),
-            edits in prop::collection::vec((any::<usize>(), any::<u8>()), 1..8),
-            keep in any::<usize>(),
-        ) {
-            let seeds = seeds(TARGETS);
-            let (target, seed) = &seeds[pick.index(seeds.len())];
-            (TARGETS[*target].1)(&mutate(seed, &edits, keep));
-        }
-    }
+    palabre_core::fuzz_properties!(TARGETS, 128);
 }

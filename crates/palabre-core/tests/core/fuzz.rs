@@ -3,37 +3,13 @@
 //! each input the fuzzer found that once made a decoder panic, by name.
 
 use palabre_core::crypto::{KeyError, SecretKey};
-use palabre_core::fuzzing::{self, TARGETS, mutate, replay, seeds};
+use palabre_core::fuzzing::{self, TARGETS, mutate};
 use palabre_core::head::{
     CosignedHead, Equivocation, EvidenceError, ReceiptBody, ReceiptError, TreeHead,
 };
 use palabre_core::ids::{EventId, Hash};
-use proptest::prelude::*;
 
-#[test]
-fn every_target_has_a_corpus_and_replays_it() {
-    replay(TARGETS);
-}
-
-proptest! {
-    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
-
-    #[test]
-    fn arbitrary_bytes_never_panic(target in 0..TARGETS.len(), bytes in prop::collection::vec(any::<u8>(), 0..512)) {
-        (TARGETS[target].1)(&bytes);
-    }
-
-    #[test]
-    fn mutated_corpus_inputs_never_panic(
-        pick in any::<prop::sample::Index>(),
-        edits in prop::collection::vec((any::<usize>(), any::<u8>()), 1..8),
-        keep in any::<usize>(),
-    ) {
-        let seeds = seeds(TARGETS);
-        let (target, seed) = &seeds[pick.index(seeds.len())];
-        (TARGETS[*target].1)(&mutate(seed, &edits, keep));
-    }
-}
+palabre_core::fuzz_properties!(TARGETS, 256);
 
 /// A sanity check of the mutator the test above relies on: edits change the input.
 #[test]
