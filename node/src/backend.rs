@@ -20,6 +20,8 @@ use palabre_web::{AuthorityInfo, Backend, BackendError, Member, Refusal, StoredE
 pub struct OfficeSettings {
     pub public_url: String,
     pub town_name: String,
+    /// The town hall's address, desk hours and contacts (letters, home and About).
+    pub town_hall: palabre_web::TownHall,
     /// The federation list: each town's key and name.
     pub federation: Vec<(PublicKey, String)>,
     /// How long a staff session lasts.
@@ -148,6 +150,10 @@ impl Backend for NodeBackend {
             key: self.me(),
             event: self.storage.entry(&self.me(), 0).ok().flatten(),
         }
+    }
+
+    fn town_hall(&self) -> palabre_web::TownHall {
+        self.office.town_hall.clone()
     }
 
     async fn submit(

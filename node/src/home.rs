@@ -29,6 +29,13 @@ pub struct Config {
     pub name: String,
     /// Its official code (INSEE); may be empty.
     pub code: String,
+    /// The town hall's postal address, its desk's opening hours, a contact (telephone,
+    /// e-mail) and whom to ask about personal data: printed on letters and shown on the
+    /// home and About pages (`palabre_web::TownHall`). Each may be empty.
+    pub address: String,
+    pub desk_hours: String,
+    pub contact: String,
+    pub privacy_contact: String,
     /// Where residents reach this node (printed on letters, in the authority event).
     /// Empty: derived from the address actually served (see [`Config::public_url_for`]).
     pub public_url: String,
@@ -69,6 +76,10 @@ impl Default for Config {
             http: "127.0.0.1:8080".into(),
             name: "Ville de Palabre".into(),
             code: String::new(),
+            address: String::new(),
+            desk_hours: String::new(),
+            contact: String::new(),
+            privacy_contact: String::new(),
             public_url: String::new(),
             cache_mib: 16,
             rate_per_second: 50.0,
@@ -96,6 +107,14 @@ http = "127.0.0.1:8080"
 # The municipality's name and official code (INSEE), as residents will see them.
 name = "Ville de Palabre"
 code = ""
+
+# How residents reach the town hall in person: printed on every invitation letter and
+# shown on the site's home and About pages (the About page's privacy notice names
+# privacy_contact, or contact when it is empty, as whom to ask about personal data).
+# address = "1 place de la Mairie, 12345 Palabre"
+# desk_hours = "du lundi au vendredi, 9 h – 12 h et 14 h – 17 h"
+# contact = "05 00 00 00 00 · mairie@palabre.example.org"
+# privacy_contact = "dpo@palabre.example.org"
 
 # The address residents type to reach this node (printed on invitation letters and
 # declared in the town's authority event). Unset, it is http://<the address served>,
@@ -145,6 +164,31 @@ http_header_timeout_seconds = 10
 "#;
 
 impl Config {
+    /// The town hall as residents reach it in person; a demo without settings of its own
+    /// shows example ones, marked as such.
+    pub fn town_hall(&self, demo: bool) -> palabre_web::TownHall {
+        let or_demo = |set: &str, example: &str| {
+            if set.trim().is_empty() && demo {
+                example.to_owned()
+            } else {
+                set.trim().to_owned()
+            }
+        };
+        palabre_web::TownHall {
+            name: self.name.trim().to_owned(),
+            address: or_demo(
+                &self.address,
+                "1 place de la Mairie, 12345 Palabre (adresse de démonstration)",
+            ),
+            desk_hours: or_demo(
+                &self.desk_hours,
+                "du lundi au vendredi, 9 h – 12 h et 14 h – 17 h",
+            ),
+            contact: or_demo(&self.contact, "mairie@palabre.example.org"),
+            privacy_contact: self.privacy_contact.trim().to_owned(),
+        }
+    }
+
     /// The accept loop's bounds under a process file limit of `file_limit`.
     pub fn conn_limits(&self, file_limit: u64) -> palabre_web::conn::ConnLimits {
         let mut limits = palabre_web::conn::ConnLimits::for_file_limit(file_limit);
@@ -376,6 +420,18 @@ fn apply_env(config: &mut Config) -> anyhow::Result<()> {
     }
     if let Some(v) = var("CODE") {
         config.code = v;
+    }
+    if let Some(v) = var("ADDRESS") {
+        config.address = v;
+    }
+    if let Some(v) = var("DESK_HOURS") {
+        config.desk_hours = v;
+    }
+    if let Some(v) = var("CONTACT") {
+        config.contact = v;
+    }
+    if let Some(v) = var("PRIVACY_CONTACT") {
+        config.privacy_contact = v;
     }
     if let Some(v) = var("PUBLIC_URL") {
         config.public_url = v;

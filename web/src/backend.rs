@@ -20,6 +20,23 @@ pub struct AuthorityInfo {
     pub event: Option<Vec<u8>>,
 }
 
+/// How residents reach the town hall in person, from the node's settings: printed on
+/// letters, shown on the home and About pages. An empty field is left out of pages.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TownHall {
+    /// The municipality's name.
+    pub name: String,
+    /// Its postal address (the desk's).
+    pub address: String,
+    /// When the desk is open, in words ("Monday to Friday, 9:00–12:00").
+    pub desk_hours: String,
+    /// How to reach it: a telephone number, an e-mail address.
+    pub contact: String,
+    /// Whom to ask about personal data (the privacy notice); the general contact when
+    /// empty.
+    pub privacy_contact: String,
+}
+
 /// A refused submission: a stable machine code and a plain-language message.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Refusal {
@@ -63,6 +80,11 @@ pub async fn count_off_workers<B: Backend>(
 
 pub trait Backend: Send + Sync + 'static {
     fn authority(&self) -> AuthorityInfo;
+
+    /// The town hall's name, address, desk hours and contacts (none by default).
+    fn town_hall(&self) -> TownHall {
+        TownHall::default()
+    }
 
     /// Admits and durably appends each event to this node's log (in order; each sees the
     /// ones before it). Resolves once they are on disk.

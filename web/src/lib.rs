@@ -21,6 +21,6 @@ pub mod tallies;
 pub mod trust;
 
 pub use api::{ApiConfig, app, app_with};
-pub use backend::{AuthorityInfo, Backend, BackendError, Member, Refusal, StoredEvent};
+pub use backend::{AuthorityInfo, Backend, BackendError, Member, Refusal, StoredEvent, TownHall};
 pub use error::ApiError;
 pub use limit::RateLimit;

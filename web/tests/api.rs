@@ -103,6 +103,16 @@ impl Backend for TestBackend {
         }
     }
 
+    fn town_hall(&self) -> palabre_web::TownHall {
+        palabre_web::TownHall {
+            name: "Ville".into(),
+            address: "1 place de la Mairie, 12345 Ville".into(),
+            desk_hours: "du lundi au vendredi, 9 h – 12 h".into(),
+            contact: "mairie@ville.example".into(),
+            privacy_contact: String::new(),
+        }
+    }
+
     async fn submit(
         &self,
         events: Vec<SignedEvent>,

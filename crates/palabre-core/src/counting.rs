@@ -47,6 +47,11 @@ pub struct Counted {
     pub n_ballots_seen: u64,
     /// Counted ballots cast with a desk agent's help, per agent key.
     pub assisted: BTreeMap<PublicKey, u64>,
+    /// Ballots cast with a desk agent's help that a later ballot of the same voter
+    /// replaced (the voter's own, or another assisted one), per agent key: they count no
+    /// more, and the transparency page says so rather than letting them vanish. Not part
+    /// of the signed result.
+    pub assisted_replaced: BTreeMap<PublicKey, u64>,
     /// For a secret consultation: one sealed ballot per voter (the latest that counts),
     /// by its event id. Empty for a public one.
     pub sealed: BTreeMap<VoterId, EventId>,
@@ -308,6 +313,8 @@ pub struct Counter {
     ballots: BTreeMap<VoterId, (EventId, Choice, Option<PublicKey>)>,
     /// Each voter's latest sealed ballot (secret consultations), with its agent.
     sealed: BTreeMap<VoterId, (EventId, Option<PublicKey>)>,
+    /// Assisted ballots replaced by a later one of their voter, per agent.
+    assisted_replaced: BTreeMap<PublicKey, u64>,
     n_ballots_seen: u64,
     /// What each participating log read so far holds for the count.
     logs: HashMap<PublicKey, LogState>,
@@ -356,6 +363,7 @@ impl Counter {
             moderation: BTreeMap::new(),
             ballots: BTreeMap::new(),
             sealed: BTreeMap::new(),
+            assisted_replaced: BTreeMap::new(),
             n_ballots_seen: 0,
             logs: HashMap::new(),
             current: None,
@@ -462,8 +470,10 @@ impl Counter {
                 self.n_ballots_seen += 1;
                 if let Some(voter) = ballot_voter(log, &mut self.watched, event) {
                     let agent = b.assistance.as_ref().map(|a| a.agent);
-                    self.ballots
+                    let earlier = self
+                        .ballots
                         .insert(voter, (event.id(), b.choice.clone(), agent));
+                    self.note_replaced(earlier.and_then(|(_, _, agent)| agent));
                 }
             }
             Body::SealedBallot(b)
@@ -473,10 +483,18 @@ impl Counter {
                 self.n_ballots_seen += 1;
                 if let Some(voter) = ballot_voter(log, &mut self.watched, event) {
                     let agent = b.assistance.as_ref().map(|a| a.agent);
-                    self.sealed.insert(voter, (event.id(), agent));
+                    let earlier = self.sealed.insert(voter, (event.id(), agent));
+                    self.note_replaced(earlier.and_then(|(_, agent)| agent));
                 }
             }
             _ => {}
+        }
+    }
+
+    /// Notes that an assisted ballot of `agent`'s was replaced by a later one.
+    fn note_replaced(&mut self, agent: Option<PublicKey>) {
+        if let Some(agent) = agent {
+            *self.assisted_replaced.entry(agent).or_default() += 1;
         }
     }
 
@@ -502,6 +520,7 @@ impl Counter {
             moderation: self.moderation.clone(),
             ballots: self.ballots.clone(),
             sealed: self.sealed.clone(),
+            assisted_replaced: self.assisted_replaced.clone(),
             n_ballots_seen: self.n_ballots_seen,
             logs,
             current: None,
@@ -522,6 +541,7 @@ impl Counter {
         self.sealed.retain(|voter, _| !revoked.contains(voter));
         let mut out = Counted {
             n_ballots_seen: self.n_ballots_seen,
+            assisted_replaced: std::mem::take(&mut self.assisted_replaced),
             ..Counted::default()
         };
         out.hidden = self

@@ -85,6 +85,7 @@ pub(super) fn serve(data: PathBuf, http: Option<String>, demo: bool) -> anyhow::
         public_url,
         demo,
         town_name: home.config.name.clone(),
+        town_hall: home.config.town_hall(demo),
         session_ms: home.config.staff_session_seconds.saturating_mul(1000),
         federation: peers
             .peer

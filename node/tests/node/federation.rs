@@ -108,7 +108,7 @@ fn init_towns(dir: &Path, n: usize) -> Vec<Town> {
 }
 
 /// An event signed by `key` now.
-fn sign(key: &SecretKey, body: Body) -> palabre_core::event::SignedEvent {
+pub(super) fn sign(key: &SecretKey, body: Body) -> palabre_core::event::SignedEvent {
     Event {
         author: key.public_key(),
         created_at_ms: now_ms(),

@@ -10,9 +10,10 @@ use std::net::TcpStream;
 use std::time::Duration;
 
 use palabre_core::crypto::{PublicKey, SecretKey};
-use palabre_core::event::{Body, Quotas, StaffRole, decode};
+use palabre_core::event::{BallotBody, Body, Quotas, StaffRole, decode};
 use palabre_core::ids::EventId;
 use palabre_core::merkle;
+use palabre_core::tally::Choice;
 use serde_json::json;
 
 use super::federation::ok;
@@ -617,7 +618,13 @@ fn an_administrator_drafts_previews_and_publishes_a_consultation_then_it_is_fixe
 #[test]
 fn letters_are_generated_printed_exported_redeemed_and_withdrawn() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let node = start(dir.path());
+    let node = super::start_with(
+        dir.path(),
+        &[
+            ("PALABRE_ADDRESS", "2 rue des Écoles, 12345 Palabre"),
+            ("PALABRE_DESK_HOURS", "mardi et jeudi, 14 h – 18 h"),
+        ],
+    );
     let mut admin = first_admin(&node);
     let csrf = admin.csrf();
     let bad = admin.post(
@@ -653,6 +660,32 @@ fn letters_are_generated_printed_exported_redeemed_and_withdrawn() {
     assert_eq!(print.body.matches("class=\"letter\"").count(), 3);
     assert_eq!(print.body.matches("<svg class=\"qr\"").count(), 3);
     assert!(print.body.contains(&codes[0]));
+    // Issue 20, point 17: each letter is dated, names the consultations still open with
+    // the end of their vote, the desk's address and hours, and the site's own words for
+    // its registration link.
+    let letters: Vec<&str> = print
+        .body
+        .split("<section class=\"letter\">")
+        .skip(1)
+        .collect();
+    assert_eq!(letters.len(), 3);
+    for said in [
+        "<p class=\"dated\">Ville de Palabre, le ",
+        "vote ouvert jusqu&#39;au ",
+        " UTC</li>",
+        "<strong>2 rue des Écoles, 12345 Palabre</strong>",
+        "Horaires : mardi et jeudi, 14 h – 18 h",
+        "Choisissez « M&#39;inscrire » et saisissez le code.",
+    ] {
+        for letter in &letters {
+            assert!(letter.contains(said), "{said}: {letter}");
+        }
+    }
+    assert!(!print.body.contains("S&#39;inscrire"), "{}", print.body);
+    // The desk names the residents' page by the site's own word too.
+    let desk = admin.get("/staff/desk");
+    assert!(desk.body.contains("« Ma participation »"), "{}", desk.body);
+    assert!(!desk.body.contains("Mon espace"), "{}", desk.body);
     // The codes are nowhere on disk: only hashes.
     let store = std::fs::read_dir(dir.path().join("store"))
         .expect("store")
@@ -1091,6 +1124,28 @@ fn the_desk_registers_replaces_and_records_assisted_ballots() {
     // Public count per agent.
     let t = Web::new(&node.addr).get("/transparency");
     assert!(t.body.contains("Accueil mairie : 1"), "{}", t.body);
+    // The resident then votes on their own with the card's key: the assisted ballot
+    // counts no more, and the public page says it was replaced instead of dropping it.
+    let seed: [u8; 32] = hex::decode(secret.replace(' ', ""))
+        .expect("a hex card secret")
+        .try_into()
+        .expect("32 bytes");
+    let own = SecretKey::from_seed(&seed);
+    assert_eq!(own.public_key(), old_key);
+    let own_ballot = Body::Ballot(BallotBody {
+        consultation: cid,
+        choice: Choice::Approve(vec![proposals[0]]),
+        assistance: None,
+    });
+    super::federation::post(&node.addr, &super::federation::sign(&own, own_ballot));
+    let t = Web::new(&node.addr).get("/transparency");
+    assert!(
+        t.body.contains(
+            "Accueil mairie : 0 vote compté · 1 remplacé depuis par un vote plus récent de la personne"
+        ),
+        "{}",
+        t.body
+    );
     // Lost card: the replacement names the old key, which stops counting.
     let bad_old = desk.post(
         "/staff/desk/replace",
@@ -1412,4 +1467,126 @@ fn a_report_flood_leaves_the_queue_open_to_a_genuine_report() {
     );
     assert!(queue.body.contains("signalé 11 fois"), "{}", queue.body);
     assert!(queue.body.contains("Propos injurieux."), "{}", queue.body);
+}
+
+/// A member appointed with the password an administrator chose is asked, on every page,
+/// to choose their own; the change needs the current password, obeys the same rule as
+/// the first and ends their other sessions, and the old password opens nothing after.
+/// An administrator gives a member who forgot theirs a new provisional password.
+#[test]
+fn members_choose_their_own_password_and_an_administrator_resets_a_forgotten_one() {
+    const OWN: &str = "mon propre mot de passe";
+    const GIVEN: &str = "remis par la mairie 2026";
+    let dir = tempfile::tempdir().expect("tempdir");
+    let node = start(dir.path());
+    let mut admin = first_admin(&node);
+    // The first administrator chose their own password.
+    assert!(!admin.get("/staff").body.contains("id=\"provisional\""));
+    let mut desk = appoint(&mut admin, "Paul Durand", "paul", "desk");
+    let mut elsewhere = Web::new(&node.addr);
+    elsewhere.login("paul", PASSWORD);
+    assert!(desk.get("/staff/desk").body.contains("id=\"provisional\""));
+    assert!(
+        admin
+            .get("/staff/team")
+            .body
+            .contains("<small>mot de passe provisoire</small>")
+    );
+
+    let csrf = desk.csrf();
+    let change = |web: &mut Web, current: &str, new: &str, repeat: &str| {
+        web.post(
+            "/staff/password",
+            &[
+                ("csrf", &csrf),
+                ("current", current),
+                ("new", new),
+                ("repeat", repeat),
+            ],
+        )
+    };
+    let refusals = [
+        (
+            "pas le bon mot de passe",
+            OWN,
+            OWN,
+            401,
+            "actuel est incorrect",
+        ),
+        (PASSWORD, "court", "court", 422, "au moins 10 caractères"),
+        (
+            PASSWORD,
+            OWN,
+            "mon propre mot de passE",
+            422,
+            "pas identiques",
+        ),
+        (
+            PASSWORD,
+            PASSWORD,
+            PASSWORD,
+            422,
+            "différent de l&#39;actuel",
+        ),
+    ];
+    for (current, new, repeat, status, says) in refusals {
+        let a = change(&mut desk, current, new, repeat);
+        assert_eq!(a.status, status, "{new}: {}", a.body);
+        assert!(a.body.contains(says), "{says}: {}", a.body);
+    }
+    let forged = desk.post(
+        "/staff/password",
+        &[("current", PASSWORD), ("new", OWN), ("repeat", OWN)],
+    );
+    assert_eq!(forged.status, 403);
+    // Nothing was changed by the refusals: both sessions still open.
+    assert_eq!(elsewhere.get("/staff").status, 200);
+
+    let done = change(&mut desk, PASSWORD, OWN, OWN);
+    assert_eq!(done.status, 303, "{}", done.body);
+    assert_eq!(done.header("location"), Some("/staff/password?changed=1"));
+    let shown = desk.get("/staff/password?changed=1");
+    assert!(shown.body.contains("id=\"changed\""), "{}", shown.body);
+    assert!(!shown.body.contains("id=\"provisional\""));
+    // The other session is closed; the old password opens nothing; the new one does.
+    assert_eq!(
+        elsewhere.get("/staff").header("location"),
+        Some("/staff/login")
+    );
+    assert_eq!(Web::new(&node.addr).try_login("paul", PASSWORD).status, 401);
+    Web::new(&node.addr).login("paul", OWN);
+    assert!(
+        !admin
+            .get("/staff/team")
+            .body
+            .contains("<small>mot de passe provisoire</small>")
+    );
+
+    // Only an administrator gives a provisional password, to someone else, by the rule.
+    let own_csrf = desk.csrf();
+    let by_desk = desk.post(
+        "/staff/team/claire/password",
+        &[("csrf", &own_csrf), ("password", GIVEN)],
+    );
+    assert_eq!(by_desk.status, 403);
+    let admin_csrf = admin.csrf();
+    let reset = |admin: &mut Web, login: &str, password: &str| {
+        admin.post(
+            &format!("/staff/team/{login}/password"),
+            &[("csrf", &admin_csrf), ("password", password)],
+        )
+    };
+    let to_self = reset(&mut admin, "claire", GIVEN);
+    assert_eq!(to_self.status, 409);
+    assert!(to_self.body.contains("reset_self"), "{}", to_self.body);
+    assert_eq!(reset(&mut admin, "nobody", GIVEN).status, 404);
+    assert_eq!(reset(&mut admin, "paul", "court").status, 422);
+    assert_eq!(reset(&mut admin, "paul", GIVEN).status, 303);
+    // Paul's sessions end; his own password no longer works; the given one does, and
+    // asks him again to choose his own.
+    assert_eq!(desk.get("/staff").header("location"), Some("/staff/login"));
+    assert_eq!(Web::new(&node.addr).try_login("paul", OWN).status, 401);
+    let mut again = Web::new(&node.addr);
+    again.login("paul", GIVEN);
+    assert!(again.get("/staff").body.contains("id=\"provisional\""));
 }

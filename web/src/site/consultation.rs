@@ -1,5 +1,5 @@
-//! `GET /c/{id}`: a consultation, its proposals in a random order (seeded) and its ballot
-//! form (`consultation.html`). A secret consultation's form is sealed in the page by
+//! `GET /c/{id}`: a consultation, its proposals in a random order (seeded, the same for
+//! a visitor on every visit) and its ballot form (`consultation.html`). A secret consultation's form is sealed in the page by
 //! `sealed.js` (loaded there only, once its election key and layout are recorded); the
 //! page never takes a secret choice without script.
 //! The shared frame, loaders and helpers are `mod.rs`'s; the page reads and never writes.
@@ -95,11 +95,14 @@ pub(super) async fn consultation<B: Backend>(
         Err(answer) => return *answer,
     };
     let now = site.backend.now_ms();
-    let seed = q.seed.unwrap_or_else(|| {
+    // A visitor keeps their own order: a number drawn on their first visit (the
+    // `order` cookie) gives each consultation its seed. A link's `seed` wins.
+    let kept = crate::staff::cookie(&headers, ORDER_COOKIE).and_then(|v| v.parse::<u64>().ok());
+    let visitor = kept.unwrap_or_else(|| {
         let n = site.seeds.fetch_add(1, Ordering::Relaxed);
-        let h = Hash::of(&[now.to_le_bytes(), n.to_le_bytes()].concat());
-        u64::from_le_bytes(h.0[..8].try_into().expect("8 bytes")) % 1_000_000
+        first_u64(&Hash::of(&[now.to_le_bytes(), n.to_le_bytes()].concat()))
     });
+    let seed = q.seed.unwrap_or_else(|| seed_for(visitor, &id));
     let mut proposals = d.proposals;
     proposals.sort_by_cached_key(|p| Hash::of(format!("{seed}:{}", p.id).as_bytes()));
     let b = &d.view.body;
@@ -138,7 +141,7 @@ pub(super) async fn consultation<B: Backend>(
         _ => Secret::Waiting,
     });
     layout.title = b.title.clone();
-    page(ConsultationPage {
+    let mut res = page(ConsultationPage {
         id,
         description: paragraphs(&b.description),
         phase: phase_label(t, phase),
@@ -167,5 +170,29 @@ pub(super) async fn consultation<B: Backend>(
         form,
         secret,
         page: layout,
-    })
+    });
+    if kept.is_none()
+        && let Ok(v) = HeaderValue::from_str(&format!(
+            "{ORDER_COOKIE}={visitor}; Path=/; Max-Age=31536000; SameSite=Lax"
+        ))
+    {
+        res.headers_mut().append(header::SET_COOKIE, v);
+    }
+    res
+}
+
+/// The cookie that keeps a visitor's order of proposals: a random number, drawn on
+/// their first consultation page, that nothing else reads (About says so).
+const ORDER_COOKIE: &str = "order";
+
+/// The seed of `consultation`'s order for the visitor whose number is `visitor`: the
+/// same on every visit, different between consultations and between visitors.
+fn seed_for(visitor: u64, consultation: &str) -> u64 {
+    first_u64(&Hash::of(format!("{visitor}:{consultation}").as_bytes())) % 1_000_000
+}
+
+fn first_u64(h: &Hash) -> u64 {
+    let mut first = [0; 8];
+    first.copy_from_slice(&h.0[..8]);
+    u64::from_le_bytes(first)
 }

@@ -18,6 +18,7 @@ struct HomePage {
     open: Vec<Summary>,
     upcoming: Vec<Summary>,
     closed: Vec<Summary>,
+    hall: crate::backend::TownHall,
 }
 
 pub(super) async fn home<B: Backend>(
@@ -62,5 +63,6 @@ pub(super) async fn home<B: Backend>(
         open,
         upcoming,
         closed,
+        hall: site.backend.town_hall(),
     })
 }

@@ -57,17 +57,82 @@ impl Lang {
     /// it never reads as a tally of votes. French puts 0 and 1 in the singular, English
     /// only 1.
     pub fn n_arguments(self, n: usize, stance: Stance) -> String {
-        let noun = match (self, n) {
-            (Lang::Fr, 0 | 1) | (Lang::En, 1) => "argument",
-            _ => "arguments",
+        match stance {
+            Stance::Pro => self.n(
+                n as u64,
+                ("argument pour", "arguments pour"),
+                ("argument for", "arguments for"),
+            ),
+            Stance::Con => self.n(
+                n as u64,
+                ("argument contre", "arguments contre"),
+                ("argument against", "arguments against"),
+            ),
+        }
+    }
+
+    /// "1 vote compté", "3 counted votes": `n` and the words for one or for several,
+    /// (singular, plural) in each language, by the language's rule.
+    pub fn n(self, n: u64, fr: (&str, &str), en: (&str, &str)) -> String {
+        let words = match (self, n) {
+            (Lang::Fr, 0 | 1) => fr.0,
+            (Lang::Fr, _) => fr.1,
+            (Lang::En, 1) => en.0,
+            (Lang::En, _) => en.1,
         };
-        let side = match (self, stance) {
-            (Lang::Fr, Stance::Pro) => "pour",
-            (Lang::Fr, Stance::Con) => "contre",
-            (Lang::En, Stance::Pro) => "for",
-            (Lang::En, Stance::Con) => "against",
+        format!("{n} {words}")
+    }
+
+    /// A date as a letter prints it: "7 décembre 2026", "7 December 2026" (UTC).
+    pub fn long_date(self, ms: u64) -> String {
+        const FR: [&str; 12] = [
+            "janvier",
+            "février",
+            "mars",
+            "avril",
+            "mai",
+            "juin",
+            "juillet",
+            "août",
+            "septembre",
+            "octobre",
+            "novembre",
+            "décembre",
+        ];
+        const EN: [&str; 12] = [
+            "January",
+            "February",
+            "March",
+            "April",
+            "May",
+            "June",
+            "July",
+            "August",
+            "September",
+            "October",
+            "November",
+            "December",
+        ];
+        let (y, m, d) = super::civil_date(ms);
+        let month = match self {
+            Lang::Fr => FR,
+            Lang::En => EN,
+        }[(m - 1).clamp(0, 11) as usize];
+        match (self, d) {
+            (Lang::Fr, 1) => format!("1er {month} {y}"),
+            _ => format!("{d} {month} {y}"),
+        }
+    }
+
+    /// A moment as a letter prints it: "15 janvier 2027 à 18:00 UTC".
+    pub fn long_date_time(self, ms: u64) -> String {
+        let minutes = ms / 60_000;
+        let (h, m) = ((minutes / 60) % 24, minutes % 60);
+        let at = match self {
+            Lang::Fr => "à",
+            Lang::En => "at",
         };
-        format!("{n} {noun} {side}")
+        format!("{} {at} {h:02}:{m:02} UTC", self.long_date(ms))
     }
 
     /// Names joined as a sentence says them: "A, B et C", "A, B and C".
@@ -435,6 +500,30 @@ mod tests {
         check(Lang::En, 0, Stance::Con, "0 arguments against");
         check(Lang::En, 1, Stance::Pro, "1 argument for");
         check(Lang::En, 3, Stance::Con, "3 arguments against");
+    }
+
+    #[test]
+    fn a_letter_dates_itself_in_words() {
+        // 2026-12-07 and 2027-01-01, 12:00 UTC.
+        let (dec7, jan1) = (1_796_644_800_000, 1_798_804_800_000);
+        assert_eq!(Lang::Fr.long_date(dec7), "7 décembre 2026");
+        assert_eq!(Lang::En.long_date(dec7), "7 December 2026");
+        assert_eq!(Lang::Fr.long_date(jan1), "1er janvier 2027");
+        assert_eq!(Lang::En.long_date(jan1), "1 January 2027");
+        assert_eq!(
+            Lang::Fr.long_date_time(dec7 + 90_000),
+            "7 décembre 2026 à 12:01 UTC"
+        );
+    }
+
+    #[test]
+    fn counts_take_the_plural_of_their_language() {
+        let votes = |lang: Lang, n| lang.n(n, ("vote", "votes"), ("vote", "votes"));
+        assert_eq!(votes(Lang::Fr, 0), "0 vote");
+        assert_eq!(votes(Lang::Fr, 1), "1 vote");
+        assert_eq!(votes(Lang::Fr, 2), "2 votes");
+        assert_eq!(votes(Lang::En, 0), "0 votes");
+        assert_eq!(votes(Lang::En, 1), "1 vote");
     }
 
     #[test]

@@ -209,6 +209,11 @@ impl Layout {
         Lang::parse(self.lang).unwrap_or(Lang::Fr)
     }
 
+    /// `n` with its words in the page's language, singular or plural (`Lang::n`).
+    pub fn tr_count(&self, n: &u64, fr: &(&str, &str), en: &(&str, &str)) -> String {
+        self.language().n(*n, *fr, *en)
+    }
+
     /// "2 arguments pour": a count of arguments, never a bare number beside "Pour".
     pub fn arguments_for(&self, n: &usize) -> String {
         self.language().n_arguments(*n, Stance::Pro)
@@ -307,9 +312,15 @@ impl IntoResponse for Failed {
 
 /// `YYYY-MM-DD HH:MM UTC` from ms since 1970 (proleptic Gregorian, no time zone base).
 pub fn when(ms: u64) -> String {
+    let (y, mo, d) = civil_date(ms);
     let secs = ms / 1000;
-    let days = (secs / 86_400) as i64;
     let (h, m) = ((secs % 86_400) / 3600, (secs % 3600) / 60);
+    format!("{y:04}-{mo:02}-{d:02} {h:02}:{m:02} UTC")
+}
+
+/// The UTC date (year, month 1–12, day 1–31) of ms since 1970, proleptic Gregorian.
+pub fn civil_date(ms: u64) -> (i64, i64, i64) {
+    let days = (ms / 86_400_000) as i64;
     // Howard Hinnant's days-to-civil.
     let z = days + 719_468;
     let era = z.div_euclid(146_097);
@@ -319,8 +330,7 @@ pub fn when(ms: u64) -> String {
     let mp = (5 * doy + 2) / 153;
     let d = doy - (153 * mp + 2) / 5 + 1;
     let mo = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(mo <= 2);
-    format!("{y:04}-{mo:02}-{d:02} {h:02}:{m:02} UTC")
+    (yoe + era * 400 + i64::from(mo <= 2), mo, d)
 }
 
 fn phase_label(t: &Texts, phase: Phase) -> &'static str {

@@ -1,4 +1,5 @@
-//! `GET /verify` and `GET /about`: pages of plain text (`text.html`).
+//! `GET /verify`, a page of plain text (`text.html`), and `GET /about`: what Palabre
+//! is, the town hall, and the privacy notice (`about.html`).
 //! The shared frame, loaders and helpers are `mod.rs`'s; the page reads and never writes.
 
 use super::*;
@@ -42,8 +43,20 @@ pub(super) async fn about<B: Backend>(
     paragraphs.push(format!("{} : {}", t.authority, layout.authority));
     let town = town_name(&*site.backend, &site.backend.authority().key);
     paragraphs.push(t.trust_single.replace("{town}", &town));
-    page(TextPage {
+    page(AboutPage {
         page: layout,
         paragraphs,
+        hall: site.backend.town_hall(),
     })
+}
+
+/// `/about`: what Palabre is, the town hall (address, desk hours, contact) and the
+/// privacy notice a town must publish: what is kept, what is public, for how long, whom
+/// to ask.
+#[derive(Template)]
+#[template(path = "about.html")]
+struct AboutPage {
+    page: Layout,
+    paragraphs: Vec<String>,
+    hall: crate::backend::TownHall,
 }

@@ -1,6 +1,6 @@
 //! Accounts: the one-time setup link of the first administrator, logging in and out,
-//! the dashboard, and the team page where an administrator appoints and dismisses staff
-//! (each appointment is a `staff` event signed by the authority).
+//! Argon2id password checks on their own thread, and the dashboard. The team page
+//! (appointments and dismissals) is `team.rs`; changing a password, `password.rs`.
 
 use argon2::Argon2;
 use argon2::password_hash::{PasswordHash, SaltString};
@@ -8,11 +8,10 @@ use askama::Template;
 use axum::extract::{Form, Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::Response;
-use palabre_core::event::{Body, Event, StaffBody, StaffRole};
+use palabre_core::event::StaffRole;
 use palabre_core::limits::MAX_STAFF_NAME_CHARS;
 use serde::Deserialize;
 
-use super::confirm::{ConfirmForm, Confirmation, Irreversible};
 use super::*;
 
 /// Shortest password accepted.
@@ -223,7 +222,7 @@ type HashJob = Box<dyn FnOnce() + Send>;
 /// Runs `job` on the one thread that computes Argon2 (it is meant to be slow, and each
 /// computation takes 19 MiB: on one thread that memory is reused, where a pool of
 /// blocking threads would each keep their own). A full queue is an error, not a wait.
-async fn on_hasher<T: Send + 'static>(
+pub(super) async fn on_hasher<T: Send + 'static>(
     job: impl FnOnce() -> T + Send + 'static,
 ) -> Result<T, BackendError> {
     static QUEUE: std::sync::OnceLock<std::sync::mpsc::SyncSender<HashJob>> =
@@ -309,7 +308,7 @@ fn decoy_hash() -> &'static str {
     })
 }
 
-fn check_password(password: &str, phc: &str) -> bool {
+pub(super) fn check_password(password: &str, phc: &str) -> bool {
     let Ok(h) = PasswordHash::new(phc) else {
         return false;
     };
@@ -430,9 +429,9 @@ pub struct NewAccount {
     #[serde(default)]
     pub(super) password: String,
     #[serde(default)]
-    role: String,
+    pub(super) role: String,
     #[serde(default)]
-    csrf: String,
+    pub(super) csrf: String,
 }
 
 /// Checks a new account's fields; the error is a (code, French, English) triple.
@@ -462,6 +461,14 @@ pub(super) fn check_account(
             "The login is 2 to 40 characters: lower-case letters, digits, dot, dash.",
         ));
     }
+    check_new_password(password)
+}
+
+/// The rule of every password a member is given or chooses; the error is a (code,
+/// French, English) triple.
+pub(super) fn check_new_password(
+    password: &str,
+) -> Result<(), (&'static str, &'static str, &'static str)> {
     let n = password.chars().count();
     if !(MIN_PASSWORD_CHARS..=MAX_PASSWORD_CHARS).contains(&n) {
         return Err((
@@ -504,7 +511,16 @@ pub async fn setup<O: Office>(
         Some(_) => {}
         None => return Ok(setup_gone(&st, &headers)),
     }
-    match create_account(&st, &form.name, &login, &form.password, StaffRole::Admin).await? {
+    match team::create_account(
+        &st,
+        &form.name,
+        &login,
+        &form.password,
+        StaffRole::Admin,
+        team::ChosenBy::Themselves,
+    )
+    .await?
+    {
         Ok(()) => {}
         Err(refusal) => {
             return Ok(st.refuse(
@@ -519,227 +535,6 @@ pub async fn setup<O: Office>(
     tracing::info!(staff = %login, "first administrator created");
     st.office.count_action("setup");
     Ok(start_session(&st, &login)?)
-}
-
-/// Makes a key for the new member, appoints it in the log (signed by the authority),
-/// then keeps the account. Nothing is kept if the appointment is refused.
-async fn create_account<O: Office>(
-    st: &Staff<O>,
-    name: &str,
-    login: &str,
-    password: &str,
-    role: StaffRole,
-) -> Result<Result<(), Refusal>, BackendError> {
-    if st.account(login)?.is_some() {
-        return Ok(Err(Refusal {
-            code: "login_taken".into(),
-            message: "this login is already used / cet identifiant est déjà pris".into(),
-        }));
-    }
-    let seed = random::<32>()?;
-    let key = SecretKey::from_seed(&seed);
-    let password = password.to_owned();
-    let phc = on_hasher(move || hash_password(&password)).await??;
-    let appointment = st.office.sign_as_authority(Event {
-        author: st.office.authority().key,
-        created_at_ms: st.office.now_ms(),
-        body: Body::Staff(StaffBody {
-            subject: key.public_key(),
-            name: name.trim().to_owned(),
-            role,
-            active: true,
-        }),
-    })?;
-    if let Err(r) = st.submit_one(appointment).await? {
-        return Ok(Err(r));
-    }
-    let account = Account {
-        login: login.to_owned(),
-        name: name.trim().to_owned(),
-        role,
-        seed: hex::encode(seed),
-        password: phc,
-        active: true,
-        created_ms: st.office.now_ms(),
-    };
-    st.office
-        .office_put(ns::ACCOUNT, login, &encode_record(&account))?;
-    st.office.count_action("appoint");
-    Ok(Ok(()))
-}
-
-/// A staff member as the team page shows them.
-pub(crate) struct Member {
-    pub login: String,
-    pub name: String,
-    pub role: &'static str,
-    pub key: String,
-    pub active: bool,
-}
-
-#[derive(Template)]
-#[template(path = "staff/team.html")]
-struct TeamPage {
-    page: Frame,
-    members: Vec<Member>,
-    error: String,
-}
-
-pub(crate) fn members<O: Office>(st: &Staff<O>, lang: &str) -> Result<Vec<Member>, BackendError> {
-    let mut list: Vec<Member> = st
-        .accounts()?
-        .into_iter()
-        .map(|a| Member {
-            key: a
-                .key()
-                .map(|k| k.public_key().to_string())
-                .unwrap_or_default(),
-            login: a.login,
-            name: a.name,
-            role: role_label(lang, a.role),
-            active: a.active,
-        })
-        .collect();
-    list.sort_by(|a, b| (!a.active, &a.name).cmp(&(!b.active, &b.name)));
-    Ok(list)
-}
-
-fn team_page<O: Office>(st: &Staff<O>, headers: &HeaderMap, me: Me, error: String) -> Reply {
-    let frame = st.frame_tr(headers, me, "Équipe", "Team");
-    let members = members(st, frame.lang)?;
-    Ok(page(TeamPage {
-        page: frame,
-        members,
-        error,
-    }))
-}
-
-pub async fn team<O: Office>(State(st): State<Shared<O>>, headers: HeaderMap) -> Reply {
-    let me = st.require(&headers, &[])?;
-    team_page(&st, &headers, me, String::new())
-}
-
-pub async fn appoint<O: Office>(
-    State(st): State<Shared<O>>,
-    headers: HeaderMap,
-    Form(form): Form<NewAccount>,
-) -> Reply {
-    let me = st.require_form(&headers, &form.csrf, &[])?;
-    let lang = st.lang(&headers);
-    let login = form.login.trim().to_lowercase();
-    let checked = check_account(&form.name, &login, &form.password).and_then(|()| {
-        StaffRole::parse(&form.role).ok_or(("bad_role", "Choisissez un rôle.", "Choose a role."))
-    });
-    let role = match checked {
-        Ok(role) => role,
-        Err((code, fr, en)) => {
-            tracing::info!(code, staff = %me.account.login, "appointment form refused");
-            let mut res = team_page(
-                &st,
-                &headers,
-                me,
-                if lang == Lang::Fr { fr } else { en }.into(),
-            )?;
-            *res.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
-            return Ok(res);
-        }
-    };
-    Ok(
-        match create_account(&st, &form.name, &login, &form.password, role).await? {
-            Ok(()) => {
-                tracing::info!(staff = %me.account.login, new = %login, role = role.as_str(), "staff appointed");
-                see_other("/staff/team")
-            }
-            Err(r) => {
-                let mut res = team_page(&st, &headers, me, r.message)?;
-                *res.status_mut() = StatusCode::CONFLICT;
-                res
-            }
-        },
-    )
-}
-
-pub async fn dismiss<O: Office>(
-    State(st): State<Shared<O>>,
-    Path(login): Path<String>,
-    headers: HeaderMap,
-    Form(form): Form<ConfirmForm>,
-) -> Reply {
-    let me = st.require_form(&headers, &form.csrf, &[])?;
-    let lang = st.lang(&headers);
-    let account = match st.account(&login)? {
-        Some(a) if a.active => a,
-        _ => {
-            return Ok(st.refuse(
-                &headers,
-                Some(me),
-                StatusCode::NOT_FOUND,
-                "not_found",
-                if lang == Lang::Fr {
-                    "Aucun membre actif de ce nom."
-                } else {
-                    "No active member by that login."
-                },
-            ));
-        }
-    };
-    if account.login == me.account.login {
-        return Ok(st.refuse(
-            &headers,
-            Some(me),
-            StatusCode::CONFLICT,
-            "dismiss_self",
-            if lang == Lang::Fr {
-                "Vous ne pouvez pas vous retirer vous-même : un autre administrateur le peut."
-            } else {
-                "You cannot dismiss yourself: another administrator can."
-            },
-        ));
-    }
-    // A dismissal is signed into the public record for good: confirm it first.
-    if Confirmation::of(&form.confirm) == Confirmation::Missing {
-        return Ok(st.confirm_first(
-            &headers,
-            me,
-            Irreversible {
-                action: format!("/staff/team/{}/dismiss", account.login),
-                fields: vec![("csrf", form.csrf.clone())],
-                title: ("Retirer ce membre ?", "Dismiss this member?"),
-                consequence: (
-                    "Sa session se ferme, sa clé ne signe plus rien, et le registre public garde son retrait pour toujours ; ce compte ne peut pas être rétabli. Membre :",
-                    "Their session ends, their key signs nothing more, and the public record keeps the dismissal for good; this account cannot be restored. Member:",
-                ),
-                subject: format!("{} ({})", account.name, account.login),
-                button: ("Retirer ce membre définitivement", "Dismiss this member for good"),
-                back: "/staff/team".into(),
-            },
-        ));
-    }
-    let key = account.key()?.public_key();
-    let event = st.office.sign_as_authority(Event {
-        author: st.office.authority().key,
-        created_at_ms: st.office.now_ms(),
-        body: Body::Staff(StaffBody {
-            subject: key,
-            name: account.name.clone(),
-            role: account.role,
-            active: false,
-        }),
-    });
-    let event = event?;
-    match st.submit_one(event).await? {
-        Ok(_) => {}
-        Err(r) => return Ok(st.refused(&headers, me, &r)),
-    }
-    let ended = Account {
-        active: false,
-        ..account
-    };
-    st.office
-        .office_put(ns::ACCOUNT, &ended.login, &encode_record(&ended))?;
-    st.office.count_action("dismiss");
-    tracing::info!(staff = %me.account.login, dismissed = %ended.login, "staff dismissed");
-    Ok(see_other("/staff/team"))
 }
 
 #[cfg(test)]

@@ -207,8 +207,8 @@ fn old_key_refusal(e: &KeyError) -> (&'static str, &'static str, &'static str) {
         ),
         _ => (
             "bad_key",
-            "Ce n'est pas une clé publique (64 caractères 0-9 a-f, sur la carte, un reçu ou la page « Mon espace »).",
-            "This is not a public key (64 characters 0-9 a-f, on the card, a receipt or the “My space” page).",
+            "Ce n'est pas une clé publique (64 caractères 0-9 a-f, sur la carte, un reçu ou la page « Ma participation »).",
+            "This is not a public key (64 characters 0-9 a-f, on the card, a receipt or the “My participation” page).",
         ),
     }
 }

@@ -10,6 +10,7 @@ use askama::Template;
 use axum::extract::{Form, Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use palabre_core::admission::Phase;
 use palabre_core::event::StaffRole;
 use palabre_core::invitation::{code_from_random, code_hash, normalize_code};
 use serde::{Deserialize, Serialize};
@@ -281,7 +282,18 @@ struct PrintPage {
     page: Frame,
     site: String,
     letters: Vec<Letter>,
+    /// The day the letters are printed, in words.
+    dated: String,
+    /// The town's consultations not yet closed: (title, end of the vote in words).
+    consultations: Vec<(String, String)>,
+    hall: crate::backend::TownHall,
+    /// The site's own words for its registration link, so that the letter names what
+    /// residents will see.
+    register: &'static str,
 }
+
+/// The consultations a letter announces: this town's, not closed yet, soonest first.
+const LETTER_CONSULTATIONS: usize = 3;
 
 #[derive(Deserialize)]
 pub struct PrintQuery {
@@ -329,11 +341,30 @@ pub async fn print<O: Office>(
             code,
         })
         .collect();
+    let lang = st.lang(&headers);
+    let now = st.office.now_ms();
+    let town = st.office.authority().key;
+    let mut open: Vec<_> = st
+        .office
+        .consultations()?
+        .into_iter()
+        .filter(|c| c.participates(&town) && c.phase(now) != Phase::Closed)
+        .collect();
+    open.sort_by_key(|c| (c.body.vote_close_ms, c.id));
+    let consultations = open
+        .into_iter()
+        .take(LETTER_CONSULTATIONS)
+        .map(|c| (c.body.title, lang.long_date_time(c.body.vote_close_ms)))
+        .collect();
     st.office.count_action("print");
     Ok(page(PrintPage {
         page: frame,
         site,
         letters,
+        dated: lang.long_date(now),
+        consultations,
+        hall: st.office.town_hall(),
+        register: lang.texts().register,
     }))
 }
 

@@ -22,9 +22,11 @@ pub mod fuzzing;
 mod letters;
 pub mod lockout;
 mod moderation;
+mod password;
 pub(crate) mod qr;
 mod report;
 mod secrecy;
+mod team;
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -140,6 +142,10 @@ pub(crate) struct Account {
     pub password: String,
     pub active: bool,
     pub created_ms: u64,
+    /// Chosen by an administrator (an appointment, a reset) and not yet replaced by the
+    /// member's own; accounts kept before this field existed read as not provisional.
+    #[serde(default)]
+    pub provisional: bool,
 }
 
 impl Account {
@@ -206,11 +212,13 @@ pub fn routes<O: Office>(office: Arc<O>) -> Router {
             "/staff/setup/{token}",
             get(account::setup_page::<O>).post(account::setup::<O>),
         )
+        .route("/staff/team", get(team::team::<O>).post(team::appoint::<O>))
+        .route("/staff/team/{login}/dismiss", post(team::dismiss::<O>))
+        .route("/staff/team/{login}/password", post(password::reset::<O>))
         .route(
-            "/staff/team",
-            get(account::team::<O>).post(account::appoint::<O>),
+            "/staff/password",
+            get(password::show::<O>).post(password::change::<O>),
         )
-        .route("/staff/team/{login}/dismiss", post(account::dismiss::<O>))
         .route(
             "/staff/consultations",
             get(consultations::list::<O>).post(consultations::create::<O>),
@@ -341,6 +349,16 @@ impl Frame {
     pub fn can(&self, role: &str) -> bool {
         let Some(me) = &self.me else { return false };
         me.account.role == StaffRole::Admin || me.account.role.as_str() == role
+    }
+
+    /// Whether the member's password is still one an administrator chose: every page
+    /// then asks them to choose their own.
+    pub fn provisional(&self) -> bool {
+        self.me.as_ref().is_some_and(|m| m.account.provisional)
+    }
+
+    pub fn login(&self) -> &str {
+        self.me.as_ref().map_or("", |m| m.account.login.as_str())
     }
 
     pub fn who(&self) -> String {

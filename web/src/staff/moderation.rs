@@ -7,9 +7,12 @@
 //! letters issued, redeemed and withdrawn per batch, the staff and their keys, and the
 //! assisted ballots each desk agent countersigned.
 
+use std::collections::{BTreeMap, BTreeSet};
+
 use askama::Template;
 use axum::extract::{Form, Path, State};
 use axum::http::{HeaderMap, StatusCode};
+use palabre_core::crypto::PublicKey;
 use palabre_core::event::{Body, Kind, ModerationAction, ModerationBody, StaffRole, decode};
 use palabre_core::ids::EventId;
 use palabre_core::limits::MAX_REASON_CHARS;
@@ -491,7 +494,15 @@ pub async fn public_log<O: Office>(State(st): State<Shared<O>>, headers: HeaderM
 /// Assisted ballots of one consultation, per agent.
 pub(crate) struct Assisted {
     pub title: String,
-    pub agents: Vec<(String, u64)>,
+    pub agents: Vec<AgentCount>,
+}
+
+/// One desk agent's assisted ballots in one consultation: those that count, and those
+/// the voter later replaced with another ballot (which count no more).
+pub(crate) struct AgentCount {
+    pub name: String,
+    pub counted: u64,
+    pub replaced: u64,
 }
 
 /// A letter batch as the public page shows it: its redeemed count in steps of
@@ -523,7 +534,7 @@ struct TransparencyPage {
     page: Layout,
     batches: Vec<PublicBatch>,
     total: Counts,
-    members: Vec<account::Member>,
+    members: Vec<team::Member>,
     assisted: Vec<Assisted>,
 }
 
@@ -541,7 +552,7 @@ pub async fn transparency<O: Office>(State(st): State<Shared<O>>, headers: Heade
         })
         .collect();
     let total = st.office.invitation_counts(None)?;
-    let members = account::members(&st, layout.lang)?;
+    let members = team::members(&st, layout.lang)?;
     let names = names(&st)?;
     let me = st.office.authority().key;
     let mut assisted = Vec::new();
@@ -554,17 +565,24 @@ pub async fn transparency<O: Office>(State(st): State<Shared<O>>, headers: Heade
         let Some((view, counted)) = st.office.count(&c.id)? else {
             continue;
         };
-        if counted.assisted.is_empty() {
+        let agents: BTreeSet<&PublicKey> = counted
+            .assisted
+            .keys()
+            .chain(counted.assisted_replaced.keys())
+            .collect();
+        if agents.is_empty() {
             continue;
         }
+        let of =
+            |counts: &BTreeMap<PublicKey, u64>, k: &PublicKey| counts.get(k).copied().unwrap_or(0);
         assisted.push(Assisted {
             title: view.body.title,
-            agents: counted
-                .assisted
-                .iter()
-                .map(|(k, n)| {
-                    let name = names.get(k).cloned().unwrap_or_else(|| k.to_string());
-                    (name, *n)
+            agents: agents
+                .into_iter()
+                .map(|k| AgentCount {
+                    name: names.get(k).cloned().unwrap_or_else(|| k.to_string()),
+                    counted: of(&counted.assisted, k),
+                    replaced: of(&counted.assisted_replaced, k),
                 })
                 .collect(),
         });

@@ -330,3 +330,117 @@ async fn the_trust_line_names_who_keeps_the_record() {
         "{en}"
     );
 }
+
+/// Issue 20, point 8: the home page names the town and says how to take part (where
+/// the code comes from, the desk's address and hours, the registration link); the About
+/// page gives the town hall's contact and hours and the privacy notice a town must
+/// publish: what is kept, what is public, for how long, whom to ask.
+#[tokio::test]
+async fn the_home_and_about_pages_say_who_runs_the_site_and_how_to_take_part() {
+    let (b, _, _) = world();
+    let home = page_in(&b, "/", "fr").await;
+    assert!(home.contains("<h1>Ville · Consultations</h1>"), "{home}");
+    for said in [
+        "Comment participer",
+        "lettre que la mairie vous a envoyée",
+        "1 place de la Mairie, 12345 Ville (du lundi au vendredi, 9 h – 12 h)",
+        "<a href=\"/register\">M&#39;inscrire</a>",
+        "<a href=\"/about\">",
+    ] {
+        assert!(home.contains(said), "{said}: {home}");
+    }
+    let home = page_in(&b, "/", "en").await;
+    assert!(home.contains("How to take part"), "{home}");
+
+    let about = page_in(&b, "/about", "fr").await;
+    for said in [
+        "<dd>1 place de la Mairie, 12345 Ville</dd>",
+        "<dd>du lundi au vendredi, 9 h – 12 h</dd>",
+        "<dd>mairie@ville.example</dd>",
+        "Ce qui est gardé.",
+        "Ce qui est public.",
+        "Combien de temps.",
+        // No privacy contact set: the general contact is whom to ask.
+        "l&#39;effacement d&#39;un texte : mairie@ville.example.",
+    ] {
+        assert!(about.contains(said), "{said}: {about}");
+    }
+    let about = page_in(&b, "/about", "en").await;
+    for said in [
+        "What is kept.",
+        "What is public.",
+        "For how long.",
+        "Whom to ask.",
+    ] {
+        assert!(about.contains(said), "{said}: {about}");
+    }
+}
+
+/// The seed a consultation page shows ("graine N"), and the cookies it sets.
+async fn order_of(
+    b: &std::sync::Arc<TestBackend>,
+    cid: &EventId,
+    cookie: Option<&str>,
+) -> (String, Vec<String>) {
+    use axum::body::Body as HttpBody;
+    use http_body_util::BodyExt;
+    use tower::ServiceExt;
+    let mut request = axum::http::Request::builder().uri(format!("/c/{cid}"));
+    if let Some(c) = cookie {
+        request = request.header("cookie", c);
+    }
+    let response = palabre_web::app(std::sync::Arc::clone(b), palabre_web::ApiConfig::default())
+        .oneshot(request.body(HttpBody::empty()).expect("request"))
+        .await
+        .expect("the router answers");
+    let set: Vec<String> = response
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok().map(str::to_owned))
+        .collect();
+    let body = response
+        .into_body()
+        .collect()
+        .await
+        .expect("body")
+        .to_bytes();
+    let body = String::from_utf8(body.to_vec()).expect("UTF-8");
+    let at = body.find("(graine ").expect("the seed is shown") + 8;
+    let seed = body[at..at + body[at..].find(')').expect("closing")].to_owned();
+    (seed, set)
+}
+
+/// Issue 20, point 12: a visitor sees the same order of proposals on every visit of a
+/// consultation (a number of theirs, kept in a cookie, gives its seed), and another
+/// visitor another order; the language switch keeps that seed.
+#[tokio::test]
+async fn a_visitor_keeps_their_order_of_proposals() {
+    let (b, cid, _) = world();
+    let (first, set) = order_of(&b, &cid, None).await;
+    let order = set
+        .iter()
+        .find_map(|c| c.strip_prefix("order="))
+        .and_then(|c| c.split(';').next())
+        .expect("a first visit draws the visitor's number")
+        .to_owned();
+    let mine = format!("order={order}");
+    for _ in 0..3 {
+        let (again, set) = order_of(&b, &cid, Some(&mine)).await;
+        assert_eq!(again, first, "the same visitor, the same seed");
+        assert!(set.is_empty(), "a kept number is not drawn again: {set:?}");
+    }
+    // Other visitors (other numbers) get other seeds.
+    let mut others = BTreeSet::new();
+    for n in 0..20u64 {
+        let (seed, _) = order_of(&b, &cid, Some(&format!("lang=fr; order={n}"))).await;
+        others.insert(seed);
+    }
+    assert!(others.len() > 15, "{others:?}");
+    // The language switch goes back to the page with its seed.
+    let fr = page_in(&b, &format!("/c/{cid}"), "fr").await;
+    assert!(
+        fr.contains(&format!("/lang/en?back=/c/{cid}%3Fseed%3D")),
+        "{fr}"
+    );
+}

@@ -250,6 +250,9 @@ fn a_desk_agent_registers_replaces_a_lost_key_and_countersigns_a_ballot() {
     // One voter, one ballot: the latest, cast with the new key, unassisted.
     assert_eq!(counted.ballots.len(), 1);
     assert!(counted.assisted.is_empty());
+    // The assisted ballot it replaced is still said, as replaced (the transparency page).
+    let replaced: Vec<_> = counted.assisted_replaced.into_iter().collect();
+    assert_eq!(replaced, vec![(desk.public_key(), 1)]);
 }
 
 #[test]
