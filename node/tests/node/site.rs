@@ -787,3 +787,75 @@ fn on_a_phone_nothing_scrolls_sideways_and_every_target_takes_a_thumb() {
     });
     drop(node);
 }
+
+/// Issue 20, point 16: every staff page fits a 360 px screen (nothing scrolls sideways,
+/// every target takes a thumb) and carries the language switch, which comes back to the
+/// same page in the other language.
+#[test]
+fn staff_pages_fit_a_phone_and_switch_language() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let node = start(&dir.path().join("node"));
+    let base = format!("http://{}", node.addr);
+    let setup = node
+        .setup
+        .clone()
+        .expect("a fresh node prints its setup link");
+    let driver = driver();
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    rt.block_on(async {
+        let c = browser(&driver, &dir.path().join("profile"), true).await;
+        c.set_window_size(360, 800).await.expect("a phone's width");
+        c.goto(&format!("{base}{setup}")).await.expect("setup page");
+        for (field, value) in [
+            ("#name", "Claire Martin"),
+            ("#login", "claire"),
+            ("#password", "mairie-2026-admin"),
+        ] {
+            css(&c, field).await.send_keys(value).await.expect("type");
+        }
+        css(&c, "main form button[type=submit]")
+            .await
+            .click()
+            .await
+            .expect("create the first administrator");
+        css(&c, "header form.inline").await;
+        let mut faults = Vec::new();
+        for path in [
+            "/staff",
+            "/staff/consultations",
+            "/staff/letters",
+            "/staff/team",
+            "/staff/moderation",
+            "/staff/desk",
+            "/staff/password",
+        ] {
+            c.goto(&format!("{base}{path}")).await.expect("page");
+            css(&c, "h1").await;
+            css(&c, "header #lang").await;
+            let m = phone_measures(&c).await;
+            assert!(m["viewport"].as_u64().unwrap_or(0) <= 360, "{path}: {m}");
+            if m["scroll"].as_u64() > m["viewport"].as_u64() {
+                faults.push(format!("{path} scrolls sideways: {m}"));
+            }
+            if m["small"] != json!([]) {
+                faults.push(format!("{path} has targets under 44 px: {}", m["small"]));
+            }
+        }
+        assert!(faults.is_empty(), "at 360 px:\n{}", faults.join("\n"));
+
+        c.goto(&format!("{base}/staff/team")).await.expect("page");
+        // The browser asks for English.
+        assert_eq!(css(&c, "h1").await.text().await.expect("text"), "Team");
+        css(&c, "header #lang").await.click().await.expect("switch");
+        c.wait()
+            .at_most(WAIT)
+            .for_element(Locator::Css("html[lang=fr]"))
+            .await
+            .expect("the page in French");
+        let url = c.current_url().await.expect("url");
+        assert_eq!(url.path(), "/staff/team");
+        assert_eq!(css(&c, "h1").await.text().await.expect("text"), "Équipe");
+        c.close().await.expect("close");
+    });
+    drop(node);
+}

@@ -1,4 +1,5 @@
-//! Where `/lang/{code}` may send a visitor back to: only a page this site serves.
+//! Where `/lang/{code}` may send a visitor back to: only a page this site serves (the
+//! staff area's included).
 //!
 //! The `back` parameter comes from anyone's link, so it is never echoed: it is matched
 //! against the site's own page shapes (fixed paths, and `/c/`, `/p/` followed by an
@@ -18,6 +19,13 @@ const FIXED: &[&str] = &[
     "/moderation",
     "/transparency",
     "/staff",
+    "/staff/login",
+    "/staff/consultations",
+    "/staff/letters",
+    "/staff/team",
+    "/staff/moderation",
+    "/staff/desk",
+    "/staff/password",
 ];
 
 /// Longest random-order seed kept on a consultation's page (a `u64` in decimal).
@@ -37,6 +45,10 @@ fn known_page(back: &str) -> Option<String> {
     let (path, query) = back.split_once('?').unwrap_or((back, ""));
     if let Some(fixed) = FIXED.iter().find(|p| **p == path) {
         return Some((*fixed).to_owned());
+    }
+    // A staff page with a parameter (a batch, a draft) goes back to the staff area.
+    if path.starts_with("/staff/") {
+        return Some("/staff".to_owned());
     }
     let mut parts = path.strip_prefix('/')?.split('/');
     let (first, id, rest, more) = (parts.next()?, parts.next()?, parts.next(), parts.next());
@@ -82,6 +94,9 @@ mod tests {
             (Some("/\\evil.example"), "/".to_owned()),
             (Some("https://evil.example/"), "/".to_owned()),
             (Some("/about/"), "/".to_owned()),
+            (Some("/staff/team"), "/staff/team".to_owned()),
+            (Some("/staff/letters/b-17"), "/staff".to_owned()),
+            (Some("/staff//evil.example"), "/staff".to_owned()),
             (None, "/".to_owned()),
             (
                 Some(&format!("/c/{id}?seed=42")),

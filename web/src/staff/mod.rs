@@ -273,6 +273,7 @@ pub fn routes<O: Office>(office: Arc<O>) -> Router {
             get(report::report_form::<O>).post(report::report::<O>),
         )
         .layer(axum::middleware::from_fn(no_store))
+        .layer(axum::middleware::map_request(remember_page))
         .layer(axum::middleware::from_fn(crate::site::security_headers))
         .with_state(staff)
 }
@@ -315,6 +316,20 @@ pub fn metrics<O: Office>(office: &O) -> String {
 }
 
 /// Staff pages are never cached (they hold codes, keys and tokens).
+/// The request header in which the staff router tells a page's frame its own path (for
+/// the language switch, which comes back to it). Whatever a client sends under this name
+/// is replaced; `/lang` checks the path anyway (`site::back`).
+const HERE: &str = "x-palabre-here";
+
+async fn remember_page(mut req: axum::extract::Request) -> axum::extract::Request {
+    let here = HeaderValue::from_str(req.uri().path()).ok();
+    match here {
+        Some(v) => req.headers_mut().insert(HERE, v),
+        None => req.headers_mut().remove(HERE),
+    };
+    req
+}
+
 async fn no_store(req: axum::extract::Request, next: axum::middleware::Next) -> Response {
     let mut res = next.run(req).await;
     res.headers_mut()
@@ -326,6 +341,9 @@ async fn no_store(req: axum::extract::Request, next: axum::middleware::Next) -> 
 #[derive(Debug)]
 pub(crate) struct Frame {
     pub lang: &'static str,
+    /// The other language, and this page's path: the language switch comes back here.
+    pub other: &'static str,
+    pub here: String,
     pub title: String,
     pub css: String,
     pub town: String,
@@ -385,8 +403,15 @@ pub(crate) fn role_label(lang: &str, role: StaffRole) -> &'static str {
 
 impl<O: Office> Staff<O> {
     pub fn frame(&self, headers: &HeaderMap, title: &str, me: Option<Me>) -> Frame {
+        let lang = crate::site::language(headers);
         Frame {
-            lang: crate::site::language(headers).code(),
+            lang: lang.code(),
+            other: lang.other().code(),
+            here: headers
+                .get(HERE)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("/staff")
+                .to_owned(),
             title: title.to_owned(),
             css: self.css.clone(),
             town: self.office.town_name(),
