@@ -22,6 +22,8 @@ pub struct OfficeSettings {
     pub town_name: String,
     /// The town hall's address, desk hours and contacts (letters, home and About).
     pub town_hall: palabre_web::TownHall,
+    /// The town's time zone.
+    pub zone: palabre_web::Zone,
     /// The federation list: each town's key and name.
     pub federation: Vec<(PublicKey, String)>,
     /// How long a staff session lasts.
@@ -154,6 +156,10 @@ impl Backend for NodeBackend {
 
     fn town_hall(&self) -> palabre_web::TownHall {
         self.office.town_hall.clone()
+    }
+
+    fn time_zone(&self) -> palabre_web::Zone {
+        self.office.zone.clone()
     }
 
     async fn submit(

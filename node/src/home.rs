@@ -36,6 +36,8 @@ pub struct Config {
     pub desk_hours: String,
     pub contact: String,
     pub privacy_contact: String,
+    /// The town's time zone (an IANA name): every time residents and staff read or type.
+    pub time_zone: String,
     /// Where residents reach this node (printed on letters, in the authority event).
     /// Empty: derived from the address actually served (see [`Config::public_url_for`]).
     pub public_url: String,
@@ -80,6 +82,7 @@ impl Default for Config {
             desk_hours: String::new(),
             contact: String::new(),
             privacy_contact: String::new(),
+            time_zone: "Europe/Paris".into(),
             public_url: String::new(),
             cache_mib: 16,
             rate_per_second: 50.0,
@@ -115,6 +118,10 @@ code = ""
 # desk_hours = "du lundi au vendredi, 9 h – 12 h et 14 h – 17 h"
 # contact = "05 00 00 00 00 · mairie@palabre.example.org"
 # privacy_contact = "dpo@palabre.example.org"
+
+# The town's time zone (an IANA name): every time shown to residents and staff, and
+# typed in the staff forms, is in it. The signed record keeps UTC.
+time_zone = "Europe/Paris"
 
 # The address residents type to reach this node (printed on invitation letters and
 # declared in the town's authority event). Unset, it is http://<the address served>,
@@ -187,6 +194,11 @@ impl Config {
             contact: or_demo(&self.contact, "mairie@palabre.example.org"),
             privacy_contact: self.privacy_contact.trim().to_owned(),
         }
+    }
+
+    /// The town's time zone, checked: an unknown name stops the node at start.
+    pub fn zone(&self) -> anyhow::Result<palabre_web::Zone> {
+        palabre_web::Zone::named(&self.time_zone).context("time_zone in palabre.toml")
     }
 
     /// The accept loop's bounds under a process file limit of `file_limit`.
@@ -432,6 +444,9 @@ fn apply_env(config: &mut Config) -> anyhow::Result<()> {
     }
     if let Some(v) = var("PRIVACY_CONTACT") {
         config.privacy_contact = v;
+    }
+    if let Some(v) = var("TIME_ZONE") {
+        config.time_zone = v;
     }
     if let Some(v) = var("PUBLIC_URL") {
         config.public_url = v;

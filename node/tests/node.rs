@@ -51,6 +51,8 @@ fn start_args(data: &std::path::Path, args: &[&str], env: &[(&str, &str)]) -> No
         .arg(data)
         // Every client of this test is one loopback address (a test may lower it).
         .env("PALABRE_HTTP_MAX_CONNECTIONS_PER_ADDRESS", "4096")
+        // The tests type and read times in UTC; one test sets a town's zone.
+        .env("PALABRE_TIME_ZONE", "UTC")
         .envs(env.iter().copied())
         .env("PALABRE_LOG", "warn")
         // Every client of this test is one loopback address.

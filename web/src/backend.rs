@@ -86,6 +86,12 @@ pub trait Backend: Send + Sync + 'static {
         TownHall::default()
     }
 
+    /// The town's time zone: every time shown to people, or typed by staff, is in it
+    /// (UTC by default).
+    fn time_zone(&self) -> crate::zone::Zone {
+        crate::zone::Zone::utc()
+    }
+
     /// Admits and durably appends each event to this node's log (in order; each sees the
     /// ones before it). Resolves once they are on disk.
     fn submit(

@@ -19,8 +19,10 @@ pub mod site;
 pub mod staff;
 pub mod tallies;
 pub mod trust;
+pub mod zone;
 
 pub use api::{ApiConfig, app, app_with};
 pub use backend::{AuthorityInfo, Backend, BackendError, Member, Refusal, StoredEvent, TownHall};
 pub use error::ApiError;
 pub use limit::RateLimit;
+pub use zone::Zone;

@@ -86,6 +86,7 @@ pub(super) fn serve(data: PathBuf, http: Option<String>, demo: bool) -> anyhow::
         demo,
         town_name: home.config.name.clone(),
         town_hall: home.config.town_hall(demo),
+        zone: home.config.zone()?,
         session_ms: home.config.staff_session_seconds.saturating_mul(1000),
         federation: peers
             .peer

@@ -109,6 +109,8 @@ fn start_logged(data: &Path, env: &[(&str, &str)], log: &Path) -> Node {
         .env("PALABRE_HTTP_MAX_CONNECTIONS_PER_ADDRESS", "4096")
         .env("PALABRE_RATE_PER_SECOND", "1000000")
         .env("PALABRE_RATE_BURST", "1000000")
+        // The staff form's times are typed in UTC (`form_time`).
+        .env("PALABRE_TIME_ZONE", "UTC")
         .envs(env.iter().copied())
         .env(
             "PALABRE_LOG",

@@ -1590,3 +1590,72 @@ fn members_choose_their_own_password_and_an_administrator_resets_a_forgotten_one
     again.login("paul", GIVEN);
     assert!(again.get("/staff").body.contains("id=\"provisional\""));
 }
+
+/// Issue 20, point 7: a town reads and types every time in its own zone (Europe/Paris
+/// here: one hour ahead of UTC in winter, two in summer); the signed record keeps UTC,
+/// and a time the clocks skip in spring is refused rather than moved.
+#[test]
+fn a_town_reads_and_types_times_in_its_own_zone() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let node = super::start_with(dir.path(), &[("PALABRE_TIME_ZONE", "Europe/Paris")]);
+    let mut admin = first_admin(&node);
+    let csrf = admin.csrf();
+    let created = admin.post("/staff/consultations", &[("csrf", &csrf)]);
+    let draft = created.header("location").expect("to the draft").to_owned();
+    let form = |proposals_open: &str| {
+        vec![
+            ("csrf", csrf.clone()),
+            ("title", "Horaires de la médiathèque".to_owned()),
+            ("description", "Quels horaires ?".to_owned()),
+            ("method", "yes_no_abstain".to_owned()),
+            ("proposals_open", proposals_open.to_owned()),
+            ("proposals_close", "2030-05-10T08:00".to_owned()),
+            ("vote_open", "2030-05-10T08:00".to_owned()),
+            ("vote_close", "2030-05-20T08:00".to_owned()),
+        ]
+    };
+    let send = |web: &mut Web, f: Vec<(&str, String)>| {
+        let refs: Vec<(&str, &str)> = f.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        web.post(&draft, &refs)
+    };
+    let page = admin.get(&draft);
+    assert!(page.body.contains("Europe/Paris"), "{}", page.body);
+    // 02:30 on 31 March 2030 never happens in Paris: refused, not moved.
+    let skipped = send(&mut admin, form("2030-03-31T02:30"));
+    assert!(
+        skipped.body.contains("une heure sautée"),
+        "{}",
+        skipped.body
+    );
+    assert!(!skipped.body.contains("/publish"));
+    // A winter time (CET, UTC+1) and summer times (CEST, UTC+2).
+    let saved = send(&mut admin, form("2030-01-15T08:00"));
+    assert!(
+        saved
+            .body
+            .contains("2030-01-15 08:00 CET → 2030-05-10 08:00 CEST"),
+        "{}",
+        saved.body
+    );
+    let published = admin.post(&format!("{draft}/publish"), &[("csrf", &csrf)]);
+    assert_eq!(published.status, 303, "{}", published.body);
+    let cid: EventId = published
+        .header("location")
+        .expect("consultation")
+        .trim_start_matches("/c/")
+        .parse()
+        .expect("id");
+    let detail = super::consultation_detail(&node.addr, &cid);
+    let signed = &detail["consultation"]["event"]["body"];
+    // 2030-01-15 07:00 and 2030-05-20 06:00 UTC.
+    assert_eq!(signed["proposals_open_ms"], json!(1_894_690_800_000_u64));
+    assert_eq!(signed["vote_close_ms"], json!(1_905_487_200_000_u64));
+    let shown = Web::new(&node.addr).get(&format!("/c/{cid}"));
+    assert!(
+        shown
+            .body
+            .contains("2030-05-10 08:00 CEST → 2030-05-20 08:00 CEST"),
+        "{}",
+        shown.body
+    );
+}

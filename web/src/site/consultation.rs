@@ -141,16 +141,21 @@ pub(super) async fn consultation<B: Backend>(
         _ => Secret::Waiting,
     });
     layout.title = b.title.clone();
+    let zone = site.backend.time_zone();
     let mut res = page(ConsultationPage {
         id,
         description: paragraphs(&b.description),
         phase: phase_label(t, phase),
         proposals_window: format!(
             "{} → {}",
-            when(b.proposals_open_ms),
-            when(b.proposals_close_ms)
+            zone.when(b.proposals_open_ms),
+            zone.when(b.proposals_close_ms)
         ),
-        vote_window: format!("{} → {}", when(b.vote_open_ms), when(b.vote_close_ms)),
+        vote_window: format!(
+            "{} → {}",
+            zone.when(b.vote_open_ms),
+            zone.when(b.vote_close_ms)
+        ),
         method: method_label(lang, &b.method),
         trust: trust_line(&*site.backend, lang, &b.authorities),
         ballots: crate::trust::plain(lang == Lang::Fr, &d.view, ceremony.as_ref()),

@@ -31,6 +31,7 @@ pub(super) async fn home<B: Backend>(
         Err(e) => return internal(e),
     };
     let now = site.backend.now_ms();
+    let zone = site.backend.time_zone();
     let (mut open, mut upcoming, mut closed) = (Vec::new(), Vec::new(), Vec::new());
     // The consultations this town takes part in: a federated node also holds its
     // neighbours' (for auditors, through the API), where its residents have no vote.
@@ -49,7 +50,7 @@ pub(super) async fn home<B: Backend>(
             id: c.id.to_string(),
             title: c.body.title.clone(),
             phase: phase_label(layout.t, phase),
-            closes: when(c.body.vote_close_ms),
+            closes: zone.when(c.body.vote_close_ms),
         };
         match phase {
             Phase::Upcoming => upcoming.push(s),

@@ -83,7 +83,8 @@ impl Lang {
         format!("{n} {words}")
     }
 
-    /// A date as a letter prints it: "7 décembre 2026", "7 December 2026" (UTC).
+    /// A date as a letter prints it: "7 décembre 2026", "7 December 2026", of wall
+    /// milliseconds (`Zone::wall`).
     pub fn long_date(self, ms: u64) -> String {
         const FR: [&str; 12] = [
             "janvier",
@@ -124,15 +125,18 @@ impl Lang {
         }
     }
 
-    /// A moment as a letter prints it: "15 janvier 2027 à 18:00 UTC".
-    pub fn long_date_time(self, ms: u64) -> String {
-        let minutes = ms / 60_000;
+    /// The instant `ms` as a letter prints it, in the town's time: "15 janvier 2027 à
+    /// 18:00 CET".
+    pub fn long_date_time(self, ms: u64, zone: &crate::zone::Zone) -> String {
+        let wall = zone.wall(ms);
+        let minutes = wall / 60_000;
         let (h, m) = ((minutes / 60) % 24, minutes % 60);
         let at = match self {
             Lang::Fr => "à",
             Lang::En => "at",
         };
-        format!("{} {at} {h:02}:{m:02} UTC", self.long_date(ms))
+        let abbreviation = zone.abbreviation(ms);
+        format!("{} {at} {h:02}:{m:02} {abbreviation}", self.long_date(wall))
     }
 
     /// Names joined as a sentence says them: "A, B et C", "A, B and C".
@@ -511,8 +515,13 @@ mod tests {
         assert_eq!(Lang::Fr.long_date(jan1), "1er janvier 2027");
         assert_eq!(Lang::En.long_date(jan1), "1 January 2027");
         assert_eq!(
-            Lang::Fr.long_date_time(dec7 + 90_000),
+            Lang::Fr.long_date_time(dec7 + 90_000, &crate::zone::Zone::utc()),
             "7 décembre 2026 à 12:01 UTC"
+        );
+        let paris = crate::zone::Zone::named("Europe/Paris").expect("bundled");
+        assert_eq!(
+            Lang::En.long_date_time(dec7 + 90_000, &paris),
+            "7 December 2026 at 13:01 CET"
         );
     }
 

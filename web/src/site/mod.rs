@@ -424,6 +424,7 @@ impl<B: Backend> Site<B> {
         else {
             return Ok(None);
         };
+        let zone = self.backend.time_zone();
         let mut proposals = Vec::new();
         let mut arguments = Vec::new();
         for m in members {
@@ -462,7 +463,7 @@ impl<B: Backend> Site<B> {
                                 },
                                 id: t.id.to_string(),
                                 body: String::new(),
-                                when: when(t.created_at_ms),
+                                when: zone.when(t.created_at_ms),
                                 hidden: true,
                                 reason,
                             },
@@ -493,7 +494,7 @@ impl<B: Backend> Site<B> {
                         },
                         id: event.id().to_string(),
                         body: a.body.clone(),
-                        when: when(event.created_at_ms()),
+                        when: zone.when(event.created_at_ms()),
                         hidden: hidden_by.is_some(),
                         reason,
                     },

@@ -103,7 +103,7 @@ pub(super) async fn receipt<B: Backend>(
         page: site.layout(&headers, &title, here),
         text: t.receipt_text.replace("{n}", &index.to_string()),
         kind: kind_word(lang, event.kind()),
-        at: when(event.created_at_ms()),
+        at: site.backend.time_zone().when(event.created_at_ms()),
         event: event.id().to_string(),
         consultation,
         qr,

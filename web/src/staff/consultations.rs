@@ -66,8 +66,14 @@ pub(crate) struct Draft {
 /// Why a draft cannot be published yet: (French, English).
 type Problem = (&'static str, &'static str);
 
-/// Reads `YYYY-MM-DDTHH:MM` (what `<input type=datetime-local>` sends) as UTC.
-pub(crate) fn parse_when(text: &str) -> Option<u64> {
+/// Reads `YYYY-MM-DDTHH:MM` (what `<input type=datetime-local>` sends) as the town's
+/// wall-clock time: the instant, or `None` when it is no time (or one the clocks skip).
+pub(crate) fn parse_when(text: &str, zone: &Zone) -> Option<u64> {
+    parse_wall(text).and_then(|wall| zone.from_wall(wall))
+}
+
+/// Reads `YYYY-MM-DDTHH:MM` as wall milliseconds (a local calendar's, `Zone::wall`).
+fn parse_wall(text: &str) -> Option<u64> {
     let (date, time) = text.trim().split_once('T')?;
     let mut d = date.split('-').map(|p| p.parse::<i64>().ok());
     let (y, m, day) = (d.next()??, d.next()??, d.next()??);
@@ -102,11 +108,16 @@ pub(crate) fn parse_when(text: &str) -> Option<u64> {
     } else {
         time.get(..5)?
     };
-    (format_when(ms) == format!("{}T{hh_mm}", date.trim())).then_some(ms)
+    (format_wall(ms) == format!("{}T{hh_mm}", date.trim())).then_some(ms)
 }
 
-/// `YYYY-MM-DDTHH:MM` (UTC) of ms since 1970, as a datetime-local field wants it.
-pub(crate) fn format_when(ms: u64) -> String {
+/// `YYYY-MM-DDTHH:MM` of the instant `ms` in the town's time, as a datetime-local field
+/// wants it.
+pub(crate) fn format_when(ms: u64, zone: &Zone) -> String {
+    format_wall(zone.wall(ms))
+}
+
+fn format_wall(ms: u64) -> String {
     let w = crate::site::when(ms);
     // "YYYY-MM-DD HH:MM UTC"
     format!("{}T{}", &w[..10], &w[11..16])
@@ -123,6 +134,7 @@ impl Draft {
         me: PublicKey,
         federation: &[PublicKey],
         trustee_capable: &[PublicKey],
+        zone: &Zone,
     ) -> Result<ConsultationBody, Vec<Problem>> {
         let mut problems = Vec::new();
         let title = self.title.trim().to_owned();
@@ -179,14 +191,14 @@ impl Draft {
             &self.vote_close,
         ]
         .into_iter()
-        .map(|t| parse_when(t))
+        .map(|t| parse_when(t, zone))
         .collect();
         let windows = match times[..] {
             [Some(po), Some(pc), Some(vo), Some(vc)] => Some((po, pc, vo, vc)),
             _ => {
                 problems.push((
-                    "Indiquez les quatre dates (jour et heure, UTC).",
-                    "Give all four dates (day and time, UTC).",
+                    "Indiquez les quatre dates (jour et heure, à l'heure de la commune ; une heure sautée au passage à l'heure d'été n'existe pas).",
+                    "Give all four dates (day and time, in the town's time; an hour skipped when summer time starts does not exist).",
                 ));
                 None
             }
@@ -216,6 +228,7 @@ impl Draft {
             method.as_ref(),
             windows.map(|w| w.1),
             trustee_capable,
+            zone,
             &mut problems,
         );
         let quota = |typed: &str, default: u64| match typed.trim() {
@@ -374,7 +387,11 @@ pub async fn create<O: Office>(
     let me = st.require_form(&headers, &form.csrf, &[])?;
     let id = hex::encode(random::<8>()?);
     const DAY: u64 = 24 * 60 * 60 * 1000;
-    let start = (st.office.now_ms() / DAY + 1) * DAY + 8 * 60 * 60 * 1000;
+    // Tomorrow at 08:00, the town's time.
+    let zone = st.office.time_zone();
+    let start = zone
+        .from_wall((zone.wall(st.office.now_ms()) / DAY + 1) * DAY + 8 * 60 * 60 * 1000)
+        .unwrap_or(st.office.now_ms());
     let draft = Draft {
         id: id.clone(),
         method: "support".into(),
@@ -383,10 +400,10 @@ pub async fn create<O: Office>(
         budget: "50000".into(),
         rule: "greedy".into(),
         grades: "À rejeter\nInsuffisant\nPassable\nAssez bien\nBien\nTrès bien\nExcellent".into(),
-        proposals_open: format_when(start),
-        proposals_close: format_when(start + 14 * DAY),
-        vote_open: format_when(start + 14 * DAY),
-        vote_close: format_when(start + 28 * DAY),
+        proposals_open: format_when(start, &zone),
+        proposals_close: format_when(start + 14 * DAY, &zone),
+        vote_open: format_when(start + 14 * DAY, &zone),
+        vote_close: format_when(start + 28 * DAY, &zone),
         updated_ms: st.office.now_ms(),
         by: me.account.login.clone(),
         ..Draft::default()
@@ -426,6 +443,8 @@ struct DraftPage {
     default_threshold: u64,
     /// The protocol's quotas, shown as the fields' defaults.
     default_quotas: Quotas,
+    /// The town's time zone, in which the dates are typed.
+    zone: String,
     problems: Vec<&'static str>,
     preview: Option<Preview>,
     saved: bool,
@@ -446,7 +465,8 @@ fn draft_page<O: Office>(
     );
     let fr = frame.lang == "fr";
     let me_key = st.office.authority().key;
-    let (problems, preview) = match d.build(me_key, &federated(st), &trustee_capable(st)) {
+    let zone = st.office.time_zone();
+    let (problems, preview) = match d.build(me_key, &federated(st), &trustee_capable(st), &zone) {
         Ok(body) => (
             Vec::new(),
             Some(Preview {
@@ -455,13 +475,13 @@ fn draft_page<O: Office>(
                 method: crate::site::method_label(st.lang(headers), &body.method),
                 proposals: format!(
                     "{} → {}",
-                    crate::site::when(body.proposals_open_ms),
-                    crate::site::when(body.proposals_close_ms)
+                    zone.when(body.proposals_open_ms),
+                    zone.when(body.proposals_close_ms)
                 ),
                 vote: format!(
                     "{} → {}",
-                    crate::site::when(body.vote_open_ms),
-                    crate::site::when(body.vote_close_ms)
+                    zone.when(body.vote_open_ms),
+                    zone.when(body.vote_close_ms)
                 ),
                 towns: body.authorities.len(),
             }),
@@ -497,6 +517,7 @@ fn draft_page<O: Office>(
         trustees,
         default_threshold,
         default_quotas: Quotas::DEFAULT,
+        zone: zone.name().to_owned(),
         problems,
         preview,
         saved,
@@ -655,6 +676,7 @@ pub async fn publish<O: Office>(
         st.office.authority().key,
         &federated(&st),
         &trustee_capable(&st),
+        &st.office.time_zone(),
     ) {
         Ok(b) => b,
         Err(_) => {

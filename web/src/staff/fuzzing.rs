@@ -18,6 +18,7 @@ use super::desk::{ReplaceForm, read_assisted, read_card, sign_assisted};
 use super::letters::{CodeForm, GenerateForm};
 use super::moderation::ModerateForm;
 use super::report::ReportForm;
+use crate::zone::Zone;
 
 /// The names of web's fuzz targets, with their bodies (corpus in
 /// `fuzz/corpus/<name>/`).
@@ -29,6 +30,11 @@ pub const TARGETS: &[palabre_core::fuzzing::Target] = &[
 
 /// When the fuzz bodies sign (2026-01-01T00:00Z).
 const NOW_MS: u64 = 1_767_225_600_000;
+
+/// The zone a draft is read in (a town's default).
+fn paris() -> Zone {
+    Zone::named("Europe/Paris").unwrap_or_default()
+}
 
 fn key(byte: u8) -> SecretKey {
     SecretKey::from_seed(&[byte; 32])
@@ -82,10 +88,11 @@ pub fn draft(data: &[u8]) {
         &d.vote_close,
         &d.keys_close,
     ] {
-        let _ = parse_when(field);
+        let _ = parse_when(field, &Zone::utc());
+        let _ = parse_when(field, &paris());
     }
     let (me, partner) = (key(1), key(2).public_key());
-    if let Ok(body) = d.build(me.public_key(), &[partner], &[partner]) {
+    if let Ok(body) = d.build(me.public_key(), &[partner], &[partner], &paris()) {
         signed(
             Event {
                 author: me.public_key(),
@@ -125,21 +132,27 @@ mod tests {
     /// inside the `é`, and panicked.
     #[test]
     fn a_draft_time_cut_inside_a_character_is_refused() {
-        assert_eq!(super::parse_when("2027-01-01T1:2:é"), None);
+        assert_eq!(
+            super::parse_when("2027-01-01T1:2:é", &crate::Zone::utc()),
+            None
+        );
         super::draft("vote_open=2027-01-01T1%3A2%3A%C3%A9&method=support".as_bytes());
     }
 
     /// A year of 14 digits overflowed the day arithmetic (a panic with overflow checks).
     #[test]
     fn a_draft_year_beyond_four_digits_is_refused() {
-        assert_eq!(super::parse_when("99999999999999-01-01T00:00"), None);
+        assert_eq!(
+            super::parse_when("99999999999999-01-01T00:00", &crate::Zone::utc()),
+            None
+        );
         super::draft(b"vote_close=99999999999999-01-01T00%3A00&method=support");
         assert_eq!(
-            super::parse_when("2027-01-01T08:00"),
+            super::parse_when("2027-01-01T08:00", &crate::Zone::utc()),
             Some(1_798_790_400_000)
         );
         assert_eq!(
-            super::parse_when("2027-01-01T08:00:30"),
+            super::parse_when("2027-01-01T08:00:30", &crate::Zone::utc()),
             Some(1_798_790_400_000)
         );
     }

@@ -70,7 +70,7 @@ pub(crate) fn rows<O: Office>(st: &Staff<O>) -> Result<Vec<BatchRow>, BackendErr
                 counts: st.office.invitation_counts(Some(&b.hashes))?,
                 printable: st.codes(&b.id).is_some(),
                 parts: Vec::new(),
-                created: crate::site::when(b.created_ms),
+                created: st.office.time_zone().when(b.created_ms),
                 id: b.id,
                 label: b.label,
             })
@@ -261,7 +261,7 @@ fn batch_page<O: Office>(
         b: BatchRow {
             printable: st.codes(&b.id).is_some(),
             parts: parts(b.hashes.len()),
-            created: crate::site::when(b.created_ms),
+            created: st.office.time_zone().when(b.created_ms),
             id: b.id,
             label: b.label,
             counts,
@@ -343,6 +343,7 @@ pub async fn print<O: Office>(
         .collect();
     let lang = st.lang(&headers);
     let now = st.office.now_ms();
+    let zone = st.office.time_zone();
     let town = st.office.authority().key;
     let mut open: Vec<_> = st
         .office
@@ -354,14 +355,19 @@ pub async fn print<O: Office>(
     let consultations = open
         .into_iter()
         .take(LETTER_CONSULTATIONS)
-        .map(|c| (c.body.title, lang.long_date_time(c.body.vote_close_ms)))
+        .map(|c| {
+            (
+                c.body.title,
+                lang.long_date_time(c.body.vote_close_ms, &zone),
+            )
+        })
         .collect();
     st.office.count_action("print");
     Ok(page(PrintPage {
         page: frame,
         site,
         letters,
-        dated: lang.long_date(now),
+        dated: lang.long_date(zone.wall(now)),
         consultations,
         hall: st.office.town_hall(),
         register: lang.texts().register,

@@ -17,6 +17,7 @@ mod ceremony;
 mod confirm;
 mod consultations;
 mod desk;
+mod frame;
 #[doc(hidden)]
 pub mod fuzzing;
 mod letters;
@@ -48,8 +49,10 @@ use serde::{Deserialize, Serialize};
 use crate::backend::{Backend, BackendError, Refusal};
 use crate::site::Assets;
 use crate::site::i18n::Lang;
+use crate::zone::Zone;
 
 pub use account::first_admin_link;
+pub(crate) use frame::{Frame, role_label};
 
 /// What the staff pages need of the node beyond [`Backend`]: the town hall's own
 /// records (opaque values in namespaces, each write durable before it returns), the
@@ -335,70 +338,6 @@ async fn no_store(req: axum::extract::Request, next: axum::middleware::Next) -> 
     res.headers_mut()
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     res
-}
-
-/// The frame of every staff page.
-#[derive(Debug)]
-pub(crate) struct Frame {
-    pub lang: &'static str,
-    /// The other language, and this page's path: the language switch comes back here.
-    pub other: &'static str,
-    pub here: String,
-    pub title: String,
-    pub css: String,
-    pub town: String,
-    pub me: Option<Me>,
-    /// The address printed on letters, and whether residents cannot reach it (a loopback
-    /// address on a node that is not a demo): the staff pages then warn on every page.
-    pub site: String,
-    pub site_unreachable: bool,
-}
-
-impl Frame {
-    /// The French or the English words, by the visitor's language.
-    pub fn tr<'a>(&self, fr: &'a str, en: &'a str) -> &'a str {
-        if self.lang == "fr" { fr } else { en }
-    }
-
-    pub fn csrf(&self) -> &str {
-        self.me.as_ref().map_or("", |m| m.csrf.as_str())
-    }
-
-    pub fn can(&self, role: &str) -> bool {
-        let Some(me) = &self.me else { return false };
-        me.account.role == StaffRole::Admin || me.account.role.as_str() == role
-    }
-
-    /// Whether the member's password is still one an administrator chose: every page
-    /// then asks them to choose their own.
-    pub fn provisional(&self) -> bool {
-        self.me.as_ref().is_some_and(|m| m.account.provisional)
-    }
-
-    pub fn login(&self) -> &str {
-        self.me.as_ref().map_or("", |m| m.account.login.as_str())
-    }
-
-    pub fn who(&self) -> String {
-        self.me.as_ref().map_or(String::new(), |m| {
-            format!(
-                "{} ({})",
-                m.account.name,
-                role_label(self.lang, m.account.role)
-            )
-        })
-    }
-}
-
-pub(crate) fn role_label(lang: &str, role: StaffRole) -> &'static str {
-    match (lang == "fr", role) {
-        (true, StaffRole::Admin) => "administration",
-        (true, StaffRole::Moderator) => "modération",
-        (true, StaffRole::Desk) => "accueil",
-        (false, StaffRole::Admin) => "admin",
-        (false, StaffRole::Moderator) => "moderator",
-        (false, StaffRole::Desk) => "desk agent",
-    }
 }
 
 impl<O: Office> Staff<O> {

@@ -205,7 +205,7 @@ fn queue_page<O: Office>(st: &Staff<O>, headers: &HeaderMap, me: Me, message: St
             text: excerpt(&found.text),
             link: found.link,
             reason: r.reason,
-            when: crate::site::when(r.created_ms),
+            when: st.office.time_zone().when(r.created_ms),
             times: r.also + 1,
         });
     }
@@ -476,7 +476,7 @@ pub async fn public_log<O: Office>(State(st): State<Shared<O>>, headers: HeaderM
             format!("{}…", &k[..12])
         });
         lines.push(LogLine {
-            when: crate::site::when(u.event.created_at_ms),
+            when: st.office.time_zone().when(u.event.created_at_ms),
             action: m.action,
             reason: m.reason.clone(),
             link,

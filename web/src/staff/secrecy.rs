@@ -15,6 +15,7 @@ use palabre_core::secret::Secrecy;
 use palabre_core::tally::Method;
 
 use super::consultations::{Draft, parse_when};
+use crate::zone::Zone;
 
 /// Why a draft cannot be published yet: (French, English).
 type Problem = (&'static str, &'static str);
@@ -46,6 +47,7 @@ pub(crate) fn secrecy(
     method: Option<&Method>,
     proposals_close_ms: Option<u64>,
     capable: &[PublicKey],
+    zone: &Zone,
     problems: &mut Vec<Problem>,
 ) -> Option<Secrecy> {
     if !is_secret(d) {
@@ -88,11 +90,11 @@ pub(crate) fn secrecy(
     let keys_close_ms = match d.keys_close.trim() {
         "" => proposals_close_ms,
         t => {
-            let parsed = parse_when(t);
+            let parsed = parse_when(t, zone);
             if parsed.is_none() {
                 problems.push((
-                    "Indiquez la fin de la préparation des clés (jour et heure, UTC).",
-                    "Give the end of the key window (day and time, UTC).",
+                    "Indiquez la fin de la préparation des clés (jour et heure, à l'heure de la commune).",
+                    "Give the end of the key window (day and time, in the town's time).",
                 ));
             }
             parsed
