@@ -12,7 +12,9 @@ use palabre_core::crypto::{PublicKey, SecretKey};
 use palabre_core::event::{Body, CredentialBody, Event, SignedEvent};
 use palabre_core::head::{Cosignature, Equivocation, Receipt, ReceiptBody, SignedTreeHead};
 use palabre_core::ids::{EventId, Hash};
-use palabre_store::{Answer, CommitItem, Committed, GROUP_BUCKETS, SledStorage, Storage, Writer};
+use palabre_store::{
+    Answer, CommitItem, Committed, GROUP_BUCKETS, SledStorage, Storage, StoreError, Writer,
+};
 use palabre_web::{AuthorityInfo, Backend, BackendError, Member, Refusal, StoredEvent};
 
 /// What the staff pages print and offer, from the node's configuration.
@@ -49,8 +51,9 @@ impl std::fmt::Debug for NodeBackend {
     }
 }
 
-fn internal(e: impl std::fmt::Display) -> BackendError {
-    BackendError(e.to_string())
+/// A failure of the store (or its writer), kept as the source of the node's failure.
+pub(crate) fn store_failed(e: StoreError) -> BackendError {
+    BackendError::caused("the store failed", e)
 }
 
 impl NodeBackend {
@@ -97,19 +100,19 @@ impl NodeBackend {
         if let Some((items, answer)) = self
             .writer
             .try_enqueue_with(items, answer)
-            .map_err(internal)?
+            .map_err(store_failed)?
         {
             // The queue is full: waiting for room is real back-pressure, and it must
             // not stall the runtime's worker threads.
             let writer = Arc::clone(&self.writer);
             tokio::task::spawn_blocking(move || writer.enqueue_with(items, answer))
                 .await
-                .map_err(internal)?
-                .map_err(internal)?;
+                .map_err(|e| BackendError::caused("the wait for the writer stopped", e))?
+                .map_err(store_failed)?;
         }
         rx.await
-            .map_err(|_| internal("the writer stopped"))?
-            .map_err(internal)
+            .map_err(|_| BackendError::new("the writer stopped"))?
+            .map_err(store_failed)
     }
 
     pub(crate) fn receipts(&self, committed: Committed) -> Vec<Result<Receipt, Refusal>> {
@@ -184,7 +187,7 @@ impl Backend for NodeBackend {
             }),
         }
         .sign(&self.key)
-        .map_err(internal)?;
+        .map_err(|e| BackendError::caused("the authority could not sign a credential", e))?;
         let item = CommitItem {
             log: self.me(),
             event: credential.clone(),
@@ -205,19 +208,19 @@ impl Backend for NodeBackend {
     }
 
     fn event(&self, id: &EventId) -> Result<Option<StoredEvent>, BackendError> {
-        let Some((log, index)) = self.storage.position(id).map_err(internal)? else {
+        let Some((log, index)) = self.storage.position(id).map_err(store_failed)? else {
             return Ok(None);
         };
-        let bytes = self.storage.entry(&log, index).map_err(internal)?;
+        let bytes = self.storage.entry(&log, index).map_err(store_failed)?;
         Ok(bytes.map(|bytes| StoredEvent { log, index, bytes }))
     }
 
     fn latest_head(&self, log: &PublicKey) -> Result<Option<SignedTreeHead>, BackendError> {
-        self.storage.latest_head(log).map_err(internal)
+        self.storage.latest_head(log).map_err(store_failed)
     }
 
     fn entries(&self, log: &PublicKey, start: u64, end: u64) -> Result<Vec<Vec<u8>>, BackendError> {
-        self.storage.entries(log, start, end).map_err(internal)
+        self.storage.entries(log, start, end).map_err(store_failed)
     }
 
     fn inclusion_proof(
@@ -232,7 +235,7 @@ impl Backend for NodeBackend {
         self.storage
             .inclusion_proof(log, index, size)
             .map(Some)
-            .map_err(internal)
+            .map_err(store_failed)
     }
 
     fn consistency_proof(
@@ -247,7 +250,7 @@ impl Backend for NodeBackend {
         self.storage
             .consistency_proof(log, from, to)
             .map(Some)
-            .map_err(internal)
+            .map_err(store_failed)
     }
 
     fn log_size(&self, log: &PublicKey) -> Result<u64, BackendError> {
@@ -255,7 +258,7 @@ impl Backend for NodeBackend {
     }
 
     fn consultations(&self) -> Result<Vec<ConsultationView>, BackendError> {
-        self.storage.consultations().map_err(internal)
+        self.storage.consultations().map_err(store_failed)
     }
 
     fn discussion(
@@ -266,11 +269,11 @@ impl Backend for NodeBackend {
             return Ok(None);
         };
         let mut members = Vec::new();
-        for id in self.storage.members(consultation).map_err(internal)? {
+        for id in self.storage.members(consultation).map_err(store_failed)? {
             let event = self
                 .event(&id)?
-                .ok_or_else(|| internal(format!("indexed event {id} is missing")))?;
-            let moderation = self.storage.moderation(&id).map_err(internal)?;
+                .ok_or_else(|| BackendError::new(format!("indexed event {id} is missing")))?;
+            let moderation = self.storage.moderation(&id).map_err(store_failed)?;
             members.push(Member { event, moderation });
         }
         Ok(Some((view, members)))
@@ -280,11 +283,11 @@ impl Backend for NodeBackend {
         &self,
         consultation: &EventId,
     ) -> Result<Option<(ConsultationView, std::sync::Arc<Counted>)>, BackendError> {
-        self.storage.count(consultation).map_err(internal)
+        self.storage.count(consultation).map_err(store_failed)
     }
 
     fn cosignatures(&self, log: &PublicKey) -> Result<Vec<Cosignature>, BackendError> {
-        self.storage.cosignatures(log).map_err(internal)
+        self.storage.cosignatures(log).map_err(store_failed)
     }
 
     fn cosignatures_after(
@@ -295,21 +298,23 @@ impl Backend for NodeBackend {
     ) -> Result<Vec<Cosignature>, BackendError> {
         self.storage
             .cosignatures_after(log, after, limit)
-            .map_err(internal)
+            .map_err(store_failed)
     }
 
     fn evidence(&self) -> Result<Vec<Equivocation>, BackendError> {
-        self.storage.evidence().map_err(internal)
+        self.storage.evidence().map_err(store_failed)
     }
 
     fn moderation_log(&self) -> Result<Vec<StoredEvent>, BackendError> {
         let mut out = Vec::new();
-        for (log, index) in self.storage.moderation_log().map_err(internal)? {
+        for (log, index) in self.storage.moderation_log().map_err(store_failed)? {
             let bytes = self
                 .storage
                 .entry(&log, index)
-                .map_err(internal)?
-                .ok_or_else(|| internal(format!("indexed moderation {log}/{index} is missing")))?;
+                .map_err(store_failed)?
+                .ok_or_else(|| {
+                    BackendError::new(format!("indexed moderation {log}/{index} is missing"))
+                })?;
             out.push(StoredEvent { log, index, bytes });
         }
         Ok(out)

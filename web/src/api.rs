@@ -24,7 +24,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use serde_json::value::RawValue;
 
-use crate::backend::{Backend, Refusal};
+use crate::backend::{Backend, BackendError, Refusal};
 use crate::error::{ApiError, error_body};
 use crate::limit::{Budget, Limiter, RateLimit, rate_limit, time_limit, too_many};
 use tower_http::compression::CompressionLayer;
@@ -194,16 +194,10 @@ pub(crate) fn parse_id(text: &str) -> Result<EventId, ApiError> {
 }
 
 pub(crate) fn raw(bytes: Vec<u8>) -> Result<Box<RawValue>, ApiError> {
-    let text = String::from_utf8(bytes).map_err(|e| {
-        ApiError::Internal(crate::BackendError(format!(
-            "stored event is not UTF-8: {e}"
-        )))
-    })?;
-    RawValue::from_string(text).map_err(|e| {
-        ApiError::Internal(crate::BackendError(format!(
-            "stored event is not JSON: {e}"
-        )))
-    })
+    let text = String::from_utf8(bytes)
+        .map_err(|e| ApiError::Internal(BackendError::caused("a stored event is not UTF-8", e)))?;
+    RawValue::from_string(text)
+        .map_err(|e| ApiError::Internal(BackendError::caused("a stored event is not JSON", e)))
 }
 
 fn rejection_refusal(r: &Rejection) -> Refusal {
@@ -716,8 +710,9 @@ async fn bundle<B: Backend>(
     let id = parse_id(&id)?;
     let input =
         audit_input(&*state.backend, &id)?.ok_or_else(|| ApiError::not_found("consultation"))?;
-    let bytes = palabre_core::audit::bundle::to_json(&input)
-        .map_err(|e| ApiError::Internal(crate::BackendError(e)))?;
+    let bytes = palabre_core::audit::bundle::to_json(&input).map_err(|e| {
+        ApiError::Internal(BackendError::caused("the bundle does not serialize", e))
+    })?;
     let disposition = format!("attachment; filename=\"palabre-{id}.bundle.json\"");
     Ok((
         [
@@ -759,7 +754,7 @@ async fn tally<B: Backend>(
         ));
     };
     let mut out = serde_json::to_value(&published)
-        .map_err(|e| ApiError::Internal(crate::BackendError(e.to_string())))?;
+        .map_err(|e| ApiError::Internal(BackendError::caused("the tally does not serialize", e)))?;
     // A secret consultation: where its opening stands and, once published, the signed
     // result's tally (the organiser's; `palabre audit` recounts it).
     if let Some(o) = state.backend.opening(&view)?

@@ -82,9 +82,10 @@ fn item<B: Backend>(
     member: Member,
 ) -> Result<Item, ApiError> {
     let entry = Entry::stored(member.event.bytes.clone()).map_err(|r| {
-        ApiError::Internal(crate::BackendError(format!(
-            "a stored entry does not decode: {r}"
-        )))
+        ApiError::Internal(crate::BackendError::caused(
+            "a stored entry does not decode",
+            r,
+        ))
     })?;
     let hidden = palabre_core::counting::hidden_by(view, &member.moderation).is_some();
     let mut moderation = Vec::new();
@@ -103,8 +104,10 @@ fn item<B: Backend>(
                 palabre_core::event::Body::Argument(a) => Some(a.proposal),
                 _ => None,
             };
-            let mut signed: serde_json::Value = serde_json::from_slice(event.bytes())
-                .map_err(|e| ApiError::Internal(crate::BackendError(e.to_string())))?;
+            let mut signed: serde_json::Value =
+                serde_json::from_slice(event.bytes()).map_err(|e| {
+                    ApiError::Internal(crate::BackendError::caused("a stored event is not JSON", e))
+                })?;
             (
                 *event.author(),
                 event.created_at_ms(),
@@ -150,9 +153,10 @@ struct Light {
 
 fn light(member: Member) -> Result<Light, ApiError> {
     let entry = Entry::stored(member.event.bytes.clone()).map_err(|r| {
-        ApiError::Internal(crate::BackendError(format!(
-            "a stored entry does not decode: {r}"
-        )))
+        ApiError::Internal(crate::BackendError::caused(
+            "a stored entry does not decode",
+            r,
+        ))
     })?;
     let (at_ms, argues) = match &entry {
         Entry::Event(event) => (

@@ -118,7 +118,7 @@ impl IntoResponse for ApiError {
                 (status_of(&code), Json(error_body(&code, &message))).into_response()
             }
             ApiError::Internal(e) => {
-                tracing::error!(error = %e, "internal error while answering a request");
+                tracing::error!(error = %e.report(), "internal error while answering a request");
                 let body = error_body("internal", "the node failed to answer; try again later");
                 (StatusCode::INTERNAL_SERVER_ERROR, Json(body)).into_response()
             }

@@ -45,7 +45,7 @@ use palabre_core::purge::Entry;
 use palabre_core::tally::Method;
 use serde::Deserialize;
 
-use crate::backend::{Backend, moderation_reason};
+use crate::backend::{Backend, BackendError, moderation_reason};
 use i18n::{Lang, Texts};
 
 /// A file of `web/static/`, embedded, served under a name carrying its content hash.
@@ -291,8 +291,8 @@ fn not_found<B: Backend>(site: &Site<B>, headers: &HeaderMap) -> Response {
     res
 }
 
-fn internal(e: impl std::fmt::Display) -> Response {
-    Failed(e.to_string()).into_response()
+fn internal(e: BackendError) -> Response {
+    Failed(e.report().to_string()).into_response()
 }
 
 /// A failure of the node while building a page: logged, answered with a bare 500.
@@ -410,7 +410,7 @@ impl<B: Backend> Site<B> {
         let Some((view, members)) = self
             .backend
             .discussion(id)
-            .map_err(|e| Failed(e.to_string()))?
+            .map_err(|e| Failed(e.report().to_string()))?
         else {
             return Ok(None);
         };
@@ -421,9 +421,8 @@ impl<B: Backend> Site<B> {
                 .map_err(|e| Failed(format!("stored entry: {e}")))?;
             let hidden_by = counting::hidden_by(&view, &m.moderation).map(|x| x.moderation);
             let reason = match hidden_by {
-                Some(mid) => {
-                    moderation_reason(&*self.backend, &mid).map_err(|e| Failed(e.to_string()))?
-                }
+                Some(mid) => moderation_reason(&*self.backend, &mid)
+                    .map_err(|e| Failed(e.report().to_string()))?,
                 None => String::new(),
             };
             let event = match entry {

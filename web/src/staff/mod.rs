@@ -144,10 +144,11 @@ pub(crate) struct Account {
 
 impl Account {
     pub fn key(&self) -> Result<SecretKey, BackendError> {
-        let bytes = hex::decode(&self.seed).map_err(|e| BackendError(e.to_string()))?;
+        let bytes = hex::decode(&self.seed)
+            .map_err(|e| BackendError::caused("a staff key seed is not hex", e))?;
         let seed: [u8; 32] = bytes
             .try_into()
-            .map_err(|_| BackendError("a staff key seed is not 32 bytes".into()))?;
+            .map_err(|_| BackendError::new("a staff key seed is not 32 bytes"))?;
         Ok(SecretKey::from_seed(&seed))
     }
 }
@@ -627,12 +628,13 @@ pub(crate) fn page(t: impl Template) -> Response {
 
 /// A failure of the node itself: logged, answered with a bare 500.
 pub(crate) fn failed(e: &BackendError) -> Response {
-    tracing::error!("a staff page failed: {e}");
+    tracing::error!("a staff page failed: {}", e.report());
     StatusCode::INTERNAL_SERVER_ERROR.into_response()
 }
 
 pub(crate) fn decode_record<T: for<'de> Deserialize<'de>>(bytes: &[u8]) -> Result<T, BackendError> {
-    serde_json::from_slice(bytes).map_err(|e| BackendError(format!("an office record: {e}")))
+    serde_json::from_slice(bytes)
+        .map_err(|e| BackendError::caused("an office record does not decode", e))
 }
 
 pub(crate) fn encode_record<T: Serialize>(value: &T) -> Vec<u8> {
@@ -642,7 +644,8 @@ pub(crate) fn encode_record<T: Serialize>(value: &T) -> Vec<u8> {
 /// `n` random bytes from the operating system.
 pub(crate) fn random<const N: usize>() -> Result<[u8; N], BackendError> {
     let mut out = [0u8; N];
-    getrandom::fill(&mut out).map_err(|e| BackendError(format!("randomness: {e}")))?;
+    // In words: without its `std` feature, getrandom's error is no `std::error::Error`.
+    getrandom::fill(&mut out).map_err(|e| BackendError::caused("no randomness", e.to_string()))?;
     Ok(out)
 }
 
