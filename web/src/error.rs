@@ -1,6 +1,7 @@
 //! `ApiError`: every refusal the API gives, as a stable machine code, a plain-language
 //! message and an HTTP status. Internal failures answer 500 `internal` and are logged,
-//! never shown.
+//! never shown. [`PageFailure`] is the same failure for an HTML page, the one the
+//! residents' site and the staff pages share.
 
 use axum::Json;
 use axum::http::StatusCode;
@@ -123,5 +124,23 @@ impl IntoResponse for ApiError {
                 (StatusCode::INTERNAL_SERVER_ERROR, Json(body)).into_response()
             }
         }
+    }
+}
+
+/// The node failed while building an HTML page (the residents' site or the staff
+/// pages): logged with its sources, answered with a bare 500 that names nothing.
+#[derive(Debug)]
+pub struct PageFailure(BackendError);
+
+impl From<BackendError> for PageFailure {
+    fn from(e: BackendError) -> PageFailure {
+        PageFailure(e)
+    }
+}
+
+impl IntoResponse for PageFailure {
+    fn into_response(self) -> Response {
+        tracing::error!(error = %self.0.report(), "a page failed");
+        StatusCode::INTERNAL_SERVER_ERROR.into_response()
     }
 }

@@ -44,6 +44,7 @@ use palabre_core::ids::Hash;
 use serde::{Deserialize, Serialize};
 
 use crate::backend::{Backend, BackendError, Refusal};
+use crate::error::PageFailure;
 use crate::site::Assets;
 use crate::site::i18n::Lang;
 
@@ -626,12 +627,6 @@ pub(crate) fn page(t: impl Template) -> Response {
     }
 }
 
-/// A failure of the node itself: logged, answered with a bare 500.
-pub(crate) fn failed(e: &BackendError) -> Response {
-    tracing::error!("a staff page failed: {}", e.report());
-    StatusCode::INTERNAL_SERVER_ERROR.into_response()
-}
-
 pub(crate) fn decode_record<T: for<'de> Deserialize<'de>>(bytes: &[u8]) -> Result<T, BackendError> {
     serde_json::from_slice(bytes)
         .map_err(|e| BackendError::caused("an office record does not decode", e))
@@ -698,10 +693,11 @@ pub(crate) struct Refused(Box<Response>);
 /// redirect, a 403, a 500 for a failing node), returned with `?`.
 pub(crate) type Reply = Result<Response, Refused>;
 
-/// A failing node answers 500 (logged, naming nothing to the client).
+/// A failing node answers the site's failure page: a 500, logged, naming nothing to the
+/// client.
 impl From<BackendError> for Refused {
     fn from(e: BackendError) -> Refused {
-        Refused(Box::new(failed(&e)))
+        Refused(Box::new(PageFailure::from(e).into_response()))
     }
 }
 
