@@ -13,9 +13,10 @@ use palabre_core::event::{Body, CredentialBody, Event, SignedEvent};
 use palabre_core::head::{Cosignature, Equivocation, Receipt, ReceiptBody, SignedTreeHead};
 use palabre_core::ids::{EventId, Hash};
 use palabre_store::{
-    Answer, CommitItem, Committed, GROUP_BUCKETS, SledStorage, Storage, StoreError, Writer,
+    Answer, CommitItem, CommitRejection, Committed, GROUP_BUCKETS, SledStorage, Storage,
+    StoreError, Writer,
 };
-use palabre_web::{AuthorityInfo, Backend, BackendError, Member, Refusal, StoredEvent};
+use palabre_web::{AuthorityInfo, Backend, BackendError, Code, Member, Refusal, StoredEvent};
 
 /// What the staff pages print and offer, from the node's configuration.
 #[derive(Debug, Clone, Default)]
@@ -54,6 +55,18 @@ impl std::fmt::Debug for NodeBackend {
 /// A failure of the store (or its writer), kept as the source of the node's failure.
 pub(crate) fn store_failed(e: StoreError) -> BackendError {
     BackendError::caused("the store failed", e)
+}
+
+/// The web layer's refusal of an item the store refused: core's rejection of the event,
+/// or the invitation it would consume.
+fn commit_refusal(rejection: &CommitRejection) -> Refusal {
+    let code = match rejection {
+        CommitRejection::Event(r) => Code::from(r),
+        CommitRejection::UnknownInvitation => Code::UnknownInvitation,
+        CommitRejection::UsedInvitation => Code::UsedInvitation,
+        CommitRejection::RevokedInvitation => Code::RevokedInvitation,
+    };
+    Refusal::new(code, rejection.to_string())
 }
 
 impl NodeBackend {
@@ -132,14 +145,11 @@ impl NodeBackend {
                     tree_head,
                 }
                 .sign(&self.key)),
-                (Ok(_), None) => Err(Refusal {
-                    code: "internal".into(),
-                    message: "the event was stored but no head was signed".into(),
-                }),
-                (Err(e), _) => Err(Refusal {
-                    code: e.code().into(),
-                    message: e.to_string(),
-                }),
+                (Ok(_), None) => Err(Refusal::new(
+                    Code::Internal,
+                    "the event was stored but no head was signed",
+                )),
+                (Err(e), _) => Err(commit_refusal(&e)),
             })
             .collect()
     }
@@ -198,12 +208,7 @@ impl Backend for NodeBackend {
             .receipts(committed)
             .into_iter()
             .next()
-            .unwrap_or_else(|| {
-                Err(Refusal {
-                    code: "internal".into(),
-                    message: "no answer".into(),
-                })
-            })
+            .unwrap_or_else(|| Err(Refusal::new(Code::Internal, "no answer")))
             .map(|receipt| (credential, receipt)))
     }
 

@@ -12,7 +12,7 @@ use palabre_core::ids::Hash;
 use palabre_core::purge::Entry;
 use palabre_store::{CommitItem, InvitationStatus, Moderated, Storage};
 use palabre_web::staff::{Counts, Office};
-use palabre_web::{BackendError, Refusal};
+use palabre_web::{BackendError, Code, Refusal};
 
 use crate::backend::{NodeBackend, store_failed};
 
@@ -78,12 +78,10 @@ impl Office for NodeBackend {
             consume_invitation: Some(code),
         };
         let committed = self.commit(vec![item]).await?;
-        Ok(self.receipts(committed).pop().unwrap_or_else(|| {
-            Err(Refusal {
-                code: "internal".into(),
-                message: "no answer".into(),
-            })
-        }))
+        Ok(self
+            .receipts(committed)
+            .pop()
+            .unwrap_or_else(|| Err(Refusal::new(Code::Internal, "no answer"))))
     }
 
     fn sign_as_authority(&self, event: Event) -> Result<SignedEvent, BackendError> {

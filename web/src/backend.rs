@@ -12,6 +12,9 @@ use palabre_core::crypto::PublicKey;
 use palabre_core::event::SignedEvent;
 use palabre_core::head::{Cosignature, Equivocation, Receipt, SignedTreeHead};
 use palabre_core::ids::{EventId, Hash};
+use palabre_core::rejection::Rejection;
+
+use crate::error::Code;
 
 /// This node's authority.
 #[derive(Debug, Clone)]
@@ -24,8 +27,24 @@ pub struct AuthorityInfo {
 /// A refused submission: a stable machine code and a plain-language message.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Refusal {
-    pub code: String,
+    pub code: Code,
     pub message: String,
+}
+
+impl Refusal {
+    pub fn new(code: Code, message: impl Into<String>) -> Refusal {
+        Refusal {
+            code,
+            message: message.into(),
+        }
+    }
+}
+
+/// Core's refusal of an event: its code and its message.
+impl From<&Rejection> for Refusal {
+    fn from(rejection: &Rejection) -> Refusal {
+        Refusal::new(Code::from(rejection), rejection.to_string())
+    }
 }
 
 /// An event and where it sits.

@@ -19,7 +19,7 @@ use serde_json::value::RawValue;
 
 use crate::api::{Shared, disputed, parse_id, raw};
 use crate::backend::{Backend, Member};
-use crate::error::ApiError;
+use crate::error::{ApiError, Code};
 use crate::paging::{self, Cursor, Cut};
 
 /// Proposals in one answer: at most 20, and 128 KiB of their signed events.
@@ -218,14 +218,14 @@ pub(crate) async fn consultation<B: Backend>(
     query: Result<Query<Paging>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Response, ApiError> {
     let id = parse_id(&id)?;
-    let Query(q) = query.map_err(|_| ApiError::refused("bad_range", "unreadable parameters"))?;
+    let Query(q) = query.map_err(|_| ApiError::refused(Code::BadRange, "unreadable parameters"))?;
     let after = q
         .after
         .as_deref()
         .map(|a| {
             a.parse::<Cursor>().map_err(|()| {
                 ApiError::refused(
-                    "bad_range",
+                    Code::BadRange,
                     "`after` is a cursor from a `next` or `more_arguments` link",
                 )
             })

@@ -22,5 +22,5 @@ pub mod trust;
 
 pub use api::{ApiConfig, app, app_with};
 pub use backend::{AuthorityInfo, Backend, BackendError, Member, Refusal, StoredEvent};
-pub use error::{ApiError, PageFailure};
+pub use error::{ApiError, Code, PageFailure};
 pub use limit::RateLimit;

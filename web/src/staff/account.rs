@@ -507,19 +507,43 @@ pub async fn setup<O: Office>(
     }
     match create_account(&st, &form.name, &login, &form.password, StaffRole::Admin).await? {
         Ok(()) => {}
-        Err(refusal) => {
+        Err(not_created) => {
             return Ok(st.refuse(
                 &headers,
                 None,
                 StatusCode::UNPROCESSABLE_ENTITY,
-                &refusal.code,
-                &refusal.message,
+                not_created.code(),
+                not_created.message(),
             ));
         }
     }
     tracing::info!(staff = %login, "first administrator created");
     st.office.count_action("setup");
     Ok(start_session(&st, &login)?)
+}
+
+/// Why [`create_account`] created nothing.
+enum NotCreated {
+    /// Another member has this login.
+    LoginTaken,
+    /// The log refused the appointment (core's code and message).
+    Refused(Refusal),
+}
+
+impl NotCreated {
+    fn code(&self) -> &'static str {
+        match self {
+            NotCreated::LoginTaken => "login_taken",
+            NotCreated::Refused(r) => r.code.as_str(),
+        }
+    }
+
+    fn message(&self) -> &str {
+        match self {
+            NotCreated::LoginTaken => "this login is already used / cet identifiant est déjà pris",
+            NotCreated::Refused(r) => &r.message,
+        }
+    }
 }
 
 /// Makes a key for the new member, appoints it in the log (signed by the authority),
@@ -530,12 +554,9 @@ async fn create_account<O: Office>(
     login: &str,
     password: &str,
     role: StaffRole,
-) -> Result<Result<(), Refusal>, BackendError> {
+) -> Result<Result<(), NotCreated>, BackendError> {
     if st.account(login)?.is_some() {
-        return Ok(Err(Refusal {
-            code: "login_taken".into(),
-            message: "this login is already used / cet identifiant est déjà pris".into(),
-        }));
+        return Ok(Err(NotCreated::LoginTaken));
     }
     let seed = random::<32>()?;
     let key = SecretKey::from_seed(&seed);
@@ -552,7 +573,7 @@ async fn create_account<O: Office>(
         }),
     })?;
     if let Err(r) = st.submit_one(appointment).await? {
-        return Ok(Err(r));
+        return Ok(Err(NotCreated::Refused(r)));
     }
     let account = Account {
         login: login.to_owned(),
@@ -651,8 +672,8 @@ pub async fn appoint<O: Office>(
                 tracing::info!(staff = %me.account.login, new = %login, role = role.as_str(), "staff appointed");
                 see_other("/staff/team")
             }
-            Err(r) => {
-                let mut res = team_page(&st, &headers, me, r.message)?;
+            Err(not_created) => {
+                let mut res = team_page(&st, &headers, me, not_created.message().to_owned())?;
                 *res.status_mut() = StatusCode::CONFLICT;
                 res
             }

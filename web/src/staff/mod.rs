@@ -44,7 +44,7 @@ use palabre_core::ids::Hash;
 use serde::{Deserialize, Serialize};
 
 use crate::backend::{Backend, BackendError, Refusal};
-use crate::error::PageFailure;
+use crate::error::{Code, PageFailure};
 use crate::site::Assets;
 use crate::site::i18n::Lang;
 
@@ -486,7 +486,7 @@ impl<O: Office> Staff<O> {
         headers: &HeaderMap,
         me: Option<Me>,
         status: StatusCode,
-        code: &str,
+        code: &'static str,
         message: &str,
     ) -> Response {
         tracing::info!(
@@ -498,7 +498,7 @@ impl<O: Office> Staff<O> {
         let mut res = page(ErrorPage {
             title: frame.tr("Action refusée", "Refused").to_owned(),
             page: frame,
-            code: code.to_owned(),
+            code,
             message: message.to_owned(),
         });
         *res.status_mut() = status;
@@ -511,7 +511,7 @@ impl<O: Office> Staff<O> {
         headers: &HeaderMap,
         me: Option<Me>,
         status: StatusCode,
-        code: &str,
+        code: &'static str,
         fr: &str,
         en: &str,
     ) -> Response {
@@ -529,7 +529,7 @@ impl<O: Office> Staff<O> {
             headers,
             Some(me),
             StatusCode::UNPROCESSABLE_ENTITY,
-            &r.code,
+            r.code.as_str(),
             &r.message,
         )
     }
@@ -551,12 +551,7 @@ impl<O: Office> Staff<O> {
             .submit(vec![event])
             .await?
             .pop()
-            .unwrap_or_else(|| {
-                Err(Refusal {
-                    code: "internal".into(),
-                    message: "no answer".into(),
-                })
-            }))
+            .unwrap_or_else(|| Err(Refusal::new(Code::Internal, "no answer"))))
     }
 
     /// Signs `body` with the member's own key and appends it to the log.
@@ -574,12 +569,7 @@ impl<O: Office> Staff<O> {
         .sign(&key);
         let event = match event {
             Ok(e) => e,
-            Err(r) => {
-                return Ok(Err(Refusal {
-                    code: r.code().into(),
-                    message: r.to_string(),
-                }));
-            }
+            Err(r) => return Ok(Err(Refusal::from(&r))),
         };
         Ok(self
             .submit_one(event.clone())
@@ -613,7 +603,7 @@ impl<O: Office> Staff<O> {
 struct ErrorPage {
     page: Frame,
     title: String,
-    code: String,
+    code: &'static str,
     message: String,
 }
 
