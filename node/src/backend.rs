@@ -12,8 +12,11 @@ use palabre_core::crypto::{PublicKey, SecretKey};
 use palabre_core::event::{Body, CredentialBody, Event, SignedEvent};
 use palabre_core::head::{Cosignature, Equivocation, Receipt, ReceiptBody, SignedTreeHead};
 use palabre_core::ids::{EventId, Hash};
-use palabre_store::{Answer, CommitItem, Committed, GROUP_BUCKETS, SledStorage, Storage, Writer};
-use palabre_web::{AuthorityInfo, Backend, BackendError, Member, Refusal, StoredEvent};
+use palabre_store::{
+    Answer, CommitItem, CommitRejection, Committed, GROUP_BUCKETS, SledStorage, Storage,
+    StoreError, Writer,
+};
+use palabre_web::{AuthorityInfo, Backend, BackendError, Code, Member, Refusal, StoredEvent};
 
 /// What the staff pages print and offer, from the node's configuration.
 #[derive(Debug, Clone, Default)]
@@ -53,8 +56,21 @@ impl std::fmt::Debug for NodeBackend {
     }
 }
 
-fn internal(e: impl std::fmt::Display) -> BackendError {
-    BackendError(e.to_string())
+/// A failure of the store (or its writer), kept as the source of the node's failure.
+pub(crate) fn store_failed(e: StoreError) -> BackendError {
+    BackendError::caused("the store failed", e)
+}
+
+/// The web layer's refusal of an item the store refused: core's rejection of the event,
+/// or the invitation it would consume.
+fn commit_refusal(rejection: &CommitRejection) -> Refusal {
+    let code = match rejection {
+        CommitRejection::Event(r) => Code::from(r),
+        CommitRejection::UnknownInvitation => Code::UnknownInvitation,
+        CommitRejection::UsedInvitation => Code::UsedInvitation,
+        CommitRejection::RevokedInvitation => Code::RevokedInvitation,
+    };
+    Refusal::new(code, rejection.to_string())
 }
 
 impl NodeBackend {
@@ -101,19 +117,19 @@ impl NodeBackend {
         if let Some((items, answer)) = self
             .writer
             .try_enqueue_with(items, answer)
-            .map_err(internal)?
+            .map_err(store_failed)?
         {
             // The queue is full: waiting for room is real back-pressure, and it must
             // not stall the runtime's worker threads.
             let writer = Arc::clone(&self.writer);
             tokio::task::spawn_blocking(move || writer.enqueue_with(items, answer))
                 .await
-                .map_err(internal)?
-                .map_err(internal)?;
+                .map_err(|e| BackendError::caused("the wait for the writer stopped", e))?
+                .map_err(store_failed)?;
         }
         rx.await
-            .map_err(|_| internal("the writer stopped"))?
-            .map_err(internal)
+            .map_err(|_| BackendError::new("the writer stopped"))?
+            .map_err(store_failed)
     }
 
     pub(crate) fn receipts(&self, committed: Committed) -> Vec<Result<Receipt, Refusal>> {
@@ -133,14 +149,11 @@ impl NodeBackend {
                     tree_head,
                 }
                 .sign(&self.key)),
-                (Ok(_), None) => Err(Refusal {
-                    code: "internal".into(),
-                    message: "the event was stored but no head was signed".into(),
-                }),
-                (Err(e), _) => Err(Refusal {
-                    code: e.code().into(),
-                    message: e.to_string(),
-                }),
+                (Ok(_), None) => Err(Refusal::new(
+                    Code::Internal,
+                    "the event was stored but no head was signed",
+                )),
+                (Err(e), _) => Err(commit_refusal(&e)),
             })
             .collect()
     }
@@ -196,7 +209,7 @@ impl Backend for NodeBackend {
             }),
         }
         .sign(&self.key)
-        .map_err(internal)?;
+        .map_err(|e| BackendError::caused("the authority could not sign a credential", e))?;
         let item = CommitItem {
             log: self.me(),
             event: credential.clone(),
@@ -207,29 +220,24 @@ impl Backend for NodeBackend {
             .receipts(committed)
             .into_iter()
             .next()
-            .unwrap_or_else(|| {
-                Err(Refusal {
-                    code: "internal".into(),
-                    message: "no answer".into(),
-                })
-            })
+            .unwrap_or_else(|| Err(Refusal::new(Code::Internal, "no answer")))
             .map(|receipt| (credential, receipt)))
     }
 
     fn event(&self, id: &EventId) -> Result<Option<StoredEvent>, BackendError> {
-        let Some((log, index)) = self.storage.position(id).map_err(internal)? else {
+        let Some((log, index)) = self.storage.position(id).map_err(store_failed)? else {
             return Ok(None);
         };
-        let bytes = self.storage.entry(&log, index).map_err(internal)?;
+        let bytes = self.storage.entry(&log, index).map_err(store_failed)?;
         Ok(bytes.map(|bytes| StoredEvent { log, index, bytes }))
     }
 
     fn latest_head(&self, log: &PublicKey) -> Result<Option<SignedTreeHead>, BackendError> {
-        self.storage.latest_head(log).map_err(internal)
+        self.storage.latest_head(log).map_err(store_failed)
     }
 
     fn entries(&self, log: &PublicKey, start: u64, end: u64) -> Result<Vec<Vec<u8>>, BackendError> {
-        self.storage.entries(log, start, end).map_err(internal)
+        self.storage.entries(log, start, end).map_err(store_failed)
     }
 
     fn inclusion_proof(
@@ -244,7 +252,7 @@ impl Backend for NodeBackend {
         self.storage
             .inclusion_proof(log, index, size)
             .map(Some)
-            .map_err(internal)
+            .map_err(store_failed)
     }
 
     fn consistency_proof(
@@ -259,7 +267,7 @@ impl Backend for NodeBackend {
         self.storage
             .consistency_proof(log, from, to)
             .map(Some)
-            .map_err(internal)
+            .map_err(store_failed)
     }
 
     fn log_size(&self, log: &PublicKey) -> Result<u64, BackendError> {
@@ -267,7 +275,7 @@ impl Backend for NodeBackend {
     }
 
     fn consultations(&self) -> Result<Vec<ConsultationView>, BackendError> {
-        self.storage.consultations().map_err(internal)
+        self.storage.consultations().map_err(store_failed)
     }
 
     fn discussion(
@@ -278,11 +286,11 @@ impl Backend for NodeBackend {
             return Ok(None);
         };
         let mut members = Vec::new();
-        for id in self.storage.members(consultation).map_err(internal)? {
+        for id in self.storage.members(consultation).map_err(store_failed)? {
             let event = self
                 .event(&id)?
-                .ok_or_else(|| internal(format!("indexed event {id} is missing")))?;
-            let moderation = self.storage.moderation(&id).map_err(internal)?;
+                .ok_or_else(|| BackendError::new(format!("indexed event {id} is missing")))?;
+            let moderation = self.storage.moderation(&id).map_err(store_failed)?;
             members.push(Member { event, moderation });
         }
         Ok(Some((view, members)))
@@ -292,11 +300,11 @@ impl Backend for NodeBackend {
         &self,
         consultation: &EventId,
     ) -> Result<Option<(ConsultationView, std::sync::Arc<Counted>)>, BackendError> {
-        self.storage.count(consultation).map_err(internal)
+        self.storage.count(consultation).map_err(store_failed)
     }
 
     fn cosignatures(&self, log: &PublicKey) -> Result<Vec<Cosignature>, BackendError> {
-        self.storage.cosignatures(log).map_err(internal)
+        self.storage.cosignatures(log).map_err(store_failed)
     }
 
     fn cosignatures_after(
@@ -307,21 +315,23 @@ impl Backend for NodeBackend {
     ) -> Result<Vec<Cosignature>, BackendError> {
         self.storage
             .cosignatures_after(log, after, limit)
-            .map_err(internal)
+            .map_err(store_failed)
     }
 
     fn evidence(&self) -> Result<Vec<Equivocation>, BackendError> {
-        self.storage.evidence().map_err(internal)
+        self.storage.evidence().map_err(store_failed)
     }
 
     fn moderation_log(&self) -> Result<Vec<StoredEvent>, BackendError> {
         let mut out = Vec::new();
-        for (log, index) in self.storage.moderation_log().map_err(internal)? {
+        for (log, index) in self.storage.moderation_log().map_err(store_failed)? {
             let bytes = self
                 .storage
                 .entry(&log, index)
-                .map_err(internal)?
-                .ok_or_else(|| internal(format!("indexed moderation {log}/{index} is missing")))?;
+                .map_err(store_failed)?
+                .ok_or_else(|| {
+                    BackendError::new(format!("indexed moderation {log}/{index} is missing"))
+                })?;
             out.push(StoredEvent { log, index, bytes });
         }
         Ok(out)

@@ -12,42 +12,42 @@ use palabre_core::ids::Hash;
 use palabre_core::purge::Entry;
 use palabre_store::{CommitItem, InvitationStatus, Moderated, Storage};
 use palabre_web::staff::{Counts, Office};
-use palabre_web::{BackendError, Refusal};
+use palabre_web::{BackendError, Code, Refusal};
 
-use crate::backend::NodeBackend;
-
-fn internal(e: impl std::fmt::Display) -> BackendError {
-    BackendError(e.to_string())
-}
+use crate::backend::{NodeBackend, store_failed};
 
 impl Office for NodeBackend {
     fn office_get(&self, ns: &str, key: &str) -> Result<Option<Vec<u8>>, BackendError> {
-        self.storage.office_get(ns, key).map_err(internal)
+        self.storage.office_get(ns, key).map_err(store_failed)
     }
 
     fn office_put(&self, ns: &str, key: &str, value: &[u8]) -> Result<(), BackendError> {
-        self.storage.office_put(ns, key, value).map_err(internal)
+        self.storage
+            .office_put(ns, key, value)
+            .map_err(store_failed)
     }
 
     fn office_take(&self, ns: &str, key: &str) -> Result<Option<Vec<u8>>, BackendError> {
-        self.storage.office_take(ns, key).map_err(internal)
+        self.storage.office_take(ns, key).map_err(store_failed)
     }
 
     fn office_scan(&self, ns: &str) -> Result<Vec<(String, Vec<u8>)>, BackendError> {
-        self.storage.office_scan(ns).map_err(internal)
+        self.storage.office_scan(ns).map_err(store_failed)
     }
 
     fn add_invitations(&self, hashes: &[Hash]) -> Result<u64, BackendError> {
-        self.storage.add_invitations(hashes).map_err(internal)
+        self.storage.add_invitations(hashes).map_err(store_failed)
     }
 
     fn revoke_invitations(&self, hashes: &[Hash]) -> Result<u64, BackendError> {
-        self.storage.revoke_invitations(hashes).map_err(internal)
+        self.storage
+            .revoke_invitations(hashes)
+            .map_err(store_failed)
     }
 
     fn invitation_counts(&self, hashes: Option<&[Hash]>) -> Result<Counts, BackendError> {
         let Some(hashes) = hashes else {
-            let c = self.storage.invitation_counts().map_err(internal)?;
+            let c = self.storage.invitation_counts().map_err(store_failed)?;
             return Ok(Counts {
                 issued: c.issued,
                 redeemed: c.redeemed,
@@ -56,7 +56,7 @@ impl Office for NodeBackend {
         };
         let mut counts = Counts::default();
         for h in hashes {
-            match self.storage.invitation_status(h).map_err(internal)? {
+            match self.storage.invitation_status(h).map_err(store_failed)? {
                 None => continue,
                 Some(InvitationStatus::Used) => counts.redeemed += 1,
                 Some(InvitationStatus::Revoked) => counts.revoked += 1,
@@ -78,20 +78,20 @@ impl Office for NodeBackend {
             consume_invitation: Some(code),
         };
         let committed = self.commit(vec![item]).await?;
-        Ok(self.receipts(committed).pop().unwrap_or_else(|| {
-            Err(Refusal {
-                code: "internal".into(),
-                message: "no answer".into(),
-            })
-        }))
+        Ok(self
+            .receipts(committed)
+            .pop()
+            .unwrap_or_else(|| Err(Refusal::new(Code::Internal, "no answer"))))
     }
 
     fn sign_as_authority(&self, event: Event) -> Result<SignedEvent, BackendError> {
-        event.sign(&self.key).map_err(internal)
+        event
+            .sign(&self.key)
+            .map_err(|e| BackendError::caused("the authority could not sign", e))
     }
 
     fn moderation_of(&self, target: &EventId) -> Result<Vec<Moderated>, BackendError> {
-        self.storage.moderation(target).map_err(internal)
+        self.storage.moderation(target).map_err(store_failed)
     }
 
     fn tombstone(&self, target: &EventId) -> Result<Option<Tombstone>, BackendError> {
@@ -109,7 +109,9 @@ impl Office for NodeBackend {
         let Some(body) = consultation.and_then(|c| TombstoneBody::of(&event, c)) else {
             return Ok(None);
         };
-        Tombstone::sign(body, &self.key).map(Some).map_err(internal)
+        Tombstone::sign(body, &self.key)
+            .map(Some)
+            .map_err(|e| BackendError::caused("the authority could not sign a tombstone", e))
     }
 
     fn federation(&self) -> Vec<(PublicKey, String)> {

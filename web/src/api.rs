@@ -24,8 +24,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use serde_json::value::RawValue;
 
-use crate::backend::{Backend, Refusal};
-use crate::error::{ApiError, error_body};
+use crate::backend::{Backend, BackendError, Refusal};
+use crate::error::{ApiError, Code, error_body};
 use crate::limit::{Budget, Limiter, RateLimit, rate_limit, time_limit, too_many};
 use tower_http::compression::CompressionLayer;
 
@@ -71,7 +71,7 @@ impl Default for ApiConfig {
 #[derive(Debug, Default)]
 struct Counters {
     admitted_by_kind: BTreeMap<&'static str, u64>,
-    rejected_by_code: BTreeMap<String, u64>,
+    rejected_by_code: BTreeMap<&'static str, u64>,
     /// Redemptions that named an unknown, used or withdrawn code.
     redeem_failed: u64,
     /// Redemptions refused because the node's budget of failures was spent.
@@ -99,7 +99,7 @@ pub fn app<B: Backend>(backend: Arc<B>, config: ApiConfig) -> Router {
 pub fn app_with<B: Backend>(backend: Arc<B>, config: ApiConfig, more: Router) -> Router {
     let mut counters = Counters::default();
     for code in Rejection::ALL_CODES {
-        counters.rejected_by_code.insert((*code).to_owned(), 0);
+        counters.rejected_by_code.insert(code, 0);
     }
     let limiter = Arc::new(Limiter::new(config.rate));
     let timeout = config.request_timeout;
@@ -174,14 +174,19 @@ fn lock<B>(state: &AppState<B>) -> std::sync::MutexGuard<'_, Counters> {
 fn key_refusal(what: &str, e: KeyError) -> ApiError {
     match e {
         KeyError::Weak => ApiError::refused(
-            "weak_key",
+            Code::from(&Rejection::WeakKey { field: "key" }),
             format!("{what} is a weak (small-order or mixed-order) Ed25519 key"),
         ),
         _ => ApiError::refused(
-            "bad_key",
+            Code::from(&Rejection::BadKey { field: "key" }),
             format!("{what} is not 64 lowercase hex characters of a canonical Ed25519 key"),
         ),
     }
+}
+
+/// A body that is not what the route reads: core's `malformed`, in the API's words.
+fn malformed(message: impl Into<String>) -> ApiError {
+    ApiError::refused(Code::from(&Rejection::Malformed(String::new())), message)
 }
 
 fn parse_key(text: &str) -> Result<PublicKey, ApiError> {
@@ -190,27 +195,14 @@ fn parse_key(text: &str) -> Result<PublicKey, ApiError> {
 
 pub(crate) fn parse_id(text: &str) -> Result<EventId, ApiError> {
     text.parse()
-        .map_err(|_| ApiError::refused("bad_id", "an id is 64 lowercase hexadecimal characters"))
+        .map_err(|_| ApiError::refused(Code::BadId, "an id is 64 lowercase hexadecimal characters"))
 }
 
 pub(crate) fn raw(bytes: Vec<u8>) -> Result<Box<RawValue>, ApiError> {
-    let text = String::from_utf8(bytes).map_err(|e| {
-        ApiError::Internal(crate::BackendError(format!(
-            "stored event is not UTF-8: {e}"
-        )))
-    })?;
-    RawValue::from_string(text).map_err(|e| {
-        ApiError::Internal(crate::BackendError(format!(
-            "stored event is not JSON: {e}"
-        )))
-    })
-}
-
-fn rejection_refusal(r: &Rejection) -> Refusal {
-    Refusal {
-        code: r.code().to_owned(),
-        message: r.to_string(),
-    }
+    let text = String::from_utf8(bytes)
+        .map_err(|e| ApiError::Internal(BackendError::caused("a stored event is not UTF-8", e)))?;
+    RawValue::from_string(text)
+        .map_err(|e| ApiError::Internal(BackendError::caused("a stored event is not JSON", e)))
 }
 
 /// `POST /api/v1/events`: one event (an object) → 201 with its receipt, or a batch (an
@@ -222,25 +214,21 @@ async fn submit<B: Backend>(
     let body = body.map_err(|e| {
         if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
             ApiError::refused(
-                "body_too_large",
+                Code::BodyTooLarge,
                 format!("the body is over {} bytes", state.config.max_body_bytes),
             )
         } else {
-            ApiError::refused("malformed", e.body_text())
+            malformed(e.body_text())
         }
     })?;
     let first = body.iter().find(|b| !b.is_ascii_whitespace()).copied();
     let batch = first == Some(b'[');
     let raws: Vec<Vec<u8>> = if batch {
-        let items: Vec<&RawValue> = serde_json::from_slice(&body).map_err(|e| {
-            ApiError::refused(
-                "malformed",
-                format!("a batch is a JSON array of events: {e}"),
-            )
-        })?;
+        let items: Vec<&RawValue> = serde_json::from_slice(&body)
+            .map_err(|e| malformed(format!("a batch is a JSON array of events: {e}")))?;
         if items.len() > state.config.max_batch_events {
             return Err(ApiError::refused(
-                "bad_request",
+                Code::BadRequest,
                 format!(
                     "a batch holds at most {} events",
                     state.config.max_batch_events
@@ -254,7 +242,7 @@ async fn submit<B: Backend>(
     // Decode every event; only valid ones go to the backend, in order.
     let decoded: Vec<Result<SignedEvent, Refusal>> = raws
         .into_iter()
-        .map(|bytes| SignedEvent::from_bytes(bytes).map_err(|r| rejection_refusal(&r)))
+        .map(|bytes| SignedEvent::from_bytes(bytes).map_err(|r| Refusal::from(&r)))
         .collect();
     let kinds: Vec<Option<&'static str>> = decoded
         .iter()
@@ -271,10 +259,10 @@ async fn submit<B: Backend>(
         match d {
             Err(refusal) => results.push(Err(refusal)),
             Ok(_) => results.push(answers.next().unwrap_or_else(|| {
-                Err(Refusal {
-                    code: "internal".into(),
-                    message: "the node gave no answer for this event".into(),
-                })
+                Err(Refusal::new(
+                    Code::Internal,
+                    "the node gave no answer for this event",
+                ))
             })),
         }
     }
@@ -284,7 +272,7 @@ async fn submit<B: Backend>(
             match (r, kind) {
                 (Ok(_), Some(kind)) => *c.admitted_by_kind.entry(kind).or_default() += 1,
                 (Err(refusal), _) => {
-                    *c.rejected_by_code.entry(refusal.code.clone()).or_default() += 1
+                    *c.rejected_by_code.entry(refusal.code.as_str()).or_default() += 1
                 }
                 (Ok(_), None) => {}
             }
@@ -295,7 +283,7 @@ async fn submit<B: Backend>(
             .iter()
             .map(|r| match r {
                 Ok(receipt) => json!({"receipt": receipt}),
-                Err(f) => error_body(&f.code, &f.message),
+                Err(f) => error_body(f.code, &f.message),
             })
             .collect();
         return Ok((StatusCode::OK, Json(json!({"results": items}))).into_response());
@@ -307,7 +295,7 @@ async fn submit<B: Backend>(
             Ok((StatusCode::CREATED, Json(body)).into_response())
         }
         Some(Err(refusal)) => Err(refusal.into()),
-        None => Err(ApiError::refused("malformed", "empty request")),
+        None => Err(malformed("empty request")),
     }
 }
 
@@ -396,7 +384,7 @@ async fn cosignatures<B: Backend>(
     let log = parse_key(&authority)?;
     let bad = || {
         ApiError::refused(
-            "bad_range",
+            Code::BadRange,
             "give after_size, after_witness and after_root together (from a `next` link), or none",
         )
     };
@@ -469,14 +457,14 @@ async fn entries<B: Backend>(
     let log = parse_key(&authority)?;
     let Query(Range { start, end }) = query.map_err(|_| {
         ApiError::refused(
-            "bad_range",
+            Code::BadRange,
             "give start and end as integers (end exclusive)",
         )
     })?;
     let size = state.backend.log_size(&log)?;
     if start >= end || end > size || end - start > MAX_PAGE_ENTRIES {
         return Err(ApiError::refused(
-            "bad_range",
+            Code::BadRange,
             format!(
                 "need start < end ≤ {size} (the log size) and at most {MAX_PAGE_ENTRIES} entries"
             ),
@@ -504,11 +492,11 @@ async fn inclusion<B: Backend>(
 ) -> Result<Response, ApiError> {
     let log = parse_key(&authority)?;
     let Query(q) =
-        query.map_err(|_| ApiError::refused("bad_range", "give index and size as integers"))?;
+        query.map_err(|_| ApiError::refused(Code::BadRange, "give index and size as integers"))?;
     let proof = state
         .backend
         .inclusion_proof(&log, q.index, q.size)?
-        .ok_or_else(|| ApiError::refused("bad_range", "need index < size ≤ the log size"))?;
+        .ok_or_else(|| ApiError::refused(Code::BadRange, "need index < size ≤ the log size"))?;
     Ok(Json(json!({"index": q.index, "size": q.size, "proof": proof})).into_response())
 }
 
@@ -525,11 +513,11 @@ async fn consistency<B: Backend>(
 ) -> Result<Response, ApiError> {
     let log = parse_key(&authority)?;
     let Query(q) =
-        query.map_err(|_| ApiError::refused("bad_range", "give from and to as integers"))?;
+        query.map_err(|_| ApiError::refused(Code::BadRange, "give from and to as integers"))?;
     let proof = state
         .backend
         .consistency_proof(&log, q.from, q.to)?
-        .ok_or_else(|| ApiError::refused("bad_range", "need 0 < from ≤ to ≤ the log size"))?;
+        .ok_or_else(|| ApiError::refused(Code::BadRange, "need 0 < from ≤ to ≤ the log size"))?;
     Ok(Json(json!({"from": q.from, "to": q.to, "proof": proof})).into_response())
 }
 
@@ -547,22 +535,18 @@ async fn redeem<B: Backend>(
     body: Bytes,
 ) -> Result<Response, ApiError> {
     // Parsed whatever the Content-Type: curl users and old browsers forget it.
-    let r: RedeemRequest = serde_json::from_slice(&body).map_err(|e| {
-        ApiError::refused(
-            "malformed",
-            format!("expected {{\"code\", \"key\", \"proof\"}}: {e}"),
-        )
-    })?;
+    let r: RedeemRequest = serde_json::from_slice(&body)
+        .map_err(|e| malformed(format!("expected {{\"code\", \"key\", \"proof\"}}: {e}")))?;
     let code = normalize_code(&r.code).ok_or_else(|| {
         ApiError::refused(
-            "bad_code",
+            Code::BadCode,
             "an invitation code is 12 letters and digits, as printed on the letter",
         )
     })?;
     let subject: PublicKey = r.key.parse().map_err(|e| key_refusal("the key", e))?;
     let proof: Signature = r.proof.parse().map_err(|_| {
         ApiError::refused(
-            "bad_proof",
+            Code::BadProof,
             "the proof is 128 lowercase hexadecimal characters",
         )
     })?;
@@ -574,7 +558,12 @@ async fn redeem<B: Backend>(
         subject,
     }
     .verify(&proof)
-    .map_err(|_| ApiError::refused("bad_proof", "the proof of key possession does not verify"))?;
+    .map_err(|_| {
+        ApiError::refused(
+            Code::BadProof,
+            "the proof of key possession does not verify",
+        )
+    })?;
     // A global budget of failures bounds guessing from many addresses at once.
     if let Err(wait) = state.redeem_failures.available(std::time::Instant::now()) {
         lock(&state).redeem_throttled += 1;
@@ -587,8 +576,8 @@ async fn redeem<B: Backend>(
         Ok(done) => done,
         Err(refusal) => {
             if matches!(
-                refusal.code.as_str(),
-                "unknown_invitation" | "used_invitation" | "revoked_invitation"
+                refusal.code,
+                Code::UnknownInvitation | Code::UsedInvitation | Code::RevokedInvitation
             ) {
                 lock(&state).redeem_failed += 1;
                 if state.redeem_failures.spend(std::time::Instant::now()) {
@@ -716,8 +705,9 @@ async fn bundle<B: Backend>(
     let id = parse_id(&id)?;
     let input =
         audit_input(&*state.backend, &id)?.ok_or_else(|| ApiError::not_found("consultation"))?;
-    let bytes = palabre_core::audit::bundle::to_json(&input)
-        .map_err(|e| ApiError::Internal(crate::BackendError(e)))?;
+    let bytes = palabre_core::audit::bundle::to_json(&input).map_err(|e| {
+        ApiError::Internal(BackendError::caused("the bundle does not serialize", e))
+    })?;
     let disposition = format!("attachment; filename=\"palabre-{id}.bundle.json\"");
     Ok((
         [
@@ -744,7 +734,7 @@ async fn tally<B: Backend>(
         .any(|v| v.id == id && v.body.secrecy.is_none() && !v.results_visible(now));
     if hidden {
         return Err(ApiError::refused(
-            "results_hidden",
+            Code::ResultsHidden,
             "this consultation shows its results only after the vote closes",
         ));
     }
@@ -754,12 +744,12 @@ async fn tally<B: Backend>(
     // Core decides what may be shown: a secret consultation's participation only.
     let Some(published) = state.tallies.published(&view, &counted, now) else {
         return Err(ApiError::refused(
-            "results_hidden",
+            Code::ResultsHidden,
             "this consultation shows its results only after the vote closes",
         ));
     };
     let mut out = serde_json::to_value(&published)
-        .map_err(|e| ApiError::Internal(crate::BackendError(e.to_string())))?;
+        .map_err(|e| ApiError::Internal(BackendError::caused("the tally does not serialize", e)))?;
     // A secret consultation: where its opening stands and, once published, the signed
     // result's tally (the organiser's; `palabre audit` recounts it).
     if let Some(o) = state.backend.opening(&view)?
@@ -790,11 +780,8 @@ async fn metrics<B: Backend>(State(state): State<Shared<B>>) -> Response {
     }
     out.push_str("# HELP palabre_events_rejected_total Events refused through the API, by code.\n");
     out.push_str("# TYPE palabre_events_rejected_total counter\n");
+    // Codes are `Code`s, lowercase letters and `_`: nothing to escape in a label.
     for (code, n) in &c.rejected_by_code {
-        let code: String = code
-            .chars()
-            .filter(|ch| ch.is_ascii_alphanumeric() || *ch == '_')
-            .collect();
         out.push_str(&format!(
             "palabre_events_rejected_total{{code=\"{code}\"}} {n}\n"
         ));

@@ -320,5 +320,11 @@ mod tests {
         let (_, body) = text.split_once("\r\n\r\n").expect("a head");
         assert_eq!(body.len(), 86);
         assert!(body.trim_end().ends_with('}'));
+        // The same answer as the API's for its code, written out by hand.
+        let code = crate::error::Code::TooManyConnections;
+        let json: serde_json::Value = serde_json::from_str(body).expect("JSON");
+        let expected = crate::error::error_body(code, "too many connections; try again");
+        assert_eq!(json, expected);
+        assert!(text.starts_with(&format!("HTTP/1.1 {}", code.status())));
     }
 }

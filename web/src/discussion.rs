@@ -19,7 +19,7 @@ use serde_json::value::RawValue;
 
 use crate::api::{Shared, disputed, parse_id, raw};
 use crate::backend::{Backend, Member};
-use crate::error::ApiError;
+use crate::error::{ApiError, Code};
 use crate::paging::{self, Cursor, Cut};
 
 /// Proposals in one answer: at most 20, and 128 KiB of their signed events.
@@ -82,9 +82,10 @@ fn item<B: Backend>(
     member: Member,
 ) -> Result<Item, ApiError> {
     let entry = Entry::stored(member.event.bytes.clone()).map_err(|r| {
-        ApiError::Internal(crate::BackendError(format!(
-            "a stored entry does not decode: {r}"
-        )))
+        ApiError::Internal(crate::BackendError::caused(
+            "a stored entry does not decode",
+            r,
+        ))
     })?;
     let hidden = palabre_core::counting::hidden_by(view, &member.moderation).is_some();
     let mut moderation = Vec::new();
@@ -103,8 +104,10 @@ fn item<B: Backend>(
                 palabre_core::event::Body::Argument(a) => Some(a.proposal),
                 _ => None,
             };
-            let mut signed: serde_json::Value = serde_json::from_slice(event.bytes())
-                .map_err(|e| ApiError::Internal(crate::BackendError(e.to_string())))?;
+            let mut signed: serde_json::Value =
+                serde_json::from_slice(event.bytes()).map_err(|e| {
+                    ApiError::Internal(crate::BackendError::caused("a stored event is not JSON", e))
+                })?;
             (
                 *event.author(),
                 event.created_at_ms(),
@@ -150,9 +153,10 @@ struct Light {
 
 fn light(member: Member) -> Result<Light, ApiError> {
     let entry = Entry::stored(member.event.bytes.clone()).map_err(|r| {
-        ApiError::Internal(crate::BackendError(format!(
-            "a stored entry does not decode: {r}"
-        )))
+        ApiError::Internal(crate::BackendError::caused(
+            "a stored entry does not decode",
+            r,
+        ))
     })?;
     let (at_ms, argues) = match &entry {
         Entry::Event(event) => (
@@ -214,14 +218,14 @@ pub(crate) async fn consultation<B: Backend>(
     query: Result<Query<Paging>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Response, ApiError> {
     let id = parse_id(&id)?;
-    let Query(q) = query.map_err(|_| ApiError::refused("bad_range", "unreadable parameters"))?;
+    let Query(q) = query.map_err(|_| ApiError::refused(Code::BadRange, "unreadable parameters"))?;
     let after = q
         .after
         .as_deref()
         .map(|a| {
             a.parse::<Cursor>().map_err(|()| {
                 ApiError::refused(
-                    "bad_range",
+                    Code::BadRange,
                     "`after` is a cursor from a `next` or `more_arguments` link",
                 )
             })

@@ -23,6 +23,6 @@ pub mod zone;
 
 pub use api::{ApiConfig, app, app_with};
 pub use backend::{AuthorityInfo, Backend, BackendError, Member, Refusal, StoredEvent, TownHall};
-pub use error::ApiError;
+pub use error::{ApiError, Code, PageFailure};
 pub use limit::RateLimit;
 pub use zone::Zone;

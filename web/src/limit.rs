@@ -11,14 +11,13 @@ use std::net::IpAddr;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use axum::Json;
 use axum::extract::Request;
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderValue, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
 use crate::client::Bucket;
-use crate::error::error_body;
+use crate::error::{ApiError, Code};
 
 /// Most clients tracked at once.
 pub const MAX_TRACKED_CLIENTS: usize = 10_000;
@@ -106,8 +105,7 @@ pub async fn rate_limit(
 
 /// A 429 `rate_limited` answer with `Retry-After`.
 pub(crate) fn too_many(wait: Duration, message: &str) -> Response {
-    let body = error_body("rate_limited", message);
-    let mut response = (StatusCode::TOO_MANY_REQUESTS, Json(body)).into_response();
+    let mut response = ApiError::refused(Code::RateLimited, message).into_response();
     let seconds = wait.as_secs().max(1).to_string();
     if let Ok(v) = HeaderValue::from_str(&seconds) {
         response.headers_mut().insert(header::RETRY_AFTER, v);
@@ -167,10 +165,8 @@ impl Budget {
 pub async fn time_limit(limit: Duration, request: Request, next: Next) -> Response {
     match tokio::time::timeout(limit, next.run(request)).await {
         Ok(response) => response,
-        Err(_) => {
-            let body = error_body("timeout", "the node took too long to answer; try again");
-            (StatusCode::SERVICE_UNAVAILABLE, Json(body)).into_response()
-        }
+        Err(_) => ApiError::refused(Code::Timeout, "the node took too long to answer; try again")
+            .into_response(),
     }
 }
 

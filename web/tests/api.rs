@@ -19,7 +19,7 @@ use palabre_core::ledger::Ledger;
 use palabre_core::merkle;
 use palabre_core::tally::{Choice, Method};
 use palabre_web::{
-    ApiConfig, AuthorityInfo, Backend, BackendError, Member, Refusal, StoredEvent, app,
+    ApiConfig, AuthorityInfo, Backend, BackendError, Code, Member, Refusal, StoredEvent, app,
 };
 use serde_json::{Value, json};
 use tower::ServiceExt;
@@ -68,10 +68,7 @@ impl TestBackend {
                     now_ms: self.now_ms(),
                 },
             )
-            .map_err(|r| Refusal {
-                code: r.code().into(),
-                message: r.to_string(),
-            })?;
+            .map_err(|r| Refusal::from(&r))?;
         let size = ledger.log_size(&log);
         let root = ledger.root_at(&log, size).expect("root");
         let head = TreeHead {
@@ -125,15 +122,10 @@ impl Backend for TestBackend {
         invitation: Hash,
         subject: PublicKey,
     ) -> Result<Result<(SignedEvent, Receipt), Refusal>, BackendError> {
-        let refuse = |code: &str| {
-            Ok(Err(Refusal {
-                code: code.into(),
-                message: code.replace('_', " "),
-            }))
-        };
+        let refuse = |code: Code| Ok(Err(Refusal::new(code, code.as_str().replace('_', " "))));
         match self.invitations.lock().expect("lock").get(&invitation) {
-            None => return refuse("unknown_invitation"),
-            Some(true) => return refuse("used_invitation"),
+            None => return refuse(Code::UnknownInvitation),
+            Some(true) => return refuse(Code::UsedInvitation),
             Some(false) => {}
         }
         let credential = Event {

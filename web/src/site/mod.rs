@@ -45,7 +45,8 @@ use palabre_core::purge::Entry;
 use palabre_core::tally::Method;
 use serde::Deserialize;
 
-use crate::backend::{Backend, moderation_reason};
+use crate::backend::{Backend, BackendError, moderation_reason};
+use crate::error::PageFailure;
 use i18n::{Lang, Texts};
 
 /// A file of `web/static/`, embedded, served under a name carrying its content hash.
@@ -296,18 +297,9 @@ fn not_found<B: Backend>(site: &Site<B>, headers: &HeaderMap) -> Response {
     res
 }
 
-fn internal(e: impl std::fmt::Display) -> Response {
-    Failed(e.to_string()).into_response()
-}
-
-/// A failure of the node while building a page: logged, answered with a bare 500.
-struct Failed(String);
-
-impl IntoResponse for Failed {
-    fn into_response(self) -> Response {
-        tracing::error!("a page failed: {}", self.0);
-        StatusCode::INTERNAL_SERVER_ERROR.into_response()
-    }
+/// The failure page (shared with the staff pages) for a node that failed.
+fn internal(e: BackendError) -> Response {
+    PageFailure::from(e).into_response()
 }
 
 /// `YYYY-MM-DD HH:MM UTC` from ms since 1970 (proleptic Gregorian, no time zone base).
@@ -416,12 +408,8 @@ struct Discussion {
 }
 
 impl<B: Backend> Site<B> {
-    fn discussion(&self, id: &EventId) -> Result<Option<Discussion>, Failed> {
-        let Some((view, members)) = self
-            .backend
-            .discussion(id)
-            .map_err(|e| Failed(e.to_string()))?
-        else {
+    fn discussion(&self, id: &EventId) -> Result<Option<Discussion>, PageFailure> {
+        let Some((view, members)) = self.backend.discussion(id)? else {
             return Ok(None);
         };
         let zone = self.backend.time_zone();
@@ -429,12 +417,10 @@ impl<B: Backend> Site<B> {
         let mut arguments = Vec::new();
         for m in members {
             let entry = Entry::stored(m.event.bytes.clone())
-                .map_err(|e| Failed(format!("stored entry: {e}")))?;
+                .map_err(|e| BackendError::caused("a stored entry does not decode", e))?;
             let hidden_by = counting::hidden_by(&view, &m.moderation).map(|x| x.moderation);
             let reason = match hidden_by {
-                Some(mid) => {
-                    moderation_reason(&*self.backend, &mid).map_err(|e| Failed(e.to_string()))?
-                }
+                Some(mid) => moderation_reason(&*self.backend, &mid)?,
                 None => String::new(),
             };
             let event = match entry {

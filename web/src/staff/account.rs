@@ -244,9 +244,9 @@ pub(super) async fn on_hasher<T: Send + 'static>(
         .try_send(Box::new(move || {
             let _ = tx.send(job());
         }))
-        .map_err(|_| BackendError("too many password checks at once".into()))?;
+        .map_err(|_| BackendError::new("too many password checks at once"))?;
     rx.await
-        .map_err(|_| BackendError("the password thread stopped".into()))
+        .map_err(|_| BackendError::new("the password thread stopped"))
 }
 
 thread_local! {
@@ -276,7 +276,8 @@ fn argon2_into(
 /// An Argon2id PHC string of `password` with a fresh salt (the crate's default
 /// parameters: 19 MiB, 2 passes, 1 lane).
 pub(crate) fn hash_password(password: &str) -> Result<String, BackendError> {
-    let err = |e: argon2::password_hash::Error| BackendError(format!("argon2: {e}"));
+    // In words: without its `std` feature, the crate's error is no `std::error::Error`.
+    let err = |e: argon2::password_hash::Error| BackendError::caused("argon2", e.to_string());
     let salt_bytes = random::<16>()?;
     let salt = SaltString::encode_b64(&salt_bytes).map_err(err)?;
     let params = argon2::Params::default();
@@ -287,7 +288,7 @@ pub(crate) fn hash_password(password: &str) -> Result<String, BackendError> {
     );
     let mut out = [0u8; 32];
     if !argon2_into(&argon, &params, password, &salt_bytes, &mut out) {
-        return Err(BackendError("argon2 failed".into()));
+        return Err(BackendError::new("argon2 failed"));
     }
     let phc = PasswordHash {
         algorithm: argon2::Algorithm::Argon2id.ident(),
@@ -522,13 +523,13 @@ pub async fn setup<O: Office>(
     .await?
     {
         Ok(()) => {}
-        Err(refusal) => {
+        Err(not_created) => {
             return Ok(st.refuse(
                 &headers,
                 None,
                 StatusCode::UNPROCESSABLE_ENTITY,
-                &refusal.code,
-                &refusal.message,
+                not_created.code(),
+                not_created.message(),
             ));
         }
     }

@@ -102,13 +102,7 @@ async fn issue_card<O: Office>(
     let credential = match credential {
         Ok(c) => c,
         Err(r) => {
-            return Ok(st.refuse(
-                headers,
-                Some(me),
-                StatusCode::UNPROCESSABLE_ENTITY,
-                r.code(),
-                &r.to_string(),
-            ));
+            return Ok(st.refused(headers, me, &Refusal::from(&r)));
         }
     };
     let answer = match code {
@@ -549,13 +543,7 @@ pub async fn ballot<O: Office>(
     let ballot = match ballot {
         Ok(b) => b,
         Err(r) => {
-            return Ok(st.refuse(
-                &headers,
-                Some(me),
-                StatusCode::UNPROCESSABLE_ENTITY,
-                r.code(),
-                &r.to_string(),
-            ));
+            return Ok(st.refused(&headers, me, &Refusal::from(&r)));
         }
     };
     let id_text = ballot.id().to_string();

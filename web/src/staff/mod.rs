@@ -47,6 +47,7 @@ use palabre_core::ids::Hash;
 use serde::{Deserialize, Serialize};
 
 use crate::backend::{Backend, BackendError, Refusal};
+use crate::error::{Code, PageFailure};
 use crate::site::Assets;
 use crate::site::i18n::Lang;
 use crate::zone::Zone;
@@ -153,10 +154,11 @@ pub(crate) struct Account {
 
 impl Account {
     pub fn key(&self) -> Result<SecretKey, BackendError> {
-        let bytes = hex::decode(&self.seed).map_err(|e| BackendError(e.to_string()))?;
+        let bytes = hex::decode(&self.seed)
+            .map_err(|e| BackendError::caused("a staff key seed is not hex", e))?;
         let seed: [u8; 32] = bytes
             .try_into()
-            .map_err(|_| BackendError("a staff key seed is not 32 bytes".into()))?;
+            .map_err(|_| BackendError::new("a staff key seed is not 32 bytes"))?;
         Ok(SecretKey::from_seed(&seed))
     }
 }
@@ -466,7 +468,7 @@ impl<O: Office> Staff<O> {
         headers: &HeaderMap,
         me: Option<Me>,
         status: StatusCode,
-        code: &str,
+        code: &'static str,
         message: &str,
     ) -> Response {
         tracing::info!(
@@ -478,7 +480,7 @@ impl<O: Office> Staff<O> {
         let mut res = page(ErrorPage {
             title: frame.tr("Action refusée", "Refused").to_owned(),
             page: frame,
-            code: code.to_owned(),
+            code,
             message: message.to_owned(),
         });
         *res.status_mut() = status;
@@ -491,7 +493,7 @@ impl<O: Office> Staff<O> {
         headers: &HeaderMap,
         me: Option<Me>,
         status: StatusCode,
-        code: &str,
+        code: &'static str,
         fr: &str,
         en: &str,
     ) -> Response {
@@ -509,7 +511,7 @@ impl<O: Office> Staff<O> {
             headers,
             Some(me),
             StatusCode::UNPROCESSABLE_ENTITY,
-            &r.code,
+            r.code.as_str(),
             &r.message,
         )
     }
@@ -531,12 +533,7 @@ impl<O: Office> Staff<O> {
             .submit(vec![event])
             .await?
             .pop()
-            .unwrap_or_else(|| {
-                Err(Refusal {
-                    code: "internal".into(),
-                    message: "no answer".into(),
-                })
-            }))
+            .unwrap_or_else(|| Err(Refusal::new(Code::Internal, "no answer"))))
     }
 
     /// Signs `body` with the member's own key and appends it to the log.
@@ -554,12 +551,7 @@ impl<O: Office> Staff<O> {
         .sign(&key);
         let event = match event {
             Ok(e) => e,
-            Err(r) => {
-                return Ok(Err(Refusal {
-                    code: r.code().into(),
-                    message: r.to_string(),
-                }));
-            }
+            Err(r) => return Ok(Err(Refusal::from(&r))),
         };
         Ok(self
             .submit_one(event.clone())
@@ -593,7 +585,7 @@ impl<O: Office> Staff<O> {
 struct ErrorPage {
     page: Frame,
     title: String,
-    code: String,
+    code: &'static str,
     message: String,
 }
 
@@ -607,14 +599,9 @@ pub(crate) fn page(t: impl Template) -> Response {
     }
 }
 
-/// A failure of the node itself: logged, answered with a bare 500.
-pub(crate) fn failed(e: &BackendError) -> Response {
-    tracing::error!("a staff page failed: {e}");
-    StatusCode::INTERNAL_SERVER_ERROR.into_response()
-}
-
 pub(crate) fn decode_record<T: for<'de> Deserialize<'de>>(bytes: &[u8]) -> Result<T, BackendError> {
-    serde_json::from_slice(bytes).map_err(|e| BackendError(format!("an office record: {e}")))
+    serde_json::from_slice(bytes)
+        .map_err(|e| BackendError::caused("an office record does not decode", e))
 }
 
 pub(crate) fn encode_record<T: Serialize>(value: &T) -> Vec<u8> {
@@ -624,7 +611,8 @@ pub(crate) fn encode_record<T: Serialize>(value: &T) -> Vec<u8> {
 /// `n` random bytes from the operating system.
 pub(crate) fn random<const N: usize>() -> Result<[u8; N], BackendError> {
     let mut out = [0u8; N];
-    getrandom::fill(&mut out).map_err(|e| BackendError(format!("randomness: {e}")))?;
+    // In words: without its `std` feature, getrandom's error is no `std::error::Error`.
+    getrandom::fill(&mut out).map_err(|e| BackendError::caused("no randomness", e.to_string()))?;
     Ok(out)
 }
 
@@ -677,10 +665,11 @@ pub(crate) struct Refused(Box<Response>);
 /// redirect, a 403, a 500 for a failing node), returned with `?`.
 pub(crate) type Reply = Result<Response, Refused>;
 
-/// A failing node answers 500 (logged, naming nothing to the client).
+/// A failing node answers the site's failure page: a 500, logged, naming nothing to the
+/// client.
 impl From<BackendError> for Refused {
     fn from(e: BackendError) -> Refused {
-        Refused(Box::new(failed(&e)))
+        Refused(Box::new(PageFailure::from(e).into_response()))
     }
 }
 

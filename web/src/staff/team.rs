@@ -19,6 +19,30 @@ pub(super) enum ChosenBy {
     Administrator,
 }
 
+/// Why [`create_account`] created nothing.
+pub(super) enum NotCreated {
+    /// Another member has this login.
+    LoginTaken,
+    /// The log refused the appointment (core's code and message).
+    Refused(Refusal),
+}
+
+impl NotCreated {
+    pub(super) fn code(&self) -> &'static str {
+        match self {
+            NotCreated::LoginTaken => "login_taken",
+            NotCreated::Refused(r) => r.code.as_str(),
+        }
+    }
+
+    pub(super) fn message(&self) -> &str {
+        match self {
+            NotCreated::LoginTaken => "this login is already used / cet identifiant est déjà pris",
+            NotCreated::Refused(r) => &r.message,
+        }
+    }
+}
+
 /// Makes a key for the new member, appoints it in the log (signed by the authority),
 /// then keeps the account. Nothing is kept if the appointment is refused.
 pub(super) async fn create_account<O: Office>(
@@ -28,12 +52,9 @@ pub(super) async fn create_account<O: Office>(
     password: &str,
     role: StaffRole,
     chosen_by: ChosenBy,
-) -> Result<Result<(), Refusal>, BackendError> {
+) -> Result<Result<(), NotCreated>, BackendError> {
     if st.account(login)?.is_some() {
-        return Ok(Err(Refusal {
-            code: "login_taken".into(),
-            message: "this login is already used / cet identifiant est déjà pris".into(),
-        }));
+        return Ok(Err(NotCreated::LoginTaken));
     }
     let seed = random::<32>()?;
     let key = SecretKey::from_seed(&seed);
@@ -50,7 +71,7 @@ pub(super) async fn create_account<O: Office>(
         }),
     })?;
     if let Err(r) = st.submit_one(appointment).await? {
-        return Ok(Err(r));
+        return Ok(Err(NotCreated::Refused(r)));
     }
     let account = Account {
         login: login.to_owned(),
@@ -173,8 +194,8 @@ pub async fn appoint<O: Office>(
                 tracing::info!(staff = %me.account.login, new = %login, role = role.as_str(), "staff appointed");
                 see_other("/staff/team")
             }
-            Err(r) => {
-                let mut res = team_page(&st, &headers, me, r.message)?;
+            Err(not_created) => {
+                let mut res = team_page(&st, &headers, me, not_created.message().to_owned())?;
                 *res.status_mut() = StatusCode::CONFLICT;
                 res
             }
