@@ -1659,3 +1659,107 @@ fn a_town_reads_and_types_times_in_its_own_zone() {
         shown.body
     );
 }
+
+/// Issue 20, point 14: "New consultation" asks for the method first and then shows only
+/// that method's settings; nothing is stored and no problem is shown before the first
+/// save, which makes the draft; the preview is the residents' page itself.
+#[test]
+fn a_new_consultation_is_a_short_guided_form() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let node = start(dir.path());
+    let mut admin = first_admin(&node);
+    let csrf = admin.csrf();
+    let list = admin.get("/staff/consultations");
+    assert!(list.body.contains("href=\"/staff/consultations/new\""));
+    let methods = admin.get("/staff/consultations/new");
+    assert_eq!(methods.status, 200);
+    for m in [
+        "support",
+        "yes_no_abstain",
+        "approval",
+        "budget",
+        "majority_judgment",
+    ] {
+        let link = format!("href=\"/staff/consultations/new?method={m}\"");
+        assert!(methods.body.contains(&link), "{m}: {}", methods.body);
+    }
+    assert!(!methods.body.contains("id=\"title\""));
+    let form = admin.get("/staff/consultations/new?method=budget");
+    for shown in [
+        "id=\"budget\"",
+        "id=\"rule\"",
+        "action=\"/staff/consultations\"",
+    ] {
+        assert!(form.body.contains(shown), "{shown}: {}", form.body);
+    }
+    for hidden in ["id=\"threshold\"", "id=\"max_choices\"", "id=\"grades\""] {
+        assert!(!form.body.contains(hidden), "{hidden}: {}", form.body);
+    }
+    assert!(!form.body.contains("À compléter avant publication"));
+    // Nothing stored yet.
+    let list = admin.get("/staff/consultations");
+    assert!(list.body.contains("Aucun brouillon"), "{}", list.body);
+
+    // The first save makes the draft, and shows what is missing only now.
+    let saved = admin.post(
+        "/staff/consultations",
+        &[
+            ("csrf", &csrf),
+            ("title", "Budget participatif"),
+            ("description", ""),
+            ("method", "budget"),
+            ("budget", "30000"),
+            ("rule", "greedy"),
+            ("proposals_open", "2030-05-01T08:00"),
+            ("proposals_close", "2030-05-10T08:00"),
+            ("vote_open", "2030-05-10T08:00"),
+            ("vote_close", "2030-05-20T08:00"),
+        ],
+    );
+    assert_eq!(saved.status, 303, "{}", saved.body);
+    let draft = saved.header("location").expect("the draft").to_owned();
+    let page = admin.get(&draft);
+    assert!(page.body.contains("À compléter avant publication"));
+    assert!(page.body.contains("value=\"30000\""), "{}", page.body);
+    // Another method is offered from the draft without losing what was typed.
+    let choose = admin.get(&format!("{draft}?choose=1"));
+    assert!(
+        choose
+            .body
+            .contains(&format!("href=\"{draft}?method=approval\""))
+    );
+    let approval = admin.get(&format!("{draft}?method=approval"));
+    assert!(approval.body.contains("id=\"max_choices\""));
+    assert!(approval.body.contains("name=\"budget\" value=\"30000\""));
+
+    // Complete, then previewed as residents will see it: the site's own page.
+    let done = admin.post(
+        &draft,
+        &[
+            ("csrf", &csrf),
+            ("title", "Budget participatif"),
+            ("description", "Vos projets pour le quartier."),
+            ("method", "budget"),
+            ("budget", "30000"),
+            ("rule", "greedy"),
+            ("proposals_open", "2030-05-01T08:00"),
+            ("proposals_close", "2030-05-10T08:00"),
+            ("vote_open", "2030-05-10T08:00"),
+            ("vote_close", "2030-05-20T08:00"),
+        ],
+    );
+    assert!(done.body.contains("id=\"full-preview\""), "{}", done.body);
+    let preview = admin.get(&format!("{draft}/preview"));
+    assert_eq!(preview.status, 200);
+    assert!(
+        preview.body.contains("<h1>Budget participatif</h1>"),
+        "{}",
+        preview.body
+    );
+    assert!(preview.body.contains("Vos projets pour le quartier."));
+    assert!(preview.body.contains("Une commune tient ce registre"));
+    assert!(
+        !preview.body.contains("/staff/logout"),
+        "the residents' frame"
+    );
+}

@@ -230,7 +230,7 @@ const LONG_FUNCTIONS: &[(&str, &str, &str)] = &[
         "one arm per ballot method's chart; each method's drawing is short",
     ),
     (
-        "web/src/staff/consultations.rs",
+        "web/src/staff/draft.rs",
         "build",
         "the draft form read field by field into a consultation body, in the form's order",
     ),

@@ -143,9 +143,17 @@ fn a_town_hall_runs_a_consultation_from_the_browser() {
         check_page(c, "/staff/team", &axe).await;
 
         // A consultation: drafted, previewed, published.
+        // The guided form: the method first, then only its settings; the first save
+        // makes the draft.
         visit(c, &base, "/staff/consultations", &axe).await;
-        click(c, "form[action='/staff/consultations'] button").await;
-        arrived(c, "new draft", |u| u.contains("/staff/drafts/")).await;
+        click(c, "#new-consultation").await;
+        arrived(c, "the methods", |u| u.ends_with("/staff/consultations/new")).await;
+        check_page(c, "/staff/consultations/new", &axe).await;
+        click(c, "a[href$='method=approval']").await;
+        arrived(c, "the approval form", |u| u.contains("method=approval")).await;
+        check_page(c, "/staff/consultations/new?method=approval", &axe).await;
+        assert!(c.find(Locator::Css("#threshold")).await.is_err());
+        assert!(c.find(Locator::Css("ul[role=alert]")).await.is_err());
         fill(c, "#title", "Aménager le parc des Tilleuls").await;
         fill(
             c,
@@ -153,14 +161,14 @@ fn a_town_hall_runs_a_consultation_from_the_browser() {
             "Deux projets sont sur la table.\n\nChoisissez-en jusqu'à deux.",
         )
         .await;
-        click(c, "input[name=method][value=approval]").await;
         fill(c, "#max_choices", "2").await;
         set_value(c, "#po", &at(-1)).await;
         set_value(c, "#pc", &at(48)).await;
         set_value(c, "#vo", &at(-1)).await;
         set_value(c, "#vc", &at(72)).await;
         click(c, "input[name=show_running]").await;
-        click(c, "form[action^='/staff/drafts/'] button").await;
+        click(c, "form[action='/staff/consultations'] button").await;
+        arrived(c, "the new draft", |u| u.contains("/staff/drafts/")).await;
         css(c, "section.preview").await;
         let draft = c.current_url().await.expect("url").path().to_owned();
         check_page(c, &draft, &axe).await;
@@ -169,6 +177,13 @@ fn a_town_hall_runs_a_consultation_from_the_browser() {
                 .await
                 .contains("Aménager le parc des Tilleuls")
         );
+        // The preview is the residents' page itself.
+        click(c, "#full-preview").await;
+        arrived(c, "the preview", |u| u.ends_with("/preview")).await;
+        check_page(c, &format!("{draft}/preview"), &axe).await;
+        assert_eq!(text(c, "h1").await, "Aménager le parc des Tilleuls");
+        c.back().await.expect("back to the draft");
+        css(c, "section.preview").await;
         click(c, "form[action$='/publish'] button").await;
         let url = arrived(c, "publication", |u| u.contains("/c/")).await;
         let cid = url.rsplit('/').next().expect("id").to_owned();

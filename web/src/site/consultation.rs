@@ -103,10 +103,46 @@ pub(super) async fn consultation<B: Backend>(
         first_u64(&Hash::of(&[now.to_le_bytes(), n.to_le_bytes()].concat()))
     });
     let seed = q.seed.unwrap_or_else(|| seed_for(visitor, &id));
-    let mut proposals = d.proposals;
+    let layout = site.layout(&headers, "", format!("/c/{id}?seed={seed}"));
+    let mut res = render(&*site.backend, layout, &d.view, d.proposals, seed, now);
+    if kept.is_none()
+        && let Ok(v) = HeaderValue::from_str(&format!(
+            "{ORDER_COOKIE}={visitor}; Path=/; Max-Age=31536000; SameSite=Lax"
+        ))
+    {
+        res.headers_mut().append(header::SET_COOKIE, v);
+    }
+    res
+}
+
+/// What a town's staff see before publishing a draft: the page residents will see once
+/// it is signed (no proposals yet, nothing to vote on), in the staff member's language.
+pub(crate) fn preview<B: Backend>(backend: &B, lang: Lang, view: &ConsultationView) -> Response {
+    let authority = backend.authority().key.to_string();
+    let layout = Layout::new(lang, "", format!("/c/{}", view.id), authority);
+    render(
+        backend,
+        layout,
+        view,
+        Vec::new(),
+        0,
+        view.body.proposals_open_ms,
+    )
+}
+
+/// The consultation page of `view` with its `proposals` in the order of `seed`, as it
+/// stands at `now`.
+fn render<B: Backend>(
+    backend: &B,
+    mut layout: Layout,
+    view: &ConsultationView,
+    mut proposals: Vec<ProposalItem>,
+    seed: u64,
+    now: u64,
+) -> Response {
+    let id = view.id.to_string();
     proposals.sort_by_cached_key(|p| Hash::of(format!("{seed}:{}", p.id).as_bytes()));
-    let b = &d.view.body;
-    let mut layout = site.layout(&headers, &b.title, format!("/c/{id}?seed={seed}"));
+    let b = &view.body;
     let lang = Lang::parse(layout.lang).unwrap_or(Lang::Fr);
     let t = layout.t;
     let form = match &b.method {
@@ -119,8 +155,8 @@ pub(super) async fn consultation<B: Backend>(
         },
         _ => BallotForm::Approve { max: None },
     };
-    let phase = d.view.phase(now);
-    let ceremony = site.backend.ceremony(&d.view).ok().flatten();
+    let phase = view.phase(now);
+    let ceremony = backend.ceremony(view).ok().flatten();
     let secret = b.secrecy.as_ref().map(|secrecy| match &ceremony {
         Some(crate::trust::Ceremony {
             election_key: Some((_, key)),
@@ -141,8 +177,8 @@ pub(super) async fn consultation<B: Backend>(
         _ => Secret::Waiting,
     });
     layout.title = b.title.clone();
-    let zone = site.backend.time_zone();
-    let mut res = page(ConsultationPage {
+    let zone = backend.time_zone();
+    page(ConsultationPage {
         id,
         description: paragraphs(&b.description),
         phase: phase_label(t, phase),
@@ -157,14 +193,14 @@ pub(super) async fn consultation<B: Backend>(
             zone.when(b.vote_close_ms)
         ),
         method: method_label(lang, &b.method),
-        trust: trust_line(&*site.backend, lang, &b.authorities),
-        ballots: crate::trust::plain(lang == Lang::Fr, &d.view, ceremony.as_ref()),
+        trust: trust_line(backend, lang, &b.authorities),
+        ballots: crate::trust::plain(lang == Lang::Fr, view, ceremony.as_ref()),
         quotas: b.quotas(),
-        can_propose: d.view.accepts(Kind::Proposal, now),
+        can_propose: view.accepts(Kind::Proposal, now),
         // A secret vote without its key and layout takes no ballot (the page says why).
-        can_vote: d.view.accepts(Kind::Ballot, now)
+        can_vote: view.accepts(Kind::Ballot, now)
             && !matches!(secret, Some(Secret::Waiting | Secret::Failed)),
-        results_visible: d.view.results_visible(now),
+        results_visible: view.results_visible(now),
         order_note: t.order_note.replace("{seed}", &seed.to_string()),
         proposals,
         form_kind: match form {
@@ -175,15 +211,7 @@ pub(super) async fn consultation<B: Backend>(
         form,
         secret,
         page: layout,
-    });
-    if kept.is_none()
-        && let Ok(v) = HeaderValue::from_str(&format!(
-            "{ORDER_COOKIE}={visitor}; Path=/; Max-Age=31536000; SameSite=Lax"
-        ))
-    {
-        res.headers_mut().append(header::SET_COOKIE, v);
-    }
-    res
+    })
 }
 
 /// The cookie that keeps a visitor's order of proposals: a random number, drawn on

@@ -16,6 +16,7 @@
 mod back;
 mod charts;
 mod consultation;
+pub(crate) use consultation::preview;
 mod home;
 pub mod i18n;
 mod me;

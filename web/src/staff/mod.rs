@@ -17,6 +17,7 @@ mod ceremony;
 mod confirm;
 mod consultations;
 mod desk;
+mod draft;
 mod frame;
 #[doc(hidden)]
 pub mod fuzzing;
@@ -50,7 +51,6 @@ use crate::backend::{Backend, BackendError, Refusal};
 use crate::error::{Code, PageFailure};
 use crate::site::Assets;
 use crate::site::i18n::Lang;
-use crate::zone::Zone;
 
 pub use account::first_admin_link;
 pub(crate) use frame::{Frame, role_label};
@@ -227,6 +227,14 @@ pub fn routes<O: Office>(office: Arc<O>) -> Router {
         .route(
             "/staff/consultations",
             get(consultations::list::<O>).post(consultations::create::<O>),
+        )
+        .route(
+            "/staff/consultations/new",
+            get(consultations::new_form::<O>),
+        )
+        .route(
+            "/staff/drafts/{id}/preview",
+            get(consultations::preview::<O>),
         )
         .route(
             "/staff/drafts/{id}",
