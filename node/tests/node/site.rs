@@ -537,7 +537,6 @@ fn a_resident_takes_part_in_a_real_browser() {
         c.goto(&format!("{base}/c/{approval}")).await.expect("page");
         css(&c, &format!("html[lang={other}]")).await;
         visit(&c, &base, &format!("/c/{approval}"), &axe).await;
-        save_screenshot(&c).await;
         c.close().await.expect("close");
     });
     drop(node);
@@ -583,18 +582,18 @@ pub(super) fn fetch_gzipped(addr: &str, path: &str) -> Vec<u8> {
     }
 }
 
-/// The consultation page as the README shows it: written to `target/`, and to
+/// A page as the README shows it, as `name`.png: written to `target/`, and to
 /// `docs/screenshots/` when `PALABRE_WRITE_SCREENSHOT=1`.
-async fn save_screenshot(c: &Client) {
+pub(super) async fn save_screenshot(c: &Client, name: &str) {
     let png = c.screenshot().await.expect("screenshot");
     assert!(png.starts_with(b"\x89PNG"));
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
     let _ = std::fs::create_dir_all(root.join("target"));
-    std::fs::write(root.join("target/consultation.png"), &png).expect("write");
+    std::fs::write(root.join(format!("target/{name}.png")), &png).expect("write");
     if std::env::var("PALABRE_WRITE_SCREENSHOT").as_deref() == Ok("1") {
         let dir = root.join("docs/screenshots");
         std::fs::create_dir_all(&dir).expect("mkdir");
-        std::fs::write(dir.join("consultation.png"), &png).expect("write");
+        std::fs::write(dir.join(format!("{name}.png")), &png).expect("write");
     }
 }
 

@@ -7,12 +7,16 @@
 //! without a device (the card's QR code then moves the key into a phone's browser) and
 //! records their assisted ballot; the open-data files linked from
 //! the results page parse and match the node's tally. Every staff and public page on
-//! the way meets the site's budgets and axe-core's rules.
+//! the way meets the site's budgets and axe-core's rules. A second test walks a
+//! newcomer's first ten minutes, on a port of its own and on a phone, to the results
+//! after the close; it takes README's screenshots.
 
 use fantoccini::{Client, Locator};
 use serde_json::{Value, json};
 
-use super::site::{answered, axe_source, browser, check_page, css, driver, visit, vote};
+use super::site::{
+    answered, axe_source, browser, check_page, css, driver, save_screenshot, visit, vote,
+};
 use super::staff::PASSWORD;
 use super::{get_raw, http, start};
 
@@ -462,4 +466,191 @@ fn a_town_hall_runs_a_consultation_from_the_browser() {
         staff.close().await.expect("close");
         resident.close().await.expect("close");
     });
+}
+
+/// Issue 20: a newcomer's first ten minutes, as a town and a resident would live them.
+/// The node runs on a port of its own; the printed setup link is followed as printed;
+/// the first administrator publishes a consultation through the guided form and prints
+/// a letter; on a phone-sized window, the letter's link (the one its QR code and its
+/// mail-merge line carry) registers a resident, who votes and keeps the receipt; after
+/// the close (the node restarted with its clock moved past it) the results show the
+/// vote. Each step asserts what a person sees. With `PALABRE_WRITE_SCREENSHOT=1` it
+/// writes README's screenshots.
+#[test]
+fn a_newcomers_first_ten_minutes() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let data = dir.path().join("node");
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("a free port")
+        .local_addr()
+        .expect("addr")
+        .port();
+    let served = format!("127.0.0.1:{port}");
+    let args = ["--demo", "--http", served.as_str()];
+    let grace = [("PALABRE_CLOSE_GRACE_MS", "1000")];
+    let node = super::start_args(&data, &args, &grace);
+    let base = format!("http://{served}");
+    let link = node
+        .setup_link
+        .clone()
+        .expect("the node prints its setup link");
+    assert!(link.starts_with(&format!("{base}/staff/setup/")), "{link}");
+    let driver = driver();
+    let axe = axe_source();
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let cid = rt.block_on(async {
+        let staff = browser(&driver, &dir.path().join("staff"), true).await;
+        let c = &staff;
+        c.set_window_size(1280, 900).await.expect("a desktop");
+        // The printed link, whole, as a person would paste it.
+        c.goto(&link).await.expect("the setup link");
+        check_page(c, "/staff/setup", &axe).await;
+        fill(c, "#name", "Claire Martin").await;
+        fill(c, "#login", "claire").await;
+        fill(c, "#password", ADMIN_PASSWORD).await;
+        click(c, "main form button[type=submit]").await;
+        arrived(c, "setup", |u| u.ends_with("/staff")).await;
+        shows(c, "the dashboard", "Claire Martin").await;
+
+        // A consultation through the guided form: the method, then its settings.
+        c.goto(&format!("{base}/staff/consultations"))
+            .await
+            .expect("list");
+        click(c, "#new-consultation").await;
+        click(c, "a[href$='method=approval']").await;
+        arrived(c, "the approval form", |u| u.contains("method=approval")).await;
+        fill(c, "#title", "Le nom de la nouvelle école").await;
+        fill(
+            c,
+            "#description",
+            "Trois noms sont proposés. Choisissez-en un ou deux.",
+        )
+        .await;
+        fill(c, "#max_choices", "2").await;
+        set_value(c, "#po", &at(-1)).await;
+        set_value(c, "#pc", &at(1)).await;
+        set_value(c, "#vo", &at(-1)).await;
+        set_value(c, "#vc", &at(2)).await;
+        save_screenshot(c, "new-consultation").await;
+        click(c, "form[action='/staff/consultations'] button").await;
+        arrived(c, "the draft", |u| u.contains("/staff/drafts/")).await;
+        shows(c, "the preview", "Le nom de la nouvelle école").await;
+        click(c, "form[action$='/publish'] button").await;
+        let url = arrived(c, "publication", |u| u.contains("/c/")).await;
+        let cid = url.rsplit('/').next().expect("id").to_owned();
+        // The town hall puts two names forward.
+        for title in ["École des Tilleuls", "École Marie-Curie"] {
+            c.goto(&format!("{base}/staff/consultations"))
+                .await
+                .expect("list");
+            let form = format!("form[action='/staff/consultations/{cid}/projects']");
+            click(c, &format!("details:has({form}) summary")).await;
+            fill(c, &format!("{form} input[name=title]"), title).await;
+            fill(
+                c,
+                &format!("{form} textarea[name=body]"),
+                "Un nom pour l'école.",
+            )
+            .await;
+            click(c, &format!("{form} button")).await;
+            arrived(c, "project", |u| u.contains("/p/")).await;
+        }
+        c.goto(&format!("{base}/c/{cid}")).await.expect("page");
+        shows(c, "the consultation", "École Marie-Curie").await;
+        save_screenshot(c, "consultation-desktop").await;
+
+        // One letter, printed; its link is the one its QR code and CSV line carry.
+        c.goto(&format!("{base}/staff/letters"))
+            .await
+            .expect("letters");
+        shows(c, "the printed address", &base).await;
+        fill(c, "#label", "Rue des Écoles").await;
+        fill(c, "#count", "1").await;
+        click(c, "form[action='/staff/letters'] button").await;
+        let batch = arrived(c, "batch", |u| u.contains("/staff/letters/")).await;
+        c.goto(&format!("{batch}/print")).await.expect("print");
+        let letter = text(c, ".letter").await;
+        assert!(letter.contains(&base), "{letter}");
+        assert!(letter.contains("Le nom de la nouvelle école"), "{letter}");
+        let code = text(c, ".letter .code").await;
+        // The mail-merge file, fetched as the logged-in member's browser would.
+        let csv = c
+            .execute_async(
+                "const done = arguments[arguments.length - 1];
+                 fetch(arguments[0]).then((r) => r.text()).then(done, (e) => done(String(e)));",
+                vec![json!(format!("{batch}/codes.csv"))],
+            )
+            .await
+            .expect("the CSV");
+        let csv = csv.as_str().expect("text").to_owned();
+        let qr_link = csv
+            .lines()
+            .find(|l| l.starts_with(&code))
+            .and_then(|l| l.split(',').find(|f| f.contains("/register?code=")))
+            .expect("the letter's link")
+            .to_owned();
+        assert_eq!(qr_link, format!("{base}/register?code={code}"));
+        staff.close().await.expect("close");
+
+        // On a phone: the letter's link, registration, a vote, the receipt kept.
+        let phone = browser(&driver, &dir.path().join("phone"), true).await;
+        let r = &phone;
+        r.set_window_size(360, 800).await.expect("a phone");
+        r.goto(&qr_link).await.expect("the letter's link");
+        let typed = css(r, "#code").await.prop("value").await.expect("value");
+        assert_eq!(typed.as_deref(), Some(code.as_str()));
+        click(r, "form[data-register] button").await;
+        answered(r, "form[data-register]").await;
+        css(r, "#next .backup").await;
+        vote(r, &base, &cid, 0).await;
+        save_screenshot(r, "consultation-phone").await;
+        r.goto(&format!("{base}/me"))
+            .await
+            .expect("my participation");
+        let receipt = css(r, "#receipts a.download").await;
+        let saved = receipt.attr("download").await.ok().flatten();
+        assert!(saved.is_some_and(|f| f.ends_with(".json")));
+        let file: Value = r
+            .execute(
+                "const a = document.querySelector('#receipts a.download');
+                 return JSON.parse(decodeURIComponent(a.href.split(',').slice(1).join(',')));",
+                vec![],
+            )
+            .await
+            .expect("the receipt file");
+        assert!(file.get("receipt").is_some(), "{file}");
+        phone.close().await.expect("close");
+        cid
+    });
+    drop(node);
+
+    // After the close: the node restarted three hours later.
+    let later = (3 * 3_600_000).to_string();
+    let env = [grace[0], ("PALABRE_CLOCK_OFFSET_MS", later.as_str())];
+    let node = super::start_args(&data, &args, &env);
+    rt.block_on(async {
+        let r = browser(&driver, &dir.path().join("phone"), true).await;
+        r.set_window_size(360, 800).await.expect("a phone");
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        loop {
+            r.goto(&format!("{base}/c/{cid}/results"))
+                .await
+                .expect("results");
+            if r.find(Locator::Css("a[download]")).await.is_ok() {
+                break;
+            }
+            assert!(std::time::Instant::now() < deadline, "{}", body(&r).await);
+            tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+        }
+        check_page(&r, "/c/{id}/results", &axe).await;
+        let shown = body(&r).await;
+        assert!(shown.contains("École des Tilleuls"), "{shown}");
+        assert!(
+            shown.contains("1 bulletin") || shown.contains("1 ballot"),
+            "{shown}"
+        );
+        save_screenshot(&r, "results").await;
+        r.close().await.expect("close");
+    });
+    drop(node);
 }
