@@ -1,22 +1,17 @@
 //! Accounts: the one-time setup link of the first administrator, logging in and out,
-//! Argon2id password checks on their own thread, and the dashboard. The team page
-//! (appointments and dismissals) is `team.rs`; changing a password, `password.rs`.
+//! and the dashboard. The team page (appointments, resets, dismissals) is `team.rs`;
+//! the password rule, hashing and a member's own change, `password.rs`.
 
-use argon2::Argon2;
-use argon2::password_hash::{PasswordHash, SaltString};
 use askama::Template;
 use axum::extract::{Form, Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::Response;
 use palabre_core::event::StaffRole;
-use palabre_core::limits::MAX_STAFF_NAME_CHARS;
 use serde::Deserialize;
 
+use super::password::{ChosenBy, check_password, decoy_hash, on_hasher};
+use super::team::{NewAccount, check_account};
 use super::*;
-
-/// Shortest password accepted.
-const MIN_PASSWORD_CHARS: usize = 10;
-const MAX_PASSWORD_CHARS: usize = 200;
 
 /// If no administrator exists yet, makes a new one-time setup token (replacing any
 /// earlier one) and returns the link to print on the console; `None` otherwise.
@@ -217,124 +212,6 @@ fn start_session<O: Office>(st: &Staff<O>, login: &str) -> Result<Response, Back
     Ok(res)
 }
 
-type HashJob = Box<dyn FnOnce() + Send>;
-
-/// Runs `job` on the one thread that computes Argon2 (it is meant to be slow, and each
-/// computation takes 19 MiB: on one thread that memory is reused, where a pool of
-/// blocking threads would each keep their own). A full queue is an error, not a wait.
-pub(super) async fn on_hasher<T: Send + 'static>(
-    job: impl FnOnce() -> T + Send + 'static,
-) -> Result<T, BackendError> {
-    static QUEUE: std::sync::OnceLock<std::sync::mpsc::SyncSender<HashJob>> =
-        std::sync::OnceLock::new();
-    let queue = QUEUE.get_or_init(|| {
-        let (tx, rx) = std::sync::mpsc::sync_channel::<HashJob>(64);
-        std::thread::Builder::new()
-            .name("palabre-argon2".into())
-            .spawn(move || {
-                for job in rx {
-                    job();
-                }
-            })
-            .expect("a thread for password hashing starts");
-        tx
-    });
-    let (tx, rx) = tokio::sync::oneshot::channel();
-    queue
-        .try_send(Box::new(move || {
-            let _ = tx.send(job());
-        }))
-        .map_err(|_| BackendError::new("too many password checks at once"))?;
-    rx.await
-        .map_err(|_| BackendError::new("the password thread stopped"))
-}
-
-thread_local! {
-    /// Argon2's working memory, kept by the hashing thread and reused by every hash: a
-    /// fresh 19 MiB allocation per login would stay with the process (the allocator
-    /// keeps freed blocks that large), and the node would grow by that much per login.
-    static BLOCKS: std::cell::RefCell<Vec<argon2::Block>> = const { std::cell::RefCell::new(Vec::new()) };
-}
-
-/// The raw Argon2 output of `password` with `salt` under `argon`, into `out`.
-fn argon2_into(
-    argon: &Argon2<'_>,
-    params: &argon2::Params,
-    password: &str,
-    salt: &[u8],
-    out: &mut [u8],
-) -> bool {
-    BLOCKS.with(|blocks| {
-        let mut blocks = blocks.borrow_mut();
-        blocks.resize(params.block_count(), argon2::Block::default());
-        argon
-            .hash_password_into_with_memory(password.as_bytes(), salt, out, &mut blocks[..])
-            .is_ok()
-    })
-}
-
-/// An Argon2id PHC string of `password` with a fresh salt (the crate's default
-/// parameters: 19 MiB, 2 passes, 1 lane).
-pub(crate) fn hash_password(password: &str) -> Result<String, BackendError> {
-    // In words: without its `std` feature, the crate's error is no `std::error::Error`.
-    let err = |e: argon2::password_hash::Error| BackendError::caused("argon2", e.to_string());
-    let salt_bytes = random::<16>()?;
-    let salt = SaltString::encode_b64(&salt_bytes).map_err(err)?;
-    let params = argon2::Params::default();
-    let argon = Argon2::new(
-        argon2::Algorithm::Argon2id,
-        argon2::Version::V0x13,
-        params.clone(),
-    );
-    let mut out = [0u8; 32];
-    if !argon2_into(&argon, &params, password, &salt_bytes, &mut out) {
-        return Err(BackendError::new("argon2 failed"));
-    }
-    let phc = PasswordHash {
-        algorithm: argon2::Algorithm::Argon2id.ident(),
-        version: Some(argon2::Version::V0x13.into()),
-        params: argon2::password_hash::ParamsString::try_from(&params).map_err(err)?,
-        salt: Some(salt.as_salt()),
-        hash: Some(argon2::password_hash::Output::new(&out).map_err(err)?),
-    };
-    Ok(phc.to_string())
-}
-
-/// A hash no password matches (of random bytes), checked for logins that do not exist.
-fn decoy_hash() -> &'static str {
-    static DECOY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-    DECOY.get_or_init(|| {
-        let secret = random::<32>().map(hex::encode).unwrap_or_default();
-        hash_password(&secret).unwrap_or_default()
-    })
-}
-
-pub(super) fn check_password(password: &str, phc: &str) -> bool {
-    let Ok(h) = PasswordHash::new(phc) else {
-        return false;
-    };
-    let (Ok(params), Ok(algorithm), Some(salt), Some(expected)) = (
-        argon2::Params::try_from(&h),
-        argon2::Algorithm::try_from(h.algorithm),
-        h.salt,
-        h.hash,
-    ) else {
-        return false;
-    };
-    let version = h
-        .version
-        .and_then(|v| argon2::Version::try_from(v).ok())
-        .unwrap_or(argon2::Version::V0x13);
-    let mut salt_buf = [0u8; 64];
-    let Ok(salt) = salt.decode_b64(&mut salt_buf) else {
-        return false;
-    };
-    let argon = Argon2::new(algorithm, version, params.clone());
-    let mut out = vec![0u8; expected.len()];
-    argon2_into(&argon, &params, password, salt, &mut out)
-        && constant_time_eq(&out, expected.as_bytes())
-}
-
 #[derive(Deserialize)]
 pub struct CsrfForm {
     #[serde(default)]
@@ -421,66 +298,6 @@ fn setup_gone<O: Office>(st: &Staff<O>, headers: &HeaderMap) -> Response {
         "setup_used", "Ce lien de première installation a déjà servi ou n'est plus valable. Un administrateur peut créer les autres comptes.", "This setup link was already used or is no longer valid. An administrator can create the other accounts.")
 }
 
-#[derive(Deserialize)]
-pub struct NewAccount {
-    #[serde(default)]
-    pub(super) name: String,
-    #[serde(default)]
-    pub(super) login: String,
-    #[serde(default)]
-    pub(super) password: String,
-    #[serde(default)]
-    pub(super) role: String,
-    #[serde(default)]
-    pub(super) csrf: String,
-}
-
-/// Checks a new account's fields; the error is a (code, French, English) triple.
-pub(super) fn check_account(
-    name: &str,
-    login: &str,
-    password: &str,
-) -> Result<(), (&'static str, &'static str, &'static str)> {
-    let name_ok = !name.trim().is_empty()
-        && name.chars().count() <= MAX_STAFF_NAME_CHARS
-        && !name.chars().any(char::is_control);
-    if !name_ok {
-        return Err((
-            "bad_name",
-            "Le nom est obligatoire (80 caractères au plus).",
-            "A name is required (at most 80 characters).",
-        ));
-    }
-    let login_ok = (2..=40).contains(&login.len())
-        && login
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"._-".contains(&b));
-    if !login_ok {
-        return Err((
-            "bad_login",
-            "L'identifiant fait 2 à 40 caractères : lettres minuscules, chiffres, point, tiret.",
-            "The login is 2 to 40 characters: lower-case letters, digits, dot, dash.",
-        ));
-    }
-    check_new_password(password)
-}
-
-/// The rule of every password a member is given or chooses; the error is a (code,
-/// French, English) triple.
-pub(super) fn check_new_password(
-    password: &str,
-) -> Result<(), (&'static str, &'static str, &'static str)> {
-    let n = password.chars().count();
-    if !(MIN_PASSWORD_CHARS..=MAX_PASSWORD_CHARS).contains(&n) {
-        return Err((
-            "weak_password",
-            "Le mot de passe fait au moins 10 caractères.",
-            "The password must be at least 10 characters long.",
-        ));
-    }
-    Ok(())
-}
-
 pub async fn setup<O: Office>(
     State(st): State<Shared<O>>,
     Path(token): Path<String>,
@@ -518,7 +335,7 @@ pub async fn setup<O: Office>(
         &login,
         &form.password,
         StaffRole::Admin,
-        team::ChosenBy::Themselves,
+        ChosenBy::Themselves,
     )
     .await?
     {
@@ -536,20 +353,4 @@ pub async fn setup<O: Office>(
     tracing::info!(staff = %login, "first administrator created");
     st.office.count_action("setup");
     Ok(start_session(&st, &login)?)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::{check_password, hash_password};
-
-    #[test]
-    fn a_password_checks_against_its_own_hash_only() {
-        let phc = hash_password("un mot de passe long").expect("hashes");
-        assert!(phc.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{phc}");
-        assert!(check_password("un mot de passe long", &phc));
-        assert!(!check_password("un mot de passe lonG", &phc));
-        assert!(!check_password("un mot de passe long", "not a hash"));
-        // Another salt, another hash.
-        assert_ne!(phc, hash_password("un mot de passe long").expect("hashes"));
-    }
 }

@@ -219,7 +219,7 @@ pub fn routes<O: Office>(office: Arc<O>) -> Router {
         )
         .route("/staff/team", get(team::team::<O>).post(team::appoint::<O>))
         .route("/staff/team/{login}/dismiss", post(team::dismiss::<O>))
-        .route("/staff/team/{login}/password", post(password::reset::<O>))
+        .route("/staff/team/{login}/password", post(team::reset::<O>))
         .route(
             "/staff/password",
             get(password::show::<O>).post(password::change::<O>),

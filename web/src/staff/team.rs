@@ -1,22 +1,61 @@
 //! The team page: an administrator appoints members (each appointment a `staff` event
-//! signed by the authority, with a key of the member's own kept by the node) and
-//! dismisses them; the list of members, also shown on `/transparency`.
+//! signed by the authority, with a key of the member's own kept by the node), gives a
+//! member who forgot their password a new provisional one, and dismisses members; the
+//! list of members, also shown on `/transparency`.
 
 use askama::Template;
 use axum::extract::{Form, Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use palabre_core::event::{Body, Event, StaffBody, StaffRole};
+use palabre_core::limits::MAX_STAFF_NAME_CHARS;
+use serde::Deserialize;
 
-use super::account::{NewAccount, check_account, hash_password, on_hasher};
 use super::confirm::{ConfirmForm, Confirmation, Irreversible};
+use super::password::{ChosenBy, check_new_password, hash_password, on_hasher, set_password};
 use super::*;
 
-/// Who chose a member's password: an administrator's choice is provisional, and the
-/// member is asked to replace it (`password.rs`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum ChosenBy {
-    Themselves,
-    Administrator,
+#[derive(Deserialize)]
+pub struct NewAccount {
+    #[serde(default)]
+    pub(super) name: String,
+    #[serde(default)]
+    pub(super) login: String,
+    #[serde(default)]
+    pub(super) password: String,
+    #[serde(default)]
+    pub(super) role: String,
+    #[serde(default)]
+    pub(super) csrf: String,
+}
+
+/// Checks a new account's fields; the error is a (code, French, English) triple.
+pub(super) fn check_account(
+    name: &str,
+    login: &str,
+    password: &str,
+) -> Result<(), (&'static str, &'static str, &'static str)> {
+    let name_ok = !name.trim().is_empty()
+        && name.chars().count() <= MAX_STAFF_NAME_CHARS
+        && !name.chars().any(char::is_control);
+    if !name_ok {
+        return Err((
+            "bad_name",
+            "Le nom est obligatoire (80 caractères au plus).",
+            "A name is required (at most 80 characters).",
+        ));
+    }
+    let login_ok = (2..=40).contains(&login.len())
+        && login
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"._-".contains(&b));
+    if !login_ok {
+        return Err((
+            "bad_login",
+            "L'identifiant fait 2 à 40 caractères : lettres minuscules, chiffres, point, tiret.",
+            "The login is 2 to 40 characters: lower-case letters, digits, dot, dash.",
+        ));
+    }
+    check_new_password(password)
 }
 
 /// Why [`create_account`] created nothing.
@@ -283,5 +322,62 @@ pub async fn dismiss<O: Office>(
         .office_put(ns::ACCOUNT, &ended.login, &encode_record(&ended))?;
     st.office.count_action("dismiss");
     tracing::info!(staff = %me.account.login, dismissed = %ended.login, "staff dismissed");
+    Ok(see_other("/staff/team"))
+}
+
+/// The form on the team page that gives a member a new provisional password.
+#[derive(Debug, Deserialize)]
+pub struct ResetForm {
+    #[serde(default)]
+    password: String,
+    #[serde(default)]
+    csrf: String,
+}
+
+/// An administrator gives `login` a new provisional password (they forgot theirs): it
+/// ends all their sessions, and they are asked to choose their own at their next login.
+pub async fn reset<O: Office>(
+    State(st): State<Shared<O>>,
+    Path(login): Path<String>,
+    headers: HeaderMap,
+    Form(form): Form<ResetForm>,
+) -> Reply {
+    let me = st.require_form(&headers, &form.csrf, &[])?;
+    let lang = st.lang(&headers);
+    let tr = |fr: &'static str, en: &'static str| if lang == Lang::Fr { fr } else { en };
+    let Some(account) = st.account(&login)?.filter(|a| a.active) else {
+        return Ok(st.refuse(
+            &headers,
+            Some(me),
+            StatusCode::NOT_FOUND,
+            "not_found",
+            tr(
+                "Aucun membre actif de ce nom.",
+                "No active member by that login.",
+            ),
+        ));
+    };
+    if account.login == me.account.login {
+        return Ok(st.refuse(
+            &headers,
+            Some(me),
+            StatusCode::CONFLICT,
+            "reset_self",
+            tr(
+                "Votre propre mot de passe se change dans « Mon mot de passe ».",
+                "Your own password is changed under “My password”.",
+            ),
+        ));
+    }
+    if let Err((code, fr, en)) = check_new_password(&form.password) {
+        tracing::info!(staff = %me.account.login, code, "password reset refused");
+        let mut res = team_page(&st, &headers, me, tr(fr, en).to_owned())?;
+        *res.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
+        return Ok(res);
+    }
+    let reset = account.login.clone();
+    set_password(&st, account, &form.password, ChosenBy::Administrator, None).await?;
+    st.office.count_action("password_reset");
+    tracing::info!(staff = %me.account.login, member = %reset, "provisional password given");
     Ok(see_other("/staff/team"))
 }
