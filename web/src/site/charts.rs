@@ -27,6 +27,8 @@ const LINE_H: u64 = 18;
 /// Where a line's baseline sits below its top.
 const BASELINE: u64 = 14;
 const BAR_H: u64 = 16;
+/// Where text starts: a glyph may reach left of its origin ("Y"), and the chart clips.
+const TEXT_X: u64 = 2;
 /// Space below a bar, before the next label.
 const GAP: u64 = 10;
 /// The longest label line, in characters: 14 px text on the 328 px a 360 px screen
@@ -45,6 +47,7 @@ const GREEN: &str = "#1e6b30";
 /// An unfunded project's bar: pale beside the funded ones.
 const PALE: &str = "#c6dbef";
 const INK: &str = "#1b1b1b";
+const TRACK: &str = "#f0f0f0";
 
 fn esc(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
@@ -116,7 +119,7 @@ impl Svg {
         }
         for line in wrap(text) {
             self.body.push_str(&format!(
-                "<text x=\"0\" y=\"{}\"{attributes}>{}</text>",
+                "<text x=\"{TEXT_X}\" y=\"{}\"{attributes}>{}</text>",
                 self.height + BASELINE,
                 esc(&line)
             ));
@@ -141,8 +144,13 @@ impl Svg {
         self.text_lines(text, "");
     }
 
-    /// One bar made of (share of the width, fill) segments, from the left.
+    /// One bar made of (share of the width, fill) segments, from the left, over a
+    /// faint track of the whole width (so that an empty bar still reads as one).
     fn bar(&mut self, segments: &[(f64, &str)]) {
+        self.body.push_str(&format!(
+            "<rect width=\"100%\" y=\"{}\" height=\"{BAR_H}\" fill=\"{TRACK}\"/>",
+            self.height
+        ));
         let mut x = 0.0;
         for (share, fill) in segments {
             let w = (share * 100.0).max(0.0);
