@@ -404,10 +404,15 @@ fn merit_profile(
     let mut out = Vec::new();
     for row in rows {
         let title = title_of(titles, &row.proposal);
-        let median = grades
-            .get(row.median_grade as usize)
-            .map_or("", String::as_str);
         let total: u64 = row.profile.iter().sum();
+        // With no ballot the tally's median is grade 0, which no one gave.
+        let median = if total == 0 {
+            t.no_grade
+        } else {
+            grades
+                .get(row.median_grade as usize)
+                .map_or("", String::as_str)
+        };
         let profile: Vec<String> = row
             .profile
             .iter()
@@ -574,6 +579,26 @@ mod tests {
         assert_eq!(
             drawn.rows[0].1,
             "mention majoritaire : Passable (À rejeter 1, Passable 1, Bien 2)"
+        );
+        // No ballot: no grade is named, the worst least of all.
+        let empty = Tally::MajorityJudgment {
+            n_ballots: 0,
+            n_invalid: 0,
+            assisted: Vec::new(),
+            rows: vec![MajorityJudgmentRow {
+                proposal: id(1),
+                profile: vec![0, 0, 0],
+                median_grade: 0,
+            }],
+            ranking: vec![id(1)],
+        };
+        let none = draw(Lang::Fr, &method, &empty, &titles());
+        assert!(
+            none.rows[0]
+                .1
+                .starts_with("mention majoritaire : aucune, pas encore de bulletin ("),
+            "{:?}",
+            none.rows
         );
         let en = draw(Lang::En, &method, &tally, &titles());
         assert!(en.svg.contains(">majority grade: Passable<"), "{}", en.svg);

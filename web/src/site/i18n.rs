@@ -249,6 +249,8 @@ pub struct Texts {
     pub funded: &'static str,
     pub qualified: &'static str,
     pub median: &'static str,
+    /// A majority grade when no ballot graded the proposal.
+    pub no_grade: &'static str,
     /// Above a merit profile: what the line at half the width means.
     pub median_line: &'static str,
     pub budget: &'static str,
@@ -353,6 +355,7 @@ pub static FR: Texts = Texts {
     funded: "financée",
     qualified: "retenue",
     median: "mention majoritaire",
+    no_grade: "aucune, pas encore de bulletin",
     median_line: "Les mentions de chaque proposition, de la pire à la meilleure. Le trait marque la moitié des bulletins : la mention sous le trait est la mention majoritaire.",
     budget: "Budget",
     spent: "dépensé",
@@ -458,6 +461,7 @@ pub static EN: Texts = Texts {
     funded: "funded",
     qualified: "qualified",
     median: "majority grade",
+    no_grade: "none, no ballot yet",
     median_line: "Each proposal's grades, from worst to best. The line marks half of the ballots: the grade under the line is the majority grade.",
     budget: "Budget",
     spent: "spent",
