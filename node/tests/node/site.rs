@@ -787,6 +787,81 @@ fn on_a_phone_nothing_scrolls_sideways_and_every_target_takes_a_thumb() {
     drop(node);
 }
 
+/// Issue 20, point 10: on a 360 px phone, every demo method's results page shows its
+/// chart's text at 12 px or more (the size the browser renders, the SVG's scaling
+/// included), no label cut at the chart's edge, nothing scrolling sideways, and the
+/// page within its budgets and clean for axe-core.
+#[test]
+fn results_charts_read_on_a_phone() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let node = start(&dir.path().join("node"));
+    let base = format!("http://{}", node.addr);
+    let driver = driver();
+    let axe = axe_source();
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    rt.block_on(async {
+        let c = browser(&driver, &dir.path().join("profile"), true).await;
+        c.set_window_size(360, 800).await.expect("a phone's width");
+        let (_, list) = http(&node.addr, "GET", "/api/v1/consultations", b"").expect("list");
+        let mut charted = std::collections::BTreeSet::new();
+        let mut faults = Vec::new();
+        for cons in list["consultations"].as_array().expect("list") {
+            let path = format!("/c/{}/results", cons["id"].as_str().expect("id"));
+            visit(&c, &base, &path, &axe).await;
+            let m = phone_measures(&c).await;
+            if m["scroll"].as_u64() > m["viewport"].as_u64() {
+                faults.push(format!("{path} scrolls sideways: {m}"));
+            }
+            let texts = c
+                .execute(
+                    r#"return [...document.querySelectorAll("svg text")].map((t) => {
+                         const r = t.getBoundingClientRect();
+                         const box = t.ownerSVGElement.getBoundingClientRect();
+                         return {
+                           text: t.textContent,
+                           px: parseFloat(getComputedStyle(t).fontSize) * t.getScreenCTM().a,
+                           inside: r.left >= box.left - 0.5 && r.right <= box.right + 0.5,
+                           at: [r.left, r.right, box.left, box.right],  // for the message
+                         };
+                       });"#,
+                    vec![],
+                )
+                .await
+                .expect("the chart's text");
+            let texts = texts.as_array().cloned().unwrap_or_default();
+            if !texts.is_empty() {
+                charted.insert(
+                    cons["method"]["type"]
+                        .as_str()
+                        .expect("a method")
+                        .to_owned(),
+                );
+            }
+            for t in texts {
+                if t["px"].as_f64().unwrap_or(0.0) < 12.0 {
+                    faults.push(format!("{path}: text under 12 px: {t}"));
+                }
+                if t["inside"] != json!(true) {
+                    faults.push(format!("{path}: text cut at the chart's edge: {t}"));
+                }
+            }
+        }
+        assert!(faults.is_empty(), "at 360 px:\n{}", faults.join("\n"));
+        let every: std::collections::BTreeSet<String> = [
+            "approval",
+            "budget",
+            "majority_judgment",
+            "support",
+            "yes_no_abstain",
+        ]
+        .map(String::from)
+        .into();
+        assert_eq!(charted, every, "a chart for every demo method");
+        c.close().await.expect("close");
+    });
+    drop(node);
+}
+
 /// Issue 20, point 16: every staff page fits a 360 px screen (nothing scrolls sideways,
 /// every target takes a thumb) and carries the language switch, which comes back to the
 /// same page in the other language.

@@ -71,6 +71,44 @@ impl Lang {
         }
     }
 
+    /// "1 bulletin", "0 bulletin", "0 ballots": counted ballots, on the results page.
+    pub fn n_ballots(self, n: u64) -> String {
+        self.n(n, ("bulletin", "bulletins"), ("ballot", "ballots"))
+    }
+
+    /// "1 bulletin scellé compté", "2 sealed ballots counted": a secret vote's ballots
+    /// before opening.
+    pub fn n_sealed_counted(self, n: u64) -> String {
+        self.n(
+            n,
+            ("bulletin scellé compté", "bulletins scellés comptés"),
+            ("sealed ballot counted", "sealed ballots counted"),
+        )
+    }
+
+    /// "1 soutien", "3 supports": a proposal's line in a support tally.
+    pub fn n_supports(self, n: u64) -> String {
+        self.n(n, ("soutien", "soutiens"), ("support", "supports"))
+    }
+
+    /// "1 approbation", "2 approvals": a proposal's line in an approval or budget tally.
+    pub fn n_approvals(self, n: u64) -> String {
+        self.n(
+            n,
+            ("approbation", "approbations"),
+            ("approval", "approvals"),
+        )
+    }
+
+    /// "1 commune garante", "2 trustee towns".
+    pub fn n_trustee_towns(self, n: u64) -> String {
+        self.n(
+            n,
+            ("commune garante", "communes garantes"),
+            ("trustee town", "trustee towns"),
+        )
+    }
+
     /// "1 vote compté", "3 counted votes": `n` and the words for one or for several,
     /// (singular, plural) in each language, by the language's rule.
     pub fn n(self, n: u64, fr: (&str, &str), en: (&str, &str)) -> String {
@@ -211,11 +249,14 @@ pub struct Texts {
     pub backup: &'static str,
     pub restore: &'static str,
     pub receipts: &'static str,
-    pub ballots: &'static str,
     pub adopted: &'static str,
     pub funded: &'static str,
     pub qualified: &'static str,
     pub median: &'static str,
+    /// A majority grade when no ballot graded the proposal.
+    pub no_grade: &'static str,
+    /// Above a merit profile: what the line at half the width means.
+    pub median_line: &'static str,
     pub budget: &'static str,
     pub spent: &'static str,
     pub bundle: &'static str,
@@ -314,11 +355,12 @@ pub static FR: Texts = Texts {
     backup: "Sauvegarder ma clé",
     restore: "Restaurer une clé",
     receipts: "Mes reçus",
-    ballots: "bulletins",
     adopted: "adoptée",
     funded: "financée",
     qualified: "retenue",
     median: "mention majoritaire",
+    no_grade: "aucune, pas encore de bulletin",
+    median_line: "Les mentions de chaque proposition, de la pire à la meilleure. Le trait marque la moitié des bulletins : la mention sous le trait est la mention majoritaire.",
     budget: "Budget",
     spent: "dépensé",
     bundle: "Dossier de vérification",
@@ -419,11 +461,12 @@ pub static EN: Texts = Texts {
     backup: "Back up my key",
     restore: "Restore a key",
     receipts: "My receipts",
-    ballots: "ballots",
     adopted: "adopted",
     funded: "funded",
     qualified: "qualified",
     median: "majority grade",
+    no_grade: "none, no ballot yet",
+    median_line: "Each proposal's grades, from worst to best. The line marks half of the ballots: the grade under the line is the majority grade.",
     budget: "Budget",
     spent: "spent",
     bundle: "Audit bundle",
@@ -504,6 +547,20 @@ mod tests {
         check(Lang::En, 0, Stance::Con, "0 arguments against");
         check(Lang::En, 1, Stance::Pro, "1 argument for");
         check(Lang::En, 3, Stance::Con, "3 arguments against");
+    }
+
+    /// Issue 20, point 10: the results page's counts.
+    #[test]
+    fn result_counts_take_their_plural() {
+        assert_eq!(Lang::Fr.n_ballots(0), "0 bulletin");
+        assert_eq!(Lang::Fr.n_ballots(1), "1 bulletin");
+        assert_eq!(Lang::Fr.n_ballots(2), "2 bulletins");
+        assert_eq!(Lang::En.n_ballots(0), "0 ballots");
+        assert_eq!(Lang::En.n_ballots(1), "1 ballot");
+        assert_eq!(Lang::Fr.n_sealed_counted(1), "1 bulletin scellé compté");
+        assert_eq!(Lang::En.n_supports(1), "1 support");
+        assert_eq!(Lang::Fr.n_approvals(0), "0 approbation");
+        assert_eq!(Lang::En.n_trustee_towns(2), "2 trustee towns");
     }
 
     #[test]

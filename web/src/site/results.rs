@@ -11,7 +11,8 @@ struct ResultsPage {
     page: Layout,
     consultation: String,
     visible: bool,
-    n_ballots: u64,
+    /// "1 bulletin", "0 ballots".
+    n_ballots: String,
     chart: String,
     rows: Vec<(String, String)>,
     /// A participatory budget (its results are also a pabulib file).
@@ -34,6 +35,7 @@ pub(super) async fn results<B: Backend>(
     };
     let layout = site.layout(&headers, "", format!("/c/{id}/results"));
     let t = layout.t;
+    let lang = layout.language();
     let mut layout = layout;
     layout.title = format!("{} · {}", t.results, d.view.body.title);
     let now = site.backend.now_ms();
@@ -42,7 +44,7 @@ pub(super) async fn results<B: Backend>(
             page: layout,
             consultation: id,
             visible: false,
-            n_ballots: 0,
+            n_ballots: String::new(),
             chart: String::new(),
             rows: Vec::new(),
             budget: false,
@@ -66,19 +68,18 @@ pub(super) async fn results<B: Backend>(
             Ok(o) => o,
             Err(e) => return internal(e),
         };
-        let fr = layout.lang == "fr";
         let name = |k: &PublicKey| town_name(&*site.backend, k);
-        let lines = opening_lines(fr, opening.as_ref(), counted.sealed.len() as u64, &name);
+        let lines = opening_lines(lang, opening.as_ref(), counted.sealed.len() as u64, &name);
         let drawn = opening
             .as_ref()
             .and_then(|o| o.result.as_ref())
-            .map(|(_, r)| charts::draw(t, &view.body.method, &r.tally, &titles));
+            .map(|(_, r)| charts::draw(lang, &view.body.method, &r.tally, &titles));
         return page(ResultsPage {
             page: layout,
             consultation: id,
             visible: true,
             counted: drawn.is_some(),
-            n_ballots: drawn.as_ref().map_or(0, |d| d.n_ballots),
+            n_ballots: lang.n_ballots(drawn.as_ref().map_or(0, |d| d.n_ballots)),
             chart: drawn.as_ref().map_or(String::new(), |d| d.svg.clone()),
             rows: drawn.map_or(Vec::new(), |d| d.rows),
             budget,
@@ -86,7 +87,7 @@ pub(super) async fn results<B: Backend>(
         });
     }
     let drawn = charts::draw(
-        t,
+        lang,
         &view.body.method,
         &site.tallies.tally(&view, &counted),
         &titles,
@@ -96,7 +97,7 @@ pub(super) async fn results<B: Backend>(
         consultation: id,
         visible: true,
         counted: true,
-        n_ballots: drawn.n_ballots,
+        n_ballots: lang.n_ballots(drawn.n_ballots),
         chart: drawn.svg,
         rows: drawn.rows,
         budget,
@@ -118,27 +119,18 @@ fn town_name<B: Backend + ?Sized>(backend: &B, key: &PublicKey) -> String {
         .unwrap_or_else(|| key.to_string().chars().take(12).collect())
 }
 
-/// "A, B et C" / "A, B and C".
-fn list(fr: bool, names: Vec<String>) -> String {
-    let and = if fr { " et " } else { " and " };
-    match names.split_last() {
-        None => String::new(),
-        Some((last, [])) => last.clone(),
-        Some((last, rest)) => format!("{}{and}{last}", rest.join(", ")),
-    }
-}
-
 /// Where a secret consultation's opening stands, in plain words: the phase (closed and
 /// mixing, sealed for opening, result), which trustee towns did their part, and which
 /// are awaited.
 fn opening_lines(
-    fr: bool,
+    lang: Lang,
     opening: Option<&crate::opening::Opening>,
     n_sealed: u64,
     name: &dyn Fn(&PublicKey) -> String,
 ) -> Vec<String> {
     use crate::opening::Phase;
-    let names = |keys: &[PublicKey]| list(fr, keys.iter().map(name).collect());
+    let fr = lang == Lang::Fr;
+    let names = |keys: &[PublicKey]| lang.list(&keys.iter().map(name).collect::<Vec<_>>());
     let Some(o) = opening else {
         return vec![if fr {
             "Vote secret sans clé de l'élection : aucun bulletin n'a été reçu, aucun résultat ne peut exister.".into()
@@ -148,18 +140,14 @@ fn opening_lines(
         }];
     };
     let mut out = Vec::new();
-    let towns = |n: u64| match (fr, n) {
-        (true, 1) => "1 commune garante".to_owned(),
-        (true, n) => format!("{n} communes garantes"),
-        (false, 1) => "1 trustee town".to_owned(),
-        (false, n) => format!("{n} trustee towns"),
-    };
+    let towns = |n: u64| lang.n_trustee_towns(n);
+    let sealed = lang.n_sealed_counted(n_sealed);
     match o.phase {
         Phase::Mixing => {
             out.push(if fr {
-                format!("Le vote est clos ({n_sealed} bulletins scellés comptés). Les communes garantes mélangent les bulletins, l'une après l'autre, pour que personne ne puisse relier un bulletin à son votant ; il en faut au moins {} pour ouvrir les bulletins.", towns(o.threshold))
+                format!("Le vote est clos ({sealed}). Les communes garantes mélangent les bulletins, l'une après l'autre, pour que personne ne puisse relier un bulletin à son votant ; il en faut au moins {} pour ouvrir les bulletins.", towns(o.threshold))
             } else {
-                format!("The vote is closed ({n_sealed} sealed ballots counted). The trustee towns are mixing the ballots, one after the other, so that no one can tie a ballot to its voter; at least {} must take part to open them.", towns(o.threshold))
+                format!("The vote is closed ({sealed}). The trustee towns are mixing the ballots, one after the other, so that no one can tie a ballot to its voter; at least {} must take part to open them.", towns(o.threshold))
             });
             if !o.mixed.is_empty() {
                 out.push(if fr {

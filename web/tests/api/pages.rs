@@ -11,7 +11,7 @@ use palabre_core::ids::EventId;
 use palabre_core::limits::DEFAULT_MAX_ARGUMENTS_PER_AUTHOR;
 use serde_json::Value;
 
-use crate::{DAY, T0, TestBackend, call, call_bytes, code, resident, sign, world};
+use crate::{DAY, T0, TestBackend, ballot, call, call_bytes, code, resident, sign, world};
 
 /// The budget of a site page (DESIGN.md): 15 KB transferred. Counted here before
 /// compression, which is stricter.
@@ -248,6 +248,33 @@ async fn argument_counts_say_they_count_arguments() {
         en.contains("<h2>1 argument for</h2>") && en.contains("<h2>2 arguments against</h2>"),
         "{en}"
     );
+}
+
+/// Issue 20, point 10: the results page counts its ballots with their plural, French
+/// putting 0 and 1 in the singular ("0 bulletin", "1 bulletin", "2 bulletins"; "0
+/// ballots", "1 ballot"), and so its rows ("1 approbation").
+#[tokio::test]
+async fn results_count_ballots_with_their_plural() {
+    for (n, fr, en, row) in [
+        (0, "0 bulletin", "0 ballots", "0 approbation"),
+        (1, "1 bulletin", "1 ballot", "1 approbation"),
+        (2, "2 bulletins", "2 ballots", "2 approbations"),
+    ] {
+        let (b, cid, pid) = world();
+        for r in 1..=n {
+            b.append(ballot(r, T0 + DAY + u64::from(r), cid, pid))
+                .expect("a ballot in the vote window");
+        }
+        b.now_ms
+            .store(T0 + 2 * DAY + 1, std::sync::atomic::Ordering::SeqCst);
+        let uri = format!("/c/{cid}/results");
+        let page = page_in(&b, &uri, "fr").await;
+        assert!(page.contains(&format!("<p>{fr}</p>")), "{page}");
+        assert!(page.contains(&format!("aria-label=\"{fr}\"")), "{page}");
+        assert!(page.contains(&format!("<td>{row}</td>")), "{page}");
+        let page = page_in(&b, &uri, "en").await;
+        assert!(page.contains(&format!("<p>{en}</p>")), "{page}");
+    }
 }
 
 /// Issue 20, point 9: the trust line says who keeps the record, in plain words and not
