@@ -18,21 +18,15 @@ use palabre_store::{
 };
 use palabre_web::{AuthorityInfo, Backend, BackendError, Code, Member, Refusal, StoredEvent};
 
-/// What the staff pages print and offer, from the node's configuration.
+/// What the pages print and offer, from the node's configuration.
 #[derive(Debug, Clone, Default)]
 pub struct OfficeSettings {
-    pub public_url: String,
-    pub town_name: String,
+    /// The staff pages' settings (public address, town, federation, sessions, demo).
+    pub staff: palabre_web::staff::Settings,
     /// The town hall's address, desk hours and contacts (letters, home and About).
     pub town_hall: palabre_web::TownHall,
     /// The town's time zone.
     pub zone: palabre_web::Zone,
-    /// The federation list: each town's key and name.
-    pub federation: Vec<(PublicKey, String)>,
-    /// How long a staff session lasts.
-    pub session_ms: u64,
-    /// `serve --demo`: a loopback public address is expected.
-    pub demo: bool,
 }
 
 pub struct NodeBackend {

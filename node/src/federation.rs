@@ -88,15 +88,44 @@ impl Settings {
     }
 }
 
-/// Starts the network and the bridge. Returns the network handle (its address says
-/// where it listens).
+/// Why the network runs: beside the serving node, or to rebuild this town's own log.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    Serving,
+    Recovering,
+}
+
+/// Starts the network and the bridge of a serving node (`palabre serve`). Returns the
+/// network handle (its address says where it listens).
 pub async fn start(
     settings: Settings,
     storage: Arc<SledStorage>,
     key: Arc<SecretKey>,
     stats: Arc<FederationStats>,
     committed: Arc<tokio::sync::Notify>,
-    recovering: bool,
+) -> anyhow::Result<Net> {
+    launch(settings, storage, key, stats, committed, Mode::Serving).await
+}
+
+/// Starts the network and the bridge to rebuild this town's own log from the
+/// neighbours (`palabre recover`).
+pub async fn start_recovering(
+    settings: Settings,
+    storage: Arc<SledStorage>,
+    key: Arc<SecretKey>,
+    stats: Arc<FederationStats>,
+) -> anyhow::Result<Net> {
+    let never = Arc::new(tokio::sync::Notify::new());
+    launch(settings, storage, key, stats, never, Mode::Recovering).await
+}
+
+async fn launch(
+    settings: Settings,
+    storage: Arc<SledStorage>,
+    key: Arc<SecretKey>,
+    stats: Arc<FederationStats>,
+    committed: Arc<tokio::sync::Notify>,
+    mode: Mode,
 ) -> anyhow::Result<Net> {
     let me = key.public_key();
     let (net, events) = shell::start(
@@ -119,7 +148,7 @@ pub async fn start(
         last_cosigned: HashMap::new(),
         reported: HashMap::new(),
         waiting: HashMap::new(),
-        recovering,
+        recovering: mode == Mode::Recovering,
     };
     tokio::spawn(bridge.run(events, committed));
     Ok(net)

@@ -4,7 +4,6 @@
 //! counted for `/metrics` in `metrics::StaffActions`.
 
 use palabre_core::admission::Record;
-use palabre_core::crypto::PublicKey;
 use palabre_core::event::{Body, Event, SignedEvent, Tombstone, TombstoneBody};
 use palabre_core::head::Receipt;
 use palabre_core::ids::EventId;
@@ -114,24 +113,8 @@ impl Office for NodeBackend {
             .map_err(|e| BackendError::caused("the authority could not sign a tombstone", e))
     }
 
-    fn federation(&self) -> Vec<(PublicKey, String)> {
-        self.office.federation.clone()
-    }
-
-    fn public_url(&self) -> String {
-        self.office.public_url.clone()
-    }
-
-    fn demo(&self) -> bool {
-        self.office.demo
-    }
-
-    fn town_name(&self) -> String {
-        self.office.town_name.clone()
-    }
-
-    fn session_ms(&self) -> u64 {
-        self.office.session_ms
+    fn settings(&self) -> &palabre_web::staff::Settings {
+        &self.office.staff
     }
 
     fn closing_state(&self, consultation: &palabre_core::ids::EventId) -> (bool, bool) {

@@ -30,9 +30,7 @@ pub(super) fn recover(data: PathBuf, from: Vec<String>, timeout: u64) -> anyhow:
     let stats = Arc::new(metrics::FederationStats::default());
     let runtime = tokio::runtime::Runtime::new()?;
     let (size, gathered) = runtime.block_on(async {
-        let never = Arc::new(tokio::sync::Notify::new());
-        let net =
-            federation::start(settings, Arc::clone(&storage), key, stats, never, true).await?;
+        let net = federation::start_recovering(settings, Arc::clone(&storage), key, stats).await?;
         // What the neighbours witnessed (cosignatures) and proved (evidence) comes back
         // by asking each of them, not by waiting for it to be sent again.
         net.gather().await?;

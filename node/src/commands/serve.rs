@@ -82,17 +82,19 @@ pub(super) fn serve(data: PathBuf, http: Option<String>, demo: bool) -> anyhow::
     };
     let connections = home.config.conn_limits(palabre_web::conn::file_limit());
     let office = backend::OfficeSettings {
-        public_url,
-        demo,
-        town_name: home.config.name.clone(),
+        staff: palabre_web::staff::Settings {
+            public_url,
+            demo,
+            town_name: home.config.name.clone(),
+            session_ms: home.config.staff_session_seconds.saturating_mul(1000),
+            federation: peers
+                .peer
+                .iter()
+                .map(|p| (p.authority, p.name.clone()))
+                .collect(),
+        },
         town_hall: home.config.town_hall(demo),
         zone: home.config.zone()?,
-        session_ms: home.config.staff_session_seconds.saturating_mul(1000),
-        federation: peers
-            .peer
-            .iter()
-            .map(|p| (p.authority, p.name.clone()))
-            .collect(),
     };
     let trustee_key = home.trustee.public_hex();
     let (trustee, shares) = (home.trustee, trustee::Shares::new(&data));
@@ -131,7 +133,6 @@ pub(super) fn serve(data: PathBuf, http: Option<String>, demo: bool) -> anyhow::
                 Arc::clone(&backend.key),
                 Arc::clone(&backend.federation),
                 Arc::clone(&backend.committed),
-                false,
             )
             .await?;
             println!("Federating with {n} town(s), listening on {}", net.addr);

@@ -26,7 +26,7 @@ pub fn first_admin_link<O: Office>(office: &O) -> Result<Option<String>, Backend
     }
     let token = token()?;
     office.office_put(ns::SETUP, "token", token_hash(&token).as_bytes())?;
-    let base = office.public_url();
+    let base = office.settings().public_url.clone();
     Ok(Some(format!(
         "{}/staff/setup/{token}",
         base.trim_end_matches('/')
@@ -193,7 +193,7 @@ fn start_session<O: Office>(st: &Staff<O>, login: &str) -> Result<Response, Back
     let session = Session {
         login: login.to_owned(),
         csrf: token()?,
-        expires_ms: now + st.office.session_ms(),
+        expires_ms: now + st.office.settings().session_ms,
     };
     st.office.office_put(
         ns::SESSION,
@@ -205,7 +205,7 @@ fn start_session<O: Office>(st: &Staff<O>, login: &str) -> Result<Response, Back
         &mut res,
         &format!(
             "palabre_staff={session_token}; Path=/; HttpOnly; SameSite=Strict; Max-Age={}{}",
-            st.office.session_ms() / 1000,
+            st.office.settings().session_ms / 1000,
             secure(st)
         ),
     );

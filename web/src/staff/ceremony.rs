@@ -98,10 +98,10 @@ pub async fn ceremony<O: Office>(
         ));
     };
     let frame = st.frame_tr(&headers, me, "Cérémonie des clés", "Key ceremony");
-    let names = st.office.federation();
+    let names = st.office.settings().federation.clone();
     let name_of = |k: &palabre_core::crypto::PublicKey| {
         if *k == st.office.authority().key {
-            st.office.town_name()
+            st.office.settings().town_name.clone()
         } else {
             names
                 .iter()

@@ -366,12 +366,13 @@ fn draft_page<O: Office>(
     };
     let partners = st
         .office
-        .federation()
-        .into_iter()
+        .settings()
+        .federation
+        .iter()
         .map(|(k, name)| Partner {
             chosen: d.partners.contains(&k.to_string()),
             key: k.to_string(),
-            name,
+            name: name.clone(),
         })
         .collect();
     let trustees = trustee_choices(st)
@@ -418,7 +419,12 @@ fn pick(fr: bool, (french, english): Words) -> &'static str {
 }
 
 fn federated<O: Office>(st: &Staff<O>) -> Vec<PublicKey> {
-    st.office.federation().into_iter().map(|(k, _)| k).collect()
+    st.office
+        .settings()
+        .federation
+        .iter()
+        .map(|(k, _)| *k)
+        .collect()
 }
 
 /// This town and the federated towns whose `authority` event declares an encryption
@@ -429,8 +435,8 @@ fn trustee_capable<O: Office>(st: &Staff<O>) -> Vec<PublicKey> {
 
 fn trustee_choices<O: Office>(st: &Staff<O>) -> Vec<(PublicKey, String)> {
     let me = st.office.authority().key;
-    std::iter::once((me, st.office.town_name()))
-        .chain(st.office.federation())
+    std::iter::once((me, st.office.settings().town_name.clone()))
+        .chain(st.office.settings().federation.iter().cloned())
         .filter(|(k, _)| st.office.declares_encryption_key(k).unwrap_or(false))
         .collect()
 }

@@ -198,7 +198,7 @@ fn no_batch<O: Office>(st: &Staff<O>, headers: &HeaderMap, me: Me) -> Response {
 
 /// Letters are not printed while residents could not reach the address they carry.
 fn site_unreachable<O: Office>(st: &Staff<O>, headers: &HeaderMap, me: Me) -> Response {
-    let site = st.office.public_url();
+    let site = st.office.settings().public_url.clone();
     let (fr, en) = (
         format!(
             "Impression refusée : l'adresse publique du site, {site}, n'est joignable que depuis cet ordinateur. Les habitants ne pourraient pas s'inscrire. Réglez public_url dans palabre.toml (ou PALABRE_PUBLIC_URL) sur l'adresse que les habitants tapent, puis redémarrez le nœud."
@@ -318,7 +318,12 @@ pub async fn print<O: Office>(
     let Some(codes) = st.codes(&id) else {
         return Ok(codes_gone(&st, &headers, me));
     };
-    let site = st.office.public_url().trim_end_matches('/').to_owned();
+    let site = st
+        .office
+        .settings()
+        .public_url
+        .trim_end_matches('/')
+        .to_owned();
     let mut frame = st.frame(&headers, "", Some(me));
     frame.title = format!("{} · {}", frame.tr("Lettres", "Letters"), b.label);
     let label = frame.tr(
@@ -390,7 +395,12 @@ pub async fn csv<O: Office>(
     let Some(codes) = st.codes(&id) else {
         return Ok(codes_gone(&st, &headers, me));
     };
-    let site = st.office.public_url().trim_end_matches('/').to_owned();
+    let site = st
+        .office
+        .settings()
+        .public_url
+        .trim_end_matches('/')
+        .to_owned();
     let mut out = String::from("code,site,registration_link\r\n");
     for code in codes {
         out.push_str(&format!("{code},{site},{site}/register?code={code}\r\n"));

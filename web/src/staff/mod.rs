@@ -92,24 +92,30 @@ pub trait Office: Backend {
         &self,
         target: &palabre_core::ids::EventId,
     ) -> Result<Option<palabre_core::event::Tombstone>, BackendError>;
-    /// The towns this node federates with, by key, with their names.
-    fn federation(&self) -> Vec<(PublicKey, String)>;
-    /// The address residents type to reach this node (printed on letters and cards).
-    fn public_url(&self) -> String;
-    /// Whether this node is a demo (`serve --demo`): a loopback public address is then
-    /// expected, not an error.
-    fn demo(&self) -> bool {
-        false
-    }
-    /// The municipality's name.
-    fn town_name(&self) -> String;
-    /// How long a staff session lasts, in ms.
-    fn session_ms(&self) -> u64;
+    /// What the staff pages print and offer, from the node's settings.
+    fn settings(&self) -> &Settings;
     /// Counts one staff action for `/metrics`.
     fn count_action(&self, action: &'static str);
     /// Whether this town has closed its log for `consultation` (its checkpoint), and
     /// whether the organiser's signed result is recorded.
     fn closing_state(&self, consultation: &palabre_core::ids::EventId) -> (bool, bool);
+}
+
+/// What the staff pages print and offer, from the node's settings (one struct, not a
+/// getter each: the port keeps to records and actions).
+#[derive(Debug, Clone, Default)]
+pub struct Settings {
+    /// The address residents type to reach this node (printed on letters and cards).
+    pub public_url: String,
+    /// The municipality's name.
+    pub town_name: String,
+    /// The towns this node federates with, by key, with their names.
+    pub federation: Vec<(PublicKey, String)>,
+    /// How long a staff session lasts, in ms.
+    pub session_ms: u64,
+    /// Whether this node is a demo (`serve --demo`): a loopback public address is then
+    /// expected, not an error.
+    pub demo: bool,
 }
 
 /// Public counts of invitation codes.
@@ -197,7 +203,7 @@ pub(crate) type Shared<O> = Arc<Staff<O>>;
 
 /// The staff pages and the public pages about staff actions.
 pub fn routes<O: Office>(office: Arc<O>) -> Router {
-    let secure_cookies = office.public_url().starts_with("https://");
+    let secure_cookies = office.settings().public_url.starts_with("https://");
     let staff = Arc::new(Staff {
         office,
         css: Assets::get().css.url.clone(),
@@ -363,9 +369,9 @@ impl<O: Office> Staff<O> {
                 .to_owned(),
             title: title.to_owned(),
             css: self.css.clone(),
-            town: self.office.town_name(),
+            town: self.office.settings().town_name.clone(),
             me,
-            site: self.office.public_url(),
+            site: self.office.settings().public_url.clone(),
             site_unreachable: self.site_unreachable(),
         }
     }
@@ -373,7 +379,7 @@ impl<O: Office> Staff<O> {
     /// True when the public address is loopback (`localhost`, `127.x`, `[::1]`) and the
     /// node is not a demo: letters printed now would send residents nowhere.
     pub fn site_unreachable(&self) -> bool {
-        !self.office.demo() && is_loopback_url(&self.office.public_url())
+        !self.office.settings().demo && is_loopback_url(&self.office.settings().public_url)
     }
 
     pub fn lang(&self, headers: &HeaderMap) -> Lang {

@@ -444,7 +444,10 @@ struct LogPage {
 /// Names of this town's staff keys (and the town's own key), for the public pages.
 fn names<O: Office>(st: &Staff<O>) -> Result<HashMap<PublicKey, String>, BackendError> {
     let mut names = HashMap::new();
-    names.insert(st.office.authority().key, st.office.town_name());
+    names.insert(
+        st.office.authority().key,
+        st.office.settings().town_name.clone(),
+    );
     for a in st.accounts()? {
         names.insert(a.key()?.public_key(), a.name);
     }
