@@ -15,6 +15,7 @@ pub mod limit;
 pub mod openapi;
 pub mod opening;
 pub mod paging;
+pub(crate) mod qr;
 pub mod site;
 pub mod staff;
 pub mod tallies;

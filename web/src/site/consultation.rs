@@ -97,7 +97,7 @@ pub(super) async fn consultation<B: Backend>(
     let now = site.backend.now_ms();
     // A visitor keeps their own order: a number drawn on their first visit (the
     // `order` cookie) gives each consultation its seed. A link's `seed` wins.
-    let kept = crate::staff::cookie(&headers, ORDER_COOKIE).and_then(|v| v.parse::<u64>().ok());
+    let kept = cookie(&headers, ORDER_COOKIE).and_then(|v| v.parse::<u64>().ok());
     let visitor = kept.unwrap_or_else(|| {
         let n = site.seeds.fetch_add(1, Ordering::Relaxed);
         first_u64(&Hash::of(&[now.to_le_bytes(), n.to_le_bytes()].concat()))

@@ -250,14 +250,22 @@ fn town_name<B: Backend>(backend: &B, authority: &palabre_core::crypto::PublicKe
     })
 }
 
-pub(crate) fn language(headers: &HeaderMap) -> Lang {
-    let cookie = headers
+/// The value of the cookie `name` the request carries, if any.
+pub(crate) fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers
         .get_all(header::COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(';'))
-        .find_map(|c| c.trim().strip_prefix("lang=").and_then(Lang::parse));
-    cookie.unwrap_or_else(|| {
+        .find_map(|c| {
+            let (k, v) = c.trim().split_once('=')?;
+            (k == name).then(|| v.to_owned())
+        })
+}
+
+pub(crate) fn language(headers: &HeaderMap) -> Lang {
+    let chosen = cookie(headers, "lang").and_then(|v| Lang::parse(&v));
+    chosen.unwrap_or_else(|| {
         Lang::from_accept_language(
             headers
                 .get(header::ACCEPT_LANGUAGE)

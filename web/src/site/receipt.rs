@@ -98,7 +98,7 @@ pub(super) async fn receipt<B: Backend>(
         site_address(&site, &headers).trim_end_matches('/')
     );
     let title = t.receipt_title.replace("{n}", &index.to_string());
-    let qr = crate::staff::qr::svg(&url, &title).unwrap_or_default();
+    let qr = crate::qr::svg(&url, &title).unwrap_or_default();
     page(ReceiptPage {
         page: site.layout(&headers, &title, here),
         text: t.receipt_text.replace("{n}", &index.to_string()),

@@ -25,7 +25,6 @@ mod letters;
 pub mod lockout;
 mod moderation;
 mod password;
-pub(crate) mod qr;
 mod report;
 mod secrecy;
 mod team;
@@ -49,8 +48,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::backend::{Backend, BackendError, Refusal};
 use crate::error::{Code, PageFailure};
-use crate::site::Assets;
+use crate::qr;
 use crate::site::i18n::Lang;
+use crate::site::{Assets, cookie};
 
 pub use account::first_admin_link;
 pub(crate) use frame::{Frame, role_label};
@@ -638,18 +638,6 @@ pub(crate) fn token() -> Result<String, BackendError> {
 /// How a token is kept: its SHA-256, in hex (a stolen store holds no usable session).
 pub(crate) fn token_hash(token: &str) -> String {
     Hash::of(token.as_bytes()).to_string()
-}
-
-pub(crate) fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .find_map(|c| {
-            let (k, v) = c.trim().split_once('=')?;
-            (k == name).then(|| v.to_owned())
-        })
 }
 
 pub(crate) fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
