@@ -114,6 +114,19 @@ async fn shows(c: &Client, what: &str, words: &str) {
     }
 }
 
+/// The town hall puts a project of its own forward in `cid`, from the consultations list.
+async fn put_forward(c: &Client, base: &str, cid: &str, title: &str, body: &str) {
+    c.goto(&format!("{base}/staff/consultations"))
+        .await
+        .expect("list");
+    let form = format!("form[action='/staff/consultations/{cid}/projects']");
+    click(c, &format!("details:has({form}) summary")).await;
+    fill(c, &format!("{form} input[name=title]"), title).await;
+    fill(c, &format!("{form} textarea[name=body]"), body).await;
+    click(c, &format!("{form} button")).await;
+    arrived(c, "project", |u| u.contains("/p/")).await;
+}
+
 /// `YYYY-MM-DDTHH:MM` (UTC) of now + `hours`.
 fn at(hours: i64) -> String {
     let ms = super::now_ms() as i64 + hours * 3_600_000;
@@ -194,20 +207,7 @@ fn a_town_hall_runs_a_consultation_from_the_browser() {
 
         // The town hall's own projects.
         for title in ["Une aire de jeux", "Un jardin partagé"] {
-            c.goto(&format!("{base}/staff/consultations"))
-                .await
-                .expect("list");
-            let form = format!("form[action='/staff/consultations/{cid}/projects']");
-            click(c, &format!("details:has({form}) summary")).await;
-            fill(c, &format!("{form} input[name=title]"), title).await;
-            fill(
-                c,
-                &format!("{form} textarea[name=body]"),
-                "Près de l'école.",
-            )
-            .await;
-            click(c, &format!("{form} button")).await;
-            arrived(c, "project", |u| u.contains("/p/")).await;
+            put_forward(c, &base, &cid, title, "Près de l'école.").await;
         }
 
         // Letters: three codes, printed within the page budget.
@@ -540,20 +540,7 @@ fn a_newcomers_first_ten_minutes() {
         let cid = url.rsplit('/').next().expect("id").to_owned();
         // The town hall puts two names forward.
         for title in ["École des Tilleuls", "École Marie-Curie"] {
-            c.goto(&format!("{base}/staff/consultations"))
-                .await
-                .expect("list");
-            let form = format!("form[action='/staff/consultations/{cid}/projects']");
-            click(c, &format!("details:has({form}) summary")).await;
-            fill(c, &format!("{form} input[name=title]"), title).await;
-            fill(
-                c,
-                &format!("{form} textarea[name=body]"),
-                "Un nom pour l'école.",
-            )
-            .await;
-            click(c, &format!("{form} button")).await;
-            arrived(c, "project", |u| u.contains("/p/")).await;
+            put_forward(c, &base, &cid, title, "Un nom pour l'école.").await;
         }
         c.goto(&format!("{base}/c/{cid}")).await.expect("page");
         shows(c, "the consultation", "École Marie-Curie").await;

@@ -123,12 +123,7 @@ async fn issue_card<O: Office>(
     });
     tracing::info!(staff = %me.account.login, replacement = replaces.is_some(), "resident registered at the desk");
     let secret = hex::encode(seed);
-    let site = st
-        .office
-        .settings()
-        .public_url
-        .trim_end_matches('/')
-        .to_owned();
+    let site = st.site_address();
     let frame = st.frame_tr(headers, me, "Carte de vote", "Voting card");
     let qr = qr::svg(
         &format!("{site}/me#key={secret}"),

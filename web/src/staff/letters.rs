@@ -318,12 +318,7 @@ pub async fn print<O: Office>(
     let Some(codes) = st.codes(&id) else {
         return Ok(codes_gone(&st, &headers, me));
     };
-    let site = st
-        .office
-        .settings()
-        .public_url
-        .trim_end_matches('/')
-        .to_owned();
+    let site = st.site_address();
     let mut frame = st.frame(&headers, "", Some(me));
     frame.title = format!("{} · {}", frame.tr("Lettres", "Letters"), b.label);
     let label = frame.tr(
@@ -395,12 +390,7 @@ pub async fn csv<O: Office>(
     let Some(codes) = st.codes(&id) else {
         return Ok(codes_gone(&st, &headers, me));
     };
-    let site = st
-        .office
-        .settings()
-        .public_url
-        .trim_end_matches('/')
-        .to_owned();
+    let site = st.site_address();
     let mut out = String::from("code,site,registration_link\r\n");
     for code in codes {
         out.push_str(&format!("{code},{site},{site}/register?code={code}\r\n"));

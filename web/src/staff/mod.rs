@@ -376,6 +376,16 @@ impl<O: Office> Staff<O> {
         }
     }
 
+    /// The address residents type, without a trailing slash (links printed on letters
+    /// and cards end with their own path).
+    pub fn site_address(&self) -> String {
+        self.office
+            .settings()
+            .public_url
+            .trim_end_matches('/')
+            .to_owned()
+    }
+
     /// True when the public address is loopback (`localhost`, `127.x`, `[::1]`) and the
     /// node is not a demo: letters printed now would send residents nowhere.
     pub fn site_unreachable(&self) -> bool {
