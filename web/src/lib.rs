@@ -27,3 +27,20 @@ pub use backend::{AuthorityInfo, Backend, BackendError, Member, Refusal, StoredE
 pub use error::{ApiError, Code, PageFailure};
 pub use limit::RateLimit;
 pub use zone::Zone;
+
+/// Serves a node's whole site on `listener` until `shutdown` completes: the API, the
+/// residents' pages and the staff pages of `backend`, plus `more` routes of the node's
+/// own (open data), under the connection `limits` (`conn::serve`). The node's `serve`
+/// calls it; so can a test, in-process, with a backend of its own.
+pub async fn serve<O: staff::Office>(
+    listener: tokio::net::TcpListener,
+    backend: std::sync::Arc<O>,
+    api: ApiConfig,
+    more: axum::Router,
+    limits: conn::ConnLimits,
+    shutdown: impl std::future::Future<Output = ()> + Send,
+) -> std::io::Result<()> {
+    let staff = staff::routes(std::sync::Arc::clone(&backend)).merge(more);
+    let app = app_with(backend, api, staff);
+    conn::serve(listener, app, limits, shutdown).await
+}

@@ -37,6 +37,9 @@ struct TestBackend {
     counts: AtomicU64,
     /// Witnesses' cosignatures of this node's log.
     cosignatures: Mutex<Vec<palabre_core::head::Cosignature>>,
+    /// The town hall's records, by (namespace, key), for the staff pages.
+    office: Mutex<std::collections::BTreeMap<(String, String), Vec<u8>>>,
+    settings: palabre_web::staff::Settings,
 }
 
 impl TestBackend {
@@ -49,6 +52,14 @@ impl TestBackend {
             now_ms: AtomicU64::new(T0),
             counts: AtomicU64::new(0),
             cosignatures: Mutex::new(Vec::new()),
+            office: Mutex::new(std::collections::BTreeMap::new()),
+            settings: palabre_web::staff::Settings {
+                public_url: "http://palabre.test".into(),
+                town_name: "Ville".into(),
+                federation: Vec::new(),
+                session_ms: 3_600_000,
+                demo: true,
+            },
         }
     }
 
@@ -447,10 +458,123 @@ fn code(v: &Value) -> &str {
     code
 }
 
+/// The staff pages' port on the same in-memory ledger: records in a map, invitations
+/// in the backend's own, the authority's key for appointments (`api/staff.rs`).
+impl palabre_web::staff::Office for TestBackend {
+    fn office_get(&self, ns: &str, key: &str) -> Result<Option<Vec<u8>>, BackendError> {
+        let office = self.office.lock().expect("lock");
+        Ok(office.get(&(ns.to_owned(), key.to_owned())).cloned())
+    }
+
+    fn office_put(&self, ns: &str, key: &str, value: &[u8]) -> Result<(), BackendError> {
+        let mut office = self.office.lock().expect("lock");
+        office.insert((ns.to_owned(), key.to_owned()), value.to_vec());
+        Ok(())
+    }
+
+    fn office_take(&self, ns: &str, key: &str) -> Result<Option<Vec<u8>>, BackendError> {
+        let mut office = self.office.lock().expect("lock");
+        Ok(office.remove(&(ns.to_owned(), key.to_owned())))
+    }
+
+    fn office_scan(&self, ns: &str) -> Result<Vec<(String, Vec<u8>)>, BackendError> {
+        let office = self.office.lock().expect("lock");
+        Ok(office
+            .iter()
+            .filter(|((n, _), _)| n == ns)
+            .map(|((_, k), v)| (k.clone(), v.clone()))
+            .collect())
+    }
+
+    fn add_invitations(&self, hashes: &[Hash]) -> Result<u64, BackendError> {
+        let mut invitations = self.invitations.lock().expect("lock");
+        let before = invitations.len();
+        for h in hashes {
+            invitations.entry(*h).or_insert(false);
+        }
+        Ok((invitations.len() - before) as u64)
+    }
+
+    fn revoke_invitations(&self, hashes: &[Hash]) -> Result<u64, BackendError> {
+        let mut invitations = self.invitations.lock().expect("lock");
+        let unused: Vec<Hash> = hashes
+            .iter()
+            .filter(|h| invitations.get(h) == Some(&false))
+            .copied()
+            .collect();
+        for h in &unused {
+            invitations.remove(h);
+        }
+        Ok(unused.len() as u64)
+    }
+
+    fn invitation_counts(
+        &self,
+        hashes: Option<&[Hash]>,
+    ) -> Result<palabre_web::staff::Counts, BackendError> {
+        let invitations = self.invitations.lock().expect("lock");
+        let chosen: Vec<bool> = match hashes {
+            None => invitations.values().copied().collect(),
+            Some(hs) => hs
+                .iter()
+                .filter_map(|h| invitations.get(h).copied())
+                .collect(),
+        };
+        Ok(palabre_web::staff::Counts {
+            issued: chosen.len() as u64,
+            redeemed: chosen.iter().filter(|used| **used).count() as u64,
+            revoked: 0,
+        })
+    }
+
+    async fn submit_consuming(
+        &self,
+        event: SignedEvent,
+        code: Hash,
+    ) -> Result<Result<Receipt, Refusal>, BackendError> {
+        if self.invitations.lock().expect("lock").get(&code) != Some(&false) {
+            return Ok(Err(Refusal::new(Code::UsedInvitation, "used invitation")));
+        }
+        let receipt = self.append(event);
+        if receipt.is_ok() {
+            self.invitations.lock().expect("lock").insert(code, true);
+        }
+        Ok(receipt)
+    }
+
+    fn sign_as_authority(&self, event: Event) -> Result<SignedEvent, BackendError> {
+        event
+            .sign(&self.key)
+            .map_err(|e| BackendError::caused("the authority could not sign", e))
+    }
+
+    fn moderation_of(
+        &self,
+        _target: &EventId,
+    ) -> Result<Vec<palabre_core::counting::Moderated>, BackendError> {
+        Ok(Vec::new())
+    }
+
+    fn tombstone(&self, _target: &EventId) -> Result<Option<Tombstone>, BackendError> {
+        Ok(None)
+    }
+
+    fn settings(&self) -> &palabre_web::staff::Settings {
+        &self.settings
+    }
+
+    fn count_action(&self, _action: &'static str) {}
+
+    fn closing_state(&self, _consultation: &EventId) -> (bool, bool) {
+        (false, false)
+    }
+}
+
 mod api {
     pub mod hostile;
     pub mod pages;
     pub mod protocol;
+    pub mod staff;
 }
 
 #[tokio::test]

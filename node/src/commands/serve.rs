@@ -141,9 +141,6 @@ pub(super) fn serve(data: PathBuf, http: Option<String>, demo: bool) -> anyhow::
         // SIGTERM is caught from here on: a stop right after the line below is a clean one.
         let term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
         println!("Palabre is serving on http://{}", listener.local_addr()?);
-        let staff = palabre_web::staff::routes(Arc::clone(&backend))
-            .merge(opendata::routes(Arc::clone(&backend)));
-        let app = palabre_web::app_with(Arc::clone(&backend), api, staff);
         tokio::spawn(close_consultations(
             Arc::clone(&backend),
             home.config.close_grace_ms,
@@ -151,7 +148,10 @@ pub(super) fn serve(data: PathBuf, http: Option<String>, demo: bool) -> anyhow::
         tokio::spawn(ceremony::run(Arc::clone(&backend), trustee, shares.clone()));
         tokio::spawn(opening::run(Arc::clone(&backend), shares, cascade));
         // Bounded connections, header timeout, TCP_NODELAY (web/src/conn.rs).
-        palabre_web::conn::serve(listener, app, connections, shutdown_signal(term)).await?;
+        let open_data = opendata::routes(Arc::clone(&backend));
+        let site = Arc::clone(&backend);
+        let stop = shutdown_signal(term);
+        palabre_web::serve(listener, site, api, open_data, connections, stop).await?;
         tracing::info!("shutting down: flushing the store");
         backend.storage.flush()?;
         anyhow::Ok(())
