@@ -2,7 +2,6 @@
 //! implements it on top of the store and its group-commit writer; the tests implement it
 //! on core's in-memory `Ledger`. The web crate never sees the store.
 
-use std::borrow::Cow;
 use std::future::Future;
 
 use palabre_core::admission::ConsultationView;
@@ -12,9 +11,8 @@ use palabre_core::crypto::PublicKey;
 use palabre_core::event::SignedEvent;
 use palabre_core::head::{Cosignature, Equivocation, Receipt, SignedTreeHead};
 use palabre_core::ids::{EventId, Hash};
-use palabre_core::rejection::Rejection;
 
-use crate::error::Code;
+pub use crate::error::{BackendError, Refusal};
 
 /// This node's authority.
 #[derive(Debug, Clone)]
@@ -41,29 +39,6 @@ pub struct TownHall {
     pub privacy_contact: String,
 }
 
-/// A refused submission: a stable machine code and a plain-language message.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Refusal {
-    pub code: Code,
-    pub message: String,
-}
-
-impl Refusal {
-    pub fn new(code: Code, message: impl Into<String>) -> Refusal {
-        Refusal {
-            code,
-            message: message.into(),
-        }
-    }
-}
-
-/// Core's refusal of an event: its code and its message.
-impl From<&Rejection> for Refusal {
-    fn from(rejection: &Rejection) -> Refusal {
-        Refusal::new(Code::from(rejection), rejection.to_string())
-    }
-}
-
 /// An event and where it sits.
 #[derive(Debug, Clone)]
 pub struct StoredEvent {
@@ -78,58 +53,6 @@ pub struct StoredEvent {
 pub struct Member {
     pub event: StoredEvent,
     pub moderation: Vec<Moderated>,
-}
-
-/// A failure of the node itself (disk, writer): answered with a 500 that names nothing,
-/// and logged with what failed underneath ([`BackendError::report`]).
-#[derive(Debug, thiserror::Error)]
-#[error("{what}")]
-pub struct BackendError {
-    /// What the node was doing, or what went wrong, in words.
-    what: Cow<'static, str>,
-    /// The failure underneath (the store's, a thread's, a codec's), if any.
-    #[source]
-    source: Option<Box<dyn std::error::Error + Send + Sync>>,
-}
-
-impl BackendError {
-    /// A failure said in words only (a full queue, a record missing from its index).
-    pub fn new(what: impl Into<Cow<'static, str>>) -> BackendError {
-        BackendError {
-            what: what.into(),
-            source: None,
-        }
-    }
-
-    /// A failure of `source` while the node was doing `what`.
-    pub fn caused(
-        what: impl Into<Cow<'static, str>>,
-        source: impl Into<Box<dyn std::error::Error + Send + Sync>>,
-    ) -> BackendError {
-        BackendError {
-            what: what.into(),
-            source: Some(source.into()),
-        }
-    }
-
-    /// The failure and every source under it, `: `-separated, for a log line.
-    pub fn report(&self) -> impl std::fmt::Display + '_ {
-        Report(self)
-    }
-}
-
-struct Report<'a>(&'a BackendError);
-
-impl std::fmt::Display for Report<'_> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}", self.0)?;
-        let mut source = std::error::Error::source(self.0);
-        while let Some(e) = source {
-            write!(f, ": {e}")?;
-            source = e.source();
-        }
-        Ok(())
-    }
 }
 
 /// `backend.count(consultation)` off the async workers: a first count after a start reads

@@ -8,13 +8,13 @@
 //! handler's. The staff pages' own refusals (a full translated page, `staff::Refused`)
 //! are not part of the protocol and keep their own words.
 
+use std::borrow::Cow;
+
 use axum::Json;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use palabre_core::rejection::Rejection;
 use serde_json::json;
-
-use crate::backend::{BackendError, Refusal};
 
 /// Declares the request codes, each with its status, as one table: the enum [`Code`],
 /// its strings and statuses, and [`REQUEST_CODES`] cannot disagree.
@@ -357,5 +357,80 @@ mod tests {
             Code::from(&Rejection::NotEligible).status(),
             StatusCode::UNPROCESSABLE_ENTITY
         );
+    }
+}
+
+/// A refused submission: a stable machine code and a plain-language message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refusal {
+    pub code: Code,
+    pub message: String,
+}
+
+impl Refusal {
+    pub fn new(code: Code, message: impl Into<String>) -> Refusal {
+        Refusal {
+            code,
+            message: message.into(),
+        }
+    }
+}
+
+/// Core's refusal of an event: its code and its message.
+impl From<&Rejection> for Refusal {
+    fn from(rejection: &Rejection) -> Refusal {
+        Refusal::new(Code::from(rejection), rejection.to_string())
+    }
+}
+
+/// A failure of the node itself (disk, writer): answered with a 500 that names nothing,
+/// and logged with what failed underneath ([`BackendError::report`]).
+#[derive(Debug, thiserror::Error)]
+#[error("{what}")]
+pub struct BackendError {
+    /// What the node was doing, or what went wrong, in words.
+    what: Cow<'static, str>,
+    /// The failure underneath (the store's, a thread's, a codec's), if any.
+    #[source]
+    source: Option<Box<dyn std::error::Error + Send + Sync>>,
+}
+
+impl BackendError {
+    /// A failure said in words only (a full queue, a record missing from its index).
+    pub fn new(what: impl Into<Cow<'static, str>>) -> BackendError {
+        BackendError {
+            what: what.into(),
+            source: None,
+        }
+    }
+
+    /// A failure of `source` while the node was doing `what`.
+    pub fn caused(
+        what: impl Into<Cow<'static, str>>,
+        source: impl Into<Box<dyn std::error::Error + Send + Sync>>,
+    ) -> BackendError {
+        BackendError {
+            what: what.into(),
+            source: Some(source.into()),
+        }
+    }
+
+    /// The failure and every source under it, `: `-separated, for a log line.
+    pub fn report(&self) -> impl std::fmt::Display + '_ {
+        Report(self)
+    }
+}
+
+struct Report<'a>(&'a BackendError);
+
+impl std::fmt::Display for Report<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.0)?;
+        let mut source = std::error::Error::source(self.0);
+        while let Some(e) = source {
+            write!(f, ": {e}")?;
+            source = e.source();
+        }
+        Ok(())
     }
 }

@@ -3,7 +3,7 @@
 //! stay milliseconds since 1970 UTC, and PROTOCOL.md knows nothing of zones.
 //!
 //! The conversions go through "wall" milliseconds: the same count, but of the local
-//! calendar and clock, so that the civil-date arithmetic of `site::when` and the staff
+//! calendar and clock, so that the civil-date arithmetic of [`when`] and the staff
 //! forms' parser serve both. The rules (offsets, summer time) are the IANA database's,
 //! bundled in the binary by jiff.
 
@@ -69,7 +69,7 @@ impl Zone {
     }
 
     /// The local wall-clock time of the instant `ms`, as milliseconds of the local
-    /// calendar (what `site::when` would print for it, read as local).
+    /// calendar (what [`when`] would print for it, read as local).
     pub fn wall(&self, ms: u64) -> u64 {
         let offset = self.tz.to_offset(Zone::instant(ms)).seconds();
         ms.saturating_add_signed(i64::from(offset) * 1000)
@@ -98,10 +98,33 @@ impl Zone {
 
     /// `YYYY-MM-DD HH:MM CET`: the instant `ms` as the town's clocks show it.
     pub fn when(&self, ms: u64) -> String {
-        let utc = crate::site::when(self.wall(ms));
+        let utc = when(self.wall(ms));
         let local = utc.strip_suffix(" UTC").unwrap_or(&utc);
         format!("{local} {}", self.abbreviation(ms))
     }
+}
+
+/// `YYYY-MM-DD HH:MM UTC` from ms since 1970 (proleptic Gregorian, no time zone base).
+pub fn when(ms: u64) -> String {
+    let (y, mo, d) = civil_date(ms);
+    let secs = ms / 1000;
+    let (h, m) = ((secs % 86_400) / 3600, (secs % 3600) / 60);
+    format!("{y:04}-{mo:02}-{d:02} {h:02}:{m:02} UTC")
+}
+
+/// The UTC date (year, month 1–12, day 1–31) of ms since 1970, proleptic Gregorian.
+pub fn civil_date(ms: u64) -> (i64, i64, i64) {
+    let days = (ms / 86_400_000) as i64;
+    // Howard Hinnant's days-to-civil.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let mo = if mp < 10 { mp + 3 } else { mp - 9 };
+    (yoe + era * 400 + i64::from(mo <= 2), mo, d)
 }
 
 #[cfg(test)]
@@ -115,15 +138,15 @@ mod tests {
     #[test]
     fn paris_is_one_hour_ahead_in_winter_and_two_in_summer() {
         let paris = Zone::named("Europe/Paris").expect("bundled");
-        let winter = crate::site::civil_date(WINTER);
+        let winter = civil_date(WINTER);
         assert_eq!(winter.1, 1, "January: {winter:?}");
         assert_eq!(paris.wall(WINTER), WINTER + HOUR);
         assert_eq!(paris.abbreviation(WINTER), "CET");
         let summer = WINTER + 181 * 24 * HOUR;
-        assert_eq!(crate::site::civil_date(summer).1, 7);
+        assert_eq!(civil_date(summer).1, 7);
         assert_eq!(paris.wall(summer), summer + 2 * HOUR);
         assert_eq!(paris.when(summer), {
-            let utc = crate::site::when(summer + 2 * HOUR);
+            let utc = when(summer + 2 * HOUR);
             format!("{} CEST", utc.trim_end_matches(" UTC"))
         });
         // What is typed comes back to the same instant.

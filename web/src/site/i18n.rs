@@ -152,7 +152,7 @@ impl Lang {
             "November",
             "December",
         ];
-        let (y, m, d) = super::civil_date(ms);
+        let (y, m, d) = crate::zone::civil_date(ms);
         let month = match self {
             Lang::Fr => FR,
             Lang::En => EN,

@@ -16,6 +16,7 @@
 mod back;
 mod charts;
 mod consultation;
+pub use crate::zone::{civil_date, when};
 pub(crate) use consultation::preview;
 mod home;
 pub mod i18n;
@@ -309,29 +310,6 @@ fn not_found<B: Backend>(site: &Site<B>, headers: &HeaderMap) -> Response {
 /// The failure page (shared with the staff pages) for a node that failed.
 fn internal(e: BackendError) -> Response {
     PageFailure::from(e).into_response()
-}
-
-/// `YYYY-MM-DD HH:MM UTC` from ms since 1970 (proleptic Gregorian, no time zone base).
-pub fn when(ms: u64) -> String {
-    let (y, mo, d) = civil_date(ms);
-    let secs = ms / 1000;
-    let (h, m) = ((secs % 86_400) / 3600, (secs % 3600) / 60);
-    format!("{y:04}-{mo:02}-{d:02} {h:02}:{m:02} UTC")
-}
-
-/// The UTC date (year, month 1–12, day 1–31) of ms since 1970, proleptic Gregorian.
-pub fn civil_date(ms: u64) -> (i64, i64, i64) {
-    let days = (ms / 86_400_000) as i64;
-    // Howard Hinnant's days-to-civil.
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let mo = if mp < 10 { mp + 3 } else { mp - 9 };
-    (yoe + era * 400 + i64::from(mo <= 2), mo, d)
 }
 
 fn phase_label(t: &Texts, phase: Phase) -> &'static str {

@@ -108,7 +108,7 @@ pub(crate) fn format_when(ms: u64, zone: &Zone) -> String {
 }
 
 fn format_wall(ms: u64) -> String {
-    let w = crate::site::when(ms);
+    let w = crate::zone::when(ms);
     // "YYYY-MM-DD HH:MM UTC"
     format!("{}T{}", &w[..10], &w[11..16])
 }
