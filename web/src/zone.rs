@@ -96,6 +96,11 @@ impl Zone {
             .to_owned()
     }
 
+    /// `A → B`: a window from `from` to `to`, each as [`Zone::when`] prints it.
+    pub fn window(&self, from: u64, to: u64) -> String {
+        format!("{} → {}", self.when(from), self.when(to))
+    }
+
     /// `YYYY-MM-DD HH:MM CET`: the instant `ms` as the town's clocks show it.
     pub fn when(&self, ms: u64) -> String {
         let utc = when(self.wall(ms));

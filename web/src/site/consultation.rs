@@ -182,16 +182,8 @@ fn render<B: Backend>(
         id,
         description: paragraphs(&b.description),
         phase: phase_label(t, phase),
-        proposals_window: format!(
-            "{} → {}",
-            zone.when(b.proposals_open_ms),
-            zone.when(b.proposals_close_ms)
-        ),
-        vote_window: format!(
-            "{} → {}",
-            zone.when(b.vote_open_ms),
-            zone.when(b.vote_close_ms)
-        ),
+        proposals_window: zone.window(b.proposals_open_ms, b.proposals_close_ms),
+        vote_window: zone.window(b.vote_open_ms, b.vote_close_ms),
         method: method_label(lang, &b.method),
         trust: trust_line(backend, lang, &b.authorities),
         ballots: crate::trust::plain(lang == Lang::Fr, view, ceremony.as_ref()),

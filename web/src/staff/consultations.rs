@@ -346,16 +346,8 @@ fn draft_page<O: Office>(
                 title: body.title.clone(),
                 paragraphs: body.description.split("\n\n").map(str::to_owned).collect(),
                 method: crate::site::method_label(st.lang(headers), &body.method),
-                proposals: format!(
-                    "{} → {}",
-                    zone.when(body.proposals_open_ms),
-                    zone.when(body.proposals_close_ms)
-                ),
-                vote: format!(
-                    "{} → {}",
-                    zone.when(body.vote_open_ms),
-                    zone.when(body.vote_close_ms)
-                ),
+                proposals: zone.window(body.proposals_open_ms, body.proposals_close_ms),
+                vote: zone.window(body.vote_open_ms, body.vote_close_ms),
                 towns: body.authorities.len(),
             }),
         ),
