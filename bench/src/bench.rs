@@ -12,6 +12,8 @@ use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use palabre::clock::now_ms;
+use palabre::home::Home;
 use palabre_core::crypto::{Domain, PublicKey, SecretKey, SignedMessage, verify_many};
 use palabre_core::event::*;
 use palabre_core::ids::EventId;
@@ -19,9 +21,6 @@ use palabre_core::limits::MAX_PAGE_ENTRIES;
 use palabre_core::tally::{Choice, Method};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
-
-use palabre::clock::now_ms;
-use palabre::home::Home;
 
 /// Resident memory of process `pid` (`VmRSS`) and its peak (`VmHWM`), in KiB.
 pub(crate) fn rss_kib(pid: u32) -> (u64, u64) {
@@ -595,9 +594,9 @@ pub(crate) fn time_audit(log: &ClosedLog) -> anyhow::Result<f64> {
 }
 
 pub(crate) fn closed_log(n: u32) -> anyhow::Result<ClosedLog> {
-    use palabre_core::admission::Record;
     use palabre_core::head::TreeHead;
     use palabre_core::ledger::Ledger;
+    use palabre_core::record::Record;
 
     const T0: u64 = 1_900_000_000_000;
     const DAY: u64 = 86_400_000;

@@ -4,19 +4,21 @@
 
 use std::sync::Arc;
 
-use crate::clock::now_ms;
-use crate::metrics::{FederationStats, StaffActions};
-use palabre_core::admission::{ConsultationView, Record};
 use palabre_core::counting::Counted;
 use palabre_core::crypto::{PublicKey, SecretKey};
 use palabre_core::event::{Body, CredentialBody, Event, SignedEvent};
 use palabre_core::head::{Cosignature, Equivocation, Receipt, ReceiptBody, SignedTreeHead};
 use palabre_core::ids::{EventId, Hash};
+use palabre_core::record::Record;
+use palabre_core::view::ConsultationView;
 use palabre_store::{
     Answer, CommitItem, CommitRejection, Committed, GROUP_BUCKETS, SledStorage, Storage,
     StoreError, Writer,
 };
 use palabre_web::{AuthorityInfo, Backend, BackendError, Code, Member, Refusal, StoredEvent};
+
+use crate::clock::now_ms;
+use crate::metrics::{FederationStats, StaffActions};
 
 /// What the pages print and offer, from the node's configuration.
 #[derive(Debug, Clone, Default)]

@@ -21,7 +21,7 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use anyhow::{Context, bail};
-use palabre_core::admission::Record;
+use palabre_core::record::Record;
 use palabre_store::{BackupSummary, Storage, restore_backup, verify_backup};
 
 use crate::control::{self, Answer, Request};

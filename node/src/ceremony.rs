@@ -15,14 +15,15 @@
 //! group-commit writer as any event; QUAL is core's (`secret::admit::qualification`).
 //! This file only decides when, draws the seeds and keeps the secrets.
 
-use palabre_core::admission::{ConsultationView, Record};
 use palabre_core::crypto::{PublicKey, SecretKey};
 use palabre_core::dkg::DealerSecret;
 use palabre_core::event::{Body, Kind, SignedEvent};
 use palabre_core::group;
 use palabre_core::ids::EventId;
+use palabre_core::record::Record;
 use palabre_core::secret::admit::qualification;
 use palabre_core::secret::build::{self, Opened};
+use palabre_core::view::ConsultationView;
 use palabre_store::{SledStorage, Storage, Writer};
 
 use crate::closer::append;

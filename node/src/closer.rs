@@ -11,12 +11,13 @@
 //! they replicate it (`federation.rs`). Everything decided here is admitted by core like
 //! any other event, through the same group-commit writer.
 
-use palabre_core::admission::{ConsultationView, Record};
 use palabre_core::counting;
 use palabre_core::crypto::SecretKey;
 use palabre_core::event::ClosedLog;
 use palabre_core::event::{Body, CheckpointBody, Event, ResultBody, SignedEvent};
 use palabre_core::head::{closing_quorum, closing_witnesses};
+use palabre_core::record::Record;
+use palabre_core::view::ConsultationView;
 use palabre_store::{CommitItem, SledStorage, Storage, Writer};
 
 /// What one pass did, for the log.

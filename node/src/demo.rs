@@ -5,9 +5,9 @@
 //! input; the ceremony's bodies are core's (`secret::build`), as the node's own are.
 
 use palabre_core::admission::Clock;
-use palabre_core::admission::Record;
 use palabre_core::crypto::{PublicKey, SecretKey};
 use palabre_core::event::*;
+use palabre_core::record::Record;
 use palabre_core::tally::{Answer, BudgetRule, Choice, Method};
 use palabre_store::{CommitItem, SledStorage, Storage};
 
@@ -396,7 +396,7 @@ fn seed_secret(
     shares: &Shares,
     now: u64,
 ) -> anyhow::Result<()> {
-    use palabre_core::secret::Secrecy;
+    use palabre_core::event::secret::Secrecy;
     use palabre_core::secret::admit::qualification;
     use palabre_core::secret::build;
 

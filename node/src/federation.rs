@@ -29,12 +29,12 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use palabre_core::admission::Record;
 use palabre_core::crypto::{PublicKey, SecretKey};
 use palabre_core::event::Body;
 use palabre_core::head::{Cosignature, CosignedHead, TreeHead};
 use palabre_core::ids::EventId;
 use palabre_core::purge;
+use palabre_core::record::Record;
 use palabre_net::Multiaddr;
 use palabre_net::proto::{MAX_PAGE_COSIGNATURES, MAX_PAGE_EVIDENCE, Want, Wire};
 use palabre_net::shell::{self, Net, NetEvent};

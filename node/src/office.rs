@@ -3,12 +3,12 @@
 //! key, and the settings the pages print (`backend::OfficeSettings`). Staff actions are
 //! counted for `/metrics` in `metrics::StaffActions`.
 
-use palabre_core::admission::Record;
 use palabre_core::event::{Body, Event, SignedEvent, Tombstone, TombstoneBody};
 use palabre_core::head::Receipt;
 use palabre_core::ids::EventId;
 use palabre_core::ids::Hash;
 use palabre_core::purge::Entry;
+use palabre_core::record::Record;
 use palabre_store::{CommitItem, InvitationStatus, Moderated, Storage};
 use palabre_web::staff::{Counts, Office};
 use palabre_web::{BackendError, Code, Refusal};
@@ -118,7 +118,7 @@ impl Office for NodeBackend {
     }
 
     fn closing_state(&self, consultation: &palabre_core::ids::EventId) -> (bool, bool) {
-        use palabre_core::admission::Record;
+        use palabre_core::record::Record;
         (
             self.storage
                 .closing(&self.key.public_key(), consultation)

@@ -26,7 +26,6 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use anyhow::Context;
-use palabre_core::admission::ConsultationView;
 use palabre_core::audit::{AuditInput, AuditOptions, Failure};
 use palabre_core::counting::Counted;
 use palabre_core::event::{Body, Kind};
@@ -35,6 +34,7 @@ use palabre_core::pabulib::{self, ProjectRow};
 use palabre_core::purge::Entry;
 use palabre_core::secret::result::OpenedChoices;
 use palabre_core::tally::{Answer, Choice, Method, Tally};
+use palabre_core::view::ConsultationView;
 use serde_json::json;
 
 use crate::clock::now_ms;

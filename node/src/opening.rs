@@ -21,18 +21,20 @@
 
 use std::collections::BTreeMap;
 
-use palabre_core::admission::{ConsultationView, Record};
 use palabre_core::counting;
 use palabre_core::crypto::SecretKey;
 use palabre_core::dkg::Secret;
+use palabre_core::event::mix::{MixInput, SealFinalBody};
 use palabre_core::event::{Body, ClosedLog, Event, Kind, SignedEvent};
 use palabre_core::group;
 use palabre_core::ids::EventId;
+use palabre_core::record::Record;
 use palabre_core::rejection::Rejection;
 use palabre_core::secret::cascade::{self, MixTurn};
-use palabre_core::secret::mix::{MixInput, SealFinalBody};
-use palabre_core::secret::mix_admit::{self, Setting};
-use palabre_core::secret::{admit, judged, mix_build, open};
+use palabre_core::secret::setting;
+use palabre_core::secret::setting::Setting;
+use palabre_core::secret::{admit, judged, memo, mix_build, open};
+use palabre_core::view::ConsultationView;
 use palabre_store::{SledStorage, Storage, Writer};
 
 use crate::closer::append;
@@ -81,7 +83,7 @@ pub struct Memo {
 #[derive(Debug)]
 struct Judged {
     /// L₀ and the judged mixes, from the store's memo (core's `secret::judged`).
-    core: std::sync::Arc<judged::Judged>,
+    core: std::sync::Arc<memo::Judged>,
     shares: Option<(Vec<EventId>, open::Collected)>,
     /// When this node first saw these mixes (its staggers count from then).
     since: std::time::Instant,
@@ -146,7 +148,7 @@ impl Step<'_> {
         let (storage, c) = (self.storage, self.view);
         // Before the election key, the layout and every closing checkpoint, nothing to do.
         let title = &c.body.title;
-        let s = match mix_admit::setting(storage, c) {
+        let s = match setting::setting(storage, c) {
             Ok(s) => s,
             Err(r) => {
                 tracing::trace!("opening of \"{title}\": no setting yet ({r})");

@@ -10,7 +10,6 @@
 //! events whose ids are checked here, never from the node's word.
 
 use anyhow::Context;
-use palabre_core::admission::ConsultationView;
 use palabre_core::audit::{Failure, ReceiptEvidence, check_receipt};
 use palabre_core::counting::{LogPrefix, Standing, standing};
 use palabre_core::crypto::PublicKey;
@@ -20,6 +19,7 @@ use palabre_core::ids::{EventId, Hash};
 use palabre_core::limits::MAX_PAGE_ENTRIES;
 use palabre_core::purge::Entry;
 use palabre_core::tally::{Choice, Method};
+use palabre_core::view::ConsultationView;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 

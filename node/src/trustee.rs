@@ -18,10 +18,10 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, bail};
 use palabre_core::crypto::PublicKey;
 use palabre_core::dkg::Secret;
+use palabre_core::event::secret::{Point, ProofPair};
 use palabre_core::group::{self, RistrettoPoint, tags};
 use palabre_core::ids::EventId;
 use palabre_core::secret::build;
-use palabre_core::secret::{Point, ProofPair};
 use serde::{Deserialize, Serialize};
 
 /// The trustee key's file in the data directory.
@@ -246,7 +246,7 @@ mod tests {
         let authority = palabre_core::crypto::SecretKey::from_seed(&[3; 32]).public_key();
         let (key, pok) = a.declaration(&authority).expect("proof");
         assert_eq!(key.0, a.public());
-        let check = palabre_core::secret::check_encryption_key;
+        let check = palabre_core::event::secret::check_encryption_key;
         assert!(check(&authority, Some(&key), Some(&pok)).is_ok());
         let other = palabre_core::crypto::SecretKey::from_seed(&[4; 32]).public_key();
         assert!(check(&other, Some(&key), Some(&pok)).is_err());

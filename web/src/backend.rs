@@ -4,13 +4,13 @@
 
 use std::future::Future;
 
-use palabre_core::admission::ConsultationView;
 use palabre_core::counting::Counted;
 use palabre_core::counting::Moderated;
 use palabre_core::crypto::PublicKey;
 use palabre_core::event::SignedEvent;
 use palabre_core::head::{Cosignature, Equivocation, Receipt, SignedTreeHead};
 use palabre_core::ids::{EventId, Hash};
+use palabre_core::view::ConsultationView;
 
 pub use crate::error::{BackendError, Refusal};
 

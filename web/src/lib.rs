@@ -9,7 +9,6 @@ pub mod api;
 pub mod backend;
 pub mod client;
 pub mod conn;
-pub mod discussion;
 pub mod error;
 pub mod limit;
 pub mod openapi;

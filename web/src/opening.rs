@@ -7,13 +7,14 @@
 //! and the audit checks everything again. Nothing here re-checks a proof, so an answer
 //! costs O(the consultation's opening events), never O(its ballots).
 
-use palabre_core::admission::{ConsultationView, Record};
 use palabre_core::crypto::PublicKey;
+use palabre_core::event::mix::SealedResultBody;
 use palabre_core::event::{Body, Kind};
 use palabre_core::ids::EventId;
 use palabre_core::purge::Entry;
-use palabre_core::secret::mix::SealedResultBody;
-use palabre_core::secret::mix_admit;
+use palabre_core::record::Record;
+use palabre_core::secret::setting;
+use palabre_core::view::ConsultationView;
 use serde::Serialize;
 
 /// The phases of an opening, as a stable code.
@@ -59,7 +60,7 @@ pub fn opening_of(
     result: Option<EventId>,
 ) -> Option<Opening> {
     c.body.secrecy.as_ref()?;
-    let s = mix_admit::setting(record, c).ok()?;
+    let s = setting::setting(record, c).ok()?;
     let n_groups = s.widths().len();
     let trustee = |j: &u64| s.secrecy.trustee(*j).copied();
     // Mixes in record order: a trustee has mixed once it mixed every group.

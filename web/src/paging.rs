@@ -2,7 +2,7 @@
 //! order (creation time, then id), a cursor naming the last item a page showed, and a
 //! page cut at a number of items and at a number of bytes, whatever the log holds
 //! (issue 19, point 3). What a page shows, and how it links to the next, is left to
-//! its handler (`site/proposal.rs`, `discussion.rs`).
+//! its handler (`site/proposal.rs`, `api/discussion.rs`).
 
 use std::fmt;
 

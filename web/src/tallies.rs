@@ -7,9 +7,9 @@
 
 use std::sync::{Arc, Mutex, OnceLock, Weak};
 
-use palabre_core::admission::ConsultationView;
 use palabre_core::counting::{Counted, Participation};
 use palabre_core::tally::Tally;
+use palabre_core::view::ConsultationView;
 
 /// How many counts keep their tallies at once (the least recently used goes).
 const HELD: usize = 8;

@@ -9,14 +9,15 @@
 //! core's `secret::build::election_key_of`. This file only names the facts; it decides
 //! nothing that admission or the audit decides.
 
-use palabre_core::admission::{ConsultationView, Record};
 use palabre_core::crypto::PublicKey;
 use palabre_core::event::{Body, Kind};
 use palabre_core::group;
 use palabre_core::ids::EventId;
+use palabre_core::record::Record;
 use palabre_core::secret::admit::qualification;
 use palabre_core::secret::build;
 use palabre_core::tally::{BudgetRule, Method};
+use palabre_core::view::ConsultationView;
 use serde::Serialize;
 use serde_json::{Value, json};
 

@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 use axum::body::Body as HttpBody;
 use axum::http::{Request, StatusCode};
 use http_body_util::BodyExt;
-use palabre_core::admission::{Clock, ConsultationView, Record};
+use palabre_core::admission::Clock;
 use palabre_core::counting::Counted;
 use palabre_core::crypto::{PublicKey, SecretKey};
 use palabre_core::event::*;
@@ -17,15 +17,15 @@ use palabre_core::ids::{EventId, Hash};
 use palabre_core::invitation::{KeyPossession, code_hash, normalize_code};
 use palabre_core::ledger::Ledger;
 use palabre_core::merkle;
+use palabre_core::record::Record;
 use palabre_core::tally::{Choice, Method};
+use palabre_core::testkit::world::{DAY, T0, key as resident, sign};
+use palabre_core::view::ConsultationView;
 use palabre_web::{
     ApiConfig, AuthorityInfo, Backend, BackendError, Code, Member, Refusal, StoredEvent, app,
 };
 use serde_json::{Value, json};
 use tower::ServiceExt;
-
-const T0: u64 = 1_900_000_000_000;
-const DAY: u64 = 86_400_000;
 
 struct TestBackend {
     key: SecretKey,
@@ -314,20 +314,6 @@ impl Backend for TestBackend {
             self.ledger.lock().expect("lock").log_size(&self.pk())
         )
     }
-}
-
-fn sign(k: &SecretKey, at: u64, body: Body) -> SignedEvent {
-    Event {
-        author: k.public_key(),
-        created_at_ms: at,
-        body,
-    }
-    .sign(k)
-    .expect("valid test event")
-}
-
-fn resident(n: u8) -> SecretKey {
-    SecretKey::from_seed(&[n; 32])
 }
 
 /// A backend with the town declared, residents 1..=3 credentialed, and an approval

@@ -16,12 +16,14 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use crate::admission::{ConsultationView, CredentialStatus, Record, VoterId, acts_for};
+use crate::admission::acts_for;
 use crate::crypto::PublicKey;
 use crate::event::{Body, ClosedLog, Kind, ModerationAction, SignedEvent, StaffRole};
 use crate::ids::EventId;
 use crate::purge::Entry;
+use crate::record::Record;
 use crate::tally::{self, Candidate, Choice, Tally};
+use crate::view::{ConsultationView, CredentialStatus, VoterId};
 
 /// The part of one authority's log that a count looks at, in log order.
 #[derive(Debug, Clone, Copy)]
@@ -120,7 +122,7 @@ pub fn published_with(
     tally: impl FnOnce() -> Tally,
     participation: impl FnOnce() -> Participation,
 ) -> Option<Published> {
-    let closed = consultation.phase(now_ms) == crate::admission::Phase::Closed;
+    let closed = consultation.phase(now_ms) == crate::view::Phase::Closed;
     if consultation.body.secrecy.is_some() {
         let participation = participation();
         return Some(Published::Participation {

@@ -6,10 +6,9 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
-use crate::admission::{
-    Clock, ConsultationView, CredentialState, CredentialStatus, ProposalView, Record, VoterId,
-    acts_for, admit,
-};
+use curve25519_dalek::ristretto::RistrettoPoint;
+
+use crate::admission::{Clock, acts_for, admit};
 use crate::counting::{self, Counted, LogPrefix, Moderated};
 use crate::crypto::PublicKey;
 use crate::event::{
@@ -18,9 +17,9 @@ use crate::event::{
 use crate::ids::{EventId, Hash};
 use crate::merkle::{self, MemoryTree};
 use crate::purge::{Entry, PurgedEntry};
+use crate::record::Record;
 use crate::rejection::Rejection;
-
-use curve25519_dalek::ristretto::RistrettoPoint;
+use crate::view::{ConsultationView, CredentialState, CredentialStatus, ProposalView, VoterId};
 
 /// One authority's log.
 #[derive(Debug, Default)]
@@ -149,7 +148,7 @@ pub struct Ledger {
     /// (log, consultation, kind, author) → proposals or arguments: what quotas count.
     authored: HashMap<(PublicKey, EventId, Kind, PublicKey), u64>,
     /// L₀ and the judged mixes of the consultations being opened.
-    openings: crate::secret::judged::Openings,
+    openings: crate::secret::memo::Openings,
 }
 
 impl Ledger {
@@ -426,7 +425,7 @@ impl Ledger {
 }
 
 impl Record for Ledger {
-    fn openings(&self) -> Option<&crate::secret::judged::Openings> {
+    fn openings(&self) -> Option<&crate::secret::memo::Openings> {
         Some(&self.openings)
     }
 
@@ -557,7 +556,7 @@ impl Record for Ledger {
             .unwrap_or(0)
     }
 
-    fn counted_sealed(&self, c: &ConsultationView) -> Option<Vec<crate::secret::Sealed>> {
+    fn counted_sealed(&self, c: &ConsultationView) -> Option<Vec<crate::event::secret::Sealed>> {
         let closed = c
             .body
             .authorities
@@ -567,7 +566,7 @@ impl Record for Ledger {
             return None;
         }
         let (_, counted) = self.count(&c.id)?;
-        crate::secret::cascade::sealed_of(&counted, |id| self.event(id))
+        crate::secret::cascade::sealed_of(counted.sealed.values(), |id| self.event(id))
     }
 }
 

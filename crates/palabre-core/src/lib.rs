@@ -3,7 +3,7 @@
 //!
 //! Nothing here does IO: no clock, no randomness, no storage, no network. Time arrives as
 //! a `now_ms` parameter, randomness as seed bytes, and storage as the read-only
-//! [`admission::Record`] view that the store implements.
+//! [`record::Record`] view that the store implements.
 
 #![warn(missing_docs)]
 
@@ -30,6 +30,7 @@ pub mod opening;
 pub mod pabulib;
 pub mod proofs;
 pub mod purge;
+pub mod record;
 pub mod rejection;
 pub mod replica;
 pub mod sealed;
@@ -41,3 +42,4 @@ pub mod tally;
 /// used by the node's own paths.
 #[cfg(feature = "testkit")]
 pub mod testkit;
+pub mod view;

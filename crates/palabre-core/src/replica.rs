@@ -12,12 +12,13 @@
 //! each store implements over its own writes (and [`Ledger`] in memory); writing the
 //! entries, their indexes and the head, durably, is the store's.
 
-use crate::admission::{Clock, Record, admit};
+use crate::admission::{Clock, admit};
 use crate::crypto::PublicKey;
 use crate::head::SignedTreeHead;
 use crate::ids::Hash;
 use crate::ledger::Ledger;
 use crate::purge::Entry;
+use crate::record::Record;
 use crate::rejection::Rejection;
 
 /// What appending a page of a replica did: the entries admitted, in order, until the

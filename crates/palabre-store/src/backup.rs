@@ -485,11 +485,12 @@ mod tests {
     use std::sync::Arc;
     use std::sync::atomic::{AtomicBool, Ordering};
 
-    use palabre_core::admission::{Clock, Record};
+    use palabre_core::admission::Clock;
     use palabre_core::crypto::SecretKey;
     use palabre_core::event::{AuthorityBody, Body, CredentialBody, Event, Kind};
     use palabre_core::head::TreeHead;
     use palabre_core::ids::Hash;
+    use palabre_core::record::Record;
 
     use super::*;
     use crate::{CommitItem, Storage, stored_event};

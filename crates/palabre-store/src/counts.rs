@@ -15,11 +15,12 @@
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use palabre_core::admission::{ConsultationView, Record};
 use palabre_core::counting::{self, Counted, Counter};
 use palabre_core::crypto::PublicKey;
 use palabre_core::ids::EventId;
 use palabre_core::limits::MAX_PAGE_ENTRIES;
+use palabre_core::record::Record;
+use palabre_core::view::ConsultationView;
 
 use crate::{StoreError, stored_entry};
 

@@ -8,7 +8,7 @@
 use std::collections::HashMap;
 use std::sync::Mutex;
 
-use palabre_core::admission::{CredentialStatus, Record, acts_for};
+use palabre_core::admission::acts_for;
 use palabre_core::crypto::PublicKey;
 use palabre_core::event::{
     ArgumentBody, Body, CheckpointBody, CredentialBody, Kind, ModerationAction, ModerationBody,
@@ -17,7 +17,9 @@ use palabre_core::event::{
 use palabre_core::ids::EventId;
 use palabre_core::merkle;
 use palabre_core::purge::PurgedEntry;
+use palabre_core::record::Record;
 use palabre_core::secret::admit::{self as secret_admission, Summary};
+use palabre_core::view::CredentialStatus;
 
 use crate::trees::*;
 use crate::view::{Pending, View};

@@ -2,7 +2,7 @@
 //! indexes admission needs, and invitation code hashes.
 //!
 //! [`Storage`] is what the node uses; it extends core's read-only
-//! [`palabre_core::admission::Record`] with durable commits and the reads the API serves.
+//! [`palabre_core::record::Record`] with durable commits and the reads the API serves.
 //! [`SledStorage`] keeps everything in sled on disk; [`MemoryStorage`] wraps core's
 //! in-memory `Ledger` for tests. Deciding what is valid stays in core: `commit` calls
 //! `admission::admit` for every item and writes only what it accepts.
@@ -19,8 +19,7 @@ mod writer;
 
 use std::sync::Arc;
 
-use palabre_core::admission::{Clock, ConsultationView, Record};
-pub use palabre_core::counting::Moderated;
+use palabre_core::admission::Clock;
 use palabre_core::counting::{self, Counted, Counter};
 use palabre_core::crypto::PublicKey;
 use palabre_core::event::{SignedEvent, decode};
@@ -28,9 +27,9 @@ use palabre_core::head::{Cosignature, Equivocation, SignedTreeHead, TreeHead};
 use palabre_core::ids::{EventId, Hash};
 use palabre_core::limits::MAX_PAGE_ENTRIES;
 use palabre_core::merkle::MerkleError;
-pub use palabre_core::purge::Entry;
+use palabre_core::record::Record;
 use palabre_core::rejection::Rejection;
-pub use palabre_core::replica::ReplicaOutcome;
+use palabre_core::view::ConsultationView;
 
 pub use backup::{
     BACKUP_VERSION, BackupFile, BackupHeader, BackupSummary, Restored, restore_backup,
@@ -38,6 +37,9 @@ pub use backup::{
 };
 pub use counts::CountCache;
 pub use memory::MemoryStorage;
+pub use palabre_core::counting::Moderated;
+pub use palabre_core::purge::Entry;
+pub use palabre_core::replica::ReplicaOutcome;
 pub use sled_storage::{SledStorage, StoreConfig};
 pub use writer::{
     Answer, Committed, GROUP_BUCKETS, GroupStats, MAX_GROUP_ITEMS, MAX_QUEUED_REQUESTS, Ticket,
@@ -325,7 +327,7 @@ pub(crate) fn counted_sealed<R: Record + ?Sized>(
     record: &R,
     c: &ConsultationView,
     entries: impl Fn(&PublicKey, u64, u64) -> Result<Vec<Vec<u8>>, StoreError>,
-) -> Option<Vec<palabre_core::secret::Sealed>> {
+) -> Option<Vec<palabre_core::event::secret::Sealed>> {
     let closed = c
         .body
         .authorities
@@ -343,7 +345,7 @@ pub(crate) fn counted_sealed<R: Record + ?Sized>(
             _ => None,
         })
         .collect();
-    palabre_core::secret::cascade::sealed_of(&counted, |id| events.get(id))
+    palabre_core::secret::cascade::sealed_of(counted.sealed.values(), |id| events.get(id))
 }
 
 /// The time a commit's heads carry: the live clock; heads signed while replaying a

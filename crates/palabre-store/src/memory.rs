@@ -6,9 +6,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard};
 
-use palabre_core::admission::{
-    Clock, ConsultationView, CredentialState, ProposalView, Record, admit,
-};
+use palabre_core::admission::{Clock, admit};
 use palabre_core::crypto::PublicKey;
 use palabre_core::event::{Kind, ModerationAction, StaffRole};
 use palabre_core::head::{Cosignature, Equivocation, SignedTreeHead, TreeHead};
@@ -16,7 +14,9 @@ use palabre_core::ids::{EventId, Hash};
 use palabre_core::ledger::Ledger;
 use palabre_core::merkle;
 use palabre_core::purge::Entry;
+use palabre_core::record::Record;
 use palabre_core::replica::{self, ReplicaError};
+use palabre_core::view::{ConsultationView, CredentialState, ProposalView};
 
 use crate::CountCache;
 use crate::{
@@ -124,7 +124,10 @@ impl Record for MemoryStorage {
             .ledger
             .n_authored(log, consultation, kind, author)
     }
-    fn counted_sealed(&self, c: &ConsultationView) -> Option<Vec<palabre_core::secret::Sealed>> {
+    fn counted_sealed(
+        &self,
+        c: &ConsultationView,
+    ) -> Option<Vec<palabre_core::event::secret::Sealed>> {
         self.lock().ledger.counted_sealed(c)
     }
 }

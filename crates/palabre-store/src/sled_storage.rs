@@ -14,21 +14,20 @@ use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, RwLock};
 
-use palabre_core::admission::{
-    Clock, ConsultationView, CredentialState, ProposalView, Record, admit,
-};
+use palabre_core::admission::{Clock, admit};
 use palabre_core::crypto::PublicKey;
 use palabre_core::event::{Kind, ModerationAction, StaffRole};
 use palabre_core::head::{Cosignature, Equivocation, SignedTreeHead, TreeHead};
 use palabre_core::ids::{EventId, Hash};
 use palabre_core::merkle;
 use palabre_core::purge::Entry;
+use palabre_core::record::Record;
 use palabre_core::replica::{self, ReplicaError, ReplicaLog};
-use palabre_core::secret::judged::Openings;
+use palabre_core::secret::memo::Openings;
+use palabre_core::view::{ConsultationView, CredentialState, ProposalView};
+use sha2::{Digest, Sha256};
 use sled::Transactional;
 use sled::transaction::{ConflictableTransactionError, TransactionError};
-
-use sha2::{Digest, Sha256};
 
 use crate::CountCache;
 use crate::indexes::{append, append_purged};
@@ -228,7 +227,10 @@ impl Record for SledStorage {
     ) -> u64 {
         self.with_view(|v| v.n_authored(log, consultation, kind, author))
     }
-    fn counted_sealed(&self, c: &ConsultationView) -> Option<Vec<palabre_core::secret::Sealed>> {
+    fn counted_sealed(
+        &self,
+        c: &ConsultationView,
+    ) -> Option<Vec<palabre_core::event::secret::Sealed>> {
         crate::counted_sealed(self, c, |log, start, end| self.entries(log, start, end))
     }
     fn openings(&self) -> Option<&Openings> {

@@ -7,16 +7,17 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
 
-use palabre_core::admission::{
-    ConsultationView, CredentialState, CredentialStatus, ProposalView, Record, VoterId,
-};
 use palabre_core::crypto::PublicKey;
 use palabre_core::event::{ConsultationBody, Kind, ModerationAction, SignedEvent, StaffRole};
 use palabre_core::group::{self, RistrettoPoint};
 use palabre_core::ids::{EventId, Hash};
 use palabre_core::merkle::{self, Nodes};
 use palabre_core::purge::{self, Entry};
-use palabre_core::secret::judged::Openings;
+use palabre_core::record::Record;
+use palabre_core::secret::memo::Openings;
+use palabre_core::view::{
+    ConsultationView, CredentialState, CredentialStatus, ProposalView, VoterId,
+};
 
 use crate::trees::*;
 
@@ -256,7 +257,10 @@ impl Record for View<'_> {
         action_of(*v.first()?)
     }
 
-    fn counted_sealed(&self, c: &ConsultationView) -> Option<Vec<palabre_core::secret::Sealed>> {
+    fn counted_sealed(
+        &self,
+        c: &ConsultationView,
+    ) -> Option<Vec<palabre_core::event::secret::Sealed>> {
         crate::counted_sealed(self, c, |log, start, end| Ok(self.entries(log, start, end)))
     }
     fn openings(&self) -> Option<&Openings> {

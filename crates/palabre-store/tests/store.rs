@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use palabre_core::admission::{Clock, Record};
+use palabre_core::admission::Clock;
 use palabre_core::crypto::{PublicKey, SecretKey};
 use palabre_core::event::*;
 use palabre_core::head::{CosignedHead, Equivocation, SignedTreeHead, TreeHead};
@@ -11,7 +11,9 @@ use palabre_core::ids::{EventId, Hash};
 use palabre_core::ledger::Ledger;
 use palabre_core::merkle;
 use palabre_core::purge::Entry;
+use palabre_core::record::Record;
 use palabre_core::tally::{Choice, Method};
+use palabre_core::testkit::world::{DAY, T0, key, sign};
 use palabre_store::{
     CommitItem, InvitationStatus, MemoryStorage, Moderated, SledStorage, Storage, StoreConfig,
     stored_event,
@@ -22,27 +24,10 @@ mod store {
     pub mod quotas;
 }
 
-const T0: u64 = 1_900_000_000_000;
-const DAY: u64 = 86_400_000;
-
-fn key(n: u8) -> SecretKey {
-    SecretKey::from_seed(&[n; 32])
-}
-
 fn resident(n: u16) -> SecretKey {
     let mut seed = [7u8; 32];
     seed[..2].copy_from_slice(&n.to_le_bytes());
     SecretKey::from_seed(&seed)
-}
-
-fn sign(k: &SecretKey, at: u64, body: Body) -> SignedEvent {
-    Event {
-        author: k.public_key(),
-        created_at_ms: at,
-        body,
-    }
-    .sign(k)
-    .expect("valid test event")
 }
 
 fn town() -> SecretKey {

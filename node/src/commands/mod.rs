@@ -4,12 +4,13 @@
 //! dispatches a parsed [`Command`]; the flags are `cli.rs`'s, the node's parts are the crate's other modules.
 
 use crate::cli::Command;
-use crate::{backup, recount, status};
+use crate::{backup, recount};
 
 mod auditor;
 mod peers;
 mod recover;
 mod serve;
+mod status;
 mod town;
 
 /// Runs one command of the command line.

@@ -5,7 +5,7 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use palabre_core::admission::Record;
+use palabre_core::record::Record;
 use palabre_store::Storage;
 
 use crate::home::Home;

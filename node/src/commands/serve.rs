@@ -10,15 +10,16 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use anyhow::Context;
-use palabre_core::admission::Record;
+use palabre_core::record::Record;
 use palabre_store::Storage;
 use palabre_web::{ApiConfig, RateLimit};
 
-use super::town::{declare, new_codes};
 use crate::backend::{self, NodeBackend};
 use crate::clock::now_ms;
 use crate::home::Home;
 use crate::{ceremony, closer, control, demo, federation, opendata, opening, status, trustee};
+
+use super::town::{declare, new_codes};
 
 pub(super) fn serve(data: PathBuf, http: Option<String>, demo: bool) -> anyhow::Result<()> {
     let home = Home::open_or_create(&data)?;

@@ -6,9 +6,9 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use palabre_core::admission::Clock;
-use palabre_core::admission::Record;
 use palabre_core::event::{AuthorityBody, Body, Event};
 use palabre_core::invitation::{code_from_random, code_hash, normalize_code};
+use palabre_core::record::Record;
 use palabre_store::{CommitItem, SledStorage, Storage};
 
 use crate::clock::now_ms;

@@ -15,12 +15,13 @@ use std::time::{Duration, Instant};
 use axum::extract::{Path as UrlPath, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use palabre_core::admission::Record;
 use palabre_core::ids::EventId;
+use palabre_core::record::Record;
 
-use super::{Format, render};
 use crate::backend::NodeBackend;
 use crate::clock::now_ms;
+
+use super::{Format, render};
 
 /// How old a file of a running count may be.
 pub const RUNNING_MAX_AGE: Duration = Duration::from_secs(30);

@@ -22,16 +22,17 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use palabre_core::admission::ConsultationView;
 use palabre_core::dkg;
+use palabre_core::event::secret::{BallotLayoutBody, ElectionKeyBody, SealedBallotBody, Secrecy};
 use palabre_core::event::{
     Assistance, ConsultationBody, ProposalBody, SignedEvent, StaffBody, StaffRole,
 };
 use palabre_core::group::{self, RistrettoPoint, Scalar};
 use palabre_core::head::{Cosignature, closing_quorum, closing_witnesses};
 use palabre_core::secret::build::{self, SealedChoice};
-use palabre_core::secret::{BallotLayoutBody, ElectionKeyBody, SealedBallotBody, Secrecy};
 use palabre_core::tally::{self, Answer, BudgetRule, Candidate, Choice, Method, Tally};
+use palabre_core::testkit::world::sign;
+use palabre_core::view::ConsultationView;
 
 use super::federation::{
     free_port, log_size, ok, palabre, path, peer_each_other, post, served_log, wait_until,
@@ -187,16 +188,6 @@ fn towns_logged(dir: &Path, n: usize, logged: bool) -> Vec<Town> {
         t.start(0);
     }
     towns
-}
-
-fn sign(key: &SecretKey, at_ms: u64, body: Body) -> SignedEvent {
-    Event {
-        author: key.public_key(),
-        created_at_ms: at_ms,
-        body,
-    }
-    .sign(key)
-    .expect("valid event")
 }
 
 /// The events of `kind` about `c` in `log`, as `addr` serves them.

@@ -10,9 +10,9 @@
 use std::process::Command;
 
 use fantoccini::{Client, Locator};
+use palabre_core::event::secret::Secrecy;
 use palabre_core::event::{ConsultationBody, Event};
 use palabre_core::opening::Opening;
-use palabre_core::secret::Secrecy;
 use palabre_core::tally::Method;
 use serde_json::{Value, json};
 

@@ -38,13 +38,13 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::get;
 use axum::{Router, middleware};
-use palabre_core::admission::{ConsultationView, Phase};
 use palabre_core::counting;
 use palabre_core::event::{Body, Kind, Stance};
 use palabre_core::ids::{EventId, Hash};
 use palabre_core::limits::{MAX_ARGUMENT_BODY_CHARS, MAX_PROPOSAL_BODY_CHARS, MAX_TITLE_CHARS};
 use palabre_core::purge::Entry;
 use palabre_core::tally::Method;
+use palabre_core::view::{ConsultationView, Phase};
 use serde::Deserialize;
 
 use crate::backend::{Backend, BackendError, moderation_reason};

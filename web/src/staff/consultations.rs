@@ -10,14 +10,15 @@ use askama::Template;
 use axum::extract::{Form, Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
-use palabre_core::admission::Phase;
 use palabre_core::event::{Body, ProposalBody, Quotas};
 use palabre_core::ids::EventId;
 use palabre_core::limits::{MAX_PROPOSAL_BODY_CHARS, MAX_TITLE_CHARS};
 use palabre_core::tally::Method;
+use palabre_core::view::Phase;
 use serde::Deserialize;
 
-pub(crate) use super::draft::{Draft, format_when, parse_when};
+use super::draft::{Draft, format_when};
+use super::form::{Pairs, value};
 use super::*;
 
 /// A draft or a published consultation in the list.
@@ -266,7 +267,7 @@ pub async fn preview<O: Office>(
         return Ok(see_other(&format!("/staff/drafts/{id}")));
     };
     // Not signed yet, so it has no id of its own.
-    let view = palabre_core::admission::ConsultationView {
+    let view = palabre_core::view::ConsultationView {
         id: EventId(Hash([0; 32])),
         organiser: town,
         body,
@@ -375,7 +376,7 @@ fn draft_page<O: Office>(
             name,
         })
         .collect();
-    let default_threshold = super::secrecy::default_threshold(d.trustees.len());
+    let default_threshold = super::draft::secrecy::default_threshold(d.trustees.len());
     if !METHODS.iter().any(|(v, ..)| *v == d.method) {
         d.method = "support".into();
     }
@@ -486,17 +487,6 @@ pub async fn draft<O: Office>(
         }
         None => published_already(&st, &headers, me, &id),
     }
-}
-
-/// A form whose fields repeat (checkboxes), as name–value pairs.
-pub(crate) type Pairs = Vec<(String, String)>;
-
-/// The first value of `name` in a form, or "".
-pub(crate) fn value(form: &Pairs, name: &str) -> String {
-    form.iter()
-        .find(|(k, _)| k == name)
-        .map(|(_, v)| v.clone())
-        .unwrap_or_default()
 }
 
 pub async fn save<O: Office>(

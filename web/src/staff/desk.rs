@@ -9,17 +9,18 @@
 //! resident's vote page does) and the form sends only the sealed member: the agent sees
 //! the choice, the server never does.
 
+use std::collections::BTreeMap;
+
 use askama::Template;
 use axum::extract::{Form, Path, State};
 use axum::http::{HeaderMap, StatusCode};
-use palabre_core::admission::Phase;
 use palabre_core::counting;
 use palabre_core::crypto::KeyError;
+use palabre_core::event::secret::{Sealed, SealedBallotBody};
 use palabre_core::event::{Assistance, BallotBody, Body, CredentialBody, Event, StaffRole, decode};
 use palabre_core::ids::EventId;
-use palabre_core::secret::{Sealed, SealedBallotBody};
 use palabre_core::tally::{Answer, Choice, Method};
-use std::collections::BTreeMap;
+use palabre_core::view::Phase;
 
 use super::*;
 
@@ -253,7 +254,7 @@ struct DeskSealed {
 /// secret one whose election key or layout is not recorded yet.
 fn desk_sealed<O: Office>(
     st: &Staff<O>,
-    view: &palabre_core::admission::ConsultationView,
+    view: &palabre_core::view::ConsultationView,
 ) -> Result<Option<DeskSealed>, BackendError> {
     let Some(secrecy) = &view.body.secrecy else {
         return Ok(None);
@@ -437,9 +438,9 @@ pub(super) enum Assisted {
 /// The ballot form's content, or the refusal's code and words (French, English).
 pub(super) fn read_assisted(
     secret: bool,
-    form: &consultations::Pairs,
+    form: &form::Pairs,
 ) -> Result<Assisted, (&'static str, &'static str, &'static str)> {
-    let get = |name: &str| consultations::value(form, name);
+    let get = |name: &str| form::value(form, name);
     if secret {
         return serde_json::from_str::<Sealed>(&get("sealed"))
             .map(Assisted::Sealed)
@@ -499,9 +500,9 @@ pub async fn ballot<O: Office>(
     State(st): State<Shared<O>>,
     Path(id): Path<String>,
     headers: HeaderMap,
-    Form(form): Form<consultations::Pairs>,
+    Form(form): Form<form::Pairs>,
 ) -> Reply {
-    let get = |name: &str| consultations::value(&form, name);
+    let get = |name: &str| form::value(&form, name);
     let me = st.require_form(&headers, &get("csrf"), &[StaffRole::Desk])?;
     let fr = st.lang(&headers) == Lang::Fr;
     let Ok(consultation) = id.parse::<EventId>() else {

@@ -11,15 +11,18 @@ use palabre_core::event::{Body, Event, SignedEvent};
 use palabre_core::ids::EventId;
 use serde::de::DeserializeOwned;
 
+use crate::zone::Zone;
+
 use super::account::{CsrfForm, LoginForm};
 use super::confirm::ConfirmForm;
-use super::consultations::{Draft, Pairs, ProjectForm, parse_when, value};
+use super::consultations::ProjectForm;
 use super::desk::{ReplaceForm, read_assisted, read_card, sign_assisted};
+use super::draft::{Draft, parse_when};
+use super::form::{Pairs, value};
 use super::letters::{CodeForm, GenerateForm};
 use super::moderation::ModerateForm;
 use super::report::ReportForm;
 use super::team::{NewAccount, check_account};
-use crate::zone::Zone;
 
 /// The names of web's fuzz targets, with their bodies (corpus in
 /// `fuzz/corpus/<name>/`).

@@ -10,9 +10,9 @@ use askama::Template;
 use axum::extract::{Form, Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use palabre_core::admission::Phase;
 use palabre_core::event::StaffRole;
 use palabre_core::invitation::{code_from_random, code_hash, normalize_code};
+use palabre_core::view::Phase;
 use serde::{Deserialize, Serialize};
 
 use super::confirm::{ConfirmForm, Confirmation, Irreversible};

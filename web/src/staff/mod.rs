@@ -18,6 +18,7 @@ mod confirm;
 mod consultations;
 mod desk;
 mod draft;
+mod form;
 mod frame;
 #[doc(hidden)]
 pub mod fuzzing;
@@ -26,7 +27,6 @@ pub mod lockout;
 mod moderation;
 mod password;
 mod report;
-mod secrecy;
 mod team;
 
 use std::collections::HashMap;

@@ -16,7 +16,7 @@ use crate::{DAY, T0, TestBackend, ballot, call, call_bytes, code, resident, sign
 /// The budget of a site page (DESIGN.md): 15 KB transferred. Counted here before
 /// compression, which is stricter.
 const MAX_PAGE_BYTES: usize = 15 * 1024;
-/// What one answer of the consultation API may weigh (its pages' cuts, `discussion.rs`).
+/// What one answer of the consultation API may weigh (its pages' cuts, `api/discussion.rs`).
 const MAX_API_BYTES: usize = 1024 * 1024;
 
 /// An argument text of about `MAX_ARGUMENT_BODY_CHARS`, heavy to escape.

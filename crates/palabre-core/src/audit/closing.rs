@@ -4,16 +4,18 @@
 //! organiser's signed result against that recount. The entries come already replayed
 //! (`replay.rs`); the counting rule itself is `counting`'s.
 
-use super::replay::{Replay, admit_result};
-use super::sources::CheckedLog;
-use super::{AuditReport, Fail, LogSummary, ProposalSummary};
-use crate::admission::{ConsultationView, Record};
 use crate::counting::{self, Counted, LogPrefix};
 use crate::crypto::PublicKey;
 use crate::event::{Body, Kind};
 use crate::head::{Equivocation, closing_quorum, closing_witnesses};
 use crate::purge::Entry;
+use crate::record::Record;
 use crate::tally::Tally;
+use crate::view::ConsultationView;
+
+use super::replay::{Replay, admit_result};
+use super::sources::CheckedLog;
+use super::{AuditReport, Fail, LogSummary, ProposalSummary};
 
 /// A participating authority proven to have signed two histories.
 pub(super) fn check_evidence(

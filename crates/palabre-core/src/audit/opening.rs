@@ -12,17 +12,19 @@
 
 use curve25519_dalek::ristretto::RistrettoPoint;
 
-use super::replay::{Replay, admit_result};
-use super::{AuditReport, Fail, Failure};
-use crate::admission::{ConsultationView, Record};
 use crate::counting::Counted;
 use crate::crypto::PublicKey;
+use crate::event::mix::{SealFinalBody, SealedResultBody};
 use crate::event::{Body, Kind, SignedEvent};
 use crate::ids::EventId;
 use crate::ledger::Ledger;
+use crate::record::Record;
 use crate::secret::cascade::{self, Mixes};
-use crate::secret::mix::{SealFinalBody, SealedResultBody};
-use crate::secret::{admit as secret_admit, mix_admit, open, result};
+use crate::secret::{admit as secret_admit, open, result, setting};
+use crate::view::ConsultationView;
+
+use super::replay::{Replay, admit_result};
+use super::{AuditReport, Fail, Failure};
 
 /// Checks the mix and the opening of `c` (a secret consultation; nothing otherwise)
 /// against the recount `counted`; returns the notes. When a valid result is found, its
@@ -48,20 +50,20 @@ pub(super) fn check(
             .collect()
     };
     let proofs = opening_events(Kind::MixProof);
-    let Ok(s) = mix_admit::setting(ledger, c) else {
+    let Ok(s) = setting::setting(ledger, c) else {
         return notes;
     };
     // Before every log closed, L₀ is not fixed: nothing of the opening can be judged.
     if !all_closed {
         return notes;
     }
-    let Some(ballots) = cascade::sealed_of(counted, |id| ledger.event(id)) else {
+    let Some(ballots) = cascade::sealed_of(counted.sealed.values(), |id| ledger.event(id)) else {
         return notes;
     };
     let refs: Vec<_> = ballots.iter().collect();
     let initial = cascade::initial_lists(&s.secrecy, s.layout.1, &refs);
     let ctx = s.context(&c.id, &initial);
-    let mixes = cascade::judge_mixes(&ctx, &proofs, mix_admit::chunk_lookup(ledger));
+    let mixes = cascade::judge_mixes(&ctx, &proofs, setting::chunk_lookup(ledger));
     for (log, e) in &proofs {
         if let Some(r) = mixes.invalid.get(&e.id()) {
             at(
@@ -173,7 +175,7 @@ fn check_results(
     c: &ConsultationView,
     replay: &Replay,
     counted: &Counted,
-    s: &mix_admit::Setting,
+    s: &setting::Setting,
     final_id: &EventId,
     collected: &open::Collected,
     report: &mut AuditReport,
@@ -283,7 +285,7 @@ fn check_results(
 }
 
 /// The trustee indexes of the decryptors a result names.
-fn decryptors(b: &SealedResultBody, s: &mix_admit::Setting) -> Vec<u64> {
+fn decryptors(b: &SealedResultBody, s: &setting::Setting) -> Vec<u64> {
     b.sealed
         .decryptors
         .iter()
@@ -294,7 +296,7 @@ fn decryptors(b: &SealedResultBody, s: &mix_admit::Setting) -> Vec<u64> {
 /// A note for each trustee with complete shares that `subset` did not need.
 fn unused_shares(
     collected: &open::Collected,
-    s: &mix_admit::Setting,
+    s: &setting::Setting,
     subset: &[u64],
     notes: &mut Vec<Failure>,
 ) {
@@ -311,7 +313,7 @@ fn unused_shares(
 /// Valid mixes that are on no chain of the `seal_final` (or, before one, of the tips).
 fn stale_notes(
     mixes: &Mixes,
-    s: &mix_admit::Setting,
+    s: &setting::Setting,
     sf: Option<&SealFinalBody>,
     ledger: &Ledger,
     notes: &mut Vec<Failure>,

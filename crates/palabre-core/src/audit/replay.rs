@@ -6,15 +6,17 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 
-use super::Fail;
-use super::sources::CheckedLog;
-use crate::admission::{Clock, Record, admit};
+use crate::admission::{Clock, admit};
 use crate::crypto::PublicKey;
 use crate::event::{Body, Kind, SignedEvent};
 use crate::ids::{EventId, Hash};
 use crate::ledger::{Ledger, References};
 use crate::purge::{Entry, PurgedEntry};
+use crate::record::Record;
 use crate::rejection::Rejection;
+
+use super::Fail;
+use super::sources::CheckedLog;
 
 /// What the replay leaves for the closing checks and the recount.
 pub(super) struct Replay {
@@ -344,10 +346,10 @@ impl Record for View<'_> {
     fn is_declared(&self, a: &PublicKey) -> bool {
         self.ledger.is_declared(a)
     }
-    fn consultation(&self, id: &EventId) -> Option<crate::admission::ConsultationView> {
+    fn consultation(&self, id: &EventId) -> Option<crate::view::ConsultationView> {
         self.ledger.consultation(id)
     }
-    fn proposal(&self, id: &EventId) -> Option<crate::admission::ProposalView> {
+    fn proposal(&self, id: &EventId) -> Option<crate::view::ProposalView> {
         self.ledger.proposal(id)
     }
     fn target(&self, id: &EventId) -> Option<(Kind, Option<EventId>)> {
@@ -356,11 +358,7 @@ impl Record for View<'_> {
             _ => self.ledger.target(id),
         }
     }
-    fn credential(
-        &self,
-        i: &PublicKey,
-        s: &PublicKey,
-    ) -> Option<crate::admission::CredentialState> {
+    fn credential(&self, i: &PublicKey, s: &PublicKey) -> Option<crate::view::CredentialState> {
         self.ledger.credential(i, s)
     }
     fn closing(&self, a: &PublicKey, c: &EventId) -> Option<(u64, Hash)> {
@@ -407,8 +405,8 @@ impl Record for View<'_> {
 
     fn counted_sealed(
         &self,
-        c: &crate::admission::ConsultationView,
-    ) -> Option<Vec<crate::secret::Sealed>> {
+        c: &crate::view::ConsultationView,
+    ) -> Option<Vec<crate::event::secret::Sealed>> {
         self.ledger.counted_sealed(c)
     }
 }

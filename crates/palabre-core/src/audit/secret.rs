@@ -11,14 +11,16 @@
 
 use std::collections::BTreeSet;
 
-use super::Fail;
-use super::replay::Replay;
-use crate::admission::{ConsultationView, Record};
 use crate::crypto::PublicKey;
 use crate::event::{Body, Kind, SignedEvent};
 use crate::ids::EventId;
 use crate::purge::Entry;
+use crate::record::Record;
 use crate::secret::{admit as secret_admit, build};
+use crate::view::ConsultationView;
+
+use super::Fail;
+use super::replay::Replay;
 
 /// A thing worth saying that is not a failure (`void_complaint`).
 pub(super) type Note = super::Failure;

@@ -8,13 +8,14 @@
 //! that awaits the other log (`unknown_*`, `no_election_key`, `bad_election_key`) while
 //! it may not be caught up, as for proposals named by ballots.
 
-use crate::admission::{ConsultationView, Record};
 use crate::crypto::PublicKey;
+use crate::event::secret::{BallotLayoutBody, DkgComplaintBody, ElectionKeyBody, SealedBallotBody};
 use crate::event::{Body, ConsultationBody, Kind, SignedEvent};
+use crate::record::Record;
 use crate::rejection::Rejection;
+use crate::view::ConsultationView;
 
 use super::rules;
-use super::{BallotLayoutBody, DkgComplaintBody, ElectionKeyBody, SealedBallotBody};
 
 /// A `consultation` with `secrecy`: the stateless rules, then each trustee has declared
 /// an encryption key (an undeclared one awaits its log: `unknown_authority`).

@@ -10,10 +10,13 @@
 use curve25519_dalek::ristretto::RistrettoPoint;
 use curve25519_dalek::scalar::Scalar;
 
-use crate::admission::ConsultationView;
 use crate::crypto::PublicKey;
 use crate::dkg::{self, DealerSecret, DkgError, Secret};
 use crate::elgamal::Ciphertext;
+use crate::event::secret::{
+    BallotLayoutBody, Ct, DkgComplaintBody, DkgDealBody, ElectionKeyBody, Point, ProofPair, Sealed,
+    SealedPok, cid, encryption_key_ctx,
+};
 use crate::event::{Body, SignedEvent};
 use crate::group::{self, tags};
 use crate::ids::EventId;
@@ -21,12 +24,9 @@ use crate::proofs::SchnorrProof;
 use crate::rejection::Rejection;
 use crate::sealed::{self, ColumnKind};
 use crate::tally::{self, Answer, Choice, ChoiceError, Method};
+use crate::view::ConsultationView;
 
 use super::rules::{self, Qualification};
-use super::{
-    BallotLayoutBody, Ct, DkgComplaintBody, DkgDealBody, ElectionKeyBody, Point, ProofPair, Sealed,
-    SealedPok, cid, encryption_key_ctx,
-};
 
 /// A trustee town's encryption key pair and the proof its `authority` event carries.
 #[derive(Debug, Clone)]
@@ -286,7 +286,7 @@ pub fn seal(
 ) -> Result<SealedChoice, Rejection> {
     let secrecy = rules::secrecy_of(c)?;
     let points = plaintexts(c, layout, choice)?;
-    let ctx = super::ballot_context(&c.id, layout_id, author);
+    let ctx = crate::event::secret::ballot_context(&c.id, layout_id, author);
     let sealing = sealed::seal(&election_key.key.0, &ctx, &points, seed);
     let mut cts = sealing.ciphertexts.iter().copied().map(Ct);
     let groups: Vec<Vec<Ct>> = rules::group_sizes(secrecy, layout.columns.len())
@@ -298,8 +298,14 @@ pub fn seal(
             layout: *layout_id,
             groups,
             pok: SealedPok {
-                c: super::Sc(sealing.pok.c),
-                s: sealing.pok.s.iter().copied().map(super::Sc).collect(),
+                c: crate::event::secret::Sc(sealing.pok.c),
+                s: sealing
+                    .pok
+                    .s
+                    .iter()
+                    .copied()
+                    .map(crate::event::secret::Sc)
+                    .collect(),
             },
         },
         plaintexts: points,

@@ -17,13 +17,14 @@ use curve25519_dalek::traits::Identity;
 use crate::crypto::PublicKey;
 use crate::dkg::{self, Params};
 use crate::elgamal::Ciphertext;
+use crate::event::mix::{DecryptionBody, MAX_DECRYPTION_SHARES, MixBody, MixInput, MixProofBody};
+use crate::event::secret::{Sealed, Secrecy};
 use crate::event::{Body, SignedEvent};
 use crate::ids::EventId;
 use crate::rejection::Rejection;
 use crate::shuffle::{self, ShuffleError, ShuffleProof};
 
-use super::mix::{DecryptionBody, MAX_DECRYPTION_SHARES, MixBody, MixInput, MixProofBody};
-use super::{Sealed, Secrecy, rules};
+use super::rules;
 
 /// One group's list of ciphertext vectors: N positions of w elements.
 pub type List = Vec<Vec<Ciphertext>>;
@@ -53,15 +54,14 @@ pub fn initial_lists(secrecy: &Secrecy, n_columns: usize, ballots: &[&Sealed]) -
         .collect()
 }
 
-/// The `sealed` members of the counted ballots, in voter order (`counted.sealed` is
-/// keyed by voter id), each looked up by id. `None` if one is not a sealed ballot.
-pub fn sealed_of<'a>(
-    counted: &crate::counting::Counted,
+/// The `sealed` members of the counted ballots, each looked up by id, in the order of
+/// `ids` (voter order: `counting::Counted::sealed` is keyed by voter id). `None` if one
+/// is not a sealed ballot.
+pub fn sealed_of<'a, 'i>(
+    ids: impl IntoIterator<Item = &'i EventId>,
     event_of: impl Fn(&EventId) -> Option<&'a SignedEvent>,
 ) -> Option<Vec<Sealed>> {
-    counted
-        .sealed
-        .values()
+    ids.into_iter()
         .map(|id| match event_of(id)?.body() {
             Body::SealedBallot(b) => Some(b.sealed.clone()),
             _ => None,

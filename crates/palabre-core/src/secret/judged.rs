@@ -3,8 +3,8 @@
 //! Every `decryption` chunk, every `mix_proof` and the `seal_final` are judged against
 //! L₀ and the mixes recorded before them (§4.9–§4.10). Recounting L₀ and re-checking
 //! every shuffle proof for each of them made the opening O(ballots × mixes) per chunk,
-//! so O(ballots²) in all. A reader that keeps an [`Openings`] (the node's store does,
-//! through [`Record::openings`]) pays for each once:
+//! so O(ballots²) in all. A reader that keeps a [`super::memo::Openings`] (the node's store
+//! does, through [`Record::openings`]) pays for each once:
 //!
 //! - L₀ is a function of the closing checkpoints alone, so it is kept for as long as
 //!   they are the same;
@@ -12,134 +12,31 @@
 //!   verdicts are kept and only a `mix_proof` not judged yet is checked. If a judged
 //!   one is no longer recorded (a commit that failed after being judged), everything is
 //!   judged afresh;
-//! - a `mix_proof` whose shuffle proof admission checked ([`Openings::checked`]) is not
+//! - a `mix_proof` whose shuffle proof admission checked ([`super::memo::Openings::checked`]) is not
 //!   checked again once recorded: its id fixes its proof, its chunks and its input, so
 //!   the check would give the same answer. The rest of its verdict (chain, author,
 //!   chunks) is judged again.
 //!
-//! Architecture invariant: what [`judged`] answers is what [`super::mix_admit::initial`]
-//! and [`super::mix_admit::mixes`] answer from scratch; the memo only saves the work
+//! Architecture invariant: what [`judged`] answers is what [`super::setting::initial`]
+//! and [`super::setting::mixes`] answer from scratch; the memo only saves the work
 //! (checked by `memo_agrees_with_a_fresh_judgment` in core's tests).
 
-use std::collections::{BTreeMap, BTreeSet};
-use std::sync::{Arc, Mutex};
+use std::collections::BTreeSet;
+use std::sync::Arc;
 
-use crate::admission::{ConsultationView, Record};
 use crate::crypto::PublicKey;
 use crate::event::{Kind, SignedEvent};
-use crate::ids::{EventId, Hash};
+use crate::ids::EventId;
+use crate::record::Record;
 use crate::rejection::Rejection;
+use crate::view::ConsultationView;
 
-use super::cascade::{self, List, Mixes, Proof};
-use super::mix_admit::{self, Setting};
-
-/// L₀ and the recorded mixes of one consultation, judged.
-#[derive(Debug, Clone)]
-pub struct Judged {
-    /// The closing checkpoints L₀ was counted from, one per participating log.
-    closings: Vec<(u64, Hash)>,
-    /// The `mix_proof` ids judged, in record order.
-    proofs: Vec<EventId>,
-    /// L₀, one list per group.
-    pub initial: Vec<List>,
-    /// The verdict on every recorded `mix_proof`.
-    pub mixes: Mixes,
-}
-
-impl Judged {
-    /// The `mix_proof` ids judged, in record order.
-    pub fn proofs(&self) -> &[EventId] {
-        &self.proofs
-    }
-}
-
-/// How many consultations' openings an [`Openings`] keeps: the ones being opened now
-/// (each holds L₀ and every mix's outputs, so a finished one should not stay).
-const KEPT: usize = 4;
-
-/// The memo of the consultations being opened, for a reader that lives across
-/// admissions (the node's store). Safe to share between threads.
-#[derive(Debug, Default)]
-pub struct Openings {
-    kept: Mutex<Kept>,
-}
-
-/// The `mix_proof`s of one consultation whose shuffle proof admission checked, over the
-/// L₀ of `closings`.
-#[derive(Debug)]
-struct Checked {
-    closings: Vec<(u64, Hash)>,
-    ids: BTreeSet<EventId>,
-}
-
-#[derive(Debug, Default)]
-struct Kept {
-    /// Each consultation's judgment, with when it was last used.
-    by_consultation: BTreeMap<EventId, (u64, Arc<Judged>)>,
-    /// The `mix_proof`s whose shuffle proof admission checked, by consultation: judged
-    /// again once recorded, they are not checked twice.
-    checked: BTreeMap<EventId, Checked>,
-    tick: u64,
-}
-
-impl Openings {
-    fn get(&self, c: &EventId) -> Option<Arc<Judged>> {
-        let mut kept = self.kept.lock().unwrap_or_else(|e| e.into_inner());
-        kept.tick += 1;
-        let tick = kept.tick;
-        kept.by_consultation.get_mut(c).map(|(used, j)| {
-            *used = tick;
-            j.clone()
-        })
-    }
-
-    /// Admission checked the proofs of `event` (a `mix_proof` or a `decryption` of
-    /// consultation `c`) over the mixes and L₀ of `over`.
-    pub fn checked(&self, c: EventId, over: &Judged, event: EventId) {
-        let mut kept = self.kept.lock().unwrap_or_else(|e| e.into_inner());
-        let fresh = || Checked {
-            closings: over.closings.clone(),
-            ids: BTreeSet::new(),
-        };
-        let entry = kept.checked.entry(c).or_insert_with(fresh);
-        if entry.closings != over.closings {
-            *entry = fresh();
-        }
-        entry.ids.insert(event);
-    }
-
-    fn was_checked(&self, c: &EventId, closings: &[(u64, Hash)]) -> BTreeSet<EventId> {
-        let kept = self.kept.lock().unwrap_or_else(|e| e.into_inner());
-        match kept.checked.get(c) {
-            Some(checked) if checked.closings == closings => checked.ids.clone(),
-            _ => BTreeSet::new(),
-        }
-    }
-
-    fn put(&self, c: EventId, judged: Arc<Judged>) {
-        let mut kept = self.kept.lock().unwrap_or_else(|e| e.into_inner());
-        kept.tick += 1;
-        let tick = kept.tick;
-        kept.by_consultation.insert(c, (tick, judged));
-        while kept.by_consultation.len() > KEPT {
-            let oldest = kept
-                .by_consultation
-                .iter()
-                .min_by_key(|(_, (used, _))| *used)
-                .map(|(id, _)| *id);
-            match oldest {
-                Some(id) => {
-                    kept.by_consultation.remove(&id);
-                    kept.checked.remove(&id);
-                }
-                None => break,
-            }
-        }
-    }
-}
+use super::cascade::{self, Mixes, Proof};
+use super::memo::Judged;
+use super::setting::{self, Setting};
 
 /// L₀ and the judged mixes of `c` (`not_closed` until every participating log holds its
-/// closing checkpoint), from `record`'s [`Openings`] when it keeps one.
+/// closing checkpoint), from `record`'s [`super::memo::Openings`] when it keeps one.
 pub fn judged(
     record: &impl Record,
     c: &ConsultationView,
@@ -165,7 +62,7 @@ pub fn judged(
     let (initial, mut mixes) = match earlier {
         Some(j) if j.proofs == proofs => return Ok(j),
         Some(j) => (j.initial.clone(), j.mixes.clone()),
-        None => (mix_admit::initial(record, c, s)?, Mixes::default()),
+        None => (setting::initial(record, c, s)?, Mixes::default()),
     };
     // A proof that waited for its input is judged again with the ones not judged yet.
     mixes
@@ -180,7 +77,7 @@ pub fn judged(
         .map(|m| m.was_checked(&c.id, &closings))
         .unwrap_or_default();
     let proof = |id: &EventId| proof_of(&checked, id);
-    let mixes = cascade::judge_more(&ctx, mixes, &fresh, mix_admit::chunk_lookup(record), proof);
+    let mixes = cascade::judge_more(&ctx, mixes, &fresh, setting::chunk_lookup(record), proof);
     let judged = Arc::new(Judged {
         closings,
         proofs,
@@ -201,7 +98,7 @@ fn proof_of(checked: &BTreeSet<EventId>, id: &EventId) -> Proof {
 }
 
 /// Whether `record`'s reader checked the proofs of each event at admission, over the L₀
-/// and mixes of `over` (the events of `c` [`Openings::checked`] noted): what
+/// and mixes of `over` (the events of `c` [`super::memo::Openings::checked`] noted): what
 /// [`super::open::collect`] may skip. Every proof is to be checked by a reader that
 /// keeps no memo.
 pub fn checked_at_admission<R: Record>(

@@ -10,24 +10,24 @@
 
 use curve25519_dalek::ristretto::RistrettoPoint;
 
-use crate::admission::ConsultationView;
 use crate::crypto::PublicKey;
 use crate::dkg::{DecryptionShare, Secret};
 use crate::event::ClosedLog;
+use crate::event::mix::{
+    DecryptionBody, MAX_DECRYPTION_SHARES, MixBody, MixInput, MixProofBody, ResultSealed,
+    SealFinalBody, SealedResultBody, ShareWire, max_chunk_positions,
+};
+use crate::event::secret::{Ct, Point, Sc};
 use crate::group;
 use crate::ids::EventId;
 use crate::rejection::Rejection;
 use crate::shuffle;
 use crate::tally::{Candidate, Tally};
+use crate::view::ConsultationView;
 
 use super::cascade::{self, List, Mixes};
-use super::mix::{
-    DecryptionBody, MAX_DECRYPTION_SHARES, MixBody, MixInput, MixProofBody, ResultSealed,
-    SealFinalBody, SealedResultBody, ShareWire, max_chunk_positions,
-};
-use super::mix_admit::Setting;
 use super::open::Collected;
-use super::{Ct, Point, Sc};
+use super::setting::Setting;
 
 /// The tag with which a decryption's seed is expanded into one proof seed per element
 /// (index `group·2³² + element`): never two proofs with one nonce.

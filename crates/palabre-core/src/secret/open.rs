@@ -15,13 +15,13 @@ use curve25519_dalek::ristretto::RistrettoPoint;
 
 use crate::crypto::PublicKey;
 use crate::dkg::Params;
+use crate::event::mix::{DecryptionBody, SealFinalBody};
 use crate::event::{Body, SignedEvent};
 use crate::ids::EventId;
 use crate::rejection::Rejection;
 
 use super::cascade::{self, List, Mixes, Proof, ValidMix};
-use super::mix::{DecryptionBody, SealFinalBody};
-use super::mix_admit::Setting;
+use super::setting::Setting;
 
 /// The shares recorded for one `seal_final`, judged.
 #[derive(Debug, Clone, Default)]

@@ -10,16 +10,15 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use curve25519_dalek::ristretto::RistrettoPoint;
 
-use crate::admission::ConsultationView;
 use crate::crypto::PublicKey;
 use crate::dkg::{self, Dealing, Judgement};
+use crate::event::secret::{BallotLayoutBody, Sealed, Secrecy, cid};
 use crate::event::{Body, ConsultationBody, SignedEvent};
 use crate::ids::EventId;
 use crate::rejection::Rejection;
 use crate::sealed;
 use crate::tally::{ChoiceError, Method};
-
-use super::{BallotLayoutBody, Sealed, Secrecy, cid};
+use crate::view::ConsultationView;
 
 /// The stateless rules of a consultation's `secrecy` (design §4.3): the trustees' shape
 /// and threshold (`bad_trustees`), the key window (`bad_windows`), no running results and
@@ -36,7 +35,7 @@ pub fn check_secrecy(b: &ConsultationBody) -> Result<(), Rejection> {
     let keys_ok = b.proposals_close_ms <= s.keys_close_ms
         && s.complaints_close_ms() <= b.vote_open_ms
         && s.keys_close_ms
-            .checked_add(super::COMPLAINT_WINDOW_MS)
+            .checked_add(crate::event::secret::COMPLAINT_WINDOW_MS)
             .is_some();
     if !keys_ok {
         return Err(Rejection::BadWindows);

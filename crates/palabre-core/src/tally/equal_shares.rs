@@ -11,7 +11,7 @@ use num_rational::BigRational;
 use num_traits::{One, Signed, Zero};
 
 use super::MAX_ADD1_RUNS;
-use super::budget::PbInstance;
+use super::instance::PbInstance;
 
 pub(super) fn rational(n: u64) -> BigRational {
     BigRational::from_integer(BigInt::from(n))

@@ -23,6 +23,7 @@ mod approval;
 mod budget;
 mod columns;
 mod equal_shares;
+mod instance;
 mod majority_judgment;
 mod support;
 #[cfg(test)]

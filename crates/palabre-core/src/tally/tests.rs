@@ -6,14 +6,15 @@ use std::cmp::Reverse;
 use num_bigint::BigInt;
 use num_rational::BigRational;
 use num_traits::Zero;
+use proptest::prelude::*;
 
-use super::budget::PbInstance;
-use super::equal_shares::{Classes, Horizon, Share, equal_shares, equal_shares_fixed, rational};
-use super::majority_judgment::{compare_majority_values, majority_grade};
-use super::*;
 use crate::ids::Hash;
 use crate::limits::MAX_SAFE_INTEGER;
-use proptest::prelude::*;
+
+use super::equal_shares::{Classes, Horizon, Share, equal_shares, equal_shares_fixed, rational};
+use super::instance::PbInstance;
+use super::majority_judgment::{compare_majority_values, majority_grade};
+use super::*;
 
 fn id(n: u8) -> EventId {
     EventId(Hash([n; 32]))

@@ -5,20 +5,20 @@
 
 use std::collections::HashMap;
 
-use crate::admission::Record;
 use crate::audit::{AuditInput, AuditOptions, AuditReport, LogMaterial, audit};
 use crate::dkg::Secret;
+use crate::event::mix::{MixInput, SealFinalBody, SealedResultBody};
 use crate::event::*;
 use crate::head::{Cosignature, CosignedHead, TreeHead};
 use crate::ids::EventId;
+use crate::record::Record;
 use crate::rejection::Rejection;
 use crate::secret::build;
 use crate::secret::cascade::{self, Mixes};
-use crate::secret::mix::{MixInput, SealFinalBody, SealedResultBody};
-use crate::secret::mix_admit::{self, Setting};
-use crate::secret::{judged, mix_build, open};
+use crate::secret::setting;
+use crate::secret::setting::Setting;
+use crate::secret::{judged, memo, mix_build, open};
 use crate::tally::{Answer, Choice, Method};
-
 use crate::testkit::secret_world::{HOUR, SecretWorld};
 use crate::testkit::world::{VOTE_CLOSE, VOTE_OPEN, sign};
 
@@ -145,7 +145,7 @@ impl Opening {
     /// The opening's setting (election key, layout, trustees, groups), as admission
     /// reads it.
     pub fn setting(&self) -> Setting {
-        mix_admit::setting(&self.w.ledger, &self.w.view()).expect("setting")
+        setting::setting(&self.w.ledger, &self.w.view()).expect("setting")
     }
 
     /// The mixes recorded so far, as admission reads them (from the ledger's memo).
@@ -154,7 +154,7 @@ impl Opening {
     }
 
     /// L₀ and the mixes recorded so far, judged, from the ledger's memo.
-    pub fn judged(&self) -> std::sync::Arc<judged::Judged> {
+    pub fn judged(&self) -> std::sync::Arc<memo::Judged> {
         judged::judged(&self.w.ledger, &self.w.view(), &self.setting()).expect("L0")
     }
 
@@ -162,8 +162,8 @@ impl Opening {
     pub fn mixes_afresh(&self) -> Mixes {
         let c = self.w.view();
         let s = self.setting();
-        let initial = mix_admit::initial(&self.w.ledger, &c, &s).expect("L0");
-        mix_admit::mixes(&self.w.ledger, &c, &s, &initial, None)
+        let initial = setting::initial(&self.w.ledger, &c, &s).expect("L0");
+        setting::mixes(&self.w.ledger, &c, &s, &initial, None)
     }
 
     /// Trustee j's mix of `group` over the current tip: (chunks, proof) as signed

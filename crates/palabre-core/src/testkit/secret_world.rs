@@ -3,19 +3,20 @@
 //! and layout, and sealed ballots — every body made by core's `secret::build`, as the
 //! node makes them.
 
-use crate::admission::{Clock, ConsultationView, Record};
+use crate::admission::Clock;
 use crate::crypto::{PublicKey, SecretKey};
+use crate::event::secret::{SealedBallotBody, Secrecy};
 use crate::event::*;
 use crate::ids::EventId;
 use crate::ledger::Ledger;
+use crate::record::Record;
 use crate::rejection::Rejection;
 use crate::secret::build::{self, TrusteeKey};
-use crate::secret::{SealedBallotBody, Secrecy};
 use crate::tally::{Choice, Method};
-
 use crate::testkit::world::{
     DAY, PROPOSALS_OPEN, T0, VOTE_CLOSE, VOTE_OPEN, credential_residents, key, sign,
 };
+use crate::view::ConsultationView;
 
 /// When the secret consultation closes to proposals.
 pub const S_PROPOSALS_CLOSE: u64 = T0 + 5 * DAY;
@@ -260,7 +261,7 @@ impl SecretWorld {
     }
 
     /// `town`'s deal body, made by `secret::build::deal` from `seed`.
-    pub fn deal_body(&self, town: usize, seed: &[u8; 32]) -> crate::secret::DkgDealBody {
+    pub fn deal_body(&self, town: usize, seed: &[u8; 32]) -> crate::event::secret::DkgDealBody {
         build::deal(
             &self.view(),
             &self.towns[town].pk(),
@@ -308,7 +309,7 @@ impl SecretWorld {
     }
 
     /// The recorded election key's body (panics without one).
-    pub fn election_key_body(&self) -> crate::secret::ElectionKeyBody {
+    pub fn election_key_body(&self) -> crate::event::secret::ElectionKeyBody {
         match self
             .ledger
             .event(&self.election_key.expect("an election key"))
@@ -320,7 +321,7 @@ impl SecretWorld {
     }
 
     /// The recorded layout's body (panics without one).
-    pub fn layout_body(&self) -> crate::secret::BallotLayoutBody {
+    pub fn layout_body(&self) -> crate::event::secret::BallotLayoutBody {
         match self
             .ledger
             .event(&self.layout.expect("a layout"))

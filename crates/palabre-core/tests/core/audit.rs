@@ -1,12 +1,12 @@
 //! The audit module on an honest three-town consultation, then with planted faults.
 
-use palabre_core::admission::{Clock, Record};
+use palabre_core::admission::Clock;
 use palabre_core::audit::{AuditInput, AuditOptions, AuditReport, AuditState, LogMaterial, audit};
 use palabre_core::crypto::PublicKey;
 use palabre_core::event::*;
 use palabre_core::head::{Cosignature, CosignedHead, Equivocation, TreeHead};
+use palabre_core::record::Record;
 use palabre_core::tally::{Choice, Method, Tally};
-
 use palabre_core::testkit::world::*;
 
 /// Three towns, every resident votes at home, every log closes, witnesses cosign, and
@@ -1169,12 +1169,13 @@ fn overlapping_bundle_vector() {
 // Secret consultations (SECRET-BALLOTS.md §4.12, first half): planted faults.
 
 mod secret_faults {
-    use palabre_core::admission::Record;
     use palabre_core::audit::{AuditInput, AuditOptions, AuditReport, LogMaterial, audit};
+    use palabre_core::event::secret::Point;
     use palabre_core::event::*;
     use palabre_core::group::B;
     use palabre_core::head::TreeHead;
-    use palabre_core::secret::{Point, build};
+    use palabre_core::record::Record;
+    use palabre_core::secret::build;
     use palabre_core::tally::{Choice, Method};
 
     use palabre_core::testkit::secret_world::*;

@@ -7,19 +7,18 @@ use palabre_core::admission::Clock;
 use palabre_core::canonical::to_canonical;
 use palabre_core::crypto::{Domain, PublicKey, SecretKey};
 use palabre_core::dkg;
+use palabre_core::event::secret::{DkgComplaintBody, Point, Secrecy};
 use palabre_core::event::*;
 use palabre_core::group::{self, B};
 use palabre_core::rejection::Rejection;
 use palabre_core::sealed::{self, ColumnKind};
 use palabre_core::secret::build::{self, Opened};
 use palabre_core::secret::rules;
-use palabre_core::secret::{DkgComplaintBody, Point, Secrecy};
 use palabre_core::tally::{Answer, Choice, Method};
-use proptest::prelude::*;
-use serde_json::{Value, json};
-
 use palabre_core::testkit::secret_world::*;
 use palabre_core::testkit::world::*;
+use proptest::prelude::*;
+use serde_json::{Value, json};
 
 fn code<T: std::fmt::Debug>(expected: &'static str, got: Result<T, Rejection>) -> &'static str {
     match got {
@@ -298,13 +297,13 @@ pub fn secret_rejection_rows() -> Vec<&'static str> {
     ));
 
     // Sealed ballots before the key and layout; the layout.
-    let before = Body::SealedBallot(palabre_core::secret::SealedBallotBody {
+    let before = Body::SealedBallot(palabre_core::event::secret::SealedBallotBody {
         consultation: w.consultation,
-        sealed: palabre_core::secret::Sealed {
+        sealed: palabre_core::event::secret::Sealed {
             layout: w.consultation,
             groups: vec![],
-            pok: palabre_core::secret::SealedPok {
-                c: palabre_core::secret::Sc(group::Scalar::ONE),
+            pok: palabre_core::event::secret::SealedPok {
+                c: palabre_core::event::secret::Sc(group::Scalar::ONE),
                 s: vec![],
             },
         },

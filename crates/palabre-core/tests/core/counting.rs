@@ -2,12 +2,12 @@
 //! later ballot of the same voter replaced (also under a replacing key); one that no
 //! longer counts because the voter's credential was revoked.
 
-use palabre_core::admission::{Clock, Record};
+use palabre_core::admission::Clock;
 use palabre_core::counting::{LogPrefix, Standing, standing};
 use palabre_core::event::{BallotBody, Body, CredentialBody, RevocationBody, SignedEvent};
 use palabre_core::ids::EventId;
+use palabre_core::record::Record;
 use palabre_core::tally::{Choice, Method};
-
 use palabre_core::testkit::world::{DAY, VOTE_OPEN, World, key, sign};
 
 fn standings(world: &World, ballots: &[EventId]) -> Vec<Standing> {

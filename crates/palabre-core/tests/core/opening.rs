@@ -5,10 +5,9 @@
 
 use std::collections::BTreeMap;
 
+use palabre_core::event::mix::MixInput;
 use palabre_core::secret::cascade::{self, MixTurn};
-use palabre_core::secret::mix::MixInput;
 use palabre_core::tally::{self, Answer, BudgetRule, Candidate, Choice, Method};
-
 use palabre_core::testkit::opening_world::*;
 
 fn support() -> Method {
@@ -98,7 +97,7 @@ fn the_mix_input_is_the_counted_ballots_in_voter_order() {
     let o = Opening::closed(3, 2, support(), 3, true, move |p| votes_for(&m, p));
     let s = o.setting();
     let initial =
-        palabre_core::secret::mix_admit::initial(&o.w.ledger, &o.w.view(), &s).expect("closed");
+        palabre_core::secret::setting::initial(&o.w.ledger, &o.w.view(), &s).expect("closed");
     // Split mode: one list per column, one position per counted voter (7: the revote
     // replaced a ballot), width 1.
     assert_eq!(initial.len(), 3);
@@ -117,7 +116,7 @@ fn the_mix_input_is_the_counted_ballots_in_voter_order() {
     let o = Opening::closed(3, 2, m.clone(), 3, false, move |p| votes_for(&m, p));
     let s = o.setting();
     let initial =
-        palabre_core::secret::mix_admit::initial(&o.w.ledger, &o.w.view(), &s).expect("closed");
+        palabre_core::secret::setting::initial(&o.w.ledger, &o.w.view(), &s).expect("closed");
     assert_eq!(initial.len(), 1);
     assert_eq!(initial[0].len(), 7);
 }

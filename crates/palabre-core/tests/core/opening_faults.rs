@@ -4,12 +4,11 @@
 //! its stable code.
 
 use palabre_core::dkg::DecryptionShare;
+use palabre_core::event::mix::{DecryptionBody, MixInput, SealFinalBody, ShareWire};
 use palabre_core::event::*;
 use palabre_core::rejection::Rejection;
 use palabre_core::secret::cascade;
-use palabre_core::secret::mix::{DecryptionBody, MixInput, SealFinalBody, ShareWire};
 use palabre_core::tally::{Method, Tally};
-
 use palabre_core::testkit::opening_world::votes_for;
 use palabre_core::testkit::opening_world::*;
 use palabre_core::testkit::world::*;
@@ -99,7 +98,7 @@ pub fn opening_rejection_rows() -> Vec<&'static str> {
     let s = o.setting();
     let mut probe = support_world(3, 2);
     probe.mix(1).expect("mix");
-    let mut fake = palabre_core::secret::mix_admit::initial(&probe.w.ledger, &probe.w.view(), &s)
+    let mut fake = palabre_core::secret::setting::initial(&probe.w.ledger, &probe.w.view(), &s)
         .expect("L0")[0]
         .clone();
     fake.swap(0, 1);

@@ -4,15 +4,15 @@
 //! refused against that whole record. Regenerated here and compared byte for byte;
 //! written only when missing and `PALABRE_WRITE_NEW_VECTORS` is set.
 
-use palabre_core::admission::{Clock, Record};
+use palabre_core::admission::Clock;
+use palabre_core::event::mix::{DecryptionBody, MixBody};
 use palabre_core::event::*;
-use palabre_core::secret::mix::{DecryptionBody, MixBody};
+use palabre_core::record::Record;
 use palabre_core::tally::Method;
-use serde_json::{Value, json};
-
 use palabre_core::testkit::opening_world::votes_for;
 use palabre_core::testkit::opening_world::*;
 use palabre_core::testkit::world::sign;
+use serde_json::{Value, json};
 
 fn entries(o: &Opening) -> Vec<Value> {
     let mut out = Vec::new();

@@ -1,16 +1,16 @@
 //! Purging a hidden item's text: the log keeps its place and leaf hash, counts do not
 //! move, replicas replay tombstones, and every rule of a purge holds.
 
-use palabre_core::admission::{Clock, Record};
+use palabre_core::admission::Clock;
 use palabre_core::crypto::PublicKey;
 use palabre_core::event::*;
 use palabre_core::ids::EventId;
 use palabre_core::ledger::Ledger;
 use palabre_core::merkle;
 use palabre_core::purge::Entry;
+use palabre_core::record::Record;
 use palabre_core::rejection::Rejection;
 use palabre_core::tally::{Choice, Method};
-
 use palabre_core::testkit::world::*;
 
 const AT: u64 = PROPOSALS_OPEN + 2 * DAY;

@@ -3,16 +3,17 @@
 //! log; absent, the defaults. Admission refuses the next one (`quota_reached`) live and
 //! in a replay, so every node and the audit agree; the town and its admins are not held.
 
-use palabre_core::admission::{Clock, Record, admit};
+use palabre_core::admission::{Clock, admit};
 use palabre_core::event::*;
 use palabre_core::ids::EventId;
 use palabre_core::limits::{DEFAULT_MAX_ARGUMENTS_PER_AUTHOR, DEFAULT_MAX_PROPOSALS_PER_AUTHOR};
+use palabre_core::record::Record;
 use palabre_core::rejection::Rejection;
 use palabre_core::tally::Method;
+use palabre_core::testkit::world::*;
 use serde_json::json;
 
 use super::vectors::{check_file, event_rows};
-use palabre_core::testkit::world::*;
 
 /// A one-town world whose consultation carries `quotas`.
 fn world_with(quotas: Option<Quotas>) -> World {

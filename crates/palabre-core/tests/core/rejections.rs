@@ -10,9 +10,8 @@ use palabre_core::event::*;
 use palabre_core::ids::{EventId, Hash};
 use palabre_core::rejection::Rejection;
 use palabre_core::tally::{Answer, BudgetRule, Choice, Method};
-use serde_json::{Value, json};
-
 use palabre_core::testkit::world::*;
+use serde_json::{Value, json};
 
 /// Signs arbitrary JSON as an event (so stateless rules can be provoked).
 fn raw(key: &SecretKey, mut unsigned: Value) -> Vec<u8> {
@@ -544,7 +543,7 @@ fn every_rejection_code_has_a_row() {
 
     // Closing.
     let size = w.ledger.log(&town0).expect("log").entries.len() as u64;
-    let root = palabre_core::admission::Record::root_at(&w.ledger, &town0, size).expect("root");
+    let root = palabre_core::record::Record::root_at(&w.ledger, &town0, size).expect("root");
     let checkpoint = |at: u64, size: u64, root: Hash| {
         sign(
             &w.towns[0].key,

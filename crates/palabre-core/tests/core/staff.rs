@@ -2,11 +2,11 @@
 //! authority's log; assisted ballots carry a desk agent's countersignature; every
 //! reader (admission, ledger, counting, audit) agrees on who acted for the log.
 
-use palabre_core::admission::{Clock, Record};
+use palabre_core::admission::Clock;
 use palabre_core::event::*;
+use palabre_core::record::Record;
 use palabre_core::rejection::Rejection;
 use palabre_core::tally::{Choice, Method};
-
 use palabre_core::testkit::world::*;
 
 fn appoint(

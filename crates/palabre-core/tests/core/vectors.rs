@@ -6,17 +6,17 @@
 
 use std::path::PathBuf;
 
-use palabre_core::admission::{Clock, Record};
+use palabre_core::admission::Clock;
 use palabre_core::crypto::Domain;
 use palabre_core::event::*;
 use palabre_core::head::{CosignedHead, ReceiptBody, TreeHead};
 use palabre_core::ids::Hash;
 use palabre_core::ledger::Ledger;
 use palabre_core::merkle::{self, MemoryTree};
+use palabre_core::record::Record;
 use palabre_core::tally::{Answer, BudgetRule, Choice, Method};
-use serde_json::{Value, json};
-
 use palabre_core::testkit::world::*;
+use serde_json::{Value, json};
 
 fn data_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data/v1")
@@ -195,7 +195,7 @@ fn sample_log() -> (Vec<SignedEvent>, Vec<&'static str>) {
             .expect("the sample log is valid");
     }
     let size = events.len() as u64;
-    let root = palabre_core::admission::Record::root_at(&ledger, &t, size).expect("root");
+    let root = palabre_core::record::Record::root_at(&ledger, &t, size).expect("root");
     let cp = sign(
         &town,
         VOTE_CLOSE,

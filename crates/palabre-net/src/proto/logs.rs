@@ -33,7 +33,7 @@ impl<S: Storage + ?Sized> Logs for Arc<S> {
     }
 
     fn root_at(&self, log: &PublicKey, size: u64) -> Option<Hash> {
-        palabre_core::admission::Record::root_at(&**self, log, size)
+        palabre_core::record::Record::root_at(&**self, log, size)
     }
 
     fn consistency_proof(&self, log: &PublicKey, from: u64, to: u64) -> Option<Vec<Hash>> {

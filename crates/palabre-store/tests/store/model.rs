@@ -10,9 +10,9 @@
 
 use std::sync::LazyLock;
 
-use palabre_core::admission::ConsultationView;
 use palabre_core::counting::{Counted, LogPrefix};
 use palabre_core::head::Cosignature;
+use palabre_core::view::ConsultationView;
 use palabre_store::stored_entry;
 use proptest::prelude::*;
 

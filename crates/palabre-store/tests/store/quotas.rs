@@ -68,8 +68,8 @@ fn sled_store_applies_quotas_and_keeps_counts_across_reopen() {
 /// (tombstones included), and then refuses as a store that always counted.
 #[test]
 fn a_store_from_before_quotas_is_counted_when_opened() {
-    use palabre_core::admission::Record;
     use palabre_core::event::Kind;
+    use palabre_core::record::Record;
 
     let dir = tempfile::tempdir().expect("temp dir");
     let (cid, town, counted) = {

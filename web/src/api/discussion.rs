@@ -3,7 +3,7 @@
 //! log holds. Without parameters, the first proposals, each with its first arguments;
 //! `?after=C` the next proposals; `?proposal=P&after=C` one proposal with a page of its
 //! arguments. Each page ends with the link to the next (`next`, `more_arguments`).
-//! The order and the cut are `paging.rs`'s; the route table is `api.rs`'s.
+//! The order and the cut are `paging.rs`'s; the route table is `api/mod.rs`'s.
 
 use std::collections::HashMap;
 
@@ -17,10 +17,11 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use serde_json::value::RawValue;
 
-use crate::api::{Shared, disputed, parse_id, raw};
 use crate::backend::{Backend, Member};
 use crate::error::{ApiError, Code};
 use crate::paging::{self, Cursor, Cut};
+
+use super::{Shared, disputed, parse_id, raw};
 
 /// Proposals in one answer: at most 20, and 128 KiB of their signed events.
 pub const PROPOSALS_PAGE: Cut = Cut {
@@ -78,7 +79,7 @@ struct Item {
 
 fn item<B: Backend>(
     backend: &B,
-    view: &palabre_core::admission::ConsultationView,
+    view: &palabre_core::view::ConsultationView,
     member: Member,
 ) -> Result<Item, ApiError> {
     let entry = Entry::stored(member.event.bytes.clone()).map_err(|r| {
@@ -191,7 +192,7 @@ pub(crate) struct Paging {
 /// The proposal `p` with the page of `args` after `after`, cut by `cut`.
 fn with_arguments<B: Backend>(
     backend: &B,
-    view: &palabre_core::admission::ConsultationView,
+    view: &palabre_core::view::ConsultationView,
     p: Light,
     args: Vec<Light>,
     after: Option<Cursor>,

@@ -10,12 +10,13 @@
 
 use palabre_core::crypto::PublicKey;
 use palabre_core::event::ConsultationBody;
+use palabre_core::event::secret::Secrecy;
 use palabre_core::rejection::Rejection;
-use palabre_core::secret::Secrecy;
 use palabre_core::tally::Method;
 
-use super::consultations::{Draft, parse_when};
 use crate::zone::Zone;
+
+use super::{Draft, parse_when};
 
 /// Why a draft cannot be published yet: (French, English).
 type Problem = (&'static str, &'static str);

@@ -8,8 +8,11 @@ use palabre_core::limits::{MAX_DESCRIPTION_CHARS, MAX_QUOTA, MAX_TITLE_CHARS};
 use palabre_core::tally::{self, BudgetRule, Method};
 use serde::{Deserialize, Serialize};
 
-use super::consultations::{Pairs, value};
 use crate::zone::Zone;
+
+use super::form::{Pairs, value};
+
+pub(super) mod secrecy;
 
 /// A consultation being written: the fields as typed, so the form shows them back.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -213,7 +216,7 @@ impl Draft {
             }
         }
         authorities.sort();
-        let secrecy = super::secrecy::secrecy(
+        let secrecy = secrecy::secrecy(
             self,
             method.as_ref(),
             windows.map(|w| w.1),
@@ -266,7 +269,7 @@ impl Draft {
                     // auditors read the limits in the signed definition itself.
                     quotas,
                 };
-                super::secrecy::check(&body, &mut problems);
+                secrecy::check(&body, &mut problems);
                 if problems.is_empty() {
                     Ok(body)
                 } else {

@@ -11,21 +11,21 @@
 //!
 //! Decoding here is stateless, as in the first half (`bad_point`, `bad_scalar`). Which
 //! mix follows which, whether a proof holds against its input, and what the plaintexts
-//! are is [`super::cascade`]'s; admission of these kinds is [`super::mix_admit`]'s and the
-//! node's bodies are made by [`super::mix_build`].
+//! are is [`crate::secret::cascade`]'s; admission of these kinds is [`crate::secret::mix_admit`]'s and the
+//! node's bodies are made by [`crate::secret::mix_build`].
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::crypto::PublicKey;
 use crate::dkg::DecryptionShare;
 use crate::elgamal::Ciphertext;
-use crate::event::ClosedLog;
 use crate::ids::EventId;
 use crate::proofs::DleqProof;
 use crate::shuffle::ShuffleProof;
 use crate::tally::Tally;
 
-use super::{Ct, Point, Sc};
+use super::ClosedLog;
+use super::secret::{Ct, Point, Sc};
 
 /// The most positions of a `mix` chunk at width 1 (design §4.15); a chunk of width w
 /// holds at most `⌊128 / w⌋` (at least 1), so that it stays under 64 KiB.
