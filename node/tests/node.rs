@@ -389,6 +389,8 @@ fn check_everything_kept(addr: &str, seen: &Seen) {
 
 #[path = "node/ceremony.rs"]
 mod ceremony;
+#[path = "node/circles.rs"]
+mod circles;
 #[path = "node/federation.rs"]
 mod federation;
 #[path = "node/hostile.rs"]
