@@ -261,7 +261,10 @@ fn a_newcomer_registers_votes_and_keeps_a_receipt_and_a_household_shares_a_phone
 
         // A second person on the same phone: refused until chosen, the first key kept.
         c.goto(&format!("{base}/register")).await.expect("page");
-        assert!(css(&c, "#have").await.is_displayed().await.expect("shown"));
+        // The page unhides the warning once it has read the device's keys (IndexedDB,
+        // after the load event): wait for that, then check it shows.
+        let have = css(&c, "#have:not([hidden])").await;
+        assert!(have.is_displayed().await.expect("shown"));
         css(&c, "#code")
             .await
             .send_keys(&node.codes[1])
