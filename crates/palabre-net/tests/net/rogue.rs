@@ -13,8 +13,7 @@ use libp2p::{StreamProtocol, noise, tcp, yamux};
 use palabre_core::crypto::{Domain, PublicKey, SecretKey};
 use palabre_net::proto::Wire;
 use palabre_net::shell::NetEvent;
-
-use super::{Town, keep_log, memory, town_key};
+use palabre_net::sim::{Town, keep_log, memory, town_key};
 
 /// Raw bytes on the sync protocol, whatever they are.
 #[derive(Debug, Clone, Default)]
