@@ -274,6 +274,18 @@ impl Backend for NodeBackend {
         self.storage.consultations().map_err(store_failed)
     }
 
+    fn consultation(&self, id: &EventId) -> Result<Option<ConsultationView>, BackendError> {
+        Ok(self.storage.consultation(id))
+    }
+
+    fn closing(
+        &self,
+        log: &PublicKey,
+        consultation: &EventId,
+    ) -> Result<Option<(u64, Hash)>, BackendError> {
+        Ok(self.storage.closing(log, consultation))
+    }
+
     fn discussion(
         &self,
         consultation: &EventId,

@@ -21,6 +21,9 @@
 //!
 //! Results still hidden (a vote open without running results) and a secret consultation
 //! still sealed (mixing, decrypting) are not exported ([`Unpublished`]).
+//!
+//! The same files are downloaded from the results page through web's `opendata` route,
+//! which decides when a file is made and keeps it; [`routes`] gives it this renderer.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -65,9 +68,7 @@ pub enum Unpublished {
 impl std::fmt::Display for Unpublished {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Unpublished::Hidden => f.write_str(
-                "the results of this consultation are published only when its vote closes",
-            ),
+            Unpublished::Hidden => f.write_str(palabre_web::opendata::HIDDEN),
             Unpublished::Sealed { waiting } => {
                 f.write_str(
                     "the ballots of this secret consultation are still sealed: its open data \
@@ -469,8 +470,18 @@ fn render_at(input: &AuditInput, format: Format, now_ms: u64) -> anyhow::Result<
     Ok(text)
 }
 
-mod served;
-pub use served::routes;
+/// The open-data routes (web's `opendata`), each file rendered here.
+pub fn routes(backend: std::sync::Arc<crate::backend::NodeBackend>) -> axum::Router {
+    let render: palabre_web::opendata::Render = std::sync::Arc::new(|input, file| {
+        let format = match file {
+            palabre_web::opendata::File::Json => Format::Json,
+            palabre_web::opendata::File::Csv => Format::Csv,
+            palabre_web::opendata::File::Pb => Format::Pb,
+        };
+        render(input, format).map_err(|e| format!("{e:#}"))
+    });
+    palabre_web::opendata::routes(backend, render)
+}
 
 #[cfg(test)]
 mod tests;

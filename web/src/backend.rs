@@ -117,6 +117,15 @@ pub trait Backend: Send + Sync + 'static {
     ) -> Result<Option<Vec<Hash>>, BackendError>;
     fn log_size(&self, log: &PublicKey) -> Result<u64, BackendError>;
     fn consultations(&self) -> Result<Vec<ConsultationView>, BackendError>;
+    /// One recorded consultation, or `None`.
+    fn consultation(&self, id: &EventId) -> Result<Option<ConsultationView>, BackendError>;
+    /// The closing checkpoint `log` holds for `consultation` (its size and root), once
+    /// that log has closed it.
+    fn closing(
+        &self,
+        log: &PublicKey,
+        consultation: &EventId,
+    ) -> Result<Option<(u64, Hash)>, BackendError>;
     /// A consultation with its proposals and arguments (in no given order).
     fn discussion(
         &self,

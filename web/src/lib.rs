@@ -12,6 +12,7 @@ pub mod conn;
 pub mod error;
 pub mod limit;
 pub mod openapi;
+pub mod opendata;
 pub mod opening;
 pub mod paging;
 pub(crate) mod qr;

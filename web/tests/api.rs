@@ -242,6 +242,18 @@ impl Backend for TestBackend {
             .collect())
     }
 
+    fn consultation(&self, id: &EventId) -> Result<Option<ConsultationView>, BackendError> {
+        Ok(self.ledger.lock().expect("lock").consultation(id))
+    }
+
+    fn closing(
+        &self,
+        log: &PublicKey,
+        consultation: &EventId,
+    ) -> Result<Option<(u64, Hash)>, BackendError> {
+        Ok(self.ledger.lock().expect("lock").closing(log, consultation))
+    }
+
     fn discussion(
         &self,
         consultation: &EventId,
@@ -558,6 +570,7 @@ impl palabre_web::staff::Office for TestBackend {
 
 mod api {
     pub mod hostile;
+    pub mod opendata;
     pub mod pages;
     pub mod protocol;
     pub mod staff;

@@ -75,7 +75,7 @@ pub fn audit_input<B: Backend + ?Sized>(
     backend: &B,
     id: &EventId,
 ) -> Result<Option<palabre_core::audit::AuditInput>, crate::BackendError> {
-    let Some((view, _)) = backend.discussion(id)? else {
+    let Some(view) = backend.consultation(id)? else {
         return Ok(None);
     };
     let me = backend.authority().key;
