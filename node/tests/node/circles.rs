@@ -7,7 +7,9 @@
 //! It reads files only; it starts nothing.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::{Path, PathBuf};
+use std::path::Path;
+
+use super::tidy::{root, rust_files, source_dirs};
 
 /// A module's path inside its crate: `[]` for the root, `["secret", "judged"]` for
 /// `src/secret/judged.rs`.
@@ -279,17 +281,6 @@ fn circles(graph: &BTreeMap<Module, BTreeSet<Module>>) -> Vec<Vec<Module>> {
     walk.found
 }
 
-fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
-    for entry in std::fs::read_dir(dir).expect("a readable source directory") {
-        let path = entry.expect("a directory entry").path();
-        if path.is_dir() {
-            rust_files(&path, out);
-        } else if path.extension().is_some_and(|e| e == "rs") {
-            out.push(path);
-        }
-    }
-}
-
 fn show(m: &Module) -> String {
     match m.is_empty() {
         true => "(root)".to_owned(),
@@ -299,19 +290,15 @@ fn show(m: &Module) -> String {
 
 #[test]
 fn no_module_imports_in_a_circle() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("node/ sits in the workspace")
-        .to_path_buf();
-    let manifest = std::fs::read_to_string(root.join("Cargo.toml")).expect("Cargo.toml");
-    let members = manifest
-        .lines()
-        .find(|l| l.trim_start().starts_with("members"))
-        .expect("a members line");
+    let root = root();
     let mut found = Vec::new();
     let mut n_files = 0;
-    for member in members.split('"').skip(1).step_by(2) {
-        let src = root.join(member).join("src");
+    for src in source_dirs(&root) {
+        let member = src
+            .parent()
+            .and_then(|m| m.strip_prefix(&root).ok())
+            .map(|m| m.display().to_string())
+            .unwrap_or_default();
         let mut paths = Vec::new();
         rust_files(&src, &mut paths);
         let has_lib = src.join("lib.rs").exists();

@@ -7,7 +7,7 @@
 use std::path::{Path, PathBuf};
 
 /// The workspace's root (this crate is `node/`).
-fn root() -> PathBuf {
+pub(super) fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .parent()
         .expect("node/ sits in the workspace")
@@ -16,7 +16,7 @@ fn root() -> PathBuf {
 
 /// The source directories of the workspace's crates, read from the root `Cargo.toml`'s
 /// `members` (so a new crate is checked without editing this test).
-fn source_dirs(root: &Path) -> Vec<PathBuf> {
+pub(super) fn source_dirs(root: &Path) -> Vec<PathBuf> {
     let manifest = std::fs::read_to_string(root.join("Cargo.toml")).expect("Cargo.toml");
     let line = manifest
         .lines()
@@ -29,7 +29,7 @@ fn source_dirs(root: &Path) -> Vec<PathBuf> {
         .collect()
 }
 
-fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
+pub(super) fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
     let mut entries: Vec<_> = std::fs::read_dir(dir)
         .expect("a readable source directory")
         .map(|e| e.expect("a directory entry").path())
