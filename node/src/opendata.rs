@@ -29,7 +29,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use anyhow::Context;
-use palabre_core::audit::{AuditInput, AuditOptions, Failure};
+use palabre_core::audit::{AuditInput, AuditOptions, AuditReport, Failure};
 use palabre_core::counting::Counted;
 use palabre_core::event::{Body, Kind};
 use palabre_core::ids::EventId;
@@ -127,10 +127,9 @@ fn failed(failures: &[Failure]) -> anyhow::Error {
     )
 }
 
-/// A secret consultation's opening, from the whole audit: it must pass and hold a
-/// valid result.
-fn opening(input: &AuditInput, options: AuditOptions) -> anyhow::Result<Opened> {
-    let report = palabre_core::audit::audit(input, options);
+/// A secret consultation's opening, from the whole audit's `report`: it must pass and
+/// hold a valid result.
+fn opening(report: AuditReport) -> anyhow::Result<Opened> {
     if !report.failures.is_empty() {
         return Err(failed(&report.failures));
     }
@@ -152,12 +151,15 @@ fn opening(input: &AuditInput, options: AuditOptions) -> anyhow::Result<Opened> 
 }
 
 fn recount(input: &AuditInput, now_ms: u64) -> anyhow::Result<Recount> {
-    // Every log checked and replayed as the audit does it: entries of the consultation
-    // judged by admission, those of other consultations kept in place (their own logs
-    // may not be here), so an honest federation's open data never fails on them.
+    // Every log checked and replayed as the audit does it, in the one pass of the audit:
+    // entries of the consultation judged by admission, those of other consultations kept
+    // in place (their own logs may not be here), so an honest federation's open data
+    // never fails on them. A public consultation's file needs only that replay; a
+    // secret one's needs the audit's judgement of the whole opening too.
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
     let options = AuditOptions { threads };
-    let ledger = palabre_core::audit::replayed(input, options).map_err(|f| failed(&f))?;
+    let (report, replayed) = palabre_core::audit::audit_and_replay(input, options);
+    let ledger = replayed.map_err(|f| failed(&f))?;
     let (view, counted) = ledger
         .count(&input.consultation)
         .context("the consultation is not in the logs")?;
@@ -167,7 +169,7 @@ fn recount(input: &AuditInput, now_ms: u64) -> anyhow::Result<Recount> {
     // A secret consultation's count holds no choice: its tally and plaintexts are the
     // audit's recount of the opening (the mixes, shares and result all judged).
     let opened = match view.body.secrecy {
-        Some(_) => Some(opening(input, options)?),
+        Some(_) => Some(opening(report)?),
         None => None,
     };
     let mut titles = BTreeMap::new();

@@ -229,29 +229,26 @@ impl Fail<'_> {
     }
 }
 
-/// The logs of `input` checked and replayed exactly as [`audit`] does (entries about
-/// other consultations kept in their place, not judged), for a reader that counts or
-/// lists from them — the node's open data. The failures of those two phases, if any.
-pub fn replayed(input: &AuditInput, options: AuditOptions) -> Result<Ledger, Vec<Failure>> {
-    let mut failures = Vec::new();
-    let mut fail = Fail(&mut failures);
-    let logs = sources::check_logs(&input.logs, options, &mut fail);
-    let replay = replay::replay(&logs, &input.consultation, &mut fail);
-    if failures.is_empty() {
-        Ok(replay.ledger)
-    } else {
-        Err(failures)
-    }
-}
-
 /// Checks everything `input` holds about its consultation, phase by phase: the sources
 /// and signatures (`sources`), the replay (`replay`), then the closing, the recount and
 /// the result (`closing`).
 pub fn audit(input: &AuditInput, options: AuditOptions) -> AuditReport {
+    audit_and_replay(input, options).0
+}
+
+/// [`audit`], handing back as well the logs it checked and replayed (entries about other
+/// consultations kept in their place, not judged), for a reader that counts or lists
+/// from them — the node's open data — so that it checks every signature once. `Err`
+/// holds the failures of those two first phases (the report holds them too).
+pub fn audit_and_replay(
+    input: &AuditInput,
+    options: AuditOptions,
+) -> (AuditReport, Result<Ledger, Vec<Failure>>) {
     let mut failures = Vec::new();
     let mut fail = Fail(&mut failures);
     let logs = sources::check_logs(&input.logs, options, &mut fail);
     let replay = replay::replay(&logs, &input.consultation, &mut fail);
+    let first_phases = fail.0.clone();
     let mut report = AuditReport {
         consultation: input.consultation,
         title: None,
@@ -282,7 +279,7 @@ pub fn audit(input: &AuditInput, options: AuditOptions) -> AuditReport {
             "no log served holds this consultation",
         );
         report.failures = failures;
-        return report;
+        return (report, replayed(replay.ledger, first_phases));
     };
     report.title = Some(consultation.body.title.clone());
     report.organiser = Some(consultation.organiser);
@@ -322,5 +319,13 @@ pub fn audit(input: &AuditInput, options: AuditOptions) -> AuditReport {
     );
     report.notes.extend(notes);
     report.failures = failures;
-    report
+    (report, replayed(replay.ledger, first_phases))
+}
+
+/// The replayed ledger, unless the sources or the replay failed.
+fn replayed(ledger: Ledger, failures: Vec<Failure>) -> Result<Ledger, Vec<Failure>> {
+    match failures.is_empty() {
+        true => Ok(ledger),
+        false => Err(failures),
+    }
 }
