@@ -63,16 +63,12 @@ impl Node {
             Wire::Evidence { evidence } if !federated(&evidence.authority()) => Verdict::Ignore,
             Wire::Evidence { evidence } if evidence.check().is_err() => Verdict::Reject,
             Wire::Head { .. } | Wire::Evidence { .. } => Verdict::Accept,
-            // Requests, answers and hellos are point to point, never gossiped.
-            Wire::GetEntries { .. }
-            | Wire::Entries { .. }
-            | Wire::GetConsistency { .. }
-            | Wire::Consistency { .. }
-            | Wire::GetCosignatures { .. }
-            | Wire::Cosignatures { .. }
-            | Wire::GetEvidence { .. }
-            | Wire::EvidenceList { .. }
-            | Wire::Hello { .. } => Verdict::Reject,
+            // Requests, answers and hellos are point to point, never gossiped (they have
+            // no `Wire::topic`, where the list of what is gossip is kept).
+            _ => {
+                debug_assert!(wire.topic().is_none());
+                Verdict::Reject
+            }
         }
     }
 }

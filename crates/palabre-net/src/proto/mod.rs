@@ -40,7 +40,7 @@ use palabre_core::head::{Cosignature, SignedTreeHead};
 use palabre_core::ids::Hash;
 use palabre_core::merkle;
 use palabre_core::purge;
-pub use wire::{CosignatureKey, Want, Wire};
+pub use wire::{CosignatureKey, TOPIC_COSIGNATURES, TOPIC_EVIDENCE, TOPIC_HEADS, Want, Wire};
 
 /// A peer, as the shell numbers them.
 pub type PeerId = u64;

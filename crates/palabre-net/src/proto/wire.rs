@@ -116,11 +116,38 @@ pub enum Wire {
     },
 }
 
+/// The gossip topic of signed heads.
+pub const TOPIC_HEADS: &str = "palabre/heads/1";
+/// The gossip topic of witnesses' cosignatures.
+pub const TOPIC_COSIGNATURES: &str = "palabre/cosignatures/1";
+/// The gossip topic of proofs of equivocation.
+pub const TOPIC_EVIDENCE: &str = "palabre/evidence/1";
+
 impl Wire {
     /// Reads one message as received, on a request stream or on gossip: JSON of one of
     /// the message types, or nothing (the sender is penalised).
     pub fn decode(bytes: &[u8]) -> Option<Wire> {
         serde_json::from_slice(bytes).ok()
+    }
+
+    /// The gossip topic this message travels on, or `None` for the point-to-point ones
+    /// (requests, answers, hellos), which are never gossiped: the one list of what is
+    /// gossip, for the shell that publishes and [`super::Node::check`] that validates.
+    pub fn topic(&self) -> Option<&'static str> {
+        match self {
+            Wire::Head { .. } => Some(TOPIC_HEADS),
+            Wire::Cosignature { .. } => Some(TOPIC_COSIGNATURES),
+            Wire::Evidence { .. } => Some(TOPIC_EVIDENCE),
+            Wire::GetEntries { .. }
+            | Wire::Entries { .. }
+            | Wire::GetConsistency { .. }
+            | Wire::Consistency { .. }
+            | Wire::GetCosignatures { .. }
+            | Wire::Cosignatures { .. }
+            | Wire::GetEvidence { .. }
+            | Wire::EvidenceList { .. }
+            | Wire::Hello { .. } => None,
+        }
     }
 }
 

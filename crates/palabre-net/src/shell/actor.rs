@@ -17,7 +17,7 @@ use tokio::sync::mpsc;
 use crate::penalty::{Admit, BAN, Penalties};
 use crate::proto::{self, Input, Output, PeerId, Verdict, Wire};
 
-use super::behaviour::{Ack, Behaviour, BehaviourEvent, Request, hello_holds, topic_of};
+use super::behaviour::{Ack, Behaviour, BehaviourEvent, Request, hello_holds};
 use super::{Command, NetEvent, REDIAL, TICK};
 
 /// Checks a page of fetched entries on every core (a page is thousands of signatures):
@@ -348,7 +348,7 @@ impl Actor {
         let verdict = match &wire {
             _ if self.links.is_banned(&propagation_source) => Verdict::Ignore,
             Some(w)
-                if topic_of(w)
+                if w.topic()
                     .is_some_and(|t| message.topic == gossipsub::IdentTopic::new(t).hash()) =>
             {
                 self.node.check(w)
@@ -392,7 +392,7 @@ impl Actor {
                     }
                 }
                 Output::Publish(wire) => {
-                    let Some(topic) = topic_of(&wire) else {
+                    let Some(topic) = wire.topic() else {
                         continue;
                     };
                     let Ok(data) = serde_json::to_vec(&wire) else {

@@ -1,6 +1,6 @@
-//! The shell's libp2p behaviour: identify, gossipsub (its topics and limits) and the
-//! request-response protocol `/palabre/sync/1` with its JSON codec, and the signed hello
-//! that binds a libp2p peer id to a town's key.
+//! The shell's libp2p behaviour: identify, gossipsub (its limits, subscribed to the
+//! topics of `Wire::topic`) and the request-response protocol `/palabre/sync/1` with its
+//! JSON codec, and the signed hello that binds a libp2p peer id to a town's key.
 
 use std::io;
 
@@ -11,7 +11,7 @@ use libp2p::{StreamProtocol, gossipsub, identify};
 use palabre_core::crypto::{Domain, PublicKey, SecretKey, Signature};
 use serde::{Deserialize, Serialize};
 
-use crate::proto::Wire;
+use crate::proto::{TOPIC_COSIGNATURES, TOPIC_EVIDENCE, TOPIC_HEADS, Wire};
 
 use super::MAX_MESSAGE_BYTES;
 
@@ -26,33 +26,9 @@ pub(super) struct Behaviour {
     pub(super) gossip: gossipsub::Behaviour,
 }
 
-/// Gossip topics: signed heads, witness cosignatures, proofs of equivocation.
-pub const TOPIC_HEADS: &str = "palabre/heads/1";
-
-pub const TOPIC_COSIGNATURES: &str = "palabre/cosignatures/1";
-
-pub const TOPIC_EVIDENCE: &str = "palabre/evidence/1";
-
 /// Largest gossip message (a head or a cosignature is under 1 KiB; evidence with a
 /// prefix proof a few).
 pub const MAX_GOSSIP_BYTES: usize = 64 * 1024;
-
-pub(super) fn topic_of(wire: &Wire) -> Option<&'static str> {
-    match wire {
-        Wire::Head { .. } => Some(TOPIC_HEADS),
-        Wire::Cosignature { .. } => Some(TOPIC_COSIGNATURES),
-        Wire::Evidence { .. } => Some(TOPIC_EVIDENCE),
-        Wire::GetEntries { .. }
-        | Wire::Entries { .. }
-        | Wire::GetConsistency { .. }
-        | Wire::Consistency { .. }
-        | Wire::GetCosignatures { .. }
-        | Wire::Cosignatures { .. }
-        | Wire::GetEvidence { .. }
-        | Wire::EvidenceList { .. }
-        | Wire::Hello { .. } => None,
-    }
-}
 
 /// This node's hello: its authority, signed over its libp2p peer id (PROTOCOL.md,
 /// "Transport").

@@ -29,8 +29,8 @@ mod behaviour;
 use actor::{EveryCore, run};
 use behaviour::{Behaviour, SyncCodec, gossip, hello};
 
+pub use behaviour::MAX_GOSSIP_BYTES;
 pub(crate) use behaviour::hello_holds;
-pub use behaviour::{MAX_GOSSIP_BYTES, TOPIC_COSIGNATURES, TOPIC_EVIDENCE, TOPIC_HEADS};
 
 /// How often the state machine is ticked (announcements, retries).
 pub const TICK: Duration = Duration::from_millis(250);
